@@ -1,0 +1,1 @@
+//! The Dynamic Update catalog and the applicability engine.

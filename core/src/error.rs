@@ -1,0 +1,111 @@
+//! The one error type of the core. Every variant carries enough words for a technician and enough
+//! detail (file structure, offset) for a bug report; none of them is ever a panic.
+
+use std::fmt;
+
+/// Result alias used across the core.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What went wrong, typed so callers (CLI, worker) can choose how to present it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing the underlying file failed.
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// A structure in the input is malformed.
+    #[error("malformed {structure} at offset {offset}: {reason}")]
+    Malformed {
+        /// The structure being parsed, e.g. "WIM header", "UDF File Entry".
+        structure: &'static str,
+        /// Byte offset of the structure in its container.
+        offset: u64,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A read would go past the end of the data.
+    #[error("truncated input: {structure} needs bytes {offset}..{end} but only {size} exist")]
+    Truncated {
+        /// The structure being read.
+        structure: &'static str,
+        /// Start of the read.
+        offset: u64,
+        /// End of the read (exclusive).
+        end: u64,
+        /// Size of the data.
+        size: u64,
+    },
+    /// Compressed data failed to decode.
+    #[error("corrupt {codec} data: {reason}")]
+    Codec {
+        /// Codec name ("LZX", "XPRESS", "LZMS", "MSZIP").
+        codec: &'static str,
+        /// What the decoder found.
+        reason: String,
+    },
+    /// A digest did not match what the container or manifest promised.
+    #[error("{what}: digest mismatch (expected {expected}, got {actual})")]
+    DigestMismatch {
+        /// What was hashed.
+        what: String,
+        /// Expected hex digest.
+        expected: String,
+        /// Computed hex digest.
+        actual: String,
+    },
+    /// The input is valid but uses something mediaprep does not handle.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A length or count exceeds a sane limit.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+    /// A path or name was not found.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The caller's request or a name in the input is invalid (e.g. path traversal).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The job was cancelled by the user.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Shorthand for [`Error::Malformed`].
+    pub fn malformed(structure: &'static str, offset: u64, reason: impl fmt::Display) -> Self {
+        Error::Malformed {
+            structure,
+            offset,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Codec`].
+    pub fn codec(codec: &'static str, reason: impl fmt::Display) -> Self {
+        Error::Codec {
+            codec,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A short, stable machine-readable kind, used by the worker protocol and JSON reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io(_) => "io",
+            Error::Malformed { .. } => "malformed",
+            Error::Truncated { .. } => "truncated",
+            Error::Codec { .. } => "codec",
+            Error::DigestMismatch { .. } => "digest-mismatch",
+            Error::Unsupported(_) => "unsupported",
+            Error::Limit(_) => "limit",
+            Error::NotFound(_) => "not-found",
+            Error::Invalid(_) => "invalid",
+            Error::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

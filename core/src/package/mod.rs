@@ -1,0 +1,1 @@
+//! Update packages: CAB and MSU containers and the CBS manifests inside them.

@@ -1,0 +1,1 @@
+//! PE (Portable Executable) version resources: the `VS_VERSIONINFO` file version of a binary.

@@ -1,0 +1,1 @@
+//! Reports: JSON, HTML/Markdown and ZIP bundles of inspection, verdicts and verification.

@@ -1,0 +1,1 @@
+//! Servicing: applying a package to an image tree and writing the new image.

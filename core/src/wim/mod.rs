@@ -1,0 +1,4 @@
+//! WIM, ESD and split WIM (SWM): on-disk structures, reading, and writing.
+
+pub mod format;
+pub mod model;

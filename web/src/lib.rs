@@ -1,0 +1,1 @@
+//! mediaprep web app.
