@@ -93,3 +93,46 @@ impl Decoder {
         }
     }
 }
+
+/// A reusable chunk compressor for one compression type.
+///
+/// `compress` returns `true` when `out` holds a compressed chunk strictly smaller than `input`;
+/// `false` means the caller stores the chunk raw (which every WIM reader accepts), so a type
+/// without an encoder yet still produces valid output.
+pub struct Encoder {
+    kind: Compression,
+    lzx: Option<lzx::LzxEncoder>,
+    xpress: Option<xpress::XpressEncoder>,
+}
+
+impl Encoder {
+    /// An encoder for `kind`.
+    pub fn new(kind: Compression) -> Self {
+        Encoder {
+            kind,
+            lzx: None,
+            xpress: None,
+        }
+    }
+
+    /// The compression this encoder produces.
+    pub fn kind(&self) -> Compression {
+        self.kind
+    }
+
+    /// Compress one chunk into `out` (cleared first). See the type docs for the return value.
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        match self.kind {
+            Compression::None | Compression::Lzms => false,
+            Compression::Lzx => self
+                .lzx
+                .get_or_insert_with(lzx::LzxEncoder::new)
+                .compress(input, out),
+            Compression::Xpress => self
+                .xpress
+                .get_or_insert_with(xpress::XpressEncoder::new)
+                .compress(input, out),
+        }
+    }
+}
