@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Build a WinRE-shaped directory tree for `scripts/fixtures` (which then captures it with wimlib).
+
+Why a generator instead of a real WinRE: Microsoft's images cannot be redistributed. This tree has the
+*shape* the mediaprep core must handle: WinSxS component folders hard-linked into System32, XML
+component manifests with base64 SHA-256 digests of their payloads, CBS package records under
+Windows/servicing/Packages, unicode names, empty files and a very deep path. Payloads are Debian
+libwine's real PE files (whose VS_VERSIONINFO is rewritten to the version we claim, see pe_version.py).
+
+usage: winre_tree.py OUT --wine DIR|'' --variant base|stale|norecords|fileonly --spec-out FILE.json
+The spec JSON records what was put in (the version each signal carries) for tests to compare with.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOKEN = "31bf3856ad364e35"
+EPOCH = 1700000000
+
+# (component name, language, wine source file, destination under Windows/System32, file name in WinSxS)
+COMPONENTS = [
+    ("microsoft-windows-kernel32", "none", "kernel32.dll", "kernel32.dll"),
+    ("microsoft-windows-ntdll", "none", "ntdll.dll", "ntdll.dll"),
+    ("microsoft-windows-os-kernel", "none", "ntoskrnl.exe", "ntoskrnl.exe"),
+    ("microsoft-windows-winpe-tools", "none", "winver.exe", "winpeshl.exe"),
+    ("microsoft-windows-commandprompt", "none", "cmd.exe", "cmd.exe"),
+    ("microsoft-windows-mountmgr", "none", "mountmgr.sys", "drivers/mountmgr.sys"),
+    ("microsoft-windows-scsiport", "none", "scsiport.sys", "drivers/scsiport.sys"),
+]
+# Non-PE payloads: (component, language, content, destination under System32)
+TEXT_COMPONENTS = [
+    ("microsoft-windows-kernel32.resources", "en-us", b"MUI\0kernel32 resources en-US\n", "en-US/kernel32.dll.mui"),
+    ("microsoft-windows-winpe-startnet", "none", b"wpeinit\r\n", "startnet.cmd"),
+]
+
+
+def folder_name(comp, lang, version):
+    base = f"amd64_{comp}_{TOKEN}_{version}_{lang}"
+    # The real suffix is a hash of the full identity; any stable 16 hex digits have the same shape.
+    return f"{base}_{hashlib.sha256(base.encode()).hexdigest()[:16]}"
+
+
+def manifest_xml(comp, lang, version, files):
+    lang_attr = "neutral" if lang == "none" else lang
+    out = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        '<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" '
+        'copyright="Copyright (c) Microsoft Corporation. All Rights Reserved.">',
+        f'  <assemblyIdentity name="{comp}" version="{version}" processorArchitecture="amd64" '
+        f'language="{lang_attr}" buildType="release" publicKeyToken="{TOKEN}" versionScope="nonSxS" />',
+    ]
+    for dest, data in files:
+        d, _, name = ("$(runtime.system32)\\" + dest.replace("/", "\\")).rpartition("\\")
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        out += [
+            f'  <file name="{name}" destinationPath="{d}\\" sourceName="{name}" importPath="$(build.nttree)\\">',
+            '    <asmv2:hash xmlns:asmv2="urn:schemas-microsoft-com:asm.v2">',
+            '      <dsig:Transforms xmlns:dsig="http://www.w3.org/2000/09/xmldsig#">',
+            '        <dsig:Transform Algorithm="urn:schemas-microsoft-com:HashTransforms.Identity" />',
+            "      </dsig:Transforms>",
+            '      <dsig:DigestMethod xmlns:dsig="http://www.w3.org/2000/09/xmldsig#" '
+            'Algorithm="http://www.w3.org/2000/09/xmldsig#sha256" />',
+            f'      <dsig:DigestValue xmlns:dsig="http://www.w3.org/2000/09/xmldsig#">{digest}</dsig:DigestValue>',
+            "    </asmv2:hash>",
+            "  </file>",
+        ]
+    out.append("</assembly>")
+    return ("\r\n".join(out) + "\r\n").encode()
+
+
+def mum_xml(name, version, lang, kb, release_type, components):
+    lang_attr = "neutral" if not lang else lang
+    comps = "\r\n".join(
+        f'      <component><assemblyIdentity name="{c}" version="{v}" processorArchitecture="amd64" '
+        f'language="neutral" buildType="release" publicKeyToken="{TOKEN}" /></component>'
+        for c, v in components
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8" standalone="yes"?>\r\n'
+        '<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" '
+        f'description="Fix for {kb}" displayName="default" company="Microsoft Corporation" '
+        'copyright="Microsoft Corporation" supportInformation="https://support.microsoft.com/help/'
+        f'{kb[2:]}" creationTimeStamp="2025-01-01T00:00:00Z" lastUpdateTimeStamp="2025-01-01T00:00:00Z">\r\n'
+        f'  <assemblyIdentity name="{name}" version="{version}" processorArchitecture="amd64" '
+        f'language="{lang_attr}" buildType="release" publicKeyToken="{TOKEN}" />\r\n'
+        f'  <package identifier="{kb}" releaseType="{release_type}" restart="possible" '
+        'targetPartition="MainOS" binaryPartition="false">\r\n'
+        f'    <update name="{kb}-1">\r\n{comps}\r\n    </update>\r\n'
+        "  </package>\r\n</assembly>\r\n"
+    ).encode()
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--wine", default="")
+    ap.add_argument("--variant", default="base", choices=["base", "stale", "norecords", "fileonly"])
+    ap.add_argument("--spec-out", required=True)
+    a = ap.parse_args()
+
+    if os.path.exists(a.out):
+        shutil.rmtree(a.out)
+    root = a.out
+    win = os.path.join(root, "Windows")
+    s32 = os.path.join(win, "System32")
+    # "stale": files and records were serviced to 8037 but the WIM XML still says 1000.
+    ubr = 8037 if a.variant == "stale" else 1000
+    file_version = f"10.0.26100.{ubr}"
+    spec = {"variant": a.variant, "file_version": file_version, "components": [], "records": [], "pe_files": []}
+
+    payloads = []  # (component, lang, dest, bytes)
+    if a.wine:
+        for comp, lang, src, dest in COMPONENTS:
+            tmp = os.path.join(root, ".pe.tmp")
+            os.makedirs(root, exist_ok=True)
+            got = subprocess.run(
+                [sys.executable, os.path.join(HERE, "pe_version.py"), os.path.join(a.wine, src), tmp, file_version],
+                check=True, capture_output=True, text=True,
+            ).stdout.strip()
+            with open(tmp, "rb") as f:
+                payloads.append((comp, lang, dest, f.read()))
+            os.remove(tmp)
+            spec["pe_files"].append({"path": "Windows/System32/" + dest, "source": src,
+                                     "version": None if got == "none" else got})
+    for comp, lang, data, dest in TEXT_COMPONENTS:
+        payloads.append((comp, lang, dest, data))
+
+    for comp, lang, dest, data in payloads:
+        folder = folder_name(comp, lang, file_version)
+        name = dest.rsplit("/", 1)[-1]
+        sxs = os.path.join(win, "WinSxS", folder, name)
+        write(sxs, data)
+        live = os.path.join(s32, dest)
+        os.makedirs(os.path.dirname(live), exist_ok=True)
+        os.link(sxs, live)  # the component store and System32 share one inode, as on Windows
+        write(os.path.join(win, "WinSxS", "Manifests", folder + ".manifest"),
+              manifest_xml(comp, lang, file_version, [(dest, data)]))
+        spec["components"].append({"folder": folder, "file": name, "system32": dest,
+                                   "sha256": hashlib.sha256(data).hexdigest()})
+
+    if a.variant in ("base", "stale"):
+        pk = os.path.join(win, "servicing", "Packages")
+        recs = [
+            ("Microsoft-Windows-WinPE-Package", "", "10.0.26100.1", "KB0000000", "Product"),
+            ("Microsoft-Windows-WinPE-LanguagePack-Package", "en-US", "10.0.26100.1", "KB0000000", "Language Pack"),
+            ("WinPE-Rejuv-Package", "", "10.0.26100.1", "KB0000000", "Feature Pack"),
+            ("Package_for_ServicingStack_1000", "", "26100.1000.1.0", "KB5040529", "Update"),
+            ("Package_for_SafeOSDU", "", "26100.1000.1.0", "KB5040530", "Update"),
+            ("Package_for_RollupFix", "", "26100.1000.1.0", "KB5040527", "Security Update"),
+        ]
+        if a.variant == "stale":
+            # Servicing leaves the superseded records in place; the newest one tells the truth.
+            recs += [
+                ("Package_for_ServicingStack_8037", "", "26100.8037.1.0", "KB5079473", "Update"),
+                ("Package_for_SafeOSDU", "", "26100.8037.1.0", "KB5079500", "Update"),
+            ]
+        for name, lang, ver, kb, rt in recs:
+            fname = f"{name}~{TOKEN}~amd64~{lang}~{ver}"
+            comps = [(c[0], file_version) for c in COMPONENTS[:2]]
+            write(os.path.join(pk, fname + ".mum"), mum_xml(name, ver, lang, kb, rt, comps))
+            write(os.path.join(pk, fname + ".cat"), b"0\x82\x00\x00 catalog placeholder " + fname.encode())
+            spec["records"].append(fname + ".mum")
+
+    # Registry hives present but empty (zero-length files are an edge case the reader must keep).
+    for hive in ("DEFAULT", "SAM", "SECURITY", "SOFTWARE", "SYSTEM"):
+        write(os.path.join(s32, "config", hive), b"")
+    write(os.path.join(s32, "winpeshl.ini"), b"[LaunchApps]\r\n%SYSTEMDRIVE%\\sources\\recovery\\recenv.exe\r\n")
+    write(os.path.join(s32, "Recovery", "ReAgent.xml"), b"")
+    lic = b"{\\rtf1 placeholder license}\r\n"
+    write(os.path.join(s32, "license.rtf"), lic)
+    write(os.path.join(s32, "en-US", "license.rtf"), lic)  # same content, not a hard link: one blob, two inodes
+    write(os.path.join(win, "Fonts", "Ärger-日本語.txt"), "unicode name\n".encode())
+    write(os.path.join(win, "Temp", "🚀 rocket.log"), b"astral-plane name (surrogate pair)\n")
+    write(os.path.join(s32, "Ελληνικά.txt"), b"")
+    write(os.path.join(root, "sources", "recovery", "recenv.txt"), b"recovery environment placeholder\n")
+    deep = os.path.join(win, "deep", *[f"l{i:02d}" for i in range(1, 25)])
+    write(os.path.join(deep, "leaf.txt"), b"26 levels down\n")
+    spec["deep_path"] = os.path.relpath(os.path.join(deep, "leaf.txt"), root)
+
+    # Fixed times everywhere so the captured metadata does not depend on the build time.
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for n in filenames + dirnames:
+            os.utime(os.path.join(dirpath, n), (EPOCH, EPOCH), follow_symlinks=False)
+    os.utime(root, (EPOCH, EPOCH))
+    with open(a.spec_out, "w") as f:
+        json.dump(spec, f, indent=1, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
