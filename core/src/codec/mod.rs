@@ -5,6 +5,7 @@
 //! output, and must fill it completely or fail with [`crate::Error::Codec`]. Decoders never read past
 //! their input, never write past their output, and never loop without consuming input.
 
+pub mod huffman;
 pub mod lzms;
 pub mod lzx;
 pub mod xpress;
