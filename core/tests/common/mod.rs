@@ -1,0 +1,160 @@
+//! Shared helpers for integration tests: locate (or build) the generated fixtures and run the
+//! third-party oracle tools (wimlib-imagex, 7zz, isoinfo) whose output the tests compare against.
+//!
+//! Fixtures are built by `scripts/fixtures` into `<workspace>/target/fixtures` (override with
+//! `MEDIAPREP_FIXTURES=<dir>` to use a prebuilt set). The script serializes concurrent callers with
+//! `flock`, so parallel test binaries do not race; within one process a `OnceLock` runs it once.
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root (parent of the `core` crate).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf()
+}
+
+/// The fixture directory, generated on first use in this process.
+pub fn fixtures() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(d) = std::env::var_os("MEDIAPREP_FIXTURES") {
+            return PathBuf::from(d);
+        }
+        let out = workspace().join("target").join("fixtures");
+        let script = workspace().join("scripts").join("fixtures");
+        let st = Command::new(&script)
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            st.success(),
+            "{} {} failed: {st}",
+            script.display(),
+            out.display()
+        );
+        out
+    })
+    .clone()
+}
+
+/// Path of one generated fixture file; panics with a clear message when it is missing.
+pub fn fixture(name: &str) -> PathBuf {
+    let p = fixtures().join(name);
+    assert!(p.exists(), "fixture {} missing", p.display());
+    p
+}
+
+/// Run a tool and return its stdout (lossy UTF-8); panics with stderr when it fails.
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    String::from_utf8_lossy(&run_bytes(cmd, args)).into_owned()
+}
+
+/// Run a tool and return its raw stdout; panics with stderr when it fails.
+pub fn run_bytes(cmd: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("fixture paths are UTF-8")
+}
+
+/// `wimlib-imagex info <path>`.
+pub fn wimlib_info(path: &Path) -> String {
+    run("wimlib-imagex", &["info", s(path)])
+}
+
+/// The image XML as wimlib-imagex reports it (`info --xml`, UTF-16LE decoded).
+pub fn wimlib_xml(path: &Path) -> String {
+    let raw = run_bytes("wimlib-imagex", &["info", s(path), "--xml"]);
+    let units: Vec<u16> = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+        .trim_start_matches('\u{feff}')
+        .to_string()
+}
+
+/// Every path in image `idx` (1-based) as `wimlib-imagex dir` lists it (`/`-separated, leading `/`).
+pub fn wimlib_dir(path: &Path, idx: u32) -> Vec<String> {
+    run("wimlib-imagex", &["dir", s(path), &idx.to_string()])
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The contents of one file of image `idx`, extracted by wimlib-imagex.
+pub fn wimlib_extract(path: &Path, idx: u32, inner: &str) -> Vec<u8> {
+    run_bytes(
+        "wimlib-imagex",
+        &["extract", s(path), &idx.to_string(), inner, "--to-stdout"],
+    )
+}
+
+/// The `Key: value` fields of a `wimlib-imagex info` header (before "Available Images").
+pub fn info_header(info: &str) -> Vec<(String, String)> {
+    let head = info.split("Available Images:").next().unwrap_or("");
+    kv_lines(head)
+}
+
+/// The per-image `Key: value` blocks of `wimlib-imagex info` output, in index order.
+pub fn info_images(info: &str) -> Vec<Vec<(String, String)>> {
+    let rest = info.split("Available Images:").nth(1).unwrap_or("");
+    rest.split("\n\n")
+        .filter(|b| b.contains("Index:"))
+        .map(kv_lines)
+        .collect()
+}
+
+/// Look a field up in a list of `Key: value` pairs.
+pub fn field<'a>(kv: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn kv_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Paths 7zz lists in an archive or image (`7zz l -slt -ba`), `/`-separated.
+pub fn sevenzip_paths(path: &Path) -> Vec<String> {
+    run("7zz", &["l", "-slt", "-ba", s(path)])
+        .lines()
+        .filter_map(|l| l.strip_prefix("Path = "))
+        .map(|p| p.replace('\\', "/"))
+        .collect()
+}
+
+/// Paths in the plain ISO 9660 tree (`isoinfo -f`), e.g. `/README.TXT;1`.
+pub fn iso9660_paths(path: &Path) -> Vec<String> {
+    run("isoinfo", &["-f", "-i", s(path)])
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `MANIFEST.json` of the fixture directory.
+pub fn manifest() -> serde_json::Value {
+    let p = fixture("MANIFEST.json");
+    let text = std::fs::read_to_string(&p).expect("read MANIFEST.json");
+    serde_json::from_str(&text).expect("MANIFEST.json parses")
+}

@@ -1,0 +1,281 @@
+//! Checks that `scripts/fixtures` produced the media it promises, as seen by independent tools
+//! (wimlib-imagex, 7zz, isoinfo). Other tests build on these facts, so a broken generator shows up
+//! here first rather than as a confusing reader failure.
+
+mod common;
+
+use common::*;
+
+const WINRE_NAME: &str = "Microsoft Windows Recovery Environment (amd64)";
+
+#[test]
+fn every_fixture_exists_and_is_in_the_manifest() {
+    let m = manifest();
+    for name in [
+        "Winre.wim",
+        "Winre-stale.wim",
+        "Winre-norecords.wim",
+        "Winre-fileonly.wim",
+        "install.wim",
+        "install.esd",
+        "install.swm",
+        "boot.wim",
+    ] {
+        let p = fixture(name);
+        assert!(std::fs::metadata(&p).unwrap().len() > 0, "{name} empty");
+        assert!(m["wims"][name].is_object(), "{name} not in MANIFEST.json");
+    }
+    for name in ["media-udf.iso", "media-esd.iso", "media-msft.iso"] {
+        fixture(name);
+        assert!(m["isos"][name].is_object(), "{name} not in MANIFEST.json");
+    }
+    assert!(fixture("winre").join("Windows/System32").is_dir());
+}
+
+#[test]
+fn manifest_agrees_with_wimlib() {
+    let m = manifest();
+    for (name, entry) in m["wims"].as_object().unwrap() {
+        let info = wimlib_info(&fixture(name));
+        let head = info_header(&info);
+        let images = info_images(&info);
+        assert_eq!(
+            entry["image_count"].as_u64().unwrap().to_string(),
+            field(&head, "Image Count").unwrap(),
+            "{name}"
+        );
+        assert_eq!(images.len() as u64, entry["image_count"].as_u64().unwrap());
+        let names: Vec<&str> = images.iter().map(|i| field(i, "Name").unwrap()).collect();
+        let mnames: Vec<&str> = entry["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(names, mnames, "{name}");
+    }
+}
+
+#[test]
+fn winre_has_windows_xml_and_servicing_shape() {
+    let wim = fixture("Winre.wim");
+    let info = wimlib_info(&wim);
+    let images = info_images(&info);
+    assert_eq!(images.len(), 1);
+    let img = &images[0];
+    assert_eq!(field(img, "Name"), Some(WINRE_NAME));
+    assert_eq!(field(img, "Build"), Some("26100"));
+    assert_eq!(field(img, "Service Pack Build"), Some("1000"));
+    assert_eq!(field(img, "Edition ID"), Some("WindowsPE"));
+    assert_eq!(field(img, "Architecture"), Some("x86_64"));
+    assert_eq!(field(&info_header(&info), "Compression"), Some("LZX"));
+    let hard_link_bytes: u64 = field(img, "Hard Link Bytes").unwrap().parse().unwrap();
+    assert!(hard_link_bytes > 0, "WinSxS payloads must be hard-linked");
+
+    let dir = wimlib_dir(&wim, 1);
+    let has = |p: &str| dir.iter().any(|d| d == p);
+    for p in [
+        "/Windows/System32/kernel32.dll",
+        "/Windows/System32/ntoskrnl.exe",
+        "/Windows/System32/winpeshl.exe",
+        "/Windows/System32/drivers/mountmgr.sys",
+        "/Windows/System32/config/SYSTEM",
+        "/Windows/Fonts/Ärger-日本語.txt",
+        "/Windows/Temp/🚀 rocket.log",
+        "/Windows/servicing/Packages/Package_for_SafeOSDU~31bf3856ad364e35~amd64~~26100.1000.1.0.mum",
+    ] {
+        assert!(has(p), "{p} missing from wimlib dir listing");
+    }
+    assert!(dir.iter().any(|d| d.starts_with(
+        "/Windows/WinSxS/amd64_microsoft-windows-kernel32_31bf3856ad364e35_10.0.26100.1000_none_"
+    ) && d.ends_with("/kernel32.dll")));
+    assert!(dir
+        .iter()
+        .any(|d| d.starts_with("/Windows/WinSxS/Manifests/") && d.ends_with(".manifest")));
+    let deepest = dir.iter().map(|d| d.matches('/').count()).max().unwrap();
+    assert!(deepest > 20, "deepest path has {deepest} levels");
+
+    // The System32 copy and the WinSxS copy are one inode (link count 2) in wimlib's view.
+    let detail = run(
+        "wimlib-imagex",
+        &[
+            "dir",
+            wim.to_str().unwrap(),
+            "1",
+            "--detailed",
+            "--path=/Windows/System32/kernel32.dll",
+        ],
+    );
+    assert!(detail.contains("Link Count          = 2"), "{detail}");
+    // Empty files stay empty.
+    assert!(wimlib_extract(&wim, 1, "/Windows/System32/config/SYSTEM").is_empty());
+    // The manifest's digest is the SHA-256 of the payload wimlib extracts.
+    let k32 = wimlib_extract(&wim, 1, "/Windows/System32/kernel32.dll");
+    let man = dir
+        .iter()
+        .find(|d| d.contains("Manifests/amd64_microsoft-windows-kernel32_"))
+        .unwrap();
+    let man = String::from_utf8(wimlib_extract(&wim, 1, man)).unwrap();
+    let digest = base64_sha256(&k32);
+    assert!(man.contains(&digest), "manifest lacks {digest}");
+}
+
+fn base64_sha256(data: &[u8]) -> String {
+    use base64::Engine;
+    let d = mediaprep_core::hash::sha256(data);
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+#[test]
+fn winre_variants_disagree_as_designed() {
+    let stale = fixture("Winre-stale.wim");
+    let img = info_images(&wimlib_info(&stale)).remove(0);
+    assert_eq!(field(&img, "Service Pack Build"), Some("1000"));
+    let dir = wimlib_dir(&stale, 1);
+    assert!(dir
+        .iter()
+        .any(|d| d.ends_with("/Package_for_SafeOSDU~31bf3856ad364e35~amd64~~26100.8037.1.0.mum")));
+
+    let norec = fixture("Winre-norecords.wim");
+    assert!(!wimlib_dir(&norec, 1)
+        .iter()
+        .any(|d| d.starts_with("/Windows/servicing/Packages")));
+    let img = info_images(&wimlib_info(&norec)).remove(0);
+    assert_eq!(field(&img, "Service Pack Build"), Some("1000"));
+
+    let fileonly = fixture("Winre-fileonly.wim");
+    let xml = wimlib_xml(&fileonly);
+    assert!(!xml.contains("<VERSION>"), "{xml}");
+    assert!(!wimlib_dir(&fileonly, 1)
+        .iter()
+        .any(|d| d.starts_with("/Windows/servicing/Packages")));
+    assert!(wimlib_dir(&fileonly, 1)
+        .iter()
+        .any(|d| d == "/Windows/System32/ntoskrnl.exe"));
+}
+
+#[test]
+fn install_wim_editions_share_one_nested_winre() {
+    let wim = fixture("install.wim");
+    let info = wimlib_info(&wim);
+    let images = info_images(&info);
+    let names: Vec<_> = images.iter().map(|i| field(i, "Name").unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Windows 11 Home", "Windows 11 Pro", "Windows 11 Education"]
+    );
+    let ids: Vec<_> = images
+        .iter()
+        .map(|i| field(i, "Edition ID").unwrap())
+        .collect();
+    assert_eq!(ids, ["Core", "Professional", "Education"]);
+    for img in &images {
+        assert_eq!(field(img, "Build"), Some("26200"));
+        assert_eq!(field(img, "Service Pack Build"), Some("8037"));
+    }
+    let winre = std::fs::read(fixture("Winre.wim")).unwrap();
+    for idx in 1..=3 {
+        let nested = wimlib_extract(&wim, idx, "/Windows/System32/Recovery/Winre.wim");
+        assert!(nested == winre, "edition {idx}: nested Winre.wim differs");
+    }
+    // Stored once: three copies would make install.wim larger than 3 x Winre.wim.
+    let size = std::fs::metadata(&wim).unwrap().len();
+    assert!(size < 3 * winre.len() as u64, "install.wim {size} bytes");
+}
+
+#[test]
+fn boot_esd_and_split_set() {
+    let boot = wimlib_info(&fixture("boot.wim"));
+    assert_eq!(field(&info_header(&boot), "Boot Index"), Some("2"));
+    let names: Vec<_> = info_images(&boot)
+        .iter()
+        .map(|i| field(i, "Name").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Microsoft Windows PE (amd64)",
+            "Microsoft Windows Setup (amd64)"
+        ]
+    );
+
+    let esd = wimlib_info(&fixture("install.esd"));
+    assert_eq!(field(&info_header(&esd), "Compression"), Some("LZMS"));
+    assert_eq!(field(&info_header(&esd), "Image Count"), Some("3"));
+
+    let swm = wimlib_info(&fixture("install.swm"));
+    let part = field(&info_header(&swm), "Part Number")
+        .unwrap()
+        .to_string();
+    let (first, total) = part.split_once('/').unwrap();
+    assert_eq!(first, "1");
+    let total: u32 = total.parse().unwrap();
+    assert!(total > 1, "split set has {total} parts");
+    for n in 2..=total {
+        fixture(&format!("install{n}.swm"));
+    }
+}
+
+#[test]
+fn isos_visible_to_7zz_and_isoinfo() {
+    for (iso, inst) in [
+        ("media-udf.iso", "sources/install.wim"),
+        ("media-esd.iso", "sources/install.esd"),
+        ("media-msft.iso", "sources/install.wim"),
+    ] {
+        let p = fixture(iso);
+        let paths = sevenzip_paths(&p);
+        for want in [
+            inst,
+            "sources/boot.wim",
+            "setup.exe",
+            "efi/microsoft/boot/efisys.bin",
+        ] {
+            assert!(
+                paths.iter().any(|x| x == want),
+                "{iso}: 7zz lacks {want}: {paths:?}"
+            );
+        }
+        let pvd = run("isoinfo", &["-d", "-i", p.to_str().unwrap()]);
+        assert!(
+            pvd.contains("Volume id: CCCOMA_X64FRE_EN-US_DV9"),
+            "{iso}: {pvd}"
+        );
+    }
+    // genisoimage media: the ISO 9660 tree has everything too.
+    let plain = iso9660_paths(&fixture("media-udf.iso"));
+    assert!(
+        plain.iter().any(|p| p == "/SOURCES/INSTALL.WIM;1"),
+        "{plain:?}"
+    );
+    // Microsoft's layout: ISO 9660 holds only README.TXT; the tree lives in UDF alone.
+    let msft = iso9660_paths(&fixture("media-msft.iso"));
+    assert_eq!(msft, ["/README.TXT;1"]);
+    // The UDF copy of install.wim is byte-identical to the fixture.
+    let out = run_bytes(
+        "7zz",
+        &[
+            "e",
+            "-so",
+            fixture("media-msft.iso").to_str().unwrap(),
+            "sources/install.wim",
+        ],
+    );
+    assert!(out == std::fs::read(fixture("install.wim")).unwrap());
+}
+
+#[test]
+fn big_iso_only_when_slow() {
+    if std::env::var("MEDIAPREP_SLOW_TESTS").as_deref() != Ok("1") {
+        return;
+    }
+    let p = fixture("big.iso");
+    let list = run("7zz", &["l", "-slt", "-ba", p.to_str().unwrap()]);
+    let size: u64 = list
+        .split("\n\n")
+        .find(|b| b.contains("Path = sources/install.wim"))
+        .and_then(|b| b.lines().find_map(|l| l.strip_prefix("Size = ")))
+        .and_then(|s| s.trim().parse().ok())
+        .expect("install.wim listed");
+    assert!(size > 4 << 30, "{size}");
+}
