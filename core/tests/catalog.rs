@@ -1,0 +1,693 @@
+//! Catalog invariants and table-driven applicability checks.
+//!
+//! The applicability tables use a small synthetic catalog (so a data refresh cannot silently change
+//! what is being tested) plus a few checks against the shipped catalog for the facts the product is
+//! built on (KB5079471 for 24H2/25H2, KB5059281 for 22H2/23H2).
+
+use mediaprep_core::catalog::{
+    evaluate, load, partition_fit, Catalog, Fit, ImageFacts, ImageRole, Target, Verdict,
+};
+use serde_json::Value;
+
+fn embedded() -> Catalog {
+    Catalog::embedded().expect("embedded catalog parses")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants of the shipped data
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_entry_is_sourced_and_well_formed() {
+    let c = embedded();
+    assert!(c.updates.len() >= 30, "catalog unexpectedly small");
+    assert!(c.errors().is_empty(), "{:?}", c.errors());
+    for u in &c.updates {
+        assert!(load::is_kb(&u.kb), "{}", u.kb);
+        assert!(
+            u.source.starts_with("https://"),
+            "{} has no https source",
+            u.kb
+        );
+        if let Some(d) = &u.release_date {
+            assert!(load::is_iso_date(d), "{}: {d}", u.kb);
+        }
+        assert!(!u.targets.is_empty(), "{} has no target", u.kb);
+        assert!(!u.products.is_empty(), "{} has no product", u.kb);
+        assert!(u.build_family.is_some(), "{} has no build family", u.kb);
+        // 25H2 is 26200 and its packages are 26100; 27200 is a known third-party error.
+        assert!(!u.os_builds.contains(&27200), "{}", u.kb);
+        assert_ne!(u.build_family, Some(27200), "{}", u.kb);
+        assert_ne!(u.build_family, Some(26200), "{}: use 26100", u.kb);
+        assert_ne!(u.build_family, Some(22631), "{}: use 22621", u.kb);
+    }
+}
+
+#[test]
+fn supersession_references_exist_or_are_noted() {
+    let c = embedded();
+    let lint = c.lint();
+    assert!(lint.is_empty(), "{lint:#?}");
+}
+
+#[test]
+fn known_kbs_have_the_documented_families() {
+    let c = embedded();
+    let k = c.get("KB5079471").expect("KB5079471 present");
+    assert_eq!(k.build_family, Some(26100));
+    assert_eq!(k.release_date.as_deref(), Some("2026-03-10"));
+    assert!(k.services(Target::Winre));
+    assert!(k.os_builds.contains(&26100) && k.os_builds.contains(&26200));
+    let k = c.get("KB5059281").expect("KB5059281 present");
+    assert_eq!(k.build_family, Some(22621));
+    assert!(k
+        .release_date
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("2025-04"));
+}
+
+/// Check the embedded JSON against the schema's `required` lists and enums (a small structural
+/// validator: the schema only uses `required`, `properties`, `items`, `enum`, `type`, `pattern`).
+#[test]
+fn json_matches_schema_required_fields() {
+    let schema: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/schema/catalog.schema.json"
+    )))
+    .expect("schema parses");
+    let data: Value = serde_json::from_str(load::EMBEDDED_JSON).expect("catalog parses");
+    let mut errors = Vec::new();
+    check(&schema, &data, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(types) = schema.get("type") {
+        let ok = |t: &str| match t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_u64() || v.is_i64(),
+            "number" => v.is_number(),
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            _ => false,
+        };
+        let matches = match types {
+            Value::String(t) => ok(t),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(ok),
+            _ => true,
+        };
+        if !matches {
+            errors.push(format!("{path}: expected type {types}, got {v}"));
+            return;
+        }
+    }
+    if let Some(Value::Array(allowed)) = schema.get("enum") {
+        if !allowed.contains(v) {
+            errors.push(format!("{path}: {v} not in enum"));
+        }
+    }
+    if let (Some(Value::String(p)), Some(s)) = (schema.get("pattern"), v.as_str()) {
+        // The schema's patterns are anchored KB / date / hex patterns; check the ones we know.
+        let ok = match p.as_str() {
+            "^KB[0-9]{6,7}$" => load::is_kb(s),
+            "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" => load::is_iso_date(s),
+            "^[0-9a-fA-F]{40}$" => s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+            "^[0-9a-fA-F]{64}$" => s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+            "^https?://" => s.starts_with("https://") || s.starts_with("http://"),
+            "^[0-9]{4}\\.[0-9]{2}\\.[0-9]{2}$" => load::is_iso_date(&s.replace('.', "-")),
+            other => {
+                errors.push(format!("{path}: test does not know pattern {other}"));
+                true
+            }
+        };
+        if !ok {
+            errors.push(format!("{path}: {s:?} does not match {p}"));
+        }
+    }
+    if let (Some(Value::Array(req)), Some(obj)) = (schema.get("required"), v.as_object()) {
+        for r in req.iter().filter_map(Value::as_str) {
+            if !obj.contains_key(r) {
+                errors.push(format!("{path}: missing required {r}"));
+            }
+        }
+    }
+    if let (Some(Value::Object(props)), Some(obj)) = (schema.get("properties"), v.as_object()) {
+        for (k, sub) in props {
+            if let Some(child) = obj.get(k) {
+                check(sub, child, &format!("{path}.{k}"), errors);
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, child) in arr.iter().enumerate() {
+            check(items, child, &format!("{path}[{i}]"), errors);
+        }
+    }
+}
+
+#[test]
+fn from_json_rejects_bad_files() {
+    let good = r#"{"schema":1,"version":"2026.11.23","generated":"t","updates":[
+        {"kb":"KB5000001","kind":"safeos-du","source":"https://example.invalid/a","targets":["winre"]}]}"#;
+    assert!(Catalog::from_json(good).is_ok());
+    for bad in [
+        good.replace("KB5000001", "KB50"),
+        good.replace("\"schema\":1", "\"schema\":2"),
+        good.replace("https://example.invalid/a", ""),
+        good.replace("\"source\":", "\"release_date\":\"2026-02-30\",\"source\":"),
+        good.replace("2026.11.23", "yesterday"),
+        good.replace("safeos-du", "hotfix"),
+        good.replace(
+            "]}]}",
+            "]},{\"kb\":\"KB5000001\",\"kind\":\"lcu\",\"source\":\"https://x\"}]}",
+        ),
+        "{".to_string(),
+    ] {
+        assert!(Catalog::from_json(&bad).is_err(), "accepted: {bad}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applicability, table-driven over a synthetic catalog
+// ---------------------------------------------------------------------------------------------
+
+const TEST_CATALOG: &str = r#"{"schema":1,"version":"2026.01.01","generated":"test","updates":[
+ {"kb":"KB1000001","kind":"safeos-du","release_date":"2025-11-11","products":["Windows 11, version 24H2","Windows 11, version 25H2","Windows Server 2025"],
+  "build_family":26100,"os_builds":[26100,26200],"revision":7149,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/1"},
+ {"kb":"KB1000002","kind":"safeos-du","release_date":"2026-02-10","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
+  "build_family":26100,"os_builds":[26100,26200],"revision":7817,"architectures":["x64","arm64"],"targets":["winre"],"supersedes":["KB1000001"],"source":"https://t/2"},
+ {"kb":"KB1000003","kind":"safeos-du","release_date":"2026-03-10","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
+  "build_family":26100,"os_builds":[26100,26200],"revision":null,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/3"},
+ {"kb":"KB1000004","kind":"safeos-du","release_date":"2025-04-22","products":["Windows 11, version 22H2","Windows 11, version 23H2"],
+  "build_family":22621,"os_builds":[22621,22631],"revision":5000,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/4"},
+ {"kb":"KB1000005","kind":"safeos-du","release_date":"2025-11-11","products":["Windows 10, version 22H2"],
+  "build_family":19041,"os_builds":[19045],"revision":6500,"architectures":["x86","x64","arm64"],"targets":["winre"],"source":"https://t/5"},
+ {"kb":"KB1000006","kind":"safeos-du","release_date":"2025-01-14","products":["Windows Server 2022"],
+  "build_family":20348,"os_builds":[20348],"revision":2846,"architectures":["x64"],"targets":["winre"],"source":"https://t/6"},
+ {"kb":"KB1000007","kind":"lcu","release_date":"2026-03-10","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
+  "build_family":26100,"os_builds":[26100,26200],"revision":8037,"architectures":["x64","arm64"],"targets":["winre","install","boot"],"source":"https://t/7"},
+ {"kb":"KB1000008","kind":"lcu","release_date":"2026-01-13","products":["Windows Server 2025"],
+  "build_family":26100,"os_builds":[26100],"revision":32230,"architectures":["x64"],"targets":["winre","install","boot"],"source":"https://t/8"},
+ {"kb":"KB1000009","kind":"setup-du","release_date":"2026-01-29","products":["Windows 11, version 24H2","Windows 11, version 25H2","Windows Server 2025"],
+  "build_family":26100,"os_builds":[26100,26200],"architectures":["x64","arm64"],"targets":["media-sources"],"source":"https://t/9"},
+ {"kb":"KB1000010","kind":"safeos-du","release_date":"2026-04-14","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
+  "build_family":26100,"os_builds":[26100,26200],"revision":8309,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/10"}
+]}"#;
+
+fn test_catalog() -> Catalog {
+    Catalog::from_json(TEST_CATALOG).expect("test catalog")
+}
+
+struct Img {
+    role: ImageRole,
+    arch: Option<&'static str>,
+    build: Option<u32>,
+    rev: Option<u32>,
+    pkg: Option<u32>,
+    itype: Option<&'static str>,
+    hint: Option<&'static str>,
+}
+
+fn facts(i: &Img) -> ImageFacts {
+    ImageFacts {
+        label: "image".into(),
+        role: i.role,
+        arch: i.arch.map(Into::into),
+        build: i.build,
+        revision: i.rev,
+        revision_source: i.rev.map(|_| "WIM XML SPBUILD".into()),
+        installed_safeos_revision: i.pkg,
+        installation_type: i.itype.map(Into::into),
+        edition: None,
+        product_hint: i.hint.map(Into::into),
+    }
+}
+
+const fn winre(arch: &'static str, build: u32, rev: u32) -> Img {
+    Img {
+        role: ImageRole::Winre,
+        arch: Some(arch),
+        build: Some(build),
+        rev: Some(rev),
+        pkg: None,
+        itype: Some("WindowsPE"),
+        hint: Some("Windows 11"),
+    }
+}
+
+/// (case, image, kb, expected verdict, words the first reason must contain)
+#[test]
+fn applicability_table() {
+    use Verdict::*;
+    let cases: Vec<(&str, Img, &str, Verdict, &str)> = vec![
+        // 25H2 media: WIM says 26200 but WinRE services as 26100.
+        (
+            "25H2 WinRE old",
+            winre("x64", 26100, 6584),
+            "KB1000010",
+            Applies,
+            "8309",
+        ),
+        (
+            "25H2 WinRE old, older DU superseded",
+            winre("x64", 26100, 6584),
+            "KB1000002",
+            Superseded,
+            "KB1000010",
+        ),
+        (
+            "25H2 WinRE old, oldest DU superseded",
+            winre("x64", 26100, 6584),
+            "KB1000001",
+            Superseded,
+            "KB1000010",
+        ),
+        (
+            "25H2 install 26200 takes the LCU",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26200, 7623)
+            },
+            "KB1000007",
+            Applies,
+            "8037",
+        ),
+        (
+            "25H2 install does not take Safe OS DU",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26200, 7623)
+            },
+            "KB1000010",
+            NotApplicable,
+            "services",
+        ),
+        // 23H2 media: 22631 install, 22621 WinRE.
+        (
+            "23H2 WinRE via 22621",
+            winre("x64", 22621, 4000),
+            "KB1000004",
+            Applies,
+            "5000",
+        ),
+        (
+            "23H2 WIM build 22631 maps to 22621",
+            winre("x64", 22631, 4000),
+            "KB1000004",
+            Applies,
+            "5000",
+        ),
+        (
+            "23H2 WinRE vs 24H2 DU",
+            winre("x64", 22621, 4000),
+            "KB1000010",
+            NotApplicable,
+            "22621",
+        ),
+        // arm64 is covered; x86 is not a Windows 11 architecture.
+        (
+            "arm64 WinRE",
+            winre("arm64", 26100, 6584),
+            "KB1000010",
+            Applies,
+            "8309",
+        ),
+        (
+            "wrong arch",
+            winre("x86", 26100, 6584),
+            "KB1000010",
+            NotApplicable,
+            "x86",
+        ),
+        (
+            "amd64 spelled the wim way",
+            winre("amd64", 26100, 6584),
+            "KB1000010",
+            Applies,
+            "8309",
+        ),
+        // Windows 10 x86, 19045 media with a 19041 WinRE.
+        (
+            "Win10 x86 WinRE",
+            Img {
+                hint: None,
+                ..winre("x86", 19041, 3920)
+            },
+            "KB1000005",
+            Applies,
+            "6500",
+        ),
+        (
+            "Win10 19045 build maps to 19041",
+            Img {
+                hint: None,
+                ..winre("x86", 19045, 3920)
+            },
+            "KB1000005",
+            Applies,
+            "6500",
+        ),
+        (
+            "Win10 vs Win11 DU",
+            Img {
+                hint: None,
+                ..winre("x86", 19045, 3920)
+            },
+            "KB1000004",
+            NotApplicable,
+            "19041",
+        ),
+        // Server 2022 / 2025 vs client DUs.
+        (
+            "Server 2022 WinRE",
+            Img {
+                hint: None,
+                ..winre("x64", 20348, 2000)
+            },
+            "KB1000006",
+            Applies,
+            "2846",
+        ),
+        (
+            "Server 2022 vs client DU",
+            Img {
+                hint: None,
+                ..winre("x64", 20348, 2000)
+            },
+            "KB1000004",
+            NotApplicable,
+            "20348",
+        ),
+        (
+            "Server 2025 WinRE vs client-only DU",
+            Img {
+                hint: Some("Windows Server 2025"),
+                ..winre("x64", 26100, 6584)
+            },
+            "KB1000010",
+            NotApplicable,
+            "Windows Server",
+        ),
+        (
+            "Server 2025 WinRE takes shared DU",
+            Img {
+                hint: Some("Windows Server 2025"),
+                ..winre("x64", 26100, 6584)
+            },
+            "KB1000001",
+            Applies,
+            "7149",
+        ),
+        (
+            "Server 2025 install vs client LCU",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Server Core"),
+                hint: None,
+                ..winre("x64", 26100, 1742)
+            },
+            "KB1000007",
+            NotApplicable,
+            "Windows Server",
+        ),
+        (
+            "Server 2025 install takes server LCU",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Server"),
+                hint: None,
+                ..winre("x64", 26100, 1742)
+            },
+            "KB1000008",
+            Applies,
+            "32230",
+        ),
+        (
+            "client install vs server LCU",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26100, 1742)
+            },
+            "KB1000008",
+            NotApplicable,
+            "Windows client",
+        ),
+        (
+            "26100 WinRE, product unknown, one-sided DU",
+            Img {
+                hint: None,
+                ..winre("x64", 26100, 6584)
+            },
+            "KB1000010",
+            Unknown,
+            "client and server",
+        ),
+        // Unknown versions.
+        (
+            "build unknown",
+            Img {
+                build: None,
+                ..winre("x64", 26100, 0)
+            },
+            "KB1000010",
+            Unknown,
+            "build",
+        ),
+        (
+            "arch unknown",
+            Img {
+                arch: None,
+                ..winre("x64", 26100, 6584)
+            },
+            "KB1000010",
+            Unknown,
+            "architecture",
+        ),
+        (
+            "revision unknown",
+            Img {
+                rev: None,
+                ..winre("x64", 26100, 0)
+            },
+            "KB1000010",
+            Unknown,
+            "revision",
+        ),
+        (
+            "unknown build family",
+            winre("x64", 26300, 1),
+            "KB1000010",
+            NotApplicable,
+            "26300",
+        ),
+        // Already current via XML, and via the package record although XML lags.
+        (
+            "current via XML",
+            winre("x64", 26100, 8309),
+            "KB1000010",
+            AlreadyCurrent,
+            "WIM XML SPBUILD",
+        ),
+        (
+            "older DU current too",
+            winre("x64", 26100, 8309),
+            "KB1000002",
+            AlreadyCurrent,
+            "7817",
+        ),
+        (
+            "current via package record",
+            Img {
+                pkg: Some(8309),
+                ..winre("x64", 26100, 5074)
+            },
+            "KB1000010",
+            AlreadyCurrent,
+            "Package_for_SafeOSDU",
+        ),
+        (
+            "package record does not count for LCU on install",
+            Img {
+                role: ImageRole::Install,
+                pkg: Some(9000),
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26100, 7000)
+            },
+            "KB1000007",
+            Applies,
+            "8037",
+        ),
+        // Unpublished revision: bounded by peers.
+        (
+            "unpublished revision, image older than earlier DU",
+            winre("x64", 26100, 6584),
+            "KB1000003",
+            Superseded,
+            "KB1000010",
+        ),
+        (
+            "unpublished revision, image past later DU",
+            winre("x64", 26100, 8400),
+            "KB1000003",
+            AlreadyCurrent,
+            "KB1000010",
+        ),
+        (
+            "unpublished revision, image in between",
+            winre("x64", 26100, 7900),
+            "KB1000003",
+            Unknown,
+            "not published",
+        ),
+        // WinRE takes only the SSU of the LCU.
+        (
+            "WinRE takes LCU's SSU",
+            winre("x64", 26100, 6584),
+            "KB1000007",
+            Applies,
+            "servicing stack",
+        ),
+        // Setup DU into media sources\.
+        (
+            "media takes Setup DU",
+            Img {
+                role: ImageRole::SetupMedia,
+                itype: None,
+                hint: Some("Windows 11"),
+                ..winre("x64", 26200, 7623)
+            },
+            "KB1000009",
+            Applies,
+            "sources",
+        ),
+        (
+            "boot.wim does not take Setup DU",
+            Img {
+                role: ImageRole::Boot,
+                ..winre("x64", 26100, 7623)
+            },
+            "KB1000009",
+            NotApplicable,
+            "services",
+        ),
+    ];
+    let cat = test_catalog();
+    let mut failures = Vec::new();
+    for (name, img, kb, want, words) in &cases {
+        let ev = evaluate(&cat, &[facts(img)]);
+        let f = ev.finding(0, kb).expect("finding exists");
+        let first = f.reasons.first().cloned().unwrap_or_default();
+        if f.verdict != *want || !first.contains(words) {
+            failures.push(format!(
+                "{name}: got {:?} ({first}), want {want:?} containing {words:?}; facts {:?}",
+                f.verdict, f.facts
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn recommendation_and_procedure_order() {
+    let cat = test_catalog();
+    let imgs = [
+        facts(&winre("x64", 26100, 6584)),
+        facts(&Img {
+            role: ImageRole::Install,
+            itype: Some("Client"),
+            hint: None,
+            ..winre("x64", 26200, 7623)
+        }),
+        facts(&Img {
+            role: ImageRole::SetupMedia,
+            itype: None,
+            ..winre("x64", 26200, 7623)
+        }),
+    ];
+    let ev = evaluate(&cat, &imgs);
+    let winre_recs: Vec<&str> = ev
+        .recommendations
+        .iter()
+        .filter(|r| r.image == 0)
+        .map(|r| r.kb.as_str())
+        .collect();
+    assert_eq!(winre_recs.len(), 2, "{winre_recs:?}");
+    assert!(winre_recs.contains(&"KB1000010") && winre_recs.contains(&"KB1000007"));
+    // Exactly one recommendation per image and kind.
+    let orders: Vec<u32> = ev.procedure.iter().map(|s| s.order).collect();
+    let mut sorted = orders.clone();
+    sorted.sort_unstable();
+    assert_eq!(orders, sorted);
+    let pos = |o: u32| orders.iter().position(|x| *x == o).expect("step present");
+    // SSU (1) before Safe OS DU (6) before cleanup (7) before export (8); media Setup DU at 26.
+    assert!(pos(1) < pos(6) && pos(6) < pos(7) && pos(7) < pos(8));
+    assert!(pos(9) < pos(14) && pos(14) < pos(16) && pos(16) < pos(26));
+    let ssu = &ev.procedure[pos(1)];
+    assert_eq!(ssu.kbs, vec!["KB1000007".to_string()]);
+    assert!(ssu.note.as_deref().unwrap_or("").contains("0x8007007e"));
+    assert_eq!(ev.procedure[pos(6)].kbs, vec!["KB1000010".to_string()]);
+    assert!(ev.procedure[pos(26)].kbs.contains(&"KB1000009".to_string()));
+    // No boot.wim image, so no boot steps.
+    assert!(!orders.contains(&17) && !orders.contains(&24));
+    // Safe OS DU is from April, the LCU from March: Microsoft's month-matching rule is noted.
+    assert!(ev
+        .notes
+        .iter()
+        .any(|n| n.contains("KB1000010") && n.contains("same month")));
+    // The evaluation serialises (the report embeds it).
+    let json = serde_json::to_string(&ev).expect("serialises");
+    assert!(json.contains("\"already-current\"") || json.contains("\"applies\""));
+}
+
+#[test]
+fn shipped_catalog_recommends_a_24h2_safeos_du_for_old_25h2_winre() {
+    let c = embedded();
+    let img = ImageFacts {
+        label: "Winre.wim in install.wim #1".into(),
+        role: ImageRole::Winre,
+        arch: Some("x64".into()),
+        build: Some(26100),
+        revision: Some(1),
+        revision_source: Some("WIM XML SPBUILD".into()),
+        installed_safeos_revision: None,
+        installation_type: Some("WindowsPE".into()),
+        edition: Some("WindowsPE".into()),
+        product_hint: Some("Windows 11, version 25H2".into()),
+    };
+    let ev = evaluate(&c, &[img]);
+    let safeos: Vec<_> = ev
+        .recommendations
+        .iter()
+        .filter(|r| r.kind == mediaprep_core::catalog::UpdateKind::SafeosDu)
+        .collect();
+    assert_eq!(safeos.len(), 1, "{:?}", ev.recommendations);
+    // Whatever the newest is, it must be a 26100-family entry and not older than KB5079471.
+    let rec = c.get(&safeos[0].kb).expect("in catalog");
+    assert_eq!(rec.build_family, Some(26100));
+    assert!(rec.release_date.as_deref().unwrap_or("") >= "2026-03-10");
+    let f = ev.finding(0, "KB5059281").expect("finding");
+    assert_eq!(f.verdict, Verdict::NotApplicable);
+}
+
+#[test]
+fn partition_fit_guidance() {
+    const MB: u64 = 1024 * 1024;
+    let v = partition_fit(600 * MB, 1000 * MB, 750 * MB);
+    assert_eq!(v.fit, Fit::FitsBelowGuidance);
+    assert!(v.explanation.contains("250 MB"));
+    assert_eq!(partition_fit(400 * MB, 1000 * MB, 750 * MB).fit, Fit::Fits);
+    assert_eq!(
+        partition_fit(800 * MB, 1000 * MB, 750 * MB).fit,
+        Fit::DoesNotFit
+    );
+}
