@@ -1,1 +1,523 @@
 //! Update packages: CAB and MSU containers and the CBS manifests inside them.
+//!
+//! [`open_package`] reads a Dynamic Update or cumulative update file (a CBS `.cab`, a plain Setup DU
+//! `.cab`, or an `.msu`), identifies it from its `update.mum` (domain.md §2–3), parses every
+//! component manifest, and [`Package::verify`] checks the file and every payload digest before any
+//! other part of mediaprep uses it. Every member name and manifest path passes [`names`] first.
+
+pub mod cab_reader;
+pub mod manifest;
+pub mod msu;
+pub mod mum;
+pub mod names;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::io::{SharedReader, SliceSource};
+use crate::{Error, Result};
+
+pub use cab_reader::{CabArchive, FolderCompression};
+pub use manifest::{AssemblyIdentity, Component, ManifestEncoding, ManifestFile};
+pub use mum::{PackageManifest, UpdateItem};
+pub use verify::{Expected, PayloadCheck, PayloadStatus, Verification};
+
+/// Largest `update.mum` accepted.
+pub const MAX_MUM: u64 = 16 << 20;
+/// Largest inner CAB of an MSU that is copied to memory when its folder is compressed (stored
+/// folders are read in place, whatever their size).
+pub const MAX_INNER_IN_MEMORY: u64 = 256 << 20;
+/// Most component manifests parsed per package.
+pub const MAX_COMPONENTS: usize = 65_535;
+
+/// The container format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Container {
+    /// A plain CAB (CBS package or Setup DU).
+    Cab,
+    /// An MSU whose package payload is an inner CAB (+ `.psf`).
+    Msu,
+    /// An MSU whose package payload is a WIM + `.psf` (late 2024 onwards); identified and listed.
+    MsuWim,
+}
+
+/// What the package is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PackageKind {
+    /// Safe OS Dynamic Update (`Package_for_SafeOSDU`): services WinRE.
+    SafeOsDu,
+    /// Setup Dynamic Update: a plain CAB of Setup files, no `update.mum`.
+    SetupDu,
+    /// Servicing stack update (`Package_for_ServicingStack_*`).
+    Ssu,
+    /// Latest cumulative update (`Package_for_RollupFix`, or an MSU carrying one).
+    Lcu,
+    /// Any other package.
+    Other,
+}
+
+impl PackageKind {
+    /// Kind implied by a package identity name.
+    pub fn from_identity_name(name: &str) -> PackageKind {
+        let n = name.to_ascii_lowercase();
+        if n == "package_for_safeosdu" {
+            PackageKind::SafeOsDu
+        } else if n.starts_with("package_for_servicingstack") {
+            PackageKind::Ssu
+        } else if n == "package_for_rollupfix" {
+            PackageKind::Lcu
+        } else {
+            PackageKind::Other
+        }
+    }
+}
+
+/// One member of the container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// Member name as stored (validated: no traversal).
+    pub name: String,
+    /// Uncompressed size.
+    pub size: u64,
+    /// Folder index.
+    pub folder: u16,
+    /// Compression of the member's folder.
+    pub compression: FolderCompression,
+}
+
+/// A package inside an MSU (LCU CAB, SSU CAB, ...), opened one level deep.
+#[derive(Debug, serde::Serialize)]
+pub struct InnerPackage {
+    /// Member name in the MSU.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// What the name suggests it is.
+    pub role: msu::MsuMember,
+    /// The opened package, when it could be opened.
+    #[serde(skip)]
+    pub package: Option<Box<Package>>,
+    /// Why it could not be opened.
+    pub error: Option<String>,
+}
+
+/// An opened update package.
+#[derive(serde::Serialize)]
+pub struct Package {
+    /// File name given by the caller (catalog name, used for the SHA-1 name check).
+    pub file_name: String,
+    /// Container format.
+    pub container: Container,
+    /// Package kind.
+    pub kind: PackageKind,
+    /// Members of the container, in directory order.
+    pub members: Vec<Member>,
+    /// Identity from `update.mum` (for an MSU: from its main inner package).
+    pub identity: Option<AssemblyIdentity>,
+    /// KB (`KB5079471`).
+    pub kb: Option<String>,
+    /// `releaseType`.
+    pub release_type: Option<String>,
+    /// `restart`.
+    pub restart: Option<String>,
+    /// Parent packages (applicability).
+    pub parents: Vec<AssemblyIdentity>,
+    /// Components and sub-packages listed in `update.mum`.
+    pub updates: Vec<UpdateItem>,
+    /// Parsed component manifests.
+    pub components: Vec<Component>,
+    /// Packages inside an MSU.
+    pub inner_packages: Vec<InnerPackage>,
+    /// `*-pkgProperties.txt` of an MSU.
+    pub properties: BTreeMap<String, String>,
+    /// PSFX (express) package: payloads live in a `.psf`, not in the CAB.
+    pub psfx: bool,
+    /// Remarks: anything unusual found while opening.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    archive: CabArchive,
+}
+
+impl fmt::Debug for Package {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Package")
+            .field("file_name", &self.file_name)
+            .field("container", &self.container)
+            .field("kind", &self.kind)
+            .field("members", &self.members.len())
+            .field("identity", &self.identity)
+            .field("kb", &self.kb)
+            .field("components", &self.components.len())
+            .field("inner_packages", &self.inner_packages)
+            .field("notes", &self.notes)
+            .finish()
+    }
+}
+
+/// Where a manifest file's bytes are stored in the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PayloadLayout {
+    /// `<component folder>\<name>`: the full file in a folder named like the manifest (WinSxS style).
+    Folder,
+    /// `<name>` or `<sourceName>` at the CAB root (flat layout).
+    Flat,
+    /// A PSFX differential under `<component folder>\f|r|n\` (not the file itself).
+    Delta,
+}
+
+/// Result of [`Package::payload_for`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PayloadLocation {
+    /// Member name.
+    pub member: String,
+    /// Member size.
+    pub size: u64,
+    /// Layout the member was found by.
+    pub layout: PayloadLayout,
+}
+
+/// Open a package from `src`; `file_name` is the name it was downloaded as (`.cab` or `.msu`).
+pub fn open_package(src: SharedReader, file_name: &str) -> Result<Package> {
+    open_at_depth(src, file_name, 0)
+}
+
+fn kb_from_name(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let at = lower.find("kb")?;
+    let digits: String = lower[at + 2..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    (digits.len() >= 6).then(|| format!("KB{digits}"))
+}
+
+fn open_at_depth(src: SharedReader, file_name: &str, depth: u32) -> Result<Package> {
+    let archive = CabArchive::open(src)?;
+    let members: Vec<Member> = archive
+        .files
+        .iter()
+        .map(|f| Member {
+            name: f.name.clone(),
+            size: f.size,
+            folder: f.folder,
+            compression: archive
+                .folders
+                .get(f.folder as usize)
+                .map(|fo| fo.compression)
+                .unwrap_or(FolderCompression::None),
+        })
+        .collect();
+    let mut pkg = Package {
+        file_name: file_name.to_string(),
+        container: Container::Cab,
+        kind: PackageKind::Other,
+        members,
+        identity: None,
+        kb: None,
+        release_type: None,
+        restart: None,
+        parents: Vec::new(),
+        updates: Vec::new(),
+        components: Vec::new(),
+        inner_packages: Vec::new(),
+        properties: BTreeMap::new(),
+        psfx: false,
+        notes: archive.notes.clone(),
+        archive,
+    };
+    let is_msu = file_name.to_ascii_lowercase().ends_with(".msu")
+        || msu::looks_like_msu(pkg.members.iter().map(|m| m.name.as_str()));
+    if is_msu && depth == 0 {
+        open_msu(&mut pkg)?;
+    } else {
+        open_cbs(&mut pkg)?;
+    }
+    if pkg.kb.is_none() {
+        pkg.kb = kb_from_name(file_name);
+    }
+    Ok(pkg)
+}
+
+fn open_cbs(pkg: &mut Package) -> Result<()> {
+    if let Some(i) = pkg.archive.find("update.mum") {
+        let bytes = pkg.archive.read(i, MAX_MUM)?;
+        let m = mum::parse_mum(&bytes)?;
+        pkg.kind = PackageKind::from_identity_name(&m.identity.name);
+        pkg.kb = m.kb.clone();
+        pkg.release_type = m.release_type;
+        pkg.restart = m.restart;
+        pkg.parents = m.parents;
+        pkg.updates = m.updates;
+        pkg.psfx = m.psfx;
+        pkg.identity = Some(m.identity);
+    }
+    let manifests: Vec<usize> = pkg
+        .archive
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            !f.name.contains(['\\', '/']) && f.name.to_ascii_lowercase().ends_with(".manifest")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if manifests.len() > MAX_COMPONENTS {
+        return Err(Error::Limit(format!(
+            "{} component manifests; the limit is {MAX_COMPONENTS}",
+            manifests.len()
+        )));
+    }
+    for i in manifests {
+        let name = pkg.archive.files[i].name.clone();
+        let bytes = pkg.archive.read(i, manifest::MAX_MANIFEST)?;
+        let c = manifest::parse_component(&name, &bytes)?;
+        if c.dcm_compressed {
+            pkg.notes.push(format!(
+                "{name}: compressed manifest ({}); not decoded",
+                match c.encoding {
+                    ManifestEncoding::Compressed(s) => String::from_utf8_lossy(&s).into_owned(),
+                    ManifestEncoding::Xml => String::new(),
+                }
+            ));
+        }
+        pkg.components.push(c);
+    }
+    if pkg.identity.is_none() {
+        let has_cbs = !pkg.components.is_empty()
+            || pkg
+                .members
+                .iter()
+                .any(|m| m.name.to_ascii_lowercase().ends_with(".mum"));
+        if has_cbs {
+            pkg.kind = PackageKind::Other;
+            pkg.notes
+                .push("CBS manifests but no update.mum: not a complete package".into());
+        } else {
+            pkg.kind = PackageKind::SetupDu;
+            pkg.notes
+                .push("no update.mum: treated as a Setup Dynamic Update (plain files)".into());
+        }
+    }
+    Ok(())
+}
+
+fn open_msu(pkg: &mut Package) -> Result<()> {
+    pkg.container = Container::Msu;
+    let mut roles = Vec::new();
+    for (i, m) in pkg.members.iter().enumerate() {
+        roles.push((i, msu::classify(&m.name)));
+    }
+    for (i, role) in roles {
+        let name = pkg.members[i].name.clone();
+        let size = pkg.members[i].size;
+        match role {
+            msu::MsuMember::Properties => {
+                let bytes = pkg.archive.read(i, msu::MAX_PROPERTIES)?;
+                pkg.properties = msu::parse_properties(&bytes)?;
+            }
+            msu::MsuMember::PackageWim => {
+                pkg.container = Container::MsuWim;
+                pkg.notes.push(format!(
+                    "{name}: WIM/PSF-format MSU; the payload is a WIM image (not opened here)"
+                ));
+            }
+            msu::MsuMember::PackageCab
+            | msu::MsuMember::SsuCab
+            | msu::MsuMember::DesktopDeployment
+            | msu::MsuMember::WsusScan
+            | msu::MsuMember::OtherCab => {
+                let reader = match pkg.archive.member_reader(i) {
+                    Some(r) => Ok(r),
+                    None if size <= MAX_INNER_IN_MEMORY => pkg
+                        .archive
+                        .read(i, MAX_INNER_IN_MEMORY)
+                        .map(|v| Arc::new(SliceSource::new(v)) as SharedReader),
+                    None => Err(Error::Limit(format!(
+                        "{name}: {size} bytes in a compressed folder; the in-memory limit is {MAX_INNER_IN_MEMORY}"
+                    ))),
+                };
+                let opened = reader.and_then(|r| open_at_depth(r, &name, 1));
+                let (package, error) = match opened {
+                    Ok(mut p) => {
+                        if role == msu::MsuMember::SsuCab && p.kind == PackageKind::Other {
+                            p.kind = PackageKind::Ssu;
+                        }
+                        (Some(Box::new(p)), None)
+                    }
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                pkg.inner_packages.push(InnerPackage {
+                    name,
+                    size,
+                    role,
+                    package,
+                    error,
+                });
+            }
+            msu::MsuMember::Psf | msu::MsuMember::Other => {}
+        }
+    }
+    let main = pkg
+        .inner_packages
+        .iter()
+        .find(|p| p.role == msu::MsuMember::PackageCab)
+        .and_then(|p| p.package.as_deref());
+    if let Some(m) = main {
+        pkg.identity = m.identity.clone();
+        pkg.kb = m.kb.clone();
+        pkg.release_type = m.release_type.clone();
+        pkg.restart = m.restart.clone();
+        pkg.parents = m.parents.clone();
+        pkg.psfx = m.psfx;
+    }
+    if let Some(kb) = pkg.properties.get("KB Article Number") {
+        let from_props = verify::normalize_kb(kb);
+        if pkg.kb.is_some() && from_props.is_some() && pkg.kb != from_props {
+            pkg.notes.push(format!(
+                "pkgProperties says {}, update.mum says {}",
+                from_props.as_deref().unwrap_or_default(),
+                pkg.kb.as_deref().unwrap_or_default()
+            ));
+        }
+        if pkg.kb.is_none() {
+            pkg.kb = from_props;
+        }
+    }
+    let has_main = pkg
+        .inner_packages
+        .iter()
+        .any(|p| p.role == msu::MsuMember::PackageCab)
+        || pkg.container == Container::MsuWim;
+    pkg.kind = if has_main {
+        PackageKind::Lcu
+    } else if pkg
+        .inner_packages
+        .iter()
+        .any(|p| p.role == msu::MsuMember::SsuCab)
+    {
+        PackageKind::Ssu
+    } else {
+        PackageKind::Other
+    };
+    if let Some(id) = &pkg.identity {
+        let k = PackageKind::from_identity_name(&id.name);
+        if k != PackageKind::Other {
+            pkg.kind = k;
+        }
+    }
+    Ok(())
+}
+
+impl Package {
+    /// The reader the package was opened from.
+    pub fn source(&self) -> &SharedReader {
+        self.archive.source()
+    }
+
+    /// The underlying CAB directory (folders, raw entries).
+    pub fn archive(&self) -> &CabArchive {
+        &self.archive
+    }
+
+    /// Read a member (case-insensitive name, either separator) into memory; members larger than
+    /// `limit` are refused with [`Error::Limit`] before anything is decoded.
+    pub fn read_member(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
+        let i = self.index_of(name)?;
+        self.archive.read(i, limit)
+    }
+
+    /// Stream a member's bytes to `sink` in bounded pieces (for hashing or extracting large files).
+    pub fn stream_member(
+        &self,
+        name: &str,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let i = self.index_of(name)?;
+        self.archive.stream(i, sink)
+    }
+
+    fn index_of(&self, name: &str) -> Result<usize> {
+        self.archive
+            .find(name)
+            .ok_or_else(|| Error::NotFound(format!("member {name:?} in {}", self.file_name)))
+    }
+
+    /// Find the member holding `file` of `component`.
+    ///
+    /// CBS package CABs store each component's files in a folder named like its manifest (the WinSxS
+    /// folder name): `amd64_microsoft-windows-foo_31bf3856ad364e35_10.0.26100.8037_none_<hash>\foo.dll`,
+    /// next to `…_<hash>.manifest` at the root. PSFX packages put differentials in `f\`, `r\` or `n\`
+    /// subfolders instead. Some packages are flat (`foo.dll` at the root). Tried in that order,
+    /// case-insensitively, with `name` then `sourceName`.
+    pub fn payload_for(
+        &self,
+        component: &Component,
+        file: &ManifestFile,
+    ) -> Result<PayloadLocation> {
+        let folder = component
+            .manifest_name
+            .get(
+                ..component
+                    .manifest_name
+                    .len()
+                    .saturating_sub(".manifest".len()),
+            )
+            .filter(|_| {
+                component
+                    .manifest_name
+                    .to_ascii_lowercase()
+                    .ends_with(".manifest")
+            })
+            .unwrap_or(&component.manifest_name);
+        let mut names = vec![file.name.as_str()];
+        if !file.source_name.is_empty() && !file.source_name.eq_ignore_ascii_case(&file.name) {
+            names.push(file.source_name.as_str());
+        }
+        let loc = |i: usize, layout| {
+            let f = &self.archive.files[i];
+            PayloadLocation {
+                member: f.name.clone(),
+                size: f.size,
+                layout,
+            }
+        };
+        for n in &names {
+            if let Some(i) = self.archive.find(&format!("{folder}\\{n}")) {
+                return Ok(loc(i, PayloadLayout::Folder));
+            }
+        }
+        for sub in ["n", "f", "r"] {
+            for n in &names {
+                if let Some(i) = self.archive.find(&format!("{folder}\\{sub}\\{n}")) {
+                    return Ok(loc(i, PayloadLayout::Delta));
+                }
+            }
+        }
+        for n in names.iter().rev() {
+            if let Some(i) = self.archive.find(n) {
+                return Ok(loc(i, PayloadLayout::Flat));
+            }
+        }
+        Err(Error::NotFound(format!(
+            "payload {:?} of {} in {}",
+            file.name, component.manifest_name, self.file_name
+        )))
+    }
+
+    /// Verify the package: file digests, catalog-name SHA-1, expected digests/KB, and every payload
+    /// against its manifest digest. Problems make `ok` false; the result lists each one.
+    pub fn verify(&self, expect: &Expected) -> Result<Verification> {
+        verify::verify_quiet(self, expect)
+    }
+
+    /// [`Package::verify`] with progress reporting and cancellation.
+    pub fn verify_with_progress(
+        &self,
+        expect: &Expected,
+        progress: &dyn crate::io::Progress,
+    ) -> Result<Verification> {
+        verify::verify(self, expect, progress)
+    }
+}

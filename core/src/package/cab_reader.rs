@@ -1,0 +1,688 @@
+//! CAB (MS-CAB) archives over [`ReadAt`]: our own directory parser, the `cab` crate for decoding.
+//!
+//! Why both: the `cab` crate (MIT) decodes MSZIP and LZX correctly, but trusts the directory it reads.
+//! A file entry whose range lies past the end of its folder makes the crate index past its block
+//! table (a panic), and its names are decoded lossily. So this module walks the header, folders,
+//! file entries and every CFDATA block header itself, bounded and checked, and only hands the crate
+//! member reads that the directory proved to be in range. The crate never sees a request it could
+//! turn into a panic, and every rejection here names the structure and offset.
+//!
+//! Layout facts: formats.md §4.1. Quantum folders are listed but reading them is
+//! [`Error::Unsupported`]; spanned cabinet sets (files continued from/into another cabinet) too.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use crate::io::{check_range, ReadAt, SharedReader};
+use crate::package::names;
+use crate::{Error, Result};
+
+/// Size of the fixed CFHEADER.
+const HEADER_LEN: u64 = 36;
+/// Flag: a previous cabinet exists (strings follow the header).
+const FLAG_PREV: u16 = 1;
+/// Flag: a next cabinet exists.
+const FLAG_NEXT: u16 = 2;
+/// Flag: reserve fields are present.
+const FLAG_RESERVE: u16 = 4;
+/// Most bytes a CFDATA block may expand to (MS-CAB).
+const MAX_BLOCK_UNCOMPRESSED: u16 = 32768;
+/// Attribute bit: the name is UTF-8.
+const ATTR_NAME_UTF8: u16 = 0x80;
+/// Piece size for streaming member reads.
+const STREAM_PIECE: usize = 64 * 1024;
+
+/// How a folder's data is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum FolderCompression {
+    /// Stored.
+    None,
+    /// MSZIP (deflate blocks with a carried dictionary).
+    MsZip,
+    /// Quantum (legacy; listed, not decoded).
+    Quantum {
+        /// Level (1–7).
+        level: u8,
+        /// Window bits (10–21).
+        window_bits: u8,
+    },
+    /// LZX with a 2^`window_bits` window.
+    Lzx {
+        /// Window bits (15–21).
+        window_bits: u8,
+    },
+}
+
+impl FolderCompression {
+    fn parse(raw: u16, offset: u64) -> Result<Self> {
+        let bits = ((raw >> 8) & 0x1f) as u8;
+        match raw & 0x0f {
+            0 => Ok(FolderCompression::None),
+            1 => Ok(FolderCompression::MsZip),
+            2 => Ok(FolderCompression::Quantum {
+                level: ((raw >> 4) & 0x0f) as u8,
+                window_bits: bits,
+            }),
+            3 if (15..=21).contains(&bits) => Ok(FolderCompression::Lzx { window_bits: bits }),
+            3 => Err(Error::malformed(
+                "CAB folder",
+                offset,
+                format!("LZX window of {bits} bits is outside 15..=21"),
+            )),
+            other => Err(Error::malformed(
+                "CAB folder",
+                offset,
+                format!("unknown compression type {other} (0x{raw:04x})"),
+            )),
+        }
+    }
+
+    /// Short display name ("MSZIP", "LZX:21", ...).
+    pub fn label(&self) -> String {
+        match self {
+            FolderCompression::None => "none".into(),
+            FolderCompression::MsZip => "MSZIP".into(),
+            FolderCompression::Quantum { level, window_bits } => {
+                format!("Quantum:{level}:{window_bits}")
+            }
+            FolderCompression::Lzx { window_bits } => format!("LZX:{window_bits}"),
+        }
+    }
+}
+
+/// One CFDATA block, as found by walking the folder.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// Offset of the block's payload in the cabinet.
+    data_offset: u64,
+    /// Uncompressed offset of the block's first byte within the folder.
+    start: u64,
+    /// Uncompressed length.
+    len: u32,
+}
+
+/// One folder (compression unit).
+#[derive(Debug, Clone)]
+pub struct CabFolder {
+    /// Compression of the folder's blocks.
+    pub compression: FolderCompression,
+    /// Number of CFDATA blocks.
+    pub blocks: u16,
+    /// Total uncompressed bytes of all blocks.
+    pub uncompressed_size: u64,
+    /// Block table, kept only for stored folders (so members can be read in place).
+    stored_blocks: Vec<Block>,
+}
+
+/// One file entry (member).
+#[derive(Debug, Clone)]
+pub struct CabFile {
+    /// Decoded name (UTF-8 when flagged, else UTF-8 if valid, else Latin-1).
+    pub name: String,
+    /// Uncompressed size.
+    pub size: u64,
+    /// Offset inside the folder's uncompressed stream.
+    pub offset_in_folder: u64,
+    /// Index of the folder.
+    pub folder: u16,
+    /// Raw attribute bits.
+    pub attributes: u16,
+    /// Name as the `cab` crate sees it (lossy UTF-8), used to address the crate.
+    crate_name: String,
+}
+
+/// A parsed cabinet: directory in memory, data read on demand from the source.
+pub struct CabArchive {
+    src: SharedReader,
+    /// Folders, in order.
+    pub folders: Vec<CabFolder>,
+    /// Files, in directory order.
+    pub files: Vec<CabFile>,
+    /// Set id (spanned sets).
+    pub set_id: u16,
+    /// Index within the set.
+    pub set_index: u16,
+    /// Non-fatal findings (e.g. a size field that disagrees with the file).
+    pub notes: Vec<String>,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .unwrap_or(0)
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .unwrap_or(0)
+}
+
+/// Read a NUL-terminated string of at most 255 bytes at `offset`; returns bytes and the offset after NUL.
+fn read_cstr(src: &dyn ReadAt, structure: &'static str, offset: u64) -> Result<(Vec<u8>, u64)> {
+    let avail = src.size().saturating_sub(offset).min(256);
+    if avail == 0 {
+        return Err(Error::Truncated {
+            structure,
+            offset,
+            end: offset.saturating_add(1),
+            size: src.size(),
+        });
+    }
+    let mut buf = vec![0u8; avail as usize];
+    src.read_at(offset, &mut buf)?;
+    match buf.iter().position(|&b| b == 0) {
+        Some(n) => {
+            buf.truncate(n);
+            Ok((buf, offset + n as u64 + 1))
+        }
+        None if avail < 256 => Err(Error::Truncated {
+            structure,
+            offset,
+            end: offset + avail + 1,
+            size: src.size(),
+        }),
+        None => Err(Error::malformed(
+            structure,
+            offset,
+            "string longer than 255 bytes",
+        )),
+    }
+}
+
+fn decode_name(raw: &[u8], utf8_flag: bool) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) if utf8_flag => String::from_utf8_lossy(raw).into_owned(),
+        // Names without the UTF-8 flag are in the packager's code page; Latin-1 is the lossless choice.
+        Err(_) => raw.iter().map(|&b| b as char).collect(),
+    }
+}
+
+impl CabArchive {
+    /// Parse the cabinet's directory and walk every folder's block headers.
+    pub fn open(src: SharedReader) -> Result<CabArchive> {
+        let size = src.size();
+        let mut hdr = [0u8; HEADER_LEN as usize];
+        check_range("CAB header", 0, HEADER_LEN, size)?;
+        src.read_at(0, &mut hdr)?;
+        if &hdr[0..4] != b"MSCF" {
+            return Err(Error::malformed("CAB header", 0, "signature is not MSCF"));
+        }
+        let mut notes = Vec::new();
+        let cb_cabinet = le32(&hdr, 8) as u64;
+        let coff_files = le32(&hdr, 16) as u64;
+        let (minor, major) = (hdr[24], hdr[25]);
+        let n_folders = le16(&hdr, 26);
+        let n_files = le16(&hdr, 28);
+        let flags = le16(&hdr, 30);
+        let set_id = le16(&hdr, 32);
+        let set_index = le16(&hdr, 34);
+        if major != 1 {
+            return Err(Error::malformed(
+                "CAB header",
+                24,
+                format!("version {major}.{minor}: not a CAB 1.x header"),
+            ));
+        }
+        if minor > 3 {
+            return Err(Error::Unsupported(format!(
+                "CAB version {major}.{minor} (only 1.x up to 1.3 exists)"
+            )));
+        }
+        if cb_cabinet != size {
+            notes.push(format!(
+                "CAB header says {cb_cabinet} bytes, the file has {size}"
+            ));
+        }
+        if n_folders == 0 {
+            return Err(Error::malformed("CAB header", 26, "no folders"));
+        }
+        if n_files == 0 {
+            return Err(Error::malformed("CAB header", 28, "no files"));
+        }
+        let mut pos = HEADER_LEN;
+        let (mut folder_reserve, mut data_reserve) = (0u64, 0u64);
+        if flags & FLAG_RESERVE != 0 {
+            let mut r = [0u8; 4];
+            check_range("CAB reserve header", pos, 4, size)?;
+            src.read_at(pos, &mut r)?;
+            let header_reserve = le16(&r, 0) as u64;
+            if header_reserve > 60_000 {
+                return Err(Error::malformed(
+                    "CAB reserve header",
+                    pos,
+                    format!("header reserve of {header_reserve} bytes exceeds 60000"),
+                ));
+            }
+            folder_reserve = r[2] as u64;
+            data_reserve = r[3] as u64;
+            pos += 4;
+            check_range("CAB header reserve", pos, header_reserve, size)?;
+            pos += header_reserve;
+        }
+        for (flag, what) in [(FLAG_PREV, "previous"), (FLAG_NEXT, "next")] {
+            if flags & flag != 0 {
+                let (cab_name, after) = read_cstr(&*src, "CAB spanning name", pos)?;
+                let (_disk, after) = read_cstr(&*src, "CAB spanning disk", after)?;
+                notes.push(format!(
+                    "part of a spanned set; {what} cabinet is {:?}",
+                    String::from_utf8_lossy(&cab_name)
+                ));
+                pos = after;
+            }
+        }
+
+        let folder_len = 8 + folder_reserve;
+        let table_len = folder_len * n_folders as u64;
+        let table = crate::io::read_vec(&*src, "CAB folder table", pos, table_len, 1 << 24)?;
+        let mut folders = Vec::with_capacity(n_folders as usize);
+        for i in 0..n_folders as usize {
+            let at = i * folder_len as usize;
+            let f_off = pos + at as u64;
+            let first_data = le32(&table, at) as u64;
+            let blocks = le16(&table, at + 4);
+            let compression = FolderCompression::parse(le16(&table, at + 6), f_off)?;
+            let walked = walk_blocks(
+                &*src,
+                first_data,
+                blocks,
+                data_reserve,
+                compression == FolderCompression::None,
+            );
+            let (uncompressed_size, stored_blocks) = match walked {
+                // The first folder of a continuation cabinet starts mid-block.
+                Err(Error::Malformed { reason, .. }) if i == 0 && flags & FLAG_PREV != 0 => {
+                    return Err(Error::Unsupported(format!(
+                        "the first folder continues from the previous cabinet of a spanned set ({reason})"
+                    )))
+                }
+                other => other?,
+            };
+            folders.push(CabFolder {
+                compression,
+                blocks,
+                uncompressed_size,
+                stored_blocks,
+            });
+        }
+
+        // Some readers take the file table from coffFiles, others read on after the folder table; a
+        // cabinet where the two differ shows different members to different tools ("hidden files").
+        let folders_end = pos + table_len;
+        if coff_files != folders_end {
+            return Err(Error::malformed(
+                "CAB header",
+                16,
+                format!(
+                    "file table offset {coff_files} is not where the folder table ends ({folders_end})"
+                ),
+            ));
+        }
+        let mut files = Vec::with_capacity(n_files as usize);
+        let mut at = coff_files;
+        for _ in 0..n_files {
+            let mut fixed = [0u8; 16];
+            check_range("CAB file entry", at, 16, size)?;
+            src.read_at(at, &mut fixed)?;
+            let entry_off = at;
+            let size_field = le32(&fixed, 0) as u64;
+            let offset_in_folder = le32(&fixed, 4) as u64;
+            let folder = le16(&fixed, 8);
+            let attributes = le16(&fixed, 14);
+            let (raw, after) = read_cstr(&*src, "CAB file name", at + 16)?;
+            at = after;
+            let name = decode_name(&raw, attributes & ATTR_NAME_UTF8 != 0);
+            if folder >= 0xFFFD {
+                return Err(Error::Unsupported(format!(
+                    "CAB member {name:?} at offset {entry_off} continues across cabinets (spanned sets are not supported)"
+                )));
+            }
+            let Some(f) = folders.get(folder as usize) else {
+                return Err(Error::malformed(
+                    "CAB file entry",
+                    entry_off,
+                    format!("member {name:?} names folder {folder} of {n_folders}"),
+                ));
+            };
+            let end = offset_in_folder.saturating_add(size_field);
+            if end > f.uncompressed_size {
+                return Err(Error::malformed(
+                    "CAB file entry",
+                    entry_off,
+                    format!(
+                        "member {name:?} spans bytes {offset_in_folder}..{end} of folder {folder}, which holds only {}",
+                        f.uncompressed_size
+                    ),
+                ));
+            }
+            names::check_relative_path(&name, "CAB member")?;
+            files.push(CabFile {
+                name,
+                size: size_field,
+                offset_in_folder,
+                folder,
+                attributes,
+                crate_name: String::from_utf8_lossy(&raw).into_owned(),
+            });
+        }
+        Ok(CabArchive {
+            src,
+            folders,
+            files,
+            set_id,
+            set_index,
+            notes,
+        })
+    }
+
+    /// The source the archive reads from.
+    pub fn source(&self) -> &SharedReader {
+        &self.src
+    }
+
+    /// Index of a member by name: exact match first, then a unique case-insensitive match with
+    /// either separator.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.files.iter().position(|f| f.name == name) {
+            return Some(i);
+        }
+        let want = names::fold(name);
+        let mut hits = self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| names::fold(&f.name) == want);
+        let first = hits.next()?;
+        if hits.next().is_some() {
+            return None;
+        }
+        Some(first.0)
+    }
+
+    /// Read a whole member into memory, refusing members larger than `limit`.
+    pub fn read(&self, index: usize, limit: u64) -> Result<Vec<u8>> {
+        let file = self.file(index)?;
+        if file.size > limit {
+            return Err(Error::Limit(format!(
+                "CAB member {:?} is {} bytes; the limit here is {limit}",
+                file.name, file.size
+            )));
+        }
+        let mut out = Vec::with_capacity(file.size as usize);
+        self.stream(index, &mut |piece| {
+            out.extend_from_slice(piece);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Feed a member's bytes to `sink` in pieces of at most 64 KiB; memory stays bounded.
+    pub fn stream(&self, index: usize, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let file = self.file(index)?.clone();
+        let folder = self
+            .folders
+            .get(file.folder as usize)
+            .ok_or_else(|| Error::NotFound(format!("folder {}", file.folder)))?;
+        if file.size == 0 {
+            return Ok(());
+        }
+        match folder.compression {
+            FolderCompression::Quantum { .. } => Err(Error::Unsupported(format!(
+                "CAB member {:?} is in a Quantum-compressed folder; Quantum is a legacy codec mediaprep does not decode",
+                file.name
+            ))),
+            FolderCompression::None => self.stream_stored(folder, &file, sink),
+            _ => self.stream_decoded(index, &file, sink),
+        }
+    }
+
+    /// A reader over a member of a stored (uncompressed) folder, without copying it: this is how an
+    /// MSU's inner CABs are opened in place. `None` if the member's folder is compressed.
+    pub fn member_reader(&self, index: usize) -> Option<SharedReader> {
+        let file = self.files.get(index)?;
+        let folder = self.folders.get(file.folder as usize)?;
+        if folder.compression != FolderCompression::None {
+            return None;
+        }
+        Some(std::sync::Arc::new(StoredMember {
+            src: self.src.clone(),
+            blocks: folder.stored_blocks.clone(),
+            start: file.offset_in_folder,
+            len: file.size,
+        }))
+    }
+
+    fn file(&self, index: usize) -> Result<&CabFile> {
+        self.files
+            .get(index)
+            .ok_or_else(|| Error::NotFound(format!("CAB member #{index}")))
+    }
+
+    fn stream_stored(
+        &self,
+        folder: &CabFolder,
+        file: &CabFile,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let member = StoredMember {
+            src: self.src.clone(),
+            blocks: folder.stored_blocks.clone(),
+            start: file.offset_in_folder,
+            len: file.size,
+        };
+        let mut buf = vec![0u8; STREAM_PIECE.min(file.size as usize)];
+        let mut off = 0u64;
+        while off < file.size {
+            let n = (file.size - off).min(buf.len() as u64) as usize;
+            member.read_at(off, &mut buf[..n])?;
+            sink(&buf[..n])?;
+            off += n as u64;
+        }
+        Ok(())
+    }
+
+    fn stream_decoded(
+        &self,
+        index: usize,
+        file: &CabFile,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        // The crate addresses members by (lossy) name and takes the first match; make sure that is ours.
+        let first = self
+            .files
+            .iter()
+            .position(|f| f.crate_name == file.crate_name);
+        if first != Some(index) {
+            return Err(Error::Unsupported(format!(
+                "CAB member {:?} shares its name with an earlier member; only the first can be decoded",
+                file.name
+            )));
+        }
+        let io_err = |e: std::io::Error| {
+            let msg = e.to_string();
+            if msg.contains("Quantum") {
+                Error::Unsupported(format!("CAB member {:?}: {msg}", file.name))
+            } else {
+                Error::codec("CAB", format!("member {:?}: {msg}", file.name))
+            }
+        };
+        let cursor = Cursor::new(self.src.clone());
+        let mut cab = cab::Cabinet::new(cursor).map_err(io_err)?;
+        let mut reader = cab.read_file(&file.crate_name).map_err(io_err)?;
+        let mut buf = vec![0u8; STREAM_PIECE.min(file.size as usize)];
+        let mut done = 0u64;
+        while done < file.size {
+            let want = (file.size - done).min(buf.len() as u64) as usize;
+            let n = reader.read(&mut buf[..want]).map_err(io_err)?;
+            if n == 0 {
+                return Err(Error::codec(
+                    "CAB",
+                    format!(
+                        "member {:?} ended after {done} of {} bytes",
+                        file.name, file.size
+                    ),
+                ));
+            }
+            sink(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Walk a folder's CFDATA headers: total uncompressed size, and the block table if `keep`.
+fn walk_blocks(
+    src: &dyn ReadAt,
+    first: u64,
+    count: u16,
+    reserve: u64,
+    keep: bool,
+) -> Result<(u64, Vec<Block>)> {
+    let size = src.size();
+    let mut at = first;
+    let mut total = 0u64;
+    let mut kept = Vec::new();
+    for i in 0..count {
+        let mut h = [0u8; 8];
+        check_range("CAB data block", at, 8, size)?;
+        src.read_at(at, &mut h)?;
+        let cb_data = le16(&h, 4) as u64;
+        let cb_uncomp = le16(&h, 6);
+        let data_offset = at + 8 + reserve;
+        let end = check_range("CAB data block", data_offset, cb_data, size)?;
+        if cb_uncomp == 0 {
+            return Err(Error::Unsupported(format!(
+                "CAB data block {i} at offset {at} continues in the next cabinet (spanned sets are not supported)"
+            )));
+        }
+        if cb_uncomp > MAX_BLOCK_UNCOMPRESSED {
+            return Err(Error::malformed(
+                "CAB data block",
+                at,
+                format!("expands to {cb_uncomp} bytes; the maximum is 32768"),
+            ));
+        }
+        if keep {
+            if cb_data != cb_uncomp as u64 {
+                return Err(Error::malformed(
+                    "CAB data block",
+                    at,
+                    format!("stored block holds {cb_data} bytes but claims {cb_uncomp}"),
+                ));
+            }
+            kept.push(Block {
+                data_offset,
+                start: total,
+                len: cb_uncomp as u32,
+            });
+        }
+        total += cb_uncomp as u64;
+        at = end;
+    }
+    Ok((total, kept))
+}
+
+/// A member of a stored folder, read in place through the block table.
+struct StoredMember {
+    src: SharedReader,
+    blocks: Vec<Block>,
+    start: u64,
+    len: u64,
+}
+
+impl ReadAt for StoredMember {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        check_range("CAB member", offset, buf.len() as u64, self.len)?;
+        let mut pos = self.start + offset;
+        let mut filled = 0usize;
+        // First block whose end is past `pos`.
+        let mut bi = self
+            .blocks
+            .partition_point(|b| b.start + b.len as u64 <= pos);
+        while filled < buf.len() {
+            let b = self.blocks.get(bi).ok_or_else(|| {
+                Error::malformed("CAB folder", pos, "read past the last data block")
+            })?;
+            let within = pos - b.start;
+            let n = ((b.len as u64 - within) as usize).min(buf.len() - filled);
+            self.src
+                .read_at(b.data_offset + within, &mut buf[filled..filled + n])?;
+            filled += n;
+            pos += n as u64;
+            bi += 1;
+        }
+        Ok(())
+    }
+}
+
+/// `Read + Seek` over a [`ReadAt`], for the `cab` crate.
+pub struct Cursor {
+    src: SharedReader,
+    pos: u64,
+}
+
+impl Cursor {
+    /// A cursor at offset 0.
+    pub fn new(src: SharedReader) -> Self {
+        Cursor { src, pos: 0 }
+    }
+}
+
+impl Read for Cursor {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.src.size().saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.src
+            .read_at(self.pos, &mut buf[..n])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Cursor {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            SeekFrom::Start(o) => Some(o),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.src.size().checked_add_signed(d),
+        };
+        match base {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before start",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::SliceSource;
+    use std::sync::Arc;
+
+    #[test]
+    fn rejects_garbage() {
+        let src: SharedReader = Arc::new(SliceSource::new(b"MSCX".repeat(20)));
+        assert!(matches!(
+            CabArchive::open(src),
+            Err(Error::Malformed { .. })
+        ));
+        let src: SharedReader = Arc::new(SliceSource::new(b"MSCF".to_vec()));
+        assert!(matches!(
+            CabArchive::open(src),
+            Err(Error::Truncated { .. })
+        ));
+    }
+}

@@ -1,0 +1,139 @@
+//! `update.mum`: the package manifest at the root of a CBS package CAB.
+//!
+//! It names the package (`Package_for_SafeOSDU`, `Package_for_RollupFix`, ...), its KB, release type,
+//! the parent packages it applies to (applicability), the components/sub-packages it updates, and
+//! for LCUs a `customInformation PackageFormat="PSFX"` flag (domain.md §3).
+
+use crate::package::manifest::{decode_xml_text, parse_xml, AssemblyIdentity};
+use crate::{Error, Result};
+
+/// What an `<update>` element of the package installs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum UpdateItem {
+    /// A component (`<update><component><assemblyIdentity/>`).
+    Component(AssemblyIdentity),
+    /// A sub-package (`<update><package><assemblyIdentity/>`).
+    Package(AssemblyIdentity),
+}
+
+/// The parsed package manifest.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PackageManifest {
+    /// The package identity.
+    pub identity: AssemblyIdentity,
+    /// `<package identifier>`, e.g. `KB5079471`.
+    pub kb: Option<String>,
+    /// `releaseType` (Update, Security Update, ...).
+    pub release_type: Option<String>,
+    /// `restart` (possible, required, never).
+    pub restart: Option<String>,
+    /// Parent packages (applicability: one of them at ≥ that version must be present).
+    pub parents: Vec<AssemblyIdentity>,
+    /// Components and sub-packages updated.
+    pub updates: Vec<UpdateItem>,
+    /// `customInformation PackageFormat="PSFX"`.
+    pub psfx: bool,
+    /// `<assembly description>`.
+    pub description: Option<String>,
+}
+
+/// Most `<update>`/`<parent>` entries accepted.
+const MAX_ITEMS: usize = 200_000;
+
+/// Parse `update.mum` bytes.
+pub fn parse_mum(bytes: &[u8]) -> Result<PackageManifest> {
+    let text = decode_xml_text(bytes, "update.mum")?;
+    let doc = parse_xml(&text, "update.mum")?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "assembly" {
+        return Err(Error::malformed(
+            "update.mum",
+            0,
+            format!(
+                "root element is <{}>, not <assembly>",
+                root.tag_name().name()
+            ),
+        ));
+    }
+    let identity = root
+        .children()
+        .find(|n| n.tag_name().name() == "assemblyIdentity")
+        .map(AssemblyIdentity::from_node)
+        .ok_or_else(|| Error::malformed("update.mum", 0, "no <assemblyIdentity>"))?;
+    let mut m = PackageManifest {
+        identity,
+        description: root.attribute("description").map(str::to_string),
+        ..Default::default()
+    };
+    let Some(pkg) = root.children().find(|n| n.tag_name().name() == "package") else {
+        return Err(Error::malformed("update.mum", 0, "no <package> element"));
+    };
+    m.kb = pkg.attribute("identifier").map(str::to_string);
+    m.release_type = pkg.attribute("releaseType").map(str::to_string);
+    m.restart = pkg.attribute("restart").map(str::to_string);
+    let mut count = 0usize;
+    for n in pkg.children().filter(|n| n.is_element()) {
+        count += 1;
+        if count > MAX_ITEMS {
+            return Err(Error::Limit(format!(
+                "update.mum has more than {MAX_ITEMS} entries"
+            )));
+        }
+        match n.tag_name().name() {
+            "customInformation"
+                if n.attribute("PackageFormat")
+                    .is_some_and(|f| f.eq_ignore_ascii_case("PSFX")) =>
+            {
+                m.psfx = true;
+            }
+            "parent" => m.parents.extend(
+                n.children()
+                    .filter(|c| c.tag_name().name() == "assemblyIdentity")
+                    .map(AssemblyIdentity::from_node),
+            ),
+            "update" => {
+                for inner in n.children().filter(|c| c.is_element()) {
+                    let id = inner
+                        .children()
+                        .find(|c| c.tag_name().name() == "assemblyIdentity")
+                        .map(AssemblyIdentity::from_node);
+                    match (inner.tag_name().name(), id) {
+                        ("component", Some(id)) => m.updates.push(UpdateItem::Component(id)),
+                        ("package", Some(id)) => m.updates.push(UpdateItem::Package(id)),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_safe_os_du_mum() {
+        let x = br#"<?xml version="1.0" encoding="utf-8" standalone="yes"?>
+<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" description="Fix for KB5079471">
+  <assemblyIdentity name="Package_for_SafeOSDU" version="26100.8037.1.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/>
+  <package identifier="KB5079471" releaseType="Update" restart="possible">
+    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" PackageFormat="PSFX"/>
+    <parent revisionCompare="GE" integrate="standalone" disposition="detect">
+      <assemblyIdentity name="WinPE-Package" version="10.0.26100.1" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/>
+    </parent>
+    <update name="abc"><component><assemblyIdentity name="Microsoft-Windows-Foo" version="10.0.26100.8037" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35" versionScope="nonSxS"/></component></update>
+  </package>
+</assembly>"#;
+        let m = parse_mum(x).unwrap();
+        assert_eq!(m.identity.name, "Package_for_SafeOSDU");
+        assert_eq!(m.kb.as_deref(), Some("KB5079471"));
+        assert_eq!(m.parents[0].name, "WinPE-Package");
+        assert!(m.psfx);
+        assert_eq!(m.updates.len(), 1);
+        assert!(parse_mum(b"<assembly/>").is_err());
+        assert!(parse_mum(b"not xml").is_err());
+    }
+}

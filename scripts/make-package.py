@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""make-package.py: build synthetic CBS-shaped update packages (CAB or MSU) for tests and fixtures.
+
+Usage:  make-package.py SPEC.json OUT.cab      (or "-" to read the spec from stdin)
+
+Needs python3 (stdlib only) and the `gcab` binary. Output is deterministic: staged files get a fixed
+time (2026-03-10 00:00:00 UTC, override with "time") and gcab writes set ID 0, so the same spec gives
+the same bytes.
+
+The packages are *shaped* like Microsoft's (update.mum, component manifests with real SHA-256 digests,
+payloads in WinSxS-style component folders); they are not signed and their 16-hex identity hashes are
+our own (first 16 hex of SHA-256 over the identity string, since Microsoft's algorithm is undisclosed).
+
+SPEC (CAB mode, "mode": "cab" or absent)
+{
+  "kb": "KB5079471",                     # <package identifier>
+  "identity": {"name": "Package_for_SafeOSDU", "version": "26100.8037.1.0", "arch": "amd64",
+               "language": "neutral", "token": "31bf3856ad364e35"},   # language/token optional
+  "release_type": "Update", "restart": "possible",                    # optional
+  "psfx": false,                          # add <customInformation PackageFormat="PSFX">
+  "parents": [{"name": "WinPE-Package", "version": "10.0.26100.1", "arch": "amd64"}],
+  "components": [{"name": "Microsoft-Windows-Foo", "version": "10.0.26100.8037", "arch": "amd64",
+                  "language": "neutral",                # optional
+                  "dcm": false,                         # write the manifest as DCM\x01 + junk instead of XML
+                  "utf16": false,                       # write the manifest as UTF-16LE with BOM
+                  "sha1": false,                        # old-style SHA-1 digests
+                  "flat": false,                        # payloads at the CAB root instead of the folder
+                  "files": [{"name": "foo.dll", "destinationPath": "$(runtime.system32)\\",
+                             "source": "path/on/disk"  |  "text": "inline contents"  |  "base64": "..."}]}],
+  "no_mum": false,                        # omit update.mum (Setup DU shape)
+  "extra": [{"name": "sources\\setup.exe", "text": "..."}],   # more members, any path
+  "catalog": false,                       # add an update.cat placeholder
+  "compress": true,                       # gcab -z (MSZIP); false = stored
+  "time": "2026-03-10 00:00:00",
+  "tamper": {
+    "wrong_digest": ["foo.dll"],          # manifest digest of these files is made wrong
+    "payload": {"foo.dll": "other bytes"},# payload replaced after digests were computed
+    "dotdot_destination": ["foo.dll"],    # destinationPath becomes $(runtime.system32)\..\..\evil\
+    "kb": "KB0000001",                    # update.mum says this KB instead
+    "rename_member": [["aa\\evil.txt", "..\\evil.txt"]]  # patch member names in the finished CAB
+                                          # (equal length; e.g. to create traversal names gcab refuses)
+  }
+}
+
+SPEC (MSU mode, "mode": "msu")
+{
+  "mode": "msu",
+  "kb": "KB5079473",
+  "package": {CAB spec},                 # becomes Windows11.0-<kb>-<arch>.cab ("package_name" overrides)
+  "ssu": {CAB spec},                     # becomes SSU-<build>-<arch>.cab ("ssu_name" overrides)
+  "wim": false,                          # 24H2+ shape: Windows11.0-<kb>-x64.wim placeholder instead of .cab
+  "psf": true,                           # add a Windows11.0-<kb>-x64.psf placeholder
+  "properties": {"KB Article Number": "5079473", ...},   # written UTF-16LE as Key="Value" lines
+  "extra": [...], "compress": false       # MSUs are stored (inner CABs are already compressed)
+}
+"""
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOKEN = "31bf3856ad364e35"
+ASM_V3 = "urn:schemas-microsoft-com:asm.v3"
+
+
+def xml_escape(s):
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def ident_attrs(d, version_scope=False, build_type=False):
+    parts = [
+        ("name", d["name"]),
+        ("version", d.get("version", "10.0.0.0")),
+        ("processorArchitecture", d.get("arch", "amd64")),
+        ("language", d.get("language", "neutral")),
+    ]
+    if build_type:
+        parts.append(("buildType", "release"))
+    parts.append(("publicKeyToken", d.get("token", TOKEN)))
+    if version_scope:
+        parts.append(("versionScope", "nonSxS"))
+    return " ".join('%s="%s"' % (k, xml_escape(v)) for k, v in parts)
+
+
+def sxs_folder(c):
+    """WinSxS-style folder name; the last field is our own deterministic hash (see module doc)."""
+    arch = c.get("arch", "amd64").lower()
+    name = c["name"].lower()
+    token = c.get("token", TOKEN)
+    version = c.get("version", "10.0.0.0")
+    lang = c.get("language", "neutral").lower()
+    culture = "none" if lang in ("neutral", "", "*") else lang
+    key = "|".join([arch, name, token, version, culture])
+    h = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "%s_%s_%s_%s_%s_%s" % (arch, name, token, version, culture, h)
+
+
+def file_bytes(f, base_dir):
+    if "text" in f:
+        return f["text"].encode("utf-8")
+    if "base64" in f:
+        return base64.b64decode(f["base64"])
+    if "source" in f:
+        p = f["source"]
+        if not os.path.isabs(p):
+            p = os.path.join(base_dir, p)
+        if os.path.exists(p):
+            with open(p, "rb") as fh:
+                return fh.read()
+        return f["source"].encode("utf-8")  # "path on disk or inline text"
+    return b""
+
+
+def component_manifest(c, payloads, tamper):
+    use_sha1 = c.get("sha1", False)
+    lines = ['<?xml version="1.0" encoding="utf-8" standalone="yes"?>',
+             '<assembly xmlns="%s" manifestVersion="1.0">' % ASM_V3,
+             '  <assemblyIdentity %s />' % ident_attrs(c, version_scope=True, build_type=True)]
+    for f in c.get("files", []):
+        data = payloads[f["name"]]
+        digest = (hashlib.sha1 if use_sha1 else hashlib.sha256)(data).digest()
+        if f["name"] in tamper.get("wrong_digest", []):
+            digest = bytes([digest[0] ^ 0xFF]) + digest[1:]
+        dest = f.get("destinationPath", "$(runtime.system32)\\")
+        if f["name"] in tamper.get("dotdot_destination", []):
+            dest = "$(runtime.system32)\\..\\..\\evil\\"
+        alg = "sha1" if use_sha1 else "sha256"
+        lines += [
+            '  <file name="%s" destinationPath="%s" sourceName="%s" sourcePath=".\\" importPath="$(build.nttree)\\">'
+            % (xml_escape(f["name"]), xml_escape(dest), xml_escape(f.get("sourceName", f["name"]))),
+            '    <securityDescriptor name="WRP_FILE_DEFAULT_SDDL" />',
+            '    <asmv2:hash xmlns:asmv2="urn:schemas-microsoft-com:asm.v2" xmlns:dsig="http://www.w3.org/2000/09/xmldsig#">',
+            '      <dsig:Transforms>',
+            '        <dsig:Transform Algorithm="urn:schemas-microsoft-com:HashTransforms.Identity" />',
+            '      </dsig:Transforms>',
+            '      <dsig:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#%s" />' % alg,
+            '      <dsig:DigestValue>%s</dsig:DigestValue>' % base64.b64encode(digest).decode(),
+            '    </asmv2:hash>',
+            '  </file>',
+        ]
+    lines.append('</assembly>')
+    text = "\r\n".join(lines) + "\r\n"
+    if c.get("dcm"):
+        return b"DCM\x01" + hashlib.sha256(text.encode()).digest() * 4
+    if c.get("utf16"):
+        return b"\xff\xfe" + text.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16-le")
+    return b"\xef\xbb\xbf" + text.encode("utf-8")
+
+
+def update_mum(spec, tamper):
+    ident = spec["identity"]
+    kb = tamper.get("kb", spec.get("kb", "KB0000000"))
+    lines = ['<?xml version="1.0" encoding="utf-8" standalone="yes"?>',
+             '<assembly xmlns="%s" manifestVersion="1.0" description="Fix for %s" displayName="default" '
+             'company="Microsoft Corporation" copyright="Microsoft Corporation" '
+             'supportInformation="https://support.microsoft.com/help/%s">'
+             % (ASM_V3, xml_escape(kb), xml_escape(kb[2:] if kb.upper().startswith("KB") else kb)),
+             '  <assemblyIdentity %s />' % ident_attrs(ident),
+             '  <package identifier="%s" releaseType="%s" restart="%s">'
+             % (xml_escape(kb), xml_escape(spec.get("release_type", "Update")),
+                xml_escape(spec.get("restart", "possible")))]
+    if spec.get("psfx"):
+        lines.append('    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" '
+                     'Version="%s" PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly" />'
+                     % xml_escape(ident.get("version", "")))
+    if spec.get("parents"):
+        lines.append('    <parent revisionCompare="GE" integrate="standalone" disposition="detect">')
+        for p in spec["parents"]:
+            lines.append('      <assemblyIdentity %s />' % ident_attrs(p))
+        lines.append('    </parent>')
+    for c in spec.get("components", []):
+        h = hashlib.sha256(sxs_folder(c).encode()).hexdigest()[:40]
+        lines += ['    <update name="%s">' % h,
+                  '      <component>',
+                  '        <assemblyIdentity %s />' % ident_attrs(c, version_scope=True),
+                  '      </component>',
+                  '    </update>']
+    lines += ['  </package>', '</assembly>']
+    return b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def run_gcab(stage, members, out, compress, when):
+    """members: list of (cab name with '\\', bytes). Staged under `stage`, fixed times, then gcab."""
+    rels = []
+    for name, data in members:
+        rel = name.replace("\\", "/")
+        path = os.path.join(stage, rel)
+        os.makedirs(os.path.dirname(path) or stage, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        rels.append(rel)
+    for rel in rels:
+        subprocess.run(["touch", "-d", when, os.path.join(stage, rel)], check=True)
+    cmd = ["gcab", "-c"] + (["-z"] if compress else []) + [os.path.abspath(out)] + rels
+    subprocess.run(cmd, check=True, cwd=stage)
+
+
+def patch_names(path, renames):
+    with open(path, "rb") as fh:
+        data = bytearray(fh.read())
+    for old, new in renames:
+        o, n = old.encode("latin-1") + b"\0", new.encode("latin-1") + b"\0"
+        if len(o) != len(n):
+            raise SystemExit("rename_member needs equal lengths: %r -> %r" % (old, new))
+        at = data.find(o)
+        if at < 0:
+            raise SystemExit("rename_member: %r not in the CAB" % old)
+        data[at:at + len(o)] = n
+    with open(path, "wb") as fh:
+        fh.write(bytes(data))
+
+
+def build_cab(spec, out, base_dir, work):
+    tamper = spec.get("tamper", {})
+    when = spec.get("time", "2026-03-10 00:00:00") + " UTC"
+    members = []
+    if not spec.get("no_mum"):
+        members.append(("update.mum", update_mum(spec, tamper)))
+    for c in spec.get("components", []):
+        folder = sxs_folder(c)
+        payloads = {f["name"]: file_bytes(f, base_dir) for f in c.get("files", [])}
+        members.append((folder + ".manifest", component_manifest(c, payloads, tamper)))
+        for f in c.get("files", []):
+            data = payloads[f["name"]]
+            if f["name"] in tamper.get("payload", {}):
+                data = tamper["payload"][f["name"]].encode("utf-8")
+            member = f["name"] if c.get("flat") else folder + "\\" + f["name"]
+            members.append((member, data))
+    for e in spec.get("extra", []):
+        members.append((e["name"], file_bytes(e, base_dir)))
+    if spec.get("catalog"):
+        members.append(("update.cat", b"0\x82placeholder catalog (unsigned)\n"))
+    stage = tempfile.mkdtemp(dir=work)
+    run_gcab(stage, members, out, spec.get("compress", True), when)
+    if tamper.get("rename_member"):
+        patch_names(out, tamper["rename_member"])
+
+
+def build_msu(spec, out, base_dir, work):
+    kb = spec.get("kb", "KB0000000")
+    when = spec.get("time", "2026-03-10 00:00:00") + " UTC"
+    members = []
+    pkg = spec.get("package")
+    arch_tag = {"amd64": "x64", "x86": "x86", "arm64": "arm64"}
+    if spec.get("wim"):
+        members.append(("Windows11.0-%s-x64.wim" % kb, b"MSWIM\0\0\0placeholder"))
+    elif pkg is not None:
+        arch = arch_tag.get(pkg.get("identity", {}).get("arch", "amd64"), "x64")
+        name = spec.get("package_name", "Windows11.0-%s-%s.cab" % (kb, arch))
+        p = os.path.join(work, "inner-package.cab")
+        build_cab(pkg, p, base_dir, work)
+        with open(p, "rb") as fh:
+            members.append((name, fh.read()))
+    if spec.get("psf", True):
+        members.append(("Windows11.0-%s-x64.psf" % kb, b"PSTREAM placeholder"))
+    ssu = spec.get("ssu")
+    if ssu is not None:
+        ver = ssu.get("identity", {}).get("version", "26100.1.1.0").split(".")
+        arch = arch_tag.get(ssu.get("identity", {}).get("arch", "amd64"), "x64")
+        name = spec.get("ssu_name", "SSU-%s.%s-%s.cab" % (ver[0], ver[1] if len(ver) > 1 else "0", arch))
+        p = os.path.join(work, "inner-ssu.cab")
+        build_cab(ssu, p, base_dir, work)
+        with open(p, "rb") as fh:
+            members.append((name, fh.read()))
+    props = spec.get("properties", {"KB Article Number": kb[2:] if kb.upper().startswith("KB") else kb})
+    text = "".join('%s="%s"\r\n' % (k, v) for k, v in props.items())
+    members.append(("Windows11.0-%s-x64-pkgProperties.txt" % kb, b"\xff\xfe" + text.encode("utf-16-le")))
+    for e in spec.get("extra", []):
+        members.append((e["name"], file_bytes(e, base_dir)))
+    stage = tempfile.mkdtemp(dir=work)
+    run_gcab(stage, members, out, spec.get("compress", False), when)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.stderr.write(__doc__)
+        return 2
+    if shutil.which("gcab") is None:
+        sys.stderr.write("gcab not found\n")
+        return 1
+    if sys.argv[1] == "-":
+        spec, base_dir = json.load(sys.stdin), os.getcwd()
+    else:
+        with open(sys.argv[1], "r", encoding="utf-8") as fh:
+            spec = json.load(fh)
+        base_dir = os.path.dirname(os.path.abspath(sys.argv[1]))
+    out = sys.argv[2]
+    work = tempfile.mkdtemp(prefix="make-package-")
+    try:
+        if spec.get("mode", "cab") == "msu":
+            build_msu(spec, out, base_dir, work)
+        else:
+            build_cab(spec, out, base_dir, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
