@@ -126,6 +126,14 @@ pub trait WriteAt {
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Read back bytes written earlier (the WIM writer hashes its output for the integrity table).
+    /// Sinks that cannot read return [`Error::Unsupported`].
+    fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let _ = (offset, buf);
+        Err(Error::Unsupported(
+            "this output cannot be read back (needed for an integrity table)".into(),
+        ))
+    }
 }
 
 impl WriteAt for Vec<u8> {
@@ -141,6 +149,11 @@ impl WriteAt for Vec<u8> {
         self[offset as usize..end].copy_from_slice(data);
         Ok(())
     }
+    fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = check_range("read back", offset, buf.len() as u64, self.len() as u64)?;
+        buf.copy_from_slice(&self[offset as usize..end as usize]);
+        Ok(())
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -153,6 +166,12 @@ impl WriteAt for std::fs::File {
     }
     fn flush(&mut self) -> Result<()> {
         std::io::Write::flush(self)?;
+        Ok(())
+    }
+    fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        self.seek(SeekFrom::Start(offset))?;
+        self.read_exact(buf)?;
         Ok(())
     }
 }

@@ -1,0 +1,881 @@
+//! WIM writer tests. Every output is checked with wimlib (`wimlib-imagex verify/info/dir/apply`),
+//! never with our own reader.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mediaprep_core::codec::Compression;
+use mediaprep_core::hash::sha1;
+use mediaprep_core::io::{NoProgress, Progress, ReadAt, SliceSource};
+use mediaprep_core::wim::format::{flags, resflags, BlobEntry, Header, BLOB_ENTRY_SIZE};
+use mediaprep_core::wim::model::{attr, Dentry, Hash, ImageTree, NamedStream};
+use mediaprep_core::wim::write::{write_wim_file, WimWriter, WriteOptions};
+use mediaprep_core::wim::xml_write::ImageXml;
+use mediaprep_core::Error;
+
+// ---------------------------------------------------------------- helpers
+
+fn u(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+fn wimlib(args: &[&str]) -> (bool, String) {
+    let out = Command::new("wimlib-imagex")
+        .args(args)
+        .output()
+        .expect("wimlib-imagex is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn wimlib_ok(args: &[&str]) -> String {
+    let (ok, text) = wimlib(args);
+    assert!(ok, "wimlib-imagex {args:?} failed:\n{text}");
+    text
+}
+
+/// `Key: value` fields of `wimlib-imagex info` output (first occurrence per key).
+fn info_field(info: &str, key: &str) -> String {
+    info.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no '{key}' in:\n{info}"))
+}
+
+/// `Key = value` fields of `wimlib-imagex info --header` output.
+fn header_field(info: &str, key: &str) -> String {
+    info.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no '{key}' in:\n{info}"))
+}
+
+/// A minimal self-relative security descriptor: owner = BUILTIN\Administrators, DACL granting
+/// Everyone full access.
+fn security_descriptor(mask: u32) -> Vec<u8> {
+    let admins: Vec<u8> = [1u8, 2, 0, 0, 0, 0, 0, 5]
+        .into_iter()
+        .chain(32u32.to_le_bytes())
+        .chain(544u32.to_le_bytes())
+        .collect();
+    let everyone: Vec<u8> = [1u8, 1, 0, 0, 0, 0, 0, 1]
+        .into_iter()
+        .chain(0u32.to_le_bytes())
+        .collect();
+    let ace_len = 8 + everyone.len();
+    let acl_len = 8 + ace_len;
+    let mut sd = vec![1u8, 0];
+    sd.extend_from_slice(&0x8004u16.to_le_bytes()); // SELF_RELATIVE | DACL_PRESENT
+    let owner_off = 20u32;
+    let dacl_off = owner_off + admins.len() as u32;
+    sd.extend_from_slice(&owner_off.to_le_bytes());
+    sd.extend_from_slice(&0u32.to_le_bytes()); // group
+    sd.extend_from_slice(&0u32.to_le_bytes()); // sacl
+    sd.extend_from_slice(&dacl_off.to_le_bytes());
+    sd.extend_from_slice(&admins);
+    sd.extend_from_slice(&[2, 0]);
+    sd.extend_from_slice(&(acl_len as u16).to_le_bytes());
+    sd.extend_from_slice(&1u16.to_le_bytes());
+    sd.extend_from_slice(&0u16.to_le_bytes());
+    sd.extend_from_slice(&[0, 0]); // ACCESS_ALLOWED, no flags
+    sd.extend_from_slice(&(ace_len as u16).to_le_bytes());
+    sd.extend_from_slice(&mask.to_le_bytes());
+    sd.extend_from_slice(&everyone);
+    sd
+}
+
+/// A relative symbolic-link reparse buffer without its 8-byte header, as the WIM stores it.
+fn symlink_reparse_data(target: &str) -> Vec<u8> {
+    let t: Vec<u8> = target
+        .encode_utf16()
+        .flat_map(|c| c.to_le_bytes())
+        .collect();
+    let n = t.len() as u16;
+    let mut b = Vec::new();
+    b.extend_from_slice(&0u16.to_le_bytes()); // substitute name offset
+    b.extend_from_slice(&n.to_le_bytes());
+    b.extend_from_slice(&(n + 2).to_le_bytes()); // print name offset
+    b.extend_from_slice(&n.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes()); // SYMLINK_FLAG_RELATIVE
+    b.extend_from_slice(&t);
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&t);
+    b.extend_from_slice(&[0, 0]);
+    b
+}
+
+/// Builds an ImageTree and remembers what each path should contain.
+struct Builder {
+    tree: ImageTree,
+    /// (path, content) of every regular file (each hard-link name listed).
+    files: Vec<(String, Vec<u8>)>,
+    /// Every path `wimlib-imagex dir` should print.
+    paths: BTreeSet<String>,
+    /// Blob contents to add before the image.
+    blobs: Vec<Vec<u8>>,
+    time: u64,
+}
+
+impl Builder {
+    fn new() -> Self {
+        let mut tree = ImageTree::default();
+        tree.nodes.push(Dentry {
+            attributes: attr::DIRECTORY,
+            security_id: -1,
+            ..Default::default()
+        });
+        let mut paths = BTreeSet::new();
+        paths.insert("/".to_string());
+        Builder {
+            tree,
+            files: Vec::new(),
+            paths,
+            blobs: Vec::new(),
+            time: 0x01DA_0000_0000_0000,
+        }
+    }
+
+    fn push(&mut self, parent: usize, name: &str, mut d: Dentry) -> usize {
+        self.time += 10_000_000;
+        d.name = u(name);
+        d.parent = parent;
+        d.creation_time = self.time;
+        d.last_access_time = self.time;
+        d.last_write_time = self.time;
+        let idx = self.tree.nodes.len();
+        self.tree.nodes.push(d);
+        self.tree.nodes[parent].children.push(idx);
+        self.paths.insert(self.tree.path_of(idx));
+        idx
+    }
+
+    fn dir(&mut self, parent: usize, name: &str) -> usize {
+        self.push(
+            parent,
+            name,
+            Dentry {
+                attributes: attr::DIRECTORY,
+                security_id: -1,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn blob(&mut self, data: &[u8]) -> Option<Hash> {
+        if !data.is_empty() {
+            self.blobs.push(data.to_vec());
+        }
+        Some(if data.is_empty() { [0; 20] } else { sha1(data) })
+    }
+
+    fn file(&mut self, parent: usize, name: &str, data: &[u8]) -> usize {
+        let hash = self.blob(data);
+        let idx = self.push(
+            parent,
+            name,
+            Dentry {
+                attributes: attr::ARCHIVE,
+                security_id: -1,
+                data: hash,
+                ..Default::default()
+            },
+        );
+        self.files.push((self.tree.path_of(idx), data.to_vec()));
+        idx
+    }
+
+    fn write_into<W: mediaprep_core::io::WriteAt>(&self, w: &mut WimWriter<W>, name: &str) {
+        for b in &self.blobs {
+            w.add_blob(b).unwrap();
+        }
+        w.add_image(&self.tree, ImageXml::new(name, Some("test image")))
+            .unwrap();
+    }
+}
+
+fn text_data(n: usize, seed: u32) -> Vec<u8> {
+    let words = [
+        "servicing ",
+        "stack ",
+        "update ",
+        "recovery ",
+        "Windows ",
+        "image ",
+        "\r\n",
+        "0x",
+        "component ",
+        "manifest ",
+    ];
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    let mut out = Vec::with_capacity(n + 16);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(words[(x % words.len() as u32) as usize].as_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The rich test tree: dirs, empty file/dir, unicode, deep path, hard links, ADS, symlink,
+/// security descriptors, short names, multi-chunk compressible and incompressible files.
+/// Returns the builder plus the expected (dir count, file count, total bytes, hard-link bytes).
+fn rich_tree() -> (Builder, [u64; 4]) {
+    let mut b = Builder::new();
+    b.tree.security = vec![security_descriptor(0x1F01FF), security_descriptor(0x1200A9)];
+    b.tree.nodes[0].security_id = 0;
+    let mut total = 0u64;
+    let d1 = b.dir(0, "Program Files");
+    b.tree.nodes[d1].short_name = u("PROGRA~1");
+    b.tree.nodes[d1].security_id = 1;
+    let hello = b"hello world\n";
+    let f = b.file(d1, "hello.txt", hello);
+    b.tree.nodes[f].security_id = 1;
+    total += hello.len() as u64;
+    b.file(0, "empty.txt", b"");
+    b.dir(0, "emptydir");
+    let uni = "ünïcødé-名前-😀.txt";
+    b.file(0, uni, b"unicode content");
+    total += 15;
+    let mut cur = 0;
+    for i in 0..24 {
+        cur = b.dir(cur, &format!("deep{i:02}"));
+    }
+    b.file(cur, "bottom.txt", b"at the bottom");
+    total += 13;
+    // Three names of one inode.
+    let hl = b.dir(0, "links");
+    let data = text_data(70_000, 7);
+    let hash = b.blob(&data);
+    for (parent, name) in [(hl, "a.bin"), (hl, "b.bin"), (0, "c.bin")] {
+        let idx = b.push(
+            parent,
+            name,
+            Dentry {
+                attributes: attr::ARCHIVE,
+                security_id: -1,
+                data: hash,
+                hard_link_group: 0x1234,
+                ..Default::default()
+            },
+        );
+        b.files.push((b.tree.path_of(idx), data.clone()));
+    }
+    total += 3 * data.len() as u64;
+    let hlbytes = 2 * data.len() as u64;
+    // Multi-chunk files: compressible and not.
+    let big = text_data(300_000, 3);
+    b.file(0, "big.txt", &big);
+    let rnd = noise(100_000, 99);
+    b.file(0, "random.bin", &rnd);
+    total += (big.len() + rnd.len()) as u64;
+    // Same content under two unrelated names: one blob, refcnt 2, not a hard link.
+    b.file(d1, "hello-copy.txt", hello);
+    total += hello.len() as u64;
+    // Alternate data stream.
+    let ads = b"stream data";
+    let main = b"main data";
+    let ads_hash = b.blob(ads).unwrap();
+    let a = b.file(0, "ads.txt", main);
+    b.tree.nodes[a].named_streams.push(NamedStream {
+        name: u("Zone.Identifier"),
+        hash: ads_hash,
+    });
+    total += (ads.len() + main.len()) as u64;
+    // Relative symlink to Program Files/hello.txt.
+    let rp = symlink_reparse_data("Program Files\\hello.txt");
+    let rp_hash = b.blob(&rp);
+    b.push(
+        0,
+        "link.txt",
+        Dentry {
+            attributes: attr::REPARSE_POINT | attr::ARCHIVE,
+            security_id: -1,
+            reparse_tag: 0xA000_000C,
+            reparse: rp_hash,
+            data: Some([0; 20]),
+            ..Default::default()
+        },
+    );
+    total += rp.len() as u64;
+    let dirs = 1 + 1 + 1 + 24 + 1;
+    let files = 1 + 1 + 1 + 1 + 3 + 2 + 1 + 1 + 1;
+    (b, [dirs, files, total, hlbytes])
+}
+
+fn dir_listing(wim: &Path, image: u32) -> BTreeSet<String> {
+    wimlib_ok(&["dir", wim.to_str().unwrap(), &image.to_string()])
+        .lines()
+        .filter(|l| l.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// verify + info + dir + apply checks of one image written from `b`.
+fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u64; 4]) {
+    let w = wim.to_str().unwrap();
+    wimlib_ok(&["verify", w]);
+    let info = wimlib_ok(&["info", w, &image.to_string()]);
+    assert_eq!(info_field(&info, "Name"), name);
+    assert_eq!(
+        info_field(&info, "Directory Count"),
+        expect[0].to_string(),
+        "{info}"
+    );
+    assert_eq!(
+        info_field(&info, "File Count"),
+        expect[1].to_string(),
+        "{info}"
+    );
+    assert_eq!(
+        info_field(&info, "Total Bytes"),
+        expect[2].to_string(),
+        "{info}"
+    );
+    assert_eq!(
+        info_field(&info, "Hard Link Bytes"),
+        expect[3].to_string(),
+        "{info}"
+    );
+    assert_eq!(dir_listing(wim, image), b.paths);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    wimlib_ok(&["apply", w, &image.to_string(), out.to_str().unwrap()]);
+    for (path, data) in &b.files {
+        let p = out.join(path.trim_start_matches('/'));
+        let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(got == *data, "{path}: content differs");
+    }
+    for (path, _) in b
+        .files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".bin") && p.contains("links"))
+    {
+        let st = Command::new("stat")
+            .args(["-c", "%h"])
+            .arg(out.join(path.trim_start_matches('/')))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&st.stdout).trim(),
+            "3",
+            "{path} link count"
+        );
+    }
+    if b.paths.contains("/link.txt") {
+        let target = std::fs::read_link(out.join("link.txt")).unwrap();
+        assert_eq!(target, PathBuf::from("Program Files/hello.txt"));
+    }
+}
+
+fn header_of(bytes: &[u8]) -> Header {
+    Header::parse(bytes, bytes.len() as u64).unwrap()
+}
+
+fn blob_table(bytes: &[u8]) -> Vec<BlobEntry> {
+    let h = header_of(bytes);
+    let t = &bytes
+        [h.blob_table.offset as usize..(h.blob_table.offset + h.blob_table.size_in_wim) as usize];
+    t.chunks_exact(BLOB_ENTRY_SIZE)
+        .map(BlobEntry::parse)
+        .collect()
+}
+
+fn write_rich(opts: WriteOptions) -> (tempfile::TempDir, PathBuf, Builder, [u64; 4]) {
+    let (b, expect) = rich_tree();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("out.wim");
+    write_wim_file(&path, opts, |w| {
+        b.write_into(w, "Rich");
+        Ok(())
+    })
+    .unwrap();
+    (tmp, path, b, expect)
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn rich_tree_every_compression() {
+    for (compression, always_chunked) in [
+        (Compression::None, false),
+        (Compression::Xpress, false),
+        (Compression::Lzx, false),
+        (Compression::Xpress, true),
+        (Compression::Lzx, true),
+    ] {
+        let mut opts = WriteOptions::new(compression);
+        opts.always_chunked = always_chunked;
+        opts.guid = [0x42; 16];
+        let (_tmp, path, b, expect) = write_rich(opts);
+        check_with_wimlib(&path, 1, &b, "Rich", expect);
+        let hdr = wimlib_ok(&["info", "--header", path.to_str().unwrap()]);
+        let want_cs = if compression == Compression::None {
+            "0"
+        } else {
+            "32768"
+        };
+        assert_eq!(header_field(&hdr, "Chunk Size"), want_cs);
+        assert_eq!(header_field(&hdr, "Image Count"), "1");
+        assert_eq!(header_field(&hdr, "GUID"), "42".repeat(16));
+        let info = wimlib_ok(&["info", path.to_str().unwrap()]);
+        assert_eq!(info_field(&info, "Compression"), compression.name());
+
+        let bytes = std::fs::read(&path).unwrap();
+        let h = header_of(&bytes);
+        assert_eq!(h.flags & flags::WRITE_IN_PROGRESS, 0);
+        let table = blob_table(&bytes);
+        // The 3-name hard-linked blob and the 2-name copied blob carry their reference counts.
+        let linked = sha1(&text_data(70_000, 7));
+        assert_eq!(table.iter().find(|e| e.hash == linked).unwrap().refcnt, 3);
+        assert_eq!(
+            table
+                .iter()
+                .find(|e| e.hash == sha1(b"hello world\n"))
+                .unwrap()
+                .refcnt,
+            2
+        );
+        if always_chunked {
+            // Every multi-chunk blob is stored with a chunk table.
+            let big = table
+                .iter()
+                .find(|e| e.hash == sha1(&text_data(300_000, 3)))
+                .unwrap();
+            assert_ne!(big.res.flags & resflags::COMPRESSED, 0);
+        }
+    }
+}
+
+#[test]
+fn multi_image_shared_blobs_boot_index_integrity() {
+    let (b1, e1) = rich_tree();
+    let mut b2 = Builder::new();
+    let shared = text_data(300_000, 3); // same as big.txt of image 1
+    b2.file(0, "again.txt", &shared);
+    let d = b2.dir(0, "only2");
+    b2.file(d, "new.txt", b"only in image two");
+    let e2 = [2, 2, shared.len() as u64 + 17, 0];
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("multi.wim");
+    let mut opts = WriteOptions::new(Compression::Lzx);
+    opts.boot_index = 2;
+    opts.integrity = true;
+    let summary = write_wim_file(&path, opts, |w| {
+        b1.write_into(w, "First");
+        b2.write_into(w, "Second");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(summary.images.len(), 2);
+    check_with_wimlib(&path, 1, &b1, "First", e1);
+    check_with_wimlib(&path, 2, &b2, "Second", e2);
+    let p = path.to_str().unwrap();
+    let info = wimlib_ok(&["info", p]);
+    assert_eq!(info_field(&info, "Boot Index"), "2");
+    let hdr = wimlib_ok(&["info", "--header", p]);
+    assert_ne!(header_field(&hdr, "Integrity Size"), "0");
+    assert_eq!(header_field(&hdr, "Boot Index"), "2");
+    // wimlib checks the integrity table on request.
+    wimlib_ok(&["info", "--check", p]);
+
+    let bytes = std::fs::read(&path).unwrap();
+    let table = blob_table(&bytes);
+    let e = table.iter().find(|e| e.hash == sha1(&shared)).unwrap();
+    assert_eq!(e.refcnt, 2, "shared blob counted once per image");
+    assert_eq!(
+        table.iter().filter(|e| e.hash == sha1(&shared)).count(),
+        1,
+        "shared blob stored once"
+    );
+    // Boot metadata header is a copy of image 2's metadata entry.
+    let h = header_of(&bytes);
+    let metas: Vec<_> = table
+        .iter()
+        .filter(|e| e.res.flags & resflags::METADATA != 0)
+        .collect();
+    assert_eq!(metas.len(), 2);
+    assert_eq!(h.boot_metadata, metas[1].res);
+
+    // A flipped byte inside a file resource is caught by the integrity check.
+    let mut bad = bytes.clone();
+    let off = e.res.offset as usize + 100;
+    bad[off] ^= 0xFF;
+    let badp = tmp.path().join("bad.wim");
+    std::fs::write(&badp, &bad).unwrap();
+    let (ok, text) = wimlib(&["info", "--check", badp.to_str().unwrap()]);
+    assert!(!ok, "corruption not detected:\n{text}");
+}
+
+#[test]
+fn deterministic_output() {
+    let write = || {
+        let (b, _) = rich_tree();
+        let mut opts = WriteOptions::new(Compression::Lzx);
+        opts.integrity = true;
+        let mut w = WimWriter::new(Vec::new(), opts).unwrap();
+        b.write_into(&mut w, "Same");
+        let (_, bytes) = w.finish_into_sink().unwrap();
+        bytes
+    };
+    let a = write();
+    assert!(a == write(), "same input, different bytes");
+}
+
+/// A generated source of `len` bytes that counts how much it was asked to read at once.
+struct Generated {
+    len: u64,
+    max_read: std::sync::atomic::AtomicUsize,
+}
+
+impl ReadAt for Generated {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> mediaprep_core::Result<()> {
+        mediaprep_core::io::check_range("gen", offset, buf.len() as u64, self.len)?;
+        self.max_read
+            .fetch_max(buf.len(), std::sync::atomic::Ordering::Relaxed);
+        for (i, b) in buf.iter_mut().enumerate() {
+            let p = offset + i as u64;
+            *b = ((p / 4096) as u8).wrapping_mul(31) ^ (p as u8);
+        }
+        Ok(())
+    }
+}
+
+struct Count(std::sync::atomic::AtomicU64);
+impl Progress for Count {
+    fn update(&self, _stage: &str, done: u64, _total: u64) {
+        self.0.store(done, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn streaming_blob_bounded_reads_and_digest_check() {
+    let src = Generated {
+        len: 24 << 20,
+        max_read: Default::default(),
+    };
+    let hash = {
+        use sha1::Digest;
+        let mut h = sha1::Sha1::new();
+        let mut piece = vec![0u8; 1 << 20];
+        for k in 0..src.len >> 20 {
+            src.read_at(k << 20, &mut piece).unwrap();
+            h.update(&piece);
+        }
+        let hash: Hash = h.finalize().into();
+        hash
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("stream.wim");
+    let mut opts = WriteOptions::new(Compression::Xpress);
+    opts.integrity = true;
+    write_wim_file(&path, opts, |w| {
+        // A wrong expected digest is refused and leaves the writer usable.
+        let err = w
+            .add_blob_from(&src, Some([9; 20]), &NoProgress)
+            .unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert!(!w.has_blob(&[9; 20]));
+        let progress = Count(Default::default());
+        let got = w.add_blob_from(&src, None, &progress).unwrap();
+        assert_eq!(got, hash);
+        assert!(progress.0.load(std::sync::atomic::Ordering::Relaxed) >= src.len);
+        // Present already: not read again.
+        let before = src.max_read.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            w.add_blob_from(&src, Some(hash), &NoProgress).unwrap(),
+            hash
+        );
+        assert_eq!(
+            src.max_read.load(std::sync::atomic::Ordering::Relaxed),
+            before
+        );
+        let mut b = Builder::new();
+        b.push(
+            0,
+            "big.bin",
+            Dentry {
+                attributes: attr::ARCHIVE,
+                security_id: -1,
+                data: Some(hash),
+                ..Default::default()
+            },
+        );
+        w.add_image(&b.tree, ImageXml::new("Stream", None))
+    })
+    .unwrap();
+    assert!(
+        src.max_read.load(std::sync::atomic::Ordering::Relaxed) <= 1 << 20,
+        "reads are bounded"
+    );
+    let p = path.to_str().unwrap();
+    wimlib_ok(&["verify", p]);
+    wimlib_ok(&["info", "--check", p]);
+    let out = tmp.path().join("x");
+    wimlib_ok(&["apply", p, "1", out.to_str().unwrap()]);
+    assert_eq!(sha1(&std::fs::read(out.join("big.bin")).unwrap()), hash);
+}
+
+#[test]
+fn missing_blob_and_bad_options_are_errors() {
+    let mut w = WimWriter::new(Vec::new(), WriteOptions::new(Compression::None)).unwrap();
+    let mut b = Builder::new();
+    b.file(0, "x", b"not added");
+    assert!(matches!(
+        w.add_image(&b.tree, ImageXml::new("x", None)),
+        Err(Error::Invalid(_))
+    ));
+    let mut opts = WriteOptions::new(Compression::Lzx);
+    opts.chunk_size = 1000;
+    assert!(WimWriter::new(Vec::new(), opts).is_err());
+    let mut opts = WriteOptions::new(Compression::None);
+    opts.boot_index = 1;
+    let w = WimWriter::new(Vec::new(), opts).unwrap();
+    assert!(w.finish().is_err(), "boot index past the image count");
+}
+
+#[test]
+fn interrupted_write_is_refused_and_helper_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Dropped without finish(): the header still says WRITE_IN_PROGRESS.
+    let path = tmp.path().join("partial.wim");
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = WimWriter::new(f, WriteOptions::new(Compression::Lzx)).unwrap();
+        w.add_blob(&text_data(50_000, 1)).unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let flags_field = u32::from_le_bytes(bytes[0x10..0x14].try_into().unwrap());
+    assert_ne!(flags_field & flags::WRITE_IN_PROGRESS, 0);
+    let (ok, text) = wimlib(&["verify", path.to_str().unwrap()]);
+    assert!(!ok, "wimlib accepted an unfinished WIM:\n{text}");
+
+    // The helper leaves nothing behind on error…
+    let target = tmp.path().join("never.wim");
+    let err = write_wim_file(&target, WriteOptions::new(Compression::None), |w| {
+        w.add_blob(b"some data")?;
+        Err(Error::Cancelled)
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert!(!target.exists());
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["partial.wim".to_string()],
+        "temporary file left behind"
+    );
+
+    // …and a verified file on success.
+    let ok_path = tmp.path().join("ok.wim");
+    let mut b = Builder::new();
+    b.file(0, "a.txt", b"a");
+    write_wim_file(&ok_path, WriteOptions::new(Compression::None), |w| {
+        b.write_into(w, "Ok");
+        Ok(())
+    })
+    .unwrap();
+    wimlib_ok(&["verify", ok_path.to_str().unwrap()]);
+}
+
+/// Build a tree from a real directory (files and subdirectories only), hashing file contents.
+fn tree_from_dir(root: &Path) -> (ImageTree, Vec<(Hash, Vec<u8>)>) {
+    fn walk(dir: &Path, tree: &mut ImageTree, parent: usize, blobs: &mut Vec<(Hash, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let ft = e.file_type().unwrap();
+            let idx = tree.nodes.len();
+            let mut d = Dentry {
+                name: u(&e.file_name().to_string_lossy()),
+                security_id: -1,
+                parent,
+                ..Default::default()
+            };
+            if ft.is_dir() {
+                d.attributes = attr::DIRECTORY;
+                tree.nodes.push(d);
+                tree.nodes[parent].children.push(idx);
+                walk(&e.path(), tree, idx, blobs);
+            } else {
+                let data = std::fs::read(e.path()).unwrap();
+                d.attributes = attr::NORMAL;
+                d.data = Some(if data.is_empty() {
+                    [0; 20]
+                } else {
+                    sha1(&data)
+                });
+                tree.nodes.push(d);
+                tree.nodes[parent].children.push(idx);
+                if !data.is_empty() {
+                    blobs.push((sha1(&data), data));
+                }
+            }
+        }
+    }
+    let mut tree = ImageTree::default();
+    tree.nodes.push(Dentry {
+        attributes: attr::DIRECTORY,
+        security_id: -1,
+        ..Default::default()
+    });
+    let mut blobs = Vec::new();
+    walk(root, &mut tree, 0, &mut blobs);
+    (tree, blobs)
+}
+
+#[test]
+fn raw_copy_from_wimlib_lzx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src_dir = tmp.path().join("src");
+    std::fs::create_dir_all(src_dir.join("sub")).unwrap();
+    std::fs::write(src_dir.join("big.txt"), text_data(200_000, 11)).unwrap();
+    std::fs::write(src_dir.join("sub/mid.txt"), text_data(40_000, 12)).unwrap();
+    std::fs::write(src_dir.join("small.txt"), b"tiny").unwrap();
+    std::fs::write(src_dir.join("noise.bin"), noise(70_000, 5)).unwrap();
+    let src_wim = tmp.path().join("src.wim");
+    wimlib_ok(&[
+        "capture",
+        src_dir.to_str().unwrap(),
+        src_wim.to_str().unwrap(),
+        "Captured",
+        "--compress=lzx",
+    ]);
+    let src_bytes = std::fs::read(&src_wim).unwrap();
+    let src_table = blob_table(&src_bytes);
+    let src = SliceSource::new(src_bytes.clone());
+    let (tree, blobs) = tree_from_dir(&src_dir);
+
+    let out = tmp.path().join("copy.wim");
+    let summary = write_wim_file(&out, WriteOptions::new(Compression::Lzx), |w| {
+        for e in src_table
+            .iter()
+            .filter(|e| e.res.flags & resflags::METADATA == 0)
+        {
+            // A different compression or chunk size is refused (nothing written).
+            assert!(!w.has_blob(&e.hash));
+            if e.res.flags & resflags::COMPRESSED != 0 {
+                assert!(!w.add_raw_resource(e.hash, &src, e.res, Compression::Xpress, 32768)?);
+                assert!(!w.add_raw_resource(e.hash, &src, e.res, Compression::Lzx, 65536)?);
+            }
+            assert!(w.add_raw_resource(e.hash, &src, e.res, Compression::Lzx, 32768)?);
+        }
+        for (h, data) in &blobs {
+            if !w.has_blob(h) {
+                w.add_blob(data)?;
+            }
+        }
+        w.add_image(&tree, ImageXml::new("Copied", None))
+    })
+    .unwrap();
+    let compressed_src = src_table
+        .iter()
+        .filter(|e| e.res.flags & resflags::METADATA == 0)
+        .count() as u64;
+    assert_eq!(summary.raw_copied_blobs, compressed_src);
+    assert!(
+        src_table
+            .iter()
+            .any(|e| e.res.flags == resflags::COMPRESSED),
+        "wimlib compressed something"
+    );
+
+    let out_bytes = std::fs::read(&out).unwrap();
+    let out_table = blob_table(&out_bytes);
+    for e in src_table
+        .iter()
+        .filter(|e| e.res.flags & resflags::METADATA == 0)
+    {
+        let o = out_table.iter().find(|o| o.hash == e.hash).unwrap();
+        assert_eq!(o.res.size_in_wim, e.res.size_in_wim);
+        assert_eq!(o.res.uncompressed_size, e.res.uncompressed_size);
+        assert_eq!(o.res.flags, e.res.flags);
+        let a = &src_bytes[e.res.offset as usize..(e.res.offset + e.res.size_in_wim) as usize];
+        let b = &out_bytes[o.res.offset as usize..(o.res.offset + o.res.size_in_wim) as usize];
+        assert!(a == b, "copied resource bytes differ");
+    }
+    let p = out.to_str().unwrap();
+    wimlib_ok(&["verify", p]);
+    let x = tmp.path().join("x");
+    wimlib_ok(&["apply", p, "1", x.to_str().unwrap()]);
+    for rel in ["big.txt", "sub/mid.txt", "small.txt", "noise.bin"] {
+        assert_eq!(
+            std::fs::read(x.join(rel)).unwrap(),
+            std::fs::read(src_dir.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+}
+
+#[test]
+fn xml_from_source_keeps_unknown_elements() {
+    let src = "<IMAGE INDEX=\"4\"><DIRCOUNT>999</DIRCOUNT><NAME>WinRE</NAME>\
+               <WINDOWS><ARCH>9</ARCH><VERSION><MAJOR>10</MAJOR><BUILD>26100</BUILD>\
+               <SPBUILD>1</SPBUILD><BRANCH>ge_release</BRANCH></VERSION></WINDOWS>\
+               <CUSTOM attr=\"v\">kept &amp; escaped</CUSTOM></IMAGE>";
+    let mut xml = ImageXml::from_source(src).unwrap();
+    xml.set("WINDOWS/VERSION/SPBUILD", "8246");
+    xml.set_last_modification_time(0x01DB_0000_1234_5678);
+    let mut b = Builder::new();
+    b.file(0, "a.txt", b"abc");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("x.wim");
+    write_wim_file(&path, WriteOptions::new(Compression::None), |w| {
+        w.add_blob(b"abc")?;
+        w.add_image(&b.tree, xml)
+    })
+    .unwrap();
+    let p = path.to_str().unwrap();
+    wimlib_ok(&["verify", p]);
+    let info = wimlib_ok(&["info", p, "1"]);
+    assert_eq!(info_field(&info, "Name"), "WinRE");
+    assert_eq!(info_field(&info, "Directory Count"), "1");
+    assert_eq!(info_field(&info, "File Count"), "1");
+    assert_eq!(info_field(&info, "Service Pack Build"), "8246");
+    assert_eq!(info_field(&info, "Build"), "26100");
+    let raw = Command::new("wimlib-imagex")
+        .args(["info", "--xml", p])
+        .output()
+        .unwrap()
+        .stdout;
+    let text = mediaprep_core::wim::xml_write::decode_xml_bytes(&raw).unwrap();
+    assert!(
+        text.contains("<CUSTOM attr=\"v\">kept &amp; escaped</CUSTOM>"),
+        "{text}"
+    );
+    assert!(text.contains("<BRANCH>ge_release</BRANCH>"), "{text}");
+    assert!(text.contains("<IMAGE INDEX=\"1\">"), "{text}");
+}
