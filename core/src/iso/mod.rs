@@ -75,15 +75,33 @@ pub(crate) struct Node {
     pub is_dir: bool,
     pub size: u64,
     pub mtime: Option<i64>,
-    pub data: FileData,
+    pub data: NodeData,
     /// Identity of the node's on-disc record, for cycle detection.
     pub id: u64,
+}
+
+/// Where a node's content is described.
+#[derive(Clone, Debug)]
+pub(crate) enum NodeData {
+    /// Already known (ISO 9660 records, UDF embedded data).
+    Ready(FileData),
+    /// Behind the allocation descriptors of the UDF File Entry at (partition, block); resolved
+    /// only when the content is needed, so one file with a broken allocation chain does not
+    /// make its whole directory unlistable.
+    UdfEntry(u16, u32),
 }
 
 /// What every file system tree offers the lookups.
 pub(crate) trait Tree: Send + Sync {
     fn root(&self) -> Result<Node>;
     fn children(&self, dir: &Node) -> Result<Vec<Node>>;
+    /// The extents (or bytes) of a node's content.
+    fn file_data(&self, node: &Node) -> Result<FileData> {
+        match &node.data {
+            NodeData::Ready(d) => Ok(d.clone()),
+            NodeData::UdfEntry(..) => Err(Error::Invalid("UDF entry outside a UDF volume".into())),
+        }
+    }
 }
 
 /// Stand-in that is never reached; keeps `tree()` total without a panic path.
@@ -291,7 +309,7 @@ impl IsoImage {
         if node.is_dir {
             return Err(Error::Invalid(format!("{full} is a directory")));
         }
-        node.data.reader(&self.src, node.size)
+        self.tree().file_data(&node)?.reader(&self.src, node.size)
     }
 
     /// The whole tree, depth-first, parents before children, root excluded.
