@@ -253,6 +253,12 @@ fn rich_tree() -> (Builder, [u64; 4]) {
     let hello = b"hello world\n";
     let f = b.file(d1, "hello.txt", hello);
     b.tree.nodes[f].security_id = 1;
+    // An object-ID tagged item (tag 1, 16 bytes), preserved as raw bytes.
+    let mut ti = Vec::new();
+    ti.extend_from_slice(&1u32.to_le_bytes());
+    ti.extend_from_slice(&16u32.to_le_bytes());
+    ti.extend_from_slice(&[0xAB; 16]);
+    b.tree.nodes[f].tagged_items = ti;
     total += hello.len() as u64;
     b.file(0, "empty.txt", b"");
     b.dir(0, "emptydir");
@@ -459,6 +465,15 @@ fn rich_tree_every_compression() {
                 .refcnt,
             2
         );
+        if compression == Compression::Lzx {
+            // The LZX encoder shrinks repetitive text: chunk table + compressed chunks.
+            let big = table
+                .iter()
+                .find(|e| e.hash == sha1(&text_data(300_000, 3)))
+                .unwrap();
+            assert_eq!(big.res.flags, resflags::COMPRESSED);
+            assert!(big.res.size_in_wim < 150_000, "{:?}", big.res);
+        }
         if always_chunked {
             // Every multi-chunk blob is stored with a chunk table.
             let big = table
@@ -468,6 +483,60 @@ fn rich_tree_every_compression() {
             assert_ne!(big.res.flags & resflags::COMPRESSED, 0);
         }
     }
+}
+
+/// The `dir --detailed` record of one path.
+fn detailed_record(wim: &Path, path: &str) -> String {
+    let text = wimlib_ok(&["dir", wim.to_str().unwrap(), "1", "--detailed"]);
+    let key = format!("Full Path           = \"{path}\"");
+    let start = text
+        .find(&key)
+        .unwrap_or_else(|| panic!("{path} not listed:\n{text}"));
+    let rest = &text[start..];
+    let end = rest[key.len()..]
+        .find("Full Path")
+        .map_or(rest.len(), |e| e + key.len());
+    rest[..end].to_string()
+}
+
+#[test]
+fn rich_tree_details_seen_by_wimlib() {
+    let (_tmp, path, b, _) = write_rich(WriteOptions::new(Compression::Lzx));
+    let pf = detailed_record(&path, "/Program Files");
+    assert!(pf.contains("Short Name          = \"PROGRA~1\""), "{pf}");
+    let sd_hex = mediaprep_core::hash::hex(&b.tree.security[1]);
+    assert!(
+        pf.contains(&format!("Security Descriptor = {sd_hex}")),
+        "{pf}"
+    );
+    let root = detailed_record(&path, "/");
+    let sd0 = mediaprep_core::hash::hex(&b.tree.security[0]);
+    assert!(
+        root.contains(&format!("Security Descriptor = {sd0}")),
+        "{root}"
+    );
+    let hello = detailed_record(&path, "/Program Files/hello.txt");
+    assert!(
+        hello.contains("Object ID           = 0xabababababababababababababababab"),
+        "{hello}"
+    );
+    assert!(hello.contains("Reference Count   = 2"), "{hello}");
+    let ads = detailed_record(&path, "/ads.txt");
+    assert!(
+        ads.contains("Named data stream \"Zone.Identifier\""),
+        "{ads}"
+    );
+    let zone = format!(
+        "Hash              = 0x{}",
+        mediaprep_core::hash::hex(&sha1(b"stream data"))
+    );
+    assert!(ads.contains(&zone), "{ads}");
+    let link = detailed_record(&path, "/link.txt");
+    assert!(link.contains("Reparse Tag         = 0xa000000c"), "{link}");
+    assert!(link.contains("Reparse point stream"), "{link}");
+    let c = detailed_record(&path, "/c.bin");
+    assert!(c.contains("Link Count          = 3"), "{c}");
+    assert!(c.contains("Reference Count   = 3"), "{c}");
 }
 
 #[test]
