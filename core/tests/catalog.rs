@@ -193,6 +193,8 @@ const TEST_CATALOG: &str = r#"{"schema":1,"version":"2026.01.01","generated":"te
   "build_family":26100,"os_builds":[26100],"revision":32230,"architectures":["x64"],"targets":["winre","install","boot"],"source":"https://t/8"},
  {"kb":"KB1000009","kind":"setup-du","release_date":"2026-01-29","products":["Windows 11, version 24H2","Windows 11, version 25H2","Windows Server 2025"],
   "build_family":26100,"os_builds":[26100,26200],"architectures":["x64","arm64"],"targets":["media-sources"],"source":"https://t/9"},
+ {"kb":"KB1000011","kind":"safeos-du","release_date":"2026-01-13","products":["Windows 10, version 22H2"],
+  "build_family":19041,"os_builds":[19045],"revision":null,"architectures":["x86","x64","arm64"],"targets":["winre"],"source":"https://t/11"},
  {"kb":"KB1000010","kind":"safeos-du","release_date":"2026-04-14","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
   "build_family":26100,"os_builds":[26100,26200],"revision":8309,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/10"}
 ]}"#;
@@ -340,8 +342,28 @@ fn applicability_table() {
                 hint: None,
                 ..winre("x86", 19041, 3920)
             },
-            "KB1000005",
+            "KB1000011",
             Applies,
+            "older than even KB1000005",
+        ),
+        (
+            "unpublished revision, nothing newer decides",
+            Img {
+                hint: None,
+                ..winre("x86", 19041, 6600)
+            },
+            "KB1000011",
+            Unknown,
+            "not published",
+        ),
+        (
+            "Win10 older DU current at 6600",
+            Img {
+                hint: None,
+                ..winre("x86", 19041, 6600)
+            },
+            "KB1000005",
+            AlreadyCurrent,
             "6500",
         ),
         (
@@ -351,8 +373,8 @@ fn applicability_table() {
                 ..winre("x86", 19045, 3920)
             },
             "KB1000005",
-            Applies,
-            "6500",
+            Superseded,
+            "KB1000011",
         ),
         (
             "Win10 vs Win11 DU",
@@ -543,11 +565,11 @@ fn applicability_table() {
             "KB1000010",
         ),
         (
-            "unpublished revision, image in between",
+            "unpublished revision, image in between: newer applicable decides",
             winre("x64", 26100, 7900),
             "KB1000003",
-            Unknown,
-            "not published",
+            Superseded,
+            "KB1000010",
         ),
         // WinRE takes only the SSU of the LCU.
         (
@@ -647,6 +669,24 @@ fn recommendation_and_procedure_order() {
     // The evaluation serialises (the report embeds it).
     let json = serde_json::to_string(&ev).expect("serialises");
     assert!(json.contains("\"already-current\"") || json.contains("\"applies\""));
+}
+
+#[test]
+fn ambiguous_product_is_reported() {
+    let img = facts(&Img {
+        hint: None,
+        ..winre("x64", 26100, 6584)
+    });
+    let ev = evaluate(&test_catalog(), &[img]);
+    assert!(
+        ev.notes
+            .iter()
+            .any(|n| n.contains("client or a server") && n.contains("KB1000010")),
+        "{:?}",
+        ev.notes
+    );
+    // The shared (client + server) DU is still evaluated and recommended.
+    assert!(ev.recommendations.iter().any(|r| r.kb == "KB1000001"));
 }
 
 #[test]

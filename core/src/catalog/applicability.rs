@@ -235,6 +235,9 @@ pub fn image_side(f: &ImageFacts) -> (Option<ProductSide>, String) {
     }
 }
 
+/// Fact key marking a verdict left unknown because client vs server could not be told.
+const SIDE_AMBIGUOUS: &str = "client or server unknown";
+
 fn update_family(u: &Update) -> Option<u32> {
     u.build_family
         .or_else(|| u.os_builds.first().copied().map(cbs_family))
@@ -331,6 +334,7 @@ fn eligibility(
                     .iter()
                     .any(|o| update_family(o) == Some(fam) && o.for_client() && o.kind == u.kind);
             if one_sided && family_has_both {
+                facts.insert(SIDE_AMBIGUOUS.into(), "yes".into());
                 return Err((
                     Verdict::Unknown,
                     format!(
@@ -434,6 +438,17 @@ fn revision_verdict(
             format!(
                 "Microsoft services WinRE with the servicing stack from the cumulative update ({}), \
                  then the Safe OS DU; the cumulative update itself does not apply to WinRE",
+                u.kb
+            ),
+        );
+    }
+    if img.role == ImageRole::Winre && u.kind == UpdateKind::CheckpointLcu {
+        // WinRE's revision is not an OS revision, so it can't be compared with a checkpoint's.
+        return (
+            Verdict::Applies,
+            format!(
+                "{} is a checkpoint of the cumulative update used for WinRE's servicing stack; it \
+                 goes in the same folder as the LCU and DISM applies it only if needed",
                 u.kb
             ),
         );
@@ -626,6 +641,20 @@ pub fn evaluate(catalog: &Catalog, images: &[ImageFacts]) -> Evaluation {
                 ),
             });
         }
+        let side_unknown: Vec<&str> = local
+            .iter()
+            .filter(|f| f.verdict == Verdict::Unknown && f.facts.contains_key(SIDE_AMBIGUOUS))
+            .map(|f| f.kb.as_str())
+            .collect();
+        if !side_unknown.is_empty() {
+            notes.push(format!(
+                "{}: the facts don't say whether this is a client or a server image, so updates \
+                 published for only one of them were left undecided ({}); pass the product of the \
+                 surrounding install.wim as the product hint",
+                img.label,
+                side_unknown.join(", ")
+            ));
+        }
         local.extend(elig_findings.into_iter().map(|(_, f)| f));
         findings.extend(local);
     }
@@ -664,8 +693,10 @@ fn supersede(eligible: &[&Update], findings: &mut [(usize, Finding)]) {
             .filter(|(_, f)| f.verdict == Verdict::AlreadyCurrent && f.kind == kind)
             .filter_map(|(n, _)| eligible.get(*n).copied())
             .max_by_key(|u| date_key(u));
+        // An older entry whose own revision is unpublished (verdict unknown) is decided by the newer
+        // ones just the same: a newer applicable one replaces it, a newer installed one includes it.
         for (n, f) in findings.iter_mut() {
-            if f.kind != kind || f.verdict != Verdict::Applies {
+            if f.kind != kind || !matches!(f.verdict, Verdict::Applies | Verdict::Unknown) {
                 continue;
             }
             let Some(u) = eligible.get(*n) else { continue };
@@ -716,20 +747,23 @@ fn month_notes(catalog: &Catalog, recs: &[Recommendation], notes: &mut Vec<Strin
             .and_then(|d| d.get(0..7))
             .map(str::to_string)
     };
-    let lcu_months: Vec<String> = recs
-        .iter()
-        .filter(|r| r.kind == UpdateKind::Lcu)
-        .filter_map(|r| month(&r.kb))
-        .collect();
-    let Some(lcu_month) = lcu_months.iter().max() else {
-        return;
-    };
+    let family = |kb: &str| catalog.get(kb).and_then(update_family);
     for r in recs
         .iter()
         .filter(|r| matches!(r.kind, UpdateKind::SafeosDu | UpdateKind::SetupDu))
     {
+        // Compare with the newest LCU recommended for the same servicing family.
+        let fam = family(&r.kb);
+        let Some(lcu_month) = recs
+            .iter()
+            .filter(|l| l.kind == UpdateKind::Lcu && family(&l.kb) == fam)
+            .filter_map(|l| month(&l.kb))
+            .max()
+        else {
+            continue;
+        };
         if let Some(m) = month(&r.kb) {
-            if &m != lcu_month {
+            if m != lcu_month {
                 let note = format!(
                     "{} is from {m} while the cumulative update is from {lcu_month}; Microsoft asks \
                      for Dynamic Updates of the same month as the cumulative update, or the most \
