@@ -601,6 +601,38 @@ fn multi_image_shared_blobs_boot_index_integrity() {
 }
 
 #[test]
+fn abandoned_blob_space_is_zeroed_before_the_blob_table() {
+    let mut b = Builder::new();
+    b.file(0, "a.txt", b"kept");
+    let mut w = WimWriter::new(Vec::new(), WriteOptions::new(Compression::Lzx)).unwrap();
+    b.write_into(&mut w, "Gap");
+    // Written after the metadata, then refused: its bytes must not survive as garbage.
+    let junk = noise(100_000, 3);
+    let err = w
+        .add_blob_from(&SliceSource::new(junk.clone()), Some([1; 20]), &NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }));
+    let (summary, bytes) = w.finish_into_sink().unwrap();
+    assert_eq!(summary.file_size, bytes.len() as u64);
+    let h = header_of(&bytes);
+    let meta = blob_table(&bytes)
+        .into_iter()
+        .find(|e| e.res.flags & resflags::METADATA != 0)
+        .unwrap();
+    let gap =
+        &bytes[(meta.res.offset + meta.res.size_in_wim) as usize..h.blob_table.offset as usize];
+    assert!(gap.len() >= junk.len(), "gap of {} bytes", gap.len());
+    assert!(
+        gap.iter().all(|&x| x == 0),
+        "abandoned bytes left in the file"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("gap.wim");
+    std::fs::write(&p, &bytes).unwrap();
+    wimlib_ok(&["verify", p.to_str().unwrap()]);
+}
+
+#[test]
 fn deterministic_output() {
     let write = || {
         let (b, _) = rich_tree();
@@ -849,7 +881,11 @@ fn raw_copy_from_wimlib_lzx() {
     let (tree, blobs) = tree_from_dir(&src_dir);
 
     let out = tmp.path().join("copy.wim");
-    let summary = write_wim_file(&out, WriteOptions::new(Compression::Lzx), |w| {
+    let opts = WriteOptions::like_source(&header_of(&src_bytes)).unwrap();
+    assert_eq!(opts.compression, Compression::Lzx);
+    assert_eq!(opts.chunk_size, 32768);
+    assert!(opts.rp_fix, "wimlib capture sets RP_FIX");
+    let summary = write_wim_file(&out, opts, |w| {
         for e in src_table
             .iter()
             .filter(|e| e.res.flags & resflags::METADATA == 0)

@@ -62,12 +62,38 @@ impl WriteOptions {
         }
     }
 
+    /// Options that reproduce a source WIM's layout (compression, chunk size, GUID, boot index,
+    /// RP_FIX), so its resources can be raw-copied. A solid (ESD) source maps to LZX with 32 KiB
+    /// chunks, the layout of boot.wim and WinRE.wim.
+    pub fn like_source(h: &Header) -> Result<Self> {
+        let mut compression = h.compression()?;
+        let mut chunk_size = h.chunk_size;
+        if compression == Compression::Lzms || h.version == VERSION_SOLID {
+            compression = Compression::Lzx;
+            chunk_size = 32768;
+        }
+        if compression == Compression::None {
+            chunk_size = 32768;
+        }
+        let o = WriteOptions {
+            compression,
+            chunk_size,
+            guid: h.guid,
+            boot_index: h.boot_index,
+            rp_fix: h.flags & flags::RP_FIX != 0,
+            ..WriteOptions::new(compression)
+        };
+        o.validate()?;
+        Ok(o)
+    }
+
     fn validate(&self) -> Result<()> {
         let cs = self.chunk_size;
         let (lo, hi) = match self.compression {
             Compression::None => return Ok(()),
             Compression::Xpress => (1 << 12, 1 << 16),
-            Compression::Lzx => (1 << 15, 1 << 21),
+            // WIMGAPI and our LZX encoder only handle 32 KiB LZX chunks.
+            Compression::Lzx => (1 << 15, 1 << 15),
             Compression::Lzms => (1 << 15, 1 << 26),
         };
         if !cs.is_power_of_two() || cs < lo || cs > hi {
