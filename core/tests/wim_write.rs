@@ -984,3 +984,173 @@ fn xml_from_source_keeps_unknown_elements() {
     assert!(text.contains("<BRANCH>ge_release</BRANCH>"), "{text}");
     assert!(text.contains("<IMAGE INDEX=\"1\">"), "{text}");
 }
+
+/// Minimal metadata decoder for tests only (the real reader lives in `wim::meta_read`): enough to
+/// turn a wimlib-written metadata resource back into an ImageTree.
+fn decode_metadata_for_test(m: &[u8]) -> ImageTree {
+    let le16 = |o: usize| u16::from_le_bytes([m[o], m[o + 1]]);
+    let le32 = |o: usize| u32::from_le_bytes(m[o..o + 4].try_into().unwrap());
+    let le64 = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().unwrap());
+    let utf16 = |o: usize, nbytes: usize| -> Vec<u16> {
+        (0..nbytes / 2).map(|i| le16(o + 2 * i)).collect()
+    };
+    let mut tree = ImageTree::default();
+    let sd_len = le32(0) as usize;
+    let n = le32(4) as usize;
+    let mut p = 8 + 8 * n;
+    for i in 0..n {
+        let len = le64(8 + 8 * i) as usize;
+        tree.security.push(m[p..p + len].to_vec());
+        p += len;
+    }
+    // Returns (dentry, offset after its stream entries).
+    let read = |o: usize, parent: usize| -> (Dentry, u64) {
+        let len = le64(o) as usize;
+        let attributes = le32(o + 8);
+        let mut main = [0u8; 20];
+        main.copy_from_slice(&m[o + 0x40..o + 0x54]);
+        let reparse_point = attributes & attr::REPARSE_POINT != 0;
+        let nstreams = le16(o + 0x60) as usize;
+        let short_n = le16(o + 0x62) as usize;
+        let name_n = le16(o + 0x64) as usize;
+        let name = utf16(o + 0x66, name_n);
+        let short_off = o + 0x66 + if name_n > 0 { name_n + 2 } else { 0 };
+        let short_name = utf16(short_off, short_n);
+        let names_end = short_off + if short_n > 0 { short_n + 2 } else { 0 } - o;
+        let ti_start = (names_end + 7) & !7;
+        let tagged_items = if ti_start < len {
+            m[o + ti_start..o + len].to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut d = Dentry {
+            name,
+            short_name,
+            attributes,
+            security_id: le32(o + 0x0C) as i32,
+            creation_time: le64(o + 0x28),
+            last_access_time: le64(o + 0x30),
+            last_write_time: le64(o + 0x38),
+            unknown_0x54: le32(o + 0x54),
+            tagged_items,
+            parent,
+            ..Default::default()
+        };
+        if reparse_point {
+            d.reparse_tag = le32(o + 0x58);
+            d.rp_reserved = le16(o + 0x5C);
+            d.rp_flags = le16(o + 0x5E);
+        } else {
+            d.hard_link_group = le64(o + 0x58);
+        }
+        let is_dir = attributes & attr::DIRECTORY != 0;
+        let mut q = o + len;
+        let mut unnamed = Vec::new();
+        for _ in 0..nstreams {
+            let el = le64(q) as usize;
+            let mut h = [0u8; 20];
+            h.copy_from_slice(&m[q + 0x10..q + 0x24]);
+            let nn = le16(q + 0x24) as usize;
+            if nn == 0 {
+                unnamed.push(h);
+            } else {
+                d.named_streams.push(NamedStream {
+                    name: utf16(q + 0x26, nn),
+                    hash: h,
+                });
+            }
+            q += el;
+        }
+        if nstreams == 0 {
+            unnamed.push(main);
+        }
+        let mut it = unnamed.into_iter();
+        if reparse_point {
+            d.reparse = it.next();
+        }
+        if !is_dir {
+            d.data = Some(it.next().unwrap_or([0; 20]));
+        }
+        (d, le64(o + 0x10))
+    };
+    let root_off = (sd_len + 7) & !7;
+    let (root, root_sub) = read(root_off, 0);
+    tree.nodes.push(root);
+    let mut stack = vec![(0usize, root_sub as usize)];
+    while let Some((dir, mut off)) = stack.pop() {
+        let mut kids = Vec::new();
+        while le64(off) > 8 {
+            let (d, sub) = read(off, dir);
+            let mut next = off + le64(off) as usize;
+            for _ in 0..le16(off + 0x60) {
+                next += le64(next) as usize;
+            }
+            let idx = tree.nodes.len();
+            if d.is_dir() {
+                kids.push((idx, sub as usize));
+            }
+            tree.nodes.push(d);
+            tree.nodes[dir].children.push(idx);
+            off = next;
+        }
+        stack.extend(kids.into_iter().rev());
+    }
+    tree
+}
+
+#[test]
+fn metadata_bytes_match_wimlib_capture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("sub/empty")).unwrap();
+    std::fs::create_dir_all(src.join("a/b/c/d/e")).unwrap();
+    std::fs::write(src.join("a.txt"), b"hello\n").unwrap();
+    std::fs::write(src.join("sub/b.txt"), b"hello\n").unwrap();
+    std::fs::write(src.join("a/b/c/d/e/deep.txt"), text_data(5000, 1)).unwrap();
+    std::fs::write(src.join("ünï 名前.txt"), b"unicode").unwrap();
+    std::fs::write(src.join("empty.txt"), b"").unwrap();
+    std::fs::hard_link(src.join("a.txt"), src.join("hl.txt")).unwrap();
+    std::fs::hard_link(src.join("a.txt"), src.join("sub/hl2.txt")).unwrap();
+    std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
+    let wim = tmp.path().join("cap.wim");
+    wimlib_ok(&[
+        "capture",
+        src.to_str().unwrap(),
+        wim.to_str().unwrap(),
+        "Cap",
+        "--compress=none",
+    ]);
+    let bytes = std::fs::read(&wim).unwrap();
+    let table = blob_table(&bytes);
+    let meta = table
+        .iter()
+        .find(|e| e.res.flags & resflags::METADATA != 0)
+        .unwrap();
+    let m = &bytes[meta.res.offset as usize..(meta.res.offset + meta.res.size_in_wim) as usize];
+    let tree = decode_metadata_for_test(m);
+    assert!(tree.nodes.len() > 15, "decoded {} nodes", tree.nodes.len());
+    let ours = mediaprep_core::wim::meta_write::serialize_metadata(&tree).unwrap();
+    assert_eq!(ours.len(), m.len());
+    assert!(ours == m, "metadata serialization differs from wimlib's");
+
+    // XML counts computed from the tree equal wimlib's.
+    let size_of = |h: &Hash| {
+        table
+            .iter()
+            .find(|e| e.hash == *h)
+            .map_or(0, |e| e.res.uncompressed_size)
+    };
+    let st = mediaprep_core::wim::meta_write::image_stats(&tree, &size_of);
+    let info = wimlib_ok(&["info", wim.to_str().unwrap(), "1"]);
+    assert_eq!(
+        info_field(&info, "Directory Count"),
+        st.dir_count.to_string()
+    );
+    assert_eq!(info_field(&info, "File Count"), st.file_count.to_string());
+    assert_eq!(info_field(&info, "Total Bytes"), st.total_bytes.to_string());
+    assert_eq!(
+        info_field(&info, "Hard Link Bytes"),
+        st.hard_link_bytes.to_string()
+    );
+    assert_eq!(st.hard_link_bytes, 12);
+}
