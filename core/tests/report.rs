@@ -266,3 +266,18 @@ fn zip_rejects_bad_extra_names() {
         .to_zip(&[("a.txt", b"x".as_slice()), ("a.txt", b"y".as_slice())])
         .is_err());
 }
+
+#[test]
+fn report_without_evaluation_still_exports() {
+    let r = Report::new("now", json!({"note": "inspection only"}));
+    let html = r.to_html();
+    assert!(html.contains("inspection only") && !html.contains("<h2>Verdicts</h2>"));
+    let entries = read_zip(&r.to_zip(&[]).expect("zip"));
+    let script = entries
+        .iter()
+        .find(|(n, _)| n == "handoff-dism.ps1")
+        .map(|(_, d)| String::from_utf8_lossy(d).to_string())
+        .expect("script");
+    assert!(script.contains("nothing to apply"));
+    assert!(!script.contains("dism.exe"));
+}

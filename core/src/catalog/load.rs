@@ -15,6 +15,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Upper bound on a catalog file; the real one is a few tens of KiB.
 const MAX_JSON_BYTES: usize = 8 * 1024 * 1024;
 
+/// Most entries a catalog may hold; evaluation cost grows with the square of this per image.
+pub const MAX_UPDATES: usize = 10_000;
+
 /// Architectures an entry may list.
 pub const ARCHITECTURES: [&str; 3] = ["x86", "x64", "arm64"];
 
@@ -65,6 +68,13 @@ impl Catalog {
                 "version {:?} is not of the form YYYY.MM.DD",
                 self.version
             ));
+        }
+        if self.updates.len() > MAX_UPDATES {
+            out.push(format!(
+                "{} updates; at most {MAX_UPDATES} are accepted",
+                self.updates.len()
+            ));
+            return out;
         }
         let mut seen: Vec<String> = Vec::new();
         for u in &self.updates {
