@@ -195,6 +195,8 @@ const TEST_CATALOG: &str = r#"{"schema":1,"version":"2026.01.01","generated":"te
   "build_family":26100,"os_builds":[26100,26200],"architectures":["x64","arm64"],"targets":["media-sources"],"source":"https://t/9"},
  {"kb":"KB1000011","kind":"safeos-du","release_date":"2026-01-13","products":["Windows 10, version 22H2"],
   "build_family":19041,"os_builds":[19045],"revision":null,"architectures":["x86","x64","arm64"],"targets":["winre"],"source":"https://t/11"},
+ {"kb":"KB1000012","kind":"lcu","release_date":"2025-09-09","products":["Windows 11, version 24H2"],
+  "build_family":26100,"os_builds":[26100],"revision":6584,"architectures":["x64","arm64"],"targets":["winre","install","boot"],"source":"https://t/12"},
  {"kb":"KB1000010","kind":"safeos-du","release_date":"2026-04-14","products":["Windows 11, version 24H2","Windows 11, version 25H2"],
   "build_family":26100,"os_builds":[26100,26200],"revision":8309,"architectures":["x64","arm64"],"targets":["winre"],"source":"https://t/10"}
 ]}"#;
@@ -570,6 +572,31 @@ fn applicability_table() {
             "KB1000003",
             Superseded,
             "KB1000010",
+        ),
+        // A 24H2-only LCU is not for 25H2 (26200) install images, though both service as 26100.
+        (
+            "24H2-only LCU vs 25H2 install",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26200, 5074)
+            },
+            "KB1000012",
+            NotApplicable,
+            "published for OS build 26100",
+        ),
+        (
+            "24H2-only LCU on 24H2 install is superseded by the newer one",
+            Img {
+                role: ImageRole::Install,
+                itype: Some("Client"),
+                hint: None,
+                ..winre("x64", 26100, 5074)
+            },
+            "KB1000012",
+            Superseded,
+            "KB1000007",
         ),
         // WinRE takes only the SSU of the LCU.
         (

@@ -293,6 +293,20 @@ fn eligibility(
             ),
         ));
     }
+    // Full OS images must match the OS builds the update is published for (a 23H2-only LCU is not
+    // offered for 22H2 media although both service as 22621); WinRE compares on the family only.
+    if img.role != ImageRole::Winre && !u.os_builds.is_empty() && !u.os_builds.contains(&build) {
+        let list: Vec<String> = u.os_builds.iter().map(u32::to_string).collect();
+        return Err((
+            Verdict::NotApplicable,
+            format!(
+                "{} is published for OS build {} ({}); the image is build {build}",
+                u.kb,
+                list.join(" / "),
+                u.products.join(", ")
+            ),
+        ));
+    }
     let (side, side_signal) = image_side(img);
     match side {
         Some(s) => {
