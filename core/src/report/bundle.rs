@@ -49,7 +49,13 @@ fn check_name(name: &str) -> Result<()> {
 
 impl Report {
     /// Build the bundle. `extra` files are added under their given names (relative, `/`-separated).
+    /// The DISM script uses the default placeholder folders (see [`ScriptPaths`]).
     pub fn to_zip(&self, extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+        self.to_zip_with(extra, &ScriptPaths::default())
+    }
+
+    /// [`Report::to_zip`] with the folders the DISM script should use.
+    pub fn to_zip_with(&self, extra: &[(&str, &[u8])], paths: &ScriptPaths) -> Result<Vec<u8>> {
         if extra.len() > MAX_EXTRA {
             return Err(Error::Limit(format!(
                 "{} extra files; at most {MAX_EXTRA}",
@@ -63,7 +69,7 @@ impl Report {
             }
         }
         let script = match &self.evaluation {
-            Some(ev) => dism_script(ev, &ScriptPaths::default()),
+            Some(ev) => dism_script(ev, paths),
             None => "# mediaprep: no applicability evaluation in this report, nothing to apply.\n"
                 .to_string(),
         };
