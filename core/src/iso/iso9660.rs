@@ -164,7 +164,8 @@ impl Tree for IsoTree {
             },
             FileData::Inline(_) => 0,
         };
-        let bs = self.block as usize;
+        // Records never straddle a 2048-byte logical sector, whatever the logical block size.
+        let bs = SECTOR as usize;
         let mut out: Vec<Node> = Vec::new();
         // Pieces of a multi-extent file collected so far: (name, (offset, length) runs).
         let mut pending: Option<(String, Vec<(u64, u64)>)> = None;

@@ -95,6 +95,15 @@ pub(crate) enum NodeData {
 pub(crate) trait Tree: Send + Sync {
     fn root(&self) -> Result<Node>;
     fn children(&self, dir: &Node) -> Result<Vec<Node>>;
+    /// The child of `dir` called `name`: exact match first, then case-insensitive.
+    fn child(&self, dir: &Node, name: &str) -> Result<Option<Node>> {
+        let kids = self.children(dir)?;
+        let idx = kids
+            .iter()
+            .position(|k| k.name == name)
+            .or_else(|| kids.iter().position(|k| names::names_equal(&k.name, name)));
+        Ok(idx.and_then(|i| kids.into_iter().nth(i)))
+    }
     /// The extents (or bytes) of a node's content.
     fn file_data(&self, node: &Node) -> Result<FileData> {
         match &node.data {
@@ -257,16 +266,10 @@ impl IsoImage {
                     "{path}: {full} is not a directory"
                 )));
             }
-            let kids = self.tree().children(&node)?;
-            // An exact match wins over a case-insensitive one (names differing only in case).
-            let idx = kids
-                .iter()
-                .position(|k| k.name == part)
-                .or_else(|| kids.iter().position(|k| names::names_equal(&k.name, part)))
+            let kid = self
+                .tree()
+                .child(&node, part)?
                 .ok_or_else(|| Error::NotFound(format!("{path} (no {part:?} in {full})")))?;
-            let Some(kid) = kids.into_iter().nth(idx) else {
-                return Err(Error::NotFound(path.to_string()));
-            };
             full = names::join(&full, &kid.name);
             node = kid;
         }

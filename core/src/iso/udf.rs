@@ -6,7 +6,7 @@
 //! and the UDF 2.50+ metadata partition are read; virtual and sparable maps (CD-R/RW media) are not.
 
 use super::extents::{Extent, ExtentBuilder, FileData, Run};
-use super::names::{decode_cs0, decode_dstring};
+use super::names::{decode_cs0, decode_dstring, names_equal};
 use super::udf_desc::{
     ad_size, expect_tag, le16, le32, parse_ad, parse_file_entry, parse_tag, tag_id, AdKind,
     FileEntry,
@@ -427,6 +427,39 @@ impl Tree for UdfVolume {
     }
 
     fn children(&self, dir: &Node) -> Result<Vec<Node>> {
+        self.fids(dir)?
+            .into_iter()
+            .map(|f| self.node_of(f))
+            .collect()
+    }
+
+    fn child(&self, dir: &Node, name: &str) -> Result<Option<Node>> {
+        // Match on the FIDs first so a lookup reads one File Entry, not the whole directory's.
+        let fids = self.fids(dir)?;
+        let idx = fids
+            .iter()
+            .position(|f| f.name == name)
+            .or_else(|| fids.iter().position(|f| names_equal(&f.name, name)));
+        match idx.and_then(|i| fids.into_iter().nth(i)) {
+            Some(f) => Ok(Some(self.node_of(f)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A live (not deleted, not parent) File Identifier Descriptor.
+struct Fid {
+    name: String,
+    is_dir: bool,
+    part: u16,
+    lbn: u32,
+    /// Offset in the directory stream, for messages.
+    pos: usize,
+}
+
+impl UdfVolume {
+    /// The live entries of a directory stream.
+    fn fids(&self, dir: &Node) -> Result<Vec<Fid>> {
         let s = "UDF File Identifier Descriptor";
         let data = self
             .file_data(dir)?
@@ -471,25 +504,33 @@ impl Tree for UdfVolume {
                         format!("unusable name {name:?}"),
                     ));
                 }
-                let lbn = le32(rest, 20 + 4);
-                let part = le16(rest, 20 + 8);
-                let mut node = self.read_icb(part, lbn, name)?;
-                if (chars & 0x02 != 0) != node.is_dir {
-                    return Err(Error::malformed(
-                        s,
-                        pos as u64,
-                        format!(
-                            "{:?}: directory flag disagrees with its File Entry",
-                            node.name
-                        ),
-                    ));
-                }
-                node.name.shrink_to_fit();
-                out.push(node);
+                out.push(Fid {
+                    name,
+                    is_dir: chars & 0x02 != 0,
+                    part: le16(rest, 20 + 8),
+                    lbn: le32(rest, 20 + 4),
+                    pos,
+                });
             }
             pos += (len + 3) & !3;
         }
         Ok(out)
+    }
+
+    /// The node a FID points at; its File Entry must agree on being a directory.
+    fn node_of(&self, f: Fid) -> Result<Node> {
+        let node = self.read_icb(f.part, f.lbn, f.name)?;
+        if f.is_dir != node.is_dir {
+            return Err(Error::malformed(
+                "UDF File Identifier Descriptor",
+                f.pos as u64,
+                format!(
+                    "{:?}: directory flag disagrees with its File Entry",
+                    node.name
+                ),
+            ));
+        }
+        Ok(node)
     }
 }
 
