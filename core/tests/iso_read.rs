@@ -458,6 +458,24 @@ fn mkudffs_empty_volumes_all_revisions_and_block_sizes() {
     }
 }
 
+#[test]
+fn mkudffs_write_once_vat_volume_is_unsupported_not_misread() {
+    // Write-once media (BD-R) locate the tree through a Virtual Allocation Table; mediaprep
+    // refuses it clearly instead of guessing.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bdr.img");
+    fs::write(&p, vec![0u8; 30 << 20]).unwrap();
+    run(Command::new("mkudffs")
+        .args(["--media-type=bdr", "--udfrev=2.50", "--blocksize=2048"])
+        .arg(&p));
+    assert_eq!(udfinfo(&p).1, "2.50");
+    match IsoImage::open(Arc::new(SliceSource::new(fs::read(&p).unwrap()))) {
+        Err(Error::Unsupported(m)) => assert!(m.contains("Virtual"), "{m}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("VAT volume opened"),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corruption: every outcome is an error or the correct data, never a panic, hang or wrong bytes.
 

@@ -711,8 +711,8 @@ mod tests {
         put32(img, at + 4, lbn);
     }
 
-    /// A FID at `at` in `buf`; returns its padded length.
-    fn fid(buf: &mut Vec<u8>, chars: u8, name: &str, lbn: u32) {
+    /// Append a FID pointing at (`part`, `lbn`).
+    fn fid(buf: &mut Vec<u8>, chars: u8, name: &str, lbn: u32, part: u16) {
         let at = buf.len();
         let mut n = Vec::new();
         if !name.is_empty() {
@@ -725,6 +725,7 @@ mod tests {
         buf[at + 18] = chars;
         buf[at + 19] = n.len() as u8;
         long_ad(buf, at + 20, BS as u32, lbn);
+        buf[at + 28..at + 30].copy_from_slice(&part.to_le_bytes());
         buf[at + 38..at + 38 + n.len()].copy_from_slice(&n);
         put_tag(buf, at, 257, 1, len);
     }
@@ -773,6 +774,13 @@ mod tests {
     }
 
     fn build() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        build_with(false)
+    }
+
+    /// With `meta`, the FSD, directories and File Entries live in a UDF 2.50 metadata partition
+    /// (partition reference 1) whose blocks 0..6 are stored at physical blocks 70..76.
+    fn build_with(meta: bool) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let mp: u16 = u16::from(meta);
         let mut img = vec![0u8; 400 * BS];
         for (i, id) in [b"BEA01", b"NSR03", b"TEA01"].iter().enumerate() {
             img[(16 + i) * BS + 1..(16 + i) * BS + 6].copy_from_slice(*id);
@@ -805,17 +813,18 @@ mod tests {
         put_tag(&mut img, 256 * BS, 2, 256, 512);
         // FSD at partition block 0: root ICB at lbn 1.
         long_ad(&mut img, PART * BS + 400, BS as u32, 1);
+        img[PART * BS + 408..PART * BS + 410].copy_from_slice(&mp.to_le_bytes());
         put_tag(&mut img, PART * BS, 256, 0, 512);
         // Root: EFE with the FIDs embedded.
         let mut dir = Vec::new();
-        fid(&mut dir, 0x0A, "", 1);
-        fid(&mut dir, 0, "emb.txt", 2);
-        fid(&mut dir, 0, "gone.txt", 2); // deleted entry: must be skipped
+        fid(&mut dir, 0x0A, "", 1, mp);
+        fid(&mut dir, 0, "emb.txt", 2, mp);
+        fid(&mut dir, 0, "gone.txt", 2, mp); // deleted entry: must be skipped
         let del = dir.len() - 48;
         dir[del + 18] = 0x04;
         put_tag(&mut dir, del, 257, 1, 38 + 9);
-        fid(&mut dir, 0, "Sparse.bin", 3);
-        fid(&mut dir, 0, "ext.bin", 5);
+        fid(&mut dir, 0, "Sparse.bin", 3, mp);
+        fid(&mut dir, 0, "ext.bin", 5, mp);
         entry(&mut img, 1, true, 4, 3, dir.len() as u64, &dir.clone());
         // Embedded file.
         entry(&mut img, 2, true, 5, 3, 14, b"hello embedded");
@@ -824,6 +833,7 @@ mod tests {
         long_ad(&mut ads, 0, 4096, 10);
         long_ad(&mut ads, 16, (1 << 30) | 4096, 0);
         long_ad(&mut ads, 32, (3 << 30) | BS as u32, 4);
+        ads[40..42].copy_from_slice(&mp.to_le_bytes());
         let sparse_len = 4096 + 4096 + 2048 + 1000;
         entry(&mut img, 3, false, 5, 1, sparse_len, &ads);
         let aed = (PART + 4) * BS;
@@ -854,6 +864,30 @@ mod tests {
         sparse.extend_from_slice(&[0u8; 4096]);
         sparse.extend_from_slice(&b);
         sparse.extend_from_slice(&c);
+        if meta {
+            let l = 33 * BS;
+            long_ad(&mut img, l + 248, BS as u32, 0);
+            img[l + 256..l + 258].copy_from_slice(&1u16.to_le_bytes());
+            let m = l + 446;
+            img[m] = 2;
+            img[m + 1] = 64;
+            img[m + 5..m + 28].copy_from_slice(b"*UDF Metadata Partition");
+            img[m + 36..m + 38].copy_from_slice(&1u16.to_le_bytes());
+            put32(&mut img, m + 40, 80);
+            put32(&mut img, m + 44, 80);
+            put32(&mut img, m + 48, u32::MAX);
+            put32(&mut img, l + 264, 70);
+            put32(&mut img, l + 268, 2);
+            put_tag(&mut img, l, 6, 33, 440 + 70);
+            let from = PART * BS;
+            let to = (PART + 70) * BS;
+            img.copy_within(from..from + 6 * BS, to);
+            img[from..from + 6 * BS].fill(0);
+            let mut ad = vec![0u8; 8];
+            put32(&mut ad, 0, 6 * BS as u32);
+            put32(&mut ad, 4, 70);
+            entry(&mut img, 80, false, 250, 0, 6 * BS as u64, &ad);
+        }
         (img, sparse, e)
     }
 
@@ -883,6 +917,22 @@ mod tests {
         let mut mid = vec![0u8; 6000];
         r.read_at(3000, &mut mid).unwrap();
         assert_eq!(mid, sparse[3000..9000]);
+    }
+
+    #[test]
+    fn metadata_partition_maps_blocks_through_the_metadata_file() {
+        let (bytes, sparse, ext) = build_with(true);
+        let img = IsoImage::open(Arc::new(SliceSource::new(bytes))).unwrap();
+        let names: Vec<String> = img.list("/").unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["emb.txt", "Sparse.bin", "ext.bin"]);
+        assert_eq!(read(&img, "/emb.txt"), b"hello embedded");
+        assert_eq!(read(&img, "/sparse.bin"), sparse);
+        assert_eq!(read(&img, "/ext.bin"), ext);
+
+        // Without the metadata file the volume cannot be read.
+        let (mut bytes, _, _) = build_with(true);
+        bytes[(PART + 80) * BS..(PART + 81) * BS].fill(0);
+        assert!(IsoImage::open(Arc::new(SliceSource::new(bytes))).is_err());
     }
 
     #[test]
