@@ -116,6 +116,22 @@ fn dentry_total_len(tree: &ImageTree, i: usize) -> usize {
     n
 }
 
+/// A path for error messages that tolerates broken parent links (the writer never uses them).
+fn describe(tree: &ImageTree, i: usize) -> String {
+    let mut parts = Vec::new();
+    let mut cur = i;
+    while cur != 0 && parts.len() <= tree.nodes.len() {
+        let Some(d) = tree.nodes.get(cur) else {
+            parts.push("?".to_string());
+            break;
+        };
+        parts.push(d.name_string());
+        cur = d.parent;
+    }
+    parts.reverse();
+    format!("/{}", parts.join("/"))
+}
+
 /// Check the tree's shape: root is a directory, child indexes valid, each node reached once,
 /// names and counts fit their on-disk fields, security ids valid.
 pub fn validate_tree(tree: &ImageTree) -> Result<()> {
@@ -137,7 +153,7 @@ pub fn validate_tree(tree: &ImageTree) -> Result<()> {
         if !d.children.is_empty() && !d.is_dir() {
             return bad(format!(
                 "{} has children but is not a directory",
-                tree.path_of(i)
+                describe(tree, i)
             ));
         }
         for &c in &d.children {
@@ -151,18 +167,21 @@ pub fn validate_tree(tree: &ImageTree) -> Result<()> {
         if i != 0 && d.name.is_empty() {
             return bad(format!(
                 "node {i} under {} has no name",
-                tree.path_of(d.parent)
+                describe(tree, d.parent)
             ));
         }
         if d.name.len() > MAX_NAME_UNITS || d.short_name.len() > MAX_NAME_UNITS {
             return bad(format!("name of node {i} is too long"));
         }
         if d.named_streams.len() + 2 > MAX_STREAMS {
-            return bad(format!("{} has too many streams", tree.path_of(i)));
+            return bad(format!("{} has too many streams", describe(tree, i)));
         }
         for ns in &d.named_streams {
             if ns.name.is_empty() || ns.name.len() > MAX_NAME_UNITS {
-                return bad(format!("{} has a stream with a bad name", tree.path_of(i)));
+                return bad(format!(
+                    "{} has a stream with a bad name",
+                    describe(tree, i)
+                ));
             }
         }
         if d.security_id < -1
@@ -170,7 +189,7 @@ pub fn validate_tree(tree: &ImageTree) -> Result<()> {
         {
             return bad(format!(
                 "{} has security id {} but only {} descriptors exist",
-                tree.path_of(i),
+                describe(tree, i),
                 d.security_id,
                 tree.security.len()
             ));
