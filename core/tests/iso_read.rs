@@ -440,6 +440,9 @@ fn mkudffs_empty_volumes_all_revisions_and_block_sizes() {
             udfinfo(&img_path),
             ("MkUdfLabel".to_string(), rev.to_string())
         );
+        assert!(looks_like_iso(&SliceSource::new(
+            fs::read(&img_path).unwrap()
+        )));
         let img = open_path(&img_path);
         let f = img.filesystems();
         assert_eq!(f.len(), 1, "{rev}/{bs}");
@@ -535,6 +538,7 @@ fn truncated_images_fail_or_read_correctly() {
 fn random_bytes_are_rejected() {
     for seed in 0..20u64 {
         let mut b = noise(seed, 600 * 1024);
+        assert!(!looks_like_iso(&SliceSource::new(b.clone())));
         assert!(IsoImage::open(Arc::new(SliceSource::new(b.clone()))).is_err());
         // Even with a valid-looking recognition sequence the rest is garbage.
         for (i, id) in [b"BEA01", b"NSR02", b"TEA01"].iter().enumerate() {

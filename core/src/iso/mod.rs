@@ -28,7 +28,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Largest directory stream read into memory.
 pub const MAX_DIR_BYTES: u64 = 64 << 20;
 /// Most entries accepted in one directory.
-pub const MAX_DIR_ENTRIES: usize = 1_000_000;
+pub const MAX_DIR_ENTRIES: usize = 200_000;
 /// Most extents accepted for one file.
 pub const MAX_EXTENTS: usize = 1 << 20;
 
