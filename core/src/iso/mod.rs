@@ -142,6 +142,16 @@ pub fn looks_like_iso(src: &dyn ReadAt) -> bool {
     })
 }
 
+impl std::fmt::Debug for IsoImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IsoImage")
+            .field("size", &self.src.size())
+            .field("filesystems", &self.fs)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
 impl IsoImage {
     /// Open an image; UDF is used when present (its errors are reported, not hidden behind the
     /// ISO 9660 tree, which on Microsoft media would show only README.TXT), then Joliet, then ISO 9660.
@@ -313,6 +323,12 @@ impl IsoImage {
             return Err(Error::Invalid(format!("{full} is a directory")));
         }
         self.tree().file_data(&node)?.reader(&self.src, node.size)
+    }
+
+    /// Read a small file whole (e.g. `sources/idwbinfo.txt`), refusing files above `limit` bytes.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        let r = self.open_file(path)?;
+        crate::io::read_vec(&*r, "file inside the ISO", 0, r.size(), limit)
     }
 
     /// The whole tree, depth-first, parents before children, root excluded.
