@@ -340,6 +340,16 @@ mod tests {
     }
 
     #[test]
+    fn huge_directory_is_refused_by_limit() {
+        let (mut bytes, _) = build();
+        // Root directory record claiming 100 MiB.
+        both32(&mut bytes, 16 * BS + 156 + 10, 100 << 20);
+        let img = IsoImage::open(Arc::new(SliceSource::new(bytes))).unwrap();
+        assert!(matches!(img.list("/"), Err(crate::Error::Limit(_))));
+        assert!(img.walk(100).is_err());
+    }
+
+    #[test]
     fn unterminated_multi_extent_is_an_error() {
         let (mut bytes, _) = build();
         // Clear the final record's flag continuation target: make the last BIG.WIM piece claim

@@ -936,6 +936,22 @@ mod tests {
     }
 
     #[test]
+    fn aed_chain_looping_on_itself_is_bounded() {
+        let (mut bytes, _, _) = build();
+        // The AED's only descriptor continues into the AED itself.
+        let aed = (PART + 4) * BS;
+        bytes[aed + 24..aed + 56].fill(0);
+        long_ad(&mut bytes, aed + 24, (3 << 30) | BS as u32, 4);
+        put32(&mut bytes, aed + 20, 16);
+        put_tag(&mut bytes, aed, 258, 4, 24 + 16);
+        let img = IsoImage::open(Arc::new(SliceSource::new(bytes))).unwrap();
+        assert!(matches!(
+            img.open_file("/sparse.bin"),
+            Err(crate::Error::Limit(_))
+        ));
+    }
+
+    #[test]
     fn aed_with_bad_crc_and_embedded_overrun_are_errors() {
         let (mut bytes, _, _) = build();
         bytes[(PART + 4) * BS + 30] ^= 1;
