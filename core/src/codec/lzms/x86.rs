@@ -1,0 +1,75 @@
+//! LZMS post-filter: turn the absolute addresses the encoder wrote into x86 instructions back
+//! into relative ones.
+//!
+//! The encoder rewrites the 32-bit operand of likely relative-addressing instructions (CALL
+//! `E8`, `FF 15` indirect CALL, `F0 83 05` LOCK ADD, and REX.W `48`/`4C` LEA/MOV with RIP-relative
+//! ModR/M) by adding the instruction's position. Whether a candidate is translated depends on
+//! whether "x86 code" was recently detected: detection remembers, for the low 16 bits of each
+//! (absolute) target, the last position that referenced it; a second reference within 65535
+//! bytes marks the data as code, enabling translation for the next 1023 bytes (511 for `E8`).
+//! `E9` (JMP) is recognised only to skip its operand. Candidates starting in the first byte or in
+//! the last 16 bytes are never translated; buffers of 17 bytes or less are left alone.
+
+/// Bytes after a detected instruction within which translation stays enabled.
+const MAX_TRANSLATION_OFFSET: i64 = 1023;
+/// Window in which two references to the same target mark the data as x86 code.
+const ID_WINDOW: i64 = 65535;
+
+/// Undo the encoder's translation in place. `last_use` is scratch of 65536 entries.
+pub(super) fn undo(data: &mut [u8], last_use: &mut [i64; 65536]) {
+    let size = data.len();
+    if size <= 17 {
+        return;
+    }
+    last_use.fill(-ID_WINDOW - 1);
+    let mut last_x86: i64 = -MAX_TRANSLATION_OFFSET - 1;
+    let end = size - 16;
+    let mut i = 1usize;
+    while i < end {
+        let b0 = data[i];
+        // Candidate opcode bytes only; everything else is skipped fast.
+        if !matches!(b0, 0x48 | 0x4C | 0xE8 | 0xE9 | 0xF0 | 0xFF) {
+            i += 1;
+            continue;
+        }
+        let (b1, b2) = (data[i + 1], data[i + 2]);
+        let (opcode_len, max_offset) = match b0 {
+            0xFF if b1 == 0x15 => (2, MAX_TRANSLATION_OFFSET),
+            0xF0 if b1 == 0x83 && b2 == 0x05 => (3, MAX_TRANSLATION_OFFSET),
+            0x48 | 0x4C
+                if b2 & 0x07 == 0x05
+                    && (b1 == 0x8D || (b1 == 0x8B && b0 & 0x04 == 0 && b2 & 0xF0 == 0)) =>
+            {
+                (3, MAX_TRANSLATION_OFFSET)
+            }
+            0xE8 => (1, MAX_TRANSLATION_OFFSET >> 1),
+            0xE9 => {
+                i += 5;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let pos = i as i64;
+        let op = i + opcode_len;
+        // op + 4 <= i + 7 < size: i < size - 16.
+        let operand = u32::from_le_bytes([data[op], data[op + 1], data[op + 2], data[op + 3]]);
+        let operand = if pos - last_x86 <= max_offset {
+            let rel = operand.wrapping_sub(pos as u32);
+            data[op..op + 4].copy_from_slice(&rel.to_le_bytes());
+            rel
+        } else {
+            operand
+        };
+        let target = (pos as u32).wrapping_add(operand & 0xFFFF) as u16;
+        let marker = pos + opcode_len as i64 + 3;
+        let slot = &mut last_use[usize::from(target)];
+        if marker - *slot <= ID_WINDOW {
+            last_x86 = marker;
+        }
+        *slot = marker;
+        i = op + 4;
+    }
+}
