@@ -7,12 +7,18 @@
 //! compression and chunk size are copied byte for byte instead of being recompressed. Output is a
 //! pure function of the inputs: the caller supplies the GUID and every timestamp.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod atomic;
 mod integrity;
+mod options;
 mod resource;
 
 use std::collections::HashMap;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use atomic::write_wim_file;
 pub use integrity::INTEGRITY_CHUNK;
+pub use options::WriteOptions;
 pub use resource::chunk_entry_size;
 
 use crate::codec::{Compression, Encoder};
@@ -25,99 +31,6 @@ use crate::wim::model::{Hash, ImageTree, ZERO_HASH};
 use crate::wim::xml_write::{wim_xml_bytes, ImageXml};
 use crate::{Error, Result};
 use resource::{BorrowedSource, COPY_PIECE};
-
-/// How the output WIM is laid out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteOptions {
-    /// Compression of non-solid resources (the header's compression flag).
-    pub compression: Compression,
-    /// Chunk size of compressed resources (ignored and written as 0 for [`Compression::None`]).
-    pub chunk_size: u32,
-    /// Append an integrity table (SHA-1 per 10 MiB of the file).
-    pub integrity: bool,
-    /// The WIM GUID (the caller's choice: keep the source's or make a new one).
-    pub guid: [u8; 16],
-    /// 1-based boot image index, 0 for none.
-    pub boot_index: u32,
-    /// Write header version 0xE00 (solid-capable) instead of 0x10D00; no solid resources are written.
-    pub version_solid: bool,
-    /// Set the header's RP_FIX flag (reparse targets stored relative to the image), as the source had it.
-    pub rp_fix: bool,
-    /// Keep the chunked layout even when a resource does not shrink (normally stored uncompressed).
-    pub always_chunked: bool,
-}
-
-impl WriteOptions {
-    /// Defaults for `compression`: 32 KiB chunks, no integrity table, zero GUID, no boot image.
-    pub fn new(compression: Compression) -> Self {
-        WriteOptions {
-            compression,
-            chunk_size: 32768,
-            integrity: false,
-            guid: [0; 16],
-            boot_index: 0,
-            version_solid: false,
-            rp_fix: false,
-            always_chunked: false,
-        }
-    }
-
-    /// Options that reproduce a source WIM's layout (compression, chunk size, GUID, boot index,
-    /// RP_FIX), so its resources can be raw-copied. A solid (ESD) source maps to LZX with 32 KiB
-    /// chunks, the layout of boot.wim and WinRE.wim.
-    pub fn like_source(h: &Header) -> Result<Self> {
-        let mut compression = h.compression()?;
-        let mut chunk_size = h.chunk_size;
-        if compression == Compression::Lzms || h.version == VERSION_SOLID {
-            compression = Compression::Lzx;
-            chunk_size = 32768;
-        }
-        if compression == Compression::None {
-            chunk_size = 32768;
-        }
-        let o = WriteOptions {
-            compression,
-            chunk_size,
-            guid: h.guid,
-            boot_index: h.boot_index,
-            rp_fix: h.flags & flags::RP_FIX != 0,
-            ..WriteOptions::new(compression)
-        };
-        o.validate()?;
-        Ok(o)
-    }
-
-    fn validate(&self) -> Result<()> {
-        let cs = self.chunk_size;
-        let (lo, hi) = match self.compression {
-            Compression::None => return Ok(()),
-            Compression::Xpress => (1 << 12, 1 << 16),
-            // WIMGAPI and our LZX encoder only handle 32 KiB LZX chunks.
-            Compression::Lzx => (1 << 15, 1 << 15),
-            Compression::Lzms => (1 << 15, 1 << 26),
-        };
-        if !cs.is_power_of_two() || cs < lo || cs > hi {
-            return Err(Error::Invalid(format!(
-                "chunk size {cs} for {}: must be a power of two in {lo}..={hi}",
-                self.compression.name()
-            )));
-        }
-        Ok(())
-    }
-
-    fn header_flags(&self) -> u32 {
-        let mut f = match self.compression {
-            Compression::None => 0,
-            Compression::Xpress => flags::COMPRESSION | flags::XPRESS,
-            Compression::Lzx => flags::COMPRESSION | flags::LZX,
-            Compression::Lzms => flags::COMPRESSION | flags::LZMS,
-        };
-        if self.rp_fix {
-            f |= flags::RP_FIX;
-        }
-        f
-    }
-}
 
 /// What [`WimWriter::finish`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -544,65 +457,4 @@ fn digest_error(expected: &Hash, actual: &Hash) -> Error {
         expected: crate::hash::hex(expected),
         actual: crate::hash::hex(actual),
     }
-}
-
-/// Write a WIM file atomically: `build` fills a writer over `path.tmp-*`; on success the file is
-/// finished, synced and renamed to `path`; on any error (or panic) the temporary file is removed,
-/// so an output is either complete or not there at all.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn write_wim_file(
-    path: &std::path::Path,
-    opts: WriteOptions,
-    build: impl FnOnce(&mut WimWriter<std::fs::File>) -> Result<()>,
-) -> Result<WriteSummary> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    struct RemoveOnDrop(Option<std::path::PathBuf>);
-    impl Drop for RemoveOnDrop {
-        fn drop(&mut self) {
-            if let Some(p) = self.0.take() {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let mut tmp_name = file_name.to_os_string();
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = path.with_file_name(tmp_name);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| Error::Io(format!("creating {}: {e}", tmp.display())))?;
-    let mut guard = RemoveOnDrop(Some(tmp.clone()));
-    let mut w = WimWriter::new(file, opts)?;
-    build(&mut w)?;
-    let (summary, file) = w.finish_into_sink()?;
-    file.sync_all()
-        .map_err(|e| Error::Io(format!("syncing {}: {e}", tmp.display())))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        Error::Io(format!(
-            "renaming {} to {}: {e}",
-            tmp.display(),
-            path.display()
-        ))
-    })?;
-    guard.0 = None;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the rename durable; not all platforms can open a directory, so this is best effort.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(summary)
 }
