@@ -6,12 +6,17 @@
 //! match-length bytes interleaved in the byte stream. Symbols 0–255 are literals; 256–511 are
 //! matches (`low nibble` = length header, `high nibble` = number of offset bits). A new table
 //! starts every 64 KiB of output, so a WIM chunk (at most 64 KiB) has exactly one.
+//!
+//! The encoder ([`XpressEncoder`]) is a fast lazy parser: XPRESS chunks are small, and WIMs we
+//! write mostly reuse existing compressed resources, so ratio matters less than speed.
 
 mod decode;
 pub(crate) mod decode_table;
+mod encode;
 
 pub(crate) use decode::copy_match;
 pub use decode::decompress;
+pub use encode::XpressEncoder;
 
 /// Bytes of the packed codeword-length table.
 const TABLE_BYTES: usize = 256;
@@ -23,18 +28,3 @@ const BLOCK_SIZE: usize = 65536;
 const MIN_MATCH_LEN: usize = 3;
 /// Width of the first lookup level of the decode table.
 const PRIMARY_TABLE_BITS: u32 = 11;
-
-/// Reusable XPRESS chunk compressor (not implemented yet: always declines, so chunks are stored raw).
-#[derive(Default)]
-pub struct XpressEncoder;
-
-impl XpressEncoder {
-    /// New encoder.
-    pub fn new() -> Self {
-        XpressEncoder
-    }
-    /// Compress `input` into `out`; `true` only if the result is smaller than `input`.
-    pub fn compress(&mut self, _input: &[u8], _out: &mut Vec<u8>) -> bool {
-        false
-    }
-}
