@@ -593,3 +593,30 @@ fn xpress_encoder_output_accepted_by_wimlib() {
     }
     assert!(compared > 20);
 }
+
+/// Arbitrary bytes (and plausible-looking XPRESS tables) of arbitrary sizes: the decoders must
+/// return, never panic, whatever the output size.
+#[test]
+fn garbage_input_never_panics() {
+    let mut rng = Rng(0xDEAD_BEEF_1234_5678);
+    let mut lzms = LzmsDecoder::new();
+    let mut lzms_ok = 0;
+    for round in 0..3000 {
+        let in_len = rng.below(if round % 10 == 0 { 70_000 } else { 600 });
+        let mut input: Vec<u8> = (0..in_len).map(|_| rng.next() as u8).collect();
+        if round % 2 == 0 && input.len() >= 256 {
+            // A valid-looking table: all 512 symbols at 9 bits.
+            input[..256].fill(0x99);
+        }
+        let out_len = 1 + rng.below(if round % 10 == 0 { 200_000 } else { 3000 });
+        let mut out = vec![0u8; out_len];
+        let _ = xpress::decompress(&input, &mut out);
+        if lzms.decompress(&input, &mut out).is_ok() {
+            lzms_ok += 1;
+        }
+    }
+    // Random data is almost never a consistent LZMS stream of the requested size.
+    assert!(lzms_ok < 300, "{lzms_ok} garbage LZMS inputs accepted");
+    let mut out = vec![0u8; 100_000];
+    assert!(xpress::decompress(&[0x99; 300], &mut out).is_err());
+}

@@ -112,33 +112,34 @@ impl<'a> BitReader<'a> {
     }
 }
 
-/// Decode one XPRESS-Huffman chunk into `output`, which must be exactly the uncompressed size.
+/// Decode one XPRESS-Huffman chunk into `output`, which must be exactly the uncompressed size
+/// (at most 64 KiB: WIM chunks never exceed it, and wimlib refuses larger XPRESS chunks, so the
+/// multi-table form of longer [MS-XCA] streams is rejected rather than guessed at).
 pub fn decompress(input: &[u8], output: &mut [u8]) -> Result<()> {
-    let mut table = DecodeTable::new(PRIMARY_TABLE_BITS);
-    let mut lens = [0u8; NUM_SYMBOLS];
-    let mut out_pos = 0usize;
-    let mut in_pos = 0usize;
-    // A Huffman table precedes every 64 KiB of output; WIM chunks hold one block, larger
-    // buffers (allowed by the specification) hold several.
-    while out_pos < output.len() {
-        let header = input.get(in_pos..in_pos + TABLE_BYTES).ok_or_else(|| {
-            err(format!(
-                "chunk of {} bytes too short for the 256-byte Huffman table at {in_pos}",
-                input.len()
-            ))
-        })?;
-        for (i, &b) in header.iter().enumerate() {
-            lens[2 * i] = b & 0xF;
-            lens[2 * i + 1] = b >> 4;
-        }
-        table
-            .build(&lens)
-            .map_err(|e| err(format!("{e} in table at input offset {in_pos}")))?;
-        let block_end = output.len().min(out_pos.saturating_add(BLOCK_SIZE));
-        let mut r = BitReader::new(input, in_pos + TABLE_BYTES);
-        out_pos = decode_block(&table, &mut r, output, out_pos, block_end)?;
-        in_pos = r.pos;
+    if output.is_empty() {
+        return Ok(());
     }
+    if output.len() > BLOCK_SIZE {
+        return Err(err(format!(
+            "chunk of {} bytes: XPRESS chunks above 64 KiB are not supported",
+            output.len()
+        )));
+    }
+    let header = input.get(..TABLE_BYTES).ok_or_else(|| {
+        err(format!(
+            "chunk of {} bytes too short for the 256-byte Huffman table",
+            input.len()
+        ))
+    })?;
+    let mut lens = [0u8; NUM_SYMBOLS];
+    for (i, &b) in header.iter().enumerate() {
+        lens[2 * i] = b & 0xF;
+        lens[2 * i + 1] = b >> 4;
+    }
+    let mut table = DecodeTable::new(PRIMARY_TABLE_BITS);
+    table.build(&lens).map_err(err)?;
+    let mut r = BitReader::new(input, TABLE_BYTES);
+    decode_block(&table, &mut r, output, 0, output.len())?;
     Ok(())
 }
 
@@ -176,7 +177,7 @@ fn decode_block(
                 }
             }
         }
-        let length = length as usize + MIN_MATCH_LEN;
+        let length = (length as usize).saturating_add(MIN_MATCH_LEN);
         let offset = ((1u32 << log2_offset) | r.read(log2_offset)?) as usize;
         if offset > out_pos {
             return Err(err(format!(
