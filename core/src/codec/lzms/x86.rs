@@ -15,6 +15,18 @@ const MAX_TRANSLATION_OFFSET: i64 = 1023;
 /// Window in which two references to the same target mark the data as x86 code.
 const ID_WINDOW: i64 = 65535;
 
+/// Bytes that can start a translated instruction (or, for `E9`, a skipped one).
+const IS_CANDIDATE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0x48] = true;
+    t[0x4C] = true;
+    t[0xE8] = true;
+    t[0xE9] = true;
+    t[0xF0] = true;
+    t[0xFF] = true;
+    t
+};
+
 /// Undo the encoder's translation in place. `last_use` is scratch of 65536 entries.
 pub(super) fn undo(data: &mut [u8], last_use: &mut [i64; 65536]) {
     let size = data.len();
@@ -26,12 +38,15 @@ pub(super) fn undo(data: &mut [u8], last_use: &mut [i64; 65536]) {
     let end = size - 16;
     let mut i = 1usize;
     while i < end {
-        let b0 = data[i];
         // Candidate opcode bytes only; everything else is skipped fast.
-        if !matches!(b0, 0x48 | 0x4C | 0xE8 | 0xE9 | 0xF0 | 0xFF) {
-            i += 1;
-            continue;
+        match data[i..end]
+            .iter()
+            .position(|&b| IS_CANDIDATE[usize::from(b)])
+        {
+            Some(k) => i += k,
+            None => break,
         }
+        let b0 = data[i];
         let (b1, b2) = (data[i + 1], data[i + 2]);
         let (opcode_len, max_offset) = match b0 {
             0xFF if b1 == 0x15 => (2, MAX_TRANSLATION_OFFSET),

@@ -199,7 +199,12 @@ fn decode_block(
 #[inline(always)]
 pub(crate) fn copy_match(buf: &mut [u8], dst: usize, offset: usize, length: usize) {
     let src = dst - offset;
-    if offset >= length {
+    if length <= 16 {
+        // Short matches dominate; a byte loop beats a memmove call and handles overlap.
+        for i in 0..length {
+            buf[dst + i] = buf[src + i];
+        }
+    } else if offset >= length {
         buf.copy_within(src..src + length, dst);
     } else if offset == 1 {
         let b = buf[src];
