@@ -9,6 +9,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod atomic;
+mod from_wim;
 mod integrity;
 mod options;
 mod resource;
