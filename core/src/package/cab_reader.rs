@@ -28,6 +28,8 @@ const FLAG_RESERVE: u16 = 4;
 const MAX_BLOCK_UNCOMPRESSED: u16 = 32768;
 /// Attribute bit: the name is UTF-8.
 const ATTR_NAME_UTF8: u16 = 0x80;
+/// Most CFDATA blocks kept in the directory (≈ 128 GiB of data at 32 KiB per block).
+const MAX_TOTAL_BLOCKS: u64 = 4 << 20;
 /// Piece size for streaming member reads.
 const STREAM_PIECE: usize = 64 * 1024;
 
@@ -94,6 +96,8 @@ impl FolderCompression {
 struct Block {
     /// Offset of the block's payload in the cabinet.
     data_offset: u64,
+    /// Bytes of payload (compressed).
+    compressed_len: u16,
     /// Uncompressed offset of the block's first byte within the folder.
     start: u64,
     /// Uncompressed length.
@@ -109,8 +113,8 @@ pub struct CabFolder {
     pub blocks: u16,
     /// Total uncompressed bytes of all blocks.
     pub uncompressed_size: u64,
-    /// Block table, kept only for stored folders (so members can be read in place).
-    stored_blocks: Vec<Block>,
+    /// Block table (stored folders are read in place through it; compressed ones decoded in order).
+    blocks_table: Vec<Block>,
 }
 
 /// One file entry (member).
@@ -275,7 +279,8 @@ impl CabArchive {
         let folder_len = 8 + folder_reserve;
         let table_len = folder_len * n_folders as u64;
         let table = crate::io::read_vec(&*src, "CAB folder table", pos, table_len, 1 << 24)?;
-        let mut folders = Vec::with_capacity(n_folders as usize);
+        let mut folders: Vec<CabFolder> = Vec::with_capacity(n_folders as usize);
+        let mut total_blocks = 0u64;
         for i in 0..n_folders as usize {
             let at = i * folder_len as usize;
             let f_off = pos + at as u64;
@@ -289,7 +294,7 @@ impl CabArchive {
                 data_reserve,
                 compression == FolderCompression::None,
             );
-            let (uncompressed_size, stored_blocks) = match walked {
+            let (uncompressed_size, blocks_table) = match walked {
                 // The first folder of a continuation cabinet starts mid-block.
                 Err(Error::Malformed { reason, .. }) if i == 0 && flags & FLAG_PREV != 0 => {
                     return Err(Error::Unsupported(format!(
@@ -298,11 +303,17 @@ impl CabArchive {
                 }
                 other => other?,
             };
+            total_blocks += blocks_table.len() as u64;
+            if total_blocks > MAX_TOTAL_BLOCKS {
+                return Err(Error::Limit(format!(
+                    "CAB has more than {MAX_TOTAL_BLOCKS} data blocks"
+                )));
+            }
             folders.push(CabFolder {
                 compression,
                 blocks,
                 uncompressed_size,
-                stored_blocks,
+                blocks_table,
             });
         }
 
@@ -446,7 +457,7 @@ impl CabArchive {
         }
         Some(std::sync::Arc::new(StoredMember {
             src: self.src.clone(),
-            blocks: folder.stored_blocks.clone(),
+            blocks: folder.blocks_table.clone(),
             start: file.offset_in_folder,
             len: file.size,
         }))
@@ -466,7 +477,7 @@ impl CabArchive {
     ) -> Result<()> {
         let member = StoredMember {
             src: self.src.clone(),
-            blocks: folder.stored_blocks.clone(),
+            blocks: folder.blocks_table.clone(),
             start: file.offset_in_folder,
             len: file.size,
         };
@@ -530,13 +541,201 @@ impl CabArchive {
     }
 }
 
-/// Walk a folder's CFDATA headers: total uncompressed size, and the block table if `keep`.
+/// Decodes one folder's blocks in order: one decoder state per folder, so a whole folder costs one
+/// pass. (The `cab` crate restarts its decoder from the folder's first block for every member, which
+/// makes reading all members of a big folder quadratic; verification reads them all.)
+struct FolderDecoder {
+    kind: DecoderKind,
+}
+
+enum DecoderKind {
+    Stored,
+    MsZip {
+        inflate: flate2::Decompress,
+        dictionary: Vec<u8>,
+    },
+    Lzx(Box<lzxd::Lzxd>),
+}
+
+/// MSZIP's preset dictionary is the previous block's last 32 KiB.
+const MSZIP_DICT: usize = 32768;
+
+impl FolderDecoder {
+    fn new(compression: FolderCompression, name: &str) -> Result<Self> {
+        let kind = match compression {
+            FolderCompression::None => DecoderKind::Stored,
+            FolderCompression::MsZip => DecoderKind::MsZip {
+                inflate: flate2::Decompress::new(false),
+                dictionary: Vec::new(),
+            },
+            FolderCompression::Lzx { window_bits } => {
+                use lzxd::WindowSize as W;
+                let w = match window_bits {
+                    15 => W::KB32,
+                    16 => W::KB64,
+                    17 => W::KB128,
+                    18 => W::KB256,
+                    19 => W::KB512,
+                    20 => W::MB1,
+                    _ => W::MB2,
+                };
+                DecoderKind::Lzx(Box::new(lzxd::Lzxd::new(w)))
+            }
+            FolderCompression::Quantum { .. } => {
+                return Err(Error::Unsupported(format!(
+                    "CAB member {name:?} is in a Quantum-compressed folder; Quantum is a legacy codec mediaprep does not decode"
+                )))
+            }
+        };
+        Ok(FolderDecoder { kind })
+    }
+
+    /// Decode one block (`input` = its payload) into exactly `len` bytes appended to `out`.
+    fn block(&mut self, input: &[u8], len: usize, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        match &mut self.kind {
+            DecoderKind::Stored => out.extend_from_slice(input),
+            DecoderKind::MsZip {
+                inflate,
+                dictionary,
+            } => {
+                let body = input
+                    .strip_prefix(b"CK")
+                    .ok_or_else(|| Error::codec("MSZIP", "block does not start with 'CK'"))?;
+                inflate.reset(false);
+                if !dictionary.is_empty() {
+                    // Prime the window with the dictionary as a non-final stored deflate block.
+                    let n = dictionary.len() as u16;
+                    let mut primer = Vec::with_capacity(dictionary.len() + 5);
+                    primer.push(0);
+                    primer.extend_from_slice(&n.to_le_bytes());
+                    primer.extend_from_slice(&(!n).to_le_bytes());
+                    primer.extend_from_slice(dictionary);
+                    let mut sink = Vec::with_capacity(dictionary.len());
+                    inflate
+                        .decompress_vec(&primer, &mut sink, flate2::FlushDecompress::Sync)
+                        .map_err(|e| Error::codec("MSZIP", e))?;
+                }
+                out.reserve_exact(len);
+                inflate
+                    .decompress_vec(body, out, flate2::FlushDecompress::Finish)
+                    .map_err(|e| Error::codec("MSZIP", e))?;
+                if out.len() > MSZIP_DICT {
+                    dictionary.clear();
+                    dictionary.extend_from_slice(&out[out.len() - MSZIP_DICT..]);
+                } else {
+                    let keep = (dictionary.len() + out.len()).saturating_sub(MSZIP_DICT);
+                    dictionary.drain(..keep.min(dictionary.len()));
+                    dictionary.extend_from_slice(out);
+                }
+            }
+            DecoderKind::Lzx(d) => {
+                let got = d
+                    .decompress_next(input, len)
+                    .map_err(|e| Error::codec("LZX", e))?;
+                out.extend_from_slice(got);
+            }
+        }
+        if out.len() != len {
+            return Err(Error::codec(
+                "CAB",
+                format!(
+                    "block decoded to {} bytes, its header says {len}",
+                    out.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CabArchive {
+    /// Stream several members at once, decoding each folder at most once and stopping a folder after
+    /// its last wanted member. `sink(file_index, piece)` receives each member's bytes in order; a
+    /// member of size 0 gets one empty piece. Memory: one block plus the decoder window.
+    pub fn stream_members(
+        &self,
+        wanted: &[usize],
+        sink: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut by_folder: std::collections::BTreeMap<u16, Vec<usize>> = Default::default();
+        for &i in wanted {
+            let f = self.file(i)?;
+            by_folder.entry(f.folder).or_default().push(i);
+        }
+        for (folder_index, mut files) in by_folder {
+            let folder = self
+                .folders
+                .get(folder_index as usize)
+                .ok_or_else(|| Error::NotFound(format!("folder {folder_index}")))?;
+            files.sort_by_key(|&i| (self.files[i].offset_in_folder, i));
+            files.dedup();
+            for &i in &files {
+                if self.files[i].size == 0 {
+                    sink(i, &[])?;
+                }
+            }
+            files.retain(|&i| self.files[i].size > 0);
+            let Some(&last) = files
+                .iter()
+                .max_by_key(|&&i| self.files[i].offset_in_folder + self.files[i].size)
+            else {
+                continue;
+            };
+            let stop = self.files[last].offset_in_folder + self.files[last].size;
+            let mut decoder = FolderDecoder::new(folder.compression, &self.files[files[0]].name)?;
+            let mut next = 0usize;
+            let mut active: Vec<usize> = Vec::new();
+            let mut input = Vec::new();
+            let mut out = Vec::new();
+            for b in &folder.blocks_table {
+                if b.start >= stop {
+                    break;
+                }
+                input.resize(b.compressed_len as usize, 0);
+                self.src.read_at(b.data_offset, &mut input)?;
+                decoder
+                    .block(&input, b.len as usize, &mut out)
+                    .map_err(|e| match e {
+                        Error::Codec { codec, reason } => Error::Codec {
+                            codec,
+                            reason: format!(
+                                "folder {folder_index}, block at offset {}: {reason}",
+                                b.data_offset
+                            ),
+                        },
+                        other => other,
+                    })?;
+                let (lo, hi) = (b.start, b.start + b.len as u64);
+                while let Some(&i) = files.get(next) {
+                    if self.files[i].offset_in_folder >= hi {
+                        break;
+                    }
+                    active.push(i);
+                    next += 1;
+                }
+                for &i in &active {
+                    let f = &self.files[i];
+                    let s = f.offset_in_folder.max(lo);
+                    let e = (f.offset_in_folder + f.size).min(hi);
+                    if s < e {
+                        sink(i, &out[(s - lo) as usize..(e - lo) as usize])?;
+                    }
+                }
+                active.retain(|&i| self.files[i].offset_in_folder + self.files[i].size > hi);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Walk a folder's CFDATA headers: total uncompressed size and the block table.
 fn walk_blocks(
     src: &dyn ReadAt,
     first: u64,
     count: u16,
     reserve: u64,
-    keep: bool,
+    stored: bool,
 ) -> Result<(u64, Vec<Block>)> {
     let size = src.size();
     let mut at = first;
@@ -562,20 +761,19 @@ fn walk_blocks(
                 format!("expands to {cb_uncomp} bytes; the maximum is 32768"),
             ));
         }
-        if keep {
-            if cb_data != cb_uncomp as u64 {
-                return Err(Error::malformed(
-                    "CAB data block",
-                    at,
-                    format!("stored block holds {cb_data} bytes but claims {cb_uncomp}"),
-                ));
-            }
-            kept.push(Block {
-                data_offset,
-                start: total,
-                len: cb_uncomp as u32,
-            });
+        if stored && cb_data != cb_uncomp as u64 {
+            return Err(Error::malformed(
+                "CAB data block",
+                at,
+                format!("stored block holds {cb_data} bytes but claims {cb_uncomp}"),
+            ));
         }
+        kept.push(Block {
+            data_offset,
+            compressed_len: cb_data as u16,
+            start: total,
+            len: cb_uncomp as u32,
+        });
         total += cb_uncomp as u64;
         at = end;
     }

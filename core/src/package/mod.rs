@@ -170,6 +170,8 @@ pub enum PayloadLayout {
 /// Result of [`Package::payload_for`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PayloadLocation {
+    /// Member index in [`Package::members`].
+    pub index: usize,
     /// Member name.
     pub member: String,
     /// Member size.
@@ -478,6 +480,7 @@ impl Package {
         let loc = |i: usize, layout| {
             let f = &self.archive.files[i];
             PayloadLocation {
+                index: i,
                 member: f.name.clone(),
                 size: f.size,
                 layout,

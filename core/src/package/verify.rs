@@ -7,7 +7,7 @@
 
 use crate::hash::{hash_reader, hex, unhex, MultiHasher};
 use crate::io::{NoProgress, Progress};
-use crate::package::manifest::{Component, ManifestFile};
+use crate::package::manifest::{Component, ManifestEncoding, ManifestFile};
 use crate::package::{Package, PayloadLayout};
 use crate::{Error, Result};
 
@@ -33,6 +33,8 @@ pub enum PayloadStatus {
     Missing,
     /// The member is a delta (PSFX `f\`/`r\`/`n\`) or the manifest has no digest: not checkable here.
     NotVerifiable(String),
+    /// The member exists but could not be decoded.
+    Unreadable(String),
 }
 
 /// One payload check.
@@ -107,57 +109,101 @@ fn same_hex(a: &str, b: &str) -> bool {
     }
 }
 
-/// Check one payload file of one component.
-pub fn check_payload(pkg: &Package, component: &Component, file: &ManifestFile) -> PayloadCheck {
-    let expected = file
-        .sha256
-        .map(|d| hex(&d))
-        .or_else(|| file.sha1.map(|d| hex(&d)));
-    let mut check = PayloadCheck {
+fn skeleton(component: &Component, file: &ManifestFile) -> PayloadCheck {
+    PayloadCheck {
         component: component.manifest_name.clone(),
         file: file.name.clone(),
         member: None,
-        expected: expected.clone(),
+        expected: file
+            .sha256
+            .map(|d| hex(&d))
+            .or_else(|| file.sha1.map(|d| hex(&d))),
         actual: None,
         status: PayloadStatus::Missing,
         ok: false,
-    };
-    let loc = match pkg.payload_for(component, file) {
-        Ok(l) => l,
-        Err(_) => return check,
-    };
-    check.member = Some(loc.member.clone());
-    if loc.layout == PayloadLayout::Delta {
-        check.status = PayloadStatus::NotVerifiable("delta-compressed (PSFX) payload".into());
-        return check;
     }
-    if expected.is_none() {
-        check.status = PayloadStatus::NotVerifiable("the manifest gives no digest".into());
-        return check;
+}
+
+/// Check every payload file of `pkg`'s plain-XML components against its manifest digest.
+///
+/// Members are hashed in one pass per CAB folder ([`crate::package::CabArchive::stream_members`]),
+/// each member once even when several manifest entries point at it.
+pub fn check_payloads(pkg: &Package, progress: &dyn Progress) -> Result<Vec<PayloadCheck>> {
+    let mut checks = Vec::new();
+    // (check index, member index, uses sha256)
+    let mut pending: Vec<(usize, usize, bool)> = Vec::new();
+    for c in pkg.components.iter().filter(|c| !c.dcm_compressed) {
+        for f in &c.files {
+            let mut chk = skeleton(c, f);
+            match pkg.payload_for(c, f) {
+                Err(_) => {}
+                Ok(loc) => {
+                    chk.member = Some(loc.member.clone());
+                    if loc.layout == PayloadLayout::Delta {
+                        chk.status =
+                            PayloadStatus::NotVerifiable("delta-compressed (PSFX) payload".into());
+                    } else if chk.expected.is_none() {
+                        chk.status =
+                            PayloadStatus::NotVerifiable("the manifest gives no digest".into());
+                    } else {
+                        pending.push((checks.len(), loc.index, f.sha256.is_some()));
+                    }
+                }
+            }
+            checks.push(chk);
+        }
     }
-    let mut h = MultiHasher::new();
-    let res = pkg.stream_member(&loc.member, &mut |piece| {
-        h.update(piece);
+    let mut hashers: std::collections::BTreeMap<usize, MultiHasher> = pending
+        .iter()
+        .map(|&(_, m, _)| (m, MultiHasher::new()))
+        .collect();
+    let wanted: Vec<usize> = hashers.keys().copied().collect();
+    let total: u64 = wanted
+        .iter()
+        .filter_map(|&i| pkg.members.get(i))
+        .map(|m| m.size)
+        .sum();
+    let mut done = 0u64;
+    let streamed = pkg.archive().stream_members(&wanted, &mut |i, piece| {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if let Some(h) = hashers.get_mut(&i) {
+            h.update(piece);
+        }
+        done += piece.len() as u64;
+        progress.update("payloads", done, total);
         Ok(())
     });
-    if let Err(e) = res {
-        check.status = PayloadStatus::NotVerifiable(format!("cannot read: {e}"));
-        return check;
+    match streamed {
+        Err(Error::Cancelled) => return Err(Error::Cancelled),
+        Err(e) => {
+            for &(ci, _, _) in &pending {
+                checks[ci].status = PayloadStatus::Unreadable(e.to_string());
+            }
+            return Ok(checks);
+        }
+        Ok(()) => {}
     }
-    let d = h.finish();
-    let actual = if file.sha256.is_some() {
-        d.sha256
-    } else {
-        d.sha1
-    };
-    check.ok = expected.as_deref() == Some(actual.as_str());
-    check.status = if check.ok {
-        PayloadStatus::Match
-    } else {
-        PayloadStatus::Mismatch
-    };
-    check.actual = Some(actual);
-    check
+    let digests: std::collections::BTreeMap<usize, crate::hash::Digests> =
+        hashers.into_iter().map(|(k, h)| (k, h.finish())).collect();
+    for (ci, m, is256) in pending {
+        let d = &digests[&m];
+        let actual = if is256 {
+            d.sha256.clone()
+        } else {
+            d.sha1.clone()
+        };
+        let chk = &mut checks[ci];
+        chk.ok = chk.expected.as_deref() == Some(actual.as_str());
+        chk.status = if chk.ok {
+            PayloadStatus::Match
+        } else {
+            PayloadStatus::Mismatch
+        };
+        chk.actual = Some(actual);
+    }
+    Ok(checks)
 }
 
 /// Verify `pkg` (see [`Package::verify`]), reporting hashing progress.
@@ -202,34 +248,27 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
     }
 
     let mut payloads = Vec::new();
-    let mut all_components: Vec<(&Package, &Component)> =
-        pkg.components.iter().map(|c| (pkg, c)).collect();
+    let mut packages: Vec<&Package> = vec![pkg];
     for inner in &pkg.inner_packages {
         if let Some(p) = &inner.package {
-            all_components.extend(p.components.iter().map(|c| (&**p, c)));
+            packages.push(p);
         }
         if let Some(e) = &inner.error {
             problems.push(format!("inner package {}: {e}", inner.name));
         }
     }
-    for (p, c) in all_components {
-        if c.dcm_compressed {
+    for p in packages {
+        for c in p.components.iter().filter(|c| c.dcm_compressed) {
+            let sig = match c.encoding {
+                ManifestEncoding::Compressed(s) => String::from_utf8_lossy(&s).into_owned(),
+                ManifestEncoding::Xml => String::new(),
+            };
             notes.push(format!(
-                "{}: compressed manifest ({}), its files cannot be checked",
-                c.manifest_name,
-                match c.encoding {
-                    crate::package::manifest::ManifestEncoding::Compressed(s) =>
-                        String::from_utf8_lossy(&s).into_owned(),
-                    _ => String::new(),
-                }
+                "{}: compressed manifest ({sig}), its files cannot be checked",
+                c.manifest_name
             ));
-            continue;
         }
-        for f in &c.files {
-            if progress.cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let chk = check_payload(p, c, f);
+        for chk in check_payloads(p, progress)? {
             match &chk.status {
                 PayloadStatus::Match => {}
                 PayloadStatus::Mismatch => problems.push(format!(
@@ -245,6 +284,10 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
                 )),
                 PayloadStatus::Missing => problems.push(format!(
                     "{} in {}: no member of the package holds it",
+                    chk.file, chk.component
+                )),
+                PayloadStatus::Unreadable(why) => problems.push(format!(
+                    "{} in {}: cannot be read: {why}",
                     chk.file, chk.component
                 )),
                 PayloadStatus::NotVerifiable(why) => {
