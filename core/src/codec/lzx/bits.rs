@@ -76,12 +76,6 @@ impl<'a> BitReader<'a> {
         self.bits(n)
     }
 
-    /// Buffered bit count.
-    #[inline(always)]
-    pub fn buffered(&self) -> u32 {
-        self.count
-    }
-
     /// True if more bits were consumed than the input holds.
     pub fn overrun(&self) -> bool {
         (self.count as usize) < self.phantom_words * 16
@@ -149,22 +143,5 @@ impl<'a> BitWriter<'a> {
             let n = 16 - self.count;
             self.put(0, n);
         }
-    }
-
-    /// Realign before an uncompressed block's raw bytes: 1..=16 zero bits.
-    pub fn align_for_raw(&mut self) {
-        let n = 16 - self.count;
-        self.put(0, n);
-    }
-
-    /// Append raw bytes (writer must be aligned).
-    pub fn raw(&mut self, bytes: &[u8]) {
-        debug_assert_eq!(self.count, 0);
-        self.out.extend_from_slice(bytes);
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.out.len()
     }
 }

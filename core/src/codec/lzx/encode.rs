@@ -28,6 +28,9 @@ struct Item {
 /// Reusable LZX chunk compressor (buffers are kept between chunks).
 pub struct LzxEncoder {
     data: Vec<u8>,
+    /// Most recent position of each 3-byte hash (length-3 matches only).
+    head3: Vec<u32>,
+    /// Chain heads of 4-byte hashes.
     head: Vec<u32>,
     prev: Vec<u32>,
     items: Vec<Item>,
@@ -37,12 +40,20 @@ pub struct LzxEncoder {
     depth: u32,
     /// Stop searching once a match this long is found.
     nice: usize,
+    /// Take matches this long without a lazy look-ahead.
+    lazy: usize,
 }
 
 impl Default for LzxEncoder {
     fn default() -> Self {
         Self::new()
     }
+}
+
+#[inline(always)]
+fn hash4(d: &[u8], i: usize) -> usize {
+    let v = u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
 #[inline(always)]
@@ -91,13 +102,24 @@ impl LzxEncoder {
     pub fn new() -> Self {
         LzxEncoder {
             data: Vec::new(),
+            head3: vec![NONE; 1 << HASH_BITS],
             head: vec![NONE; 1 << HASH_BITS],
             prev: Vec::new(),
             items: Vec::new(),
             next_ins: 0,
             depth: 32,
             nice: 96,
+            lazy: 32,
         }
+    }
+
+    /// Tune the effort: `depth` hash-chain candidates per search, stop searching at a `nice`-byte
+    /// match, and take matches of `lazy` bytes or more without looking one byte ahead
+    /// (defaults 32, 96, 32). Larger is slower and usually smaller.
+    pub fn set_effort(&mut self, depth: u32, nice: usize, lazy: usize) {
+        self.depth = depth.max(1);
+        self.nice = nice.clamp(3, MAX_MATCH);
+        self.lazy = lazy.clamp(3, MAX_MATCH);
     }
 
     /// Compress one chunk (≤ 32768 bytes) into `out` (appended). Returns `true` only if the result
@@ -141,21 +163,43 @@ impl LzxEncoder {
         if max < 3 {
             return (best_len, best_code);
         }
-        let h = hash3(d, i);
-        let mut cand = self.head[h];
+        let h3 = hash3(d, i);
+        let mut c3 = NONE;
+        let mut cand = NONE;
         if i >= self.next_ins {
-            self.head[h] = i as u32;
-            self.prev[i] = cand;
+            c3 = self.head3[h3];
+            self.head3[h3] = i as u32;
+            if max >= 4 {
+                let h = hash4(d, i);
+                cand = self.head[h];
+                self.head[h] = i as u32;
+                self.prev[i] = cand;
+            }
             self.next_ins = i + 1;
-        } else {
+        } else if max >= 4 {
             // Already inserted: start below ourselves.
             cand = self.prev[i];
         }
         if best_len >= self.nice {
             return (best_len, best_code);
         }
+        let mut longest = 3;
+        if c3 != NONE && i - c3 as usize <= MAX_OFFSET {
+            let c = c3 as usize;
+            let l = common(d, c, i, max);
+            if l >= 3 {
+                let code = (i - c) as u32 + 2;
+                let v = value(l, code);
+                if v > best_val {
+                    (best_len, best_code, best_val) = (l, code, v);
+                }
+                longest = longest.max(l);
+            }
+        }
+        if longest >= max {
+            return (best_len, best_code);
+        }
         let mut chain_len = 0;
-        let mut longest = 2;
         while cand != NONE && chain_len < self.depth {
             let c = cand as usize;
             let off = i - c;
@@ -165,15 +209,13 @@ impl LzxEncoder {
             // Cheap filter: a longer match must agree at index `longest`.
             if d[c + longest.min(max - 1)] == d[i + longest.min(max - 1)] {
                 let l = common(d, c, i, max);
-                if l > longest || (l >= 3 && l == longest) {
+                if l > longest {
                     let code = off as u32 + 2;
                     let v = value(l, code);
                     if v > best_val {
                         (best_len, best_code, best_val) = (l, code, v);
                     }
-                    if l > longest {
-                        longest = l;
-                    }
+                    longest = l;
                     if l >= self.nice || l == max {
                         break;
                     }
@@ -191,9 +233,13 @@ impl LzxEncoder {
         let from = from.max(self.next_ins);
         let to = to.min(n.saturating_sub(2));
         for i in from..to {
-            let h = hash3(&self.data, i);
-            self.prev[i] = self.head[h];
-            self.head[h] = i as u32;
+            let h3 = hash3(&self.data, i);
+            self.head3[h3] = i as u32;
+            if i + 3 < n {
+                let h = hash4(&self.data, i);
+                self.prev[i] = self.head[h];
+                self.head[h] = i as u32;
+            }
         }
         self.next_ins = self.next_ins.max(to);
     }
@@ -202,6 +248,7 @@ impl LzxEncoder {
     fn parse(&mut self) {
         let n = self.data.len();
         self.head.fill(NONE);
+        self.head3.fill(NONE);
         self.prev.clear();
         self.prev.resize(n, NONE);
         self.items.clear();
@@ -220,7 +267,7 @@ impl LzxEncoder {
                 continue;
             }
             // Lazy evaluation: prefer a literal now if the next position starts a better match.
-            while len < self.nice && i + 1 < n {
+            while len < self.lazy && i + 1 < n {
                 let (l2, c2) = self.best_at(i + 1, &reps);
                 if l2 >= 2 && value(l2, c2) > value(len, code) + 6 {
                     self.items.push(Item {

@@ -20,8 +20,6 @@ pub const MAX_CODE_LEN: u32 = 16;
 pub const MAX_ALIGNED_LEN: u32 = 7;
 /// Largest pretree codeword (4-bit length fields).
 pub const MAX_PRE_LEN: u32 = 15;
-/// Offset of the first explicit (non-repeat) position slot.
-pub const NUM_REPS: usize = 3;
 /// WIM's fixed E8 translation size.
 pub const E8_SIZE: i32 = 12_000_000;
 /// The block-size value signalled by the single "default size" bit.
