@@ -1271,3 +1271,62 @@ fn rebuild_shared_samples_raw_copy_and_recompress() {
         }
     }
 }
+
+#[test]
+fn service_like_edit_replaces_and_adds_files() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/wim");
+    let src_path = Path::new(dir).join("LZX.wim");
+    let src = open_wim(&src_path);
+    let mut tree = src.image_tree(1).unwrap();
+    let listing = dir_listing(&src_path, 1);
+    // Pick the first regular file of the source and give it new content.
+    let victim = (1..tree.nodes.len())
+        .find(|&i| !tree.nodes[i].is_dir() && !tree.nodes[i].is_reparse())
+        .unwrap();
+    let victim_path = tree.path_of(victim);
+    let new_content = text_data(90_000, 77);
+    tree.nodes[victim].data = Some(sha1(&new_content));
+    // And add a new file under the root.
+    let idx = tree.nodes.len();
+    tree.nodes.push(Dentry {
+        name: u("added.txt"),
+        attributes: attr::ARCHIVE,
+        security_id: -1,
+        data: Some(sha1(b"added by servicing")),
+        parent: 0,
+        ..Default::default()
+    });
+    tree.nodes[0].children.push(idx);
+
+    let img = &mediaprep_core::wim::xml_write::image_elements(src.xml_text()).unwrap()[0];
+    let mut xml = ImageXml::from_source(img).unwrap();
+    xml.set("WINDOWS/VERSION/SPBUILD", "8246")
+        .set_last_modification_time(0x01DC_0000_0000_0000);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("serviced.wim");
+    let opts = WriteOptions::like_source(src.header()).unwrap();
+    write_wim_file(&out, opts, |w| {
+        w.add_blob(&new_content)?;
+        w.add_blob(b"added by servicing")?;
+        w.copy_tree_blobs_from_wim(&src, &tree, &NoProgress)?;
+        w.add_image(&tree, xml)
+    })
+    .unwrap();
+    let o = out.to_str().unwrap();
+    wimlib_ok(&["verify", o]);
+    let mut want = listing;
+    want.insert("/added.txt".into());
+    assert_eq!(dir_listing(&out, 1), want);
+    let info = wimlib_ok(&["info", o, "1"]);
+    assert_eq!(info_field(&info, "Service Pack Build"), "8246");
+    let x = tmp.path().join("x");
+    wimlib_ok(&["apply", o, "1", x.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(x.join(victim_path.trim_start_matches('/'))).unwrap(),
+        new_content
+    );
+    assert_eq!(
+        std::fs::read(x.join("added.txt")).unwrap(),
+        b"added by servicing"
+    );
+}
