@@ -279,3 +279,57 @@ fn big_iso_only_when_slow() {
         .expect("install.wim listed");
     assert!(size > 4 << 30, "{size}");
 }
+
+/// The synthetic Safe OS DU (built only when scripts/make-package.py exists), as cabextract sees it.
+#[test]
+fn safeos_du_cabs() {
+    if !workspace().join("scripts/make-package.py").exists() {
+        eprintln!("scripts/make-package.py absent: no safeos-du*.cab to check");
+        return;
+    }
+    let good = fixture("safeos-du.cab");
+    let list = run("cabextract", &["-l", good.to_str().unwrap()]);
+    assert!(list.contains("update.mum"), "{list}");
+    assert!(list.contains("_10.0.26100.8037_none_"), "{list}");
+    assert!(list.contains("/MOUNTMGR.SYS"), "{list}");
+    assert!(list.contains("/safeosdu-new.txt"), "{list}");
+
+    // In the good CAB every manifest digest matches its payload; in the tampered one kernel32's
+    // does not. Checked by extracting with cabextract and hashing.
+    for (name, want_ok) in [("safeos-du.cab", true), ("safeos-du-tampered.cab", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let cab = fixture(name);
+        run(
+            "cabextract",
+            &[
+                "-q",
+                "-d",
+                dir.path().to_str().unwrap(),
+                cab.to_str().unwrap(),
+            ],
+        );
+        let man = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.contains("microsoft-windows-kernel32_") && n.ends_with(".manifest")
+            })
+            .expect("kernel32 manifest");
+        let payload = man.with_extension("").join("kernel32.dll");
+        let digest = base64_sha256(&std::fs::read(&payload).unwrap());
+        let text = std::fs::read_to_string(&man).unwrap();
+        assert_eq!(text.contains(&digest), want_ok, "{name}");
+    }
+
+    // The traversal variant has a member named "..\evil.txt" (cabextract refuses to write it
+    // outside the target; its listing shows the name).
+    let trav = run(
+        "gcab",
+        &["-l", fixture("safeos-du-traversal.cab").to_str().unwrap()],
+    );
+    assert!(
+        trav.lines().any(|l| l.starts_with("..\\evil.txt")),
+        "{trav}"
+    );
+}
