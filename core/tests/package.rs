@@ -723,3 +723,29 @@ fn mutated_cabs_never_panic() {
         "no mutation was rejected: the test is not exercising anything"
     );
 }
+
+/// Measurement, not a check: verification time for a 400-file, 25 MiB single-folder package
+/// (run with `cargo test --test package measure_verify -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_verify_many_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files: Vec<Value> = (0..400)
+        .map(|i| json!({"name": format!("f{i}.dll"), "text": format!("{i:08} payload line\n").repeat(3000)}))
+        .collect();
+    let mut spec = safe_os_spec();
+    spec["components"][0]["files"] = json!(files);
+    let path = make(tmp.path(), "many.cab", &spec);
+    let t = std::time::Instant::now();
+    let pkg = open_file(&path).unwrap();
+    let opened = t.elapsed();
+    let v = pkg.verify(&Expected::default()).unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    eprintln!(
+        "open {:?}, verify {:?} ({} payloads, {} bytes of CAB)",
+        opened,
+        t.elapsed() - opened,
+        v.payloads.len(),
+        std::fs::metadata(&path).unwrap().len()
+    );
+}

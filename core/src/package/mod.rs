@@ -29,6 +29,8 @@ pub const MAX_MUM: u64 = 16 << 20;
 /// Largest inner CAB of an MSU that is copied to memory when its folder is compressed (stored
 /// folders are read in place, whatever their size).
 pub const MAX_INNER_IN_MEMORY: u64 = 256 << 20;
+/// Most bytes of component manifests held in memory while a package is opened.
+pub const MAX_MANIFESTS_TOTAL: u64 = 512 << 20;
 /// Most component manifests parsed per package.
 pub const MAX_COMPONENTS: usize = 65_535;
 
@@ -134,6 +136,9 @@ pub struct Package {
     pub properties: BTreeMap<String, String>,
     /// PSFX (express) package: payloads live in a `.psf`, not in the CAB.
     pub psfx: bool,
+    /// Payloads are stored as deltas indexed by a `*.cix.xml` (Intra-Package Delta or express CAB),
+    /// so the CAB does not hold full files under their names.
+    pub delta_payloads: bool,
     /// Remarks: anything unusual found while opening.
     pub notes: Vec<String>,
     #[serde(skip)]
@@ -226,6 +231,7 @@ fn open_at_depth(src: SharedReader, file_name: &str, depth: u32) -> Result<Packa
         inner_packages: Vec::new(),
         properties: BTreeMap::new(),
         psfx: false,
+        delta_payloads: false,
         notes: archive.notes.clone(),
         archive,
     };
@@ -255,6 +261,14 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
         pkg.psfx = m.psfx;
         pkg.identity = Some(m.identity);
     }
+    for cix in ["_manifest_.cix.xml", "express.psf.cix.xml"] {
+        if pkg.archive.find(cix).is_some() {
+            pkg.delta_payloads = true;
+            pkg.notes.push(format!(
+                "{cix} present: payloads are stored as deltas (PA30/PSF), not as full files"
+            ));
+        }
+    }
     let manifests: Vec<usize> = pkg
         .archive
         .files
@@ -271,9 +285,34 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
             manifests.len()
         )));
     }
+    // All manifests come out of one pass per folder (reading them one by one through the crate
+    // would decode each folder's prefix again for every manifest).
+    let mut total = 0u64;
+    for &i in &manifests {
+        let f = &pkg.archive.files[i];
+        if f.size > manifest::MAX_MANIFEST {
+            return Err(Error::Limit(format!(
+                "manifest {:?} is {} bytes; the limit is {}",
+                f.name,
+                f.size,
+                manifest::MAX_MANIFEST
+            )));
+        }
+        total += f.size;
+    }
+    if total > MAX_MANIFESTS_TOTAL {
+        return Err(Error::Limit(format!(
+            "component manifests total {total} bytes; the limit is {MAX_MANIFESTS_TOTAL}"
+        )));
+    }
+    let mut buffers: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    pkg.archive.stream_members(&manifests, &mut |i, piece| {
+        buffers.entry(i).or_default().extend_from_slice(piece);
+        Ok(())
+    })?;
     for i in manifests {
         let name = pkg.archive.files[i].name.clone();
-        let bytes = pkg.archive.read(i, manifest::MAX_MANIFEST)?;
+        let bytes = buffers.remove(&i).unwrap_or_default();
         let c = manifest::parse_component(&name, &bytes)?;
         if c.dcm_compressed {
             pkg.notes.push(format!(

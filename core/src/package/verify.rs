@@ -278,8 +278,8 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
                     chk.actual.as_deref().unwrap_or("?"),
                     chk.expected.as_deref().unwrap_or("?")
                 )),
-                PayloadStatus::Missing if p.psfx => notes.push(format!(
-                    "{} in {}: not in the CAB (PSFX package: payload is in the .psf)",
+                PayloadStatus::Missing if p.psfx || p.delta_payloads => notes.push(format!(
+                    "{} in {}: not in the CAB as a full file (delta/PSFX package)",
                     chk.file, chk.component
                 )),
                 PayloadStatus::Missing => problems.push(format!(
