@@ -333,3 +333,72 @@ fn safeos_du_cabs() {
         "{trav}"
     );
 }
+
+/// Build an [`ImageTree`] from wimlib's listing of an image (names only; every file gets a
+/// distinct fake hash), so code that walks trees can be checked against a tree we did not parse.
+fn tree_from_wimlib(wim: &std::path::Path, idx: u32) -> mediaprep_core::wim::model::ImageTree {
+    use mediaprep_core::wim::model::{attr, Dentry, ImageTree};
+    let detailed = run(
+        "wimlib-imagex",
+        &["dir", wim.to_str().unwrap(), &idx.to_string(), "--detailed"],
+    );
+    let mut t = ImageTree::default();
+    t.nodes.push(Dentry {
+        attributes: attr::DIRECTORY,
+        ..Default::default()
+    });
+    for block in detailed.split("Full Path           = \"").skip(1) {
+        let path = block.split('"').next().unwrap();
+        let is_dir = block.contains("FILE_ATTRIBUTE_DIRECTORY is set");
+        let Some((parent, name)) = path.rsplit_once('/') else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let p = t.lookup(parent).unwrap();
+        let i = t.nodes.len();
+        let mut h = [0u8; 20];
+        h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        t.nodes.push(Dentry {
+            name: name.encode_utf16().collect(),
+            attributes: if is_dir {
+                attr::DIRECTORY
+            } else {
+                attr::NORMAL
+            },
+            data: (!is_dir).then_some(h),
+            parent: p,
+            ..Default::default()
+        });
+        t.nodes[p].children.push(i);
+    }
+    t
+}
+
+#[test]
+fn servicing_records_of_winre_variants() {
+    use mediaprep_core::wim::servicing::{servicing_state, Version4};
+    let st = servicing_state(&tree_from_wimlib(&fixture("Winre.wim"), 1), None).unwrap();
+    assert!(st.has_packages_dir);
+    assert_eq!(
+        st.safe_os_du.unwrap().record.version,
+        Version4([26100, 1000, 1, 0])
+    );
+    assert_eq!(
+        st.rollup_fix.unwrap().record.version,
+        Version4([26100, 1000, 1, 0])
+    );
+    let stale = servicing_state(&tree_from_wimlib(&fixture("Winre-stale.wim"), 1), None).unwrap();
+    assert_eq!(
+        stale.safe_os_du.unwrap().record.version,
+        Version4([26100, 8037, 1, 0])
+    );
+    assert_eq!(
+        stale.servicing_stack.unwrap().record.name,
+        "Package_for_ServicingStack_8037"
+    );
+    let none =
+        servicing_state(&tree_from_wimlib(&fixture("Winre-norecords.wim"), 1), None).unwrap();
+    assert!(!none.has_packages_dir && none.safe_os_du.is_none());
+}
