@@ -175,6 +175,18 @@ impl<W: WriteAt> WimWriter<W> {
                 hash,
             });
         }
+        if table_len == 0 && rel == usize {
+            // One chunk kept raw: the bytes on disk already are the stored form.
+            return Ok(Written {
+                res: ResHdr {
+                    size_in_wim: usize,
+                    flags: 0,
+                    offset: start,
+                    uncompressed_size: usize,
+                },
+                hash,
+            });
+        }
         // Did not shrink: store it instead (the bytes past the stored copy are overwritten by
         // whatever comes next, or zero-filled by `finish`).
         let stored = self.write_stored(src, start, progress)?;
