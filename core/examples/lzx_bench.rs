@@ -64,10 +64,11 @@ fn main() {
             .unwrap_or(d)
     };
     enc.set_effort(
-        env("LZX_DEPTH", 32) as u32,
-        env("LZX_NICE", 96),
+        env("LZX_DEPTH", 16) as u32,
+        env("LZX_NICE", 32),
         env("LZX_LAZY", 32),
     );
+    enc.set_optimal(env("LZX_OPTIMAL", 1) != 0);
     let mut dec = LzxDecoder::new();
     let (mut total_in, mut total_out) = (0u64, 0u64);
     let (mut enc_secs, mut dec_secs) = (0f64, 0f64);

@@ -6,23 +6,24 @@
 
 use super::bits::BitWriter;
 use super::e8;
+use super::optimal::{Costs, Optimal};
 use super::tables::*;
 use crate::codec::huffman::{build_lengths, canonical_codes};
 
-const HASH_BITS: u32 = 15;
-const NONE: u32 = u32::MAX;
+pub(super) const HASH_BITS: u32 = 15;
+pub(super) const NONE: u32 = u32::MAX;
 /// Largest encodable offset in a 32 KiB window (formatted offset must stay below slot 30's end).
-const MAX_OFFSET: usize = 32765;
+pub(super) const MAX_OFFSET: usize = 32765;
 /// Inputs too small to be worth compressing (a block header alone costs ~60 bytes).
 const MIN_INPUT: usize = 64;
 
 /// One parse item: a literal (`len == 0`) or a match. `code` < 3 is a repeat-offset index,
 /// otherwise the formatted offset (offset + 2).
 #[derive(Clone, Copy)]
-struct Item {
-    len: u16,
-    lit: u8,
-    code: u32,
+pub(super) struct Item {
+    pub(super) len: u16,
+    pub(super) lit: u8,
+    pub(super) code: u32,
 }
 
 /// Reusable LZX chunk compressor (buffers are kept between chunks).
@@ -42,6 +43,9 @@ pub struct LzxEncoder {
     nice: usize,
     /// Take matches this long without a lazy look-ahead.
     lazy: usize,
+    /// Run the near-optimal parse after the lazy one.
+    optimal: bool,
+    opt: Optimal,
 }
 
 impl Default for LzxEncoder {
@@ -51,20 +55,20 @@ impl Default for LzxEncoder {
 }
 
 #[inline(always)]
-fn hash4(d: &[u8], i: usize) -> usize {
+pub(super) fn hash4(d: &[u8], i: usize) -> usize {
     let v = u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
     (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
 #[inline(always)]
-fn hash3(d: &[u8], i: usize) -> usize {
+pub(super) fn hash3(d: &[u8], i: usize) -> usize {
     let v = u32::from(d[i]) | u32::from(d[i + 1]) << 8 | u32::from(d[i + 2]) << 16;
     (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
 /// Length of the common prefix of `d[a..]` and `d[b..]`, at most `max` (a < b, b + max ≤ len).
 #[inline(always)]
-fn common(d: &[u8], a: usize, b: usize, max: usize) -> usize {
+pub(super) fn common(d: &[u8], a: usize, b: usize, max: usize) -> usize {
     let mut l = 0;
     while l + 8 <= max {
         let x = u64::from_le_bytes(d[a + l..a + l + 8].try_into().unwrap_or([0; 8]));
@@ -107,19 +111,27 @@ impl LzxEncoder {
             prev: Vec::new(),
             items: Vec::new(),
             next_ins: 0,
-            depth: 32,
-            nice: 96,
+            depth: 16,
+            nice: 32,
             lazy: 32,
+            optimal: true,
+            opt: Optimal::default(),
         }
     }
 
     /// Tune the effort: `depth` hash-chain candidates per search, stop searching at a `nice`-byte
     /// match, and take matches of `lazy` bytes or more without looking one byte ahead
-    /// (defaults 32, 96, 32). Larger is slower and usually smaller.
+    /// (defaults 16, 32, 32). Larger is slower and usually smaller.
     pub fn set_effort(&mut self, depth: u32, nice: usize, lazy: usize) {
         self.depth = depth.max(1);
         self.nice = nice.clamp(3, MAX_MATCH);
         self.lazy = lazy.clamp(3, MAX_MATCH);
+    }
+
+    /// Choose between the lazy parse alone (`false`, fastest) and a near-optimal parse priced
+    /// by the lazy parse's statistics (`true`, the default, smaller output).
+    pub fn set_optimal(&mut self, on: bool) {
+        self.optimal = on;
     }
 
     /// Compress one chunk (≤ 32768 bytes) into `out` (appended). Returns `true` only if the result
@@ -133,6 +145,13 @@ impl LzxEncoder {
         self.data.extend_from_slice(input);
         e8::apply(&mut self.data);
         self.parse();
+        if self.optimal {
+            let main_syms = NUM_CHARS + NUM_LEN_HEADERS * num_slots(window_order(n));
+            let costs = Costs::from_items(&self.items, main_syms);
+            self.items.clear();
+            self.opt
+                .parse(&self.data, &costs, self.depth, self.nice, &mut self.items);
+        }
         let start = out.len();
         write_block(&self.items, n, out);
         if out.len() - start >= n {
@@ -322,7 +341,7 @@ impl LzxEncoder {
 
 /// Main-code symbol of a match.
 #[inline(always)]
-fn main_sym(it: &Item) -> usize {
+pub(super) fn main_sym(it: &Item) -> usize {
     if it.len == 0 {
         it.lit as usize
     } else {
@@ -520,13 +539,20 @@ mod tests {
     use crate::codec::lzx::decompress;
 
     fn roundtrip(data: &[u8]) {
-        let mut enc = LzxEncoder::new();
-        let mut out = Vec::new();
-        if enc.compress(data, &mut out) {
-            assert!(out.len() < data.len());
-            let mut back = vec![0u8; data.len()];
-            decompress(&out, &mut back).unwrap();
-            assert!(back == data, "round trip of {} bytes", data.len());
+        for optimal in [false, true] {
+            let mut enc = LzxEncoder::new();
+            enc.set_optimal(optimal);
+            let mut out = Vec::new();
+            if enc.compress(data, &mut out) {
+                assert!(out.len() < data.len());
+                let mut back = vec![0u8; data.len()];
+                decompress(&out, &mut back).unwrap();
+                assert!(
+                    back == data,
+                    "round trip of {} bytes (optimal {optimal})",
+                    data.len()
+                );
+            }
         }
     }
 

@@ -15,6 +15,7 @@ mod bits;
 mod decode;
 mod e8;
 mod encode;
+mod optimal;
 mod tables;
 
 pub use decode::{decompress, LzxDecoder};

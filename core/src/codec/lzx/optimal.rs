@@ -1,0 +1,231 @@
+//! Near-optimal parsing for the LZX compressor: a minimum-cost path over literals, repeat-offset
+//! matches and hash-chain matches, priced with the Huffman code lengths of a first (lazy) parse.
+//! The repeat-offset queue is tracked along the best path to each position, so repeat matches are
+//! priced as what the decoder will actually see.
+
+use super::encode::{common, hash3, hash4, Item, NONE};
+use super::tables::*;
+use crate::codec::huffman::build_lengths;
+
+const INF: u32 = u32::MAX;
+
+/// Bit prices per symbol, from a previous parse's statistics.
+pub struct Costs {
+    main: Vec<u32>,
+    len: [u32; NUM_LEN_SYMS],
+}
+
+impl Costs {
+    /// Prices from `items` (every symbol gets a price: counts are smoothed by one).
+    pub fn from_items(items: &[Item], main_syms: usize) -> Self {
+        let mut mf = vec![1u32; main_syms];
+        let mut lf = [1u32; NUM_LEN_SYMS];
+        for it in items {
+            mf[super::encode::main_sym(it)] += 4;
+            let l = it.len as usize;
+            if l >= MIN_MATCH + 7 {
+                lf[l - MIN_MATCH - 7] += 4;
+            }
+        }
+        let mut ml = vec![0u8; main_syms];
+        build_lengths(&mf, MAX_CODE_LEN, &mut ml);
+        let mut ll = [0u8; NUM_LEN_SYMS];
+        build_lengths(&lf, MAX_CODE_LEN, &mut ll);
+        let mut len = [0u32; NUM_LEN_SYMS];
+        for (c, &l) in len.iter_mut().zip(&ll) {
+            *c = u32::from(l);
+        }
+        Costs {
+            main: ml.iter().map(|&l| u32::from(l)).collect(),
+            len,
+        }
+    }
+
+    #[inline(always)]
+    fn matched(&self, len: usize, slot: usize) -> u32 {
+        let lh = (len - MIN_MATCH).min(7);
+        let mut c = self.main[NUM_CHARS + slot * NUM_LEN_HEADERS + lh] + extra_bits(slot);
+        if lh == 7 {
+            c += self.len[len - MIN_MATCH - 7];
+        }
+        c
+    }
+}
+
+/// Scratch buffers for [`parse`].
+#[derive(Default)]
+pub struct Optimal {
+    cost: Vec<u32>,
+    from_len: Vec<u16>,
+    from_code: Vec<u32>,
+    reps: Vec<[u32; 3]>,
+    head3: Vec<u32>,
+    head: Vec<u32>,
+    prev: Vec<u32>,
+}
+
+impl Optimal {
+    /// Parse `d` into `items` with `costs`; `depth`/`nice` bound the match search.
+    pub fn parse(
+        &mut self,
+        d: &[u8],
+        costs: &Costs,
+        depth: u32,
+        nice: usize,
+        items: &mut Vec<Item>,
+    ) {
+        let n = d.len();
+        self.cost.clear();
+        self.cost.resize(n + 1, INF);
+        self.from_len.clear();
+        self.from_len.resize(n + 1, 0);
+        self.from_code.clear();
+        self.from_code.resize(n + 1, 0);
+        self.reps.clear();
+        self.reps.resize(n + 1, [1, 1, 1]);
+        self.head3.clear();
+        self.head3.resize(1 << super::encode::HASH_BITS, NONE);
+        self.head.clear();
+        self.head.resize(1 << super::encode::HASH_BITS, NONE);
+        self.prev.clear();
+        self.prev.resize(n, NONE);
+        self.cost[0] = 0;
+        let mut matches: Vec<(usize, u32)> = Vec::with_capacity(32);
+        let mut skip_until = 0;
+        for i in 0..n {
+            let max = (n - i).min(MAX_MATCH);
+            // Insert i into the matchfinder and collect candidates (nearest first).
+            matches.clear();
+            if max >= 3 {
+                let h3 = hash3(d, i);
+                let c3 = self.head3[h3];
+                self.head3[h3] = i as u32;
+                let mut cand = NONE;
+                if max >= 4 {
+                    let h = hash4(d, i);
+                    cand = self.head[h];
+                    self.head[h] = i as u32;
+                    self.prev[i] = cand;
+                }
+                if i < skip_until {
+                    continue;
+                }
+                let mut longest = 2;
+                if c3 != NONE && i - c3 as usize <= super::encode::MAX_OFFSET {
+                    let l = common(d, c3 as usize, i, max);
+                    if l >= 3 {
+                        matches.push((l, (i - c3 as usize) as u32));
+                        longest = l;
+                    }
+                }
+                let mut steps = 0;
+                while cand != NONE && steps < depth && longest < max && longest < nice {
+                    let c = cand as usize;
+                    let off = i - c;
+                    if off > super::encode::MAX_OFFSET {
+                        break;
+                    }
+                    if d[c + longest] == d[i + longest] {
+                        let l = common(d, c, i, max);
+                        if l > longest {
+                            matches.push((l, off as u32));
+                            longest = l;
+                        }
+                    }
+                    cand = self.prev[c];
+                    steps += 1;
+                }
+            } else if i < skip_until {
+                continue;
+            }
+            let base = self.cost[i];
+            if base == INF {
+                continue;
+            }
+            let reps = self.reps[i];
+            // Literal.
+            let c = base + costs.main[d[i] as usize];
+            if c < self.cost[i + 1] {
+                self.cost[i + 1] = c;
+                self.from_len[i + 1] = 0;
+                self.reps[i + 1] = reps;
+            }
+            // Repeat-offset matches.
+            let mut rep_longest = 0;
+            for (k, &r) in reps.iter().enumerate() {
+                let r = r as usize;
+                if r > i || max < 2 {
+                    continue;
+                }
+                let l = common(d, i - r, i, max);
+                if l < 2 {
+                    continue;
+                }
+                let mut nr = reps;
+                nr.swap(0, k);
+                let lo = if l >= nice { l } else { 2 };
+                for len in lo..=l {
+                    let c = base + costs.matched(len, k);
+                    if c < self.cost[i + len] {
+                        self.cost[i + len] = c;
+                        self.from_len[i + len] = len as u16;
+                        self.from_code[i + len] = k as u32;
+                        self.reps[i + len] = nr;
+                    }
+                }
+                rep_longest = rep_longest.max(l);
+            }
+            if rep_longest >= nice {
+                skip_until = i + rep_longest;
+                continue;
+            }
+            // Explicit matches: each covers lengths above the previous one's.
+            let mut lo = 3;
+            for &(l, off) in matches.iter() {
+                if reps.contains(&off) {
+                    lo = l + 1;
+                    continue;
+                }
+                let code = off + 2;
+                let slot = slot_of(code);
+                let nr = [off, reps[0], reps[1]];
+                let start = if l >= nice { l } else { lo };
+                for len in start..=l {
+                    let c = base + costs.matched(len, slot);
+                    if c < self.cost[i + len] {
+                        self.cost[i + len] = c;
+                        self.from_len[i + len] = len as u16;
+                        self.from_code[i + len] = code;
+                        self.reps[i + len] = nr;
+                    }
+                }
+                lo = l + 1;
+                if l >= nice {
+                    skip_until = i + l;
+                }
+            }
+        }
+        // Walk back from the end.
+        let start = items.len();
+        let mut i = n;
+        while i > 0 {
+            let len = self.from_len[i] as usize;
+            if len == 0 {
+                items.push(Item {
+                    len: 0,
+                    lit: d[i - 1],
+                    code: 0,
+                });
+                i -= 1;
+            } else {
+                items.push(Item {
+                    len: len as u16,
+                    lit: 0,
+                    code: self.from_code[i],
+                });
+                i -= len;
+            }
+        }
+        items[start..].reverse();
+    }
+}
