@@ -797,6 +797,32 @@ fn interrupted_write_is_refused_and_helper_cleans_up() {
         "temporary file left behind"
     );
 
+    // …nor when the final check refuses the finished file.
+    let err = mediaprep_core::wim::write::write_wim_file_checked(
+        &target,
+        WriteOptions::new(Compression::None),
+        |w| {
+            let mut b = Builder::new();
+            b.file(0, "a.txt", b"a");
+            b.write_into(w, "Checked");
+            Ok(())
+        },
+        |tmp_path, summary| {
+            assert!(tmp_path.exists());
+            assert_eq!(
+                std::fs::metadata(tmp_path).unwrap().len(),
+                summary.file_size
+            );
+            let (ok, _) = wimlib(&["verify", tmp_path.to_str().unwrap()]);
+            assert!(ok, "the checked file is complete");
+            Err(Error::Invalid("refused by the check".into()))
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)));
+    assert!(!target.exists());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+
     // …and a verified file on success.
     let ok_path = tmp.path().join("ok.wim");
     let mut b = Builder::new();

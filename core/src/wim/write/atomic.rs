@@ -12,6 +12,17 @@ pub fn write_wim_file(
     opts: WriteOptions,
     build: impl FnOnce(&mut WimWriter<std::fs::File>) -> Result<()>,
 ) -> Result<WriteSummary> {
+    write_wim_file_checked(path, opts, build, |_, _| Ok(()))
+}
+
+/// Like [`write_wim_file`], and `check` runs on the finished, synced temporary file (e.g. the
+/// reader's blob verification) before the rename; its error also removes the file.
+pub fn write_wim_file_checked(
+    path: &std::path::Path,
+    opts: WriteOptions,
+    build: impl FnOnce(&mut WimWriter<std::fs::File>) -> Result<()>,
+    check: impl FnOnce(&std::path::Path, &WriteSummary) -> Result<()>,
+) -> Result<WriteSummary> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -47,6 +58,7 @@ pub fn write_wim_file(
     file.sync_all()
         .map_err(|e| Error::Io(format!("syncing {}: {e}", tmp.display())))?;
     drop(file);
+    check(&tmp, &summary)?;
     std::fs::rename(&tmp, path).map_err(|e| {
         Error::Io(format!(
             "renaming {} to {}: {e}",

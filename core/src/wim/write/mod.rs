@@ -17,7 +17,7 @@ mod resource;
 use std::collections::HashMap;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use atomic::write_wim_file;
+pub use atomic::{write_wim_file, write_wim_file_checked};
 pub use integrity::INTEGRITY_CHUNK;
 pub use options::WriteOptions;
 pub use resource::chunk_entry_size;
