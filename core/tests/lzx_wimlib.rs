@@ -2,7 +2,7 @@
 //! sample) LZX WIMs to the SHA-1 the blob table promises, and wimlib must verify and extract WIMs
 //! whose resources were re-encoded by our compressor.
 
-use mediaprep_core::codec::lzx::{decompress, LzxEncoder};
+use mediaprep_core::codec::lzx::{decompress, decompress_window, LzxEncoder};
 use mediaprep_core::hash::sha1;
 use mediaprep_core::wim::format::{resflags, BlobEntry, Header, ResHdr, BLOB_ENTRY_SIZE};
 use std::path::{Path, PathBuf};
@@ -124,12 +124,17 @@ fn write_corpus(dir: &Path, files: &[(&str, Vec<u8>)]) {
 }
 
 fn capture(dir: &Path, wim: &Path, compress: &str) {
+    capture_with(dir, wim, compress, &[]);
+}
+
+fn capture_with(dir: &Path, wim: &Path, compress: &str, extra: &[&str]) {
     let st = Command::new("wimlib-imagex")
         .arg("capture")
         .arg(dir)
         .arg(wim)
         .arg(format!("--compress={compress}"))
         .arg("--no-acls")
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -199,7 +204,7 @@ fn check_wim(wim: &[u8]) -> (usize, usize) {
             if c.len() == u {
                 out.copy_from_slice(c);
             } else {
-                decompress(c, &mut out)
+                decompress_window(c, &mut out, cs)
                     .unwrap_or_else(|err| panic!("blob {:02x?}: {err}", &e.hash[..4]));
                 coded += 1;
             }
@@ -231,6 +236,25 @@ fn decodes_wimlib_captures() {
             "{level}: {blobs} blobs {coded} chunks"
         );
         std::fs::remove_file(&wim).unwrap();
+    }
+}
+
+#[test]
+fn decodes_larger_wimlib_windows() {
+    if !have_wimlib() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("t.txt"), text(400_000)).unwrap();
+    std::fs::write(src.join("b.exe"), system_binary(400_000)).unwrap();
+    for cs in ["65536", "131072", "1048576"] {
+        let wim = tmp.path().join(format!("c{cs}.wim"));
+        capture_with(&src, &wim, "LZX", &["--chunk-size", cs]);
+        let data = std::fs::read(&wim).unwrap();
+        let (blobs, coded) = check_wim(&data);
+        assert!(blobs >= 2 && coded >= 2, "chunk size {cs}");
     }
 }
 

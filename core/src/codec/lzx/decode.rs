@@ -100,18 +100,32 @@ impl LzxDecoder {
         Ok(())
     }
 
-    /// Decode one chunk to exactly `output.len()` bytes.
+    /// Decode one chunk to exactly `output.len()` bytes, with the window (alphabet) sized for the
+    /// chunk itself — right for every chunk of a 32 KiB-chunk WIM and for full-size chunks.
     pub fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        self.decompress_window(input, output, output.len())
+    }
+
+    /// Decode one chunk of a resource whose chunk size is `chunk_size`: the LZX window, and so the
+    /// main alphabet and block-size field, follow the resource's chunk size, which matters for the
+    /// short last chunk of WIMs written with chunks larger than 32 KiB.
+    pub fn decompress_window(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        chunk_size: usize,
+    ) -> Result<()> {
         let size = output.len();
         if size == 0 {
             return Ok(());
         }
-        if size > 1 << 21 {
+        let window = chunk_size.max(size);
+        if window > 1 << 21 {
             return Err(err(format!(
-                "chunk size {size} exceeds the 2 MiB LZX window"
+                "chunk size {window} exceeds the 2 MiB LZX window"
             )));
         }
-        let order = window_order(size);
+        let order = window_order(window);
         let slots = num_slots(order);
         let main_syms = NUM_CHARS + NUM_LEN_HEADERS * slots;
         self.main_lens.clear();
@@ -300,6 +314,12 @@ impl LzxDecoder {
 enum Which {
     Main,
     Len,
+}
+
+/// Decode one chunk of a resource with `chunk_size`-byte chunks (see
+/// [`LzxDecoder::decompress_window`]).
+pub fn decompress_window(input: &[u8], output: &mut [u8], chunk_size: usize) -> Result<()> {
+    LzxDecoder::new().decompress_window(input, output, chunk_size)
 }
 
 /// Decode one WIM LZX chunk into `output` (its exact uncompressed size).

@@ -18,5 +18,5 @@ mod encode;
 mod optimal;
 mod tables;
 
-pub use decode::{decompress, LzxDecoder};
+pub use decode::{decompress, decompress_window, LzxDecoder};
 pub use encode::LzxEncoder;
