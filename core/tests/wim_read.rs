@@ -261,7 +261,7 @@ fn make_tree(root: &Path, many: usize, big: usize) {
     fs::create_dir_all(root.join("empty_dir")).unwrap();
     fs::write(root.join("empty.txt"), b"").unwrap();
     fs::write(root.join("hello.txt"), b"hello world\n").unwrap();
-    let text: Vec<u8> = (0..200_000u32)
+    let text: Vec<u8> = (0..(big / 4) as u32)
         .flat_map(|i| format!("line {i} of some compressible text\n").into_bytes())
         .collect();
     fs::write(root.join("Windows/System32/text.log"), &text).unwrap();
@@ -667,7 +667,7 @@ fn mutations(p: &Path, seed: u64) {
         (h.xml.offset as usize, h.xml.size_in_wim as usize),
         (208, orig.len() - 208),
     ];
-    for round in 0..600 {
+    for round in 0..400 {
         let (start, len) = regions[round % regions.len()];
         if len == 0 {
             continue;

@@ -9,7 +9,7 @@ mod integrity;
 mod resource;
 mod table;
 
-pub use resource::{BlobReader, ChunkedResource};
+pub use resource::{BlobReader, ChunkCache, ChunkedResource};
 pub use table::{BlobInfo, BlobLocation};
 
 use crate::codec::Compression;
@@ -119,8 +119,28 @@ fn read_small_resource(
         part.compression,
         part.header.chunk_size,
     )?;
-    let mut v = vec![0u8; res.uncompressed_size as usize];
-    r.read_at(0, &mut v)?;
+    read_growing(&r, res.uncompressed_size, limit, structure)
+}
+
+/// Read `size` bytes from the start of `r`, growing the buffer piece by piece so that a size field
+/// that lies (a tiny compressed resource claiming a huge size) fails at the first bad chunk rather
+/// than after a huge allocation.
+fn read_growing(r: &dyn ReadAt, size: u64, limit: u64, structure: &str) -> Result<Vec<u8>> {
+    if size > limit || size > r.size() {
+        return Err(Error::Limit(format!(
+            "{structure} of {size} bytes (limit {limit}, readable {})",
+            r.size()
+        )));
+    }
+    let mut v = Vec::new();
+    let mut pos = 0u64;
+    while pos < size {
+        let n = (size - pos).min(COPY_PIECE as u64) as usize;
+        let at = v.len();
+        v.resize(at + n, 0);
+        r.read_at(pos, &mut v[at..])?;
+        pos += n as u64;
+    }
     Ok(v)
 }
 
@@ -207,6 +227,8 @@ impl Wim {
             });
         }
         let mut solids = Vec::new();
+        // Two decoded solid chunks at most (up to 2 x 64 MiB), shared by every solid resource.
+        let solid_cache = ChunkCache::new(2);
         let mut metadata = Vec::new();
         let mut blobs: Vec<BlobInfo> = Vec::new();
         let mut by_hash = HashMap::new();
@@ -222,14 +244,15 @@ impl Wim {
                 part.header.part_number,
                 &part.src,
                 &mut solids,
+                &solid_cache,
             )?;
             if pi == 0 {
                 metadata = t.metadata;
             }
             for b in t.blobs {
                 // Duplicate entries (seen in some tools' output) name the same bytes; keep the first.
-                if !by_hash.contains_key(&b.hash) {
-                    by_hash.insert(b.hash, blobs.len());
+                if let std::collections::hash_map::Entry::Vacant(e) = by_hash.entry(b.hash) {
+                    e.insert(blobs.len());
                     blobs.push(b);
                 }
             }
@@ -357,8 +380,7 @@ impl Wim {
             )));
         }
         let r = self.reader_for(&m)?;
-        let mut buf = vec![0u8; m.size as usize];
-        r.read_at(0, &mut buf)?;
+        let buf = read_growing(&r, m.size, MAX_METADATA_BYTES, "WIM metadata resource")?;
         let got = crate::hash::sha1(&buf);
         if got != m.hash {
             return Err(Error::DigestMismatch {
@@ -493,7 +515,13 @@ impl Wim {
                 Ok(())
             }
         }
-        for b in &self.blobs {
+        // Read in storage order so each solid chunk is decoded once, not once per blob.
+        let mut order: Vec<&BlobInfo> = self.blobs.iter().collect();
+        order.sort_by_key(|b| match b.location {
+            BlobLocation::Resource(r) => (b.part, 0usize, r.offset),
+            BlobLocation::Solid { resource, offset } => (b.part, resource + 1, offset),
+        });
+        for b in order {
             if progress.cancelled() {
                 return Err(Error::Cancelled);
             }

@@ -31,9 +31,32 @@ enum ChunkTable {
 
 struct CacheState {
     tick: u64,
-    chunks: Vec<(u64, u64, Vec<u8>)>, // (chunk index, last use, decoded bytes)
-    decoder: Decoder,
+    /// (resource id, chunk index, last use, decoded bytes)
+    chunks: Vec<(usize, u64, u64, Vec<u8>)>,
+    decoder: Option<(Compression, Decoder)>,
     scratch: Vec<u8>,
+}
+
+/// A bounded LRU of decoded chunks. One cache is shared by all solid resources of a WIM, so the
+/// number of live 64 MiB LZMS chunks stays at `capacity` however many resources a reader touches.
+pub struct ChunkCache {
+    capacity: usize,
+    state: Mutex<CacheState>,
+}
+
+impl ChunkCache {
+    /// A cache holding at most `capacity` (at least 1) decoded chunks.
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(ChunkCache {
+            capacity: capacity.max(1),
+            state: Mutex::new(CacheState {
+                tick: 0,
+                chunks: Vec::new(),
+                decoder: None,
+                scratch: Vec::new(),
+            }),
+        })
+    }
 }
 
 /// A compressed (chunked or solid) resource, readable at any uncompressed offset.
@@ -48,8 +71,9 @@ pub struct ChunkedResource {
     n_chunks: u64,
     ctype: Compression,
     table: ChunkTable,
-    capacity: usize,
-    state: Mutex<CacheState>,
+    cache: Arc<ChunkCache>,
+    /// Identity of this resource in a shared cache.
+    cache_id: usize,
     /// Start of the resource in its file, for error messages.
     res_offset: u64,
 }
@@ -108,13 +132,8 @@ impl ChunkedResource {
                 table_offset: res.offset,
                 entry_size,
             },
-            capacity: cache_capacity(cs),
-            state: Mutex::new(CacheState {
-                tick: 0,
-                chunks: Vec::new(),
-                decoder: Decoder::new(ctype),
-                scratch: Vec::new(),
-            }),
+            cache: ChunkCache::new(cache_capacity(cs)),
+            cache_id: 0,
             res_offset: res.offset,
             src,
         })
@@ -122,7 +141,13 @@ impl ChunkedResource {
 
     /// A solid resource at `res.offset` (`res.size_in_wim` compressed bytes); reads its header and
     /// chunk-size table.
-    pub fn solid(src: SharedReader, res: &ResHdr) -> Result<Self> {
+    /// Decoded chunks go to `cache` under the key `cache_id` (unique per resource sharing the cache).
+    pub fn solid(
+        src: SharedReader,
+        res: &ResHdr,
+        cache: Arc<ChunkCache>,
+        cache_id: usize,
+    ) -> Result<Self> {
         check_range(
             "WIM solid resource",
             res.offset,
@@ -199,13 +224,8 @@ impl ChunkedResource {
             n_chunks: n,
             ctype,
             table: ChunkTable::Loaded(starts),
-            capacity: 2,
-            state: Mutex::new(CacheState {
-                tick: 0,
-                chunks: Vec::new(),
-                decoder: Decoder::new(ctype),
-                scratch: Vec::new(),
-            }),
+            cache,
+            cache_id,
             res_offset: res.offset,
             src,
         })
@@ -279,7 +299,7 @@ impl ChunkedResource {
     }
 
     /// Copy uncompressed bytes `offset..offset+buf.len()` of the resource into `buf`.
-    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+    fn read_uncompressed(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_range("WIM resource read", offset, buf.len() as u64, self.usize)?;
         let mut done = 0usize;
         while done < buf.len() {
@@ -311,12 +331,14 @@ impl ChunkedResource {
         ulen: u64,
         f: impl FnOnce(&[u8]),
     ) -> Result<()> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = &*self.cache;
+        let mut st = cache.state.lock().unwrap_or_else(|p| p.into_inner());
         st.tick += 1;
         let tick = st.tick;
-        if let Some(e) = st.chunks.iter_mut().find(|c| c.0 == k) {
-            e.1 = tick;
-            f(&e.2);
+        let id = self.cache_id;
+        if let Some(e) = st.chunks.iter_mut().find(|c| c.0 == id && c.1 == k) {
+            e.2 = tick;
+            f(&e.3);
             return Ok(());
         }
         let st = &mut *st;
@@ -325,21 +347,27 @@ impl ChunkedResource {
         self.src
             .read_at(self.data_offset + start, &mut st.scratch[..clen])?;
         // Reuse the evicted buffer when the cache is full.
-        let mut out = if st.chunks.len() >= self.capacity {
+        let mut out = if st.chunks.len() >= cache.capacity {
             let pos = st
                 .chunks
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, c)| c.1)
+                .min_by_key(|(_, c)| c.2)
                 .map(|(i, _)| i)
                 .unwrap_or(0);
-            st.chunks.swap_remove(pos).2
+            st.chunks.swap_remove(pos).3
         } else {
             Vec::new()
         };
         out.clear();
         out.resize(ulen as usize, 0);
-        st.decoder
+        if st.decoder.as_ref().is_none_or(|d| d.0 != self.ctype) {
+            st.decoder = Some((self.ctype, Decoder::new(self.ctype)));
+        }
+        let Some((_, decoder)) = st.decoder.as_mut() else {
+            return Err(Error::Unsupported("no decoder".into()));
+        };
+        decoder
             .decompress(&st.scratch[..clen], &mut out)
             .map_err(|e| match e {
                 Error::Codec { codec, reason } => Error::Codec {
@@ -352,8 +380,17 @@ impl ChunkedResource {
                 other => other,
             })?;
         f(&out);
-        st.chunks.push((k, tick, out));
+        st.chunks.push((id, k, tick, out));
         Ok(())
+    }
+}
+
+impl ReadAt for ChunkedResource {
+    fn size(&self) -> u64 {
+        self.usize
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.read_uncompressed(offset, buf)
     }
 }
 
@@ -450,9 +487,9 @@ mod tests {
             uncompressed_size: usize as u64,
         };
         let r = ChunkedResource::chunked(src.clone(), &res, Compression::Lzx, 4096).unwrap();
-        let mut b = vec![0u8; 5000];
+        let mut b = vec![0u8; 4000];
         r.read_at(4000, &mut b).unwrap();
-        assert_eq!(&b[..], &data[4000..9000]);
+        assert_eq!(&b[..], &data[4000..8000]);
         assert!(r.read_at(usize as u64 - 10, &mut b).is_err());
 
         // A table entry pointing backwards is malformed.
@@ -460,6 +497,6 @@ mod tests {
         broken[4..8].copy_from_slice(&10u32.to_le_bytes());
         let src: SharedReader = Arc::new(SliceSource::new(broken));
         let r = ChunkedResource::chunked(src, &res, Compression::Lzx, 4096).unwrap();
-        assert!(r.read_at(0, &mut b).is_err());
+        assert!(r.read_at(4000, &mut b).is_err());
     }
 }

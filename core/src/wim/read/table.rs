@@ -8,7 +8,7 @@
 use crate::io::SharedReader;
 use crate::wim::format::{resflags, BlobEntry, ResHdr, BLOB_ENTRY_SIZE, SOLID_RESOURCE_MARKER};
 use crate::wim::model::{Hash, ZERO_HASH};
-use crate::wim::read::resource::ChunkedResource;
+use crate::wim::read::resource::{ChunkCache, ChunkedResource};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::sync::Arc;
@@ -76,6 +76,7 @@ pub(crate) fn parse_table(
     part: u16,
     src: &SharedReader,
     solids: &mut Vec<SolidResource>,
+    cache: &Arc<ChunkCache>,
 ) -> Result<PartTable> {
     if bytes.len() % BLOB_ENTRY_SIZE != 0 {
         return Err(Error::malformed(
@@ -144,7 +145,8 @@ pub(crate) fn parse_table(
                 continue;
             }
             let roff = table_offset + ((run_start + j) * BLOB_ENTRY_SIZE) as u64;
-            let reader = ChunkedResource::solid(src.clone(), &r.res).map_err(|err| match err {
+            let reader = ChunkedResource::solid(src.clone(), &r.res, cache.clone(), solids.len())
+                .map_err(|err| match err {
                 Error::Truncated { .. } => Error::malformed(
                     "WIM blob table",
                     roff,
