@@ -1,7 +1,8 @@
 //! WIM LZX chunk compressor.
 //!
-//! Hash-chain matchfinder (3-byte hashes) with lazy parsing that also tries the three repeat
-//! offsets, then one block per chunk whose type (verbatim or aligned-offset) is picked by exact
+//! Hash-chain matchfinder (4-byte chains plus a 3-byte head table) with lazy parsing that also
+//! tries the three repeat offsets; by default that parse only prices a near-optimal one
+//! (`optimal.rs`). One block per chunk whose type (verbatim or aligned-offset) is picked by exact
 //! cost. Chunks are independent, so callers parallelize across chunks.
 
 use super::bits::BitWriter;

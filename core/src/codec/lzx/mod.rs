@@ -8,8 +8,15 @@
 //!
 //! - [`decompress`] / [`LzxDecoder`]: decode one chunk to its exact size; corrupt data gives
 //!   [`crate::Error::Codec`].
-//! - [`LzxEncoder`]: compress one chunk (≤ 32768 bytes) with a hash-chain matchfinder and a
-//!   cost-driven parse, choosing verbatim or aligned-offset blocks.
+//! - [`decompress_window`]: the same for resources whose chunk size exceeds 32 KiB (the window,
+//!   hence the alphabet, follows the resource's chunk size, not the last chunk's length).
+//! - [`LzxEncoder`]: compress one chunk (≤ 32768 bytes): E8 preprocessing, hash-chain
+//!   matchfinder, a shallow lazy parse that prices a near-optimal minimum-cost parse (or the lazy
+//!   parse alone with `set_optimal(false)`, ~3x faster, ~2 % larger), one block per chunk,
+//!   verbatim or aligned-offset by exact cost.
+//!
+//! Not done: block splitting inside a chunk, and emitting uncompressed blocks (an incompressible
+//! chunk is declined so the writer stores it raw, which every reader accepts).
 
 mod bits;
 mod decode;
