@@ -147,7 +147,7 @@ impl Models {
 /// Reusable LZMS decoder: keeps its models, tables and filter scratch between chunks.
 pub struct LzmsDecoder {
     models: Box<Models>,
-    x86_scratch: Box<[i64; 65536]>,
+    x86_history: x86::TargetHistory,
 }
 
 impl LzmsDecoder {
@@ -155,10 +155,7 @@ impl LzmsDecoder {
     pub fn new() -> Self {
         LzmsDecoder {
             models: Box::new(Models::new()),
-            x86_scratch: vec![0i64; 65536]
-                .into_boxed_slice()
-                .try_into()
-                .unwrap_or_else(|_| unreachable!("65536 entries")),
+            x86_history: x86::TargetHistory::new(),
         }
     }
 
@@ -196,7 +193,7 @@ impl LzmsDecoder {
                 "range-coded and Huffman streams overlap: chunk truncated",
             ));
         }
-        x86::undo(output, &mut self.x86_scratch);
+        x86::undo(output, &mut self.x86_history);
         Ok(())
     }
 }

@@ -27,13 +27,50 @@ const IS_CANDIDATE: [bool; 256] = {
     t
 };
 
-/// Undo the encoder's translation in place. `last_use` is scratch of 65536 entries.
-pub(super) fn undo(data: &mut [u8], last_use: &mut [i64; 65536]) {
+/// Per-target "last reference" positions, reused across chunks without clearing: each entry is
+/// tagged with the chunk's epoch, and entries from older chunks read as "never referenced".
+/// (Clearing 65536 entries per chunk cost more than decoding a small chunk.)
+pub(super) struct TargetHistory {
+    entries: Vec<u64>,
+    epoch: u32,
+}
+
+impl TargetHistory {
+    pub(super) fn new() -> Self {
+        TargetHistory {
+            entries: vec![0; 65536],
+            epoch: 0,
+        }
+    }
+
+    fn next_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.entries.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Last marker recorded for `target` in this chunk.
+    #[inline(always)]
+    fn get(&self, target: u16) -> Option<i64> {
+        let e = self.entries[usize::from(target)];
+        ((e >> 32) as u32 == self.epoch).then_some(i64::from(e as u32))
+    }
+
+    #[inline(always)]
+    fn set(&mut self, target: u16, marker: i64) {
+        self.entries[usize::from(target)] = (u64::from(self.epoch) << 32) | (marker as u32 as u64);
+    }
+}
+
+/// Undo the encoder's translation in place.
+pub(super) fn undo(data: &mut [u8], history: &mut TargetHistory) {
     let size = data.len();
     if size <= 17 {
         return;
     }
-    last_use.fill(-ID_WINDOW - 1);
+    history.next_epoch();
     let mut last_x86: i64 = -MAX_TRANSLATION_OFFSET - 1;
     let end = size - 16;
     let mut i = 1usize;
@@ -80,11 +117,13 @@ pub(super) fn undo(data: &mut [u8], last_use: &mut [i64; 65536]) {
         };
         let target = (pos as u32).wrapping_add(operand & 0xFFFF) as u16;
         let marker = pos + opcode_len as i64 + 3;
-        let slot = &mut last_use[usize::from(target)];
-        if marker - *slot <= ID_WINDOW {
+        if history
+            .get(target)
+            .is_some_and(|last| marker - last <= ID_WINDOW)
+        {
             last_x86 = marker;
         }
-        *slot = marker;
+        history.set(target, marker);
         i = op + 4;
     }
 }
