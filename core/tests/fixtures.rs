@@ -269,15 +269,31 @@ fn big_iso_only_when_slow() {
     if std::env::var("MEDIAPREP_SLOW_TESTS").as_deref() != Ok("1") {
         return;
     }
-    let p = fixture("big.iso");
-    let list = run("7zz", &["l", "-slt", "-ba", p.to_str().unwrap()]);
-    let size: u64 = list
-        .split("\n\n")
-        .find(|b| b.contains("Path = sources/install.wim"))
-        .and_then(|b| b.lines().find_map(|l| l.strip_prefix("Size = ")))
-        .and_then(|s| s.trim().parse().ok())
-        .expect("install.wim listed");
-    assert!(size > 4 << 30, "{size}");
+    const SIZE: u64 = 4_700_000_000;
+    for iso in ["big.iso", "big-iso9660.iso"] {
+        let p = fixture(iso);
+        let list = run("7zz", &["l", "-slt", "-ba", p.to_str().unwrap()]);
+        let size: u64 = list
+            .split("\n\n")
+            .find(|b| b.contains("Path = sources/install.wim"))
+            .and_then(|b| b.lines().find_map(|l| l.strip_prefix("Size = ")))
+            .and_then(|s| s.trim().parse().ok())
+            .expect("install.wim listed");
+        assert_eq!(size, SIZE, "{iso}");
+        // isoinfo prints one line per ISO 9660 directory record of the file.
+        let records: Vec<u64> = run("isoinfo", &["-l", "-i", p.to_str().unwrap()])
+            .lines()
+            .filter(|l| l.contains("INSTALL.WIM;1"))
+            .map(|l| l.split_whitespace().nth(4).unwrap().parse().unwrap())
+            .collect();
+        if iso == "big-iso9660.iso" {
+            assert!(records.len() > 1, "not multi-extent: {records:?}");
+            assert_eq!(records.iter().sum::<u64>(), SIZE);
+        } else {
+            // genisoimage -allow-limited-size: the ISO 9660 record keeps only the low 32 bits.
+            assert_eq!(records, [SIZE % (1 << 32)]);
+        }
+    }
 }
 
 /// The synthetic Safe OS DU (built only when scripts/make-package.py exists), as cabextract sees it.
