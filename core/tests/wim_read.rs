@@ -724,3 +724,86 @@ fn nested_reader_is_shareable_across_threads() {
     }
     let _unused: BTreeMap<u8, u8> = BTreeMap::new();
 }
+
+#[test]
+fn corrupt_chunk_is_a_codec_error() {
+    let (_t, p) = generated(&["--compress=LZX"], 5, 40_000);
+    let w = Wim::open(src(&p)).unwrap();
+    let t = w.image_tree(1).unwrap();
+    let d = &t.nodes[t.lookup("/Windows/System32/text.log").unwrap()];
+    let h = d.data.unwrap();
+    let raw = w.raw_resource(&h).unwrap();
+    assert_eq!(raw.compression, Compression::Lzx);
+    assert!(
+        raw.reshdr.flags & 0x04 != 0,
+        "text.log must be stored compressed"
+    );
+    let n = raw.size.div_ceil(raw.chunk_size as u64);
+    let first_chunk = raw.reshdr.offset + (n - 1) * 4;
+    let mut bytes = fs::read(&p).unwrap();
+    for b in &mut bytes[first_chunk as usize..first_chunk as usize + 64] {
+        *b = 0xFF;
+    }
+    let bad = p.with_extension("bad.wim");
+    fs::write(&bad, &bytes).unwrap();
+    let wl = Command::new("wimlib-imagex")
+        .args(["verify", s(&bad)])
+        .output()
+        .unwrap();
+    assert!(!wl.status.success(), "wimlib must reject the damaged chunk");
+    let w = Wim::open(src(&bad)).unwrap();
+    let r = w.open_blob(&h).unwrap();
+    let mut buf = vec![0u8; 100];
+    match r.read_at(0, &mut buf) {
+        Err(Error::Codec { .. }) => {}
+        other => panic!("expected a codec error, got {other:?}"),
+    }
+    // Later chunks are independent and still readable.
+    let mut tail = vec![0u8; 10];
+    r.read_at(r.size() - 10, &mut tail).unwrap();
+    assert!(w.copy_blob(&h, &mut Vec::new(), &NoProgress).is_err());
+    assert_eq!(w.verify_blobs(&NoProgress).unwrap().failures.len(), 1);
+}
+
+/// Throughput of `verify_blobs` (read + decode + SHA-1) vs `wimlib-imagex verify` on the same WIM.
+/// Run with `--ignored --nocapture`; it prints numbers, it does not assert on speed.
+#[test]
+#[ignore]
+fn throughput() {
+    for comp in ["LZX", "XPRESS", "LZMS --solid"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        fs::create_dir_all(&tree).unwrap();
+        for lib in fs::read_dir("/usr/lib/x86_64-linux-gnu")
+            .unwrap()
+            .flatten()
+            .take(400)
+        {
+            if lib.file_type().unwrap().is_file() {
+                let _ = fs::copy(lib.path(), tree.join(lib.file_name()));
+            }
+        }
+        let wim = tmp.path().join("t.wim");
+        let mut args = vec!["capture", s(&tree), s(&wim), "x"];
+        let flags = [format!("--compress={}", comp.split(' ').next().unwrap())];
+        args.push(&flags[0]);
+        if comp.contains("--solid") {
+            args.push("--solid");
+        }
+        wimlib(&args);
+        let w = Wim::open(src(&wim)).unwrap();
+        let t0 = std::time::Instant::now();
+        let rep = w.verify_blobs(&NoProgress).unwrap();
+        let ours = t0.elapsed().as_secs_f64();
+        assert!(rep.failures.is_empty());
+        let t0 = std::time::Instant::now();
+        wimlib(&["verify", s(&wim)]);
+        let theirs = t0.elapsed().as_secs_f64();
+        let mb = rep.bytes as f64 / 1e6;
+        eprintln!(
+            "{comp}: {mb:.0} MB: ours {:.0} MB/s ({ours:.2}s), wimlib verify {:.0} MB/s ({theirs:.2}s)",
+            mb / ours,
+            mb / theirs
+        );
+    }
+}

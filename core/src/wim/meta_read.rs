@@ -413,4 +413,61 @@ mod tests {
             let _ = parse_metadata(&buf[..cut]);
         }
     }
+
+    fn stream_entry(name: &str, hash: Hash) -> Vec<u8> {
+        let n: Vec<u8> = name.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let mut e = vec![0u8; STREAM_FIXED as usize];
+        e[0x10..0x24].copy_from_slice(&hash);
+        e[0x24..0x26].copy_from_slice(&(n.len() as u16).to_le_bytes());
+        e.extend_from_slice(&n);
+        if !n.is_empty() {
+            e.extend_from_slice(&[0, 0]);
+        }
+        while e.len() % 8 != 0 {
+            e.push(0);
+        }
+        let len = e.len() as u64;
+        e[0..8].copy_from_slice(&len.to_le_bytes());
+        e
+    }
+
+    /// One file in the root with the given main hash, attributes and stream entries.
+    fn one_file(attrs: u32, main: Hash, streams: &[(&str, Hash)]) -> Dentry {
+        let mut buf = vec![8, 0, 0, 0, 0, 0, 0, 0];
+        let root_len = dentry("", attr::DIRECTORY, 0, ZERO_HASH).len() as u64;
+        buf.extend(dentry("", attr::DIRECTORY, 8 + root_len, ZERO_HASH));
+        let mut f = dentry("f", attrs, 0, main);
+        f[0x60..0x62].copy_from_slice(&(streams.len() as u16).to_le_bytes());
+        buf.extend(f);
+        for (n, h) in streams {
+            buf.extend(stream_entry(n, *h));
+        }
+        buf.extend([0u8; 8]);
+        let t = parse_metadata(&buf).unwrap();
+        t.nodes[1].clone()
+    }
+
+    #[test]
+    fn dism_stream_rules() {
+        let rp = attr::REPARSE_POINT | attr::ARCHIVE;
+        // New layout: zero main hash, reparse then data in unnamed entries, plus an ADS.
+        let d = one_file(
+            rp,
+            ZERO_HASH,
+            &[("", [1; 20]), ("", [2; 20]), ("ads", [3; 20])],
+        );
+        assert_eq!(d.reparse, Some([1; 20]));
+        assert_eq!(d.data, Some([2; 20]));
+        assert_eq!(d.named_streams.len(), 1);
+        assert_eq!(d.named_streams[0].hash, [3; 20]);
+        // Old layout: reparse data in the main hash, data in an unnamed entry.
+        let d = one_file(rp, [4; 20], &[("", [5; 20])]);
+        assert_eq!((d.reparse, d.data), (Some([4; 20]), Some([5; 20])));
+        // Plain file with only an ADS: the main hash is the unnamed stream.
+        let d = one_file(attr::ARCHIVE, [6; 20], &[("x", [7; 20])]);
+        assert_eq!((d.reparse, d.data), (None, Some([6; 20])));
+        // Zero main hash and no unnamed entry: empty unnamed stream.
+        let d = one_file(attr::ARCHIVE, ZERO_HASH, &[("x", [7; 20])]);
+        assert_eq!(d.data, Some(ZERO_HASH));
+    }
 }
