@@ -163,7 +163,11 @@ impl Optimal {
                 }
                 let mut nr = reps;
                 nr.swap(0, k);
-                let lo = if l >= nice { l } else { 2 };
+                // Lengths an earlier (usually cheaper) repeat offset already reaches are skipped.
+                if l <= rep_longest {
+                    continue;
+                }
+                let lo = if l >= nice { l } else { rep_longest.max(1) + 1 };
                 for len in lo..=l {
                     let c = base + costs.matched(len, k);
                     if c < self.cost[i + len] {
@@ -180,10 +184,11 @@ impl Optimal {
                 continue;
             }
             // Explicit matches: each covers lengths above the previous one's.
-            let mut lo = 3;
+            // Explicit offsets cost more than repeat ones: only lengths beyond the repeats count.
+            let mut lo = (rep_longest + 1).max(3);
             for &(l, off) in matches.iter() {
                 if reps.contains(&off) {
-                    lo = l + 1;
+                    lo = lo.max(l + 1);
                     continue;
                 }
                 let code = off + 2;
@@ -199,7 +204,7 @@ impl Optimal {
                         self.reps[i + len] = nr;
                     }
                 }
-                lo = l + 1;
+                lo = lo.max(l + 1);
                 if l >= nice {
                     skip_until = i + l;
                 }
