@@ -12,7 +12,9 @@ use super::tables::*;
 use crate::codec::huffman::{build_lengths, canonical_codes};
 
 pub(super) const HASH_BITS: u32 = 15;
-pub(super) const NONE: u32 = u32::MAX;
+/// Positions in a ≤ 32 KiB chunk fit 16 bits, halving the matchfinder tables (cache-bound).
+pub(super) type Pos = u16;
+pub(super) const NONE: Pos = Pos::MAX;
 /// Largest encodable offset in a 32 KiB window (formatted offset must stay below slot 30's end).
 pub(super) const MAX_OFFSET: usize = 32765;
 /// Inputs too small to be worth compressing (a block header alone costs ~60 bytes).
@@ -33,10 +35,10 @@ pub(super) struct Item {
 pub struct LzxEncoder {
     data: Vec<u8>,
     /// Most recent position of each 3-byte hash (length-3 matches only).
-    head3: Vec<u32>,
+    head3: Vec<Pos>,
     /// Chain heads of 4-byte hashes.
-    head: Vec<u32>,
-    prev: Vec<u32>,
+    head: Vec<Pos>,
+    prev: Vec<Pos>,
     items: Vec<Item>,
     /// First position not yet inserted into the hash chains.
     next_ins: usize,
@@ -190,11 +192,11 @@ impl LzxEncoder {
         let mut cand = NONE;
         if i >= self.next_ins {
             c3 = self.head3[h3];
-            self.head3[h3] = i as u32;
+            self.head3[h3] = i as Pos;
             if max >= 4 {
                 let h = hash4(d, i);
                 cand = self.head[h];
-                self.head[h] = i as u32;
+                self.head[h] = i as Pos;
                 self.prev[i] = cand;
             }
             self.next_ins = i + 1;
@@ -266,11 +268,11 @@ impl LzxEncoder {
         let to = to.min(n.saturating_sub(2));
         for i in from..to {
             let h3 = hash3(&self.data, i);
-            self.head3[h3] = i as u32;
+            self.head3[h3] = i as Pos;
             if i + 3 < n {
                 let h = hash4(&self.data, i);
                 self.prev[i] = self.head[h];
-                self.head[h] = i as u32;
+                self.head[h] = i as Pos;
             }
         }
         self.next_ins = self.next_ins.max(to);

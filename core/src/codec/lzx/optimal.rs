@@ -3,7 +3,7 @@
 //! The repeat-offset queue is tracked along the best path to each position, so repeat matches are
 //! priced as what the decoder will actually see.
 
-use super::encode::{common, hash3, hash4, Item, NONE};
+use super::encode::{common, hash3, hash4, Item, Pos, NONE};
 use super::tables::*;
 use crate::codec::huffman::build_lengths;
 
@@ -59,9 +59,9 @@ pub struct Optimal {
     from_len: Vec<u16>,
     from_code: Vec<u32>,
     reps: Vec<[u32; 3]>,
-    head3: Vec<u32>,
-    head: Vec<u32>,
-    prev: Vec<u32>,
+    head3: Vec<Pos>,
+    head: Vec<Pos>,
+    prev: Vec<Pos>,
 }
 
 impl Optimal {
@@ -99,12 +99,12 @@ impl Optimal {
             if max >= 3 {
                 let h3 = hash3(d, i);
                 let c3 = self.head3[h3];
-                self.head3[h3] = i as u32;
+                self.head3[h3] = i as Pos;
                 let mut cand = NONE;
                 if max >= 4 {
                     let h = hash4(d, i);
                     cand = self.head[h];
-                    self.head[h] = i as u32;
+                    self.head[h] = i as Pos;
                     self.prev[i] = cand;
                 }
                 if i < skip_until {
