@@ -667,7 +667,12 @@ fn mutations(p: &Path, seed: u64) {
         (h.xml.offset as usize, h.xml.size_in_wim as usize),
         (208, orig.len() - 208),
     ];
-    for round in 0..400 {
+    // WIMREAD_FUZZ_ROUNDS raises the count for a longer local soak.
+    let rounds: usize = std::env::var("WIMREAD_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    for round in 0..rounds {
         let (start, len) = regions[round % regions.len()];
         if len == 0 {
             continue;
