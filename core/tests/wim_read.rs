@@ -577,7 +577,7 @@ fn sample_split_set() {
 #[test]
 fn sample_duplicate_names_rejected() {
     let w = Wim::open(src(&sample("wimlib-duplicate_names.wim"))).unwrap();
-    let e = w.image_tree(1).err().expect("duplicate names are invalid");
+    let e = w.image_tree(1).expect_err("duplicate names are invalid");
     assert!(e.to_string().contains("duplicate"), "{e}");
 }
 
