@@ -326,3 +326,32 @@ pub fn decompress_window(input: &[u8], output: &mut [u8], chunk_size: usize) -> 
 pub fn decompress(input: &[u8], output: &mut [u8]) -> Result<()> {
     LzxDecoder::new().decompress(input, output)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_never_panics_and_empty_input_fails() {
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut dec = LzxDecoder::new();
+        let mut out = vec![0u8; 32768];
+        for round in 0..400 {
+            let n = (round * 37) % 3000;
+            let input: Vec<u8> = (0..n)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    s as u8
+                })
+                .collect();
+            let size = 1 + (round * 997) % 32768;
+            let _ = dec.decompress(&input, &mut out[..size]);
+        }
+        assert!(dec.decompress(&[], &mut out[..100]).is_err());
+        assert!(dec
+            .decompress_window(&[0; 10], &mut out[..100], 4 << 20)
+            .is_err());
+    }
+}
