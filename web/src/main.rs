@@ -1,1 +1,4 @@
-fn main() {}
+//! Page entry point.
+fn main() {
+    mediaprep_web::run();
+}

@@ -1,0 +1,58 @@
+//! The page's side of the worker: spawn it, send typed requests with files, receive events.
+
+use crate::protocol::{Envelope, Event, Request};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{MessageEvent, Worker};
+
+/// A running worker and the id counter for its jobs.
+pub struct WorkerClient {
+    worker: Worker,
+    next_id: Cell<u32>,
+    _onmessage: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl WorkerClient {
+    /// Start `./worker_loader.js`; every event is passed to `on_event`.
+    pub fn spawn(on_event: Rc<dyn Fn(Event)>) -> Result<Rc<Self>, JsValue> {
+        let worker = Worker::new("./worker_loader.js")?;
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Some(s) = e.data().as_string() {
+                match serde_json::from_str::<Event>(&s) {
+                    Ok(ev) => on_event(ev),
+                    Err(err) => web_sys::console::error_1(&format!("bad event {err}").into()),
+                }
+            }
+        });
+        worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        Ok(Rc::new(WorkerClient {
+            worker,
+            next_id: Cell::new(1),
+            _onmessage: onmessage,
+        }))
+    }
+
+    /// Send a request with files; returns the job id.
+    pub fn send(&self, request: Request, files: &[web_sys::File]) -> Result<u32, JsValue> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let json = serde_json::to_string(&Envelope { id, request })
+            .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let msg = js_sys::Object::new();
+        js_sys::Reflect::set(&msg, &"json".into(), &json.into())?;
+        let arr = js_sys::Array::new();
+        for f in files {
+            arr.push(f);
+        }
+        js_sys::Reflect::set(&msg, &"files".into(), &arr)?;
+        self.worker.post_message(&msg)?;
+        Ok(id)
+    }
+
+    /// Stop the worker at once (cancel): a synchronous job cannot read messages mid-run.
+    pub fn terminate(&self) {
+        self.worker.terminate();
+    }
+}

@@ -1,0 +1,97 @@
+//! The typed message protocol between the page and the worker.
+//!
+//! A message is a JS object `{ json: "<serde JSON>", files: [File…] }`: the JSON carries the typed
+//! request or event, and `File` objects travel beside it because structured cloning passes them
+//! without copying their data (serde cannot carry them).
+
+use serde::{Deserialize, Serialize};
+
+/// What the page asks the worker to do.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// SHA-256 and SHA-1 of `files[0]`, read in `slice_mib` MiB slices.
+    Hash {
+        /// Slice size in MiB (clamped to 1..=32).
+        slice_mib: u32,
+    },
+    /// Open `files` (an ISO, WIM, ESD, or a .swm set) and report what is inside.
+    Inspect,
+    /// List a directory inside the media: `layers` descend containers as in the CLI.
+    List {
+        /// ISO paths and `N:/path` image paths, outermost first.
+        layers: Vec<String>,
+    },
+}
+
+/// A request with the id its events will carry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    /// Job id chosen by the page.
+    pub id: u32,
+    /// The request.
+    pub request: Request,
+}
+
+/// What the worker tells the page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The worker is initialised and listening.
+    Ready {
+        /// mediaprep-core version.
+        version: String,
+    },
+    /// Progress of a job.
+    Progress {
+        /// Job id.
+        id: u32,
+        /// Stage name ("hash", "read", "compress", …).
+        stage: String,
+        /// Bytes done.
+        done: u64,
+        /// Bytes in total.
+        total: u64,
+        /// Throughput so far in MB/s.
+        mb_per_s: f64,
+    },
+    /// A job finished; `result` is the job's JSON result.
+    Result {
+        /// Job id.
+        id: u32,
+        /// The result.
+        result: serde_json::Value,
+    },
+    /// A job failed.
+    Error {
+        /// Job id.
+        id: u32,
+        /// Stable error kind (see `mediaprep_core::Error::kind`).
+        kind: String,
+        /// Plain-words message.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_json_shape_is_stable() {
+        let e = Envelope {
+            id: 7,
+            request: Request::Hash { slice_mib: 8 },
+        };
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(s, r#"{"id":7,"request":{"op":"hash","slice_mib":8}}"#);
+        assert_eq!(serde_json::from_str::<Envelope>(&s).unwrap(), e);
+        let ev: Event = serde_json::from_str(r#"{"event":"ready","version":"1"}"#).unwrap();
+        assert_eq!(
+            ev,
+            Event::Ready {
+                version: "1".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! The worker side: receives requests, runs core jobs synchronously over the user's files, and
+//! posts progress, results and errors. The page stays responsive because nothing here runs on
+//! the UI thread; cancelling terminates this worker (see docs/decisions.md).
+
+use crate::protocol::{Envelope, Event, Request};
+use crate::source::{as_file, JsFileSource};
+use mediaprep_core::io::{CachedReader, Progress, SharedReader};
+use mediaprep_core::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+/// Install the message handler and announce readiness.
+pub fn start() {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        on_message(e);
+    });
+    scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
+    post(&Event::Ready {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    });
+}
+
+/// Post an event to the page as a JSON string.
+pub fn post(ev: &Event) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Ok(s) = serde_json::to_string(ev) {
+        let _ = scope.post_message(&JsValue::from_str(&s));
+    }
+}
+
+fn on_message(e: MessageEvent) {
+    let data = e.data();
+    let json = js_sys::Reflect::get(&data, &"json".into())
+        .ok()
+        .and_then(|v| v.as_string());
+    let Some(json) = json else { return };
+    let env: Envelope = match serde_json::from_str(&json) {
+        Ok(env) => env,
+        Err(err) => {
+            post(&Event::Error {
+                id: 0,
+                kind: "invalid".into(),
+                message: format!("bad request: {err}"),
+            });
+            return;
+        }
+    };
+    let files: Vec<web_sys::File> = js_sys::Reflect::get(&data, &"files".into())
+        .ok()
+        .map(|v| js_sys::Array::from(&v).iter().filter_map(|f| as_file(&f)).collect())
+        .unwrap_or_default();
+    let id = env.id;
+    let reporter = Reporter::new(id);
+    match run(env.request, files, &reporter) {
+        Ok(result) => post(&Event::Result { id, result }),
+        Err(err) => post(&Event::Error {
+            id,
+            kind: err.kind().into(),
+            message: err.to_string(),
+        }),
+    }
+}
+
+/// Run one request over the given files.
+pub fn run(
+    request: Request,
+    files: Vec<web_sys::File>,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let sources = files
+        .into_iter()
+        .map(JsFileSource::new)
+        .collect::<Result<Vec<_>>>()?;
+    match request {
+        Request::Hash { slice_mib } => {
+            let src = sources
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Invalid("no file given".into()))?;
+            let name = src.name();
+            let slice = (slice_mib.clamp(1, 32) as usize) << 20;
+            let d = mediaprep_core::hash::hash_reader(&src, slice, progress)?;
+            Ok(serde_json::json!({ "name": name, "size": d.size, "sha256": d.sha256, "sha1": d.sha1 }))
+        }
+        Request::Inspect | Request::List { .. } => {
+            let named: Vec<(String, SharedReader)> = sources
+                .into_iter()
+                .map(|s| {
+                    let name = s.name();
+                    // Parsers read many small records; a block cache turns them into few slices.
+                    let r: SharedReader = Arc::new(CachedReader::new(s, 1 << 20, 16));
+                    (name, r)
+                })
+                .collect();
+            crate::jobs::run_media(request, named, progress)
+        }
+    }
+}
+
+/// Throttled progress events (at most ~10 per second) with throughput.
+pub struct Reporter {
+    id: u32,
+    started: f64,
+    last_post_ms: AtomicU64,
+}
+
+impl Reporter {
+    /// A reporter for job `id`.
+    pub fn new(id: u32) -> Self {
+        Reporter {
+            id,
+            started: js_sys::Date::now(),
+            last_post_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn update(&self, stage: &str, done: u64, total: u64) {
+        let now = js_sys::Date::now();
+        let last = self.last_post_ms.load(Ordering::Relaxed) as f64;
+        if done < total && now - last < 100.0 {
+            return;
+        }
+        self.last_post_ms.store(now as u64, Ordering::Relaxed);
+        let secs = ((now - self.started) / 1000.0).max(1e-3);
+        post(&Event::Progress {
+            id: self.id,
+            stage: stage.to_string(),
+            done,
+            total,
+            mb_per_s: done as f64 / 1e6 / secs,
+        });
+    }
+}
