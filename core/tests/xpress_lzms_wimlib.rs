@@ -251,8 +251,11 @@ fn solid_chunks(wim: &Wim, r: &BlobEntry) -> Vec<Chunk> {
         .collect()
 }
 
-/// Every resource of the WIM as (chunks, blobs it holds as (offset, size, sha1)).
-fn resources(wim: &Wim) -> Vec<(Vec<Chunk>, Vec<(usize, usize, [u8; 20])>)> {
+/// A blob inside a resource: (offset, size, sha1).
+type BlobSpan = (usize, usize, [u8; 20]);
+
+/// Every resource of the WIM as (chunks, blobs it holds).
+fn resources(wim: &Wim) -> Vec<(Vec<Chunk>, Vec<BlobSpan>)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < wim.blobs.len() {
@@ -352,9 +355,9 @@ fn mutate_chunks(chunks: &[Chunk], rounds: usize, seed: u64) {
         }
         let r = decoders.get(c.kind).decompress(&data, &mut out);
         tried += 1;
-        if r.is_err() {
+        if let Err(e) = r {
             detected += 1;
-            let msg = r.unwrap_err().to_string();
+            let msg = e.to_string();
             assert!(msg.contains(c.kind.name()), "error names the codec: {msg}");
         } else {
             assert!(

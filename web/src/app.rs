@@ -100,7 +100,9 @@ impl Reducible for State {
 /// What an error kind means for a technician.
 pub fn plain_words(kind: &str) -> String {
     match kind {
-        "malformed" | "truncated" => "This file is damaged or is not the kind of file it looks like.",
+        "malformed" | "truncated" => {
+            "This file is damaged or is not the kind of file it looks like."
+        }
         "codec" => "Compressed data inside this file is damaged.",
         "digest-mismatch" => "A checksum does not match: the file is corrupt or was altered.",
         "unsupported" => "This file uses a feature mediaprep does not handle yet.",
@@ -126,7 +128,8 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         let client = client.clone();
         use_effect_with(*generation, move |_| {
-            let on_event: Rc<dyn Fn(Event)> = Rc::new(move |ev| dispatcher.dispatch(Action::Worker(ev)));
+            let on_event: Rc<dyn Fn(Event)> =
+                Rc::new(move |ev| dispatcher.dispatch(Action::Worker(ev)));
             match WorkerClient::spawn(on_event) {
                 Ok(c) => *client.borrow_mut() = Some(c),
                 Err(e) => web_sys::console::error_1(&e),
@@ -144,7 +147,9 @@ pub fn app() -> Html {
         let client = client.clone();
         let files = files.clone();
         Callback::from(move |(request, label): (Request, String)| {
-            let Some(c) = client.borrow().clone() else { return };
+            let Some(c) = client.borrow().clone() else {
+                return;
+            };
             match c.send(request, &files.borrow()) {
                 Ok(id) => state.dispatch(Action::Started(id, label)),
                 Err(e) => state.dispatch(Action::Failed(format!("{e:?}"))),
@@ -223,7 +228,9 @@ pub fn open_panel(props: &OpenProps) -> Html {
         Callback::from(move |e: web_sys::Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
             if let Some(list) = input.files() {
-                let files = (0..list.length()).filter_map(|i| list.get(i)).collect::<Vec<_>>();
+                let files = (0..list.length())
+                    .filter_map(|i| list.get(i))
+                    .collect::<Vec<_>>();
                 if !files.is_empty() {
                     cb.emit(files);
                 }
@@ -238,7 +245,9 @@ pub fn open_panel(props: &OpenProps) -> Html {
             e.prevent_default();
             over.set(false);
             if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
-                let files = (0..list.length()).filter_map(|i| list.get(i)).collect::<Vec<_>>();
+                let files = (0..list.length())
+                    .filter_map(|i| list.get(i))
+                    .collect::<Vec<_>>();
                 if !files.is_empty() {
                     cb.emit(files);
                 }
@@ -284,7 +293,11 @@ pub fn job_progress(props: &JobProps) -> Html {
         .progress
         .clone()
         .unwrap_or_else(|| ("starting".into(), 0, 0, 0.0));
-    let pct = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
+    let pct = if total > 0 {
+        done as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
     let eta = if rate > 0.0 && total > done {
         format!(", about {:.0} s left", (total - done) as f64 / 1e6 / rate)
     } else {

@@ -52,7 +52,12 @@ fn on_message(e: MessageEvent) {
     };
     let files: Vec<web_sys::File> = js_sys::Reflect::get(&data, &"files".into())
         .ok()
-        .map(|v| js_sys::Array::from(&v).iter().filter_map(|f| as_file(&f)).collect())
+        .map(|v| {
+            js_sys::Array::from(&v)
+                .iter()
+                .filter_map(|f| as_file(&f))
+                .collect()
+        })
         .unwrap_or_default();
     let id = env.id;
     let reporter = Reporter::new(id);
@@ -85,7 +90,9 @@ pub fn run(
             let name = src.name();
             let slice = (slice_mib.clamp(1, 32) as usize) << 20;
             let d = mediaprep_core::hash::hash_reader(&src, slice, progress)?;
-            Ok(serde_json::json!({ "name": name, "size": d.size, "sha256": d.sha256, "sha1": d.sha1 }))
+            Ok(
+                serde_json::json!({ "name": name, "size": d.size, "sha256": d.sha256, "sha1": d.sha1 }),
+            )
         }
         Request::Inspect | Request::List { .. } => {
             let named: Vec<(String, SharedReader)> = sources

@@ -34,13 +34,21 @@ fn file_source_reads_any_range() {
     let data = sample(300_000);
     let src = JsFileSource::new(make_file(&data)).unwrap();
     assert_eq!(src.size(), data.len() as u64);
-    for (off, len) in [(0usize, 1usize), (12_345, 70_000), (299_990, 10), (0, 300_000)] {
+    for (off, len) in [
+        (0usize, 1usize),
+        (12_345, 70_000),
+        (299_990, 10),
+        (0, 300_000),
+    ] {
         let mut buf = vec![0u8; len];
         src.read_at(off as u64, &mut buf).unwrap();
         assert_eq!(buf, data[off..off + len]);
     }
     let mut buf = [0u8; 11];
-    assert!(src.read_at(299_990, &mut buf).is_err(), "read past the end must fail");
+    assert!(
+        src.read_at(299_990, &mut buf).is_err(),
+        "read past the end must fail"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -59,7 +67,8 @@ fn hash_job_in_worker_matches_sha2() {
 
 #[wasm_bindgen_test]
 fn inspect_of_garbage_is_a_typed_error() {
-    let err = mediaprep_web::worker::run(Request::Inspect, vec![make_file(&[7u8; 5000])], &NoProgress)
-        .unwrap_err();
+    let err =
+        mediaprep_web::worker::run(Request::Inspect, vec![make_file(&[7u8; 5000])], &NoProgress)
+            .unwrap_err();
     assert!(!err.to_string().is_empty());
 }

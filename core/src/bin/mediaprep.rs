@@ -1,4 +1,326 @@
-//! The `mediaprep` command-line tool.
+//! The `mediaprep` command-line tool: the same core as the browser app, for automation and tests.
+//! Exit code 0 on success, 1 on a reported error (never a panic).
+
+use clap::{Parser, Subcommand};
+use mediaprep_core::io::{FileSource, Progress, SharedReader};
+use mediaprep_core::media::{self, Node, Target};
+use mediaprep_core::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "mediaprep",
+    version,
+    about = "Windows media: inspect, check Dynamic Updates, verify packages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// What is inside an ISO / WIM / ESD / .swm set (give every part of a split set).
+    Inspect {
+        /// The file(s).
+        files: Vec<PathBuf>,
+        /// JSON instead of a tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a directory: LAYERs descend containers (`/sources/install.wim`, then `1:/Windows`).
+    Ls {
+        /// The media file.
+        file: PathBuf,
+        /// Layers.
+        layers: Vec<String>,
+    },
+    /// Write one file out of the media.
+    Extract {
+        /// The media file.
+        file: PathBuf,
+        /// Layers; the last one names the file.
+        #[arg(required = true)]
+        layers: Vec<String>,
+        /// Output path.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// SHA-256 and SHA-1 of a file.
+    Hash {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Which Dynamic Updates apply to every image of the media (nested WinRE and boot.wim included).
+    Check {
+        /// The media file(s).
+        files: Vec<PathBuf>,
+        /// A catalog JSON to use instead of the embedded one.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Identity, components and verification of an update package (.cab / .msu).
+    Package {
+        /// The package.
+        file: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The embedded Dynamic Update catalog.
+    Catalog {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+struct Cancel(Arc<AtomicBool>);
+impl Progress for Cancel {
+    fn update(&self, _stage: &str, _done: u64, _total: u64) {}
+    fn cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn open(path: &Path) -> Result<(String, SharedReader)> {
+    let src: SharedReader = Arc::new(FileSource::open(path)?);
+    Ok((path.display().to_string(), src))
+}
+
+fn open_all(files: &[PathBuf]) -> Result<Vec<(String, SharedReader)>> {
+    files.iter().map(|p| open(p)).collect()
+}
+
+fn print_wim(w: &media::WimReport, indent: &str) {
+    println!(
+        "{indent}{} [{} {}, chunk {}{}{}, boot index {}]",
+        w.path,
+        w.kind,
+        w.compression,
+        w.chunk_size,
+        if w.part_count > 1 {
+            format!(", {} parts", w.part_count)
+        } else {
+            String::new()
+        },
+        if w.integrity_present {
+            ", integrity table"
+        } else {
+            ""
+        },
+        w.boot_index
+    );
+    for i in &w.images {
+        println!(
+            "{indent}  #{} {} — {} {} {} [{}] {} files",
+            i.index,
+            i.name.as_deref().unwrap_or("?"),
+            i.edition.as_deref().unwrap_or("?"),
+            i.arch.as_deref().unwrap_or("?"),
+            i.version.as_deref().unwrap_or("version unknown"),
+            i.languages.join(","),
+            i.file_count.unwrap_or(0)
+        );
+        if let Some(v) = &i.version_signals {
+            println!(
+                "{indent}     effective version {} ({} confidence, from {}): {}",
+                v.effective.as_deref().unwrap_or("unknown"),
+                v.confidence.as_deref().unwrap_or("?"),
+                v.source.as_deref().unwrap_or("-"),
+                v.rule
+            );
+            for d in &v.disagreements {
+                println!("{indent}     disagrees: {d}");
+            }
+        }
+    }
+    for r in &w.winre {
+        println!(
+            "{indent}  WinRE {} ({} bytes, sha1 {}) in images {:?}",
+            r.path, r.size, r.sha1, r.shared_by
+        );
+        print_wim(&r.wim, &format!("{indent}    "));
+    }
+}
+
+fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
+    let progress = Cancel(cancel);
+    match cli.cmd {
+        Cmd::Inspect { files, json } => {
+            let rep = media::inspect(open_all(&files)?, &progress)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rep).map_err(|e| Error::Io(e.to_string()))?
+                );
+            } else {
+                println!("{} ({} bytes, {})", rep.file, rep.size, rep.container);
+                if let Some(iso) = &rep.iso {
+                    println!(
+                        "  volume {:?}, file systems: {}",
+                        iso.volume_label.as_deref().unwrap_or(""),
+                        iso.filesystems.join(", ")
+                    );
+                }
+                for w in &rep.wims {
+                    print_wim(w, "  ");
+                }
+            }
+        }
+        Cmd::Ls { file, layers } => {
+            let (name, src) = open(&file)?;
+            let node = media::open_node(src, &name)?;
+            let entries = match media::descend(node, &layers)? {
+                Target::Dir(e) => e,
+                Target::Node(n) => media::list_node(&n)?,
+                Target::File(r, _) => match media::open_node(r.clone(), "file") {
+                    Ok(n) => media::list_node(&n)?,
+                    Err(_) => media::list_node(&Node::File(r))?,
+                },
+            };
+            for e in entries {
+                println!(
+                    "{}{:>14}  {}",
+                    if e.is_dir { "d" } else { "-" },
+                    e.size,
+                    e.name
+                );
+            }
+        }
+        Cmd::Extract {
+            file,
+            layers,
+            output,
+        } => {
+            let (name, src) = open(&file)?;
+            let node = media::open_node(src, &name)?;
+            let Target::File(reader, sha1) = media::descend(node, &layers)? else {
+                return Err(Error::Invalid(
+                    "the last layer is a directory, not a file".into(),
+                ));
+            };
+            let tmp = output.with_extension("mediaprep-part");
+            let res = (|| {
+                let mut f = std::fs::File::create(&tmp)?;
+                let n = media::copy_target(&reader, sha1, &mut f, &progress)?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &output)?;
+                Ok(n)
+            })();
+            match res {
+                Ok(n) => eprintln!("wrote {} ({n} bytes)", output.display()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
+        }
+        Cmd::Hash { file } => {
+            let (_, src) = open(&file)?;
+            let d = mediaprep_core::hash::hash_reader(&*src, 8 << 20, &progress)?;
+            println!("sha256 {}\nsha1   {}\nsize   {}", d.sha256, d.sha1, d.size);
+        }
+        Cmd::Check {
+            files,
+            catalog,
+            json,
+        } => {
+            let cat = match catalog {
+                Some(p) => {
+                    mediaprep_core::catalog::Catalog::from_json(&std::fs::read_to_string(&p)?)?
+                }
+                None => mediaprep_core::catalog::Catalog::embedded()?,
+            };
+            let rep = media::inspect(open_all(&files)?, &progress)?;
+            let facts = media::image_facts(&rep);
+            let eval = mediaprep_core::catalog::evaluate(&cat, &facts);
+            if json {
+                let v = serde_json::json!({ "inspection": rep, "evaluation": eval });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                );
+            } else {
+                for (i, f) in facts.iter().enumerate() {
+                    println!("{}", f.label);
+                    for x in eval.findings_for(i) {
+                        let v = serde_json::to_value(&x.verdict).ok();
+                        let v = v.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+                        println!("  {:<16} {}  {}", v, x.kb, x.reasons.join(" "));
+                    }
+                }
+                for n in &eval.notes {
+                    println!("note: {n}");
+                }
+            }
+        }
+        Cmd::Package { file, json } => {
+            let (name, src) = open(&file)?;
+            let short = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(name);
+            let pkg = mediaprep_core::package::open_package(src, &short)?;
+            let ver = pkg.verify(&Default::default())?;
+            let v = serde_json::json!({ "package": pkg, "verification": ver });
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                );
+            }
+            if !ver.ok {
+                return Err(Error::DigestMismatch {
+                    what: format!("{short}: package verification"),
+                    expected: "every payload matches its manifest".into(),
+                    actual: ver.problems.join("; "),
+                });
+            }
+        }
+        Cmd::Catalog { json } => {
+            let cat = mediaprep_core::catalog::Catalog::embedded()?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&cat).map_err(|e| Error::Io(e.to_string()))?
+                );
+            } else {
+                println!("catalog {} ({} updates)", cat.version, cat.updates.len());
+                for u in &cat.updates {
+                    println!(
+                        "  {:<10} {:<14} {}",
+                        u.kb,
+                        serde_json::to_value(&u.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        u.title.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() {
-    println!("mediaprep {}", env!("CARGO_PKG_VERSION"));
+    let cli = Cli::parse();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let c = cancel.clone();
+    let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
+    if let Err(e) = run(cli, cancel) {
+        eprintln!("mediaprep: error: {e}");
+        std::process::exit(1);
+    }
 }

@@ -69,10 +69,7 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for `kind`.
     pub fn new(kind: Compression) -> Self {
-        Decoder {
-            kind,
-            lzms: None,
-        }
+        Decoder { kind, lzms: None }
     }
 
     /// Decode one chunk: `input` is the compressed chunk, `output.len()` its exact uncompressed size.

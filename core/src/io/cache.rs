@@ -99,7 +99,14 @@ mod tests {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let s = SliceSource::new(data.clone());
         let c = CachedReader::new(&s, 512, 3);
-        for (off, len) in [(0u64, 10usize), (500, 30), (511, 2), (9990, 10), (1000, 2000), (3, 1)] {
+        for (off, len) in [
+            (0u64, 10usize),
+            (500, 30),
+            (511, 2),
+            (9990, 10),
+            (1000, 2000),
+            (3, 1),
+        ] {
             let mut b = vec![0u8; len];
             c.read_at(off, &mut b).unwrap();
             assert_eq!(&b[..], &data[off as usize..off as usize + len]);

@@ -40,7 +40,9 @@ mod native {
                 use std::os::windows::fs::FileExt;
                 let mut done = 0usize;
                 while done < buf.len() {
-                    let n = self.file.seek_read(&mut buf[done..], offset + done as u64)?;
+                    let n = self
+                        .file
+                        .seek_read(&mut buf[done..], offset + done as u64)?;
                     if n == 0 {
                         return Err(crate::Error::Io("unexpected end of file".into()));
                     }

@@ -213,10 +213,7 @@ mod tests {
     #[test]
     fn read_vec_refuses_over_limit() {
         let s = SliceSource::new(vec![0u8; 16]);
-        assert!(matches!(
-            read_vec(&s, "x", 0, 17, 16),
-            Err(Error::Limit(_))
-        ));
+        assert!(matches!(read_vec(&s, "x", 0, 17, 16), Err(Error::Limit(_))));
         assert!(matches!(
             read_vec(&s, "x", 8, 9, 100),
             Err(Error::Truncated { .. })

@@ -149,7 +149,11 @@ impl Header {
         let mut magic = [0u8; 8];
         magic.copy_from_slice(&b[..8]);
         if &magic != MAGIC && &magic != PIPABLE_MAGIC {
-            return Err(Error::malformed("WIM header", 0, "not a WIM file (bad magic)"));
+            return Err(Error::malformed(
+                "WIM header",
+                0,
+                "not a WIM file (bad magic)",
+            ));
         }
         if &magic == PIPABLE_MAGIC {
             return Err(Error::Unsupported(
@@ -219,7 +223,10 @@ impl Header {
             return Err(Error::malformed(
                 "WIM header",
                 0x78,
-                format!("boot index {} > image count {}", h.boot_index, h.image_count),
+                format!(
+                    "boot index {} > image count {}",
+                    h.boot_index, h.image_count
+                ),
             ));
         }
         for (name, r) in [
@@ -227,7 +234,11 @@ impl Header {
             ("XML data", &h.xml),
             ("integrity table", &h.integrity),
         ] {
-            if !r.is_empty() && r.offset.checked_add(r.size_in_wim).is_none_or(|e| e > file_size) {
+            if !r.is_empty()
+                && r.offset
+                    .checked_add(r.size_in_wim)
+                    .is_none_or(|e| e > file_size)
+            {
                 return Err(Error::malformed(
                     "WIM header",
                     0x30,

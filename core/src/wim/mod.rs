@@ -2,12 +2,12 @@
 
 pub mod format;
 pub mod meta_read;
+pub mod meta_write;
 pub mod model;
 pub mod read;
 pub mod servicing;
-pub mod xml;
-pub mod meta_write;
 pub mod write;
+pub mod xml;
 pub mod xml_write;
 
 pub use read::{BlobInfo, BlobLocation, BlobReader, RawResource, VerifyReport, Wim};

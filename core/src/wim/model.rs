@@ -112,8 +112,7 @@ pub struct ImageTree {
 /// Case-insensitive comparison of two UTF-16 names the way Windows paths compare.
 pub fn names_equal_ci(a: &[u16], b: &[u16]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(&x, &y)| x == y || fold_u16(x) == fold_u16(y))
 }
