@@ -6,6 +6,8 @@
 //! `flock`, so parallel test binaries do not race; within one process a `OnceLock` runs it once.
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
+pub mod schema;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

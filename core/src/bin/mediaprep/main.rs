@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod report;
+
 #[derive(Parser)]
 #[command(
     name = "mediaprep",
@@ -72,6 +74,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a report: inspection, verdicts and package verifications. The form follows the
+    /// output's extension: .json, .html, .md, or .zip (all three + DISM hand-off script + SHA256SUMS).
+    Report {
+        /// The media file(s).
+        files: Vec<PathBuf>,
+        /// Update packages to verify and include (repeatable).
+        #[arg(long = "package")]
+        packages: Vec<PathBuf>,
+        /// A catalog JSON to use instead of the embedded one.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// When the report was generated, as written into it (default: now, UTC).
+        #[arg(long)]
+        generated: Option<String>,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// The embedded Dynamic Update catalog.
     Catalog {
         /// JSON output.
@@ -95,6 +115,28 @@ fn open(path: &Path) -> Result<(String, SharedReader)> {
 
 fn open_all(files: &[PathBuf]) -> Result<Vec<(String, SharedReader)>> {
     files.iter().map(|p| open(p)).collect()
+}
+
+/// Write `path` through a sibling temporary file renamed into place when `write` succeeds, so a
+/// failure or Ctrl-C never leaves a partial output under the requested name.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<u64>,
+) -> Result<u64> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".mediaprep-part");
+    let tmp = path.with_file_name(tmp_name);
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        let n = write(&mut f)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(n)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
 
 fn print_wim(w: &media::WimReport, indent: &str) {
@@ -205,21 +247,10 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     "the last layer is a directory, not a file".into(),
                 ));
             };
-            let tmp = output.with_extension("mediaprep-part");
-            let res = (|| {
-                let mut f = std::fs::File::create(&tmp)?;
-                let n = media::copy_target(&reader, sha1, &mut f, &progress)?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &output)?;
-                Ok(n)
-            })();
-            match res {
-                Ok(n) => eprintln!("wrote {} ({n} bytes)", output.display()),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
-            }
+            let n = write_atomically(&output, |f| {
+                media::copy_target(&reader, sha1, f, &progress)
+            })?;
+            eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Hash { file } => {
             let (_, src) = open(&file)?;
@@ -287,6 +318,25 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     actual: ver.problems.join("; "),
                 });
             }
+        }
+        Cmd::Report {
+            files,
+            packages,
+            catalog,
+            generated,
+            output,
+        } => {
+            let n = report::run(
+                report::ReportArgs {
+                    files,
+                    packages,
+                    catalog,
+                    output: output.clone(),
+                    generated,
+                },
+                &progress,
+            )?;
+            eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Catalog { json } => {
             let cat = mediaprep_core::catalog::Catalog::embedded()?;
