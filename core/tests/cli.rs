@@ -133,7 +133,12 @@ fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
         String::from_utf8_lossy(&check.stdout)
     );
     let listed = String::from_utf8_lossy(&check.stdout);
-    for name in ["report.json", "report.html", "report.md", "handoff-dism.ps1"] {
+    for name in [
+        "report.json",
+        "report.html",
+        "report.md",
+        "handoff-dism.ps1",
+    ] {
         assert!(listed.contains(&format!("{name}: OK")), "{listed}");
     }
     let rep: serde_json::Value =
@@ -149,7 +154,10 @@ fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
         .as_array()
         .unwrap()
         .len();
-    let info = run("wimlib-imagex", &["info", fx.join("install.wim").to_str().unwrap()]);
+    let info = run(
+        "wimlib-imagex",
+        &["info", fx.join("install.wim").to_str().unwrap()],
+    );
     let count: usize = info
         .lines()
         .find(|l| l.starts_with("Image Count:"))

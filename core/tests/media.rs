@@ -235,7 +235,9 @@ fn inspection_json_conforms_to_the_documented_schema() {
         assert!(bad.is_empty(), "{}: {bad:#?}", files[0].display());
     }
     // The checker itself rejects what the schema forbids.
-    let mut v = serde_json::to_value(media::inspect(open(&fx.join("Winre.wim")), &NoProgress).unwrap()).unwrap();
+    let mut v =
+        serde_json::to_value(media::inspect(open(&fx.join("Winre.wim")), &NoProgress).unwrap())
+            .unwrap();
     v["wims"][0]["images"][0]["surprise"] = serde_json::json!(1);
     v["container"] = serde_json::json!("zip");
     assert_eq!(schema::violations(&schema, &v).len(), 2);

@@ -247,9 +247,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     "the last layer is a directory, not a file".into(),
                 ));
             };
-            let n = write_atomically(&output, |f| {
-                media::copy_target(&reader, sha1, f, &progress)
-            })?;
+            let n = write_atomically(&output, |f| media::copy_target(&reader, sha1, f, &progress))?;
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Hash { file } => {

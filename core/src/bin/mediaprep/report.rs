@@ -101,7 +101,8 @@ pub fn run(args: ReportArgs, progress: &dyn Progress) -> Result<u64> {
                 ver.problems.join("; ")
             ));
         }
-        verifications.push(serde_json::json!({ "file": short, "package": pkg, "verification": ver }));
+        verifications
+            .push(serde_json::json!({ "file": short, "package": pkg, "verification": ver }));
     }
     if !verifications.is_empty() {
         report.package = Some(serde_json::Value::Array(verifications));
