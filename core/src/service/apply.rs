@@ -1,0 +1,450 @@
+//! Editing an image tree the way file-level CBS servicing leaves it.
+//!
+//! For each component: older versions of the same component (name, architecture, culture, public
+//! key token) leave `Windows\WinSxS` and `WinSxS\Manifests`; the new payloads go to
+//! `WinSxS\<folder>\` and each `<file>` with a destination is projected there as a hard link of the
+//! WinSxS copy (one inode: same hard-link group, data, attributes and security descriptor).
+//! Destinations are matched case-insensitively against the image, and an existing file keeps its
+//! name, attributes and security descriptor; a new one takes its directory's. Projections of the old
+//! version that the new one no longer has are removed. The tree is then compacted so that nothing
+//! detached stays in the arena (the writer wants every node reachable).
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::plan::{PreparedComponent, PreparedPackage};
+use crate::package::manifest::{parse_version, SxsName};
+use crate::wim::model::{attr, Dentry, Hash, ImageTree};
+use crate::{Error, Result};
+
+/// Component store, relative to the image root.
+pub const WINSXS: &str = "Windows\\WinSxS";
+/// Component manifests.
+pub const MANIFESTS: &str = "Windows\\WinSxS\\Manifests";
+
+/// What servicing changed, as paths (`/Windows/System32/kernel32.dll`), sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeLog {
+    /// Files that did not exist before.
+    pub added: Vec<String>,
+    /// Files whose contents were replaced (attributes and security descriptor kept).
+    pub replaced: Vec<String>,
+    /// Files removed (older component versions and their projections).
+    pub removed: Vec<String>,
+    /// Per-component outcome, in words.
+    pub components: Vec<String>,
+}
+
+/// Mutable state of one servicing run over one tree.
+pub struct Editor<'t> {
+    tree: &'t mut ImageTree,
+    time: u64,
+    next_group: u64,
+    added: BTreeSet<String>,
+    replaced: BTreeSet<String>,
+    removed: BTreeSet<String>,
+    components: Vec<String>,
+}
+
+fn u16s(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+fn fold(name: &[u16]) -> String {
+    String::from_utf16_lossy(name).to_uppercase()
+}
+
+impl<'t> Editor<'t> {
+    /// Start editing `tree`; `time` (FILETIME) is given to new and replaced entries.
+    pub fn new(tree: &'t mut ImageTree, time: u64) -> Result<Self> {
+        if tree.nodes.first().map(|r| r.is_dir()) != Some(true) {
+            return Err(Error::Invalid("image tree has no root directory".into()));
+        }
+        let next_group = tree
+            .nodes
+            .iter()
+            .map(|d| d.hard_link_group)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        Ok(Editor {
+            tree,
+            time,
+            next_group,
+            added: BTreeSet::new(),
+            replaced: BTreeSet::new(),
+            removed: BTreeSet::new(),
+            components: Vec::new(),
+        })
+    }
+
+    /// Insert `d` under `parent`, keeping children in case-insensitive name order.
+    fn insert(&mut self, parent: usize, mut d: Dentry) -> usize {
+        d.parent = parent;
+        let idx = self.tree.nodes.len();
+        let key = fold(&d.name);
+        self.tree.nodes.push(d);
+        let children = &self.tree.nodes[parent].children;
+        let pos = children
+            .iter()
+            .position(|&c| fold(&self.tree.nodes[c].name) > key)
+            .unwrap_or(children.len());
+        self.tree.nodes[parent].children.insert(pos, idx);
+        idx
+    }
+
+    /// The directory at `rel` (`\`-separated, relative to the root), created with its parent's
+    /// security descriptor where missing. Existing names are matched case-insensitively.
+    pub fn ensure_dir(&mut self, rel: &str) -> Result<usize> {
+        let mut cur = 0usize;
+        for comp in rel.split(['\\', '/']).filter(|c| !c.is_empty() && *c != ".") {
+            if comp == ".." {
+                return Err(Error::Invalid(format!("'..' in destination {rel}")));
+            }
+            let name = u16s(comp);
+            cur = match self.tree.child(cur, &name) {
+                Some(c) if self.tree.nodes[c].is_dir() => c,
+                Some(c) => {
+                    return Err(Error::Invalid(format!(
+                        "{} is a file where servicing needs a directory",
+                        self.tree.path_of(c)
+                    )))
+                }
+                None => {
+                    let parent = &self.tree.nodes[cur];
+                    let d = Dentry {
+                        name,
+                        attributes: attr::DIRECTORY,
+                        security_id: parent.security_id,
+                        creation_time: self.time,
+                        last_access_time: self.time,
+                        last_write_time: self.time,
+                        ..Default::default()
+                    };
+                    self.insert(cur, d)
+                }
+            };
+        }
+        Ok(cur)
+    }
+
+    fn detach(&mut self, node: usize) {
+        let parent = self.tree.nodes[node].parent;
+        self.tree.nodes[parent].children.retain(|&c| c != node);
+    }
+
+    /// Every file (non-directory) at or below `node`.
+    fn files_below(&self, node: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = vec![node];
+        while let Some(i) = stack.pop() {
+            let d = &self.tree.nodes[i];
+            if d.is_dir() {
+                stack.extend(d.children.iter().copied());
+            } else {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    fn remove_subtree(&mut self, node: usize) {
+        for f in self.files_below(node) {
+            let p = self.tree.path_of(f);
+            self.removed.insert(p);
+        }
+        self.detach(node);
+    }
+
+    /// Put a file at `dir\name` with `data`, sharing inode fields with `proto` (attributes,
+    /// security, hard-link group). An existing file of that name (case-insensitive) is replaced in
+    /// place: it keeps its name and short name (callers put its attributes and security descriptor
+    /// into `proto` when they are to be kept).
+    fn put_file(&mut self, dir: usize, name: &str, data: Hash, proto: &Dentry) -> Result<usize> {
+        let n = u16s(name);
+        if let Some(c) = self.tree.child(dir, &n) {
+            let path = self.tree.path_of(c);
+            let d = &mut self.tree.nodes[c];
+            if d.is_dir() || d.is_reparse() {
+                return Err(Error::Unsupported(format!(
+                    "{path} is a {} in the image; servicing would replace it with a file",
+                    if d.is_dir() { "directory" } else { "reparse point" }
+                )));
+            }
+            d.data = Some(data);
+            d.attributes = proto.attributes;
+            d.security_id = proto.security_id;
+            d.hard_link_group = proto.hard_link_group;
+            d.last_write_time = self.time;
+            d.last_access_time = self.time;
+            // The new file's inode has no streams or extended attributes of the old one.
+            d.named_streams.clear();
+            d.tagged_items.clear();
+            if !self.added.contains(&path) {
+                self.replaced.insert(path);
+            }
+            return Ok(c);
+        }
+        let d = Dentry {
+            name: n,
+            data: Some(data),
+            ..proto.clone()
+        };
+        let i = self.insert(dir, d);
+        let path = self.tree.path_of(i);
+        if self.removed.remove(&path) {
+            self.replaced.insert(path);
+        } else {
+            self.added.insert(path);
+        }
+        Ok(i)
+    }
+
+    fn reachable(&self) -> Vec<bool> {
+        let mut seen = vec![false; self.tree.nodes.len()];
+        for i in self.tree.walk() {
+            seen[i] = true;
+        }
+        seen
+    }
+
+    /// Service one component (see the module docs).
+    pub fn component(&mut self, c: &PreparedComponent) -> Result<()> {
+        let key = c.identity.key();
+        let new_ver = parse_version(&c.identity.version)
+            .ok_or_else(|| Error::Invalid(format!("{}: version {:?}", c.folder, c.identity.version)))?;
+        let winsxs = self.ensure_dir(WINSXS)?;
+        let manifests = self.ensure_dir(MANIFESTS)?;
+
+        // Versions of this component already in the store.
+        let same = |name: &[u16], strip: bool| -> Option<[u32; 4]> {
+            let s = String::from_utf16_lossy(name);
+            let s = if strip {
+                s.strip_suffix(".manifest")
+                    .or_else(|| s.strip_suffix(".MANIFEST"))?
+                    .to_string()
+            } else {
+                s
+            };
+            let n = SxsName::parse(&s)?;
+            (n.arch.eq_ignore_ascii_case(&key.arch)
+                && n.name.eq_ignore_ascii_case(&key.name)
+                && n.token.eq_ignore_ascii_case(&key.token)
+                && n.culture.eq_ignore_ascii_case(&key.culture))
+            .then(|| parse_version(&n.version))
+            .flatten()
+        };
+        let mut old_dirs = Vec::new();
+        for &ch in &self.tree.nodes[winsxs].children {
+            let d = &self.tree.nodes[ch];
+            if let (true, Some(v)) = (d.is_dir(), same(&d.name, false)) {
+                old_dirs.push((ch, v));
+            }
+        }
+        if let Some((dir, v)) = old_dirs.iter().find(|(_, v)| *v > new_ver) {
+            self.components.push(format!(
+                "{}: skipped, the image has a newer version ({})",
+                c.folder,
+                self.tree.nodes[*dir].name_string()
+            ));
+            let _ = v;
+            return Ok(());
+        }
+        let old_manifests: Vec<usize> = self.tree.nodes[manifests]
+            .children
+            .iter()
+            .copied()
+            .filter(|&m| {
+                !self.tree.nodes[m].is_dir() && same(&self.tree.nodes[m].name, true).is_some()
+            })
+            .collect();
+
+        // Inodes of the old version, and where else in the image they are linked (projections).
+        let mut old_groups = HashSet::new();
+        for &(dir, _) in &old_dirs {
+            for f in self.files_below(dir) {
+                let g = self.tree.nodes[f].hard_link_group;
+                if g != 0 {
+                    old_groups.insert(g);
+                }
+            }
+        }
+        let old_names: Vec<String> = old_dirs
+            .iter()
+            .map(|&(d, _)| self.tree.nodes[d].name_string())
+            .collect();
+        for &(dir, _) in &old_dirs {
+            self.remove_subtree(dir);
+        }
+        for m in old_manifests {
+            self.remove_subtree(m);
+        }
+        let live = self.reachable();
+        let old_projections: Vec<usize> = (0..self.tree.nodes.len())
+            .filter(|&i| {
+                live[i]
+                    && !self.tree.nodes[i].is_dir()
+                    && old_groups.contains(&self.tree.nodes[i].hard_link_group)
+            })
+            .collect();
+
+        // The new version.
+        let folder = self.ensure_dir(&format!("{WINSXS}\\{}", c.folder))?;
+        let mut projected = HashSet::new();
+        for f in &c.files {
+            let group = self.next_group;
+            self.next_group += 1;
+            let (sub, base) = match f.name.rsplit_once(['\\', '/']) {
+                Some((s, b)) => (Some(s), b),
+                None => (None, f.name.as_str()),
+            };
+            let sxs_dir = match sub {
+                Some(s) => self.ensure_dir(&format!("{WINSXS}\\{}\\{s}", c.folder))?,
+                None => folder,
+            };
+            let mut proto = Dentry {
+                attributes: attr::ARCHIVE,
+                security_id: self.tree.nodes[sxs_dir].security_id,
+                creation_time: self.time,
+                last_access_time: self.time,
+                last_write_time: self.time,
+                hard_link_group: group,
+                ..Default::default()
+            };
+            if let Some(dest) = &f.dest_dir {
+                let dir = self.ensure_dir(dest)?;
+                match self.tree.child(dir, &u16s(base)) {
+                    Some(e) if !self.tree.nodes[e].is_dir() => {
+                        // A replaced file keeps its attributes and security descriptor.
+                        let ex = &self.tree.nodes[e];
+                        proto.attributes = ex.attributes;
+                        proto.security_id = ex.security_id;
+                        proto.creation_time = ex.creation_time;
+                    }
+                    _ => proto.security_id = self.tree.nodes[dir].security_id,
+                }
+                let p = self.put_file(dir, base, f.sha1, &proto)?;
+                projected.insert(p);
+            }
+            self.put_file(sxs_dir, base, f.sha1, &proto)?;
+        }
+        let mproto = Dentry {
+            attributes: attr::ARCHIVE,
+            security_id: self.tree.nodes[manifests].security_id,
+            creation_time: self.time,
+            last_access_time: self.time,
+            last_write_time: self.time,
+            ..Default::default()
+        };
+        let mhash = crate::hash::sha1(&c.manifest);
+        self.put_file(manifests, &format!("{}.manifest", c.folder), mhash, &mproto)?;
+
+        // Old projections the new version does not project any more.
+        for p in old_projections {
+            if !projected.contains(&p) {
+                self.remove_subtree(p);
+            }
+        }
+        self.components.push(if old_names.is_empty() {
+            format!("{}: installed", c.folder)
+        } else {
+            format!("{}: installed, replacing {}", c.folder, old_names.join(", "))
+        });
+        Ok(())
+    }
+
+    /// Store the package's `update.mum` (and `update.cat`) as its record in
+    /// `Windows\servicing\Packages`.
+    pub fn record(&mut self, p: &PreparedPackage) -> Result<()> {
+        let dir = self.ensure_dir(super::records::PACKAGES_DIR)?;
+        let proto = Dentry {
+            attributes: attr::ARCHIVE,
+            security_id: self.tree.nodes[dir].security_id,
+            creation_time: self.time,
+            last_access_time: self.time,
+            last_write_time: self.time,
+            ..Default::default()
+        };
+        let (mum, cat) = super::records::record_names(p);
+        self.put_file(dir, &mum, crate::hash::sha1(&p.mum), &proto)?;
+        if let (Some(cat_name), Some(bytes)) = (cat, &p.cat) {
+            self.put_file(dir, &cat_name, crate::hash::sha1(bytes), &proto)?;
+        }
+        Ok(())
+    }
+
+    /// Finish: drop detached nodes and return the change log.
+    pub fn finish(self) -> ChangeLog {
+        compact(self.tree);
+        let Editor {
+            added,
+            replaced,
+            removed,
+            components,
+            ..
+        } = self;
+        ChangeLog {
+            removed: removed
+                .into_iter()
+                .filter(|p| !replaced.contains(p) && !added.contains(p))
+                .collect(),
+            added: added.into_iter().collect(),
+            replaced: replaced.into_iter().collect(),
+            components,
+        }
+    }
+}
+
+/// Rebuild the arena with only the nodes reachable from the root (parents before children).
+pub fn compact(tree: &mut ImageTree) {
+    let order = tree.walk();
+    let mut map = vec![usize::MAX; tree.nodes.len()];
+    for (new, &old) in order.iter().enumerate() {
+        map[old] = new;
+    }
+    let mut nodes = Vec::with_capacity(order.len());
+    for &old in &order {
+        let mut d = std::mem::take(&mut tree.nodes[old]);
+        d.children = d.children.iter().map(|&c| map[c]).collect();
+        d.parent = if old == 0 { 0 } else { map[d.parent] };
+        nodes.push(d);
+    }
+    tree.nodes = nodes;
+}
+
+/// Apply every prepared package to `tree` (components, then the record), returning the log.
+pub fn apply_packages(tree: &mut ImageTree, packages: &[PreparedPackage], time: u64) -> Result<ChangeLog> {
+    let mut ed = Editor::new(tree, time)?;
+    for p in packages {
+        for c in &p.components {
+            ed.component(c)?;
+        }
+        ed.record(p)?;
+    }
+    Ok(ed.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensure_dir_matches_case_and_inherits_security() {
+        let mut t = ImageTree::default();
+        t.security = vec![vec![1], vec![2]];
+        t.nodes.push(Dentry {
+            attributes: attr::DIRECTORY,
+            security_id: 0,
+            ..Default::default()
+        });
+        let mut ed = Editor::new(&mut t, 5).unwrap();
+        let a = ed.ensure_dir("Windows\\System32").unwrap();
+        let b = ed.ensure_dir("WINDOWS/system32").unwrap();
+        assert_eq!(a, b);
+        assert!(ed.ensure_dir("Windows\\..\\x").is_err());
+        ed.finish();
+        assert_eq!(t.nodes.len(), 3);
+        assert_eq!(t.lookup("/Windows/System32").unwrap(), 2);
+        assert_eq!(t.nodes[2].security_id, 0);
+        assert!(crate::wim::model::names_equal_ci(&t.nodes[1].name, &u16s("windows")));
+    }
+}

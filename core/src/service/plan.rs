@@ -1,0 +1,277 @@
+//! Pass 1: everything the write needs, checked before anything is written.
+//!
+//! Every payload is decoded once and its SHA-256 (SHA-1 for old manifests) compared with its
+//! manifest; its SHA-1 (the WIM blob id) and size are kept so the new image tree is complete before
+//! the first byte of output. Manifests, `update.mum` and `update.cat` are small and kept in memory
+//! (their total is bounded by [`crate::package::MAX_MANIFESTS_TOTAL`] and [`crate::package::MAX_MUM`]).
+
+use std::collections::BTreeMap;
+
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use super::cabtime::cab_time;
+use super::select::{Selected, Selection};
+use crate::hash::hex;
+use crate::io::Progress;
+use crate::package::manifest::{expand_runtime_path, MAX_MANIFEST};
+use crate::package::{AssemblyIdentity, Package, PackageKind, MAX_MUM};
+use crate::wim::model::Hash;
+use crate::{Error, Result};
+
+/// One file of a component, ready to be placed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PreparedFile {
+    /// Name in the component folder (may hold `\` for subfolders).
+    pub name: String,
+    /// Expanded destination folder relative to the image root (`Windows\System32`), or `None`
+    /// when the file stays in WinSxS only.
+    pub dest_dir: Option<String>,
+    /// CAB member index holding the bytes.
+    #[serde(skip)]
+    pub member: usize,
+    /// SHA-1 of the bytes (the WIM blob id).
+    #[serde(serialize_with = "ser_hex")]
+    pub sha1: Hash,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+fn ser_hex<S: serde::Serializer>(h: &Hash, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(h))
+}
+
+/// One component, ready to be placed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PreparedComponent {
+    /// Its identity.
+    pub identity: AssemblyIdentity,
+    /// WinSxS folder name (the manifest member name without `.manifest`).
+    pub folder: String,
+    /// The manifest bytes, stored as `WinSxS\Manifests\<folder>.manifest`.
+    #[serde(skip)]
+    pub manifest: Vec<u8>,
+    /// Its files.
+    pub files: Vec<PreparedFile>,
+}
+
+/// One package, ready to be serviced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PreparedPackage<'a> {
+    /// The package.
+    #[serde(skip)]
+    pub package: &'a Package,
+    /// Display name.
+    pub label: String,
+    /// What it is.
+    pub kind: PackageKind,
+    /// The package identity from `update.mum`.
+    pub identity: AssemblyIdentity,
+    /// KB.
+    pub kb: Option<String>,
+    /// Record name without extension: `name~token~arch~lang~version`.
+    pub record: String,
+    /// `update.mum`.
+    #[serde(skip)]
+    pub mum: Vec<u8>,
+    /// `update.cat`, when the package has one.
+    #[serde(skip)]
+    pub cat: Option<Vec<u8>>,
+    /// Newest member time of the package's CAB (FILETIME).
+    pub time: Option<u64>,
+    /// Components in manifest order.
+    pub components: Vec<PreparedComponent>,
+}
+
+/// Everything pass 1 found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Prepared<'a> {
+    /// Packages in servicing order.
+    pub packages: Vec<PreparedPackage<'a>>,
+    /// Remarks from the selection.
+    pub notes: Vec<String>,
+}
+
+impl Prepared<'_> {
+    /// The Safe OS DU's version (`26100.8037.1.0` → `[26100, 8037, 1, 0]`), the last one if several.
+    pub fn safeos_version(&self) -> Option<[u32; 4]> {
+        self.packages
+            .iter()
+            .rev()
+            .find(|p| p.kind == PackageKind::SafeOsDu)
+            .and_then(|p| p.identity.version_parts())
+    }
+
+    /// The newest package time.
+    pub fn time(&self) -> Option<u64> {
+        self.packages.iter().filter_map(|p| p.time).max()
+    }
+}
+
+/// Pass 1 over a selection: refuse if anything was refused, then read manifests and records and
+/// check every payload digest.
+pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepared<'a>> {
+    if !sel.refused.is_empty() {
+        return Err(Error::Unsupported(
+            sel.refused
+                .iter()
+                .map(|r| format!("{} is refused: {}", r.name, r.reason))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    if sel.serviced.is_empty() {
+        return Err(Error::Invalid("no package to service".into()));
+    }
+    let mut packages = Vec::new();
+    for s in &sel.serviced {
+        packages.push(prepare_package(s, progress)?);
+    }
+    Ok(Prepared {
+        packages,
+        notes: sel.notes.clone(),
+    })
+}
+
+fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<PreparedPackage<'a>> {
+    let p = s.package;
+    let label = s.label();
+    let identity = p
+        .identity
+        .clone()
+        .ok_or_else(|| Error::Invalid(format!("{label}: no package identity")))?;
+    if identity.name.is_empty() || identity.name.contains(['\\', '/', '~']) {
+        return Err(Error::Invalid(format!(
+            "{label}: package name {:?} cannot name a record file",
+            identity.name
+        )));
+    }
+    let mum = p.read_member("update.mum", MAX_MUM)?;
+    let cat = match p.archive().find("update.cat") {
+        Some(i) => Some(p.archive().read(i, MAX_MUM)?),
+        None => None,
+    };
+    let time = cab_time(&**p.source())?;
+
+    let mut components = Vec::new();
+    for c in &p.components {
+        let folder = c
+            .manifest_name
+            .get(..c.manifest_name.len().saturating_sub(".manifest".len()))
+            .filter(|_| c.manifest_name.to_ascii_lowercase().ends_with(".manifest"))
+            .ok_or_else(|| {
+                Error::Invalid(format!("{label}: manifest {:?} has no .manifest suffix", c.manifest_name))
+            })?
+            .to_string();
+        let manifest = p.read_member(&c.manifest_name, MAX_MANIFEST)?;
+        let mut files = Vec::new();
+        for f in &c.files {
+            let loc = p.payload_for(c, f)?;
+            let dest_dir = if f.destination_path.is_empty() {
+                None
+            } else {
+                Some(expand_runtime_path(&f.destination_path)?)
+            };
+            files.push(PreparedFile {
+                name: f.name.clone(),
+                dest_dir,
+                member: loc.index,
+                sha1: [0; 20],
+                size: loc.size,
+            });
+        }
+        components.push(PreparedComponent {
+            identity: c.identity.clone(),
+            folder,
+            manifest,
+            files,
+        });
+    }
+
+    // Hash every payload member once (one pass per CAB folder).
+    let wanted: Vec<usize> = {
+        let mut v: Vec<usize> = components
+            .iter()
+            .flat_map(|c| c.files.iter().map(|f| f.member))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let total: u64 = wanted
+        .iter()
+        .filter_map(|&i| p.members.get(i))
+        .map(|m| m.size)
+        .sum();
+    let mut hashers: BTreeMap<usize, (Sha256, Sha1, u64)> = wanted
+        .iter()
+        .map(|&i| (i, (Sha256::new(), Sha1::new(), 0u64)))
+        .collect();
+    let mut done = 0u64;
+    p.archive().stream_members(&wanted, &mut |i, piece| {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if let Some(h) = hashers.get_mut(&i) {
+            for part in piece.chunks(crate::hash::FEED_PIECE) {
+                h.0.update(part);
+                h.1.update(part);
+            }
+            h.2 += piece.len() as u64;
+        }
+        done += piece.len() as u64;
+        progress.update("checking payloads", done, total);
+        Ok(())
+    })?;
+    let digests: BTreeMap<usize, ([u8; 32], Hash, u64)> = hashers
+        .into_iter()
+        .map(|(i, (a, b, n))| (i, (a.finalize().into(), b.finalize().into(), n)))
+        .collect();
+
+    for (c, pc) in p.components.iter().zip(components.iter_mut()) {
+        for (f, pf) in c.files.iter().zip(pc.files.iter_mut()) {
+            let (sha256, sha1, size) = digests
+                .get(&pf.member)
+                .copied()
+                .ok_or_else(|| Error::NotFound(format!("{label}: payload {}", f.name)))?;
+            let what = || format!("{label}: {} of {}", f.name, c.manifest_name);
+            if let Some(want) = f.sha256 {
+                if want != sha256 {
+                    return Err(Error::DigestMismatch {
+                        what: format!("{} (SHA-256 in the manifest)", what()),
+                        expected: hex(&want),
+                        actual: hex(&sha256),
+                    });
+                }
+            } else if let Some(want) = f.sha1 {
+                if want != sha1 {
+                    return Err(Error::DigestMismatch {
+                        what: format!("{} (SHA-1 in the manifest)", what()),
+                        expected: hex(&want),
+                        actual: hex(&sha1),
+                    });
+                }
+            } else {
+                return Err(Error::Unsupported(format!(
+                    "{}: the manifest gives no digest",
+                    what()
+                )));
+            }
+            // The WIM names an empty stream by the zero hash, not by SHA-1("").
+            pf.sha1 = if size == 0 { crate::wim::model::ZERO_HASH } else { sha1 };
+            pf.size = size;
+        }
+    }
+    Ok(PreparedPackage {
+        package: p,
+        label,
+        kind: s.kind,
+        record: identity.package_name(),
+        identity,
+        kb: p.kb.clone(),
+        mum,
+        cat,
+        time,
+        components,
+    })
+}

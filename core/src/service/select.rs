@@ -1,0 +1,223 @@
+//! Which packages are serviced, in which order, and which are refused (and why).
+//!
+//! The engine does file-level component servicing only. What it cannot do faithfully is refused
+//! before anything is read or written, with a reason a technician can act on, and goes to the DISM
+//! hand-off script instead ([`super::handoff`]):
+//! * DCM-compressed manifests (deltas against a base inside the user's `wcp.dll`: domain.md §3);
+//! * PSFX / express packages and `*.cix.xml` delta payloads (the CAB holds differentials);
+//! * cumulative updates (RollupFix): WinRE gets only their servicing stack (domain.md §0.3);
+//! * WIM-format MSUs, Setup DUs (they go to `sources\`, not into an image).
+//!
+//! An LCU `.msu` carrying `SSU-<build>-<arch>.cab` contributes that SSU, serviced before any Safe
+//! OS DU as Microsoft's procedure orders it (issue #7 item 4).
+
+use crate::package::msu::MsuMember;
+use crate::package::{Container, Package, PackageKind, PayloadLayout};
+
+/// A package that will be serviced.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'a> {
+    /// The CBS package (for an MSU: the inner CAB).
+    pub package: &'a Package,
+    /// What it is.
+    pub kind: PackageKind,
+}
+
+impl Selected<'_> {
+    /// Display name: file name, KB and identity.
+    pub fn label(&self) -> String {
+        label_of(self.package)
+    }
+}
+
+/// A package that will not be serviced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Refused {
+    /// File name (`lcu.msu` or `lcu.msu/SSU-26100.8037-x64.cab`).
+    pub name: String,
+    /// KB, when known.
+    pub kb: Option<String>,
+    /// What it is.
+    pub kind: PackageKind,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The outcome of [`select_packages`].
+#[derive(Debug, Default)]
+pub struct Selection<'a> {
+    /// Packages to service, in order (servicing stacks first, then Safe OS DUs, then the rest).
+    pub serviced: Vec<Selected<'a>>,
+    /// Packages (or parts) refused: the whole operation is refused when this is not empty.
+    pub refused: Vec<Refused>,
+    /// Remarks for the plan (e.g. "the LCU itself is not applied to WinRE").
+    pub notes: Vec<String>,
+}
+
+fn label_of(p: &Package) -> String {
+    let mut s = p.file_name.clone();
+    if let Some(kb) = &p.kb {
+        s.push_str(&format!(" ({kb})"));
+    }
+    if let Some(id) = &p.identity {
+        s.push_str(&format!(" {} {}", id.name, id.version));
+    }
+    s
+}
+
+/// Why `p` (a CBS CAB) cannot be serviced file by file, if it cannot.
+pub fn unserviceable(p: &Package) -> Option<String> {
+    let mut why = Vec::new();
+    if p.identity.is_none() {
+        why.push(if p.kind == PackageKind::SetupDu {
+            "it is a Setup Dynamic Update (no update.mum): its files go to the media's sources\\ \
+             folder (--target setup), not into an image"
+                .to_string()
+        } else {
+            "it has no update.mum, so it is not a complete CBS package".to_string()
+        });
+    }
+    if p.psfx {
+        why.push(
+            "it is a PSFX (express) package: the CAB holds differentials to apply against files \
+             of the image, which only DISM/CBS can do"
+                .into(),
+        );
+    }
+    if p.delta_payloads {
+        why.push("its payloads are deltas indexed by a .cix.xml, not full files".into());
+    }
+    let dcm: Vec<&str> = p
+        .components
+        .iter()
+        .filter(|c| c.dcm_compressed)
+        .map(|c| c.manifest_name.as_str())
+        .collect();
+    if !dcm.is_empty() {
+        why.push(format!(
+            "{} component manifest(s) are DCM-compressed (deltas against base manifests inside \
+             Windows' wcp.dll, which mediaprep does not have), e.g. {}",
+            dcm.len(),
+            dcm[0]
+        ));
+    }
+    for c in p.components.iter().filter(|c| !c.dcm_compressed) {
+        for f in &c.files {
+            match p.payload_for(c, f) {
+                Ok(loc) if loc.layout == PayloadLayout::Delta => {
+                    why.push(format!(
+                        "{} of {} is stored as a delta ({})",
+                        f.name, c.manifest_name, loc.member
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => why.push(format!(
+                    "{} of {} is not in the package",
+                    f.name, c.manifest_name
+                )),
+            }
+            if f.sha256.is_none() && f.sha1.is_none() {
+                why.push(format!(
+                    "{} of {} has no digest in its manifest, so it cannot be checked",
+                    f.name, c.manifest_name
+                ));
+            }
+            if why.len() > 8 {
+                break;
+            }
+        }
+    }
+    if p.kind == PackageKind::Lcu {
+        why.push(
+            "it is a cumulative update (Package_for_RollupFix): WinRE takes only the servicing \
+             stack from it, and mediaprep does not service cumulative updates"
+                .into(),
+        );
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Sort `packages` into what is serviced (in order) and what is refused.
+pub fn select_packages(packages: &[Package]) -> Selection<'_> {
+    let mut sel = Selection::default();
+    let refuse = |sel: &mut Selection, p: &Package, name: String, reason: String| {
+        sel.refused.push(Refused {
+            name,
+            kb: p.kb.clone(),
+            kind: p.kind,
+            reason,
+        });
+    };
+    for p in packages {
+        match p.container {
+            Container::MsuWim => refuse(
+                &mut sel,
+                p,
+                p.file_name.clone(),
+                "a WIM-format MSU (24H2 and later cumulative updates): its payload is a WIM plus a \
+                 PSF of differentials, which only DISM applies"
+                    .into(),
+            ),
+            Container::Msu => {
+                let ssu: Vec<_> = p
+                    .inner_packages
+                    .iter()
+                    .filter(|i| i.role == MsuMember::SsuCab)
+                    .collect();
+                if ssu.is_empty() {
+                    refuse(
+                        &mut sel,
+                        p,
+                        p.file_name.clone(),
+                        "an MSU without a servicing stack CAB: mediaprep does not service \
+                         cumulative updates into WinRE"
+                            .into(),
+                    );
+                    continue;
+                }
+                sel.notes.push(format!(
+                    "{}: WinRE needs the servicing stack from this cumulative update before the \
+                     Safe OS DU (Microsoft's order); the cumulative update itself is not applied \
+                     to WinRE",
+                    p.file_name
+                ));
+                for i in ssu {
+                    let name = format!("{}/{}", p.file_name, i.name);
+                    match (&i.package, &i.error) {
+                        (Some(inner), _) => match unserviceable(inner) {
+                            None => sel.serviced.push(Selected {
+                                package: inner,
+                                kind: PackageKind::Ssu,
+                            }),
+                            Some(why) => refuse(&mut sel, p, name, why),
+                        },
+                        (None, e) => refuse(
+                            &mut sel,
+                            p,
+                            name,
+                            format!(
+                                "the servicing stack CAB could not be opened: {}",
+                                e.as_deref().unwrap_or("unknown error")
+                            ),
+                        ),
+                    }
+                }
+            }
+            Container::Cab => match unserviceable(p) {
+                None => sel.serviced.push(Selected {
+                    package: p,
+                    kind: p.kind,
+                }),
+                Some(why) => refuse(&mut sel, p, p.file_name.clone(), why),
+            },
+        }
+    }
+    let rank = |k: PackageKind| match k {
+        PackageKind::Ssu => 0,
+        PackageKind::SafeOsDu => 1,
+        _ => 2,
+    };
+    // Stable: packages of one kind keep the order the user gave.
+    sel.serviced.sort_by_key(|s| rank(s.kind));
+    sel
+}
