@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod patch;
 mod report;
 
 #[derive(Parser)]
@@ -92,6 +93,8 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
+    Patch(patch::PatchArgs),
     /// The embedded Dynamic Update catalog.
     Catalog {
         /// JSON output.
@@ -279,7 +282,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                 for (i, f) in facts.iter().enumerate() {
                     println!("{}", f.label);
                     for x in eval.findings_for(i) {
-                        let v = serde_json::to_value(&x.verdict).ok();
+                        let v = serde_json::to_value(x.verdict).ok();
                         let v = v.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
                         println!("  {:<16} {}  {}", v, x.kb, x.reasons.join(" "));
                     }
@@ -336,6 +339,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             )?;
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
+        Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::Catalog { json } => {
             let cat = mediaprep_core::catalog::Catalog::embedded()?;
             if json {
@@ -349,7 +353,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     println!(
                         "  {:<10} {:<14} {}",
                         u.kb,
-                        serde_json::to_value(&u.kind)
+                        serde_json::to_value(u.kind)
                             .ok()
                             .and_then(|v| v.as_str().map(String::from))
                             .unwrap_or_default(),
