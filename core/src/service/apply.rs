@@ -96,7 +96,10 @@ impl<'t> Editor<'t> {
     /// security descriptor where missing. Existing names are matched case-insensitively.
     pub fn ensure_dir(&mut self, rel: &str) -> Result<usize> {
         let mut cur = 0usize;
-        for comp in rel.split(['\\', '/']).filter(|c| !c.is_empty() && *c != ".") {
+        for comp in rel
+            .split(['\\', '/'])
+            .filter(|c| !c.is_empty() && *c != ".")
+        {
             if comp == ".." {
                 return Err(Error::Invalid(format!("'..' in destination {rel}")));
             }
@@ -167,7 +170,11 @@ impl<'t> Editor<'t> {
             if d.is_dir() || d.is_reparse() {
                 return Err(Error::Unsupported(format!(
                     "{path} is a {} in the image; servicing would replace it with a file",
-                    if d.is_dir() { "directory" } else { "reparse point" }
+                    if d.is_dir() {
+                        "directory"
+                    } else {
+                        "reparse point"
+                    }
                 )));
             }
             d.data = Some(data);
@@ -210,8 +217,9 @@ impl<'t> Editor<'t> {
     /// Service one component (see the module docs).
     pub fn component(&mut self, c: &PreparedComponent) -> Result<()> {
         let key = c.identity.key();
-        let new_ver = parse_version(&c.identity.version)
-            .ok_or_else(|| Error::Invalid(format!("{}: version {:?}", c.folder, c.identity.version)))?;
+        let new_ver = parse_version(&c.identity.version).ok_or_else(|| {
+            Error::Invalid(format!("{}: version {:?}", c.folder, c.identity.version))
+        })?;
         let winsxs = self.ensure_dir(WINSXS)?;
         let manifests = self.ensure_dir(MANIFESTS)?;
 
@@ -347,7 +355,11 @@ impl<'t> Editor<'t> {
         self.components.push(if old_names.is_empty() {
             format!("{}: installed", c.folder)
         } else {
-            format!("{}: installed, replacing {}", c.folder, old_names.join(", "))
+            format!(
+                "{}: installed, replacing {}",
+                c.folder,
+                old_names.join(", ")
+            )
         });
         Ok(())
     }
@@ -412,7 +424,11 @@ pub fn compact(tree: &mut ImageTree) {
 }
 
 /// Apply every prepared package to `tree` (components, then the record), returning the log.
-pub fn apply_packages(tree: &mut ImageTree, packages: &[PreparedPackage], time: u64) -> Result<ChangeLog> {
+pub fn apply_packages(
+    tree: &mut ImageTree,
+    packages: &[PreparedPackage],
+    time: u64,
+) -> Result<ChangeLog> {
     let mut ed = Editor::new(tree, time)?;
     for p in packages {
         for c in &p.components {
@@ -445,6 +461,9 @@ mod tests {
         assert_eq!(t.nodes.len(), 3);
         assert_eq!(t.lookup("/Windows/System32").unwrap(), 2);
         assert_eq!(t.nodes[2].security_id, 0);
-        assert!(crate::wim::model::names_equal_ci(&t.nodes[1].name, &u16s("windows")));
+        assert!(crate::wim::model::names_equal_ci(
+            &t.nodes[1].name,
+            &u16s("windows")
+        ));
     }
 }

@@ -36,6 +36,6 @@ pub use apply::ChangeLog;
 pub use plan::{prepare, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{
-    outcome, patch_wim, plan_patch, verify_output, write_patch, ImagePatch, PatchOptions, PatchOutcome,
-    PatchPlan,
+    outcome, patch_wim, plan_patch, verify_output, write_patch, ImagePatch, PatchOptions,
+    PatchOutcome, PatchPlan,
 };

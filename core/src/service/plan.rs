@@ -160,7 +160,10 @@ fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<Prep
             .get(..c.manifest_name.len().saturating_sub(".manifest".len()))
             .filter(|_| c.manifest_name.to_ascii_lowercase().ends_with(".manifest"))
             .ok_or_else(|| {
-                Error::Invalid(format!("{label}: manifest {:?} has no .manifest suffix", c.manifest_name))
+                Error::Invalid(format!(
+                    "{label}: manifest {:?} has no .manifest suffix",
+                    c.manifest_name
+                ))
             })?
             .to_string();
         let manifest = p.read_member(&c.manifest_name, MAX_MANIFEST)?;
@@ -258,7 +261,11 @@ fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<Prep
                 )));
             }
             // The WIM names an empty stream by the zero hash, not by SHA-1("").
-            pf.sha1 = if size == 0 { crate::wim::model::ZERO_HASH } else { sha1 };
+            pf.sha1 = if size == 0 {
+                crate::wim::model::ZERO_HASH
+            } else {
+                sha1
+            };
             pf.size = size;
         }
     }

@@ -233,7 +233,11 @@ pub fn write_patch<W: WriteAt>(
             }
         });
     }
-    let from_src: Vec<Hash> = order.iter().copied().filter(|h| src.blob(h).is_some()).collect();
+    let from_src: Vec<Hash> = order
+        .iter()
+        .copied()
+        .filter(|h| src.blob(h).is_some())
+        .collect();
     let n = from_src.len() as u64;
     for (k, h) in from_src.iter().enumerate() {
         if progress.cancelled() {
@@ -283,25 +287,27 @@ pub fn write_patch<W: WriteAt>(
             }
             Ok(())
         };
-        p.package.archive().stream_members(&members, &mut |i, piece| {
-            if progress.cancelled() {
-                return Err(Error::Cancelled);
-            }
-            if cur.as_ref().map(|c| c.0) != Some(i) {
-                flush(&mut cur, w)?;
-                cur = Some((i, Vec::new()));
-            }
-            let buf = &mut cur.as_mut().expect("set above").1;
-            if buf.len() as u64 + piece.len() as u64 > MAX_PAYLOAD {
-                return Err(Error::Limit(format!(
-                    "payload larger than {MAX_PAYLOAD} bytes"
-                )));
-            }
-            buf.extend_from_slice(piece);
-            done += piece.len() as u64;
-            progress.update("adding package payloads", done, total);
-            Ok(())
-        })?;
+        p.package
+            .archive()
+            .stream_members(&members, &mut |i, piece| {
+                if progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                if cur.as_ref().map(|c| c.0) != Some(i) {
+                    flush(&mut cur, w)?;
+                    cur = Some((i, Vec::new()));
+                }
+                let buf = &mut cur.as_mut().expect("set above").1;
+                if buf.len() as u64 + piece.len() as u64 > MAX_PAYLOAD {
+                    return Err(Error::Limit(format!(
+                        "payload larger than {MAX_PAYLOAD} bytes"
+                    )));
+                }
+                buf.extend_from_slice(piece);
+                done += piece.len() as u64;
+                progress.update("adding package payloads", done, total);
+                Ok(())
+            })?;
         flush(&mut cur, w)?;
         for c in &p.components {
             w.add_blob(&c.manifest)?;
@@ -321,7 +327,11 @@ pub fn write_patch<W: WriteAt>(
 }
 
 /// The outcome record for a plan (and the summary of its write, when there was one).
-pub fn outcome(prepared: &Prepared, plan: &PatchPlan, summary: Option<&WriteSummary>) -> PatchOutcome {
+pub fn outcome(
+    prepared: &Prepared,
+    plan: &PatchPlan,
+    summary: Option<&WriteSummary>,
+) -> PatchOutcome {
     PatchOutcome {
         images: plan.patched.clone(),
         guid: crate::hash::hex(&plan.write_options.guid),

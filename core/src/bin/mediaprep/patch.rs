@@ -111,12 +111,10 @@ fn locate(file: &PathBuf, layers: &[String]) -> Result<(String, SharedReader)> {
         path.extend(layers.iter().cloned());
         match media::descend(node, layers)? {
             Target::File(r, _) => (media::open_node(r.clone(), &path.join(" "))?, r),
-            Target::Node(_) | Target::Dir(_) => {
-                return Err(Error::Invalid(
-                    "the layers must end on a WIM file (e.g. 1:/Windows/System32/Recovery/Winre.wim)"
-                        .into(),
-                ))
-            }
+            Target::Node(_) | Target::Dir(_) => return Err(Error::Invalid(
+                "the layers must end on a WIM file (e.g. 1:/Windows/System32/Recovery/Winre.wim)"
+                    .into(),
+            )),
         }
     };
     match node {
@@ -162,14 +160,22 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         PatchTarget::Install | PatchTarget::Setup => {
             return Err(Error::Unsupported(format!(
                 "--target {}: not available yet in `mediaprep patch` (only --target winre)",
-                if a.target == PatchTarget::Install { "install" } else { "setup" }
+                if a.target == PatchTarget::Install {
+                    "install"
+                } else {
+                    "setup"
+                }
             )))
         }
     }
     let output = match (&a.output, a.dry_run) {
-        (Some(o), _) => Some(o.clone()),
-        (None, true) => None,
-        (None, false) => return Err(Error::Invalid("-o OUTPUT is required (or --dry-run)".into())),
+        (_, true) => None,
+        (Some(o), false) => Some(o.clone()),
+        (None, false) => {
+            return Err(Error::Invalid(
+                "-o OUTPUT is required (or --dry-run)".into(),
+            ))
+        }
     };
     let pb = ProgressBar::new(1);
     pb.set_style(

@@ -1,0 +1,523 @@
+//! `mediaprep patch` against wimlib: the patched WinRE verifies, applies to the expected tree (input
+//! tree + package changes, computed here from wimlib's apply of the input and cabextract's view of
+//! the package), keeps hard links, records the package, and is reproducible; refused packages and
+//! cancelled writes leave nothing behind.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use mediaprep_core::io::{FileSource, Progress, SharedReader};
+use mediaprep_core::package::open_package;
+use mediaprep_core::service::{self, PatchOptions};
+use mediaprep_core::wim::Wim;
+use mediaprep_core::Error;
+
+const OLD: &str = "10.0.26100.1000";
+const SERVICED: [&str; 3] = [
+    "microsoft-windows-kernel32",
+    "microsoft-windows-winpe-tools",
+    "microsoft-windows-mountmgr",
+];
+
+fn mediaprep(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
+    let fx = fixtures();
+    let mut args = vec!["patch".to_string(), s(input).to_string()];
+    for p in packages {
+        args.push("--package".into());
+        args.push(s(&fx.join(p)).to_string());
+    }
+    args.push("-o".into());
+    args.push(s(out).to_string());
+    args.extend(extra.iter().map(|x| x.to_string()));
+    let a: Vec<&str> = args.iter().map(|x| x.as_str()).collect();
+    mediaprep(&a)
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "mediaprep failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Every regular file below `root`: relative path → bytes.
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn wim_apply(wim: &Path, dir: &Path) {
+    run("wimlib-imagex", &["apply", s(wim), "1", s(dir)]);
+}
+
+fn cabextract(cab: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    run("cabextract", &["-q", "-d", s(dir), s(cab)]);
+    files(dir)
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The tree the Safe OS DU fixture must produce from the WinRE fixture, built from wimlib's apply
+/// of the input and cabextract's members of the package.
+fn expected_tree(
+    input: &BTreeMap<String, Vec<u8>>,
+    cab: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut want: BTreeMap<String, Vec<u8>> = input
+        .iter()
+        .filter(|(p, _)| {
+            !SERVICED
+                .iter()
+                .any(|c| p.contains(&format!("amd64_{c}_31bf3856ad364e35_{OLD}_none_")))
+        })
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    let mut folders = Vec::new();
+    for (m, b) in cab {
+        if let Some(folder) = m.strip_suffix(".manifest") {
+            want.insert(format!("Windows/WinSxS/Manifests/{m}"), b.clone());
+            folders.push(folder.to_string());
+        } else if let Some((folder, name)) = m.split_once('/') {
+            want.insert(format!("Windows/WinSxS/{folder}/{name}"), b.clone());
+        }
+    }
+    assert_eq!(folders.len(), 3, "the fixture package has three components");
+    let payload = |name: &str| {
+        cab.iter()
+            .find(|(m, _)| m.ends_with(&format!("/{name}")))
+            .unwrap_or_else(|| panic!("{name} in the CAB"))
+            .1
+            .clone()
+    };
+    want.insert(
+        "Windows/System32/kernel32.dll".into(),
+        payload("kernel32.dll"),
+    );
+    want.insert(
+        "Windows/System32/winpeshl.exe".into(),
+        payload("winpeshl.exe"),
+    );
+    want.insert(
+        "Windows/System32/safeosdu-new.txt".into(),
+        payload("safeosdu-new.txt"),
+    );
+    // The image has drivers/mountmgr.sys; the manifest says Drivers\MOUNTMGR.SYS.
+    want.insert(
+        "Windows/System32/drivers/mountmgr.sys".into(),
+        payload("MOUNTMGR.SYS"),
+    );
+    let rec =
+        "Windows/servicing/Packages/Package_for_SafeOSDU~31bf3856ad364e35~amd64~~26100.8037.1.0";
+    want.insert(format!("{rec}.mum"), cab["update.mum"].clone());
+    want.insert(format!("{rec}.cat"), cab["update.cat"].clone());
+    want
+}
+
+#[test]
+fn patched_winre_verifies_and_applies_to_the_expected_tree() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("WinRE.wim");
+    let text = ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+    assert!(
+        text.contains("10.0.26100.1000 -> 10.0.26100.8037"),
+        "{text}"
+    );
+    run("wimlib-imagex", &["verify", s(&out)]);
+
+    let (a, b, c) = (
+        t.path().join("in"),
+        t.path().join("out"),
+        t.path().join("cab"),
+    );
+    wim_apply(&fx.join("Winre.wim"), &a);
+    wim_apply(&out, &b);
+    let want = expected_tree(&files(&a), &cabextract(&fx.join("safeos-du.cab"), &c));
+    let got = files(&b);
+    let missing: Vec<&String> = want.keys().filter(|k| !got.contains_key(*k)).collect();
+    let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (p, bytes) in &want {
+        assert!(got[p] == *bytes, "{p} differs from the expected contents");
+    }
+    // Case: no second "Drivers" directory next to the image's "drivers".
+    let s32 = b.join("Windows/System32");
+    assert!(
+        dir_entries(&s32)
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case("drivers"))
+            .count()
+            == 1
+    );
+
+    // Hard links: each projection is the WinSxS copy (same inode, two links), new and untouched.
+    let sxs = b.join("Windows/WinSxS");
+    let folder = |c: &str, v: &str| {
+        dir_entries(&sxs)
+            .into_iter()
+            .find(|n| n.starts_with(&format!("amd64_{c}_31bf3856ad364e35_{v}_")))
+            .unwrap_or_else(|| panic!("{c} {v} in WinSxS"))
+    };
+    for (c, v, name, proj) in [
+        (
+            "microsoft-windows-kernel32",
+            "10.0.26100.8037",
+            "kernel32.dll",
+            "kernel32.dll",
+        ),
+        (
+            "microsoft-windows-winpe-tools",
+            "10.0.26100.8037",
+            "winpeshl.exe",
+            "winpeshl.exe",
+        ),
+        (
+            "microsoft-windows-winpe-tools",
+            "10.0.26100.8037",
+            "safeosdu-new.txt",
+            "safeosdu-new.txt",
+        ),
+        (
+            "microsoft-windows-mountmgr",
+            "10.0.26100.8037",
+            "MOUNTMGR.SYS",
+            "drivers/mountmgr.sys",
+        ),
+        ("microsoft-windows-ntdll", OLD, "ntdll.dll", "ntdll.dll"),
+        (
+            "microsoft-windows-scsiport",
+            OLD,
+            "scsiport.sys",
+            "drivers/scsiport.sys",
+        ),
+    ] {
+        let w = std::fs::metadata(sxs.join(folder(c, v)).join(name)).unwrap();
+        let p = std::fs::metadata(s32.join(proj)).unwrap();
+        assert_eq!(
+            (w.ino(), w.nlink()),
+            (p.ino(), 2),
+            "{proj} is not linked to WinSxS"
+        );
+    }
+
+    // XML: wimlib reads the new SPBUILD and the package's time.
+    let info = run("wimlib-imagex", &["info", s(&out), "1"]);
+    assert!(info.contains("Service Pack Build:     8037"), "{info}");
+    assert!(
+        info.contains("Last Modification Time: Tue Mar 10 00:00:00 2026 UTC"),
+        "{info}"
+    );
+    assert!(info.contains("Build:                  26100"), "{info}");
+}
+
+#[test]
+fn unchanged_resources_are_copied_byte_for_byte() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("WinRE.wim");
+    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+    let open = |p: &Path| {
+        let r: SharedReader = Arc::new(FileSource::open(p).unwrap());
+        (Wim::open(r).unwrap(), std::fs::read(p).unwrap())
+    };
+    let (win, bin) = open(&fx.join("Winre.wim"));
+    let (wout, bout) = open(&out);
+    let mut same = 0;
+    for blob in wout.blobs() {
+        let Some(a) = win.raw_resource(&blob.hash) else {
+            continue;
+        };
+        let b = wout.raw_resource(&blob.hash).unwrap();
+        let (ra, rb) = (a.reshdr, b.reshdr);
+        assert_eq!(ra.size_in_wim, rb.size_in_wim);
+        assert!(
+            bin[ra.offset as usize..(ra.offset + ra.size_in_wim) as usize]
+                == bout[rb.offset as usize..(rb.offset + rb.size_in_wim) as usize],
+            "resource of an unchanged blob differs"
+        );
+        same += 1;
+    }
+    // Everything but the new payloads, manifests and records comes from the input.
+    assert!(same >= 20, "only {same} blobs were shared");
+}
+
+#[test]
+fn output_is_reproducible_and_install_wim_input_finds_winre() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (o1, o2, o3) = (
+        t.path().join("a.wim"),
+        t.path().join("b.wim"),
+        t.path().join("c.wim"),
+    );
+    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o1, &[]));
+    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o2, &[]));
+    assert!(
+        std::fs::read(&o1).unwrap() == std::fs::read(&o2).unwrap(),
+        "two runs differ"
+    );
+    // install.wim carries the same Winre.wim: the same WinRE comes out.
+    let text = ok(&patch(
+        &fx.join("install.wim"),
+        &["safeos-du.cab"],
+        &o3,
+        &[],
+    ));
+    assert!(text.contains("Recovery/Winre.wim"), "{text}");
+    assert!(std::fs::read(&o1).unwrap() == std::fs::read(&o3).unwrap());
+    // Another time gives another image (and GUID).
+    let o4 = t.path().join("d.wim");
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &o4,
+        &["--time", "1800000000"],
+    ));
+    assert!(std::fs::read(&o1).unwrap() != std::fs::read(&o4).unwrap());
+    run("wimlib-imagex", &["verify", s(&o4)]);
+}
+
+fn left_in(dir: &Path) -> Vec<String> {
+    dir_entries(dir)
+}
+
+#[test]
+fn refused_packages_leave_no_output() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("WinRE.wim");
+    for (pkg, why) in [
+        ("safeos-du-tampered.cab", "digest mismatch"),
+        ("safeos-du-traversal.cab", ".."),
+        ("safeos-du-psf.cab", "DCM-compressed"),
+    ] {
+        let o = patch(&fx.join("Winre.wim"), &[pkg], &out, &[]);
+        assert_eq!(o.status.code(), Some(1), "{pkg} was not refused");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{pkg}: {err}");
+        assert!(
+            left_in(t.path()).is_empty(),
+            "{pkg} left {:?}",
+            left_in(t.path())
+        );
+    }
+    // The refusal comes with the DISM hand-off script (PSFX: DISM can apply it).
+    let o = patch(&fx.join("Winre.wim"), &["safeos-du-psf.cab"], &out, &[]);
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        script.contains("dism") || script.contains("DISM"),
+        "{script}"
+    );
+    assert!(script.contains("KB5079500"), "{script}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("PSFX"));
+    // A good package together with a refused one: nothing is half-applied.
+    let o = patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab", "safeos-du-psf.cab"],
+        &out,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(left_in(t.path()).is_empty());
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("WinRE.wim");
+    let o = patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &out,
+        &["--dry-run", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let ch = &v["outcome"]["images"][0]["changes"];
+    let replaced: Vec<&str> = ch["replaced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    assert!(
+        replaced.contains(&"/Windows/System32/drivers/mountmgr.sys"),
+        "{replaced:?}"
+    );
+    assert_eq!(ch["removed"].as_array().unwrap().len(), 6);
+    assert!(left_in(t.path()).is_empty());
+}
+
+struct CancelAfter(std::sync::atomic::AtomicU64, u64);
+impl Progress for CancelAfter {
+    fn update(&self, _: &str, _: u64, _: u64) {}
+    fn cancelled(&self) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.1
+    }
+}
+
+#[test]
+fn cancelled_write_leaves_nothing() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
+    let wim = Wim::open(src).unwrap();
+    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du.cab")).unwrap());
+    let pkgs = vec![open_package(pr, "safeos-du.cab").unwrap()];
+    let sel = service::select_packages(&pkgs);
+    let prepared = service::prepare(&sel, &mediaprep_core::io::NoProgress).unwrap();
+    let plan = service::plan_patch(&wim, &prepared, &PatchOptions::default()).unwrap();
+    let out = t.path().join("WinRE.wim");
+    // Cancel at several points: among the copies, among the payloads, before the image.
+    for after in [1u64, 10, 30] {
+        let cancel = CancelAfter(Default::default(), after);
+        let r = mediaprep_core::wim::write::write_wim_file_checked(
+            &out,
+            plan.write_options.clone(),
+            |w| service::write_patch(&wim, &prepared, &plan, w, &cancel),
+            |_, _| Ok(()),
+        );
+        assert!(matches!(r, Err(Error::Cancelled)), "{after}: {r:?}");
+        assert!(left_in(t.path()).is_empty(), "left {:?}", left_in(t.path()));
+    }
+}
+
+fn catalog_with_kb5079500(dir: &Path) -> PathBuf {
+    let p = dir.join("catalog.json");
+    let cat = serde_json::json!({
+        "schema": 1,
+        "version": "2026.03.10",
+        "generated": "test: one synthetic entry matching the safeos-du.cab fixture",
+        "updates": [{
+            "kb": "KB5079500", "kind": "safeos-du",
+            "title": "KB5079500: synthetic Safe OS Dynamic Update (fixture)",
+            "release_date": "2026-03-10",
+            "products": ["Windows 11, version 24H2"],
+            "build_family": 26100, "os_builds": [26100], "revision": 8037,
+            "architectures": ["x64"], "targets": ["winre"],
+            "source": "https://example.invalid/scripts/fixtures.d/safeos-du.json",
+            "confidence": "third-party"
+        }]
+    });
+    std::fs::write(&p, serde_json::to_string(&cat).unwrap()).unwrap();
+    p
+}
+
+fn verdict(check_json: &str, kb: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(check_json).unwrap();
+    let f = v["evaluation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kb"] == kb)
+        .unwrap_or_else(|| panic!("no finding for {kb}: {check_json}"));
+    f["verdict"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn patch_then_inspect_and_check_round_trip() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let cat = catalog_with_kb5079500(t.path());
+    let check = |wim: &Path| {
+        ok(&mediaprep(&[
+            "check",
+            s(wim),
+            "--catalog",
+            s(&cat),
+            "--json",
+        ]))
+    };
+    assert_eq!(
+        verdict(&check(&fx.join("Winre.wim")), "KB5079500"),
+        "applies"
+    );
+
+    let out = t.path().join("WinRE.wim");
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["lcu-ssu.msu", "safeos-du.cab"],
+        &out,
+        &[],
+    ));
+    run("wimlib-imagex", &["verify", s(&out)]);
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&mediaprep(&["inspect", s(&out), "--json"]))).unwrap();
+    let sig = &v["wims"][0]["images"][0]["version_signals"];
+    assert_eq!(sig["xml"], "10.0.26100.8037", "{sig}");
+    assert_eq!(sig["safe_os_du"], "26100.8037.1.0", "{sig}");
+    assert_eq!(sig["servicing_stack"], "26100.8037.1.0", "{sig}");
+    assert_eq!(sig["effective"], "10.0.26100.8037", "{sig}");
+    assert!(sig["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| !d.as_str().unwrap().contains("XML")));
+    assert_eq!(verdict(&check(&out), "KB5079500"), "already-current");
+
+    // The servicing stack from the LCU's SSU CAB, projected into the image's "servicing" folder
+    // (the manifest says Servicing\ and SERVICING\); the LCU body itself is not applied.
+    let b = t.path().join("applied");
+    wim_apply(&out, &b);
+    let win = b.join("Windows");
+    assert_eq!(
+        dir_entries(&win)
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case("servicing"))
+            .count(),
+        1
+    );
+    let sv = win.join("servicing");
+    assert_eq!(
+        std::fs::read(sv.join("CbsCore.dll")).unwrap(),
+        b"servicing stack 8037 placeholder\r\n"
+    );
+    assert!(sv.join("TrustedInstaller.exe").exists());
+    assert!(!b.join("Windows/System32/rollup.txt").exists());
+    assert!(sv
+        .join("Packages/Package_for_ServicingStack_8037~31bf3856ad364e35~amd64~~26100.8037.1.0.mum")
+        .exists());
+}
