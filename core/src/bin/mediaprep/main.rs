@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod patch;
-mod patch;
 mod report;
 
 #[derive(Parser)]
@@ -94,8 +93,6 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
-    Patch(patch::PatchArgs),
     /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
     Patch(patch::PatchArgs),
     /// The embedded Dynamic Update catalog.
@@ -342,7 +339,6 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             )?;
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
-        Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::Catalog { json } => {
             let cat = mediaprep_core::catalog::Catalog::embedded()?;
