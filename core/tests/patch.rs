@@ -521,3 +521,68 @@ fn patch_then_inspect_and_check_round_trip() {
         .join("Packages/Package_for_ServicingStack_8037~31bf3856ad364e35~amd64~~26100.8037.1.0.mum")
         .exists());
 }
+
+#[test]
+fn install_target_puts_the_patched_winre_in_every_edition() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (winre, install) = (t.path().join("winre.wim"), t.path().join("install.wim"));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &winre,
+        &[],
+    ));
+    let text = ok(&patch(
+        &fx.join("media-udf.iso"),
+        &["safeos-du.cab"],
+        &install,
+        &["--target", "install"],
+    ));
+    assert!(text.contains("replaced in images [1, 2, 3]"), "{text}");
+    run("wimlib-imagex", &["verify", s(&install)]);
+    assert_eq!(left_in(t.path()), vec!["install.wim", "winre.wim"]);
+    let want = std::fs::read(&winre).unwrap();
+    for i in 1..=3 {
+        let got = wimlib_extract(&install, i, "/Windows/System32/Recovery/Winre.wim");
+        assert!(got == want, "edition {i} does not carry the patched WinRE");
+        // Everything else of the edition is as it was.
+        for f in ["/Windows/System32/kernel32.dll", "/Windows/edition.txt"] {
+            assert_eq!(
+                wimlib_extract(&install, i, f),
+                wimlib_extract(&fx.join("install.wim"), i, f)
+            );
+        }
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&mediaprep(&["inspect", s(&install), "--json"]))).unwrap();
+    let sig = &v["wims"][0]["winre"][0]["wim"]["images"][0]["version_signals"];
+    assert_eq!(sig["effective"], "10.0.26100.8037", "{sig}");
+    assert_eq!(sig["safe_os_du"], "26100.8037.1.0", "{sig}");
+}
+
+#[test]
+fn setup_target_expands_the_setup_du_into_a_zip() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let zip = t.path().join("sources.zip");
+    ok(&patch(
+        &fx.join("media-udf.iso"),
+        &["setup-du.cab"],
+        &zip,
+        &["--target", "setup"],
+    ));
+    let x = t.path().join("x");
+    let cab = cabextract(&fx.join("setup-du.cab"), &t.path().join("c"));
+    run("7zz", &["x", "-y", &format!("-o{}", s(&x)), s(&zip)]);
+    assert_eq!(files(&x), cab);
+    // A Safe OS DU is not a Setup DU.
+    let o = patch(
+        &fx.join("media-udf.iso"),
+        &["safeos-du.cab"],
+        &t.path().join("bad.zip"),
+        &["--target", "setup"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!t.path().join("bad.zip").exists());
+}

@@ -6,7 +6,7 @@
 //! serviced itself. The output is written to a temporary file next to `-o`, re-read with every
 //! blob's SHA-1 checked, and only then renamed into place (Ctrl-C or any error removes it).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +16,7 @@ use mediaprep_core::io::{FileSource, Progress, SharedReader};
 use mediaprep_core::media::{self, Node, Target};
 use mediaprep_core::package::{open_package, Package};
 use mediaprep_core::service::{self, handoff, PatchOptions};
+use mediaprep_core::wim::write::write_wim_file_checked;
 use mediaprep_core::wim::Wim;
 use mediaprep_core::{Error, Result};
 
@@ -155,19 +156,6 @@ fn open_packages(paths: &[PathBuf]) -> Result<Vec<Package>> {
 
 /// Run `mediaprep patch`.
 pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
-    match a.target {
-        PatchTarget::Winre => {}
-        PatchTarget::Install | PatchTarget::Setup => {
-            return Err(Error::Unsupported(format!(
-                "--target {}: not available yet in `mediaprep patch` (only --target winre)",
-                if a.target == PatchTarget::Install {
-                    "install"
-                } else {
-                    "setup"
-                }
-            )))
-        }
-    }
     let output = match (&a.output, a.dry_run) {
         (_, true) => None,
         (Some(o), false) => Some(o.clone()),
@@ -188,11 +176,27 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         pb,
         stage: Mutex::new(String::new()),
     };
+    let res = match a.target {
+        PatchTarget::Winre => run_winre(&a, output.as_deref(), &bar),
+        PatchTarget::Install => run_install(&a, output.as_deref(), &bar),
+        PatchTarget::Setup => run_setup(&a, output.as_deref(), &bar),
+    };
+    bar.pb.finish_and_clear();
+    res
+}
 
-    let (label, reader) = locate(&a.file, &a.layers)?;
-    let wim = Wim::open(reader.clone())?;
-    let packages = open_packages(&a.packages)?;
-    let sel = service::select_packages(&packages);
+fn time_option(a: &PatchArgs) -> Option<u64> {
+    a.time
+        .map(|t| 116_444_736_000_000_000u64.saturating_add(t.saturating_mul(10_000_000)))
+}
+
+/// Open, select and check the packages (pass 1); a refusal prints the DISM hand-off script.
+fn prepared_packages<'p>(
+    a: &PatchArgs,
+    packages: &'p [Package],
+    bar: &Bar,
+) -> Result<service::Prepared<'p>> {
+    let sel = service::select_packages(packages);
     if !sel.refused.is_empty() {
         let script = handoff::handoff_script(&sel.refused, &Default::default());
         if a.json {
@@ -204,7 +208,6 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         } else {
             println!("{script}");
         }
-        bar.pb.finish_and_clear();
         return Err(Error::Unsupported(
             sel.refused
                 .iter()
@@ -214,33 +217,45 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
                 + " (nothing was written; the DISM hand-off script is on stdout)",
         ));
     }
-    let prepared = service::prepare(&sel, &bar)?;
+    service::prepare(&sel, bar)
+}
+
+/// Patch the WinRE `wim` into `out` (temp file, verified, renamed), or plan only.
+fn write_winre(
+    wim: &Wim,
+    prepared: &service::Prepared,
+    plan: &service::PatchPlan,
+    out: Option<&Path>,
+    bar: &Bar,
+) -> Result<service::PatchOutcome> {
+    let Some(out) = out else {
+        return Ok(service::outcome(prepared, plan, None));
+    };
+    let summary = write_wim_file_checked(
+        out,
+        plan.write_options.clone(),
+        |w| service::write_patch(wim, prepared, plan, w, bar),
+        |tmp, _| {
+            let r: SharedReader = Arc::new(FileSource::open(tmp)?);
+            service::verify_output(r, bar).map(|_| ())
+        },
+    )?;
+    Ok(service::outcome(prepared, plan, Some(&summary)))
+}
+
+fn run_winre(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
+    let (label, reader) = locate(&a.file, &a.layers)?;
+    let wim = Wim::open(reader)?;
+    let packages = open_packages(&a.packages)?;
+    let prepared = prepared_packages(a, &packages, bar)?;
     let opts = PatchOptions {
         keep_compression: a.keep_compression,
         indices: a.index.clone(),
-        time: a
-            .time
-            .map(|t| 116_444_736_000_000_000u64.saturating_add(t.saturating_mul(10_000_000))),
+        time: time_option(a),
         integrity: false,
     };
     let plan = service::plan_patch(&wim, &prepared, &opts)?;
-
-    let outcome = match &output {
-        None => service::outcome(&prepared, &plan, None),
-        Some(out) => {
-            let summary = mediaprep_core::wim::write::write_wim_file_checked(
-                out,
-                plan.write_options.clone(),
-                |w| service::write_patch(&wim, &prepared, &plan, w, &bar),
-                |tmp, _| {
-                    let r: SharedReader = Arc::new(FileSource::open(tmp)?);
-                    service::verify_output(r, &bar).map(|_| ())
-                },
-            )?;
-            service::outcome(&prepared, &plan, Some(&summary))
-        }
-    };
-    bar.pb.finish_and_clear();
+    let outcome = write_winre(&wim, &prepared, &plan, output, bar)?;
     let fit = match (a.recovery_partition, a.recovery_free) {
         (Some(p), Some(f)) if output.is_some() => {
             Some(mediaprep_core::catalog::partition_fit(outcome.size, p, f))
@@ -250,13 +265,38 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
     if a.json {
         return json_out(&serde_json::json!({
             "input": label,
-            "output": output.as_ref().map(|o| o.display().to_string()),
+            "output": output.map(|o| o.display().to_string()),
             "dry_run": a.dry_run,
             "outcome": outcome,
             "recovery_partition": fit,
         }));
     }
     println!("input: {label}");
+    print_outcome(&outcome);
+    match output {
+        Some(o) => {
+            println!(
+                "wrote {} ({} bytes, {}, {} blobs raw-copied, verified)",
+                o.display(),
+                outcome.size,
+                outcome.compression,
+                outcome.raw_copied_blobs
+            );
+            match fit {
+                Some(f) => println!("recovery partition: {}", f.explanation),
+                None => println!(
+                    "recovery partition: needs {} bytes for Winre.wim plus 250 MB free \
+                     (give --recovery-partition and --recovery-free to check)",
+                    outcome.size
+                ),
+            }
+        }
+        None => println!("dry run: nothing written"),
+    }
+    Ok(())
+}
+
+fn print_outcome(outcome: &service::PatchOutcome) {
     for p in &outcome.packages {
         println!("serviced: {p}");
     }
@@ -283,25 +323,212 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
             }
         }
     }
-    match &output {
-        Some(o) => {
-            println!(
-                "wrote {} ({} bytes, {}, {} blobs raw-copied, verified)",
-                o.display(),
-                outcome.size,
-                outcome.compression,
-                outcome.raw_copied_blobs
-            );
-            match fit {
-                Some(f) => println!("recovery partition: {}", f.explanation),
-                None => println!(
-                    "recovery partition: needs {} bytes for Winre.wim plus 250 MB free \
-                     (give --recovery-partition and --recovery-free to check)",
-                    outcome.size
-                ),
+}
+
+/// Removes a file when dropped (the intermediate WinRE of `--target install`).
+struct TempFile(PathBuf);
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `--target install`: patch the WinRE the selected editions share, then write install.wim with
+/// it in every selected edition (service::install), everything else raw-copied.
+fn run_install(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
+    use mediaprep_core::service::install::{
+        InstallOptions, NewWinre, WinreReplacement, WINRE_PATH,
+    };
+    let (label, reader) = locate_install(&a.file, &a.layers)?;
+    let install = Wim::open(reader)?;
+    let n = install.images().len() as u32;
+    let indices: Vec<u32> = if a.index.is_empty() {
+        (1..=n).collect()
+    } else {
+        a.index.clone()
+    };
+    let mut winre: Option<(mediaprep_core::wim::model::Hash, Vec<u32>)> = None;
+    for &i in &indices {
+        let tree = install.image_tree(i)?;
+        let d = &tree.nodes[tree
+            .lookup(WINRE_PATH)
+            .map_err(|_| Error::NotFound(format!("{label}: image {i} has no {WINRE_PATH}")))?];
+        let h = d.data.unwrap_or_default();
+        match &mut winre {
+            None => winre = Some((h, vec![i])),
+            Some((h0, v)) if *h0 == h => v.push(i),
+            Some((_, v)) => {
+                return Err(Error::Unsupported(format!(
+                    "images {v:?} and {i} carry different WinRE images; patch editions that share \
+                     one together (--index)"
+                )))
             }
         }
-        None => println!("dry run: nothing written"),
     }
+    let (hash, _) = winre.ok_or_else(|| Error::Invalid("no image selected".into()))?;
+    let winre_src: SharedReader = Arc::new(install.open_blob(&hash)?);
+    let winre_wim = Wim::open(winre_src)?;
+    let packages = open_packages(&a.packages)?;
+    let prepared = prepared_packages(a, &packages, bar)?;
+    let opts = PatchOptions {
+        keep_compression: a.keep_compression,
+        indices: Vec::new(),
+        time: time_option(a),
+        integrity: false,
+    };
+    let plan = service::plan_patch(&winre_wim, &prepared, &opts)?;
+    let Some(out) = output else {
+        let outcome = service::outcome(&prepared, &plan, None);
+        if a.json {
+            return json_out(&serde_json::json!({
+                "input": label, "dry_run": true, "editions": indices, "winre": outcome,
+            }));
+        }
+        println!("input: {label} (editions {indices:?})");
+        print_outcome(&outcome);
+        println!("dry run: nothing written");
+        return Ok(());
+    };
+    let file_name = out
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", out.display())))?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".winre-{}.tmp", std::process::id()));
+    let tmp = TempFile(out.with_file_name(tmp_name));
+    let outcome = write_winre(&winre_wim, &prepared, &plan, Some(&tmp.0), bar)?;
+    let new_src = FileSource::open(&tmp.0)?;
+    let digests = mediaprep_core::hash::hash_reader(&new_src, 8 << 20, bar)?;
+    let sha1: mediaprep_core::wim::model::Hash = mediaprep_core::hash::unhex(&digests.sha1)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| Error::Invalid("SHA-1 of the new WinRE".into()))?;
+    let job = WinreReplacement::new(
+        &install,
+        NewWinre {
+            src: &new_src,
+            size: digests.size,
+            sha1,
+        },
+        &InstallOptions {
+            indices: indices.clone(),
+            modification_time: Some(plan.time),
+            write: None,
+        },
+    )?;
+    let images = std::cell::RefCell::new(Vec::new());
+    let summary = write_wim_file_checked(
+        out,
+        job.write_options().clone(),
+        |w| {
+            *images.borrow_mut() = job.build(w, bar)?;
+            Ok(())
+        },
+        |tmp, _| {
+            let r: SharedReader = Arc::new(FileSource::open(tmp)?);
+            job.verify(&Wim::open(r)?, &images.borrow(), bar)
+                .map(|_| ())
+        },
+    )?;
+    let images = images.into_inner();
+    if a.json {
+        return json_out(&serde_json::json!({
+            "input": label,
+            "output": out.display().to_string(),
+            "winre": outcome,
+            "editions": images,
+            "size": summary.file_size,
+            "raw_copied_blobs": summary.raw_copied_blobs,
+        }));
+    }
+    println!("input: {label}");
+    print_outcome(&outcome);
+    println!(
+        "wrote {} ({} bytes; WinRE {} bytes replaced in images {:?}; {} blobs raw-copied; verified)",
+        out.display(),
+        summary.file_size,
+        outcome.size,
+        images
+            .iter()
+            .filter(|i| i.updated)
+            .map(|i| i.index)
+            .collect::<Vec<_>>(),
+        summary.raw_copied_blobs
+    );
     Ok(())
+}
+
+/// `--target setup`: the Setup DU expanded into a ZIP of the files for the media's `sources\`.
+fn run_setup(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
+    use mediaprep_core::service::setup::{expand_to_zip, ZipOptions};
+    let packages = open_packages(&a.packages)?;
+    let [pkg] = packages.as_slice() else {
+        return Err(Error::Invalid(
+            "--target setup takes exactly one Setup DU package".into(),
+        ));
+    };
+    let Some(out) = output else {
+        return Err(Error::Invalid(
+            "--target setup has no dry run; give -o OUT.zip".into(),
+        ));
+    };
+    let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = TempFile(out.with_file_name(tmp_name));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp.0)?;
+    let (exp, file) = expand_to_zip(
+        pkg,
+        &Default::default(),
+        file,
+        &ZipOptions {
+            modification_time: time_option(a),
+        },
+        bar,
+    )?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp.0, out)?;
+    std::mem::forget(tmp);
+    if a.json {
+        return json_out(&serde_json::json!({ "output": out.display().to_string(), "setup": exp }));
+    }
+    println!(
+        "wrote {} ({} files for sources\\, verified)",
+        out.display(),
+        exp.files.len()
+    );
+    Ok(())
+}
+
+/// Follow FILE and LAYERs to an install.wim (a WIM whose first image holds a WinRE).
+fn locate_install(file: &PathBuf, layers: &[String]) -> Result<(String, SharedReader)> {
+    let name = file.display().to_string();
+    let src: SharedReader = Arc::new(FileSource::open(file)?);
+    let node = media::open_node(src.clone(), &name)?;
+    let (node, reader, label) = if layers.is_empty() {
+        (node, src, name.clone())
+    } else {
+        match media::descend(node, layers)? {
+            Target::File(r, _) => {
+                let l = format!("{name} {}", layers.join(" "));
+                (media::open_node(r.clone(), &l)?, r, l)
+            }
+            _ => {
+                return Err(Error::Invalid(
+                    "the layers must end on install.wim (e.g. /sources/install.wim)".into(),
+                ))
+            }
+        }
+    };
+    match node {
+        Node::Iso(_) => {
+            let mut l = layers.to_vec();
+            l.push("/sources/install.wim".into());
+            locate_install(file, &l)
+        }
+        Node::Wim(_) => Ok((label, reader)),
+        Node::File(_) => Err(Error::Invalid(format!("{label}: not a WIM"))),
+    }
 }
