@@ -442,16 +442,177 @@ pub fn apply_packages(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::package::AssemblyIdentity;
+    use crate::service::plan::PreparedFile;
+
+    fn dir(name: &str, parent: usize, sec: i32) -> Dentry {
+        Dentry {
+            name: u16s(name),
+            attributes: attr::DIRECTORY,
+            security_id: sec,
+            parent,
+            ..Default::default()
+        }
+    }
+
+    fn file(name: &str, parent: usize, sec: i32, group: u64, data: u8) -> Dentry {
+        Dentry {
+            name: u16s(name),
+            attributes: attr::ARCHIVE | attr::SYSTEM,
+            security_id: sec,
+            parent,
+            hard_link_group: group,
+            data: Some([data; 20]),
+            ..Default::default()
+        }
+    }
+
+    const OLD: &str = "amd64_microsoft-windows-foo_31bf3856ad364e35_10.0.1.1_none_0123456789abcdef";
+    const NEW: &str = "amd64_microsoft-windows-foo_31bf3856ad364e35_10.0.1.9_none_fedcba9876543210";
+
+    /// / Windows / {System32 (sec 1) / {foo.dll ↔ WinSxS/OLD/foo.dll, gone.dll ↔ WinSxS/OLD/gone.dll},
+    /// WinSxS (sec 2) / {OLD, Manifests/OLD.manifest}}
+    fn tree() -> ImageTree {
+        let mut t = ImageTree {
+            security: vec![vec![0], vec![1], vec![2]],
+            nodes: vec![dir("", 0, 0)],
+        };
+        let add = |t: &mut ImageTree, d: Dentry| {
+            let i = t.nodes.len();
+            let p = d.parent;
+            t.nodes.push(d);
+            t.nodes[p].children.push(i);
+            i
+        };
+        let win = add(&mut t, dir("Windows", 0, 0));
+        let s32 = add(&mut t, dir("System32", win, 1));
+        let sxs = add(&mut t, dir("WinSxS", win, 2));
+        let old = add(&mut t, dir(OLD, sxs, 2));
+        let man = add(&mut t, dir("Manifests", sxs, 2));
+        add(&mut t, file("foo.dll", s32, 1, 7, 1));
+        add(&mut t, file("gone.dll", s32, 1, 8, 2));
+        add(&mut t, file("foo.dll", old, 1, 7, 1));
+        add(&mut t, file("gone.dll", old, 1, 8, 2));
+        add(&mut t, file(&format!("{OLD}.manifest"), man, 2, 0, 3));
+        t
+    }
+
+    fn component(files: &[(&str, Option<&str>, u8)]) -> PreparedComponent {
+        PreparedComponent {
+            identity: AssemblyIdentity {
+                name: "Microsoft-Windows-Foo".into(),
+                version: "10.0.1.9".into(),
+                processor_architecture: "amd64".into(),
+                language: "neutral".into(),
+                public_key_token: "31bf3856ad364e35".into(),
+                ..Default::default()
+            },
+            folder: NEW.into(),
+            manifest: b"<assembly/>".to_vec(),
+            files: files
+                .iter()
+                .map(|(n, d, b)| PreparedFile {
+                    name: n.to_string(),
+                    dest_dir: d.map(String::from),
+                    member: 0,
+                    sha1: [*b; 20],
+                    size: 1,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn newer_version_replaces_the_old_one_and_its_projections() {
+        let mut t = tree();
+        let mut ed = Editor::new(&mut t, 99).unwrap();
+        ed.component(&component(&[
+            ("FOO.DLL", Some("windows\\SYSTEM32"), 9),
+            ("new.txt", Some("Windows\\System32\\en-US"), 10),
+        ]))
+        .unwrap();
+        let log = ed.finish();
+        crate::wim::meta_write::validate_tree(&t).unwrap();
+        assert_eq!(log.replaced, vec!["/Windows/System32/foo.dll"]);
+        assert!(log
+            .removed
+            .contains(&"/Windows/System32/gone.dll".to_string()));
+        assert!(log
+            .removed
+            .contains(&format!("/Windows/WinSxS/{OLD}/foo.dll")));
+        assert!(log
+            .added
+            .contains(&format!("/Windows/WinSxS/{NEW}/FOO.DLL")));
+        assert!(log
+            .added
+            .contains(&"/Windows/System32/en-US/new.txt".to_string()));
+        assert!(t.lookup(&format!("/Windows/WinSxS/{OLD}")).is_err());
+        assert!(t
+            .lookup(&format!("/Windows/WinSxS/Manifests/{OLD}.manifest"))
+            .is_err());
+        assert!(t
+            .lookup(&format!("/Windows/WinSxS/Manifests/{NEW}.manifest"))
+            .is_ok());
+
+        let proj = &t.nodes[t.lookup("/Windows/System32/foo.dll").unwrap()];
+        let sxs = &t.nodes[t.lookup(&format!("/Windows/WinSxS/{NEW}/foo.dll")).unwrap()];
+        // The replaced file keeps its name, attributes and security; the WinSxS copy is the same inode.
+        assert_eq!(proj.name_string(), "foo.dll");
+        assert_eq!(
+            (proj.attributes, proj.security_id),
+            (attr::ARCHIVE | attr::SYSTEM, 1)
+        );
+        assert_eq!(proj.data, Some([9; 20]));
+        assert_ne!(proj.hard_link_group, 7);
+        assert_eq!(
+            (
+                sxs.hard_link_group,
+                sxs.data,
+                sxs.attributes,
+                sxs.security_id
+            ),
+            (
+                proj.hard_link_group,
+                proj.data,
+                proj.attributes,
+                proj.security_id
+            )
+        );
+        // A new file (and the directory created for it) inherit the destination's descriptor.
+        let new = &t.nodes[t.lookup("/Windows/System32/en-US/new.txt").unwrap()];
+        assert_eq!(
+            (new.security_id, new.attributes, new.last_write_time),
+            (1, attr::ARCHIVE, 99)
+        );
+        assert_eq!(
+            t.nodes[t.lookup("/Windows/System32/en-US").unwrap()].security_id,
+            1
+        );
+    }
+
+    #[test]
+    fn older_version_is_skipped_and_files_do_not_replace_directories() {
+        let mut t = tree();
+        let mut c = component(&[("foo.dll", Some("Windows\\System32"), 9)]);
+        c.identity.version = "10.0.1.0".into();
+        let mut ed = Editor::new(&mut t, 1).unwrap();
+        ed.component(&c).unwrap();
+        let log = ed.finish();
+        assert!(log.added.is_empty() && log.removed.is_empty() && log.replaced.is_empty());
+        assert!(log.components[0].contains("skipped"));
+
+        let mut t = tree();
+        let mut ed = Editor::new(&mut t, 1).unwrap();
+        let r = ed.component(&component(&[("System32", Some("Windows"), 9)]));
+        assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
+    }
 
     #[test]
     fn ensure_dir_matches_case_and_inherits_security() {
-        let mut t = ImageTree::default();
-        t.security = vec![vec![1], vec![2]];
-        t.nodes.push(Dentry {
-            attributes: attr::DIRECTORY,
-            security_id: 0,
-            ..Default::default()
-        });
+        let mut t = ImageTree {
+            security: vec![vec![1], vec![2]],
+            nodes: vec![dir("", 0, 0)],
+        };
         let mut ed = Editor::new(&mut t, 5).unwrap();
         let a = ed.ensure_dir("Windows\\System32").unwrap();
         let b = ed.ensure_dir("WINDOWS/system32").unwrap();
@@ -461,9 +622,5 @@ mod tests {
         assert_eq!(t.nodes.len(), 3);
         assert_eq!(t.lookup("/Windows/System32").unwrap(), 2);
         assert_eq!(t.nodes[2].security_id, 0);
-        assert!(crate::wim::model::names_equal_ci(
-            &t.nodes[1].name,
-            &u16s("windows")
-        ));
     }
 }

@@ -411,7 +411,7 @@ fn run_install(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
         &InstallOptions {
             indices: indices.clone(),
             modification_time: Some(plan.time),
-            write: None,
+            ..Default::default()
         },
     )?;
     let images = std::cell::RefCell::new(Vec::new());
