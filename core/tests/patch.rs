@@ -586,3 +586,96 @@ fn setup_target_expands_the_setup_du_into_a_zip() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!t.path().join("bad.zip").exists());
 }
+
+#[test]
+fn compression_choice_layers_and_partition_check() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    // An XPRESS WinRE (exported by wimlib): LZX by default (every blob recompressed), XPRESS kept
+    // on request (then the unchanged resources are copied).
+    let xp = t.path().join("xpress.wim");
+    run(
+        "wimlib-imagex",
+        &[
+            "export",
+            s(&fx.join("Winre.wim")),
+            "1",
+            s(&xp),
+            "--compress=XPRESS",
+        ],
+    );
+    let (lzx, kept) = (t.path().join("lzx.wim"), t.path().join("kept.wim"));
+    let j =
+        |o: &std::process::Output| -> serde_json::Value { serde_json::from_str(&ok(o)).unwrap() };
+    let a = j(&patch(&xp, &["safeos-du.cab"], &lzx, &["--json"]));
+    let b = j(&patch(
+        &xp,
+        &["safeos-du.cab"],
+        &kept,
+        &["--json", "--keep-compression"],
+    ));
+    assert_eq!(a["outcome"]["compression"], "LZX");
+    // Only resources wimlib stored uncompressed can be copied into an LZX WIM.
+    let raw = |v: &serde_json::Value| v["outcome"]["raw_copied_blobs"].as_u64().unwrap();
+    assert!(raw(&a) < raw(&b), "{} vs {}", raw(&a), raw(&b));
+    assert_eq!(b["outcome"]["compression"], "XPRESS");
+    assert!(raw(&b) >= 20);
+    for (w, c) in [(&lzx, "LZX"), (&kept, "XPRESS")] {
+        run("wimlib-imagex", &["verify", s(w)]);
+        let info = wimlib_info(w);
+        assert!(info.contains(&format!("Compression:    {c}")), "{info}");
+        let (x, y) = (
+            t.path().join(format!("{c}-a")),
+            t.path().join(format!("{c}-b")),
+        );
+        wim_apply(w, &x);
+        if c == "LZX" {
+            wim_apply(&kept, &y);
+            assert!(
+                files(&x) == files(&y),
+                "the two compressions hold different trees"
+            );
+        }
+    }
+
+    // Explicit layers down to the nested WinRE give the same image as the bare Winre.wim.
+    let (bare, layered) = (t.path().join("bare.wim"), t.path().join("layered.wim"));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &bare,
+        &[],
+    ));
+    let o = mediaprep(&[
+        "patch",
+        s(&fx.join("media-udf.iso")),
+        "/sources/install.wim",
+        "2:/Windows/System32/Recovery/Winre.wim",
+        "--package",
+        s(&fx.join("safeos-du.cab")),
+        "-o",
+        s(&layered),
+    ]);
+    ok(&o);
+    assert!(std::fs::read(&bare).unwrap() == std::fs::read(&layered).unwrap());
+
+    // Recovery partition: 1 GB with 600 MB free fits; 3 MB free does not.
+    let fit = |free: &str| {
+        let out = t.path().join(format!("fit-{free}.wim"));
+        let v = j(&patch(
+            &fx.join("Winre.wim"),
+            &["safeos-du.cab"],
+            &out,
+            &[
+                "--json",
+                "--recovery-partition",
+                "1000000000",
+                "--recovery-free",
+                free,
+            ],
+        ));
+        v["recovery_partition"]["fit"].as_str().unwrap().to_string()
+    };
+    assert_eq!(fit("600000000"), "fits");
+    assert_eq!(fit("2000000"), "does-not-fit");
+}
