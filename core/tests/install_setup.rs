@@ -276,7 +276,7 @@ fn opts(indices: &[u32]) -> InstallOptions {
     InstallOptions {
         indices: indices.to_vec(),
         modification_time: Some(MOD_TIME),
-        write: None,
+        ..Default::default()
     }
 }
 
@@ -349,10 +349,15 @@ fn subset_keeps_the_old_winre_elsewhere() {
     let new = fixture("Winre-stale.wim");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("install.wim");
+    // This run also compresses the new WinRE blob instead of storing it.
+    let recompress = InstallOptions {
+        recompress_winre: true,
+        ..opts(&[3, 1])
+    };
     let (_, images) = replace_to_file(
         std::slice::from_ref(&input),
         &new,
-        &opts(&[3, 1]),
+        &recompress,
         &out,
         &NoProgress,
     )
@@ -422,7 +427,17 @@ fn cancelled_or_refused_writes_leave_nothing() {
     let new = fixture("Winre-stale.wim");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("install.wim");
-    for limit in [0, 5, 40] {
+    // Count the progress calls of a whole run (build and read-back check), then cancel at points
+    // spread over it, the last one inside the check of the finished temporary file.
+    let count = CancelAfter {
+        calls: AtomicU64::new(0),
+        limit: u64::MAX,
+    };
+    replace_to_file(std::slice::from_ref(&input), &new, &opts(&[]), &out, &count).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let total = count.calls.load(Ordering::Relaxed);
+    assert!(total > 10, "{total} progress calls");
+    for limit in [0, 2, total / 2, total - 1] {
         let p = CancelAfter {
             calls: AtomicU64::new(0),
             limit,
