@@ -11,8 +11,13 @@ import { serve } from "./serve.mjs";
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const DIST = path.join(ROOT, "dist");
 const OUT = path.join(ROOT, "e2e", "out");
-const FIX = path.join(ROOT, "target", "fixtures");
+const FIX = process.env.MEDIAPREP_FIXTURES || path.join(ROOT, "target", "fixtures");
 fs.mkdirSync(OUT, { recursive: true });
+// Fixtures are written by wimlib/genisoimage/gcab (scripts/fixtures, idempotent, flock-serialized).
+if (!process.env.MEDIAPREP_FIXTURES) {
+  execFileSync(path.join(ROOT, "scripts", "fixtures"), [FIX], { stdio: ["ignore", "ignore", "inherit"] });
+}
+const fix = (name) => path.join(FIX, name);
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
@@ -95,6 +100,225 @@ test("the app loads again offline from the service worker", async () => {
   } finally {
     await context.setOffline(false);
   }
+  await page.close();
+});
+
+
+// ---- independent oracles -------------------------------------------------------------------
+
+const ARCH = { x86_64: "x64", x86: "x86", ARM64: "arm64", ARM: "arm" };
+// wimlib-imagex info: one record per image.
+function wimlibImages(file) {
+  const out = execFileSync("wimlib-imagex", ["info", file]).toString();
+  const images = [];
+  for (const block of out.split(/\n(?=Index:)/).slice(1)) {
+    const f = {};
+    for (const line of block.split("\n")) {
+      const m = line.match(/^([A-Za-z ]+):\s*(.*)$/);
+      if (m) f[m[1].trim()] = m[2].trim();
+    }
+    images.push({
+      index: f["Index"], name: f["Name"], edition: f["Edition ID"] || f["Flags"] || "",
+      arch: ARCH[f["Architecture"]] || f["Architecture"],
+      version: `${f["Major Version"]}.${f["Minor Version"]}.${f["Build"]}.${f["Service Pack Build"]}`,
+      languages: (f["Languages"] || "").split(/\s+/).filter(Boolean).join(", "),
+    });
+  }
+  return images;
+}
+function tmpDir(tag) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `mediaprep-e2e-${tag}-`));
+}
+// Files out of an ISO with 7-Zip, out of a WIM with wimlib.
+function isoExtract(iso, inner) {
+  const d = tmpDir("iso");
+  execFileSync("7zz", ["e", "-y", `-o${d}`, iso, inner], { stdio: "ignore" });
+  return path.join(d, path.basename(inner));
+}
+function wimExtract(wim, index, inner) {
+  const d = tmpDir("wim");
+  execFileSync("wimlib-imagex", ["extract", wim, String(index), inner, `--dest-dir=${d}`, "--no-acls"], { stdio: "ignore" });
+  return path.join(d, path.basename(inner));
+}
+// Package records in a WIM image, as wimlib lists them: the revisions a WinRE claims.
+function recordRevisions(wim) {
+  const out = execFileSync("wimlib-imagex", ["dir", wim, "1", "--path=/Windows/servicing/Packages"]).toString();
+  return [...out.matchAll(/~(\d+)\.(\d+)\.\d+\.\d+\.mum$/gm)].map((m) => `${m[1]}.${m[2]}`);
+}
+
+async function openFiles(page, files, selector) {
+  await chooseFiles(page, files);
+  await page.waitForSelector(`${selector}, #error`, { timeout: 120000 });
+  if (await page.$("#error")) throw new Error(`error card: ${await page.textContent("#error")}`);
+}
+
+// What the media view shows, one row per image.
+async function shownImages(page) {
+  return page.$$eval("li.image", (els) => els.map((el) => {
+    const t = (c) => (el.querySelector(c)?.textContent || "").trim();
+    return { wim: el.dataset.wim, index: el.dataset.index, edition: t(".edition"), arch: t(".arch"),
+             version: t(".version"), xml: t(".xml-version") || t(".version"), source: t(".version-source"),
+             languages: t(".langs") };
+  }));
+}
+
+function compareImages(shown, expect, what) {
+  assert(shown.length === expect.length, `${what}: ${shown.length} images shown, wimlib has ${expect.length}`);
+  for (const e of expect) {
+    const s = shown.find((x) => x.index === e.index);
+    assert(s, `${what}: image ${e.index} not shown`);
+    for (const k of ["edition", "arch"]) {
+      assert(s[k] === e[k], `${what} #${e.index} ${k}: shown ${s[k]}, wimlib ${e[k]}`);
+    }
+    assert(s.xml === e.version, `${what} #${e.index} version: shown ${s.xml}, wimlib ${e.version}`);
+    if (e.languages) assert(s.languages === e.languages, `${what} #${e.index} languages: ${s.languages} vs ${e.languages}`);
+  }
+}
+
+// The WinRE rows: XML facts vs wimlib, and the effective version must be one that a package
+// record in the image (listed by wimlib) names.
+function checkWinre(shown, winreWim, what) {
+  compareImages(shown, wimlibImages(winreWim), what);
+  const revs = recordRevisions(winreWim);
+  for (const s of shown) {
+    const m = s.version.match(/^10\.0\.(\d+\.\d+)$/);
+    assert(m && revs.includes(m[1]), `${what}: effective ${s.version} not among records ${revs}`);
+    assert(/record|XML|PE/i.test(s.source), `${what}: no version source shown (${s.source})`);
+  }
+}
+
+test("media view: editions, versions, WinRE of install.wim / install.esd match wimlib", async () => {
+  const page = await openApp();
+  for (const name of ["install.wim", "install.esd"]) {
+    await openFiles(page, [fix(name)], "#media-view");
+    await page.waitForFunction((n) => document.querySelector("#media-title")?.textContent.includes(n), name);
+    const shown = await shownImages(page);
+    compareImages(shown.filter((s) => !s.wim.includes("→")), wimlibImages(fix(name)), name);
+    const winre = wimExtract(fix(name), 1, "/Windows/System32/Recovery/Winre.wim");
+    checkWinre(shown.filter((s) => s.wim.includes("→")), winre, `${name} WinRE`);
+    await page.locator("#media-view").screenshot({ path: path.join(OUT, `10-media-${name}.png`) });
+  }
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
+test("media view: ISO layers (install.wim, nested WinRE, boot.wim) match 7-Zip + wimlib", async () => {
+  const page = await openApp();
+  for (const iso of ["media-udf.iso", "media-esd.iso"]) {
+    await openFiles(page, [fix(iso)], "#media-view");
+    await page.waitForFunction((n) => document.querySelector("#media-title")?.textContent.includes(n), iso);
+    const shown = await shownImages(page);
+    const wims = await page.$$eval("li.wim", (els) => els.map((e) => e.dataset.path));
+    const install = wims.find((p) => /^\/sources\/install\.(wim|esd)$/.test(p));
+    assert(install && wims.includes("/sources/boot.wim"), `layers shown: ${wims}`);
+    const installFile = isoExtract(fix(iso), install.slice(1));
+    compareImages(shown.filter((s) => s.wim === install), wimlibImages(installFile), `${iso} ${install}`);
+    const boot = isoExtract(fix(iso), "sources/boot.wim");
+    compareImages(shown.filter((s) => s.wim === "/sources/boot.wim"), wimlibImages(boot), `${iso} boot.wim`);
+    const winre = wimExtract(installFile, 1, "/Windows/System32/Recovery/Winre.wim");
+    checkWinre(shown.filter((s) => s.wim.startsWith(`${install} →`)), winre, `${iso} WinRE`);
+    await page.screenshot({ path: path.join(OUT, `11-media-${iso}.png`), fullPage: true });
+  }
+  await page.close();
+});
+
+test("updates view: verdicts per image with reasons, recommendation, partition fit", async () => {
+  const page = await openApp();
+  await openFiles(page, [fix("media-udf.iso")], "#updates-view");
+  const shownLabels = await page.$$eval(".image-verdicts", (els) => els.map((e) => e.dataset.image));
+  const imageCount = (await shownImages(page)).length;
+  assert(shownLabels.length === imageCount, `verdict groups ${shownLabels.length} != images ${imageCount}`);
+  // Every verdict that is not "not applicable" carries a reason.
+  const rows = await page.$$eval("tr.finding", (els) => els.map((e) => ({
+    kb: e.dataset.kb, verdict: e.dataset.verdict, reason: e.lastElementChild.textContent.trim() })));
+  assert(rows.length > 0 && rows.every((r) => /^KB\d+$/.test(r.kb) && r.reason.length > 0), "findings without KB or reason");
+  // The fixture WinRE is at 26100.1000 per its records (wimlib listing): an older image, so the
+  // newest Safe OS DU of the catalog for 26100 must be recommended and must say "applies".
+  const recs = await page.$$eval("tr.recommendation", (els) => els.map((e) => e.dataset.kb));
+  assert(recs.length > 0, "no recommendation for an old WinRE");
+  for (const kb of recs) {
+    assert(rows.some((r) => r.kb === kb && r.verdict === "applies"), `${kb} recommended but no 'applies' verdict`);
+  }
+  // Partition fit reacts to the numbers typed in.
+  await page.fill("#part-size", "1024");
+  await page.fill("#part-free", "2");
+  await page.waitForSelector("#fit-verdict.bad");
+  await page.fill("#part-free", "900");
+  await page.waitForSelector("#fit-verdict.ok");
+  await page.locator("#updates-view").screenshot({ path: path.join(OUT, "12-updates.png") });
+  await page.close();
+});
+
+test("package view: Safe OS DU verifies; tampered copy fails naming the altered payload", async () => {
+  const page = await openApp();
+  await openFiles(page, [fix("safeos-du.cab"), fix("safeos-du-tampered.cab")], ".package-view[data-file='safeos-du-tampered.cab']");
+  await page.waitForSelector(".package-view[data-file='safeos-du.cab']");
+  const good = page.locator(".package-view[data-file='safeos-du.cab']");
+  const bad = page.locator(".package-view[data-file='safeos-du-tampered.cab']");
+  assert(await good.locator(".verdict.ok").count() === 1, "good package not verified");
+  assert(await bad.locator(".verdict.bad").count() === 1, "tampered package not rejected");
+  assert((await good.locator(".file-sha256").textContent()).trim() === sha256File(fix("safeos-du.cab")), "package sha256");
+  // cabextract both; the member that differs must be named in the tampered card's problems.
+  const a = tmpDir("cab"), b = tmpDir("cab");
+  execFileSync("cabextract", ["-q", "-d", a, fix("safeos-du.cab")]);
+  execFileSync("cabextract", ["-q", "-d", b, fix("safeos-du-tampered.cab")]);
+  const walk = (d, r = "") => fs.readdirSync(path.join(d, r), { withFileTypes: true })
+    .flatMap((e) => e.isDirectory() ? walk(d, path.join(r, e.name)) : [path.join(r, e.name)]);
+  const changed = walk(a).filter((f) => fs.existsSync(path.join(b, f)) && sha256File(path.join(a, f)) !== sha256File(path.join(b, f)));
+  assert(changed.length > 0, "cabextract sees no difference between the fixtures");
+  const problems = await bad.locator(".verdict").textContent();
+  assert(changed.some((f) => problems.toLowerCase().includes(path.basename(f).toLowerCase())),
+    `problems "${problems}" do not name any of ${changed}`);
+  await good.screenshot({ path: path.join(OUT, "13-package-ok.png") });
+  await bad.screenshot({ path: path.join(OUT, "14-package-tampered.png") });
+  await page.close();
+});
+
+test("a malformed file shows an error in plain words; the app keeps working", async () => {
+  const page = await openApp();
+  const junk = path.join(OUT, "damaged.iso");
+  fs.writeFileSync(junk, crypto.randomBytes(300 * 1024));
+  await chooseFiles(page, [junk]);
+  await page.waitForSelector("#error", { timeout: 60000 });
+  const plain = await page.textContent("#error h2");
+  assert(/damaged|not the kind/i.test(plain), `not plain words: ${plain}`);
+  assert(!(await page.isVisible("#error-detail")), "technical detail should be folded");
+  assert((await page.textContent("#error-detail")).trim().length > 0, "no technical detail");
+  await page.screenshot({ path: path.join(OUT, "15-error.png"), fullPage: true });
+  await openFiles(page, [fix("install.wim")], "#media-view");
+  assert((await shownImages(page)).length > 0, "app did not recover");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
+test("report export: JSON, HTML, Markdown, ZIP (sha256sum -c), DISM script as downloads", async () => {
+  const page = await openApp();
+  await openFiles(page, [fix("media-udf.iso")], "#report-view");
+  await openFiles(page, [fix("safeos-du.cab")], ".package-view");
+  const grab = async (id) => {
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click(id)]);
+    const p = path.join(OUT, dl.suggestedFilename());
+    await dl.saveAs(p);
+    return p;
+  };
+  const json = JSON.parse(fs.readFileSync(await grab("#export-json"), "utf8"));
+  const install = json.inputs.wims.find((w) => w.path === "/sources/install.wim");
+  const expect = wimlibImages(isoExtract(fix("media-udf.iso"), "sources/install.wim"));
+  assert(install && install.images.map((i) => i.edition).join() === expect.map((e) => e.edition).join(), "report editions != wimlib");
+  assert(json.evaluation && json.evaluation.findings.length > 0, "report has no verdicts");
+  assert(Array.isArray(json.package) && json.package[0].verification.ok === true, "report lacks the package verification");
+  const html = fs.readFileSync(await grab("#export-html"), "utf8");
+  assert(/<html/i.test(html) && html.includes("KB"), "HTML report");
+  const md = fs.readFileSync(await grab("#export-md"), "utf8");
+  assert(md.startsWith("# mediaprep report"), "Markdown report");
+  const zip = await grab("#export-zip");
+  const d = tmpDir("zip");
+  execFileSync("unzip", ["-q", zip, "-d", d]);
+  execFileSync("sha256sum", ["-c", "--quiet", "SHA256SUMS"], { cwd: d });
+  const ps1 = fs.readFileSync(await grab("#export-dism"), "utf8");
+  assert(/dism/i.test(ps1), "DISM script");
+  await page.waitForSelector("#export-done");
+  await page.locator("#report-view").screenshot({ path: path.join(OUT, "16-report.png") });
   await page.close();
 });
 

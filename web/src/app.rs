@@ -1,21 +1,41 @@
-//! The Yew app: open files, watch jobs, see results. Small function components, one per view.
+//! The Yew app: open files, watch jobs, see what the media holds and needs, export a report.
+//! The root only keeps state and routes worker events; each view is its own component.
 
 use crate::client::WorkerClient;
-use crate::protocol::{Event, Request};
+use crate::protocol::{Event, ReportFormat, Request, Session};
+use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
+use crate::views::media::MediaView;
+use crate::views::package::PackageView;
+use crate::views::report::ReportPanel;
+use crate::views::updates::UpdatesView;
+use crate::views::{list, num, text};
+use serde_json::Value;
 use std::rc::Rc;
-use wasm_bindgen::JsCast;
-use web_sys::{DragEvent, File, HtmlInputElement};
+use web_sys::File;
 use yew::prelude::*;
 
-/// A job the page is waiting on.
+/// What a job's result is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JobKind {
+    /// Digests.
+    Hash,
+    /// Media inspection + evaluation.
+    Inspect,
+    /// Package verification.
+    Package,
+    /// Report export.
+    Report,
+}
+
+/// A shown error.
 #[derive(Clone, PartialEq, Debug)]
-pub struct Job {
-    /// Job id.
-    pub id: u32,
-    /// What it does, in words.
-    pub label: String,
-    /// Stage, bytes done, total, MB/s.
-    pub progress: Option<(String, u64, u64, f64)>,
+pub struct Shown {
+    /// What was being done.
+    pub what: String,
+    /// Plain words.
+    pub plain: String,
+    /// Technical detail.
+    pub detail: String,
 }
 
 /// Everything the page shows.
@@ -23,16 +43,20 @@ pub struct Job {
 pub struct State {
     /// Worker version once ready.
     pub ready: Option<String>,
-    /// Running job.
-    pub job: Option<Job>,
+    /// Jobs sent and not finished, oldest first (the worker runs them in order).
+    pub jobs: Vec<(Job, JobKind)>,
     /// Last hash result.
-    pub hash: Option<serde_json::Value>,
-    /// Last inspection result.
-    pub inspection: Option<serde_json::Value>,
-    /// Last error: (plain message, detail).
-    pub error: Option<(String, String)>,
+    pub hash: Option<Value>,
+    /// Last inspection: `{inspection, evaluation}`.
+    pub media: Option<Value>,
+    /// Package results, newest last.
+    pub packages: Vec<Value>,
+    /// Last error.
+    pub error: Option<Shown>,
     /// Names of the files chosen.
     pub files: Vec<String>,
+    /// Last exported file (name, size).
+    pub exported: Option<(String, u64)>,
 }
 
 /// Reducer actions.
@@ -40,13 +64,15 @@ pub enum Action {
     /// A worker event.
     Worker(Event),
     /// A job was started.
-    Started(u32, String),
+    Started(u32, String, JobKind),
     /// Files were chosen.
     Chosen(Vec<String>),
     /// The user cancelled; the worker was replaced.
     Cancelled,
     /// Starting a job failed on the page.
     Failed(String),
+    /// The error card was dismissed.
+    Dismiss,
 }
 
 impl Reducible for State {
@@ -62,58 +88,111 @@ impl Reducible for State {
                 total,
                 mb_per_s,
             }) => {
-                if let Some(job) = s.job.as_mut().filter(|j| j.id == id) {
+                if let Some((job, _)) = s.jobs.iter_mut().find(|(j, _)| j.id == id) {
                     job.progress = Some((stage, done, total, mb_per_s));
                 }
             }
             Action::Worker(Event::Result { id, result }) => {
-                let label = s.job.take().filter(|j| j.id == id).map(|j| j.label);
-                if label.as_deref() == Some("hash") {
-                    s.hash = Some(result);
-                } else {
-                    s.inspection = Some(result);
+                if let Some(kind) = s.finish(id).map(|(_, k)| k) {
+                    match kind {
+                        JobKind::Hash => s.hash = Some(result),
+                        JobKind::Inspect => s.media = Some(result),
+                        JobKind::Package => {
+                            let file = text(&result, "file");
+                            s.packages.retain(|p| text(p, "file") != file);
+                            s.packages.push(result);
+                        }
+                        JobKind::Report => {}
+                    }
                 }
             }
-            Action::Worker(Event::Error { kind, message, .. }) => {
-                s.job = None;
-                s.error = Some((plain_words(&kind), message));
+            Action::Worker(Event::Download { id, name, size, .. }) => {
+                s.finish(id);
+                s.exported = Some((name, size));
             }
-            Action::Started(id, label) => {
-                s.error = None;
-                s.job = Some(Job {
-                    id,
-                    label,
-                    progress: None,
+            Action::Worker(Event::Error { id, kind, message }) => {
+                let what = s
+                    .finish(id)
+                    .map(|(j, _)| format!("While {}", j.label))
+                    .unwrap_or_default();
+                s.error = Some(Shown {
+                    what,
+                    plain: plain_words(&kind),
+                    detail: format!("{kind}: {message}"),
                 });
+            }
+            Action::Started(id, label, kind) => {
+                s.error = None;
+                s.jobs.push((
+                    Job {
+                        id,
+                        label,
+                        progress: None,
+                    },
+                    kind,
+                ));
             }
             Action::Chosen(names) => s.files = names,
             Action::Cancelled => {
-                s.job = None;
+                s.jobs.clear();
                 s.ready = None;
             }
-            Action::Failed(msg) => s.error = Some(("The job could not start.".into(), msg)),
+            Action::Failed(msg) => {
+                s.error = Some(Shown {
+                    what: String::new(),
+                    plain: "The job could not start.".into(),
+                    detail: msg,
+                })
+            }
+            Action::Dismiss => s.error = None,
         }
         Rc::new(s)
     }
 }
 
-/// What an error kind means for a technician.
-pub fn plain_words(kind: &str) -> String {
-    match kind {
-        "malformed" | "truncated" => {
-            "This file is damaged or is not the kind of file it looks like."
-        }
-        "codec" => "Compressed data inside this file is damaged.",
-        "digest-mismatch" => "A checksum does not match: the file is corrupt or was altered.",
-        "unsupported" => "This file uses a feature mediaprep does not handle yet.",
-        "limit" => "This file declares sizes beyond mediaprep's safety limits.",
-        "not-found" => "Something the job needs is missing from this file.",
-        "invalid" => "The request or a name inside the file is not acceptable.",
-        "io" => "Reading the file failed.",
-        "cancelled" => "The job was cancelled.",
-        _ => "Something went wrong.",
+impl State {
+    fn finish(&mut self, id: u32) -> Option<(Job, JobKind)> {
+        let i = self.jobs.iter().position(|(j, _)| j.id == id)?;
+        Some(self.jobs.remove(i))
     }
-    .to_string()
+
+    /// Size of the WinRE image for the partition check: the first one nested in an install
+    /// image, or the opened file itself when it is a lone WindowsPE WIM that is not boot.wim.
+    fn winre_size(&self) -> Option<u64> {
+        let i = self.media.as_ref()?.get("inspection")?;
+        let wims = list(i, "wims");
+        if let Some(r) = wims.iter().flat_map(|w| list(w, "winre")).next() {
+            return num(r, "size");
+        }
+        let lone_pe = text(i, "container") == "wim"
+            && wims.len() == 1
+            && num(&wims[0], "boot_index") == Some(0)
+            && list(&wims[0], "images")
+                .iter()
+                .all(|img| text(img, "installation_type") == "WindowsPE");
+        lone_pe.then(|| num(i, "size")).flatten()
+    }
+}
+
+/// What the page does with a chosen file, by its extension.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FileRole {
+    /// ISO, WIM, ESD or a .swm part.
+    Media,
+    /// .cab or .msu.
+    Package,
+    /// Anything else: digests only.
+    Other,
+}
+
+/// Classify a file name.
+pub fn role_of(name: &str) -> FileRole {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "iso" | "wim" | "esd" | "swm" => FileRole::Media,
+        "cab" | "msu" => FileRole::Package,
+        _ => FileRole::Other,
+    }
 }
 
 /// The root component.
@@ -121,15 +200,22 @@ pub fn plain_words(kind: &str) -> String {
 pub fn app() -> Html {
     let state = use_reducer(State::default);
     let client = use_mut_ref(|| None::<Rc<WorkerClient>>);
-    let files = use_mut_ref(Vec::<File>::new);
+    let media_files = use_mut_ref(Vec::<File>::new);
     let generation = use_state(|| 0u32);
 
     {
         let dispatcher = state.dispatcher();
         let client = client.clone();
         use_effect_with(*generation, move |_| {
-            let on_event: Rc<dyn Fn(Event)> =
-                Rc::new(move |ev| dispatcher.dispatch(Action::Worker(ev)));
+            let on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)> =
+                Rc::new(move |ev, bytes| {
+                    if let (Event::Download { name, mime, .. }, Some(b)) = (&ev, &bytes) {
+                        if let Err(e) = crate::download::offer(b, name, mime) {
+                            web_sys::console::error_1(&e);
+                        }
+                    }
+                    dispatcher.dispatch(Action::Worker(ev))
+                });
             match WorkerClient::spawn(on_event) {
                 Ok(c) => *client.borrow_mut() = Some(c),
                 Err(e) => web_sys::console::error_1(&e),
@@ -145,26 +231,59 @@ pub fn app() -> Html {
     let start = {
         let state = state.clone();
         let client = client.clone();
-        let files = files.clone();
-        Callback::from(move |(request, label): (Request, String)| {
-            let Some(c) = client.borrow().clone() else {
-                return;
-            };
-            match c.send(request, &files.borrow()) {
-                Ok(id) => state.dispatch(Action::Started(id, label)),
-                Err(e) => state.dispatch(Action::Failed(format!("{e:?}"))),
-            }
-        })
+        Callback::from(
+            move |(request, files, label, kind): (Request, Vec<File>, String, JobKind)| {
+                let Some(c) = client.borrow().clone() else {
+                    state.dispatch(Action::Failed("the engine is still starting".into()));
+                    return;
+                };
+                match c.send(request, &files) {
+                    Ok(id) => state.dispatch(Action::Started(id, label, kind)),
+                    Err(e) => state.dispatch(Action::Failed(format!("{e:?}"))),
+                }
+            },
+        )
     };
 
     let on_files = {
         let state = state.clone();
-        let files = files.clone();
+        let media_files = media_files.clone();
         let start = start.clone();
         Callback::from(move |list: Vec<File>| {
             state.dispatch(Action::Chosen(list.iter().map(|f| f.name()).collect()));
-            *files.borrow_mut() = list;
-            start.emit((Request::Hash { slice_mib: 8 }, "hash".into()));
+            let (mut media, mut packages, mut other) = (Vec::new(), Vec::new(), Vec::new());
+            for f in list {
+                match role_of(&f.name()) {
+                    FileRole::Media => media.push(f),
+                    FileRole::Package => packages.push(f),
+                    FileRole::Other => other.push(f),
+                }
+            }
+            if !media.is_empty() {
+                let names = media.iter().map(File::name).collect::<Vec<_>>().join(", ");
+                *media_files.borrow_mut() = media.clone();
+                start.emit((Request::Inspect, media, format!("opening {names}"), JobKind::Inspect));
+            }
+            for p in packages {
+                let label = format!("verifying {}", p.name());
+                start.emit((Request::Package, vec![p], label, JobKind::Package));
+            }
+            for f in other {
+                let label = format!("hashing {}", f.name());
+                start.emit((Request::Hash { slice_mib: 8 }, vec![f], label, JobKind::Hash));
+            }
+        })
+    };
+
+    let on_hash_media = {
+        let start = start.clone();
+        let media_files = media_files.clone();
+        Callback::from(move |_| {
+            let files = media_files.borrow().clone();
+            if let Some(f) = files.first() {
+                let label = format!("hashing {}", f.name());
+                start.emit((Request::Hash { slice_mib: 8 }, files, label, JobKind::Hash));
+            }
         })
     };
 
@@ -177,11 +296,29 @@ pub fn app() -> Html {
         })
     };
 
-    let on_inspect = {
+    let on_export = {
+        let state = state.clone();
         let start = start.clone();
-        Callback::from(move |_| start.emit((Request::Inspect, "inspect".into())))
+        Callback::from(move |format: ReportFormat| {
+            let media = state.media.clone().unwrap_or(Value::Null);
+            let session = Session {
+                generated: String::from(js_sys::Date::new_0().to_iso_string()),
+                inspection: media.get("inspection").cloned().unwrap_or(Value::Null),
+                evaluation: media.get("evaluation").cloned(),
+                packages: state.packages.clone(),
+            };
+            let label = format!("exporting {}", format.file().0);
+            start.emit((Request::Report { format, session }, Vec::new(), label, JobKind::Report));
+        })
     };
 
+    let on_dismiss = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(Action::Dismiss))
+    };
+
+    let media = state.media.clone();
+    let have_session = media.is_some() || !state.packages.is_empty();
     html! {
         <div class="app">
             <header class="top">
@@ -191,179 +328,68 @@ pub fn app() -> Html {
                     { match &state.ready { Some(v) => format!("engine {v} ready"), None => "starting engine…".into() } }
                 </span>
             </header>
-            <OpenPanel on_files={on_files} />
-            if !state.files.is_empty() {
-                <p class="muted" id="chosen">{ format!("Opened: {}", state.files.join(", ")) }</p>
-            }
-            if let Some(job) = &state.job {
-                <JobProgress job={job.clone()} on_cancel={on_cancel} />
-            }
-            if let Some((plain, detail)) = &state.error {
-                <ErrorCard plain={plain.clone()} detail={detail.clone()} />
-            }
-            if let Some(h) = &state.hash {
-                <HashCard result={h.clone()} on_inspect={on_inspect} />
-            }
-            if let Some(i) = &state.inspection {
-                <div class="card" id="inspection"><h2>{"Inside this media"}</h2>
-                    <pre class="mono">{ serde_json::to_string_pretty(i).unwrap_or_default() }</pre></div>
-            }
-        </div>
-    }
-}
-
-/// Props of [`OpenPanel`].
-#[derive(Properties, PartialEq)]
-pub struct OpenProps {
-    /// Called with the files chosen or dropped.
-    pub on_files: Callback<Vec<File>>,
-}
-
-/// Drop zone plus file button; several files at once (ISO + packages, .swm sets).
-#[function_component(OpenPanel)]
-pub fn open_panel(props: &OpenProps) -> Html {
-    let over = use_state(|| false);
-    let onchange = {
-        let cb = props.on_files.clone();
-        Callback::from(move |e: web_sys::Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            if let Some(list) = input.files() {
-                let files = (0..list.length())
-                    .filter_map(|i| list.get(i))
-                    .collect::<Vec<_>>();
-                if !files.is_empty() {
-                    cb.emit(files);
+            <main>
+                <OpenPanel on_files={on_files} />
+                if !state.files.is_empty() {
+                    <p class="muted" id="chosen">{ format!("Opened: {}", state.files.join(", ")) }</p>
                 }
-            }
-            input.set_value("");
-        })
-    };
-    let ondrop = {
-        let cb = props.on_files.clone();
-        let over = over.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            over.set(false);
-            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
-                let files = (0..list.length())
-                    .filter_map(|i| list.get(i))
-                    .collect::<Vec<_>>();
-                if !files.is_empty() {
-                    cb.emit(files);
+                if let Some((job, _)) = state.jobs.first() {
+                    <JobProgress job={job.clone()} queued={state.jobs.len() - 1} on_cancel={on_cancel} />
                 }
-            }
-        })
-    };
-    let ondragover = {
-        let over = over.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            over.set(true);
-        })
-    };
-    let ondragleave = {
-        let over = over.clone();
-        Callback::from(move |_: DragEvent| over.set(false))
-    };
-    html! {
-        <section class={classes!("drop", (*over).then_some("over"))} {ondrop} {ondragover} {ondragleave}
-                 aria-label="Open files">
-            <p>{"Drop an ISO, WIM, ESD or .swm set, and update packages (.cab, .msu) here, or "}</p>
-            <label class="button" for="file-input">{"Choose files…"}</label>
-            <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
-                   accept=".iso,.wim,.esd,.swm,.cab,.msu" />
-        </section>
-    }
-}
-
-/// Props of [`JobProgress`].
-#[derive(Properties, PartialEq)]
-pub struct JobProps {
-    /// The job.
-    pub job: Job,
-    /// Cancel button.
-    pub on_cancel: Callback<MouseEvent>,
-}
-
-/// Progress bar with percent, MB/s and ETA, and a cancel button.
-#[function_component(JobProgress)]
-pub fn job_progress(props: &JobProps) -> Html {
-    let (stage, done, total, rate) = props
-        .job
-        .progress
-        .clone()
-        .unwrap_or_else(|| ("starting".into(), 0, 0, 0.0));
-    let pct = if total > 0 {
-        done as f64 * 100.0 / total as f64
-    } else {
-        0.0
-    };
-    let eta = if rate > 0.0 && total > done {
-        format!(", about {:.0} s left", (total - done) as f64 / 1e6 / rate)
-    } else {
-        String::new()
-    };
-    html! {
-        <div class="card" id="job" aria-live="polite">
-            <h2>{ format!("Working: {}", props.job.label) }</h2>
-            <progress id="job-progress" max="100" value={format!("{pct:.1}")}></progress>
-            <p class="muted">{ format!("{stage}: {pct:.0}% · {rate:.0} MB/s{eta}") }</p>
-            <button class="secondary" id="cancel" onclick={props.on_cancel.clone()}>{"Cancel"}</button>
+                if let Some(e) = &state.error {
+                    <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()} on_close={on_dismiss} />
+                }
+                if let Some(h) = &state.hash {
+                    <HashCard result={h.clone()} />
+                }
+                if let Some(m) = &media {
+                    if let Some(i) = m.get("inspection") {
+                        <MediaView inspection={i.clone()} on_hash={on_hash_media} />
+                    }
+                    if let Some(ev) = m.get("evaluation") {
+                        <UpdatesView evaluation={ev.clone()} winre_size={state.winre_size()} />
+                    }
+                }
+                { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
+                if have_session {
+                    <ReportPanel on_export={on_export} last={state.exported.clone()} />
+                }
+            </main>
         </div>
     }
 }
 
-/// Props of [`ErrorCard`].
-#[derive(Properties, PartialEq)]
-pub struct ErrorProps {
-    /// Plain words.
-    pub plain: String,
-    /// Technical detail.
-    pub detail: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An error in words a technician understands, with the detail folded below.
-#[function_component(ErrorCard)]
-pub fn error_card(props: &ErrorProps) -> Html {
-    html! {
-        <div class="card error" id="error" role="alert">
-            <h2>{ props.plain.clone() }</h2>
-            <details><summary>{"Technical detail"}</summary><p class="mono" id="error-detail">{ props.detail.clone() }</p></details>
-        </div>
+    #[test]
+    fn files_are_routed_by_extension() {
+        assert_eq!(role_of("Win11_24H2.ISO"), FileRole::Media);
+        assert_eq!(role_of("install2.swm"), FileRole::Media);
+        assert_eq!(role_of("windows11.0-kb5079471-x64.cab"), FileRole::Package);
+        assert_eq!(role_of("x.msu"), FileRole::Package);
+        assert_eq!(role_of("notes.txt"), FileRole::Other);
+        assert_eq!(role_of("noext"), FileRole::Other);
     }
-}
 
-/// Props of [`HashCard`].
-#[derive(Properties, PartialEq)]
-pub struct HashProps {
-    /// The hash job result.
-    pub result: serde_json::Value,
-    /// Inspect button.
-    pub on_inspect: Callback<MouseEvent>,
-}
-
-/// Digests of the opened file.
-#[function_component(HashCard)]
-pub fn hash_card(props: &HashProps) -> Html {
-    let r = &props.result;
-    let get = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    html! {
-        <div class="card" id="hash-card">
-            <h2>{ format!("{} ({} bytes)", get("name"), r.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) }</h2>
-            <table>
-                <tr><th scope="row">{"SHA-256"}</th><td><code id="sha256">{ get("sha256") }</code></td></tr>
-                <tr><th scope="row">{"SHA-1"}</th><td><code id="sha1">{ get("sha1") }</code></td></tr>
-            </table>
-            <p><button id="inspect" onclick={props.on_inspect.clone()}>{"Inspect contents"}</button></p>
-        </div>
+    #[test]
+    fn an_error_finishes_its_job_and_keeps_results() {
+        let s = Rc::new(State {
+            media: Some(serde_json::json!({"inspection": {}})),
+            ..State::default()
+        });
+        let s = s.reduce(Action::Started(4, "opening bad.iso".into(), JobKind::Inspect));
+        let s = s.reduce(Action::Worker(Event::Error {
+            id: 4,
+            kind: "malformed".into(),
+            message: "no volume descriptor".into(),
+        }));
+        assert!(s.jobs.is_empty());
+        assert!(s.media.is_some(), "earlier results stay");
+        let e = s.error.clone().unwrap();
+        assert_eq!(e.what, "While opening bad.iso");
+        assert!(e.plain.contains("damaged"));
+        assert!(e.detail.contains("no volume descriptor"));
     }
-}
-
-/// Read the files of an `<input type=file>` change event (used by tests too).
-pub fn files_of(input: &web_sys::EventTarget) -> Vec<File> {
-    input
-        .dyn_ref::<HtmlInputElement>()
-        .and_then(|i| i.files())
-        .map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
-        .unwrap_or_default()
 }

@@ -15,13 +15,26 @@ pub struct WorkerClient {
 }
 
 impl WorkerClient {
-    /// Start `./worker_loader.js`; every event is passed to `on_event`.
-    pub fn spawn(on_event: Rc<dyn Fn(Event)>) -> Result<Rc<Self>, JsValue> {
+    /// Start `./worker_loader.js`; every event is passed to `on_event`, with the bytes of a
+    /// [`Event::Download`] beside it.
+    pub fn spawn(on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)>) -> Result<Rc<Self>, JsValue> {
         let worker = Worker::new("./worker_loader.js")?;
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Some(s) = e.data().as_string() {
+            let data = e.data();
+            let (json, bytes) = match data.as_string() {
+                Some(s) => (Some(s), None),
+                None => (
+                    js_sys::Reflect::get(&data, &"json".into())
+                        .ok()
+                        .and_then(|v| v.as_string()),
+                    js_sys::Reflect::get(&data, &"bytes".into())
+                        .ok()
+                        .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok()),
+                ),
+            };
+            if let Some(s) = json {
                 match serde_json::from_str::<Event>(&s) {
-                    Ok(ev) => on_event(ev),
+                    Ok(ev) => on_event(ev, bytes),
                     Err(err) => web_sys::console::error_1(&format!("bad event {err}").into()),
                 }
             }

@@ -1,8 +1,11 @@
-//! Media jobs the worker runs through the core (inspect, list), shared with the wasm tests.
+//! The jobs the worker runs through the core (inspect, list, package, report). Plain Rust over
+//! [`SharedReader`]s, so native tests drive them with fixture files and the worker with `File`s.
 
-use crate::protocol::Request;
+use crate::protocol::{ReportFormat, Request, Session};
+use mediaprep_core::catalog::{self, Catalog, Evaluation};
 use mediaprep_core::io::{Progress, SharedReader};
 use mediaprep_core::media::{self, Target};
+use mediaprep_core::report::{dism_script, Report, ScriptPaths};
 use mediaprep_core::{Error, Result};
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -18,8 +21,8 @@ pub fn run_media(
     match request {
         Request::Inspect => {
             let rep = media::inspect(files, progress)?;
-            let cat = mediaprep_core::catalog::Catalog::embedded()?;
-            let eval = mediaprep_core::catalog::evaluate(&cat, &media::image_facts(&rep));
+            let cat = Catalog::embedded()?;
+            let eval = catalog::evaluate(&cat, &media::image_facts(&rep));
             Ok(serde_json::json!({ "inspection": to_json(&rep)?, "evaluation": to_json(&eval)? }))
         }
         Request::List { layers } => {
@@ -31,6 +34,52 @@ pub fn run_media(
             };
             to_json(&entries)
         }
-        Request::Hash { .. } => Err(Error::Invalid("hash is not a media job".into())),
+        other => Err(Error::Invalid(format!("{other:?} is not a media job"))),
     }
+}
+
+/// Open an update package and verify every payload against its manifest:
+/// `{file, package, verification}`.
+pub fn package(
+    name: &str,
+    src: SharedReader,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let pkg = mediaprep_core::package::open_package(src, name)?;
+    let ver = pkg.verify_with_progress(&Default::default(), progress)?;
+    Ok(serde_json::json!({ "file": name, "package": to_json(&pkg)?, "verification": to_json(&ver)? }))
+}
+
+/// The evaluation the page sent back, typed again.
+fn evaluation(session: &Session) -> Result<Option<Evaluation>> {
+    session
+        .evaluation
+        .clone()
+        .filter(|v| !v.is_null())
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| Error::Invalid(format!("the evaluation sent for the report: {e}")))
+        })
+        .transpose()
+}
+
+/// Build the report in `format`; returns its bytes.
+pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
+    let mut rep = Report::new(session.generated.clone(), session.inspection.clone());
+    rep.evaluation = evaluation(session)?;
+    if !session.packages.is_empty() {
+        rep.package = Some(serde_json::Value::Array(session.packages.clone()));
+    }
+    Ok(match format {
+        ReportFormat::Json => rep.to_json()?.into_bytes(),
+        ReportFormat::Html => rep.to_html().into_bytes(),
+        ReportFormat::Markdown => rep.to_markdown().into_bytes(),
+        ReportFormat::Zip => rep.to_zip(&[])?,
+        ReportFormat::Dism => {
+            let ev = rep.evaluation.as_ref().ok_or_else(|| {
+                Error::Invalid("open a media file first: the script follows its verdicts".into())
+            })?;
+            dism_script(ev, &ScriptPaths::default()).into_bytes()
+        }
+    })
 }

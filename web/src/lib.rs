@@ -3,9 +3,12 @@
 
 pub mod app;
 pub mod client;
+pub mod download;
 pub mod jobs;
 pub mod protocol;
+pub mod save;
 pub mod source;
+pub mod views;
 pub mod worker;
 
 /// Mount the app and register the service worker (release builds only, so a cache-first worker

@@ -22,6 +22,58 @@ pub enum Request {
         /// ISO paths and `N:/path` image paths, outermost first.
         layers: Vec<String>,
     },
+    /// Open `files[0]` as an update package (.cab / .msu): identity, components, and every
+    /// payload checked against its manifest digest.
+    Package,
+    /// Build the session report in one form; the result is a [`Event::Download`] with the bytes.
+    Report {
+        /// Which form.
+        format: ReportFormat,
+        /// The session so far: the inspection, evaluation and package results the page holds.
+        session: Session,
+    },
+}
+
+/// The forms a report can be exported in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportFormat {
+    /// Lossless JSON.
+    Json,
+    /// A self-contained HTML page.
+    Html,
+    /// Markdown.
+    Markdown,
+    /// ZIP: the three forms, the DISM script and SHA256SUMS.
+    Zip,
+    /// The DISM hand-off script alone.
+    Dism,
+}
+
+impl ReportFormat {
+    /// Download name and MIME type.
+    pub fn file(self) -> (&'static str, &'static str) {
+        match self {
+            ReportFormat::Json => ("mediaprep-report.json", "application/json"),
+            ReportFormat::Html => ("mediaprep-report.html", "text/html"),
+            ReportFormat::Markdown => ("mediaprep-report.md", "text/markdown"),
+            ReportFormat::Zip => ("mediaprep-report.zip", "application/zip"),
+            ReportFormat::Dism => ("handoff-dism.ps1", "text/plain"),
+        }
+    }
+}
+
+/// What the page has learnt in this session, sent back to the worker to build a report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Session {
+    /// When, in the user's local words (the worker has no clock it should trust for this).
+    pub generated: String,
+    /// The inspection report (JSON as the worker produced it).
+    pub inspection: serde_json::Value,
+    /// The applicability evaluation, if any.
+    pub evaluation: Option<serde_json::Value>,
+    /// Package results (`{file, package, verification}` each).
+    pub packages: Vec<serde_json::Value>,
 }
 
 /// A request with the id its events will carry.
@@ -61,6 +113,17 @@ pub enum Event {
         id: u32,
         /// The result.
         result: serde_json::Value,
+    },
+    /// A job produced a file; its bytes travel beside the JSON as a `Uint8Array`.
+    Download {
+        /// Job id.
+        id: u32,
+        /// Suggested file name.
+        name: String,
+        /// MIME type.
+        mime: String,
+        /// Size in bytes.
+        size: u64,
     },
     /// A job failed.
     Error {

@@ -33,6 +33,29 @@ pub fn post(ev: &Event) {
     }
 }
 
+/// Post a finished file: the event as JSON and the bytes beside it (transferred, not copied).
+fn post_download(id: u32, format: crate::protocol::ReportFormat, bytes: &[u8]) {
+    let (name, mime) = format.file();
+    let ev = Event::Download {
+        id,
+        name: name.into(),
+        mime: mime.into(),
+        size: bytes.len() as u64,
+    };
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let Ok(json) = serde_json::to_string(&ev) else {
+        return;
+    };
+    let msg = js_sys::Object::new();
+    let arr = js_sys::Uint8Array::from(bytes);
+    let ok = js_sys::Reflect::set(&msg, &"json".into(), &json.into()).is_ok()
+        && js_sys::Reflect::set(&msg, &"bytes".into(), &arr).is_ok();
+    if ok {
+        let transfer = js_sys::Array::of1(&arr.buffer());
+        let _ = scope.post_message_with_transfer(&msg, &transfer);
+    }
+}
+
 fn on_message(e: MessageEvent) {
     let data = e.data();
     let json = js_sys::Reflect::get(&data, &"json".into())
@@ -60,6 +83,17 @@ fn on_message(e: MessageEvent) {
         })
         .unwrap_or_default();
     let id = env.id;
+    if let Request::Report { format, session } = env.request {
+        match crate::jobs::report(format, &session) {
+            Ok(bytes) => post_download(id, format, &bytes),
+            Err(err) => post(&Event::Error {
+                id,
+                kind: err.kind().into(),
+                message: err.to_string(),
+            }),
+        }
+        return;
+    }
     let reporter = Reporter::new(id);
     match run(env.request, files, &reporter) {
         Ok(result) => post(&Event::Result { id, result }),
@@ -93,6 +127,20 @@ pub fn run(
             Ok(
                 serde_json::json!({ "name": name, "size": d.size, "sha256": d.sha256, "sha1": d.sha1 }),
             )
+        }
+        Request::Package => {
+            let src = sources
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Invalid("no package given".into()))?;
+            let name = src.name();
+            let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
+            crate::jobs::package(&name, r, progress)
+        }
+        Request::Report { format, session } => {
+            // Callers that want the bytes use `jobs::report`; this path reports the size only.
+            let bytes = crate::jobs::report(format, &session)?;
+            Ok(serde_json::json!({ "name": format.file().0, "size": bytes.len() }))
         }
         Request::Inspect | Request::List { .. } => {
             let named: Vec<(String, SharedReader)> = sources

@@ -72,3 +72,54 @@ fn inspect_of_garbage_is_a_typed_error() {
             .unwrap_err();
     assert!(!err.to_string().is_empty());
 }
+
+fn read_file(file: &web_sys::File) -> Vec<u8> {
+    let ab = web_sys::FileReaderSync::new()
+        .unwrap()
+        .read_as_array_buffer(file)
+        .unwrap();
+    js_sys::Uint8Array::new(&ab).to_vec()
+}
+
+#[wasm_bindgen_test]
+async fn opfs_sink_positioned_writes_then_cleanup() {
+    use mediaprep_core::io::WriteAt;
+    use mediaprep_web::save;
+    use wasm_bindgen::JsCast;
+
+    let dir = save::opfs_root().await.unwrap();
+    save::check_quota(1 << 20).await.unwrap();
+    assert!(
+        save::check_quota(u64::MAX / 2).await.is_err(),
+        "an impossible size must be refused before writing"
+    );
+    let name = "test-output.wim.partial";
+    let fh = save::file_handle(&dir, name).await.unwrap();
+    let data = sample(1 << 20);
+    let mut sink = save::OpfsSink::open(&fh).await.unwrap();
+    // Back to front, as the WIM writer patches its header last.
+    for (i, chunk) in data.chunks(100_000).enumerate().rev() {
+        sink.write_at((i * 100_000) as u64, chunk).unwrap();
+    }
+    let mut back = vec![0u8; 4096];
+    sink.read_back(500_000, &mut back).unwrap();
+    assert_eq!(back, data[500_000..504_096]);
+    assert_eq!(sink.size().unwrap(), data.len() as u64);
+    sink.close().unwrap();
+    let file: web_sys::File = wasm_bindgen_futures::JsFuture::from(fh.get_file())
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(
+        mediaprep_core::hash::hex(&sha2::Sha256::digest(read_file(&file))),
+        mediaprep_core::hash::hex(&sha2::Sha256::digest(&data))
+    );
+    // A cancelled job leaves a .partial behind; the sweep removes it and nothing else.
+    let keep = save::file_handle(&dir, "keep.bin").await.unwrap();
+    assert_eq!(save::sweep_partials(&dir).await.unwrap(), 1);
+    let gone = wasm_bindgen_futures::JsFuture::from(dir.get_file_handle(name)).await;
+    assert!(gone.is_err(), "the partial output must be gone");
+    let still = wasm_bindgen_futures::JsFuture::from(keep.get_file()).await;
+    assert!(still.is_ok());
+    save::remove(&dir, "keep.bin").await;
+}

@@ -1,0 +1,194 @@
+//! Pieces every flow uses: the open panel, job progress, error card, digest card.
+
+use wasm_bindgen::JsCast;
+use web_sys::{DragEvent, File, HtmlInputElement};
+use yew::prelude::*;
+
+/// Props of [`OpenPanel`].
+#[derive(Properties, PartialEq)]
+pub struct OpenProps {
+    /// Called with the files chosen or dropped.
+    pub on_files: Callback<Vec<File>>,
+}
+
+fn files_of_list(list: Option<web_sys::FileList>) -> Vec<File> {
+    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
+        .unwrap_or_default()
+}
+
+/// Drop zone plus file button; several files at once (ISO + packages, .swm sets).
+#[function_component(OpenPanel)]
+pub fn open_panel(props: &OpenProps) -> Html {
+    let over = use_state(|| false);
+    let onchange = {
+        let cb = props.on_files.clone();
+        Callback::from(move |e: web_sys::Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let files = files_of_list(input.files());
+            if !files.is_empty() {
+                cb.emit(files);
+            }
+            input.set_value("");
+        })
+    };
+    let ondrop = {
+        let cb = props.on_files.clone();
+        let over = over.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            over.set(false);
+            let files = files_of_list(e.data_transfer().and_then(|d| d.files()));
+            if !files.is_empty() {
+                cb.emit(files);
+            }
+        })
+    };
+    let ondragover = {
+        let over = over.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            over.set(true);
+        })
+    };
+    let ondragleave = {
+        let over = over.clone();
+        Callback::from(move |_: DragEvent| over.set(false))
+    };
+    html! {
+        <section class={classes!("drop", (*over).then_some("over"))} {ondrop} {ondragover} {ondragleave}
+                 aria-label="Open files">
+            <p>{"Drop an ISO, WIM, ESD or .swm set, and update packages (.cab, .msu) here, or "}</p>
+            <label class="button" for="file-input">{"Choose files…"}</label>
+            <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
+                   accept=".iso,.wim,.esd,.swm,.cab,.msu" />
+        </section>
+    }
+}
+
+/// A job the page is waiting on.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Job {
+    /// Job id.
+    pub id: u32,
+    /// What it does, in words.
+    pub label: String,
+    /// Stage, bytes done, total, MB/s.
+    pub progress: Option<(String, u64, u64, f64)>,
+}
+
+/// Props of [`JobProgress`].
+#[derive(Properties, PartialEq)]
+pub struct JobProps {
+    /// The job.
+    pub job: Job,
+    /// Jobs queued behind it.
+    pub queued: usize,
+    /// Cancel button.
+    pub on_cancel: Callback<MouseEvent>,
+}
+
+/// Progress bar with percent, MB/s and ETA, and a cancel button.
+#[function_component(JobProgress)]
+pub fn job_progress(props: &JobProps) -> Html {
+    let (stage, done, total, rate) = props
+        .job
+        .progress
+        .clone()
+        .unwrap_or_else(|| ("starting".into(), 0, 0, 0.0));
+    let pct = if total > 0 {
+        done as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    let eta = if rate > 0.0 && total > done {
+        format!(", about {:.0} s left", (total - done) as f64 / 1e6 / rate)
+    } else {
+        String::new()
+    };
+    let queued = if props.queued > 0 {
+        format!(" ({} more queued)", props.queued)
+    } else {
+        String::new()
+    };
+    html! {
+        <div class="card" id="job" aria-live="polite">
+            <h2>{ format!("Working: {}{queued}", props.job.label) }</h2>
+            <progress id="job-progress" max="100" value={format!("{pct:.1}")} aria-label="Progress"></progress>
+            <p class="muted">{ format!("{stage}: {pct:.0}% · {rate:.0} MB/s{eta}") }</p>
+            <button class="secondary" id="cancel" onclick={props.on_cancel.clone()}>{"Cancel"}</button>
+        </div>
+    }
+}
+
+/// Props of [`ErrorCard`].
+#[derive(Properties, PartialEq)]
+pub struct ErrorProps {
+    /// What was being done ("Opening x.iso").
+    pub what: String,
+    /// Plain words.
+    pub plain: String,
+    /// Technical detail.
+    pub detail: String,
+    /// Dismiss.
+    pub on_close: Callback<MouseEvent>,
+}
+
+/// An error in words a technician understands, with the detail folded below.
+#[function_component(ErrorCard)]
+pub fn error_card(props: &ErrorProps) -> Html {
+    html! {
+        <div class="card error" id="error" role="alert">
+            <h2>{ props.plain.clone() }</h2>
+            <p class="muted" id="error-what">{ props.what.clone() }</p>
+            <details><summary>{"Technical detail"}</summary><p class="mono" id="error-detail">{ props.detail.clone() }</p></details>
+            <button class="secondary" id="error-close" onclick={props.on_close.clone()}>{"Dismiss"}</button>
+        </div>
+    }
+}
+
+/// What an error kind means for a technician.
+pub fn plain_words(kind: &str) -> String {
+    match kind {
+        "malformed" | "truncated" => {
+            "This file is damaged or is not the kind of file it looks like."
+        }
+        "codec" => "Compressed data inside this file is damaged.",
+        "digest-mismatch" => "A checksum does not match: the file is corrupt or was altered.",
+        "unsupported" => "This file uses a feature mediaprep does not handle yet.",
+        "limit" => "This file declares sizes beyond mediaprep's safety limits.",
+        "not-found" => "Something the job needs is missing from this file.",
+        "invalid" => "The request or a name inside the file is not acceptable.",
+        "io" => "Reading the file failed.",
+        "cancelled" => "The job was cancelled.",
+        _ => "Something went wrong.",
+    }
+    .to_string()
+}
+
+/// Props of [`HashCard`].
+#[derive(Properties, PartialEq)]
+pub struct HashProps {
+    /// The hash job result.
+    pub result: serde_json::Value,
+}
+
+/// Digests of the opened file.
+#[function_component(HashCard)]
+pub fn hash_card(props: &HashProps) -> Html {
+    let r = &props.result;
+    let get = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    html! {
+        <div class="card" id="hash-card">
+            <h2>{ format!("{} ({} bytes)", get("name"), r.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) }</h2>
+            <table>
+                <tr><th scope="row">{"SHA-256"}</th><td><code id="sha256">{ get("sha256") }</code></td></tr>
+                <tr><th scope="row">{"SHA-1"}</th><td><code id="sha1">{ get("sha1") }</code></td></tr>
+            </table>
+        </div>
+    }
+}
+
+/// Read the files of an `<input type=file>` change event (used by tests too).
+pub fn files_of(input: &web_sys::EventTarget) -> Vec<File> {
+    files_of_list(input.dyn_ref::<HtmlInputElement>().and_then(|i| i.files()))
+}

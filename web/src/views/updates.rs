@@ -1,0 +1,168 @@
+//! The updates view: per image, which Dynamic Updates apply and why, in Microsoft's order, and
+//! whether a recovery image fits its partition.
+
+use super::{human_size, list, text};
+use mediaprep_core::catalog::{partition_fit, Fit};
+use serde_json::Value;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// Props of [`UpdatesView`].
+#[derive(Properties, PartialEq)]
+pub struct UpdatesProps {
+    /// The `Evaluation`.
+    pub evaluation: Value,
+    /// Size of the WinRE image the fit check is about, when the media has one.
+    pub winre_size: Option<u64>,
+}
+
+/// Verdicts per image, recommendations, procedure, partition fit.
+#[function_component(UpdatesView)]
+pub fn updates_view(props: &UpdatesProps) -> Html {
+    let ev = &props.evaluation;
+    let findings = list(ev, "findings");
+    let mut labels: Vec<String> = Vec::new();
+    for f in findings {
+        let l = text(f, "image_label");
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    let recs = list(ev, "recommendations");
+    html! {
+        <section class="card" id="updates-view" aria-labelledby="updates-title">
+            <h2 id="updates-title">{"Updates"}</h2>
+            <p class="muted">{ format!("Catalog {}", text(ev, "catalog_version")) }</p>
+            <h3>{"Recommended"}</h3>
+            if recs.is_empty() {
+                <p id="no-recommendation">{"No update in the catalog applies to these images."}</p>
+            } else {
+                <table id="recommendations">
+                    <thead><tr><th>{"Image"}</th><th>{"Add"}</th><th>{"Released"}</th><th>{"Why"}</th></tr></thead>
+                    <tbody>{ for recs.iter().map(|r| html! {
+                        <tr class="recommendation" data-kb={text(r, "kb")}>
+                            <td>{ text(r, "image_label") }</td>
+                            <td><a href={format!("https://www.catalog.update.microsoft.com/Search.aspx?q={}", text(r, "kb"))}
+                                   target="_blank" rel="noreferrer noopener">{ text(r, "kb") }</a>
+                                <br/><span class="muted">{ text(r, "title") }</span></td>
+                            <td>{ text(r, "release_date") }</td>
+                            <td>{ text(r, "reason") }</td>
+                        </tr>
+                    }) }</tbody>
+                </table>
+            }
+            if !list(ev, "procedure").is_empty() {
+                <h3>{"Order (Microsoft's procedure)"}</h3>
+                <ol id="procedure">{ for list(ev, "procedure").iter().map(|s| html! {
+                    <li>{ format!("{} — {}", text(s, "action"),
+                        list(s, "kbs").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")) }</li>
+                }) }</ol>
+            }
+            <h3>{"Verdicts per image"}</h3>
+            { for labels.iter().map(|l| html! { <ImageVerdicts label={l.clone()} findings={
+                findings.iter().filter(|f| text(f, "image_label") == *l).cloned().collect::<Vec<_>>()
+            } /> }) }
+            if !list(ev, "notes").is_empty() {
+                <ul class="muted">{ for list(ev, "notes").iter().map(|n| html! { <li>{ n.as_str().unwrap_or("").to_string() }</li> }) }</ul>
+            }
+            if let Some(size) = props.winre_size {
+                <PartitionFit winre_size={size} />
+            }
+        </section>
+    }
+}
+
+/// Props of [`ImageVerdicts`].
+#[derive(Properties, PartialEq)]
+pub struct VerdictProps {
+    /// Image label.
+    pub label: String,
+    /// Its findings.
+    pub findings: Vec<Value>,
+}
+
+/// One image's verdicts; "not applicable" ones folded.
+#[function_component(ImageVerdicts)]
+pub fn image_verdicts(props: &VerdictProps) -> Html {
+    let (na, relevant): (Vec<&Value>, Vec<&Value>) = props
+        .findings
+        .iter()
+        .partition(|f| text(f, "verdict") == "not-applicable");
+    let row = |f: &Value| {
+        let verdict = text(f, "verdict");
+        let class = match verdict.as_str() {
+            "applies" => "warn",
+            "already-current" => "ok",
+            _ => "muted",
+        };
+        html! {
+            <tr class="finding" data-kb={text(f, "kb")} data-verdict={verdict.clone()}>
+                <td>{ text(f, "kb") }</td><td>{ text(f, "kind") }</td>
+                <td class={class}>{ verdict.replace('-', " ") }</td>
+                <td>{ list(f, "reasons").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ") }</td>
+            </tr>
+        }
+    };
+    html! {
+        <div class="image-verdicts" data-image={props.label.clone()}>
+            <h4>{ props.label.clone() }</h4>
+            if relevant.is_empty() {
+                <p class="muted">{"No update in the catalog is for this image."}</p>
+            } else {
+                <table><thead><tr><th>{"KB"}</th><th>{"Kind"}</th><th>{"Verdict"}</th><th>{"Reasons"}</th></tr></thead>
+                    <tbody>{ for relevant.iter().map(|f| row(f)) }</tbody></table>
+            }
+            if !na.is_empty() {
+                <details><summary>{ format!("{} updates are for other images or builds", na.len()) }</summary>
+                    <table><tbody>{ for na.iter().map(|f| row(f)) }</tbody></table></details>
+            }
+        </div>
+    }
+}
+
+/// Props of [`PartitionFit`].
+#[derive(Properties, PartialEq)]
+pub struct FitProps {
+    /// Size of the recovery image in bytes.
+    pub winre_size: u64,
+}
+
+/// Does the recovery image fit the device's recovery partition? The user types the partition's
+/// size and free space (as `reagentc /info` + Disk Management show them).
+#[function_component(PartitionFit)]
+pub fn partition_fit_view(props: &FitProps) -> Html {
+    let part = use_state(|| 1024u64);
+    let free = use_state(|| 600u64);
+    let on = |s: UseStateHandle<u64>| {
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().trim().parse::<u64>() {
+                s.set(v);
+            }
+        })
+    };
+    let mib = 1024 * 1024;
+    let v = partition_fit(
+        props.winre_size,
+        part.saturating_mul(mib),
+        free.saturating_mul(mib),
+    );
+    let class = match v.fit {
+        Fit::Fits => "ok",
+        Fit::FitsBelowGuidance => "warn",
+        _ => "bad",
+    };
+    html! {
+        <div id="partition-fit">
+            <h3>{"Recovery partition fit"}</h3>
+            <p class="muted">{ format!("WinRE image: {}", human_size(props.winre_size)) }</p>
+            <div class="row">
+                <label for="part-size">{"Partition size (MiB)"}</label>
+                <input id="part-size" type="number" min="1" value={part.to_string()} oninput={on(part.clone())} />
+                <label for="part-free">{"Free, counting the current Winre.wim (MiB)"}</label>
+                <input id="part-free" type="number" min="0" value={free.to_string()} oninput={on(free.clone())} />
+            </div>
+            <p class={class} id="fit-verdict" aria-live="polite">{ v.explanation }</p>
+        </div>
+    }
+}
