@@ -14,6 +14,20 @@ use std::rc::Rc;
 use web_sys::File;
 use yew::prelude::*;
 
+/// Plain words for an error, knowing what the job was opening.
+pub fn explain(kind: &str, job: Option<JobKind>) -> String {
+    let unreadable = matches!(kind, "invalid" | "malformed" | "truncated");
+    match job {
+        Some(JobKind::Inspect) if unreadable => {
+            "This file is damaged or is not a Windows ISO, WIM, ESD or .swm file.".into()
+        }
+        Some(JobKind::Package) if unreadable => {
+            "This file is damaged or is not a Windows update package (.cab or .msu).".into()
+        }
+        _ => plain_words(kind),
+    }
+}
+
 /// What a job's result is for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum JobKind {
@@ -111,13 +125,14 @@ impl Reducible for State {
                 s.exported = Some((name, size));
             }
             Action::Worker(Event::Error { id, kind, message }) => {
-                let what = s
-                    .finish(id)
+                let job = s.finish(id);
+                let what = job
+                    .as_ref()
                     .map(|(j, _)| format!("While {}", j.label))
                     .unwrap_or_default();
                 s.error = Some(Shown {
                     what,
-                    plain: plain_words(&kind),
+                    plain: explain(&kind, job.map(|(_, k)| k)),
                     detail: format!("{kind}: {message}"),
                 });
             }
@@ -262,7 +277,12 @@ pub fn app() -> Html {
             if !media.is_empty() {
                 let names = media.iter().map(File::name).collect::<Vec<_>>().join(", ");
                 *media_files.borrow_mut() = media.clone();
-                start.emit((Request::Inspect, media, format!("opening {names}"), JobKind::Inspect));
+                start.emit((
+                    Request::Inspect,
+                    media,
+                    format!("opening {names}"),
+                    JobKind::Inspect,
+                ));
             }
             for p in packages {
                 let label = format!("verifying {}", p.name());
@@ -270,7 +290,12 @@ pub fn app() -> Html {
             }
             for f in other {
                 let label = format!("hashing {}", f.name());
-                start.emit((Request::Hash { slice_mib: 8 }, vec![f], label, JobKind::Hash));
+                start.emit((
+                    Request::Hash { slice_mib: 8 },
+                    vec![f],
+                    label,
+                    JobKind::Hash,
+                ));
             }
         })
     };
@@ -308,7 +333,12 @@ pub fn app() -> Html {
                 packages: state.packages.clone(),
             };
             let label = format!("exporting {}", format.file().0);
-            start.emit((Request::Report { format, session }, Vec::new(), label, JobKind::Report));
+            start.emit((
+                Request::Report { format, session },
+                Vec::new(),
+                label,
+                JobKind::Report,
+            ));
         })
     };
 
@@ -379,7 +409,11 @@ mod tests {
             media: Some(serde_json::json!({"inspection": {}})),
             ..State::default()
         });
-        let s = s.reduce(Action::Started(4, "opening bad.iso".into(), JobKind::Inspect));
+        let s = s.reduce(Action::Started(
+            4,
+            "opening bad.iso".into(),
+            JobKind::Inspect,
+        ));
         let s = s.reduce(Action::Worker(Event::Error {
             id: 4,
             kind: "malformed".into(),
@@ -389,7 +423,7 @@ mod tests {
         assert!(s.media.is_some(), "earlier results stay");
         let e = s.error.clone().unwrap();
         assert_eq!(e.what, "While opening bad.iso");
-        assert!(e.plain.contains("damaged"));
+        assert!(e.plain.contains("not a Windows ISO"), "{}", e.plain);
         assert!(e.detail.contains("no volume descriptor"));
     }
 }

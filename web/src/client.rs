@@ -17,7 +17,9 @@ pub struct WorkerClient {
 impl WorkerClient {
     /// Start `./worker_loader.js`; every event is passed to `on_event`, with the bytes of a
     /// [`Event::Download`] beside it.
-    pub fn spawn(on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)>) -> Result<Rc<Self>, JsValue> {
+    pub fn spawn(
+        on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)>,
+    ) -> Result<Rc<Self>, JsValue> {
         let worker = Worker::new("./worker_loader.js")?;
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();

@@ -47,7 +47,9 @@ pub fn package(
 ) -> Result<serde_json::Value> {
     let pkg = mediaprep_core::package::open_package(src, name)?;
     let ver = pkg.verify_with_progress(&Default::default(), progress)?;
-    Ok(serde_json::json!({ "file": name, "package": to_json(&pkg)?, "verification": to_json(&ver)? }))
+    Ok(
+        serde_json::json!({ "file": name, "package": to_json(&pkg)?, "verification": to_json(&ver)? }),
+    )
 }
 
 /// The evaluation the page sent back, typed again.

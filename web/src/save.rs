@@ -62,7 +62,10 @@ pub async fn check_quota(needed: u64) -> Result<()> {
 }
 
 /// A file handle in `dir`, created when missing.
-pub async fn file_handle(dir: &FileSystemDirectoryHandle, name: &str) -> Result<FileSystemFileHandle> {
+pub async fn file_handle(
+    dir: &FileSystemDirectoryHandle,
+    name: &str,
+) -> Result<FileSystemFileHandle> {
     let opts = FileSystemGetFileOptions::new();
     opts.set_create(true);
     let v = JsFuture::from(dir.get_file_handle_with_options(name, &opts))
@@ -138,7 +141,10 @@ impl OpfsSink {
 
     /// Flush and release the handle (the file can then be read or downloaded).
     pub fn close(self) -> Result<()> {
-        let r = self.handle.flush().map_err(|e| js_err("flushing the output", e));
+        let r = self
+            .handle
+            .flush()
+            .map_err(|e| js_err("flushing the output", e));
         self.handle.close();
         r
     }

@@ -54,8 +54,16 @@ pub fn wim_node(props: &WimProps) -> Html {
         "{} · {}{}{}",
         text(w, "kind").to_uppercase(),
         text(w, "compression"),
-        if w.get("solid").and_then(Value::as_bool) == Some(true) { " solid" } else { "" },
-        if boot > 0 { format!(" · boots image {boot}") } else { String::new() },
+        if w.get("solid").and_then(Value::as_bool) == Some(true) {
+            " solid"
+        } else {
+            ""
+        },
+        if boot > 0 {
+            format!(" · boots image {boot}")
+        } else {
+            String::new()
+        },
     );
     html! {
         <li class="wim" data-path={path.clone()}>
@@ -113,7 +121,11 @@ pub fn image_row(props: &ImageProps) -> Html {
     let (version, source) = match signals {
         Some(s) if !text(s, "effective").is_empty() => (
             text(s, "effective"),
-            format!("{} ({} confidence)", text(s, "source"), text(s, "confidence")),
+            format!(
+                "{} ({} confidence)",
+                text(s, "source"),
+                text(s, "confidence")
+            ),
         ),
         _ => (text(img, "version"), "WIM XML".to_string()),
     };
@@ -122,7 +134,9 @@ pub fn image_row(props: &ImageProps) -> Html {
         .filter_map(Value::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    let disagreements = signals.map(|s| list(s, "disagreements").to_vec()).unwrap_or_default();
+    let disagreements = signals
+        .map(|s| list(s, "disagreements").to_vec())
+        .unwrap_or_default();
     html! {
         <li class="image" data-wim={props.wim.clone()} data-index={text(img, "index")}>
             <strong class="name">{ format!("{}. {}", text(img, "index"), text(img, "name")) }</strong>
