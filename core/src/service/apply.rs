@@ -235,7 +235,7 @@ impl<'t> Editor<'t> {
             };
             let n = SxsName::parse(&s)?;
             (n.arch.eq_ignore_ascii_case(&key.arch)
-                && n.name.eq_ignore_ascii_case(&key.name)
+                && sxs_name_matches(&n.name, &key.name)
                 && n.token.eq_ignore_ascii_case(&key.token)
                 && n.culture.eq_ignore_ascii_case(&key.culture))
             .then(|| parse_version(&n.version))
@@ -402,6 +402,18 @@ impl<'t> Editor<'t> {
             added: added.into_iter().collect(),
             replaced: replaced.into_iter().collect(),
             components,
+        }
+    }
+}
+
+/// True when a WinSxS folder's component name stands for `full` (lower-case). Windows shortens
+/// long names to `prefix..suffix`, so such a name matches by its two ends.
+fn sxs_name_matches(folder_name: &str, full: &str) -> bool {
+    let f = folder_name.to_ascii_lowercase();
+    match f.split_once("..") {
+        None => f == full,
+        Some((pre, suf)) => {
+            full.len() >= pre.len() + suf.len() && full.starts_with(pre) && full.ends_with(suf)
         }
     }
 }
@@ -605,6 +617,22 @@ mod tests {
         let mut ed = Editor::new(&mut t, 1).unwrap();
         let r = ed.component(&component(&[("System32", Some("Windows"), 9)]));
         assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
+    }
+
+    #[test]
+    fn shortened_store_names_match_their_component() {
+        let full = "microsoft-windows-servicingstack-onecore";
+        assert!(sxs_name_matches(
+            "Microsoft-Windows-ServicingStack-OneCore",
+            full
+        ));
+        assert!(sxs_name_matches("microsoft-windows-s..stack-onecore", full));
+        assert!(!sxs_name_matches("microsoft-windows-s..stack-onecor", full));
+        assert!(!sxs_name_matches("microsoft-windows-servicingstack", full));
+        assert!(!sxs_name_matches(
+            "microsoft-windows-servicingstack-onecore..x",
+            full
+        ));
     }
 
     #[test]
