@@ -80,14 +80,19 @@ fn inspect_json_reports_winre_version_signals() {
         .filter(|p| p.contains("Package_for_SafeOSDU~"))
         .collect();
     assert!(!records.is_empty());
-    let rev = records[0]
-        .rsplit('~')
-        .next()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    // The highest installed Safe OS DU revision (older records stay behind, as on real images).
+    let rev = records
+        .iter()
+        .filter_map(|r| {
+            let ver = r
+                .rsplit('~')
+                .next()?
+                .trim_end_matches(".mum")
+                .trim_end_matches(".cat");
+            ver.split('.').nth(1)?.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap();
     assert!(
         sig["effective"]
             .as_str()

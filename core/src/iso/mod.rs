@@ -152,11 +152,37 @@ impl std::fmt::Debug for IsoImage {
     }
 }
 
+/// A truncated download is the most common broken ISO: its descriptors are intact but the files
+/// are cut off. The PVD's volume space size (blocks × logical block size) says how long the image
+/// is; the file may be a little shorter (trailing padding sectors are sometimes dropped), not more.
+const TRUNCATION_SLACK: u64 = 1 << 20;
+
+fn check_volume_fits(pvd: &[u8], file_size: u64) -> Result<()> {
+    if pvd.len() < 132 {
+        return Ok(());
+    }
+    let blocks = u64::from(u32::from_le_bytes([pvd[80], pvd[81], pvd[82], pvd[83]]));
+    let block = u64::from(u16::from_le_bytes([pvd[128], pvd[129]]));
+    let claimed = blocks.saturating_mul(block);
+    if claimed > file_size.saturating_add(TRUNCATION_SLACK) {
+        return Err(Error::Truncated {
+            structure: "ISO volume (the file looks cut off, e.g. an incomplete download)",
+            offset: 0,
+            end: claimed,
+            size: file_size,
+        });
+    }
+    Ok(())
+}
+
 impl IsoImage {
     /// Open an image; UDF is used when present (its errors are reported, not hidden behind the
     /// ISO 9660 tree, which on Microsoft media would show only README.TXT), then Joliet, then ISO 9660.
     pub fn open(src: SharedReader) -> Result<IsoImage> {
         let d = iso9660::scan(&src)?;
+        if let Some(pvd) = &d.pvd {
+            check_volume_fits(pvd, src.size())?;
+        }
         let mut fs = Vec::new();
         let mut trees: Vec<(FsKind, Box<dyn Tree>)> = Vec::new();
         if let Some(pvd) = &d.pvd {
