@@ -1,10 +1,12 @@
-//! `mediaprep patch`: service Safe OS DU / SSU packages into WinRE and write the new WinRE.wim.
+//! `mediaprep patch`: service Safe OS DU / SSU packages into WinRE and write the new WinRE.wim
+//! (`--target winre`), an install.wim whose selected editions carry it (`--target install`), or the
+//! Setup DU expanded for `sources\` as a ZIP (`--target setup`). See docs/servicing.md.
 //!
 //! The input is whatever the user has: an ISO, an install.wim, or a bare Winre.wim, with optional
 //! layers as in `mediaprep ls`. Without layers, an ISO leads to `/sources/install.wim`, and a WIM
 //! whose image holds `Windows/System32/Recovery/Winre.wim` leads to that WinRE; any other WIM is
-//! serviced itself. The output is written to a temporary file next to `-o`, re-read with every
-//! blob's SHA-1 checked, and only then renamed into place (Ctrl-C or any error removes it).
+//! serviced itself. Every output is written to a temporary file next to `-o`, re-read and checked
+//! (every blob's SHA-1), and only then renamed into place (Ctrl-C or any error removes it).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,7 +49,8 @@ pub struct PatchArgs {
     /// What to write.
     #[arg(long, value_enum, default_value_t = PatchTarget::Winre)]
     pub target: PatchTarget,
-    /// Images to service (1-based, repeatable; default all).
+    /// Images (1-based, repeatable; default all): of the WinRE for `--target winre`, the editions
+    /// whose WinRE is replaced for `--target install`.
     #[arg(long = "index")]
     pub index: Vec<u32>,
     /// Keep the input's compression instead of LZX.
