@@ -243,6 +243,33 @@ fn patched_winre_verifies_and_applies_to_the_expected_tree() {
         );
     }
 
+    // Inode fields as wimlib reads them: a replaced file keeps its attributes and creation time
+    // (its contents were written at the package's time); a new file is FILE_ATTRIBUTE_ARCHIVE.
+    let detail = |wim: &Path, path: &str| -> BTreeMap<String, String> {
+        run(
+            "wimlib-imagex",
+            &["dir", s(wim), "1", &format!("--path={path}"), "--detailed"],
+        )
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+    };
+    let before = detail(&fx.join("Winre.wim"), "/Windows/System32/kernel32.dll");
+    let after = detail(&out, "/Windows/System32/kernel32.dll");
+    for k in ["Attributes", "Creation Time", "Short Name"] {
+        assert_eq!(
+            before.get(k),
+            after.get(k),
+            "{k} of the replaced kernel32.dll"
+        );
+    }
+    assert_eq!(after["Last Write Time"], "Tue Mar 10 00:00:00 2026 UTC");
+    assert_eq!(after["Link Count"], "2");
+    let new = detail(&out, "/Windows/System32/safeosdu-new.txt");
+    assert_eq!(new["Attributes"], "0x00000020");
+    assert_eq!(new["Link Count"], "2");
+
     // XML: wimlib reads the new SPBUILD and the package's time.
     let info = run("wimlib-imagex", &["info", s(&out), "1"]);
     assert!(info.contains("Service Pack Build:     8037"), "{info}");
@@ -678,4 +705,34 @@ fn compression_choice_layers_and_partition_check() {
     };
     assert_eq!(fit("600000000"), "fits");
     assert_eq!(fit("2000000"), "does-not-fit");
+}
+
+/// The browser worker's path (library into an in-memory sink, checked from memory) gives the same
+/// bytes as the CLI's file path.
+#[test]
+fn in_memory_patch_equals_the_cli_output() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("cli.wim");
+    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+
+    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
+    let wim = Wim::open(src).unwrap();
+    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du.cab")).unwrap());
+    let pkgs = vec![open_package(pr, "safeos-du.cab").unwrap()];
+    let sel = service::select_packages(&pkgs);
+    let prepared = service::prepare(&sel, &mediaprep_core::io::NoProgress).unwrap();
+    let (outcome, bytes) = service::patch_wim(
+        &wim,
+        &prepared,
+        &PatchOptions::default(),
+        Vec::new(),
+        &mediaprep_core::io::NoProgress,
+    )
+    .unwrap();
+    let back: SharedReader = Arc::new(mediaprep_core::io::SliceSource::new(bytes.clone()));
+    let rep = service::verify_output(back, &mediaprep_core::io::NoProgress).unwrap();
+    assert!(rep.ok > 0 && rep.failures.is_empty());
+    assert_eq!(outcome.size, bytes.len() as u64);
+    assert!(bytes == std::fs::read(&out).unwrap());
 }

@@ -103,4 +103,42 @@ mod tests {
         );
         assert_eq!(dos_to_filetime(0, 0), None);
     }
+
+    #[test]
+    fn malformed_cabinets_are_errors() {
+        use crate::io::SliceSource;
+        assert!(cab_time(&SliceSource::new(vec![0u8; 10])).is_err());
+        assert!(cab_time(&SliceSource::new(vec![0u8; 64])).is_err());
+        // A header claiming 65535 entries past the end of a tiny file.
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"MSCF");
+        h[16] = 60;
+        h[28] = 0xFF;
+        h[29] = 0xFF;
+        assert!(matches!(
+            cab_time(&SliceSource::new(h.clone())),
+            Err(Error::Truncated { .. })
+        ));
+        // An entry whose name never ends.
+        let mut g = h.clone();
+        g[16] = 36;
+        g.resize(36 + 16 + 300, b'a');
+        assert!(matches!(
+            cab_time(&SliceSource::new(g)),
+            Err(Error::Malformed { .. })
+        ));
+        // Seeded garbage after a valid signature: an error or a time, never a panic.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..500 {
+            let mut b = vec![0u8; 200];
+            for v in b.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = x as u8;
+            }
+            b[..4].copy_from_slice(b"MSCF");
+            let _ = cab_time(&SliceSource::new(b));
+        }
+    }
 }
