@@ -380,6 +380,24 @@ fn refused_packages_leave_no_output() {
     );
     assert!(script.contains("KB5079500"), "{script}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("PSFX"));
+    // An LCU whose SSU is not plain: refused, and the script adds the LCU to WinRE for its SSU.
+    let o = patch(
+        &fx.join("Winre.wim"),
+        &["lcu-ssu-psf.msu", "safeos-du.cab"],
+        &out,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("SSU-26100.8037-x64.cab") && err.contains("PSFX"),
+        "{err}"
+    );
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(script.contains("KB5079473"), "{script}");
+    // The Safe OS DU given with it is not applied either, so the script carries it too.
+    assert!(script.contains("KB5079500"), "{script}");
+    assert!(left_in(t.path()).is_empty());
     // A good package together with a refused one: nothing is half-applied.
     let o = patch(
         &fx.join("Winre.wim"),

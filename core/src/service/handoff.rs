@@ -45,5 +45,38 @@ pub fn handoff_script(refused: &[Refused], paths: &ScriptPaths) -> String {
         procedure: Vec::new(),
         notes: Vec::new(),
     };
-    dism_script(&ev, paths)
+    let script = dism_script(&ev, paths);
+    // Say why each package is here, right under `#Requires` (which stays the first line).
+    let (first, rest) = script.split_once('\n').unwrap_or((&script, ""));
+    let mut out = format!("{first}\n# mediaprep patch did not apply these packages:\n");
+    for r in refused {
+        let line: String = format!("#   {}: {}", r.name, r.reason)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_comments_after_requires() {
+        let r = Refused {
+            name: "x.cab".into(),
+            kb: Some("KB5079500".into()),
+            kind: PackageKind::SafeOsDu,
+            reason: "DCM\nmanifests".into(),
+        };
+        let s = handoff_script(&[r], &ScriptPaths::default());
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "#Requires -RunAsAdministrator");
+        assert_eq!(lines[2], "#   x.cab: DCM manifests");
+        assert!(s.contains("$SAFE_OS_DU_PATH"));
+    }
 }

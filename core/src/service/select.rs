@@ -54,6 +54,24 @@ pub struct Selection<'a> {
     pub notes: Vec<String>,
 }
 
+impl Selection<'_> {
+    /// Everything for the DISM hand-off when anything was refused: the refused packages and the
+    /// ones that would have been serviced (nothing is half-applied, so DISM must do them all).
+    pub fn handoff_list(&self) -> Vec<Refused> {
+        let mut all = self.refused.clone();
+        for s in &self.serviced {
+            all.push(Refused {
+                name: s.package.file_name.clone(),
+                kb: s.package.kb.clone(),
+                kind: s.kind,
+                reason: "not applied because another package was refused (never half-applied)"
+                    .into(),
+            });
+        }
+        all
+    }
+}
+
 fn label_of(p: &Package) -> String {
     let mut s = p.file_name.clone();
     if let Some(kb) = &p.kb {

@@ -201,7 +201,7 @@ fn prepared_packages<'p>(
 ) -> Result<service::Prepared<'p>> {
     let sel = service::select_packages(packages);
     if !sel.refused.is_empty() {
-        let script = handoff::handoff_script(&sel.refused, &Default::default());
+        let script = handoff::handoff_script(&sel.handoff_list(), &Default::default());
         if a.json {
             json_out(&serde_json::json!({
                 "refused": sel.refused,
