@@ -754,3 +754,27 @@ fn in_memory_patch_equals_the_cli_output() {
     assert_eq!(outcome.size, bytes.len() as u64);
     assert!(bytes == std::fs::read(&out).unwrap());
 }
+
+/// Servicing an already-serviced image with the same package reinstalls the same components: the
+/// applied tree is the same, and wimlib still verifies it.
+#[test]
+fn servicing_twice_gives_the_same_tree() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (o1, o2) = (t.path().join("once.wim"), t.path().join("twice.wim"));
+    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o1, &[]));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&patch(&o1, &["safeos-du.cab"], &o2, &["--json"]))).unwrap();
+    let ch = &v["outcome"]["images"][0]["changes"];
+    assert_eq!(ch["removed"].as_array().unwrap().len(), 0, "{ch}");
+    assert!(ch["replaced"].as_array().unwrap().len() >= 8, "{ch}");
+    run("wimlib-imagex", &["verify", s(&o2)]);
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    wim_apply(&o1, &a);
+    wim_apply(&o2, &b);
+    assert!(files(&a) == files(&b));
+    let n = std::fs::metadata(b.join("Windows/System32/kernel32.dll"))
+        .unwrap()
+        .nlink();
+    assert_eq!(n, 2);
+}

@@ -309,12 +309,17 @@ pub fn write_patch<W: WriteAt>(
                 Ok(())
             })?;
         flush(&mut cur, w)?;
-        for c in &p.components {
-            w.add_blob(&c.manifest)?;
-        }
-        w.add_blob(&p.mum)?;
-        if let Some(cat) = &p.cat {
-            w.add_blob(cat)?;
+        // Only what a tree references (a component skipped for a newer one in the image is not).
+        let small = p
+            .components
+            .iter()
+            .map(|c| c.manifest.as_slice())
+            .chain(std::iter::once(p.mum.as_slice()))
+            .chain(p.cat.as_deref());
+        for bytes in small {
+            if seen.contains(&crate::hash::sha1(bytes)) {
+                w.add_blob(bytes)?;
+            }
         }
     }
     for (tree, xml) in &plan.images {
