@@ -227,9 +227,11 @@ impl<'t> Editor<'t> {
         let same = |name: &[u16], strip: bool| -> Option<[u32; 4]> {
             let s = String::from_utf16_lossy(name);
             let s = if strip {
-                s.strip_suffix(".manifest")
-                    .or_else(|| s.strip_suffix(".MANIFEST"))?
-                    .to_string()
+                let cut = s.len().checked_sub(".manifest".len())?;
+                if !s.get(cut..)?.eq_ignore_ascii_case(".manifest") {
+                    return None;
+                }
+                s[..cut].to_string()
             } else {
                 s
             };
@@ -248,13 +250,12 @@ impl<'t> Editor<'t> {
                 old_dirs.push((ch, v));
             }
         }
-        if let Some((dir, v)) = old_dirs.iter().find(|(_, v)| *v > new_ver) {
+        if let Some((dir, _)) = old_dirs.iter().find(|(_, v)| *v > new_ver) {
             self.components.push(format!(
                 "{}: skipped, the image has a newer version ({})",
                 c.folder,
                 self.tree.nodes[*dir].name_string()
             ));
-            let _ = v;
             return Ok(());
         }
         let old_manifests: Vec<usize> = self.tree.nodes[manifests]
@@ -262,7 +263,8 @@ impl<'t> Editor<'t> {
             .iter()
             .copied()
             .filter(|&m| {
-                !self.tree.nodes[m].is_dir() && same(&self.tree.nodes[m].name, true).is_some()
+                !self.tree.nodes[m].is_dir()
+                    && same(&self.tree.nodes[m].name, true).is_some_and(|v| v <= new_ver)
             })
             .collect();
 
