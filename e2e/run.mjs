@@ -322,6 +322,47 @@ test("report export: JSON, HTML, Markdown, ZIP (sha256sum -c), DISM script as do
   await page.close();
 });
 
+// The native CLI for byte-for-byte comparisons: MEDIAPREP_CLI, or the workspace's debug build
+// (built here when missing; CI has built it for the CLI tests already).
+function cli() {
+  if (process.env.MEDIAPREP_CLI) return process.env.MEDIAPREP_CLI;
+  const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
+  execFileSync("cargo", ["build", "-q", "-p", "mediaprep-core", "--features", "cli", "--bin", "mediaprep"],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  return path.join(target, "debug", "mediaprep");
+}
+
+test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals the CLI's output", async () => {
+  const page = await openApp();
+  await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
+  await page.waitForSelector("#media-view");
+  await page.click("#patch-winre");
+  await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#patch-download")]);
+  const got = path.join(OUT, "winre-patched.wim");
+  await dl.saveAs(got);
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  const shown = (await page.textContent("#patch-sha256")).trim();
+  assert(shown === sha256File(got), `shown SHA-256 ${shown} != sha256sum of the download`);
+  const d = tmpDir("cli");
+  const ref = path.join(d, "winre.wim");
+  execFileSync(cli(), ["patch", fix("media-udf.iso"), "--package", fix("safeos-du.cab"), "-o", ref], { stdio: "ignore" });
+  assert(sha256File(ref) === sha256File(got), "browser output differs from `mediaprep patch`");
+  // The new WinRE carries the package's record, as wimlib lists it.
+  assert(recordRevisions(got).some((r) => !recordRevisions(wimExtract(isoExtract(fix("media-udf.iso"), "sources/install.wim"), 1,
+    "/Windows/System32/Recovery/Winre.wim")).includes(r)), "no new package record in the patched WinRE");
+  // Nothing temporary is left in the private file system.
+  const left = await page.evaluate(async () => {
+    const names = [];
+    for await (const k of (await navigator.storage.getDirectory()).keys()) names.push(k);
+    return names;
+  });
+  assert(!left.some((n) => n.endsWith(".partial")), `temporary files left: ${left}`);
+  await page.locator("#patch-view").screenshot({ path: path.join(OUT, "17-patched.png") });
+  await page.close();
+});
+
 let passed = 0, failed = 0;
 for (const t of tests) {
   if (only && !t.name.includes(only)) continue;

@@ -6,6 +6,7 @@ use crate::protocol::{Event, ReportFormat, Request, Session};
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
 use crate::views::package::PackageView;
+use crate::views::patch::PatchPanel;
 use crate::views::report::ReportPanel;
 use crate::views::updates::UpdatesView;
 use crate::views::{list, num, text};
@@ -28,6 +29,27 @@ pub fn explain(kind: &str, job: Option<JobKind>) -> String {
     }
 }
 
+/// True when no `*.partial` file is left in `dir`.
+async fn no_partials(dir: &web_sys::FileSystemDirectoryHandle) -> bool {
+    let keys = dir.keys();
+    loop {
+        let Ok(p) = keys.next() else { return false };
+        let Ok(r) = wasm_bindgen_futures::JsFuture::from(p).await else {
+            return false;
+        };
+        let get = |k: &str| js_sys::Reflect::get(&r, &k.into()).ok();
+        if get("done").and_then(|v| v.as_bool()).unwrap_or(true) {
+            return true;
+        }
+        if get("value")
+            .and_then(|v| v.as_string())
+            .is_some_and(|n| n.ends_with(crate::save::PARTIAL))
+        {
+            return false;
+        }
+    }
+}
+
 /// What a job's result is for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum JobKind {
@@ -39,6 +61,8 @@ pub enum JobKind {
     Package,
     /// Report export.
     Report,
+    /// Patched WinRE.
+    Patch,
 }
 
 /// A shown error.
@@ -71,6 +95,10 @@ pub struct State {
     pub files: Vec<String>,
     /// Last exported file (name, size).
     pub exported: Option<(String, u64)>,
+    /// Last patch result: `{input, opfs, size, sha256, outcome}`.
+    pub patched: Option<Value>,
+    /// A cancelled job's temporary output was cleaned up.
+    pub cleaned: bool,
 }
 
 /// Reducer actions.
@@ -87,6 +115,8 @@ pub enum Action {
     Failed(String),
     /// The error card was dismissed.
     Dismiss,
+    /// Temporary output of a cancelled job was removed.
+    Cleaned,
 }
 
 impl Reducible for State {
@@ -116,6 +146,7 @@ impl Reducible for State {
                             s.packages.retain(|p| text(p, "file") != file);
                             s.packages.push(result);
                         }
+                        JobKind::Patch => s.patched = Some(result),
                         JobKind::Report => {}
                     }
                 }
@@ -151,7 +182,9 @@ impl Reducible for State {
             Action::Cancelled => {
                 s.jobs.clear();
                 s.ready = None;
+                s.cleaned = false;
             }
+            Action::Cleaned => s.cleaned = true,
             Action::Failed(msg) => {
                 s.error = Some(Shown {
                     what: String::new(),
@@ -216,6 +249,7 @@ pub fn app() -> Html {
     let state = use_reducer(State::default);
     let client = use_mut_ref(|| None::<Rc<WorkerClient>>);
     let media_files = use_mut_ref(Vec::<File>::new);
+    let package_files = use_mut_ref(Vec::<File>::new);
     let generation = use_state(|| 0u32);
 
     {
@@ -263,6 +297,7 @@ pub fn app() -> Html {
     let on_files = {
         let state = state.clone();
         let media_files = media_files.clone();
+        let package_files = package_files.clone();
         let start = start.clone();
         Callback::from(move |list: Vec<File>| {
             state.dispatch(Action::Chosen(list.iter().map(|f| f.name()).collect()));
@@ -283,6 +318,11 @@ pub fn app() -> Html {
                     format!("opening {names}"),
                     JobKind::Inspect,
                 ));
+            }
+            if !packages.is_empty() {
+                let mut kept = package_files.borrow_mut();
+                kept.retain(|k| !packages.iter().any(|p| p.name() == k.name()));
+                kept.extend(packages.iter().cloned());
             }
             for p in packages {
                 let label = format!("verifying {}", p.name());
@@ -318,6 +358,38 @@ pub fn app() -> Html {
         Callback::from(move |_| {
             state.dispatch(Action::Cancelled);
             generation.set(*generation + 1);
+            // The terminated worker releases its OPFS handle a moment later; then its
+            // temporary output can go.
+            let dispatcher = state.dispatcher();
+            wasm_bindgen_futures::spawn_local(async move {
+                for _ in 0..10 {
+                    yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if let Ok(dir) = crate::save::opfs_root().await {
+                        if crate::save::sweep_partials(&dir).await.is_ok()
+                            && no_partials(&dir).await
+                        {
+                            dispatcher.dispatch(Action::Cleaned);
+                            return;
+                        }
+                    }
+                }
+            });
+        })
+    };
+
+    let on_patch = {
+        let start = start.clone();
+        let media_files = media_files.clone();
+        let package_files = package_files.clone();
+        Callback::from(move |_| {
+            let media = media_files.borrow().clone();
+            let mut files = media.clone();
+            files.extend(package_files.borrow().iter().cloned());
+            let request = Request::Patch {
+                media: media.len() as u32,
+                out_name: "winre-patched.wim".into(),
+            };
+            start.emit((request, files, "patching WinRE".into(), JobKind::Patch));
         })
     };
 
@@ -381,6 +453,12 @@ pub fn app() -> Html {
                     }
                 }
                 { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
+                if media.is_some() && state.packages.iter().any(|p| {
+                    p.get("verification").and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true)
+                }) {
+                    <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
+                        result={state.patched.clone()} cleaned={state.cleaned} />
+                }
                 if have_session {
                     <ReportPanel on_export={on_export} last={state.exported.clone()} />
                 }

@@ -10,7 +10,28 @@ pub fn offer(bytes: &js_sys::Uint8Array, name: &str, mime: &str) -> Result<(), J
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    offer_blob(&blob, name)
+}
+
+/// Offer a file from the origin-private file system: the browser streams it from disk, nothing
+/// is loaded into memory.
+pub async fn offer_opfs(name: &str) -> Result<(), JsValue> {
+    let dir = crate::save::opfs_root()
+        .await
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let fh: web_sys::FileSystemFileHandle =
+        wasm_bindgen_futures::JsFuture::from(dir.get_file_handle(name))
+            .await?
+            .unchecked_into();
+    let file: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(fh.get_file())
+        .await?
+        .unchecked_into();
+    offer_blob(&file, name.trim_end_matches(crate::save::PARTIAL))
+}
+
+/// Offer any blob (or `File`) as a download.
+pub fn offer_blob(blob: &web_sys::Blob, name: &str) -> Result<(), JsValue> {
+    let url = web_sys::Url::create_object_url_with_blob(blob)?;
     let doc = web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(|| JsValue::from_str("no document"))?;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod client;
 pub mod download;
 pub mod jobs;
+pub mod patch;
 pub mod protocol;
 pub mod save;
 pub mod source;

@@ -25,6 +25,15 @@ pub enum Request {
     /// Open `files[0]` as an update package (.cab / .msu): identity, components, and every
     /// payload checked against its manifest digest.
     Package,
+    /// Service the packages into the recovery image of the media: `files[..media]` are the
+    /// media (ISO, install.wim or Winre.wim), the rest the packages. The verified output is left in
+    /// the origin-private file system as `out_name`.
+    Patch {
+        /// How many of the files are media.
+        media: u32,
+        /// Final name of the output in OPFS.
+        out_name: String,
+    },
     /// Build the session report in one form; the result is a [`Event::Download`] with the bytes.
     Report {
         /// Which form.

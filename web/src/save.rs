@@ -141,12 +141,17 @@ impl OpfsSink {
 
     /// Flush and release the handle (the file can then be read or downloaded).
     pub fn close(self) -> Result<()> {
-        let r = self
-            .handle
+        // Dropping `self` afterwards releases the handle.
+        self.handle
             .flush()
-            .map_err(|e| js_err("flushing the output", e));
+            .map_err(|e| js_err("flushing the output", e))
+    }
+}
+
+impl Drop for OpfsSink {
+    /// Release the handle on every path, so a failed job can remove its temporary file.
+    fn drop(&mut self) {
         self.handle.close();
-        r
     }
 }
 

@@ -94,6 +94,26 @@ fn on_message(e: MessageEvent) {
         }
         return;
     }
+    if let Request::Patch { media, out_name } = env.request {
+        wasm_bindgen_futures::spawn_local(async move {
+            let reporter = Reporter::new(id);
+            let res = async {
+                let mut named = named_sources(files)?;
+                let packages = named.split_off((media as usize).min(named.len()));
+                crate::patch::patch_winre(named, packages, &out_name, &reporter).await
+            }
+            .await;
+            match res {
+                Ok(result) => post(&Event::Result { id, result }),
+                Err(err) => post(&Event::Error {
+                    id,
+                    kind: err.kind().into(),
+                    message: err.to_string(),
+                }),
+            }
+        });
+        return;
+    }
     let reporter = Reporter::new(id);
     match run(env.request, files, &reporter) {
         Ok(result) => post(&Event::Result { id, result }),
@@ -103,6 +123,20 @@ fn on_message(e: MessageEvent) {
             message: err.to_string(),
         }),
     }
+}
+
+/// The files as named, cached readers (parsers read many small records; a block cache turns
+/// them into few `File.slice` reads).
+fn named_sources(files: Vec<web_sys::File>) -> Result<Vec<(String, SharedReader)>> {
+    files
+        .into_iter()
+        .map(|f| {
+            let s = JsFileSource::new(f)?;
+            let name = s.name();
+            let r: SharedReader = Arc::new(CachedReader::new(s, 1 << 20, 16));
+            Ok((name, r))
+        })
+        .collect()
 }
 
 /// Run one request over the given files.
@@ -137,6 +171,9 @@ pub fn run(
             let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
             crate::jobs::package(&name, r, progress)
         }
+        Request::Patch { .. } => Err(Error::Invalid(
+            "patch runs asynchronously (OPFS); send it to the worker".into(),
+        )),
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.
             let bytes = crate::jobs::report(format, &session)?;

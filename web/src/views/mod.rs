@@ -3,6 +3,7 @@
 pub mod common;
 pub mod media;
 pub mod package;
+pub mod patch;
 pub mod report;
 pub mod updates;
 
