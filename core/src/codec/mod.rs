@@ -8,6 +8,7 @@
 pub mod huffman;
 pub mod lzms;
 pub mod lzx;
+pub mod parallel;
 pub mod xpress;
 
 use crate::{Error, Result};

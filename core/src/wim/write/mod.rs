@@ -22,7 +22,8 @@ pub use integrity::INTEGRITY_CHUNK;
 pub use options::WriteOptions;
 pub use resource::chunk_entry_size;
 
-use crate::codec::{Compression, Encoder};
+use crate::codec::parallel::{ChunkCompressor, ChunkOut};
+use crate::codec::Compression;
 use crate::io::{check_range, NoProgress, Progress, ReadAt, WriteAt};
 use crate::wim::format::{
     flags, resflags, BlobEntry, Header, ResHdr, HEADER_SIZE, MAGIC, VERSION_DEFAULT, VERSION_SOLID,
@@ -72,9 +73,9 @@ pub struct WimWriter<W: WriteAt> {
     order: Vec<Hash>,
     refcnt: HashMap<Hash, u32>,
     images: Vec<ImageRec>,
-    encoder: Encoder,
+    compressor: ChunkCompressor,
     buf_in: Vec<u8>,
-    buf_out: Vec<u8>,
+    outs: Vec<ChunkOut>,
     raw_copied_blobs: u64,
     raw_copied_bytes: u64,
 }
@@ -85,7 +86,7 @@ impl<W: WriteAt> WimWriter<W> {
         opts.validate()?;
         let mut w = WimWriter {
             sink,
-            encoder: Encoder::new(opts.compression),
+            compressor: ChunkCompressor::new(opts.compression, opts.threads),
             opts,
             pos: HEADER_SIZE as u64,
             high_water: HEADER_SIZE as u64,
@@ -94,7 +95,7 @@ impl<W: WriteAt> WimWriter<W> {
             refcnt: HashMap::new(),
             images: Vec::new(),
             buf_in: Vec::new(),
-            buf_out: Vec::new(),
+            outs: Vec::new(),
             raw_copied_blobs: 0,
             raw_copied_bytes: 0,
         };

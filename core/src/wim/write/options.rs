@@ -23,10 +23,14 @@ pub struct WriteOptions {
     pub rp_fix: bool,
     /// Keep the chunked layout even when a resource does not shrink (normally stored uncompressed).
     pub always_chunked: bool,
+    /// Threads compressing a resource's chunks (0 counts as 1). The output bytes are the same
+    /// for every value; only the speed changes. Always 1 on wasm32.
+    pub threads: usize,
 }
 
 impl WriteOptions {
-    /// Defaults for `compression`: 32 KiB chunks, no integrity table, zero GUID, no boot image.
+    /// Defaults for `compression`: 32 KiB chunks, no integrity table, zero GUID, no boot image,
+    /// one compression thread per core ([`crate::codec::parallel::default_threads`]).
     pub fn new(compression: Compression) -> Self {
         WriteOptions {
             compression,
@@ -37,6 +41,7 @@ impl WriteOptions {
             version_solid: false,
             rp_fix: false,
             always_chunked: false,
+            threads: crate::codec::parallel::default_threads(),
         }
     }
 

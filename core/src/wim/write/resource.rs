@@ -2,10 +2,12 @@
 //! table in front (formats.md §2.2).
 //!
 //! The chunk table precedes the chunks but its values are only known after compressing, so its
-//! space is reserved, the chunks are written after it as they are produced (one chunk in memory at
-//! a time, whatever the blob size), and the table is filled in last. When the result is not smaller
-//! than the data, the resource is rewritten uncompressed at the same offset from a second read of
-//! the source, as wimlib does.
+//! space is reserved, the chunks are written after it as they are produced (a batch of a few
+//! chunks per compression thread in memory at a time, whatever the blob size), and the table is
+//! filled in last. Chunks are independent, so a batch is compressed in parallel
+//! ([`crate::codec::parallel`]) and written in order: the bytes do not depend on the thread count.
+//! When the result is not smaller than the data, the resource is rewritten uncompressed at the
+//! same offset from a second read of the source, as wimlib does.
 
 use sha1::{Digest, Sha1};
 
@@ -14,6 +16,9 @@ use crate::codec::Compression;
 use crate::io::{Progress, ReadAt, WriteAt};
 use crate::wim::format::{resflags, ResHdr};
 use crate::{Error, Result};
+
+/// Chunks each compression thread gets per batch.
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Bytes per read and per write when copying stored data.
 pub(super) const COPY_PIECE: usize = 1 << 20;
@@ -132,34 +137,40 @@ impl<W: WriteAt> WimWriter<W> {
         let mut table = Vec::with_capacity(table_cap);
         let mut h = Sha1::new();
         let mut buf = std::mem::take(&mut self.buf_in);
-        let mut cbuf = std::mem::take(&mut self.buf_out);
-        buf.resize(cs as usize, 0);
+        let mut outs = std::mem::take(&mut self.outs);
+        // A batch gives each thread a few chunks, so spawning is amortised while memory stays at
+        // threads × CHUNKS_PER_THREAD chunks in and out, whatever the blob size.
+        let batch = (self.compressor.threads() * CHUNKS_PER_THREAD) as u64;
         let mut rel = 0u64; // offset of the next chunk relative to the end of the table
         let r: Result<()> = (|| {
-            for k in 0..nchunks {
+            let mut k0 = 0u64;
+            while k0 < nchunks {
                 if progress.cancelled() {
                     return Err(Error::Cancelled);
                 }
-                let off = k * cs;
-                let n = (usize - off).min(cs) as usize;
-                src.read_at(off, &mut buf[..n])?;
-                h.update(&buf[..n]);
-                if k > 0 {
-                    table.extend_from_slice(&rel.to_le_bytes()[..esize as usize]);
+                let off0 = k0 * cs;
+                let kn = (nchunks - k0).min(batch);
+                let len = ((usize - off0).min(kn * cs)) as usize;
+                buf.resize(len, 0);
+                src.read_at(off0, &mut buf)?;
+                h.update(&buf);
+                let chunks: Vec<&[u8]> = buf.chunks(cs as usize).collect();
+                self.compressor.compress(&chunks, &mut outs);
+                for (k, (input, out)) in chunks.iter().zip(&outs).enumerate() {
+                    if k0 + k as u64 > 0 {
+                        table.extend_from_slice(&rel.to_le_bytes()[..esize as usize]);
+                    }
+                    let data = out.bytes(input);
+                    self.put(start + table_len + rel, data)?;
+                    rel += data.len() as u64;
                 }
-                let data: &[u8] = if self.encoder.compress(&buf[..n], &mut cbuf) && cbuf.len() < n {
-                    &cbuf
-                } else {
-                    &buf[..n]
-                };
-                self.put(start + table_len + rel, data)?;
-                rel += data.len() as u64;
-                progress.update("compress", off + n as u64, usize);
+                k0 += kn;
+                progress.update("compress", off0 + len as u64, usize);
             }
             Ok(())
         })();
         self.buf_in = buf;
-        self.buf_out = cbuf;
+        self.outs = outs;
         r?;
         let hash: [u8; 20] = h.finalize().into();
         let size_in_wim = table_len + rel;
