@@ -363,6 +363,7 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   await page.close();
 });
 
+
 let passed = 0, failed = 0;
 for (const t of tests) {
   if (only && !t.name.includes(only)) continue;
