@@ -339,6 +339,12 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   await page.click("#patch-winre");
   await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
   if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  // Headless Chromium has showSaveFilePicker but aborts every call: only the cancel path shows.
+  if (await page.$("#patch-save-as")) {
+    await page.click("#patch-save-as");
+    await page.waitForSelector("#save-status");
+    assert(/cancelled/i.test(await page.textContent("#save-status")), "picker abort not handled as a cancel");
+  }
   const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#patch-download")]);
   const got = path.join(OUT, "winre-patched.wim");
   await dl.saveAs(got);

@@ -194,3 +194,62 @@ impl WriteAt for OpfsSink {
         Ok(())
     }
 }
+
+fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue> {
+    let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| Error::Unsupported(format!("{method}() is not available here")))?;
+    let a = js_sys::Array::new();
+    for x in args {
+        a.push(x);
+    }
+    f.apply(target, &a).map_err(|e| js_err(method, e))
+}
+
+/// Copy `src` (e.g. the finished OPFS output) into `dest`, streamed chunk by chunk through
+/// `createWritable`, which writes a swap file and replaces the target only when complete. Works
+/// with the handle `showSaveFilePicker` returns and with OPFS handles (tests).
+pub async fn copy_to_handle(src: &web_sys::Blob, dest: &FileSystemFileHandle) -> Result<()> {
+    let writable = JsFuture::from(dest.create_writable())
+        .await
+        .map_err(|e| js_err("opening the destination for writing", e))?;
+    let stream = call(src.as_ref(), "stream", &[])?;
+    // pipeTo closes the writable on success and aborts it (dropping the swap file) on failure.
+    let done: js_sys::Promise = call(&stream, "pipeTo", &[&writable])?
+        .dyn_into()
+        .map_err(|_| Error::Io("pipeTo() did not return a promise".into()))?;
+    JsFuture::from(done)
+        .await
+        .map_err(|e| js_err("writing the destination", e))?;
+    Ok(())
+}
+
+/// True where the browser can ask the user where to save (`showSaveFilePicker`, Chromium).
+pub fn can_pick() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"showSaveFilePicker".into())
+        .map(|f| f.is_function())
+        .unwrap_or(false)
+}
+
+/// Ask the user where to save `suggested`; `None` when they cancel.
+pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHandle>> {
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"suggestedName".into(), &suggested.into());
+    let p: js_sys::Promise = call(&js_sys::global(), "showSaveFilePicker", &[&opts])?
+        .dyn_into()
+        .map_err(|_| Error::Io("showSaveFilePicker() did not return a promise".into()))?;
+    match JsFuture::from(p).await {
+        Ok(h) => Ok(h.dyn_into().ok()),
+        Err(e) => {
+            let name = js_sys::Reflect::get(&e, &"name".into())
+                .ok()
+                .and_then(|v| v.as_string());
+            if name.as_deref() == Some("AbortError") {
+                Ok(None)
+            } else {
+                Err(js_err("choosing where to save", e))
+            }
+        }
+    }
+}

@@ -123,3 +123,32 @@ async fn opfs_sink_positioned_writes_then_cleanup() {
     assert!(still.is_ok());
     save::remove(&dir, "keep.bin").await;
 }
+
+#[wasm_bindgen_test]
+async fn copy_to_a_file_handle_is_streamed_and_exact() {
+    use mediaprep_core::io::WriteAt;
+    use mediaprep_web::save;
+    use wasm_bindgen::JsCast;
+
+    let dir = save::opfs_root().await.unwrap();
+    let data = sample(3 << 20);
+    let src_h = save::file_handle(&dir, "copy-src.bin").await.unwrap();
+    let mut sink = save::OpfsSink::open(&src_h).await.unwrap();
+    sink.write_at(0, &data).unwrap();
+    sink.close().unwrap();
+    let src: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(src_h.get_file())
+        .await
+        .unwrap()
+        .unchecked_into();
+    // The same handle type showSaveFilePicker returns; here from OPFS.
+    let dest = save::file_handle(&dir, "copy-dest.bin").await.unwrap();
+    save::copy_to_handle(&src, &dest).await.unwrap();
+    let file: web_sys::File = wasm_bindgen_futures::JsFuture::from(dest.get_file())
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(read_file(&file), data);
+    assert!(!save::can_pick(), "no picker inside a worker");
+    save::remove(&dir, "copy-src.bin").await;
+    save::remove(&dir, "copy-dest.bin").await;
+}

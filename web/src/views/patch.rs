@@ -2,6 +2,7 @@
 
 use super::{human_size, list, num, text};
 use serde_json::Value;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 /// Props of [`PatchPanel`].
@@ -32,6 +33,19 @@ pub fn patch_panel(props: &PatchProps) -> Html {
             }
         })
     };
+    let save_status = use_state(|| None::<String>);
+    let on_save_as = {
+        let name = props.result.as_ref().map(|r| text(r, "opfs"));
+        let save_status = save_status.clone();
+        Callback::from(move |_: MouseEvent| {
+            let (Some(name), status) = (name.clone(), save_status.clone()) else {
+                return;
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                status.set(Some(save_as(&name).await));
+            });
+        })
+    };
     html! {
         <section class="card" id="patch-view" aria-labelledby="patch-title">
             <h2 id="patch-title">{"Patch the recovery image"}</h2>
@@ -52,9 +66,41 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                                 <td class="patch-version">{ format!("{} → {}", text(i, "version_before"), text(i, "version_after")) }</td></tr>
                         }) }
                     </table>
-                    <p><button id="patch-download" onclick={on_save}>{"Save winre.wim…"}</button></p>
+                    <p class="row">
+                        if crate::save::can_pick() {
+                            <button id="patch-save-as" onclick={on_save_as}>{"Save to…"}</button>
+                        }
+                        <button id="patch-download" class="secondary" onclick={on_save}>{"Download winre.wim"}</button>
+                    </p>
+                    if let Some(s) = &*save_status {
+                        <p id="save-status" role="status">{ s.clone() }</p>
+                    }
                 </div>
             }
         </section>
+    }
+}
+
+/// Let the user pick the destination, then stream the OPFS output into it.
+async fn save_as(opfs_name: &str) -> String {
+    let suggested = opfs_name.trim_end_matches(crate::save::PARTIAL);
+    let handle = match crate::save::pick_save_handle(suggested).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return "Save cancelled; the file is still here to save or download.".into(),
+        Err(e) => return format!("Could not open the save dialog: {e}"),
+    };
+    let res = async {
+        let dir = crate::save::opfs_root().await?;
+        let fh = crate::save::file_handle(&dir, opfs_name).await?;
+        let file: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(fh.get_file())
+            .await
+            .map_err(|e| mediaprep_core::Error::Io(format!("{e:?}")))?
+            .unchecked_into();
+        crate::save::copy_to_handle(&file, &handle).await
+    }
+    .await;
+    match res {
+        Ok(()) => format!("Saved {}.", handle.name()),
+        Err(e) => format!("Saving failed: {e}"),
     }
 }
