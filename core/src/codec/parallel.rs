@@ -5,6 +5,9 @@
 //! output of each chunk depends only on its input, never on which encoder or thread handled it,
 //! so the bytes are the same whatever the thread count.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use super::{Compression, Encoder};
 
 /// One compressed chunk, as produced by [`ChunkCompressor::compress`].
@@ -69,39 +72,45 @@ impl ChunkCompressor {
     }
 
     /// Compress every chunk of `chunks` into the matching entry of `outs` (resized to
-    /// `chunks.len()`, buffers reused). Consecutive chunks are split into one contiguous share per
-    /// thread; with one thread or one chunk nothing is spawned.
+    /// `chunks.len()`, buffers reused). Threads take the next unclaimed chunk until none is left,
+    /// so one descheduled thread does not hold up the others; with one thread or one chunk
+    /// nothing is spawned.
     pub fn compress(&mut self, chunks: &[&[u8]], outs: &mut Vec<ChunkOut>) {
         outs.resize_with(chunks.len(), ChunkOut::default);
         let threads = self.encoders.len().min(chunks.len());
         if threads <= 1 {
             if let Some(enc) = self.encoders.first_mut() {
-                compress_run(enc, chunks, outs);
+                for (input, out) in chunks.iter().zip(outs.iter_mut()) {
+                    compress_one(enc, input, out);
+                }
             }
             return;
         }
-        let share = chunks.len().div_ceil(threads);
+        // Each slot is locked by exactly one thread (the one that claimed its index), so the
+        // locks never contend; they only hand out the disjoint `&mut`s safely.
+        let slots: Vec<Mutex<&mut ChunkOut>> = outs.iter_mut().map(Mutex::new).collect();
+        let next = AtomicUsize::new(0);
+        let work = |enc: &mut Encoder| loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(input), Some(slot)) = (chunks.get(k), slots.get(k)) else {
+                break;
+            };
+            let mut out = slot.lock().unwrap_or_else(|e| e.into_inner());
+            compress_one(enc, input, &mut out);
+        };
         std::thread::scope(|s| {
-            let mut jobs = chunks
-                .chunks(share)
-                .zip(outs.chunks_mut(share))
-                .zip(self.encoders.iter_mut());
-            // The calling thread takes the first share instead of idling.
-            let first = jobs.next();
-            for ((ins, outs), enc) in jobs {
-                s.spawn(move || compress_run(enc, ins, outs));
+            let (first, rest) = self.encoders[..threads].split_at_mut(1);
+            for enc in rest {
+                s.spawn(|| work(enc));
             }
-            if let Some(((ins, outs), enc)) = first {
-                compress_run(enc, ins, outs);
-            }
+            // The calling thread works too instead of idling.
+            work(&mut first[0]);
         });
     }
 }
 
-fn compress_run(enc: &mut Encoder, chunks: &[&[u8]], outs: &mut [ChunkOut]) {
-    for (input, out) in chunks.iter().zip(outs.iter_mut()) {
-        out.compressed = enc.compress(input, &mut out.data) && out.data.len() < input.len();
-    }
+fn compress_one(enc: &mut Encoder, input: &[u8], out: &mut ChunkOut) {
+    out.compressed = enc.compress(input, &mut out.data) && out.data.len() < input.len();
 }
 
 /// Compress independent chunks of one compression type with up to `threads` threads; one

@@ -18,7 +18,7 @@ use crate::wim::format::{resflags, ResHdr};
 use crate::{Error, Result};
 
 /// Chunks each compression thread gets per batch.
-const CHUNKS_PER_THREAD: usize = 4;
+const CHUNKS_PER_THREAD: usize = 8;
 
 /// Bytes per read and per write when copying stored data.
 pub(super) const COPY_PIECE: usize = 1 << 20;
