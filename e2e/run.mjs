@@ -336,7 +336,7 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   const page = await openApp();
   await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
   await page.waitForSelector("#media-view");
-  await page.click("#patch-winre");
+  await page.click("#patch-start");
   await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
   if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
   // Headless Chromium has showSaveFilePicker but aborts every call: only the cancel path shows.
@@ -369,6 +369,90 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   await page.close();
 });
 
+
+// Start a patch of the given target in a fresh page; returns the page and the downloaded output.
+async function patchInBrowser(files, target, editions, outName) {
+  const page = await openApp();
+  await openFiles(page, files, ".package-view");
+  await page.waitForSelector("#patch-view");
+  await page.check(`#target-${target}`);
+  if (editions !== undefined) await page.fill("#patch-editions", editions);
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 120000 }), page.click("#patch-download")]);
+  const got = path.join(OUT, outName);
+  await dl.saveAs(got);
+  const shown = (await page.textContent("#patch-sha256")).trim();
+  assert(shown === sha256File(got), `shown SHA-256 ${shown} != sha256sum of the download`);
+  const left = await page.evaluate(async () => {
+    const names = [];
+    for await (const k of (await navigator.storage.getDirectory()).keys()) names.push(k);
+    return names;
+  });
+  assert(!left.some((n) => n.endsWith(".partial")), `temporary files left: ${left}`);
+  return { page, got };
+}
+
+test("patch install.wim in the browser (all editions, then edition 2): wimlib verifies, equals the CLI", async () => {
+  const iso = fix("media-udf.iso");
+  const srcWim = isoExtract(iso, "sources/install.wim");
+  const d = tmpDir("cli-install");
+  for (const [editions, cliIdx, name] of [["", [], "install-patched.wim"], ["2", ["--index", "2"], "install-patched-2.wim"]]) {
+    const { page, got } = await patchInBrowser([iso, fix("safeos-du.cab")], "install", editions, name);
+    execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+    const ref = path.join(d, name);
+    execFileSync(cli(), ["patch", iso, "--package", fix("safeos-du.cab"), "--target", "install", ...cliIdx, "-o", ref],
+      { stdio: "ignore" });
+    assert(sha256File(ref) === sha256File(got), `browser install.wim (editions "${editions}") differs from \`mediaprep patch --target install\``);
+    // Every chosen edition's WinRE (as wimlib extracts it) carries a package record the source's lacks.
+    const before = recordRevisions(wimExtract(srcWim, 1, "/Windows/System32/Recovery/Winre.wim"));
+    for (const idx of [1, 2, 3]) {
+      const revs = recordRevisions(wimExtract(got, idx, "/Windows/System32/Recovery/Winre.wim"));
+      const updated = revs.some((r) => !before.includes(r));
+      assert(updated === (editions === "" || String(idx) === editions),
+        `edition ${idx}: WinRE ${updated ? "updated" : "unchanged"} with editions "${editions}"`);
+    }
+    const rows = await page.locator(".patch-edition").allTextContents();
+    assert(rows.length === 3, `edition rows shown: ${rows}`);
+    if (editions === "") await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install.png") });
+    await page.close();
+  }
+});
+
+// Relative path → SHA-256 of every file under `dir`.
+function treeDigests(dir) {
+  const out = new Map();
+  const walk = (d, rel) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else out.set(r.toLowerCase(), sha256File(path.join(d, e.name)));
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+test("Setup DU target: the sources\\ ZIP holds exactly cabextract's files, and equals the CLI's ZIP", async () => {
+  const iso = fix("media-udf.iso");
+  const { page, got } = await patchInBrowser([iso, fix("setup-du.cab")], "setup", undefined, "setup-du-sources.zip");
+  const zipDir = tmpDir("zip");
+  execFileSync("7zz", ["x", "-y", `-o${zipDir}`, got], { stdio: "ignore" });
+  const cabDir = tmpDir("cab");
+  execFileSync("cabextract", ["-q", "-d", cabDir, fix("setup-du.cab")], { stdio: "ignore" });
+  const a = treeDigests(zipDir), b = treeDigests(cabDir);
+  assert(b.size > 0, "cabextract found no files");
+  assert(a.size === b.size, `ZIP has ${a.size} files, cabextract ${b.size}`);
+  for (const [p, h] of b) assert(a.get(p) === h, `${p}: ZIP ${a.get(p)} != cabextract ${h}`);
+  const shownCount = Number((await page.textContent("#setup-count")).trim());
+  assert(shownCount === b.size, `page says ${shownCount} files, cabextract ${b.size}`);
+  const ref = path.join(tmpDir("cli-setup"), "setup.zip");
+  execFileSync(cli(), ["patch", iso, "--package", fix("setup-du.cab"), "--target", "setup", "-o", ref], { stdio: "ignore" });
+  assert(sha256File(ref) === sha256File(got), "browser ZIP differs from `mediaprep patch --target setup`");
+  await page.locator("#patch-view").screenshot({ path: path.join(OUT, "19-setup-du.png") });
+  await page.close();
+});
 
 let passed = 0, failed = 0;
 for (const t of tests) {

@@ -2,7 +2,7 @@
 //! The root only keeps state and routes worker events; each view is its own component.
 
 use crate::client::WorkerClient;
-use crate::protocol::{Event, ReportFormat, Request, Session};
+use crate::protocol::{Event, PatchTarget, ReportFormat, Request, Session};
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
 use crate::views::package::PackageView;
@@ -381,15 +381,22 @@ pub fn app() -> Html {
         let start = start.clone();
         let media_files = media_files.clone();
         let package_files = package_files.clone();
-        Callback::from(move |_| {
+        Callback::from(move |(target, indices): (PatchTarget, Vec<u32>)| {
             let media = media_files.borrow().clone();
             let mut files = media.clone();
             files.extend(package_files.borrow().iter().cloned());
+            let (out_name, label) = match target {
+                PatchTarget::Winre => ("winre-patched.wim", "patching WinRE"),
+                PatchTarget::Install => ("install-patched.wim", "patching install.wim"),
+                PatchTarget::Setup => ("setup-du-sources.zip", "expanding the Setup DU"),
+            };
             let request = Request::Patch {
                 media: media.len() as u32,
-                out_name: "winre-patched.wim".into(),
+                out_name: out_name.into(),
+                target,
+                indices,
             };
-            start.emit((request, files, "patching WinRE".into(), JobKind::Patch));
+            start.emit((request, files, label.into(), JobKind::Patch));
         })
     };
 

@@ -5,10 +5,12 @@
 
 use crate::save::{self, OpfsSink, PARTIAL};
 use crate::source::JsFileSource;
-use mediaprep_core::io::{CachedReader, Progress, SharedReader};
+use mediaprep_core::io::{CachedReader, Progress, ReadAt, SharedReader, WriteAt};
 use mediaprep_core::media::{self, Node, Target};
 use mediaprep_core::package::{open_package, Package};
+use mediaprep_core::service::install::{InstallOptions, NewWinre, WinreReplacement};
 use mediaprep_core::service::{self, PatchOptions};
+use mediaprep_core::wim::model::Hash;
 use mediaprep_core::wim::write::WimWriter;
 use mediaprep_core::wim::Wim;
 use mediaprep_core::{Error, Result};
@@ -158,4 +160,286 @@ async fn finalize(
         }
     }
     partial.to_string()
+}
+
+/// Write `partial` in OPFS through `build`, release it and hand back `build`'s result with a
+/// reader over what landed on disk (for the read-back check).
+async fn write_partial<T>(
+    dir: &web_sys::FileSystemDirectoryHandle,
+    partial: &str,
+    build: impl FnOnce(OpfsSink) -> Result<(T, OpfsSink)>,
+) -> Result<(T, web_sys::FileSystemFileHandle, JsFileSource)> {
+    let fh = save::file_handle(dir, partial).await?;
+    let sink = OpfsSink::open(&fh).await?;
+    let (v, sink) = build(sink)?;
+    sink.close()?;
+    let file: web_sys::File = JsFuture::from(fh.get_file())
+        .await
+        .map_err(|e| Error::Io(format!("reading the output back: {e:?}")))?
+        .unchecked_into();
+    Ok((v, fh, JsFileSource::new(file)?))
+}
+
+/// The install.wim in what was opened: an ISO's `/sources/install.wim`, or the WIM itself.
+fn locate_install(files: &[(String, SharedReader)]) -> Result<(String, SharedReader)> {
+    let (name, root) = media::open_files(files.to_vec())?;
+    match root {
+        Node::Iso(_) => {
+            let (_, root) = media::open_files(files.to_vec())?;
+            match media::descend(root, &["/sources/install.wim".to_string()])? {
+                Target::File(r, _) => Ok((format!("{name} → /sources/install.wim"), r)),
+                _ => Err(Error::NotFound(
+                    "the ISO has no /sources/install.wim file".into(),
+                )),
+            }
+        }
+        Node::Wim(_) => match files {
+            [(_, r)] => Ok((name, r.clone())),
+            _ => Err(Error::Unsupported(
+                "replacing WinRE in a split (.swm) set".into(),
+            )),
+        },
+        _ => Err(Error::Invalid(
+            "no install.wim found: open an ISO or an install.wim".into(),
+        )),
+    }
+}
+
+/// Patch the WinRE the selected editions of install.wim share (all when `indices` is empty) and
+/// write install.wim with it in each of them (`mediaprep patch --target install`): the serviced
+/// WinRE is written and verified in OPFS first, then fed to the replacement, whose output is
+/// verified and moved to `out_name`. Returns `{input, opfs, size, sha256, outcome, editions}`.
+pub async fn patch_install(
+    media_files: Vec<(String, SharedReader)>,
+    package_files: Vec<(String, SharedReader)>,
+    indices: Vec<u32>,
+    out_name: &str,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let (label, reader) = locate_install(&media_files)?;
+    let install = Wim::open(reader.clone())?;
+    let n = install.images().len() as u32;
+    let selected: Vec<u32> = if indices.is_empty() {
+        (1..=n).collect()
+    } else {
+        indices
+    };
+    let mut shared: Option<(Hash, Vec<u32>)> = None;
+    for &i in &selected {
+        if i == 0 || i > n {
+            return Err(Error::Invalid(format!(
+                "edition {i}: install.wim has editions 1..={n}"
+            )));
+        }
+        let tree = install.image_tree(i)?;
+        let at = tree
+            .lookup(WINRE)
+            .map_err(|_| Error::NotFound(format!("edition {i} has no {WINRE}")))?;
+        let h = tree.nodes[at].data.unwrap_or_default();
+        match &mut shared {
+            None => shared = Some((h, vec![i])),
+            Some((h0, v)) if *h0 == h => v.push(i),
+            Some((_, v)) => {
+                return Err(Error::Unsupported(format!(
+                    "editions {v:?} and {i} carry different WinRE images; patch editions that \
+                     share one together"
+                )))
+            }
+        }
+    }
+    let (hash, _) = shared.ok_or_else(|| Error::Invalid("no edition selected".into()))?;
+    let winre_blob = install.open_blob(&hash)?;
+    let winre_size = winre_blob.size();
+    let winre_wim = Wim::open(Arc::new(winre_blob))?;
+    let packages = package_files
+        .into_iter()
+        .map(|(n, r)| open_package(r, &n))
+        .collect::<Result<Vec<Package>>>()?;
+    let sel = service::select_packages(&packages);
+    if !sel.refused.is_empty() {
+        return Err(Error::Unsupported(
+            sel.refused
+                .iter()
+                .map(|r| format!("{} is refused: {}", r.name, r.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    let prepared = service::prepare(&sel, progress)?;
+    let plan = service::plan_patch(&winre_wim, &prepared, &PatchOptions::default())?;
+    let payload: u64 = packages.iter().map(|p| p.source().size()).sum();
+    // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
+    // inside the new install.wim next to everything carried over.
+    let winre_room = winre_size.saturating_add(payload);
+    save::check_quota(
+        reader
+            .size()
+            .saturating_add(winre_room.saturating_mul(2))
+            .saturating_add(32 << 20),
+    )
+    .await?;
+
+    let dir = save::opfs_root().await?;
+    save::sweep_partials(&dir).await?;
+    let winre_partial = format!("{out_name}.winre{PARTIAL}");
+    let partial = format!("{out_name}{PARTIAL}");
+    let written = async {
+        let (wsummary, _, new_src) = write_partial(&dir, &winre_partial, |sink| {
+            let mut w = WimWriter::new(sink, plan.write_options.clone())?;
+            service::write_patch(&winre_wim, &prepared, &plan, &mut w, progress)?;
+            w.finish_into_sink()
+        })
+        .await?;
+        let new_src = Arc::new(new_src);
+        let out: SharedReader = Arc::new(CachedReader::new(new_src.clone(), 1 << 20, 16));
+        service::verify_output(out, progress)?;
+        let wd = mediaprep_core::hash::hash_reader(&*new_src, 8 << 20, progress)?;
+        let sha1: Hash = mediaprep_core::hash::unhex(&wd.sha1)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| Error::Invalid("SHA-1 of the new WinRE".into()))?;
+        let job = WinreReplacement::new(
+            &install,
+            NewWinre {
+                src: &*new_src,
+                size: wd.size,
+                sha1,
+            },
+            &InstallOptions {
+                indices: selected.clone(),
+                modification_time: Some(plan.time),
+                ..Default::default()
+            },
+        )?;
+        let (summary, fh, out_src) =
+            write_partial(&dir, &partial, |sink| job.write(sink, progress)).await?;
+        let d = mediaprep_core::hash::hash_reader(&out_src, 8 << 20, progress)?;
+        let out: SharedReader = Arc::new(CachedReader::new(out_src, 1 << 20, 16));
+        job.verify(&Wim::open(out)?, &summary.images, progress)?;
+        Ok::<_, Error>((wsummary, summary, fh, d))
+    }
+    .await;
+    save::remove(&dir, &winre_partial).await;
+    let (wsummary, summary, fh, digests) = match written {
+        Ok(v) => v,
+        Err(e) => {
+            save::remove(&dir, &partial).await;
+            return Err(e);
+        }
+    };
+    let name = finalize(&dir, &fh, &partial, out_name).await;
+    let outcome = service::outcome(&prepared, &plan, Some(&wsummary));
+    Ok(serde_json::json!({
+        "input": label,
+        "opfs": name,
+        "size": digests.size,
+        "sha256": digests.sha256,
+        "outcome": serde_json::to_value(&outcome).map_err(|e| Error::Io(e.to_string()))?,
+        "editions": serde_json::to_value(&summary.images).map_err(|e| Error::Io(e.to_string()))?,
+    }))
+}
+
+/// `Read + Write + Seek` over an OPFS file, for the ZIP writer (which seeks back to patch local
+/// headers) and its read-back check.
+struct OpfsCursor {
+    sink: OpfsSink,
+    pos: u64,
+}
+
+fn io_err(e: Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl std::io::Write for OpfsCursor {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sink.write_at(self.pos, buf).map_err(io_err)?;
+        self.pos += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        WriteAt::flush(&mut self.sink).map_err(io_err)
+    }
+}
+
+impl std::io::Read for OpfsCursor {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.sink.size().map_err(io_err)?;
+        let n = (size.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if n > 0 {
+            self.sink
+                .read_back(self.pos, &mut buf[..n])
+                .map_err(io_err)?;
+            self.pos += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for OpfsCursor {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.sink.size().map_err(io_err)?.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = base.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// Expand the Setup DU (the one package) into a ZIP of the files for the media's `sources\`
+/// (`mediaprep patch --target setup`), written in OPFS, re-read and checked by the core, then
+/// moved to `out_name`. Returns `{input, opfs, size, sha256, setup}`.
+pub async fn patch_setup(
+    package_files: Vec<(String, SharedReader)>,
+    out_name: &str,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let [(pkg_name, pkg_reader)] = <[_; 1]>::try_from(package_files).map_err(|_| {
+        Error::Invalid("the Setup DU target takes exactly one package (the Setup DU .cab)".into())
+    })?;
+    let pkg = open_package(pkg_reader, &pkg_name)?;
+    // Deflate rarely grows data; the ZIP is at most the expanded size plus headers.
+    save::check_quota(
+        pkg.source()
+            .size()
+            .saturating_mul(3)
+            .saturating_add(16 << 20),
+    )
+    .await?;
+    let dir = save::opfs_root().await?;
+    save::sweep_partials(&dir).await?;
+    let partial = format!("{out_name}{PARTIAL}");
+    let written = async {
+        let (exp, fh, out) = write_partial(&dir, &partial, |sink| {
+            let (exp, cur) = service::setup::expand_to_zip(
+                &pkg,
+                &Default::default(),
+                OpfsCursor { sink, pos: 0 },
+                &Default::default(),
+                progress,
+            )?;
+            Ok((exp, cur.sink))
+        })
+        .await?;
+        let d = mediaprep_core::hash::hash_reader(&out, 8 << 20, progress)?;
+        Ok::<_, Error>((exp, fh, d))
+    }
+    .await;
+    let (exp, fh, digests) = match written {
+        Ok(v) => v,
+        Err(e) => {
+            save::remove(&dir, &partial).await;
+            return Err(e);
+        }
+    };
+    let name = finalize(&dir, &fh, &partial, out_name).await;
+    Ok(serde_json::json!({
+        "input": pkg_name,
+        "opfs": name,
+        "size": digests.size,
+        "sha256": digests.sha256,
+        "setup": serde_json::to_value(&exp).map_err(|e| Error::Io(e.to_string()))?,
+    }))
 }

@@ -33,6 +33,12 @@ pub enum Request {
         media: u32,
         /// Final name of the output in OPFS.
         out_name: String,
+        /// What to produce (absent: the WinRE).
+        #[serde(default)]
+        target: PatchTarget,
+        /// install.wim editions whose WinRE is replaced (1-based; empty: all).
+        #[serde(default)]
+        indices: Vec<u32>,
     },
     /// Build the session report in one form; the result is a [`Event::Download`] with the bytes.
     Report {
@@ -41,6 +47,19 @@ pub enum Request {
         /// The session so far: the inspection, evaluation and package results the page holds.
         session: Session,
     },
+}
+
+/// What a patch produces (as `mediaprep patch --target`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchTarget {
+    /// A standalone patched WinRE.wim.
+    #[default]
+    Winre,
+    /// install.wim with the patched WinRE in the selected editions.
+    Install,
+    /// The Setup DU expanded for `sources\` as a ZIP.
+    Setup,
 }
 
 /// The forms a report can be exported in.

@@ -2,7 +2,7 @@
 //! posts progress, results and errors. The page stays responsive because nothing here runs on
 //! the UI thread; cancelling terminates this worker (see docs/decisions.md).
 
-use crate::protocol::{Envelope, Event, Request};
+use crate::protocol::{Envelope, Event, PatchTarget, Request};
 use crate::source::{as_file, JsFileSource};
 use mediaprep_core::io::{CachedReader, Progress, SharedReader};
 use mediaprep_core::{Error, Result};
@@ -94,13 +94,30 @@ fn on_message(e: MessageEvent) {
         }
         return;
     }
-    if let Request::Patch { media, out_name } = env.request {
+    if let Request::Patch {
+        media,
+        out_name,
+        target,
+        indices,
+    } = env.request
+    {
         wasm_bindgen_futures::spawn_local(async move {
             let reporter = Reporter::new(id);
             let res = async {
                 let mut named = named_sources(files)?;
                 let packages = named.split_off((media as usize).min(named.len()));
-                crate::patch::patch_winre(named, packages, &out_name, &reporter).await
+                match target {
+                    PatchTarget::Winre => {
+                        crate::patch::patch_winre(named, packages, &out_name, &reporter).await
+                    }
+                    PatchTarget::Install => {
+                        crate::patch::patch_install(named, packages, indices, &out_name, &reporter)
+                            .await
+                    }
+                    PatchTarget::Setup => {
+                        crate::patch::patch_setup(packages, &out_name, &reporter).await
+                    }
+                }
             }
             .await;
             match res {
