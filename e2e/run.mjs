@@ -454,6 +454,46 @@ test("Setup DU target: the sources\\ ZIP holds exactly cabextract's files, and e
   await page.close();
 });
 
+// Click an entry of the file browser by its name and wait for the next listing or extraction.
+async function browseInto(page, name) {
+  const where = await page.textContent("#browse-where").catch(() => "");
+  await page.click(`.browse-entry[data-name="${name}"] button`);
+  await page.waitForFunction((w) => {
+    const e = document.querySelector("#browse-where");
+    return document.querySelector("#error") || (e && e.textContent !== w && !document.querySelector("#job"));
+  }, where, { timeout: 60000 });
+  if (await page.$("#error")) throw new Error(`browse failed: ${await page.textContent("#error")}`);
+}
+
+test("file browser: ISO → install.wim → edition 2 → a file; the extracted bytes equal wimlib's", async () => {
+  const page = await openApp();
+  await openFiles(page, [fix("media-udf.iso")], "#media-view");
+  await page.click("#browse-open");
+  await page.waitForSelector(".browse-entry");
+  await browseInto(page, "sources");
+  await browseInto(page, "install.wim");
+  const images = await page.locator(".browse-entry").evaluateAll((els) => els.map((e) => e.dataset.name));
+  assert(images.length === 3 && images[1].startsWith("2: "), `images listed: ${images}`);
+  await browseInto(page, images[1]);
+  await browseInto(page, "Windows");
+  // The listing matches wimlib's for the same folder.
+  const shown = (await page.locator(".browse-entry").evaluateAll((els) => els.map((e) => e.dataset.name))).sort();
+  const wimDir = execFileSync("wimlib-imagex", ["dir", isoExtract(fix("media-udf.iso"), "sources/install.wim"), "2",
+    "--path=/Windows"]).toString().split("\n").filter((l) => /^\/Windows\/[^/]+$/.test(l)).map((l) => l.slice(9)).sort();
+  assert(JSON.stringify(shown) === JSON.stringify(wimDir), `browser lists ${shown}, wimlib ${wimDir}`);
+  await page.click('.browse-entry[data-name="edition.txt"] button');
+  await page.waitForSelector("#extract-result, #error", { timeout: 60000 });
+  if (await page.$("#error")) throw new Error(`extract failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#extract-download")]);
+  const got = path.join(OUT, "extracted-edition.txt");
+  await dl.saveAs(got);
+  const ref = wimExtract(isoExtract(fix("media-udf.iso"), "sources/install.wim"), 2, "/Windows/edition.txt");
+  assert(fs.readFileSync(got).equals(fs.readFileSync(ref)), "extracted bytes differ from wimlib-imagex extract");
+  assert((await page.textContent("#extract-sha256")).trim() === sha256File(ref), "shown SHA-256 differs");
+  await page.locator("#browse-view").screenshot({ path: path.join(OUT, "20-browse.png") });
+  await page.close();
+});
+
 let passed = 0, failed = 0;
 for (const t of tests) {
   if (only && !t.name.includes(only)) continue;

@@ -3,6 +3,7 @@
 
 use crate::client::WorkerClient;
 use crate::protocol::{Event, PatchTarget, ReportFormat, Request, Session};
+use crate::views::browse::BrowseView;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
 use crate::views::package::PackageView;
@@ -63,6 +64,10 @@ pub enum JobKind {
     Report,
     /// Patched WinRE.
     Patch,
+    /// A listing for the file browser.
+    List,
+    /// One file extracted for download.
+    Extract,
 }
 
 /// A shown error.
@@ -99,6 +104,12 @@ pub struct State {
     pub patched: Option<Value>,
     /// A cancelled job's temporary output was cleaned up.
     pub cleaned: bool,
+    /// Layers asked for by the last listing request.
+    pub browse_pending: Vec<String>,
+    /// The file browser's layers and their listing.
+    pub browse: Option<(Vec<String>, Value)>,
+    /// Last extracted file: `{path, name, opfs, size, sha256}`.
+    pub extracted: Option<Value>,
 }
 
 /// Reducer actions.
@@ -117,6 +128,8 @@ pub enum Action {
     Dismiss,
     /// Temporary output of a cancelled job was removed.
     Cleaned,
+    /// A listing of these layers was asked for.
+    Browsing(Vec<String>),
 }
 
 impl Reducible for State {
@@ -147,6 +160,8 @@ impl Reducible for State {
                             s.packages.push(result);
                         }
                         JobKind::Patch => s.patched = Some(result),
+                        JobKind::List => s.browse = Some((s.browse_pending.clone(), result)),
+                        JobKind::Extract => s.extracted = Some(result),
                         JobKind::Report => {}
                     }
                 }
@@ -185,6 +200,7 @@ impl Reducible for State {
                 s.cleaned = false;
             }
             Action::Cleaned => s.cleaned = true,
+            Action::Browsing(layers) => s.browse_pending = layers,
             Action::Failed(msg) => {
                 s.error = Some(Shown {
                     what: String::new(),
@@ -400,6 +416,34 @@ pub fn app() -> Html {
         })
     };
 
+    let on_list = {
+        let (start, state) = (start.clone(), state.clone());
+        let media_files = media_files.clone();
+        Callback::from(move |layers: Vec<String>| {
+            state.dispatch(Action::Browsing(layers.clone()));
+            let files = media_files.borrow().clone();
+            start.emit((
+                Request::List { layers },
+                files,
+                "listing files".into(),
+                JobKind::List,
+            ));
+        })
+    };
+    let on_extract = {
+        let start = start.clone();
+        let media_files = media_files.clone();
+        Callback::from(move |layers: Vec<String>| {
+            let files = media_files.borrow().clone();
+            start.emit((
+                Request::Extract { layers },
+                files,
+                "extracting a file".into(),
+                JobKind::Extract,
+            ));
+        })
+    };
+
     let on_export = {
         let state = state.clone();
         let start = start.clone();
@@ -465,6 +509,12 @@ pub fn app() -> Html {
                 }) {
                     <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
                         result={state.patched.clone()} cleaned={state.cleaned} />
+                }
+                if media.is_some() {
+                    <BrowseView layers={state.browse.as_ref().map(|b| b.0.clone()).unwrap_or_default()}
+                        entries={state.browse.as_ref().map(|b| b.1.clone())}
+                        on_list={on_list} on_extract={on_extract}
+                        extracted={state.extracted.clone()} busy={!state.jobs.is_empty()} />
                 }
                 if have_session {
                     <ReportPanel on_export={on_export} last={state.exported.clone()} />

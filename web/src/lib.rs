@@ -4,6 +4,7 @@
 pub mod app;
 pub mod client;
 pub mod download;
+pub mod extract;
 pub mod jobs;
 pub mod patch;
 pub mod protocol;

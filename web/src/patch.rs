@@ -140,7 +140,7 @@ pub async fn patch_winre(
 
 /// Give the verified file its final name (`FileSystemHandle.move`, Chromium); where that is
 /// missing the file keeps its temporary name and is still offered for download.
-async fn finalize(
+pub(crate) async fn finalize(
     dir: &web_sys::FileSystemDirectoryHandle,
     fh: &web_sys::FileSystemFileHandle,
     partial: &str,

@@ -22,6 +22,12 @@ pub enum Request {
         /// ISO paths and `N:/path` image paths, outermost first.
         layers: Vec<String>,
     },
+    /// Extract the file `layers` lead to (as in `List`) into the origin-private file system,
+    /// checked against the WIM's SHA-1 where there is one.
+    Extract {
+        /// ISO paths and `N:/path` image paths, outermost first; the last names a file.
+        layers: Vec<String>,
+    },
     /// Open `files[0]` as an update package (.cab / .msu): identity, components, and every
     /// payload checked against its manifest digest.
     Package,

@@ -131,6 +131,25 @@ fn on_message(e: MessageEvent) {
         });
         return;
     }
+    if let Request::Extract { layers } = env.request {
+        wasm_bindgen_futures::spawn_local(async move {
+            let reporter = Reporter::new(id);
+            let res = async {
+                let named = named_sources(files)?;
+                crate::extract::extract(named, layers, &reporter).await
+            }
+            .await;
+            match res {
+                Ok(result) => post(&Event::Result { id, result }),
+                Err(err) => post(&Event::Error {
+                    id,
+                    kind: err.kind().into(),
+                    message: err.to_string(),
+                }),
+            }
+        });
+        return;
+    }
     let reporter = Reporter::new(id);
     match run(env.request, files, &reporter) {
         Ok(result) => post(&Event::Result { id, result }),
@@ -188,8 +207,8 @@ pub fn run(
             let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
             crate::jobs::package(&name, r, progress)
         }
-        Request::Patch { .. } => Err(Error::Invalid(
-            "patch runs asynchronously (OPFS); send it to the worker".into(),
+        Request::Patch { .. } | Request::Extract { .. } => Err(Error::Invalid(
+            "patch and extract run asynchronously (OPFS); send them to the worker".into(),
         )),
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.

@@ -1,5 +1,6 @@
 //! The app's views, one small function component per thing shown.
 
+pub mod browse;
 pub mod common;
 pub mod media;
 pub mod package;

@@ -1,0 +1,83 @@
+//! Extract one file from inside the media (any depth: ISO → WIM image → file) into the
+//! origin-private file system, streamed in slices; a WIM file's SHA-1 is checked against the
+//! image's record before the file gets its final name, so a download is never of bad bytes.
+
+use crate::save::{self, OpfsSink, PARTIAL};
+use mediaprep_core::hash::{unhex, MultiHasher};
+use mediaprep_core::io::{Progress, SharedReader, WriteAt};
+use mediaprep_core::media::{self, Target};
+use mediaprep_core::{Error, Result};
+
+/// Copy the file `layers` leads to into OPFS; returns `{path, opfs, size, sha256}`.
+pub async fn extract(
+    files: Vec<(String, SharedReader)>,
+    layers: Vec<String>,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let (_, root) = media::open_files(files)?;
+    let (reader, expect) = match media::descend(root, &layers)? {
+        Target::File(r, h) => (r, h),
+        _ => {
+            return Err(Error::Invalid(
+                "that is a folder or an image, not a file".into(),
+            ))
+        }
+    };
+    let leaf = layers
+        .last()
+        .and_then(|l| l.rsplit(['/', ':']).next())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("extracted")
+        .to_string();
+    // OPFS names are flat; keep the file's own name so the download is named as in the image.
+    let out_name = format!("extract-{leaf}");
+    let total = reader.size();
+    save::check_quota(total.saturating_add(16 << 20)).await?;
+    let dir = save::opfs_root().await?;
+    save::sweep_partials(&dir).await?;
+    let partial = format!("{out_name}{PARTIAL}");
+    let fh = save::file_handle(&dir, &partial).await?;
+    let copied = async {
+        let mut sink = OpfsSink::open(&fh).await?;
+        let mut hasher = MultiHasher::new();
+        let mut buf = vec![0u8; (8u64 << 20).min(total) as usize];
+        let mut at = 0u64;
+        while at < total {
+            if progress.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let n = (total - at).min(buf.len() as u64) as usize;
+            reader.read_at(at, &mut buf[..n])?;
+            hasher.update(&buf[..n]);
+            sink.write_at(at, &buf[..n])?;
+            at += n as u64;
+            progress.update("extract", at, total);
+        }
+        let d = hasher.finish();
+        if let Some(want) = expect {
+            if unhex(&d.sha1).as_deref() != Some(&want[..]) {
+                return Err(Error::Invalid(format!(
+                    "{leaf}: its bytes do not match the SHA-1 the image records; not saved"
+                )));
+            }
+        }
+        sink.close()?;
+        Ok::<_, Error>(d.sha256)
+    }
+    .await;
+    let sha256 = match copied {
+        Ok(v) => v,
+        Err(e) => {
+            save::remove(&dir, &partial).await;
+            return Err(e);
+        }
+    };
+    let name = crate::patch::finalize(&dir, &fh, &partial, &out_name).await;
+    Ok(serde_json::json!({
+        "path": layers.join(" "),
+        "name": leaf,
+        "opfs": name,
+        "size": total,
+        "sha256": sha256,
+    }))
+}
