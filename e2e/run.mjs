@@ -485,6 +485,8 @@ test("file browser: ISO → install.wim → edition 2 → a file; the extracted 
   await page.waitForSelector("#extract-result, #error", { timeout: 60000 });
   if (await page.$("#error")) throw new Error(`extract failed: ${await page.textContent("#error")}`);
   const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#extract-download")]);
+  assert(dl.suggestedFilename() === "edition.txt", `download named ${dl.suggestedFilename()}`);
+  assert(/SHA-1 matching/.test(await page.textContent("#extract-result")), "WIM file not reported as SHA-1 checked");
   const got = path.join(OUT, "extracted-edition.txt");
   await dl.saveAs(got);
   const ref = wimExtract(isoExtract(fix("media-udf.iso"), "sources/install.wim"), 2, "/Windows/edition.txt");

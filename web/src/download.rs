@@ -16,6 +16,11 @@ pub fn offer(bytes: &js_sys::Uint8Array, name: &str, mime: &str) -> Result<(), J
 /// Offer a file from the origin-private file system: the browser streams it from disk, nothing
 /// is loaded into memory.
 pub async fn offer_opfs(name: &str) -> Result<(), JsValue> {
+    offer_opfs_as(name, name.trim_end_matches(crate::save::PARTIAL)).await
+}
+
+/// Offer the OPFS file `name` as a download called `download_name`.
+pub async fn offer_opfs_as(name: &str, download_name: &str) -> Result<(), JsValue> {
     let dir = crate::save::opfs_root()
         .await
         .map_err(|e| JsValue::from_str(&e.to_string()))?;
@@ -26,7 +31,7 @@ pub async fn offer_opfs(name: &str) -> Result<(), JsValue> {
     let file: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(fh.get_file())
         .await?
         .unchecked_into();
-    offer_blob(&file, name.trim_end_matches(crate::save::PARTIAL))
+    offer_blob(&file, download_name)
 }
 
 /// Offer any blob (or `File`) as a download.

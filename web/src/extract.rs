@@ -8,7 +8,8 @@ use mediaprep_core::io::{Progress, SharedReader, WriteAt};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::{Error, Result};
 
-/// Copy the file `layers` leads to into OPFS; returns `{path, opfs, size, sha256}`.
+/// Copy the file `layers` leads to into OPFS; returns `{path, name, opfs, size, sha256, checked}`
+/// (`checked`: the bytes matched the WIM's SHA-1; ISO files have none to check).
 pub async fn extract(
     files: Vec<(String, SharedReader)>,
     layers: Vec<String>,
@@ -79,5 +80,6 @@ pub async fn extract(
         "opfs": name,
         "size": total,
         "sha256": sha256,
+        "checked": expect.is_some(),
     }))
 }

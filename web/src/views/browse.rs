@@ -81,11 +81,14 @@ pub fn browse_view(props: &BrowseProps) -> Html {
         Callback::from(move |_: MouseEvent| on_list.emit(Vec::new()))
     };
     let on_save = {
-        let name = props.extracted.as_ref().map(|r| text(r, "opfs"));
+        let names = props
+            .extracted
+            .as_ref()
+            .map(|r| (text(r, "opfs"), text(r, "name")));
         Callback::from(move |_: MouseEvent| {
-            if let Some(name) = name.clone() {
+            if let Some((opfs, name)) = names.clone() {
                 wasm_bindgen_futures::spawn_local(async move {
-                    if let Err(e) = crate::download::offer_opfs(&name).await {
+                    if let Err(e) = crate::download::offer_opfs_as(&opfs, &name).await {
                         web_sys::console::error_1(&e);
                     }
                 });
@@ -125,7 +128,8 @@ pub fn browse_view(props: &BrowseProps) -> Html {
             }
             if let Some(r) = &props.extracted {
                 <div id="extract-result" role="status">
-                    <p class="ok">{ format!("Extracted {} ({} bytes), checked against the image's record.", text(r, "path"), num(r, "size").unwrap_or(0)) }</p>
+                    <p class="ok">{ format!("Extracted {} ({} bytes){}", text(r, "path"), num(r, "size").unwrap_or(0),
+                        if r.get("checked").and_then(Value::as_bool) == Some(true) { ", its SHA-1 matching the image's record." } else { " (an ISO file: no recorded digest to check)." }) }</p>
                     <p>{"SHA-256 "}<code id="extract-sha256">{ text(r, "sha256") }</code></p>
                     <button id="extract-download" onclick={on_save}>{ format!("Download {}", text(r, "name")) }</button>
                 </div>
