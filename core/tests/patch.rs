@@ -778,3 +778,44 @@ fn servicing_twice_gives_the_same_tree() {
         .nlink();
     assert_eq!(n, 2);
 }
+
+/// `--fast` trades size for speed only: wimlib verifies it and applies it to exactly the tree of
+/// the default (near-optimal) output, and the bytes differ (another parse), deterministically.
+#[test]
+fn fast_parse_gives_the_same_tree() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (best, fast, fast2) = (
+        t.path().join("best.wim"),
+        t.path().join("fast.wim"),
+        t.path().join("fast2.wim"),
+    );
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &best,
+        &[],
+    ));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &fast,
+        &["--fast"],
+    ));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &fast2,
+        &["--fast"],
+    ));
+    run("wimlib-imagex", &["verify", s(&fast)]);
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    wim_apply(&best, &a);
+    wim_apply(&fast, &b);
+    assert!(
+        files(&a) == files(&b),
+        "fast and best outputs apply to different trees"
+    );
+    assert!(std::fs::read(&best).unwrap() != std::fs::read(&fast).unwrap());
+    assert!(std::fs::read(&fast).unwrap() == std::fs::read(&fast2).unwrap());
+}

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{Compression, Encoder};
+use super::{Compression, Effort, Encoder};
 
 /// One compressed chunk, as produced by [`ChunkCompressor::compress`].
 #[derive(Debug, Default, Clone)]
@@ -56,13 +56,20 @@ impl ChunkCompressor {
     /// A compressor for `kind` using up to `threads` threads (clamped to 1..=[`MAX_THREADS`];
     /// always 1 on wasm32, where `std::thread::spawn` is unavailable).
     pub fn new(kind: Compression, threads: usize) -> Self {
+        Self::with_effort(kind, threads, Effort::Best)
+    }
+
+    /// [`ChunkCompressor::new`] with the encoders working at `effort`.
+    pub fn with_effort(kind: Compression, threads: usize, effort: Effort) -> Self {
         let threads = if cfg!(target_arch = "wasm32") {
             1
         } else {
             threads.clamp(1, MAX_THREADS)
         };
         ChunkCompressor {
-            encoders: (0..threads).map(|_| Encoder::new(kind)).collect(),
+            encoders: (0..threads)
+                .map(|_| Encoder::with_effort(kind, effort))
+                .collect(),
         }
     }
 

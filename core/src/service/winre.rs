@@ -39,6 +39,8 @@ pub struct PatchOptions {
     pub time: Option<u64>,
     /// Append an integrity table.
     pub integrity: bool,
+    /// Compress new data with the fast LZX parse (about 2 % larger, several times faster).
+    pub fast: bool,
 }
 
 /// What happened to one image.
@@ -121,6 +123,9 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
         write_options.chunk_size = 32768;
     }
     write_options.integrity = opts.integrity;
+    if opts.fast {
+        write_options.effort = crate::codec::Effort::Fast;
+    }
     write_options.version_solid = false;
 
     let elements = image_elements(src.xml_text())?;

@@ -86,7 +86,7 @@ impl<W: WriteAt> WimWriter<W> {
         opts.validate()?;
         let mut w = WimWriter {
             sink,
-            compressor: ChunkCompressor::new(opts.compression, opts.threads),
+            compressor: ChunkCompressor::with_effort(opts.compression, opts.threads, opts.effort),
             opts,
             pos: HEADER_SIZE as u64,
             high_water: HEADER_SIZE as u64,

@@ -1,6 +1,6 @@
 //! Output layout choices of the writer.
 
-use crate::codec::Compression;
+use crate::codec::{Compression, Effort};
 use crate::wim::format::{flags, Header, VERSION_SOLID};
 use crate::{Error, Result};
 
@@ -26,6 +26,8 @@ pub struct WriteOptions {
     /// Threads compressing a resource's chunks (0 counts as 1). The output bytes are the same
     /// for every value; only the speed changes. Always 1 on wasm32.
     pub threads: usize,
+    /// Encoder effort (LZX parse); the default is the smaller output.
+    pub effort: Effort,
 }
 
 impl WriteOptions {
@@ -42,6 +44,7 @@ impl WriteOptions {
             rp_fix: false,
             always_chunked: false,
             threads: crate::codec::parallel::default_threads(),
+            effort: Effort::Best,
         }
     }
 
