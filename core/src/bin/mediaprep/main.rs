@@ -284,7 +284,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     for x in eval.findings_for(i) {
                         let v = serde_json::to_value(x.verdict).ok();
                         let v = v.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-                        println!("  {:<16} {}  {}", v, x.kb, x.reasons.join(" "));
+                        println!("  {:<16} {}  {}", v, x.kb, x.reasons.join("; "));
                     }
                 }
                 for n in &eval.notes {
