@@ -63,6 +63,14 @@ fn locate(files: &[(String, SharedReader)]) -> Result<(String, SharedReader)> {
     }
 }
 
+/// Open every package the user dropped, each under its file name.
+fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Package>> {
+    files
+        .into_iter()
+        .map(|(n, r)| open_package(r, &n))
+        .collect()
+}
+
 /// Service `packages` into the WinRE found in `media`; the verified output ends up in OPFS as
 /// `out_name`. Returns `{input, opfs, size, sha256, outcome}`.
 pub async fn patch_winre(
@@ -73,20 +81,9 @@ pub async fn patch_winre(
 ) -> Result<serde_json::Value> {
     let (label, reader) = locate(&media_files)?;
     let wim = Wim::open(reader.clone())?;
-    let packages = package_files
-        .into_iter()
-        .map(|(n, r)| open_package(r, &n))
-        .collect::<Result<Vec<Package>>>()?;
+    let packages = open_packages(package_files)?;
+    // `prepare` refuses the whole selection when any package is refused (never half-applied).
     let sel = service::select_packages(&packages);
-    if !sel.refused.is_empty() {
-        return Err(Error::Unsupported(
-            sel.refused
-                .iter()
-                .map(|r| format!("{} is refused: {}", r.name, r.reason))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
-    }
     let prepared = service::prepare(&sel, progress)?;
     let plan = service::plan_patch(&wim, &prepared, &PatchOptions::default())?;
     // The output is about the input plus the payloads; ask for that much headroom first.
@@ -251,20 +248,9 @@ pub async fn patch_install(
     let winre_blob = install.open_blob(&hash)?;
     let winre_size = winre_blob.size();
     let winre_wim = Wim::open(Arc::new(winre_blob))?;
-    let packages = package_files
-        .into_iter()
-        .map(|(n, r)| open_package(r, &n))
-        .collect::<Result<Vec<Package>>>()?;
+    let packages = open_packages(package_files)?;
+    // `prepare` refuses the whole selection when any package is refused (never half-applied).
     let sel = service::select_packages(&packages);
-    if !sel.refused.is_empty() {
-        return Err(Error::Unsupported(
-            sel.refused
-                .iter()
-                .map(|r| format!("{} is refused: {}", r.name, r.reason))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
-    }
     let prepared = service::prepare(&sel, progress)?;
     let plan = service::plan_patch(&winre_wim, &prepared, &PatchOptions::default())?;
     let payload: u64 = packages.iter().map(|p| p.source().size()).sum();

@@ -86,11 +86,7 @@ fn on_message(e: MessageEvent) {
     if let Request::Report { format, session } = env.request {
         match crate::jobs::report(format, &session) {
             Ok(bytes) => post_download(id, format, &bytes),
-            Err(err) => post(&Event::Error {
-                id,
-                kind: err.kind().into(),
-                message: err.to_string(),
-            }),
+            Err(err) => post_error(id, &err),
         }
         return;
     }
@@ -120,14 +116,7 @@ fn on_message(e: MessageEvent) {
                 }
             }
             .await;
-            match res {
-                Ok(result) => post(&Event::Result { id, result }),
-                Err(err) => post(&Event::Error {
-                    id,
-                    kind: err.kind().into(),
-                    message: err.to_string(),
-                }),
-            }
+            post_outcome(id, res);
         });
         return;
     }
@@ -139,26 +128,28 @@ fn on_message(e: MessageEvent) {
                 crate::extract::extract(named, layers, &reporter).await
             }
             .await;
-            match res {
-                Ok(result) => post(&Event::Result { id, result }),
-                Err(err) => post(&Event::Error {
-                    id,
-                    kind: err.kind().into(),
-                    message: err.to_string(),
-                }),
-            }
+            post_outcome(id, res);
         });
         return;
     }
     let reporter = Reporter::new(id);
-    match run(env.request, files, &reporter) {
+    post_outcome(id, run(env.request, files, &reporter));
+}
+
+/// Post a job's result, or its error with the error's kind for the UI's plain-words message.
+fn post_outcome(id: u32, res: Result<serde_json::Value>) {
+    match res {
         Ok(result) => post(&Event::Result { id, result }),
-        Err(err) => post(&Event::Error {
-            id,
-            kind: err.kind().into(),
-            message: err.to_string(),
-        }),
+        Err(err) => post_error(id, &err),
     }
+}
+
+fn post_error(id: u32, err: &mediaprep_core::Error) {
+    post(&Event::Error {
+        id,
+        kind: err.kind().into(),
+        message: err.to_string(),
+    });
 }
 
 /// The files as named, cached readers (parsers read many small records; a block cache turns
