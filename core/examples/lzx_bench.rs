@@ -8,19 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
-            out.push(e.path());
-        }
-    }
-}
+mod common;
+use common::walk;
 
 fn wimlib(dir: &Path, level: &str) -> Option<(u64, f64)> {
     let wim = std::env::temp_dir().join(format!("lzx_bench_{}.wim", std::process::id()));

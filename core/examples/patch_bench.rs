@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +22,9 @@ use mediaprep_core::io::{FileSource, NoProgress};
 use mediaprep_core::service::install::{InstallOptions, NewWinre, WinreReplacement};
 use mediaprep_core::wim::read::Wim;
 use mediaprep_core::wim::write::write_wim_file_checked;
+
+mod common;
+use common::walk;
 
 fn install(args: &[String]) -> mediaprep_core::Result<()> {
     let [input, new, out, rest @ ..] = args else {
@@ -67,20 +70,6 @@ fn install(args: &[String]) -> mediaprep_core::Result<()> {
         summary.file_size
     );
     Ok(())
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
-            out.push(e.path());
-        }
-    }
 }
 
 fn lzx(args: &[String]) {
