@@ -819,3 +819,59 @@ fn fast_parse_gives_the_same_tree() {
     assert!(std::fs::read(&best).unwrap() != std::fs::read(&fast).unwrap());
     assert!(std::fs::read(&fast).unwrap() == std::fs::read(&fast2).unwrap());
 }
+
+#[test]
+fn integrity_table_on_request_and_kept_from_the_input() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (plain, with, again) = (
+        t.path().join("plain.wim"),
+        t.path().join("with.wim"),
+        t.path().join("again.wim"),
+    );
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &plain,
+        &[],
+    ));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &with,
+        &["--integrity"],
+    ));
+    let has_table = |p: &Path| {
+        let o = Command::new("wimlib-imagex")
+            .args(["verify", s(p)])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "wimlib verify {}: {text}", p.display());
+        !text.contains("does not contain integrity information")
+    };
+    assert!(!has_table(&plain), "no table unless asked");
+    assert!(has_table(&with), "--integrity writes a table wimlib checks");
+    // Our reader agrees, and a flipped byte inside the covered range is caught by wimlib.
+    let w = Wim::open(Arc::new(FileSource::open(&with).unwrap())).unwrap();
+    assert_eq!(
+        w.check_integrity(&mediaprep_core::io::NoProgress).unwrap(),
+        Some(true)
+    );
+    let mut bad = std::fs::read(&with).unwrap();
+    bad[300] ^= 0x55;
+    let bad_path = t.path().join("bad.wim");
+    std::fs::write(&bad_path, &bad).unwrap();
+    let o = Command::new("wimlib-imagex")
+        .args(["verify", s(&bad_path)])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "wimlib accepts a corrupted file");
+    // An input with a table gives an output with one, without the flag.
+    ok(&patch(&with, &["safeos-du.cab"], &again, &[]));
+    assert!(has_table(&again), "the input's integrity table is kept");
+}

@@ -103,7 +103,26 @@ fn files() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// How the blobs reach the writer.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `add_blob` and `add_blob_from`, alternating.
+    OneByOne,
+    /// One `add_blobs` call (with a duplicate and an empty blob thrown in).
+    Batched,
+}
+
 fn write(path: &Path, files: &[(String, Vec<u8>)], compression: Compression, threads: usize) {
+    write_via(path, files, compression, threads, Entry::OneByOne)
+}
+
+fn write_via(
+    path: &Path,
+    files: &[(String, Vec<u8>)],
+    compression: Compression,
+    threads: usize,
+    entry: Entry,
+) {
     let mut tree = ImageTree::default();
     tree.nodes.push(Dentry {
         attributes: attr::DIRECTORY,
@@ -127,6 +146,18 @@ fn write(path: &Path, files: &[(String, Vec<u8>)], compression: Compression, thr
         ..WriteOptions::new(compression)
     };
     write_wim_file(path, opts, |w| {
+        if let Entry::Batched = entry {
+            let mut all: Vec<&[u8]> = files.iter().map(|(_, d)| d.as_slice()).collect();
+            all.insert(2, &files[1].1);
+            all.insert(0, &[]);
+            let hashes = w.add_blobs(&all)?;
+            assert_eq!(hashes.len(), all.len());
+            assert_eq!(hashes[0], [0u8; 20], "the empty blob is the zero hash");
+            for (h, d) in hashes.iter().zip(&all).skip(1) {
+                assert_eq!(*h, sha1(d));
+            }
+            return w.add_image(&tree, ImageXml::new("Parallel", None));
+        }
         for (i, (_, data)) in files.iter().enumerate() {
             // Both entry points: in-memory and streamed blobs.
             if i % 2 == 0 {
@@ -156,6 +187,15 @@ fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
             assert!(
                 std::fs::read(&many).unwrap() == one_bytes,
                 "{name}: threads={threads} output differs from threads=1"
+            );
+        }
+        // Many blobs in one parallel run: the same bytes as adding them one at a time.
+        for threads in [1, 3] {
+            let batched = tmp.path().join(format!("{name}-batched-{threads}.wim"));
+            write_via(&batched, &files, compression, threads, Entry::Batched);
+            assert!(
+                std::fs::read(&batched).unwrap() == one_bytes,
+                "{name}: add_blobs (threads={threads}) output differs from add_blob"
             );
         }
         // Independent check of the parallel output (identical bytes, but verify it directly).

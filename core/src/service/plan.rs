@@ -81,7 +81,18 @@ pub struct PreparedPackage<'a> {
     pub time: Option<u64>,
     /// Components in manifest order.
     pub components: Vec<PreparedComponent>,
+    /// Payload bytes kept from the digest pass, by CAB member, within [`PAYLOAD_CACHE`]: the
+    /// write takes them from here instead of decoding the CAB a second time. Members not here
+    /// are streamed again.
+    #[serde(skip)]
+    pub payloads: BTreeMap<usize, Vec<u8>>,
 }
+
+/// Decoded payload bytes kept between the digest pass and the write, over all packages of one
+/// [`prepare`]. Bounded so a large package costs a second decode, not unbounded memory. The same
+/// on every target: which payloads are cached decides their order in the output, and the browser
+/// and the CLI must write the same bytes.
+pub const PAYLOAD_CACHE: u64 = 128 << 20;
 
 /// Everything pass 1 found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -124,8 +135,9 @@ pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepa
         return Err(Error::Invalid("no package to service".into()));
     }
     let mut packages = Vec::new();
+    let mut budget = PAYLOAD_CACHE;
     for s in &sel.serviced {
-        packages.push(prepare_package(s, progress)?);
+        packages.push(prepare_package(s, &mut budget, progress)?);
     }
     Ok(Prepared {
         packages,
@@ -133,7 +145,11 @@ pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepa
     })
 }
 
-fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<PreparedPackage<'a>> {
+fn prepare_package<'a>(
+    s: &Selected<'a>,
+    budget: &mut u64,
+    progress: &dyn Progress,
+) -> Result<PreparedPackage<'a>> {
     let p = s.package;
     let label = s.label();
     let identity = p
@@ -210,6 +226,16 @@ fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<Prep
         .iter()
         .map(|&i| (i, (Sha256::new(), Sha1::new(), 0u64)))
         .collect();
+    // Which members to keep: in member order while the budget lasts (sizes from the CAB header;
+    // a member that turns out longer than announced is dropped from the cache, not trusted).
+    let mut payloads: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    for &i in &wanted {
+        let size = p.members.get(i).map_or(u64::MAX, |m| m.size);
+        if size <= *budget {
+            *budget -= size;
+            payloads.insert(i, Vec::with_capacity(size as usize));
+        }
+    }
     let mut done = 0u64;
     p.archive().stream_members(&wanted, &mut |i, piece| {
         if progress.cancelled() {
@@ -221,6 +247,14 @@ fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<Prep
                 h.1.update(part);
             }
             h.2 += piece.len() as u64;
+        }
+        if let Some(buf) = payloads.get_mut(&i) {
+            let announced = p.members.get(i).map_or(0, |m| m.size);
+            if (buf.len() + piece.len()) as u64 <= announced {
+                buf.extend_from_slice(piece);
+            } else {
+                payloads.remove(&i);
+            }
         }
         done += piece.len() as u64;
         progress.update("checking payloads", done, total);
@@ -280,5 +314,6 @@ fn prepare_package<'a>(s: &Selected<'a>, progress: &dyn Progress) -> Result<Prep
         cat,
         time,
         components,
+        payloads,
     })
 }

@@ -252,7 +252,9 @@ pub fn write_patch<W: WriteAt>(
         progress.update("copying unchanged data", k as u64 + 1, n);
     }
 
-    // Package payloads: streamed once more, each member checked against pass 1's SHA-1.
+    // Package payloads: kept from pass 1 where the cache allowed (added in batches, so their
+    // chunks compress on every thread), otherwise streamed once more; each checked against pass
+    // 1's SHA-1.
     for p in &prepared.packages {
         let mut want: std::collections::BTreeMap<usize, Hash> = Default::default();
         for c in &p.components {
@@ -268,51 +270,77 @@ pub fn write_patch<W: WriteAt>(
                 }
             }
         }
-        let members: Vec<usize> = want.keys().copied().collect();
-        let total: u64 = members
-            .iter()
+        let changed = |i: usize, got: &Hash| Error::DigestMismatch {
+            what: format!(
+                "{}: member {} changed since it was checked",
+                p.label, p.package.members[i].name
+            ),
+            expected: crate::hash::hex(&want[&i]),
+            actual: crate::hash::hex(got),
+        };
+        let cached: Vec<usize> = want
+            .keys()
+            .copied()
+            .filter(|i| p.payloads.contains_key(i))
+            .collect();
+        let total: u64 = want
+            .keys()
             .filter_map(|&i| p.package.members.get(i))
             .map(|m| m.size)
             .sum();
-        let mut cur: Option<(usize, Vec<u8>)> = None;
         let mut done = 0u64;
+        for batch in batches(&cached, |i| p.payloads[&i].len() as u64) {
+            if progress.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let data: Vec<&[u8]> = batch.iter().map(|i| p.payloads[i].as_slice()).collect();
+            let got = w.add_blobs(&data)?;
+            for (i, h) in batch.iter().zip(&got) {
+                if *h != want[i] {
+                    return Err(changed(*i, h));
+                }
+            }
+            done += data.iter().map(|d| d.len() as u64).sum::<u64>();
+            progress.update("adding package payloads", done, total);
+        }
+        let members: Vec<usize> = want
+            .keys()
+            .copied()
+            .filter(|i| !p.payloads.contains_key(i))
+            .collect();
+        let mut cur: Option<(usize, Vec<u8>)> = None;
         let flush = |cur: &mut Option<(usize, Vec<u8>)>, w: &mut WimWriter<W>| -> Result<()> {
             if let Some((i, data)) = cur.take() {
                 let got = w.add_blob(&data)?;
                 if got != want[&i] {
-                    return Err(Error::DigestMismatch {
-                        what: format!(
-                            "{}: member {} changed since it was checked",
-                            p.label, p.package.members[i].name
-                        ),
-                        expected: crate::hash::hex(&want[&i]),
-                        actual: crate::hash::hex(&got),
-                    });
+                    return Err(changed(i, &got));
                 }
             }
             Ok(())
         };
-        p.package
-            .archive()
-            .stream_members(&members, &mut |i, piece| {
-                if progress.cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                if cur.as_ref().map(|c| c.0) != Some(i) {
-                    flush(&mut cur, w)?;
-                    cur = Some((i, Vec::new()));
-                }
-                let buf = &mut cur.as_mut().expect("set above").1;
-                if buf.len() as u64 + piece.len() as u64 > MAX_PAYLOAD {
-                    return Err(Error::Limit(format!(
-                        "payload larger than {MAX_PAYLOAD} bytes"
-                    )));
-                }
-                buf.extend_from_slice(piece);
-                done += piece.len() as u64;
-                progress.update("adding package payloads", done, total);
-                Ok(())
-            })?;
+        if !members.is_empty() {
+            p.package
+                .archive()
+                .stream_members(&members, &mut |i, piece| {
+                    if progress.cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    if cur.as_ref().map(|c| c.0) != Some(i) {
+                        flush(&mut cur, w)?;
+                        cur = Some((i, Vec::new()));
+                    }
+                    let buf = &mut cur.as_mut().expect("set above").1;
+                    if buf.len() as u64 + piece.len() as u64 > MAX_PAYLOAD {
+                        return Err(Error::Limit(format!(
+                            "payload larger than {MAX_PAYLOAD} bytes"
+                        )));
+                    }
+                    buf.extend_from_slice(piece);
+                    done += piece.len() as u64;
+                    progress.update("adding package payloads", done, total);
+                    Ok(())
+                })?;
+        }
         flush(&mut cur, w)?;
         // Only what a tree references (a component skipped for a newer one in the image is not).
         let small = p
@@ -334,6 +362,27 @@ pub fn write_patch<W: WriteAt>(
         w.add_image(tree, xml.clone())?;
     }
     Ok(())
+}
+
+/// Uncompressed bytes per [`WimWriter::add_blobs`] call: enough chunks to keep every thread busy,
+/// little enough that the batch's compressed copy stays small.
+const PAYLOAD_BATCH: u64 = 8 << 20;
+
+/// Split `items` into runs of about [`PAYLOAD_BATCH`] bytes (a larger item is a run of its own).
+fn batches(items: &[usize], size: impl Fn(usize) -> u64) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (k, &i) in items.iter().enumerate() {
+        if k > start && bytes + size(i) > PAYLOAD_BATCH {
+            out.push(&items[start..k]);
+            (start, bytes) = (k, 0);
+        }
+        bytes += size(i);
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }
 
 /// The outcome record for a plan (and the summary of its write, when there was one).

@@ -59,6 +59,10 @@ pub struct PatchArgs {
     /// Compress new files with the fast LZX parse (about 2 % larger output, several times faster).
     #[arg(long)]
     pub fast: bool,
+    /// Append an integrity table (SHA-1 of every 10 MiB) to the new WinRE.wim, for
+    /// `DISM /CheckIntegrity` and `wimlib-imagex verify`. An input that has one keeps one.
+    #[arg(long)]
+    pub integrity: bool,
     /// Time written into the image (Unix seconds, UTC); default: the package's own time.
     #[arg(long)]
     pub time: Option<u64>,
@@ -249,6 +253,11 @@ fn write_winre(
     Ok(service::outcome(prepared, plan, Some(&summary)))
 }
 
+/// True when the WIM carries an integrity table.
+fn has_integrity(wim: &Wim) -> bool {
+    wim.header().integrity != mediaprep_core::wim::format::ResHdr::default()
+}
+
 fn run_winre(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
     let (label, reader) = locate(&a.file, &a.layers)?;
     let wim = Wim::open(reader)?;
@@ -258,7 +267,7 @@ fn run_winre(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
         keep_compression: a.keep_compression,
         indices: a.index.clone(),
         time: time_option(a),
-        integrity: false,
+        integrity: a.integrity || has_integrity(&wim),
         fast: a.fast,
     };
     let plan = service::plan_patch(&wim, &prepared, &opts)?;
@@ -381,7 +390,7 @@ fn run_install(a: &PatchArgs, output: Option<&Path>, bar: &Bar) -> Result<()> {
         keep_compression: a.keep_compression,
         indices: Vec::new(),
         time: time_option(a),
-        integrity: false,
+        integrity: a.integrity || has_integrity(&winre_wim),
         fast: a.fast,
     };
     let plan = service::plan_patch(&winre_wim, &prepared, &opts)?;

@@ -12,6 +12,15 @@ use super::tables::*;
 use crate::codec::huffman::{build_lengths, canonical_codes};
 
 pub(super) const HASH_BITS: u32 = 15;
+
+/// Right shift that turns a 32-bit hash product into a table index for an `n`-byte chunk: the
+/// tables shrink with the chunk, because clearing 2 × 64 KiB per chunk costs more than
+/// compressing a small file (a package is mostly small manifests and catalogs).
+#[inline]
+pub(super) fn hash_shift(n: usize) -> u32 {
+    let bits = (n.max(1).next_power_of_two().trailing_zeros()).clamp(8, HASH_BITS);
+    32 - bits
+}
 /// Positions in a ≤ 32 KiB chunk fit 16 bits, halving the matchfinder tables (cache-bound).
 pub(super) type Pos = u16;
 pub(super) const NONE: Pos = Pos::MAX;
@@ -42,6 +51,8 @@ pub struct LzxEncoder {
     items: Vec<Item>,
     /// First position not yet inserted into the hash chains.
     next_ins: usize,
+    /// Hash shift for the current chunk ([`hash_shift`]).
+    shift: u32,
     /// Chain positions visited per search.
     depth: u32,
     /// Stop searching once a match this long is found.
@@ -60,15 +71,15 @@ impl Default for LzxEncoder {
 }
 
 #[inline(always)]
-pub(super) fn hash4(d: &[u8], i: usize) -> usize {
+pub(super) fn hash4(d: &[u8], i: usize, shift: u32) -> usize {
     let v = u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
-    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
 #[inline(always)]
-pub(super) fn hash3(d: &[u8], i: usize) -> usize {
+pub(super) fn hash3(d: &[u8], i: usize, shift: u32) -> usize {
     let v = u32::from(d[i]) | u32::from(d[i + 1]) << 8 | u32::from(d[i + 2]) << 16;
-    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
 /// Length of the common prefix of `d[a..]` and `d[b..]`, at most `max` (a < b, b + max ≤ len).
@@ -116,6 +127,7 @@ impl LzxEncoder {
             prev: Vec::new(),
             items: Vec::new(),
             next_ins: 0,
+            shift: 32 - HASH_BITS,
             depth: 16,
             nice: 32,
             lazy: 32,
@@ -174,7 +186,8 @@ impl LzxEncoder {
         let (mut best_len, mut best_code, mut best_val) = (0usize, 0u32, 0i32);
         for (k, &r) in reps.iter().enumerate() {
             let r = r as usize;
-            if r <= i && max >= 2 {
+            // Two bytes decide most candidates before the full comparison is worth starting.
+            if r <= i && max >= 2 && d[i - r] == d[i] && d[i - r + 1] == d[i + 1] {
                 let l = common(d, i - r, i, max);
                 if l >= 2 {
                     let v = value(l, k as u32);
@@ -187,14 +200,14 @@ impl LzxEncoder {
         if max < 3 {
             return (best_len, best_code);
         }
-        let h3 = hash3(d, i);
         let mut c3 = NONE;
         let mut cand = NONE;
         if i >= self.next_ins {
+            let h3 = hash3(d, i, self.shift);
             c3 = self.head3[h3];
             self.head3[h3] = i as Pos;
             if max >= 4 {
-                let h = hash4(d, i);
+                let h = hash4(d, i, self.shift);
                 cand = self.head[h];
                 self.head[h] = i as Pos;
                 self.prev[i] = cand;
@@ -230,7 +243,9 @@ impl LzxEncoder {
             if off > MAX_OFFSET {
                 break;
             }
-            // Cheap filter: a longer match must agree at index `longest`.
+            // Cheap filter: a longer match must agree on the bytes up to index `longest` (four
+            // of them compared at once, ending there), and on the first four (the hash bucket
+            // may hold another 4-byte string).
             if d[c + longest.min(max - 1)] == d[i + longest.min(max - 1)] {
                 let l = common(d, c, i, max);
                 if l > longest {
@@ -267,10 +282,10 @@ impl LzxEncoder {
         let from = from.max(self.next_ins);
         let to = to.min(n.saturating_sub(2));
         for i in from..to {
-            let h3 = hash3(&self.data, i);
+            let h3 = hash3(&self.data, i, self.shift);
             self.head3[h3] = i as Pos;
             if i + 3 < n {
-                let h = hash4(&self.data, i);
+                let h = hash4(&self.data, i, self.shift);
                 self.prev[i] = self.head[h];
                 self.head[h] = i as Pos;
             }
@@ -281,8 +296,10 @@ impl LzxEncoder {
     /// Lazy parse of `self.data` into `self.items`.
     fn parse(&mut self) {
         let n = self.data.len();
-        self.head.fill(NONE);
-        self.head3.fill(NONE);
+        self.shift = hash_shift(n);
+        let size = 1usize << (32 - self.shift);
+        self.head[..size].fill(NONE);
+        self.head3[..size].fill(NONE);
         self.prev.clear();
         self.prev.resize(n, NONE);
         self.items.clear();

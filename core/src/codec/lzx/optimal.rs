@@ -3,7 +3,7 @@
 //! The repeat-offset queue is tracked along the best path to each position, so repeat matches are
 //! priced as what the decoder will actually see.
 
-use super::encode::{common, hash3, hash4, Item, Pos, NONE};
+use super::encode::{common, hash3, hash4, hash_shift, Item, Pos, NONE};
 use super::tables::*;
 use crate::codec::huffman::build_lengths;
 
@@ -83,10 +83,11 @@ impl Optimal {
         self.from_code.resize(n + 1, 0);
         self.reps.clear();
         self.reps.resize(n + 1, [1, 1, 1]);
+        let shift = hash_shift(n);
         self.head3.clear();
-        self.head3.resize(1 << super::encode::HASH_BITS, NONE);
+        self.head3.resize(1 << (32 - shift), NONE);
         self.head.clear();
-        self.head.resize(1 << super::encode::HASH_BITS, NONE);
+        self.head.resize(1 << (32 - shift), NONE);
         self.prev.clear();
         self.prev.resize(n, NONE);
         self.cost[0] = 0;
@@ -97,12 +98,12 @@ impl Optimal {
             // Insert i into the matchfinder and collect candidates (nearest first).
             matches.clear();
             if max >= 3 {
-                let h3 = hash3(d, i);
+                let h3 = hash3(d, i, shift);
                 let c3 = self.head3[h3];
                 self.head3[h3] = i as Pos;
                 let mut cand = NONE;
                 if max >= 4 {
-                    let h = hash4(d, i);
+                    let h = hash4(d, i, shift);
                     cand = self.head[h];
                     self.head[h] = i as Pos;
                     self.prev[i] = cand;

@@ -501,11 +501,20 @@ impl Wim {
     }
 
     /// Read every blob and check its SHA-1. Failures are collected, not fatal; only cancellation
-    /// stops early.
+    /// stops early. Natively the blobs are shared among all cores (a solid resource's blobs stay
+    /// together, in storage order, so each solid chunk is still decoded once).
     pub fn verify_blobs(&self, progress: &dyn Progress) -> Result<VerifyReport> {
-        let total: u64 = self.blobs.iter().map(|b| b.size).sum();
-        let mut rep = VerifyReport::default();
-        let mut done = 0u64;
+        self.verify_blobs_with(crate::codec::parallel::default_threads(), progress)
+    }
+
+    /// [`Wim::verify_blobs`] with at most `threads` threads (1 on wasm32).
+    pub fn verify_blobs_with(
+        &self,
+        threads: usize,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        use std::sync::Mutex;
         struct Sink;
         impl std::io::Write for Sink {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -515,27 +524,80 @@ impl Wim {
                 Ok(())
             }
         }
+        let total: u64 = self.blobs.iter().map(|b| b.size).sum();
         // Read in storage order so each solid chunk is decoded once, not once per blob.
         let mut order: Vec<&BlobInfo> = self.blobs.iter().collect();
-        order.sort_by_key(|b| match b.location {
+        let key = |b: &BlobInfo| match b.location {
             BlobLocation::Resource(r) => (b.part, 0usize, r.offset),
             BlobLocation::Solid { resource, offset } => (b.part, resource + 1, offset),
-        });
-        for b in order {
-            if progress.cancelled() {
-                return Err(Error::Cancelled);
+        };
+        order.sort_by_key(|b| key(b));
+        // Work items: one per plain resource, one per solid resource (its blobs in order).
+        let mut groups: Vec<&[&BlobInfo]> = Vec::new();
+        let mut start = 0;
+        for k in 1..=order.len() {
+            let split = k == order.len() || {
+                let (a, b) = (key(order[k - 1]), key(order[k]));
+                a.1 == 0 || a.0 != b.0 || a.1 != b.1
+            };
+            if split {
+                groups.push(&order[start..k]);
+                start = k;
             }
-            match self.copy_blob(&b.hash, &mut Sink, &crate::io::NoProgress) {
-                Ok(n) => {
-                    rep.ok += 1;
-                    rep.bytes += n;
-                }
-                Err(Error::Cancelled) => return Err(Error::Cancelled),
-                Err(e) => rep.failures.push((hex(&b.hash), e.to_string())),
-            }
-            done += b.size;
-            progress.update("verify", done, total);
         }
+        let next = AtomicUsize::new(0);
+        let done = AtomicU64::new(0);
+        let cancelled = AtomicBool::new(false);
+        let report = Mutex::new(VerifyReport::default());
+        let work = || {
+            while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                for b in group.iter() {
+                    if cancelled.load(Ordering::Relaxed) || progress.cancelled() {
+                        cancelled.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    let r = self.copy_blob(&b.hash, &mut Sink, &crate::io::NoProgress);
+                    let mut rep = report.lock().unwrap_or_else(|e| e.into_inner());
+                    match r {
+                        Ok(n) => {
+                            rep.ok += 1;
+                            rep.bytes += n;
+                        }
+                        Err(Error::Cancelled) => {
+                            cancelled.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                        Err(e) => rep.failures.push((hex(&b.hash), e.to_string())),
+                    }
+                    drop(rep);
+                    let d = done.fetch_add(b.size, Ordering::Relaxed) + b.size;
+                    progress.update("verify", d, total);
+                }
+            }
+        };
+        let threads = if cfg!(target_arch = "wasm32") {
+            1
+        } else {
+            threads
+                .clamp(1, crate::codec::parallel::MAX_THREADS)
+                .min(groups.len().max(1))
+        };
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 1..threads {
+                    s.spawn(work);
+                }
+                work();
+            });
+        }
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let mut rep = report.into_inner().unwrap_or_else(|e| e.into_inner());
+        // Failures in a fixed order whatever the thread interleaving.
+        rep.failures.sort();
         Ok(rep)
     }
 

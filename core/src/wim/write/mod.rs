@@ -170,6 +170,64 @@ impl<W: WriteAt> WimWriter<W> {
         Ok(hash)
     }
 
+    /// Add several blobs held in memory; returns their SHA-1s in order. The chunks of all of them
+    /// are compressed in one parallel run, so many small blobs (a package's payloads) use every
+    /// thread; the bytes written are the same as adding them one by one with [`WimWriter::add_blob`].
+    /// Callers bound memory by the batch they pass.
+    pub fn add_blobs(&mut self, blobs: &[&[u8]]) -> Result<Vec<Hash>> {
+        let hashes: Vec<Hash> = blobs
+            .iter()
+            .map(|d| {
+                if d.is_empty() {
+                    ZERO_HASH
+                } else {
+                    crate::hash::sha1(d)
+                }
+            })
+            .collect();
+        // The first occurrence of each new blob, in order.
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (k, h) in hashes.iter().enumerate() {
+            if !self.has_blob(h) && seen.insert(*h) {
+                fresh.push(k);
+            }
+        }
+        if self.opts.compression == Compression::None {
+            for &k in &fresh {
+                self.add_blob(blobs[k])?;
+            }
+            return Ok(hashes);
+        }
+        let cs = self.opts.chunk_size as usize;
+        let chunks: Vec<&[u8]> = fresh.iter().flat_map(|&k| blobs[k].chunks(cs)).collect();
+        let mut outs = std::mem::take(&mut self.outs);
+        self.compressor.compress(&chunks, &mut outs);
+        let mut first = 0;
+        let r: Result<()> = (|| {
+            for &k in &fresh {
+                let n = blobs[k].len().div_ceil(cs);
+                let start = self.pos;
+                let w =
+                    self.place_chunks(blobs[k], &chunks[first..first + n], &outs[first..first + n]);
+                let w = match w {
+                    Ok(w) => w,
+                    Err(e) => {
+                        self.pos = start;
+                        return Err(e);
+                    }
+                };
+                self.pos = w.res.offset + w.res.size_in_wim;
+                self.record_blob(hashes[k], w.res);
+                first += n;
+            }
+            Ok(())
+        })();
+        self.outs = outs;
+        r?;
+        Ok(hashes)
+    }
+
     /// Add a blob read from `src` in chunk-size pieces (memory stays bounded whatever its size).
     /// With `expected`, a blob already present is skipped without reading, and a hash mismatch is
     /// an error (nothing is added).

@@ -118,6 +118,60 @@ impl<W: WriteAt> WimWriter<W> {
         })
     }
 
+    /// Lay out an in-memory blob at the current position from its already compressed `chunks`
+    /// (`outs[k]` belongs to `chunks[k]`): the same bytes [`Self::write_chunked`] writes.
+    pub(super) fn place_chunks(
+        &mut self,
+        data: &[u8],
+        chunks: &[&[u8]],
+        outs: &[crate::codec::parallel::ChunkOut],
+    ) -> Result<Written> {
+        let start = self.pos;
+        let usize = data.len() as u64;
+        let esize = chunk_entry_size(usize);
+        let table_len = (chunks.len() as u64).saturating_sub(1) * esize;
+        let body: u64 = chunks
+            .iter()
+            .zip(outs)
+            .map(|(c, o)| o.bytes(c).len() as u64)
+            .sum();
+        let hash: [u8; 20] = Sha1::digest(data).into();
+        let size_in_wim = table_len + body;
+        if size_in_wim < usize || self.opts.always_chunked {
+            let mut table = Vec::with_capacity(table_len as usize);
+            let mut rel = 0u64;
+            for (k, (c, o)) in chunks.iter().zip(outs).enumerate() {
+                if k > 0 {
+                    table.extend_from_slice(&rel.to_le_bytes()[..esize as usize]);
+                }
+                let bytes = o.bytes(c);
+                self.put(start + table_len + rel, bytes)?;
+                rel += bytes.len() as u64;
+            }
+            self.put(start, &table)?;
+            return Ok(Written {
+                res: ResHdr {
+                    size_in_wim,
+                    flags: resflags::COMPRESSED,
+                    offset: start,
+                    uncompressed_size: usize,
+                },
+                hash,
+            });
+        }
+        // Not smaller: stored, like `write_chunked`'s fallback.
+        self.put(start, data)?;
+        Ok(Written {
+            res: ResHdr {
+                size_in_wim: usize,
+                flags: 0,
+                offset: start,
+                uncompressed_size: usize,
+            },
+            hash,
+        })
+    }
+
     /// Compress `src` chunk by chunk to `start`; falls back to stored when it does not shrink.
     fn write_chunked(
         &mut self,
