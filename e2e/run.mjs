@@ -41,10 +41,11 @@ const context = await chromium.launchPersistentContext(userDir, {
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 
-async function openApp() {
+async function openApp(init) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  if (init) await page.addInitScript(init);
   await page.goto(BASE);
   await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
   page.errors = errors;
@@ -53,6 +54,38 @@ async function openApp() {
 
 async function chooseFiles(page, files) {
   await page.setInputFiles("#file-input", files);
+}
+
+// Make sure the page is controlled by the service worker (the first load of a fresh profile
+// installs it; clients.claim() then takes the page over, and a reload is controlled anyway).
+async function controlled(page) {
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  if (!(await page.evaluate(() => navigator.serviceWorker.controller !== null))) {
+    await page.reload();
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30000 });
+    await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  }
+}
+
+// Evaluate `fn(arg)` in the page (async allowed, unlike waitForFunction's predicate) until it
+// returns something truthy; fails after `timeout` ms saying `what`.
+async function pollPage(page, fn, arg, timeout, what) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() - t0 > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Names in the origin-private file system's root.
+async function opfsNames(page) {
+  return page.evaluate(async () => {
+    const names = [];
+    for await (const k of (await navigator.storage.getDirectory()).keys()) names.push(k);
+    return names;
+  });
 }
 
 test("app loads, engine ready, no page errors, privacy statement shown", async () => {
@@ -274,6 +307,65 @@ test("package view: Safe OS DU verifies; tampered copy fails naming the altered 
   await page.close();
 });
 
+// What the sample button must show, checked against wimlib/7-Zip on the very files the build
+// serves (dist/sample/, copied from the fixtures by www/post_build.py).
+const SAMPLE_DIR = path.join(DIST, "sample");
+async function checkSampleShown(page) {
+  const iso = path.join(SAMPLE_DIR, "media-udf.iso"), cab = path.join(SAMPLE_DIR, "safeos-du.cab");
+  await page.waitForSelector(".package-view[data-file='safeos-du.cab'], #error", { timeout: 120000 });
+  await page.waitForSelector("#media-view, #error", { timeout: 120000 });
+  if (await page.$("#error")) throw new Error(`error card: ${await page.textContent("#error")}`);
+  assert((await page.textContent("#media-title")).includes("media-udf.iso"), "sample ISO not opened");
+  const shown = await shownImages(page);
+  const installFile = isoExtract(iso, "sources/install.wim");
+  const editions = wimlibImages(installFile);
+  compareImages(shown.filter((x) => x.wim === "/sources/install.wim"), editions, "sample install.wim");
+  assert(editions.length === 3, `sample has ${editions.length} editions`);
+  checkWinre(shown.filter((x) => x.wim.startsWith("/sources/install.wim →")),
+    wimExtract(installFile, 1, "/Windows/System32/Recovery/Winre.wim"), "sample WinRE");
+  assert(await page.locator("tr.recommendation").count() > 0, "no update recommended for the sample's WinRE");
+  const pkg = page.locator(".package-view[data-file='safeos-du.cab']");
+  assert(await pkg.locator(".verdict.ok").count() === 1, "sample package not verified");
+  assert((await pkg.locator(".file-sha256").textContent()).trim() === sha256File(cab), "sample package sha256");
+}
+
+test("sample media button: media tree, verdicts, package and patch on the built-in sample; cached on first use, then offline", async () => {
+  const sw = fs.readFileSync(path.join(DIST, "sw.js"), "utf8");
+  const assets = JSON.parse(sw.match(/const ASSETS = (\[.*\]);/)[1]);
+  assert(assets.length > 3 && !assets.some((a) => a.includes("sample")), `the sample is precached: ${assets}`);
+  const page = await openApp();
+  await controlled(page);
+  const cached = () => page.evaluate(async () =>
+    Promise.all(["./sample/media-udf.iso", "./sample/safeos-du.cab"].map(async (u) => !!(await caches.match(u)))));
+  assert((await cached()).every((c) => !c), "the sample is in the cache before its first use");
+  await page.click("#sample-open");
+  await checkSampleShown(page);
+  assert((await page.textContent("#chosen")).includes("media-udf.iso, safeos-du.cab"), "opened files not listed");
+  await page.screenshot({ path: path.join(OUT, "04-sample.png"), fullPage: true });
+  // The whole flow: the patch of the sample equals the CLI's.
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  if (await page.$("#error")) throw new Error(`sample patch failed: ${await page.textContent("#error")}`);
+  const ref = cliWinre(path.join(SAMPLE_DIR, "media-udf.iso"), path.join(SAMPLE_DIR, "safeos-du.cab"));
+  assert((await page.textContent("#patch-sha256")).trim() === sha256File(ref), "sample patch differs from `mediaprep patch`");
+  // Cached at first use (the service worker writes the cache while the page reads the body).
+  await pollPage(page, async () =>
+    (await Promise.all(["./sample/media-udf.iso", "./sample/safeos-du.cab"].map((u) => caches.match(u)))).every(Boolean),
+    null, 30000, "the sample in the service worker's cache");
+  await context.setOffline(true);
+  try {
+    await page.goto("about:blank");
+    await page.goto(BASE);
+    await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+    await page.click("#sample-open");
+    await checkSampleShown(page);
+  } finally {
+    await context.setOffline(false);
+  }
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("a malformed file shows an error in plain words; the app keeps working", async () => {
   const page = await openApp();
   const junk = path.join(OUT, "damaged.iso");
@@ -332,6 +424,18 @@ function cli() {
   return path.join(target, "debug", "mediaprep");
 }
 
+// `mediaprep patch ISO --package PKG -o OUT` (the WinRE target), once per input pair.
+const cliWinreRefs = new Map();
+function cliWinre(iso, pkg) {
+  const key = `${iso}\n${pkg}`;
+  if (!cliWinreRefs.has(key)) {
+    const ref = path.join(tmpDir("cli"), "winre.wim");
+    execFileSync(cli(), ["patch", iso, "--package", pkg, "-o", ref], { stdio: "ignore" });
+    cliWinreRefs.set(key, ref);
+  }
+  return cliWinreRefs.get(key);
+}
+
 test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals the CLI's output", async () => {
   const page = await openApp();
   await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
@@ -351,9 +455,7 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
   const shown = (await page.textContent("#patch-sha256")).trim();
   assert(shown === sha256File(got), `shown SHA-256 ${shown} != sha256sum of the download`);
-  const d = tmpDir("cli");
-  const ref = path.join(d, "winre.wim");
-  execFileSync(cli(), ["patch", fix("media-udf.iso"), "--package", fix("safeos-du.cab"), "-o", ref], { stdio: "ignore" });
+  const ref = cliWinre(fix("media-udf.iso"), fix("safeos-du.cab"));
   assert(sha256File(ref) === sha256File(got), "browser output differs from `mediaprep patch`");
   // The new WinRE carries the package's record, as wimlib lists it.
   assert(recordRevisions(got).some((r) => !recordRevisions(wimExtract(isoExtract(fix("media-udf.iso"), "sources/install.wim"), 1,
@@ -370,13 +472,89 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
 });
 
 
+test("Save to…: the picked handle (an OPFS file standing in for the picker) gets the WinRE; wimlib verifies it, equals the CLI", async () => {
+  // Headless Chromium aborts every real picker; this one hands back an OPFS file handle, which
+  // is the same FileSystemFileHandle type the real picker returns.
+  const page = await openApp(() => {
+    window.showSaveFilePicker = async (opts) => {
+      window.__pickerOptions = opts;
+      const root = await navigator.storage.getDirectory();
+      return root.getFileHandle(`saved-${opts.suggestedName}`, { create: true });
+    };
+  });
+  await page.evaluate(async () => {
+    await (await navigator.storage.getDirectory()).removeEntry("saved-winre-patched.wim").catch(() => {});
+  });
+  await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
+  await page.waitForSelector("#patch-view");
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  await page.click("#patch-save-as");
+  await page.waitForSelector("#save-status", { timeout: 60000 });
+  const status = await page.textContent("#save-status");
+  assert(/^Saved saved-winre-patched\.wim/.test(status.trim()), `save status: ${status}`);
+  const opts = await page.evaluate(() => window.__pickerOptions);
+  assert(opts && opts.suggestedName === "winre-patched.wim", `picker asked with ${JSON.stringify(opts)}`);
+  // Read the saved file back in the page and hand its bytes to node.
+  const b64 = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const buf = new Uint8Array(await (await (await root.getFileHandle("saved-winre-patched.wim")).getFile()).arrayBuffer());
+    let s = "";
+    for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode.apply(null, buf.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  const got = path.join(OUT, "winre-saved.wim");
+  fs.writeFileSync(got, Buffer.from(b64, "base64"));
+  assert(fs.statSync(got).size > 0, "nothing saved");
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  assert(sha256File(got) === (await page.textContent("#patch-sha256")).trim(), "saved bytes differ from the shown SHA-256");
+  assert(sha256File(got) === sha256File(cliWinre(fix("media-udf.iso"), fix("safeos-du.cab"))),
+    "saved WinRE differs from `mediaprep patch`");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
+// The install.wim edition checkboxes: one per edition (wimlib's index and name, as the accessible
+// name), all checked at first; none checked disables Start with a message. Then, by keyboard
+// only (Tab between boxes, Space to toggle), leave exactly `want` checked ([] = all).
+async function chooseEditions(page, iso, want) {
+  const editions = wimlibImages(isoExtract(iso, "sources/install.wim"));
+  const boxes = await page.$$eval("#patch-editions input[type=checkbox]", (els) => els.map((e) => e.id));
+  assert(boxes.length === editions.length, `${boxes.length} edition checkboxes, wimlib has ${editions.length} editions`);
+  for (const e of editions) {
+    const box = page.getByRole("checkbox", { name: `${e.index}: ${e.name}`, exact: true });
+    assert(await box.count() === 1, `no checkbox labelled "${e.index}: ${e.name}"`);
+    assert(await box.isChecked(), `edition ${e.index} not checked by default`);
+  }
+  const keyboardTo = async (checked) => {
+    await page.focus(`#${boxes[0]}`);
+    for (let k = 0; k < boxes.length; k++) {
+      const id = await page.evaluate(() => document.activeElement.id);
+      assert(id === boxes[k], `keyboard focus on "${id}", expected ${boxes[k]}`);
+      const idx = Number(id.replace("edition-", ""));
+      if ((await page.isChecked(`#${id}`)) !== checked(idx)) await page.keyboard.press("Space");
+      if (k + 1 < boxes.length) await page.keyboard.press("Tab");
+    }
+  };
+  await keyboardTo(() => false);
+  assert(await page.isDisabled("#patch-start"), "Start enabled with no edition chosen");
+  assert(/at least one edition/i.test(await page.textContent("#patch-editions-error")), "no message for no edition");
+  await keyboardTo((i) => want.length === 0 || want.includes(i));
+  for (const e of editions) {
+    const on = await page.isChecked(`#edition-${e.index}`);
+    assert(on === (want.length === 0 || want.includes(Number(e.index))), `edition ${e.index} checked=${on}`);
+  }
+  assert(!(await page.$("#patch-editions-error")) && await page.isEnabled("#patch-start"), "Start not enabled again");
+}
+
 // Start a patch of the given target in a fresh page; returns the page and the downloaded output.
 async function patchInBrowser(files, target, editions, outName) {
   const page = await openApp();
   await openFiles(page, files, ".package-view");
   await page.waitForSelector("#patch-view");
   await page.check(`#target-${target}`);
-  if (editions !== undefined) await page.fill("#patch-editions", editions);
+  if (editions !== undefined) await chooseEditions(page, files[0], editions);
   await page.click("#patch-start");
   await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
   if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
@@ -394,30 +572,120 @@ async function patchInBrowser(files, target, editions, outName) {
   return { page, got };
 }
 
-test("patch install.wim in the browser (all editions, then edition 2): wimlib verifies, equals the CLI", async () => {
+test("patch install.wim in the browser (all editions, then edition 2 by checkbox): wimlib verifies, equals the CLI", async () => {
   const iso = fix("media-udf.iso");
   const srcWim = isoExtract(iso, "sources/install.wim");
   const d = tmpDir("cli-install");
-  for (const [editions, cliIdx, name] of [["", [], "install-patched.wim"], ["2", ["--index", "2"], "install-patched-2.wim"]]) {
+  for (const [editions, cliIdx, name] of [[[], [], "install-patched.wim"], [[2], ["--index", "2"], "install-patched-2.wim"]]) {
     const { page, got } = await patchInBrowser([iso, fix("safeos-du.cab")], "install", editions, name);
     execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
     const ref = path.join(d, name);
     execFileSync(cli(), ["patch", iso, "--package", fix("safeos-du.cab"), "--target", "install", ...cliIdx, "-o", ref],
       { stdio: "ignore" });
-    assert(sha256File(ref) === sha256File(got), `browser install.wim (editions "${editions}") differs from \`mediaprep patch --target install\``);
+    assert(sha256File(ref) === sha256File(got), `browser install.wim (editions [${editions}]) differs from \`mediaprep patch --target install\``);
     // Every chosen edition's WinRE (as wimlib extracts it) carries a package record the source's lacks.
     const before = recordRevisions(wimExtract(srcWim, 1, "/Windows/System32/Recovery/Winre.wim"));
     for (const idx of [1, 2, 3]) {
       const revs = recordRevisions(wimExtract(got, idx, "/Windows/System32/Recovery/Winre.wim"));
       const updated = revs.some((r) => !before.includes(r));
-      assert(updated === (editions === "" || String(idx) === editions),
-        `edition ${idx}: WinRE ${updated ? "updated" : "unchanged"} with editions "${editions}"`);
+      assert(updated === (editions.length === 0 || editions.includes(idx)),
+        `edition ${idx}: WinRE ${updated ? "updated" : "unchanged"} with editions [${editions}]`);
     }
     const rows = await page.locator(".patch-edition").allTextContents();
     assert(rows.length === 3, `edition rows shown: ${rows}`);
-    if (editions === "") await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install.png") });
+    if (editions.length === 0) await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install.png") });
     await page.close();
   }
+});
+
+// A WinRE big enough that patching it takes seconds in the browser: the fixture Winre.wim (so the
+// Safe OS DU applies as to the small one) plus 192 MiB of 4-bit-entropy bytes and 16 MiB of random
+// bytes under Windows/System32/Logs. LZX only halves the former and decoding it is literal after
+// literal, so the worker's read-back check of the output ("verify") runs for seconds. Built with
+// wimlib (uncompressed export, update, LZX:20 export: the image's XML facts carry over); cached
+// in e2e/out/cancel until the fixture changes.
+function bigWinre() {
+  const src = fix("Winre.wim");
+  const out = path.join(OUT, "cancel", "Winre-big.wim");
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs > fs.statSync(src).mtimeMs) return out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const d = tmpDir("bigwinre");
+  const data = path.join(d, "data");
+  fs.mkdirSync(data);
+  const fd = fs.openSync(path.join(data, "nibbles.bin"), "w");
+  for (let i = 0; i < 12; i++) {
+    const b = crypto.randomBytes(16 << 20);
+    for (let j = 0; j < b.length; j++) b[j] = 0x41 + (b[j] & 15);
+    fs.writeSync(fd, b);
+  }
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(data, "random.bin"), crypto.randomBytes(16 << 20));
+  const plain = path.join(d, "plain.wim");
+  const run = (args) => execFileSync("wimlib-imagex", args, { stdio: ["ignore", "ignore", "inherit"] });
+  run(["export", src, "1", plain, "--compress=none"]);
+  run(["update", plain, "1", `--command=add ${data} /Windows/System32/Logs`]);
+  run(["export", plain, "1", `${out}.tmp`, "--compress=LZX:20"]);
+  fs.renameSync(`${out}.tmp`, out);
+  fs.rmSync(d, { recursive: true, force: true });
+  return out;
+}
+
+test("cancel mid-patch: Cancel while the written output is being checked leaves no file; a later patch works", async () => {
+  const big = bigWinre();
+  const page = await openApp();
+  await page.evaluate(async () => {
+    await (await navigator.storage.getDirectory()).removeEntry("winre-patched.wim").catch(() => {});
+  });
+  await openFiles(page, [big, fix("safeos-du.cab")], ".package-view");
+  await page.waitForSelector("#patch-view");
+  await page.click("#patch-start");
+  // In the page: wait until the job has written its output (a .partial exists, no final file yet)
+  // and is hashing it, progress strictly between 0 and the total; then, in the same task as that
+  // last look at the progress, click Cancel. After "hash" the job still has the "verify" pass
+  // over the 192 MiB blob ahead (seconds), so the click lands mid-job. What was seen is returned.
+  const at = await page.evaluate(async () => {
+    const deadline = Date.now() + 300000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      const job = document.querySelector("#job");
+      if (!job) return { finished: true, result: !!document.querySelector("#patch-result") };
+      if (job.dataset.stage !== "hash") continue;
+      const names = [];
+      for await (const k of (await navigator.storage.getDirectory()).keys()) names.push(k);
+      const j = document.querySelector("#job"); // after the await: look again, then click at once
+      if (!j) return { finished: true, result: !!document.querySelector("#patch-result") };
+      const done = Number(j.dataset.done), total = Number(j.dataset.total);
+      if (!(done > 0 && done < total)) continue;
+      document.querySelector("#cancel").click();
+      return { stage: j.dataset.stage, done, total, names, t: Date.now() };
+    }
+    return { timeout: true };
+  });
+  assert(!at.finished && !at.timeout, `no mid-way progress seen before the job ended: ${JSON.stringify(at)}`);
+  assert(at.done > 0 && at.done < at.total, `cancelled at ${at.done}/${at.total}`);
+  assert(at.names.includes("winre-patched.wim.partial") && !at.names.includes("winre-patched.wim"),
+    `not mid-write when cancelled: OPFS held ${at.names}`);
+  console.log(`     cancelled during "${at.stage}" at ${(100 * at.done / at.total).toFixed(1)}%`);
+  await page.waitForSelector("#patch-cleaned", { timeout: 15000 });
+  assert(!(await page.$("#job")), "job still shown after cancel");
+  assert(!(await page.$("#patch-result")), "a result was shown for the cancelled patch");
+  const left = await opfsNames(page);
+  assert(!left.some((n) => n.endsWith(".partial") || n === "winre-patched.wim"), `left in OPFS after cancel: ${left}`);
+  await page.screenshot({ path: path.join(OUT, "21-cancelled.png"), fullPage: true });
+  // Usable again: a fresh engine, and the same patch now runs to the end.
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  if (await page.$("#error")) throw new Error(`patch after cancel failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 120000 }), page.click("#patch-download")]);
+  const got = path.join(OUT, "cancel", "winre-big-patched.wim");
+  await dl.saveAs(got);
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  assert((await page.textContent("#patch-sha256")).trim() === sha256File(got), "shown SHA-256 != the download");
+  const names = await opfsNames(page);
+  assert(names.includes("winre-patched.wim") && !names.some((n) => n.endsWith(".partial")), `OPFS after the patch: ${names}`);
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
 });
 
 // Relative path → SHA-256 of every file under `dir`.
@@ -493,6 +761,48 @@ test("file browser: ISO → install.wim → edition 2 → a file; the extracted 
   assert(fs.readFileSync(got).equals(fs.readFileSync(ref)), "extracted bytes differ from wimlib-imagex extract");
   assert((await page.textContent("#extract-sha256")).trim() === sha256File(ref), "shown SHA-256 differs");
   await page.locator("#browse-view").screenshot({ path: path.join(OUT, "20-browse.png") });
+  await page.close();
+});
+
+// Last: it leaves a newer service worker version in charge of this browser profile.
+test("update prompt: a new service worker version shows the banner; Reload hands the page to it", async () => {
+  const page = await openApp();
+  await controlled(page);
+  const versionOf = () => page.evaluate(() => new Promise((resolve) => {
+    const c = navigator.serviceWorker.controller;
+    if (!c) return resolve(null);
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (e) => resolve(e.data);
+    c.postMessage("version", [ch.port2]);
+    setTimeout(() => resolve("no answer"), 5000);
+  }));
+  const v1 = fs.readFileSync(path.join(DIST, "VERSION"), "utf8").trim();
+  assert((await versionOf()) === v1, `controlled by version ${await versionOf()}, the build is ${v1}`);
+  assert(!(await page.$("#update-banner")), "update banner shown with no update");
+  // A new deployment: the server now hands out a service worker with another version.
+  const v2 = `${v1}-e2e`;
+  server.transforms.set("/sw.js", (bytes) => {
+    const text = bytes.toString("utf8");
+    const bumped = text.replace(`const VERSION = "${v1}"`, `const VERSION = "${v2}"`);
+    if (bumped === text) throw new Error("no VERSION line in sw.js");
+    return bumped;
+  });
+  await page.evaluate(async () => { await (await navigator.serviceWorker.getRegistration()).update(); });
+  await page.waitForSelector("#update-banner", { timeout: 60000 });
+  const text = await page.textContent("#update-banner");
+  assert(/A new version of mediaprep is ready/.test(text), `banner says: ${text}`);
+  assert((await versionOf()) === v1, "the new version took over before Reload was clicked");
+  await page.screenshot({ path: path.join(OUT, "22-update.png"), fullPage: true });
+  await Promise.all([page.waitForNavigation({ timeout: 60000 }), page.click("#update-reload")]);
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  assert((await versionOf()) === v2, `after Reload the page is controlled by ${await versionOf()}, not ${v2}`);
+  // The new version holds the app in its own cache; the old cache is gone.
+  await pollPage(page, async (v) => {
+    const keys = await caches.keys();
+    return keys.includes(`mediaprep-${v}`) && !keys.some((k) => k.startsWith("mediaprep-") && k !== `mediaprep-${v}`);
+  }, v2, 30000, "only the new version's cache");
+  assert(!(await page.$("#update-banner")), "banner still shown after the update");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
   await page.close();
 });
 

@@ -1,5 +1,7 @@
 // A tiny static server for dist/ on 127.0.0.1 (ephemeral port by default), with the MIME types
 // the app needs and no caching, so tests always see the current build.
+// Test hook: `server.transforms.set("/sw.js", (bytes) => newBytes)` serves a changed file (e.g. a
+// new service worker version) without touching dist/.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,6 +15,7 @@ const TYPES = {
 
 export function serve(root, port = 0) {
   const base = path.resolve(root);
+  const transforms = new Map();
   const server = http.createServer((req, res) => {
     let p = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (p.endsWith("/")) p += "index.html";
@@ -22,6 +25,7 @@ export function serve(root, port = 0) {
       return;
     }
     fs.readFile(file, (err, data) => {
+      if (!err && transforms.has(p)) data = Buffer.from(transforms.get(p)(data));
       if (err) {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found");
         return;
@@ -33,6 +37,7 @@ export function serve(root, port = 0) {
       res.end(data);
     });
   });
+  server.transforms = transforms;
   return new Promise((resolve) => {
     server.listen(port, "127.0.0.1", () => resolve(server));
   });

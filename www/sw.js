@@ -1,6 +1,9 @@
 // Service worker: cache-first precache of the whole (content-versioned) build, so the app works
 // offline after the first load. post_build.py prepends `const VERSION` and `const ASSETS`.
+// The sample media (sample/, ~11 MB) is not precached: it is cached the first time it is used.
+// A new version waits until the page asks it to take over ("skip-waiting", from the update banner).
 const CACHE = "mediaprep-" + VERSION;
+const SAMPLE = new URL("./sample/", self.location).pathname;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -12,6 +15,8 @@ self.addEventListener("install", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data === "skip-waiting") self.skipWaiting();
+  // Which version this worker is (the page and tests ask over a MessageChannel).
+  if (event.data === "version" && event.ports[0]) event.ports[0].postMessage(VERSION);
 });
 
 self.addEventListener("activate", (event) => {
@@ -31,6 +36,22 @@ self.addEventListener("fetch", (event) => {
   if (req.mode === "navigate") {
     event.respondWith(
       caches.match("./index.html", { cacheName: CACHE }).then((hit) => hit || fetch(req))
+    );
+    return;
+  }
+  if (new URL(req.url).pathname.startsWith(SAMPLE)) {
+    // Cached at first use, so the sample works offline afterwards; dropped with this version.
+    event.respondWith(
+      caches.open(CACHE).then((cache) =>
+        cache.match(req, { ignoreSearch: true }).then(
+          (hit) =>
+            hit ||
+            fetch(req).then((resp) => {
+              if (resp.ok) event.waitUntil(cache.put(req, resp.clone()));
+              return resp;
+            })
+        )
+      )
     );
     return;
   }

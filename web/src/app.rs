@@ -3,6 +3,7 @@
 
 use crate::client::WorkerClient;
 use crate::protocol::{Event, PatchTarget, ReportFormat, Request, Session};
+use crate::update::UpdateBanner;
 use crate::views::browse::BrowseView;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
@@ -30,8 +31,9 @@ pub fn explain(kind: &str, job: Option<JobKind>) -> String {
     }
 }
 
-/// True when no `*.partial` file is left in `dir`.
-async fn no_partials(dir: &web_sys::FileSystemDirectoryHandle) -> bool {
+/// True when nothing a cancelled job wrote is left in `dir`: no `*.partial` file and none of
+/// `outputs` (a job can finish in the worker just before the cancel lands).
+async fn nothing_left(dir: &web_sys::FileSystemDirectoryHandle, outputs: &[String]) -> bool {
     let keys = dir.keys();
     loop {
         let Ok(p) = keys.next() else { return false };
@@ -44,7 +46,7 @@ async fn no_partials(dir: &web_sys::FileSystemDirectoryHandle) -> bool {
         }
         if get("value")
             .and_then(|v| v.as_string())
-            .is_some_and(|n| n.ends_with(crate::save::PARTIAL))
+            .is_some_and(|n| n.ends_with(crate::save::PARTIAL) || outputs.contains(&n))
         {
             return false;
         }
@@ -116,14 +118,16 @@ pub struct State {
 pub enum Action {
     /// A worker event.
     Worker(Event),
-    /// A job was started.
-    Started(u32, String, JobKind),
+    /// A job was started: id, label, kind, and the OPFS name of its output if it writes one.
+    Started(u32, String, JobKind, Option<String>),
     /// Files were chosen.
     Chosen(Vec<String>),
     /// The user cancelled; the worker was replaced.
     Cancelled,
     /// Starting a job failed on the page.
     Failed(String),
+    /// The built-in sample could not be loaded.
+    SampleFailed(String),
     /// The error card was dismissed.
     Dismiss,
     /// Temporary output of a cancelled job was removed.
@@ -182,13 +186,19 @@ impl Reducible for State {
                     detail: format!("{kind}: {message}"),
                 });
             }
-            Action::Started(id, label, kind) => {
+            Action::Started(id, label, kind, output) => {
                 s.error = None;
+                if kind == JobKind::Patch {
+                    // The new output replaces the last one (same name) or follows it.
+                    s.patched = None;
+                    s.cleaned = false;
+                }
                 s.jobs.push((
                     Job {
                         id,
                         label,
                         progress: None,
+                        output,
                     },
                     kind,
                 ));
@@ -208,6 +218,13 @@ impl Reducible for State {
                     detail: msg,
                 })
             }
+            Action::SampleFailed(detail) => {
+                s.error = Some(Shown {
+                    what: "While loading the sample media".into(),
+                    plain: "The sample media could not be loaded.".into(),
+                    detail,
+                })
+            }
             Action::Dismiss => s.error = None,
         }
         Rc::new(s)
@@ -218,6 +235,31 @@ impl State {
     fn finish(&mut self, id: u32) -> Option<(Job, JobKind)> {
         let i = self.jobs.iter().position(|(j, _)| j.id == id)?;
         Some(self.jobs.remove(i))
+    }
+
+    /// The editions (index, name) of the install.wim a patch of the install target would change:
+    /// an ISO's `/sources/install.wim`, or an opened single-part WIM (as `patch::locate_install`).
+    fn install_editions(&self) -> Vec<(u32, String)> {
+        let Some(i) = self.media.as_ref().and_then(|m| m.get("inspection")) else {
+            return Vec::new();
+        };
+        let wims = list(i, "wims");
+        let wim = match text(i, "container").as_str() {
+            "iso" => wims
+                .iter()
+                .find(|w| text(w, "path") == "/sources/install.wim"),
+            "wim" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
+                wims.first()
+            }
+            _ => None,
+        };
+        wim.map(|w| {
+            list(w, "images")
+                .iter()
+                .filter_map(|img| Some((num(img, "index")? as u32, text(img, "name"))))
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Size of the WinRE image for the partition check: the first one nested in an install
@@ -302,8 +344,12 @@ pub fn app() -> Html {
                     state.dispatch(Action::Failed("the engine is still starting".into()));
                     return;
                 };
+                let output = match &request {
+                    Request::Patch { out_name, .. } => Some(out_name.clone()),
+                    _ => None,
+                };
                 match c.send(request, &files) {
-                    Ok(id) => state.dispatch(Action::Started(id, label, kind)),
+                    Ok(id) => state.dispatch(Action::Started(id, label, kind, output)),
                     Err(e) => state.dispatch(Action::Failed(format!("{e:?}"))),
                 }
             },
@@ -371,18 +417,32 @@ pub fn app() -> Html {
     let on_cancel = {
         let state = state.clone();
         let generation = generation.clone();
+        let client = client.clone();
         Callback::from(move |_| {
+            // Stop the job now (a synchronous job reads no messages); the effect then starts a
+            // fresh worker for the next job.
+            if let Some(c) = client.borrow().as_ref() {
+                c.terminate();
+            }
+            let outputs: Vec<String> = state
+                .jobs
+                .iter()
+                .filter_map(|(j, _)| j.output.clone())
+                .collect();
             state.dispatch(Action::Cancelled);
             generation.set(*generation + 1);
             // The terminated worker releases its OPFS handle a moment later; then its
-            // temporary output can go.
+            // temporary output (and its output, had it just finished) can go.
             let dispatcher = state.dispatcher();
             wasm_bindgen_futures::spawn_local(async move {
-                for _ in 0..10 {
+                for _ in 0..25 {
                     yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
                     if let Ok(dir) = crate::save::opfs_root().await {
+                        for name in &outputs {
+                            crate::save::remove(&dir, name).await;
+                        }
                         if crate::save::sweep_partials(&dir).await.is_ok()
-                            && no_partials(&dir).await
+                            && nothing_left(&dir, &outputs).await
                         {
                             dispatcher.dispatch(Action::Cleaned);
                             return;
@@ -465,6 +525,11 @@ pub fn app() -> Html {
         })
     };
 
+    let on_sample_error = {
+        let state = state.clone();
+        Callback::from(move |e: String| state.dispatch(Action::SampleFailed(e)))
+    };
+
     let on_dismiss = {
         let state = state.clone();
         Callback::from(move |_| state.dispatch(Action::Dismiss))
@@ -482,7 +547,8 @@ pub fn app() -> Html {
                 </span>
             </header>
             <main>
-                <OpenPanel on_files={on_files} />
+                <UpdateBanner />
+                <OpenPanel on_files={on_files} on_error={on_sample_error} />
                 if !state.files.is_empty() {
                     <p class="muted" id="chosen">{ format!("Opened: {}", state.files.join(", ")) }</p>
                 }
@@ -508,7 +574,8 @@ pub fn app() -> Html {
                     p.get("verification").and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true)
                 }) {
                     <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
-                        result={state.patched.clone()} cleaned={state.cleaned} />
+                        result={state.patched.clone()} cleaned={state.cleaned}
+                        editions={state.install_editions()} />
                 }
                 if media.is_some() {
                     <BrowseView layers={state.browse.as_ref().map(|b| b.0.clone()).unwrap_or_default()}
@@ -548,6 +615,7 @@ mod tests {
             4,
             "opening bad.iso".into(),
             JobKind::Inspect,
+            None,
         ));
         let s = s.reduce(Action::Worker(Event::Error {
             id: 4,

@@ -1,7 +1,7 @@
 //! The page's side of the worker: spawn it, send typed requests with files, receive events.
 
 use crate::protocol::{Envelope, Event, Request};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -11,6 +11,9 @@ use web_sys::{MessageEvent, Worker};
 pub struct WorkerClient {
     worker: Worker,
     next_id: Cell<u32>,
+    /// Messages sent before the worker said it is ready: its handler is installed only after the
+    /// wasm is instantiated, and a message that arrives earlier would be lost.
+    pending: Rc<RefCell<Option<Vec<js_sys::Object>>>>,
     _onmessage: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -21,6 +24,9 @@ impl WorkerClient {
         on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)>,
     ) -> Result<Rc<Self>, JsValue> {
         let worker = Worker::new("./worker_loader.js")?;
+        let pending: Rc<RefCell<Option<Vec<js_sys::Object>>>> =
+            Rc::new(RefCell::new(Some(Vec::new())));
+        let (queue, w) = (pending.clone(), worker.clone());
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();
             let (json, bytes) = match data.as_string() {
@@ -36,7 +42,17 @@ impl WorkerClient {
             };
             if let Some(s) = json {
                 match serde_json::from_str::<Event>(&s) {
-                    Ok(ev) => on_event(ev, bytes),
+                    Ok(ev) => {
+                        if matches!(ev, Event::Ready { .. }) {
+                            // Listening now: send what was queued, in order.
+                            for msg in queue.borrow_mut().take().unwrap_or_default() {
+                                if let Err(err) = w.post_message(&msg) {
+                                    web_sys::console::error_1(&err);
+                                }
+                            }
+                        }
+                        on_event(ev, bytes)
+                    }
                     Err(err) => web_sys::console::error_1(&format!("bad event {err}").into()),
                 }
             }
@@ -45,11 +61,13 @@ impl WorkerClient {
         Ok(Rc::new(WorkerClient {
             worker,
             next_id: Cell::new(1),
+            pending,
             _onmessage: onmessage,
         }))
     }
 
-    /// Send a request with files; returns the job id.
+    /// Send a request with files; returns the job id. Sent at once when the worker is ready,
+    /// otherwise queued until it is.
     pub fn send(&self, request: Request, files: &[web_sys::File]) -> Result<u32, JsValue> {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -62,6 +80,10 @@ impl WorkerClient {
             arr.push(f);
         }
         js_sys::Reflect::set(&msg, &"files".into(), &arr)?;
+        if let Some(queue) = self.pending.borrow_mut().as_mut() {
+            queue.push(msg);
+            return Ok(id);
+        }
         self.worker.post_message(&msg)?;
         Ok(id)
     }

@@ -8,8 +8,10 @@ pub mod extract;
 pub mod jobs;
 pub mod patch;
 pub mod protocol;
+pub mod sample;
 pub mod save;
 pub mod source;
+pub mod update;
 pub mod views;
 pub mod worker;
 

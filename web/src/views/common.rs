@@ -7,8 +7,10 @@ use yew::prelude::*;
 /// Props of [`OpenPanel`].
 #[derive(Properties, PartialEq)]
 pub struct OpenProps {
-    /// Called with the files chosen or dropped.
+    /// Called with the files chosen or dropped (or the sample's).
     pub on_files: Callback<Vec<File>>,
+    /// The sample could not be loaded (the reason, technical).
+    pub on_error: Callback<String>,
 }
 
 fn files_of_list(list: Option<web_sys::FileList>) -> Vec<File> {
@@ -54,6 +56,26 @@ pub fn open_panel(props: &OpenProps) -> Html {
         let over = over.clone();
         Callback::from(move |_: DragEvent| over.set(false))
     };
+    let loading = use_state(|| false);
+    let on_sample = {
+        let (cb, on_error, loading) = (
+            props.on_files.clone(),
+            props.on_error.clone(),
+            loading.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let (cb, on_error, loading) = (cb.clone(), on_error.clone(), loading.clone());
+            loading.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let res = crate::sample::load().await;
+                loading.set(false);
+                match res {
+                    Ok(files) => cb.emit(files),
+                    Err(e) => on_error.emit(e),
+                }
+            });
+        })
+    };
     html! {
         <section class={classes!("drop", (*over).then_some("over"))} {ondrop} {ondragover} {ondragleave}
                  aria-label="Open files">
@@ -61,6 +83,15 @@ pub fn open_panel(props: &OpenProps) -> Html {
             <label class="button" for="file-input">{"Choose files…"}</label>
             <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
                    accept=".iso,.wim,.esd,.swm,.cab,.msu" />
+            <p class="muted sample">
+                {"No Windows media at hand? "}
+                <button class="secondary" id="sample-open" onclick={on_sample} disabled={*loading}
+                        aria-describedby="sample-about">
+                    { if *loading { "Loading the sample…" } else { "Try the sample media" } }
+                </button>
+                <br />
+                <span id="sample-about">{"A small generated ISO (about 10 MB, Windows-shaped but not Windows) and an update package for its WinRE, from this site: inspect, check, verify and patch without a 6 GB download."}</span>
+            </p>
         </section>
     }
 }
@@ -74,6 +105,8 @@ pub struct Job {
     pub label: String,
     /// Stage, bytes done, total, MB/s.
     pub progress: Option<(String, u64, u64, f64)>,
+    /// The OPFS name of what it writes, if anything (removed when it is cancelled).
+    pub output: Option<String>,
 }
 
 /// Props of [`JobProgress`].
@@ -111,7 +144,8 @@ pub fn job_progress(props: &JobProps) -> Html {
         String::new()
     };
     html! {
-        <div class="card" id="job" aria-live="polite">
+        <div class="card" id="job" aria-live="polite" data-stage={stage.clone()}
+             data-done={done.to_string()} data-total={total.to_string()}>
             <h2>{ format!("Working: {}{queued}", props.job.label) }</h2>
             <progress id="job-progress" max="100" value={format!("{pct:.1}")} aria-label="Progress"></progress>
             <p class="muted">{ format!("{stage}: {pct:.0}% · {rate:.0} MB/s{eta}") }</p>

@@ -17,6 +17,8 @@ pub struct PatchProps {
     pub result: Option<Value>,
     /// A cancelled patch's temporary file was removed.
     pub cleaned: bool,
+    /// The install.wim editions of the opened media (index, name); empty when it has none.
+    pub editions: Vec<(u32, String)>,
 }
 
 /// Start button, then a result card with the output's size and SHA-256 and a save button.
@@ -48,37 +50,49 @@ pub fn patch_panel(props: &PatchProps) -> Html {
         })
     };
     let target = use_state(|| PatchTarget::Winre);
-    let editions = use_state(String::new);
-    let editions_error = use_state(|| None::<String>);
+    // Editions left out; all are in by default, and again when other media is opened.
+    let unchecked = use_state(Vec::<u32>::new);
+    {
+        let unchecked = unchecked.clone();
+        use_effect_with(props.editions.clone(), move |_| unchecked.set(Vec::new()));
+    }
     let pick = |t: PatchTarget| {
         let target = target.clone();
         Callback::from(move |_: Event| target.set(t))
     };
-    let on_editions = {
-        let editions = editions.clone();
-        Callback::from(move |e: InputEvent| {
-            if let Some(i) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                editions.set(i.value());
+    let toggle = |i: u32| {
+        let unchecked = unchecked.clone();
+        Callback::from(move |e: Event| {
+            let on = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .is_some_and(|c| c.checked());
+            let mut v: Vec<u32> = (*unchecked).iter().copied().filter(|&x| x != i).collect();
+            if !on {
+                v.push(i);
             }
+            unchecked.set(v);
         })
     };
+    let chosen = chosen_editions(&props.editions, &unchecked);
+    let install_problem = match (*target, &chosen) {
+        (PatchTarget::Install, _) if props.editions.is_empty() => {
+            Some("The opened media has no install.wim to patch.")
+        }
+        (PatchTarget::Install, None) => Some("Choose at least one edition."),
+        _ => None,
+    };
     let on_start = {
-        let (target, editions, editions_error) =
-            (target.clone(), editions.clone(), editions_error.clone());
+        let target = target.clone();
         let on_patch = props.on_patch.clone();
+        let chosen = chosen.clone();
         Callback::from(move |_: MouseEvent| {
-            let indices = if *target == PatchTarget::Install {
-                match parse_editions(&editions) {
-                    Ok(v) => v,
-                    Err(m) => {
-                        editions_error.set(Some(m));
-                        return;
-                    }
-                }
-            } else {
-                Vec::new()
+            let indices = match *target {
+                PatchTarget::Install => match &chosen {
+                    Some(v) => v.clone(),
+                    None => return,
+                },
+                _ => Vec::new(),
             };
-            editions_error.set(None);
             on_patch.emit((*target, indices));
         })
     };
@@ -100,17 +114,22 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                 <label><input type="radio" name="patch-target" id="target-setup" checked={*target == PatchTarget::Setup}
                     onchange={pick(PatchTarget::Setup)} />{r" the Setup DU's files for sources\ (ZIP)"}</label>
             </fieldset>
-            if *target == PatchTarget::Install {
-                <p class="row">
-                    <label for="patch-editions">{"Editions (numbers, comma-separated; empty: all) "}</label>
-                    <input id="patch-editions" type="text" inputmode="numeric" placeholder="all"
-                        value={(*editions).clone()} oninput={on_editions} />
-                </p>
+            if *target == PatchTarget::Install && !props.editions.is_empty() {
+                <fieldset id="patch-editions" class="choices">
+                    <legend>{"Editions whose WinRE is replaced"}</legend>
+                    { for props.editions.iter().map(|(i, name)| html! {
+                        <label class="edition-choice">
+                            <input type="checkbox" id={format!("edition-{i}")} value={i.to_string()}
+                                checked={!unchecked.contains(i)} onchange={toggle(*i)} />
+                            { format!(" {i}: {name}") }
+                        </label>
+                    }) }
+                </fieldset>
             }
-            if let Some(m) = &*editions_error {
-                <p class="bad" id="patch-editions-error" role="alert">{ m.clone() }</p>
+            if let Some(m) = install_problem {
+                <p class="bad" id="patch-editions-error" role="alert">{ m }</p>
             }
-            <button id="patch-start" disabled={props.busy} onclick={on_start}>{"Start"}</button>
+            <button id="patch-start" disabled={props.busy || install_problem.is_some()} onclick={on_start}>{"Start"}</button>
             if props.cleaned {
                 <p class="muted" id="patch-cleaned" role="status">{"Cancelled: the unfinished output was removed."}</p>
             }
@@ -148,17 +167,21 @@ pub fn patch_panel(props: &PatchProps) -> Html {
     }
 }
 
-/// "1, 3" → [1, 3]; empty → all editions.
-fn parse_editions(s: &str) -> Result<Vec<u32>, String> {
-    s.split([',', ' '])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<u32>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("“{p}” is not an edition number (1, 2, …)"))
-        })
-        .collect()
+/// The editions to send: empty for all of them (as the CLI without `--index`), the checked ones
+/// otherwise, `None` when none is checked.
+fn chosen_editions(editions: &[(u32, String)], unchecked: &[u32]) -> Option<Vec<u32>> {
+    let checked: Vec<u32> = editions
+        .iter()
+        .map(|(i, _)| *i)
+        .filter(|i| !unchecked.contains(i))
+        .collect();
+    if checked.is_empty() {
+        None
+    } else if checked.len() == editions.len() {
+        Some(Vec::new())
+    } else {
+        Some(checked)
+    }
 }
 
 /// Let the user pick the destination, then stream the OPFS output into it.
@@ -182,5 +205,21 @@ async fn save_as(opfs_name: &str) -> String {
     match res {
         Ok(()) => format!("Saved {}.", handle.name()),
         Err(e) => format!("Saving failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editions_all_some_or_none() {
+        let e: Vec<(u32, String)> = (1..=3).map(|i| (i, format!("E{i}"))).collect();
+        assert_eq!(chosen_editions(&e, &[]), Some(vec![]));
+        assert_eq!(chosen_editions(&e, &[1, 3]), Some(vec![2]));
+        assert_eq!(chosen_editions(&e, &[2]), Some(vec![1, 3]));
+        assert_eq!(chosen_editions(&e, &[1, 2, 3]), None);
+        // Indexes of media opened earlier do not count.
+        assert_eq!(chosen_editions(&e, &[7]), Some(vec![]));
     }
 }
