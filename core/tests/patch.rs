@@ -779,21 +779,28 @@ fn servicing_twice_gives_the_same_tree() {
     assert_eq!(n, 2);
 }
 
-/// `--fast` trades size for speed only: wimlib verifies it and applies it to exactly the tree of
-/// the default (near-optimal) output, and the bytes differ (another parse), deterministically.
+/// `--best` trades speed for size only: wimlib verifies both and they apply to exactly the same
+/// tree; the default is the lazy parse (`--fast` says so explicitly and gives the same bytes), and
+/// `--best` is smaller.
 #[test]
-fn fast_parse_gives_the_same_tree() {
+fn best_parse_gives_the_same_tree_smaller() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
-    let (best, fast, fast2) = (
+    let (best, plain, fast) = (
         t.path().join("best.wim"),
+        t.path().join("plain.wim"),
         t.path().join("fast.wim"),
-        t.path().join("fast2.wim"),
     );
     ok(&patch(
         &fx.join("Winre.wim"),
         &["safeos-du.cab"],
         &best,
+        &["--best"],
+    ));
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &plain,
         &[],
     ));
     ok(&patch(
@@ -802,22 +809,39 @@ fn fast_parse_gives_the_same_tree() {
         &fast,
         &["--fast"],
     ));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &fast2,
-        &["--fast"],
-    ));
-    run("wimlib-imagex", &["verify", s(&fast)]);
+    run("wimlib-imagex", &["verify", s(&best)]);
+    run("wimlib-imagex", &["verify", s(&plain)]);
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     wim_apply(&best, &a);
-    wim_apply(&fast, &b);
+    wim_apply(&plain, &b);
     assert!(
         files(&a) == files(&b),
-        "fast and best outputs apply to different trees"
+        "best and default outputs apply to different trees"
     );
-    assert!(std::fs::read(&best).unwrap() != std::fs::read(&fast).unwrap());
-    assert!(std::fs::read(&fast).unwrap() == std::fs::read(&fast2).unwrap());
+    let (best, plain) = (
+        std::fs::read(&best).unwrap(),
+        std::fs::read(&plain).unwrap(),
+    );
+    assert!(
+        best.len() < plain.len(),
+        "--best ({}) is not smaller than the default ({})",
+        best.len(),
+        plain.len()
+    );
+    assert!(
+        plain == std::fs::read(&fast).unwrap(),
+        "--fast is the default"
+    );
+    let o = patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du.cab"],
+        &t.path().join("x.wim"),
+        &["--best", "--fast"],
+    );
+    assert!(
+        !o.status.success(),
+        "--best and --fast together are refused"
+    );
 }
 
 #[test]
