@@ -1,10 +1,14 @@
 //! Parallel chunk compression in the WIM writer: the bytes are identical for every thread count,
 //! and wimlib verifies and applies the parallel output.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use mediaprep_core::codec::Compression;
+use mediaprep_core::codec::parallel::{Backend, ChunkBackend, ChunkOut};
+use mediaprep_core::codec::{Compression, Effort, Encoder};
 use mediaprep_core::hash::sha1;
 use mediaprep_core::io::{NoProgress, SliceSource};
 use mediaprep_core::wim::model::{attr, Dentry, ImageTree};
@@ -116,6 +120,54 @@ fn write(path: &Path, files: &[(String, Vec<u8>)], compression: Compression, thr
     write_via(path, files, compression, threads, Entry::OneByOne)
 }
 
+/// A stand-in for the browser's worker pool: `helpers` threads with their own encoders take
+/// chunks from the back of each run while the calling thread takes them from the front
+/// (through `local`), so who compresses which chunk varies from run to run.
+struct Helpers {
+    helpers: usize,
+    runs: AtomicUsize,
+    by_helpers: AtomicUsize,
+}
+
+impl ChunkBackend for Helpers {
+    fn helpers(&self) -> usize {
+        self.helpers
+    }
+    fn compress(
+        &self,
+        kind: Compression,
+        effort: Effort,
+        chunks: &[&[u8]],
+        outs: &mut [ChunkOut],
+        local: &mut dyn FnMut(&[u8], &mut ChunkOut),
+    ) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        let work = Mutex::new(chunks.iter().zip(outs.iter_mut()).collect::<VecDeque<_>>());
+        let next = |back: bool| {
+            let mut w = work.lock().unwrap();
+            if back {
+                w.pop_back()
+            } else {
+                w.pop_front()
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 0..self.helpers {
+                s.spawn(|| {
+                    let mut enc = Encoder::with_effort(kind, effort);
+                    while let Some((input, out)) = next(true) {
+                        out.compressed = enc.compress(input, &mut out.data);
+                        self.by_helpers.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            while let Some((input, out)) = next(false) {
+                local(input, out);
+            }
+        });
+    }
+}
+
 fn write_via(
     path: &Path,
     files: &[(String, Vec<u8>)],
@@ -123,6 +175,14 @@ fn write_via(
     threads: usize,
     entry: Entry,
 ) {
+    let opts = WriteOptions {
+        threads,
+        ..WriteOptions::new(compression)
+    };
+    write_with(path, files, opts, entry)
+}
+
+fn write_with(path: &Path, files: &[(String, Vec<u8>)], opts: WriteOptions, entry: Entry) {
     let mut tree = ImageTree::default();
     tree.nodes.push(Dentry {
         attributes: attr::DIRECTORY,
@@ -141,10 +201,6 @@ fn write_via(
         });
         tree.nodes[0].children.push(idx);
     }
-    let opts = WriteOptions {
-        threads,
-        ..WriteOptions::new(compression)
-    };
     write_wim_file(path, opts, |w| {
         if let Entry::Batched = entry {
             let mut all: Vec<&[u8]> = files.iter().map(|(_, d)| d.as_slice()).collect();
@@ -208,6 +264,49 @@ fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
             assert!(
                 std::fs::read(x.join(rel)).unwrap() == *data,
                 "{name}: {rel} applied differently"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_chunk_backend_writes_the_same_bytes_as_one_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = files();
+    for compression in [Compression::Lzx, Compression::Xpress] {
+        let name = compression.name();
+        let one = tmp.path().join(format!("{name}-1.wim"));
+        write(&one, &files, compression, 1);
+        let one_bytes = std::fs::read(&one).unwrap();
+        for (helpers, entry) in [
+            (1, Entry::OneByOne),
+            (3, Entry::OneByOne),
+            (2, Entry::Batched),
+        ] {
+            let b = Arc::new(Helpers {
+                helpers,
+                runs: AtomicUsize::new(0),
+                by_helpers: AtomicUsize::new(0),
+            });
+            let opts = WriteOptions {
+                // Ignored when a backend is set.
+                threads: 7,
+                backend: Some(Backend(b.clone())),
+                ..WriteOptions::new(compression)
+            };
+            let out = tmp.path().join(format!("{name}-backend-{helpers}.wim"));
+            write_with(&out, &files, opts, entry);
+            assert!(
+                b.runs.load(Ordering::Relaxed) > 0,
+                "{name}: backend not used"
+            );
+            assert!(
+                b.by_helpers.load(Ordering::Relaxed) > 0,
+                "{name}: helpers compressed nothing"
+            );
+            assert!(
+                std::fs::read(&out).unwrap() == one_bytes,
+                "{name}: backend with {helpers} helpers differs from threads=1"
             );
         }
     }

@@ -158,6 +158,13 @@ impl<'a> WinreReplacement<'a> {
         })
     }
 
+    /// Compress the output's chunks through `backend` (in the browser: the worker pool) instead
+    /// of threads; the bytes written are the same.
+    pub fn with_backend(mut self, backend: Option<crate::codec::parallel::Backend>) -> Self {
+        self.write.backend = backend;
+        self
+    }
+
     /// The options the output must be written with (give them to [`WimWriter::new`]).
     pub fn write_options(&self) -> &WriteOptions {
         &self.write

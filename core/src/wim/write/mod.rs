@@ -86,7 +86,10 @@ impl<W: WriteAt> WimWriter<W> {
         opts.validate()?;
         let mut w = WimWriter {
             sink,
-            compressor: ChunkCompressor::with_effort(opts.compression, opts.threads, opts.effort),
+            compressor: match &opts.backend {
+                Some(b) => ChunkCompressor::with_backend(opts.compression, opts.effort, b.clone()),
+                None => ChunkCompressor::with_effort(opts.compression, opts.threads, opts.effort),
+            },
             opts,
             pos: HEADER_SIZE as u64,
             high_water: HEADER_SIZE as u64,

@@ -1,5 +1,6 @@
 //! Output layout choices of the writer.
 
+use crate::codec::parallel::Backend;
 use crate::codec::{Compression, Effort};
 use crate::wim::format::{flags, Header, VERSION_SOLID};
 use crate::{Error, Result};
@@ -24,10 +25,14 @@ pub struct WriteOptions {
     /// Keep the chunked layout even when a resource does not shrink (normally stored uncompressed).
     pub always_chunked: bool,
     /// Threads compressing a resource's chunks (0 counts as 1). The output bytes are the same
-    /// for every value; only the speed changes. Always 1 on wasm32.
+    /// for every value; only the speed changes. Always 1 on wasm32 (where `backend` parallelises).
     pub threads: usize,
     /// Encoder effort (LZX parse); the default is the smaller output.
     pub effort: Effort,
+    /// Where chunks are compressed besides the calling thread (in the browser: a pool of
+    /// compression workers); replaces `threads` when set. `None` (the default) compresses on
+    /// `threads` threads. The output bytes are the same either way.
+    pub backend: Option<Backend>,
 }
 
 impl WriteOptions {
@@ -45,6 +50,7 @@ impl WriteOptions {
             always_chunked: false,
             threads: crate::codec::parallel::default_threads(),
             effort: Effort::Best,
+            backend: None,
         }
     }
 
