@@ -30,7 +30,8 @@ function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-const server = await serve(DIST, 0);
+// Served with COOP/COEP (cross-origin isolated from the first load): patches use the worker pool.
+const server = await serve(DIST, 0, { isolate: true });
 const BASE = `http://127.0.0.1:${server.address().port}/`;
 const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaprep-e2e-"));
 const context = await chromium.launchPersistentContext(userDir, {
@@ -41,12 +42,22 @@ const context = await chromium.launchPersistentContext(userDir, {
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 
-async function openApp(init) {
+async function openApp(init, base = BASE) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // The patch job's compression workers (nested in the job's worker) that are alive now, and
+  // how many were ever started.
+  page.pool = new Set();
+  page.poolStarted = 0;
+  page.on("worker", (w) => {
+    if (!w.url().endsWith("/pool_loader.js")) return;
+    page.pool.add(w);
+    page.poolStarted++;
+    w.on("close", () => page.pool.delete(w));
+  });
   if (init) await page.addInitScript(init);
-  await page.goto(BASE);
+  await page.goto(base);
   await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
   page.errors = errors;
   return page;
@@ -436,6 +447,36 @@ function cliWinre(iso, pkg) {
   return cliWinreRefs.get(key);
 }
 
+// How the patch result says its chunks were compressed (#patch-compression).
+async function shownCompression(page) {
+  const el = await page.$("#patch-compression");
+  if (!el) return null;
+  return {
+    workers: Number(await el.getAttribute("data-pool-workers")),
+    chunks: Number(await el.getAttribute("data-pool-chunks")),
+    isolated: (await el.getAttribute("data-isolated")) === "true",
+    text: (await el.textContent()).trim(),
+  };
+}
+
+// The pool size the app picks: one worker per core beyond the job's own, 1 to 4.
+async function expectedPool(page) {
+  return page.evaluate(() => Math.min(Math.max((navigator.hardwareConcurrency || 1) - 1, 1), 4));
+}
+
+// With cross-origin isolation, the patch compressed with the pool: the result names the workers
+// and the chunks they did, and the workers are alive in the page's worker tree.
+async function assertPoolUsed(page, what) {
+  assert(await page.evaluate(() => crossOriginIsolated === true), `${what}: the page is not crossOriginIsolated`);
+  const c = await shownCompression(page);
+  const n = await expectedPool(page);
+  assert(c && c.isolated && c.workers === n && c.chunks > 0,
+    `${what}: expected ${n} pool worker(s) compressing chunks, the result says ${JSON.stringify(c)}`);
+  assert(page.pool.size === n, `${what}: ${page.pool.size} pool workers alive, expected ${n}`);
+  assert(c.text.startsWith(`${n + 1} workers in parallel`), `${what}: shown as "${c.text}"`);
+  return c;
+}
+
 test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals the CLI's output", async () => {
   const page = await openApp();
   await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
@@ -443,6 +484,9 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   await page.click("#patch-start");
   await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
   if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  // The test server sends COOP/COEP: the chunks were compressed by the worker pool as well.
+  const c = await assertPoolUsed(page, "WinRE patch");
+  console.log(`     ${c.text}`);
   // Headless Chromium has showSaveFilePicker but aborts every call: only the cancel path shows.
   if (await page.$("#patch-save-as")) {
     await page.click("#patch-save-as");
@@ -471,6 +515,102 @@ test("patch WinRE in the browser through OPFS: wimlib verifies it, and it equals
   await page.close();
 });
 
+
+test("no cross-origin isolation (plain host): one worker, the same bytes; the service worker then isolates the page and the pool is used", async () => {
+  // A host without COOP/COEP: the first visit's page was not served by the service worker (it
+  // may take control of it at once, but isolation is decided when a document loads), so it has
+  // no SharedArrayBuffer and the job compresses alone.
+  const plain = await serve(DIST, 0, { isolate: false });
+  const base = `http://127.0.0.1:${plain.address().port}/`;
+  try {
+    const page = await openApp(undefined, base);
+    assert(await page.evaluate(() => crossOriginIsolated === false && typeof SharedArrayBuffer === "undefined"),
+      "the plain host's first load is isolated");
+    const ref = cliWinre(fix("media-udf.iso"), fix("safeos-du.cab"));
+    const patchOnce = async (tag) => {
+      await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
+      await page.waitForSelector("#patch-view");
+      await page.click("#patch-start");
+      await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+      if (await page.$("#error")) throw new Error(`${tag} patch failed: ${await page.textContent("#error")}`);
+      const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#patch-download")]);
+      const got = path.join(OUT, `winre-patched-${tag}.wim`);
+      await dl.saveAs(got);
+      execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+      assert(sha256File(got) === sha256File(ref), `${tag}: browser output differs from \`mediaprep patch\``);
+      return shownCompression(page);
+    };
+    const alone = await patchOnce("one-worker");
+    assert(alone && !alone.isolated && alone.workers === 0 && alone.chunks === 0,
+      `without isolation: ${JSON.stringify(alone)}`);
+    assert(/^1 worker; the page is not cross-origin isolated/.test(alone.text), `shown as "${alone.text}"`);
+    assert(page.poolStarted === 0, `${page.poolStarted} pool workers started without isolation`);
+    console.log(`     plain host: ${alone.text}`);
+    // Once the service worker controls the page, a reload is served with COOP/COEP by it.
+    await controlled(page);
+    await page.goto("about:blank");
+    await page.goto(base);
+    await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+    assert(await page.evaluate(() => navigator.serviceWorker.controller !== null), "not controlled after reload");
+    const headers = await page.evaluate(async () => {
+      const r = await fetch("./worker_loader.js");
+      return [r.headers.get("cross-origin-opener-policy"), r.headers.get("cross-origin-embedder-policy")];
+    });
+    assert(headers[0] === "same-origin" && headers[1] === "require-corp", `service worker headers: ${headers}`);
+    await patchOnce("sw-isolated");
+    const c = await assertPoolUsed(page, "plain host under the service worker");
+    console.log(`     same host under the service worker: ${c.text}`);
+    assert(page.errors.length === 0, `page errors: ${page.errors}`);
+    await page.close();
+  } finally {
+    plain.closeAllConnections?.();
+    plain.close();
+  }
+});
+
+test("a compression worker that dies holding a chunk: the job finishes it alone, retires the pool, same bytes", async () => {
+  // This host's pool_loader.js says "ready", claims one chunk the way the real one does (the
+  // claim word: count << 16 | next), then throws, which its catch reports in the control words.
+  const failing = await serve(DIST, 0, { isolate: true });
+  failing.transforms.set("/pool_loader.js", (bytes) => {
+    const text = bytes.toString("utf8");
+    const call = "wasm_bindgen.pool_serve(shared);";
+    if (!text.includes(call)) throw new Error("pool_loader.js does not call pool_serve");
+    return text.replace(call, `self.postMessage({ pool: "ready" });
+      const claim = new Int32Array(shared, 0, 8);
+      for (;;) {
+        const w = Atomics.load(claim, 0), count = w >> 16, next = w & 0xffff;
+        if (next >= count) { Atomics.wait(claim, 0, w); continue; }
+        if (Atomics.compareExchange(claim, 0, w, (count << 16) | (next + 1)) === w)
+          throw new Error("e2e: this compression worker dies holding chunk " + next);
+      }`);
+  });
+  try {
+    const page = await openApp(undefined, `http://127.0.0.1:${failing.address().port}/`);
+    await openFiles(page, [fix("media-udf.iso"), fix("safeos-du.cab")], ".package-view");
+    await page.waitForSelector("#patch-view");
+    await page.click("#patch-start");
+    await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+    if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+    const c = await shownCompression(page);
+    assert(c && c.isolated && c.chunks === 0 && /compression pool retired: 1 compression worker\(s\) failed/.test(c.text),
+      `result: ${JSON.stringify(c)}`);
+    const t0 = Date.now();
+    while (page.pool.size > 0 && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
+    assert(page.poolStarted > 0 && page.pool.size === 0, `pool workers: ${page.poolStarted} started, ${page.pool.size} alive`);
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#patch-download")]);
+    const got = path.join(OUT, "winre-patched-pool-failed.wim");
+    await dl.saveAs(got);
+    execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+    assert(sha256File(got) === sha256File(cliWinre(fix("media-udf.iso"), fix("safeos-du.cab"))),
+      "output differs from `mediaprep patch` after the pool failed");
+    console.log(`     ${c.text}`);
+    await page.close();
+  } finally {
+    failing.closeAllConnections?.();
+    failing.close();
+  }
+});
 
 test("Save to…: the picked handle (an OPFS file standing in for the picker) gets the WinRE; wimlib verifies it, equals the CLI", async () => {
   // Headless Chromium aborts every real picker; this one hands back an OPFS file handle, which
@@ -666,6 +806,12 @@ test("cancel mid-patch: Cancel while the written output is being checked leaves 
   assert(at.names.includes("winre-patched.wim.partial") && !at.names.includes("winre-patched.wim"),
     `not mid-write when cancelled: OPFS held ${at.names}`);
   console.log(`     cancelled during "${at.stage}" at ${(100 * at.done / at.total).toFixed(1)}%`);
+  // The job's compression workers go with the terminated job worker.
+  const started = page.poolStarted;
+  assert(started === await expectedPool(page), `${started} pool workers were started for the cancelled job`);
+  const t0 = Date.now();
+  while (page.pool.size > 0 && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
+  assert(page.pool.size === 0, `${page.pool.size} pool workers still alive after Cancel`);
   await page.waitForSelector("#patch-cleaned", { timeout: 15000 });
   assert(!(await page.$("#job")), "job still shown after cancel");
   assert(!(await page.$("#patch-result")), "a result was shown for the cancelled patch");
@@ -677,6 +823,8 @@ test("cancel mid-patch: Cancel while the written output is being checked leaves 
   await page.click("#patch-start");
   await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
   if (await page.$("#error")) throw new Error(`patch after cancel failed: ${await page.textContent("#error")}`);
+  await assertPoolUsed(page, "patch after cancel");
+  assert(page.poolStarted === 2 * started, "the fresh job worker did not start its own pool");
   const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 120000 }), page.click("#patch-download")]);
   const got = path.join(OUT, "cancel", "winre-big-patched.wim");
   await dl.saveAs(got);

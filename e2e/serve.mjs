@@ -1,5 +1,8 @@
 // A tiny static server for dist/ on 127.0.0.1 (ephemeral port by default), with the MIME types
-// the app needs and no caching, so tests always see the current build.
+// the app needs and no caching, so tests always see the current build. By default it sends the
+// cross-origin isolation headers (COOP same-origin, COEP require-corp), as a host configured for
+// the app's worker pool would; `serve(root, port, { isolate: false })` (or `--no-isolation` on the
+// command line) serves a plain host, where only the service worker can add them.
 // Test hook: `server.transforms.set("/sw.js", (bytes) => newBytes)` serves a changed file (e.g. a
 // new service worker version) without touching dist/.
 import http from "node:http";
@@ -13,7 +16,13 @@ const TYPES = {
   ".txt": "text/plain",
 };
 
-export function serve(root, port = 0) {
+export const ISOLATION_HEADERS = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
+};
+
+export function serve(root, port = 0, { isolate = true } = {}) {
   const base = path.resolve(root);
   const transforms = new Map();
   const server = http.createServer((req, res) => {
@@ -33,6 +42,7 @@ export function serve(root, port = 0) {
       res.writeHead(200, {
         "content-type": TYPES[path.extname(file)] || "application/octet-stream",
         "cache-control": "no-cache",
+        ...(isolate ? ISOLATION_HEADERS : {}),
       });
       res.end(data);
     });
@@ -44,8 +54,9 @@ export function serve(root, port = 0) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const root = process.argv[2] || "dist";
-  const port = Number(process.argv[3] || 8080);
-  const server = await serve(root, port);
+  const args = process.argv.slice(2).filter((a) => a !== "--no-isolation");
+  const root = args[0] || "dist";
+  const port = Number(args[1] || 8080);
+  const server = await serve(root, port, { isolate: !process.argv.includes("--no-isolation") });
   console.log(`mediaprep: http://127.0.0.1:${server.address().port}/`);
 }

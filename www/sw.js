@@ -2,6 +2,9 @@
 // offline after the first load. post_build.py prepends `const VERSION` and `const ASSETS`.
 // The sample media (sample/, ~11 MB) is not precached: it is cached the first time it is used.
 // A new version waits until the page asks it to take over ("skip-waiting", from the update banner).
+// Every response it serves carries the cross-origin isolation headers (COOP same-origin, COEP
+// require-corp), so once it controls the page, the page is crossOriginIsolated on any static host
+// and the patch job gets its pool of compression workers (SharedArrayBuffer); docs/decisions.md 10.
 const CACHE = "mediaprep-" + VERSION;
 const SAMPLE = new URL("./sample/", self.location).pathname;
 
@@ -30,12 +33,23 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// The response with the isolation headers added (same status and body). Opaque responses are
+// passed as they are: their headers cannot be read or set.
+function isolated(resp) {
+  if (!resp || resp.type === "opaque" || resp.type === "opaqueredirect" || resp.status === 0) return resp;
+  const headers = new Headers(resp.headers);
+  headers.set("Cross-Origin-Opener-Policy", "same-origin");
+  headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+  headers.set("Cross-Origin-Resource-Policy", "same-origin");
+  return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
+}
+
 self.addEventListener("fetch", (event) => {
   const req = event.request;
   if (req.method !== "GET" || new URL(req.url).origin !== self.location.origin) return;
   if (req.mode === "navigate") {
     event.respondWith(
-      caches.match("./index.html", { cacheName: CACHE }).then((hit) => hit || fetch(req))
+      caches.match("./index.html", { cacheName: CACHE }).then((hit) => isolated(hit) || fetch(req).then(isolated))
     );
     return;
   }
@@ -45,15 +59,17 @@ self.addEventListener("fetch", (event) => {
       caches.open(CACHE).then((cache) =>
         cache.match(req, { ignoreSearch: true }).then(
           (hit) =>
-            hit ||
+            isolated(hit) ||
             fetch(req).then((resp) => {
               if (resp.ok) event.waitUntil(cache.put(req, resp.clone()));
-              return resp;
+              return isolated(resp);
             })
         )
       )
     );
     return;
   }
-  event.respondWith(caches.match(req, { ignoreSearch: true }).then((hit) => hit || fetch(req)));
+  event.respondWith(
+    caches.match(req, { ignoreSearch: true }).then((hit) => isolated(hit) || fetch(req).then(isolated))
+  );
 });

@@ -7,6 +7,7 @@ pub mod download;
 pub mod extract;
 pub mod jobs;
 pub mod patch;
+pub mod pool;
 pub mod protocol;
 pub mod sample;
 pub mod save;

@@ -5,6 +5,7 @@
 
 use crate::save::{self, OpfsSink, PARTIAL};
 use crate::source::JsFileSource;
+use mediaprep_core::codec::parallel::Backend;
 use mediaprep_core::io::{CachedReader, Progress, ReadAt, SharedReader, WriteAt};
 use mediaprep_core::media::{self, Node, Target};
 use mediaprep_core::package::{open_package, Package};
@@ -72,11 +73,13 @@ fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Package>> {
 }
 
 /// Service `packages` into the WinRE found in `media`; the verified output ends up in OPFS as
-/// `out_name`. Returns `{input, opfs, size, sha256, outcome}`.
+/// `out_name`, its chunks compressed with `pool` when there is one (the same bytes either way).
+/// Returns `{input, opfs, size, sha256, outcome}`.
 pub async fn patch_winre(
     media_files: Vec<(String, SharedReader)>,
     package_files: Vec<(String, SharedReader)>,
     out_name: &str,
+    pool: Option<Backend>,
     progress: &dyn Progress,
 ) -> Result<serde_json::Value> {
     let (label, reader) = locate(&media_files)?;
@@ -85,7 +88,9 @@ pub async fn patch_winre(
     // `prepare` refuses the whole selection when any package is refused (never half-applied).
     let sel = service::select_packages(&packages);
     let prepared = service::prepare(&sel, progress)?;
-    let plan = service::plan_patch(&wim, &prepared, &PatchOptions::default())?;
+    let mut plan = service::plan_patch(&wim, &prepared, &PatchOptions::default())?;
+    // Chunks compress with the worker pool when there is one (same bytes either way).
+    plan.write_options.backend = pool;
     // The output is about the input plus the payloads; ask for that much headroom first.
     let payload: u64 = packages.iter().map(|p| p.source().size()).sum();
     save::check_quota(
@@ -206,11 +211,13 @@ fn locate_install(files: &[(String, SharedReader)]) -> Result<(String, SharedRea
 /// write install.wim with it in each of them (`mediaprep patch --target install`): the serviced
 /// WinRE is written and verified in OPFS first, then fed to the replacement, whose output is
 /// verified and moved to `out_name`. Returns `{input, opfs, size, sha256, outcome, editions}`.
+/// Both writes compress through `pool` when there is one.
 pub async fn patch_install(
     media_files: Vec<(String, SharedReader)>,
     package_files: Vec<(String, SharedReader)>,
     indices: Vec<u32>,
     out_name: &str,
+    pool: Option<Backend>,
     progress: &dyn Progress,
 ) -> Result<serde_json::Value> {
     let (label, reader) = locate_install(&media_files)?;
@@ -252,7 +259,8 @@ pub async fn patch_install(
     // `prepare` refuses the whole selection when any package is refused (never half-applied).
     let sel = service::select_packages(&packages);
     let prepared = service::prepare(&sel, progress)?;
-    let plan = service::plan_patch(&winre_wim, &prepared, &PatchOptions::default())?;
+    let mut plan = service::plan_patch(&winre_wim, &prepared, &PatchOptions::default())?;
+    plan.write_options.backend = pool.clone();
     let payload: u64 = packages.iter().map(|p| p.source().size()).sum();
     // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
     // inside the new install.wim next to everything carried over.
@@ -295,7 +303,8 @@ pub async fn patch_install(
                 modification_time: Some(plan.time),
                 ..Default::default()
             },
-        )?;
+        )?
+        .with_backend(pool);
         let (summary, fh, out_src) =
             write_partial(&dir, &partial, |sink| job.write(sink, progress)).await?;
         let d = mediaprep_core::hash::hash_reader(&out_src, 8 << 20, progress)?;

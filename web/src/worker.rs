@@ -15,6 +15,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 /// Install the message handler and announce readiness.
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if scope.name().starts_with(crate::pool::WORKER_NAME) {
+        // A compression pool worker: its loader calls `pool_serve` once the module is ready.
+        return;
+    }
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         on_message(e);
     });
@@ -104,11 +108,19 @@ fn on_message(e: MessageEvent) {
                 let packages = named.split_off((media as usize).min(named.len()));
                 match target {
                     PatchTarget::Winre => {
-                        crate::patch::patch_winre(named, packages, &out_name, &reporter).await
+                        let pool = crate::pool::prepare().await;
+                        let r =
+                            crate::patch::patch_winre(named, packages, &out_name, pool, &reporter)
+                                .await;
+                        with_compression(r)
                     }
                     PatchTarget::Install => {
-                        crate::patch::patch_install(named, packages, indices, &out_name, &reporter)
-                            .await
+                        let pool = crate::pool::prepare().await;
+                        let r = crate::patch::patch_install(
+                            named, packages, indices, &out_name, pool, &reporter,
+                        )
+                        .await;
+                        with_compression(r)
                     }
                     PatchTarget::Setup => {
                         crate::patch::patch_setup(packages, &out_name, &reporter).await
@@ -134,6 +146,17 @@ fn on_message(e: MessageEvent) {
     }
     let reporter = Reporter::new(id);
     post_outcome(id, run(env.request, files, &reporter));
+}
+
+/// Add what the compression pool did (`compression`) to a WIM-writing job's result.
+fn with_compression(r: Result<serde_json::Value>) -> Result<serde_json::Value> {
+    let mut v = r?;
+    if let Some(o) = v.as_object_mut() {
+        let report = serde_json::to_value(crate::pool::report())
+            .map_err(|e| Error::Io(format!("compression report: {e}")))?;
+        o.insert("compression".into(), report);
+    }
+    Ok(v)
 }
 
 /// Post a job's result, or its error with the error's kind for the UI's plain-words message.

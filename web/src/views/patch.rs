@@ -148,6 +148,13 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                             <tr class="patch-edition"><th scope="row">{ format!("Edition {}", text(i, "index")) }</th>
                                 <td>{ if i.get("updated").and_then(Value::as_bool).unwrap_or(false) { "WinRE replaced" } else { "unchanged" } }</td></tr>
                         }) }
+                        if let Some(c) = r.get("compression") {
+                            <tr><th scope="row">{"Compression"}</th>
+                                <td id="patch-compression" data-pool-workers={num(c, "pool_workers").unwrap_or(0).to_string()}
+                                    data-pool-chunks={num(c, "pool_chunks").unwrap_or(0).to_string()}
+                                    data-isolated={c.get("isolated").and_then(Value::as_bool).unwrap_or(false).to_string()}>
+                                    { compression_text(c) }</td></tr>
+                        }
                         if let Some(files) = r.get("setup").map(|s| list(s, "files").to_vec()) {
                             <tr><th scope="row">{r"Files for sources\"}</th><td id="setup-count">{ files.len() }</td></tr>
                         }
@@ -165,6 +172,28 @@ pub fn patch_panel(props: &PatchProps) -> Html {
             }
         </section>
     }
+}
+
+/// How the chunks were compressed, from the result's `compression` (see `crate::pool`).
+fn compression_text(c: &Value) -> String {
+    let workers = num(c, "pool_workers").unwrap_or(0);
+    let by_pool = num(c, "pool_chunks").unwrap_or(0);
+    let total = by_pool + num(c, "local_chunks").unwrap_or(0);
+    let note = c.get("note").and_then(Value::as_str);
+    let mut s = if workers > 0 {
+        format!(
+            "{} workers in parallel ({workers} pool worker{} + the job's worker): {by_pool} of \
+             {total} chunks compressed by the pool",
+            workers + 1,
+            if workers == 1 { "" } else { "s" }
+        )
+    } else {
+        "1 worker".to_string()
+    };
+    if let Some(n) = note {
+        s.push_str(&format!("; {n}"));
+    }
+    s
 }
 
 /// The editions to send: empty for all of them (as the CLI without `--index`), the checked ones
@@ -211,6 +240,25 @@ async fn save_as(opfs_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compression_in_words() {
+        let pool = serde_json::json!({"isolated": true, "pool_workers": 3, "pool_chunks": 30,
+            "local_chunks": 12, "note": null});
+        assert_eq!(
+            compression_text(&pool),
+            "4 workers in parallel (3 pool workers + the job's worker): 30 of 42 chunks \
+             compressed by the pool"
+        );
+        let alone = serde_json::json!({"isolated": false, "pool_workers": 0, "pool_chunks": 0,
+            "local_chunks": 9, "note": "the page is not cross-origin isolated"});
+        assert_eq!(
+            compression_text(&alone),
+            "1 worker; the page is not cross-origin isolated"
+        );
+        let one = serde_json::json!({"pool_workers": 1, "pool_chunks": 2, "local_chunks": 2});
+        assert!(compression_text(&one).starts_with("2 workers in parallel (1 pool worker + "));
+    }
 
     #[test]
     fn editions_all_some_or_none() {
