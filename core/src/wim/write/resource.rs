@@ -52,6 +52,34 @@ pub(super) struct Written {
     pub hash: [u8; 20],
 }
 
+impl Written {
+    /// A chunked resource of `size_in_wim` bytes at `offset` holding `usize` bytes.
+    fn compressed(offset: u64, size_in_wim: u64, usize: u64, hash: [u8; 20]) -> Self {
+        Written {
+            res: ResHdr {
+                size_in_wim,
+                flags: resflags::COMPRESSED,
+                offset,
+                uncompressed_size: usize,
+            },
+            hash,
+        }
+    }
+
+    /// `usize` bytes stored as they are at `offset`.
+    fn stored(offset: u64, usize: u64, hash: [u8; 20]) -> Self {
+        Written {
+            res: ResHdr {
+                size_in_wim: usize,
+                flags: 0,
+                offset,
+                uncompressed_size: usize,
+            },
+            hash,
+        }
+    }
+}
+
 impl<W: WriteAt> WimWriter<W> {
     /// Write `src` (all of it) as a resource at the current position and advance past it.
     pub(super) fn write_resource(
@@ -107,15 +135,7 @@ impl<W: WriteAt> WimWriter<W> {
         })();
         self.buf_in = buf;
         r?;
-        Ok(Written {
-            res: ResHdr {
-                size_in_wim: total,
-                flags: 0,
-                offset: start,
-                uncompressed_size: total,
-            },
-            hash: h.finalize().into(),
-        })
+        Ok(Written::stored(start, total, h.finalize().into()))
     }
 
     /// Lay out an in-memory blob at the current position from its already compressed `chunks`
@@ -149,27 +169,11 @@ impl<W: WriteAt> WimWriter<W> {
                 rel += bytes.len() as u64;
             }
             self.put(start, &table)?;
-            return Ok(Written {
-                res: ResHdr {
-                    size_in_wim,
-                    flags: resflags::COMPRESSED,
-                    offset: start,
-                    uncompressed_size: usize,
-                },
-                hash,
-            });
+            return Ok(Written::compressed(start, size_in_wim, usize, hash));
         }
         // Not smaller: stored, like `write_chunked`'s fallback.
         self.put(start, data)?;
-        Ok(Written {
-            res: ResHdr {
-                size_in_wim: usize,
-                flags: 0,
-                offset: start,
-                uncompressed_size: usize,
-            },
-            hash,
-        })
+        Ok(Written::stored(start, usize, hash))
     }
 
     /// Compress `src` chunk by chunk to `start`; falls back to stored when it does not shrink.
@@ -230,27 +234,11 @@ impl<W: WriteAt> WimWriter<W> {
         let size_in_wim = table_len + rel;
         if size_in_wim < usize || self.opts.always_chunked {
             self.put(start, &table)?;
-            return Ok(Written {
-                res: ResHdr {
-                    size_in_wim,
-                    flags: resflags::COMPRESSED,
-                    offset: start,
-                    uncompressed_size: usize,
-                },
-                hash,
-            });
+            return Ok(Written::compressed(start, size_in_wim, usize, hash));
         }
         if table_len == 0 && rel == usize {
             // One chunk kept raw: the bytes on disk already are the stored form.
-            return Ok(Written {
-                res: ResHdr {
-                    size_in_wim: usize,
-                    flags: 0,
-                    offset: start,
-                    uncompressed_size: usize,
-                },
-                hash,
-            });
+            return Ok(Written::stored(start, usize, hash));
         }
         // Did not shrink: store it instead (the bytes past the stored copy are overwritten by
         // whatever comes next, or zero-filled by `finish`).
