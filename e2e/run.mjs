@@ -394,6 +394,109 @@ test("a malformed file shows an error in plain words; the app keeps working", as
   await page.close();
 });
 
+// A drop of files (DataTransfer built in the page) on `selector`; true when the page took it
+// (the drop event's default, the browser opening the file, was prevented).
+async function dropFiles(page, selector, files) {
+  const payload = files.map((f) => ({ name: path.basename(f), b64: fs.readFileSync(f).toString("base64") }));
+  const dt = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) {
+      const bin = atob(f.b64), bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      dt.items.add(new File([bytes], f.name));
+    }
+    return dt;
+  }, payload);
+  return page.$eval(selector, (el, dt) => {
+    const fire = (type) => el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    fire("dragenter");
+    fire("dragover");
+    return !fire("drop");
+  }, dt);
+}
+
+test("drag and drop anywhere: files dropped on the page header open like chosen ones; the page stays", async () => {
+  const page = await openApp();
+  const url = page.url();
+  // While a file is dragged over the page the whole page is highlighted; leaving clears it.
+  await page.$eval("header.top h1", (el) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["x"], "x.iso"));
+    for (const t of ["dragenter", "dragover"]) el.dispatchEvent(new DragEvent(t, { bubbles: true, cancelable: true, dataTransfer: dt }));
+  });
+  await page.waitForSelector("#drop-overlay", { state: "visible" });
+  assert(await page.$eval("section.drop", (s) => s.classList.contains("over")), "drop zone not highlighted");
+  await page.screenshot({ path: path.join(OUT, "05-drag-over.png") });
+  await page.$eval("header.top h1", (el) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["x"], "x.iso"));
+    el.dispatchEvent(new DragEvent("dragleave", { bubbles: true, cancelable: true, dataTransfer: dt }));
+  });
+  await page.waitForSelector("#drop-overlay", { state: "detached" });
+  // Dropped outside the drop zone: an ISO and a package, opened as one flow.
+  const prevented = await dropFiles(page, "header.top h1", [fix("install.wim"), fix("safeos-du.cab")]);
+  assert(prevented, "the drop's default (navigating to the file) was not prevented");
+  await page.waitForSelector("#media-view, #error", { timeout: 120000 });
+  if (await page.$("#error")) throw new Error(`error card: ${await page.textContent("#error")}`);
+  await page.waitForSelector(".package-view[data-file='safeos-du.cab'] .verdict.ok", { timeout: 120000 });
+  assert(!(await page.$("#drop-overlay")), "highlight left after the drop");
+  assert((await page.textContent("#chosen")).includes("install.wim, safeos-du.cab"), "dropped files not listed");
+  const shown = await shownImages(page);
+  compareImages(shown.filter((s) => !s.wim.includes("→")), wimlibImages(fix("install.wim")), "dropped install.wim");
+  // A real (trusted) drop of a file from disk through DevTools' input domain, on the body
+  // below everything: a browser opens a dropped file in the tab unless the page prevents the
+  // drop's default. Headless Chromium never navigates on a drop by itself, so the prevented
+  // default is what is checked (read once the event has gone through every listener).
+  await page.evaluate(() => {
+    window.__drop = null;
+    addEventListener("drop", (e) => setTimeout(() => { window.__drop = { trusted: e.isTrusted, prevented: e.defaultPrevented }; }), true);
+  });
+  const cdp = await page.context().newCDPSession(page);
+  const { height } = page.viewportSize();
+  const data = { items: [], files: [fix("install.esd")], dragOperationsMask: 1 };
+  for (const type of ["dragEnter", "dragOver", "drop"]) {
+    await cdp.send("Input.dispatchDragEvent", { type, x: 20, y: height - 5, data });
+  }
+  await page.waitForFunction(() => document.querySelector("#media-title")?.textContent.includes("install.esd"), null, { timeout: 120000 });
+  const drop = await page.evaluate(() => window.__drop);
+  assert(drop && drop.trusted && drop.prevented, `trusted drop: ${JSON.stringify(drop)}`);
+  assert(page.url() === url, `the drop navigated to ${page.url()}`);
+  assert(await page.$eval("#file-input", (i) => i.files.length === 0), "file input touched");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
+test("split WIM set: a set with a part missing says which in plain words; all five .swm parts chosen at once show wimlib's editions", async () => {
+  const page = await openApp();
+  const parts = ["install.swm", "install2.swm", "install3.swm", "install4.swm", "install5.swm"].map(fix);
+  // Part 3 left out.
+  await chooseFiles(page, [parts[0], parts[1], parts[3], parts[4]]);
+  await page.waitForSelector("#error", { timeout: 60000 });
+  const plain = (await page.textContent("#error h2")).trim();
+  assert(/^Part 3 of 5 of this split WIM \(\.swm\) set is missing\./.test(plain), `not plain words: ${plain}`);
+  assert(/choose all 5 parts/i.test(plain), `no way out named: ${plain}`);
+  assert(/part 3 of 5/.test(await page.textContent("#error-detail")), "technical detail lost");
+  await page.screenshot({ path: path.join(OUT, "16-swm-missing.png"), fullPage: true });
+  // Only the first part.
+  await chooseFiles(page, [parts[0]]);
+  await page.waitForFunction(() => /^Parts 2, 3, 4 and 5 of 5 /.test(document.querySelector("#error h2")?.textContent || ""), null, { timeout: 60000 });
+  // The app keeps working: the whole set, in a shuffled order (parts are sorted by their headers).
+  await chooseFiles(page, [parts[2], parts[0], parts[4], parts[1], parts[3]]);
+  await page.waitForSelector("#media-view", { timeout: 120000 });
+  if (await page.$("#error")) throw new Error(`error card: ${await page.textContent("#error")}`);
+  // wimlib reads the image list (XML) from part 1 of the set.
+  const expect = wimlibImages(fix("install.swm"));
+  assert(expect.length === 3, `wimlib lists ${expect.length} images in the set`);
+  compareImages((await shownImages(page)).filter((s) => !s.wim.includes("→")), expect, "install.swm set");
+  const names = await page.$$eval("li.image", (els) => els.filter((e) => !e.dataset.wim.includes("→"))
+    .map((e) => e.querySelector(".name").textContent.trim()));
+  assert(names.join("|") === expect.map((e) => `${e.index}. ${e.name}`).join("|"),
+    `names ${names} vs wimlib ${expect.map((e) => e.name)}`);
+  await page.locator("#media-view").screenshot({ path: path.join(OUT, "17-swm-set.png") });
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("report export: JSON, HTML, Markdown, ZIP (sha256sum -c), DISM script as downloads", async () => {
   const page = await openApp();
   await openFiles(page, [fix("media-udf.iso")], "#report-view");

@@ -17,8 +17,11 @@ use std::rc::Rc;
 use web_sys::File;
 use yew::prelude::*;
 
-/// Plain words for an error, knowing what the job was opening.
-pub fn explain(kind: &str, job: Option<JobKind>) -> String {
+/// Plain words for an error, knowing what the job was opening and what the engine said.
+pub fn explain(kind: &str, message: &str, job: Option<JobKind>) -> String {
+    if let Some(words) = split_set_words(message) {
+        return words;
+    }
     let unreadable = matches!(kind, "invalid" | "malformed" | "truncated");
     match job {
         Some(JobKind::Inspect) if unreadable => {
@@ -29,6 +32,66 @@ pub fn explain(kind: &str, job: Option<JobKind>) -> String {
         }
         _ => plain_words(kind),
     }
+}
+
+/// The numbers in `s` ("2, 3 and 5", "3 of 5"), in order.
+fn numbers(s: &str) -> Vec<u32> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// "2", "2 and 3", "2, 3 and 4".
+fn and_list(parts: &[u32]) -> String {
+    let words: Vec<String> = parts.iter().map(u32::to_string).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
+    }
+}
+
+/// Plain words for the engine's split WIM (.swm) set errors: parts missing (a lone part opened,
+/// or a set with gaps), parts of different sets, a part chosen twice.
+fn split_set_words(message: &str) -> Option<String> {
+    let missing = |parts: &[u32], total: u32| {
+        let (noun, verb) = if parts.len() > 1 {
+            ("Parts", "are")
+        } else {
+            ("Part", "is")
+        };
+        format!(
+            "{noun} {} of {total} of this split WIM (.swm) set {verb} missing. \
+             Choose all {total} parts together (for example install.swm to install{total}.swm).",
+            and_list(parts)
+        )
+    };
+    // A lone part: "this is part 1 of a 5-part split WIM; … (missing parts 2, 3, 4, 5)".
+    if let Some((head, tail)) = message.split_once("-part split WIM; open all parts together") {
+        let total = *numbers(head).last()?;
+        let list = tail.rsplit("(missing part").next()?;
+        return Some(missing(&numbers(list), total));
+    }
+    // A set with gaps: "not found: split WIM parts 3, 4 of 5 (GUID …)".
+    if let Some((_, tail)) = message.split_once("not found: split WIM part") {
+        let mut n = numbers(tail.split(" (GUID").next()?);
+        let total = n.pop()?;
+        return (!n.is_empty()).then(|| missing(&n, total));
+    }
+    if message.contains("split WIM parts from different sets") {
+        return Some(
+            "These .swm files belong to different split WIM sets. Choose the parts of one set."
+                .into(),
+        );
+    }
+    if message.contains("split WIM parts disagree on the part count") {
+        return Some(
+            "These .swm files do not agree on how many parts their set has: they are damaged or from different sets.".into(),
+        );
+    }
+    if message.contains("given twice") && message.contains("split WIM part") {
+        return Some("The same part of the split WIM set was chosen twice.".into());
+    }
+    None
 }
 
 /// True when nothing a cancelled job wrote is left in `dir`: no `*.partial` file and none of
@@ -182,7 +245,7 @@ impl Reducible for State {
                     .unwrap_or_default();
                 s.error = Some(Shown {
                     what,
-                    plain: explain(&kind, job.map(|(_, k)| k)),
+                    plain: explain(&kind, &message, job.map(|(_, k)| k)),
                     detail: format!("{kind}: {message}"),
                 });
             }
@@ -603,6 +666,33 @@ mod tests {
         assert_eq!(role_of("x.msu"), FileRole::Package);
         assert_eq!(role_of("notes.txt"), FileRole::Other);
         assert_eq!(role_of("noext"), FileRole::Other);
+    }
+
+    #[test]
+    fn split_set_errors_in_plain_words() {
+        let lone = "invalid: this is part 1 of a 5-part split WIM; open all parts together \
+                    (missing parts 2, 3, 4, 5)";
+        let words = explain("invalid", lone, Some(JobKind::Inspect));
+        assert!(
+            words.starts_with("Parts 2, 3, 4 and 5 of 5 of this split WIM (.swm) set are missing."),
+            "{words}"
+        );
+        let gap = "not found: split WIM part 3 of 5 (GUID 00ff)";
+        let words = explain("not-found", gap, Some(JobKind::Inspect));
+        assert!(
+            words.starts_with("Part 3 of 5 of this split WIM (.swm) set is missing."),
+            "{words}"
+        );
+        assert!(words.contains("all 5 parts"), "{words}");
+        let gaps = "not found: split WIM parts 2, 4 of 5 (GUID 00ff)";
+        assert!(explain("not-found", gaps, None).starts_with("Parts 2 and 4 of 5 "));
+        let mixed = "invalid: split WIM parts from different sets (GUID 01 vs 02)";
+        assert!(explain("invalid", mixed, None).contains("different split WIM sets"));
+        // Other errors keep their words.
+        assert!(
+            explain("invalid", "invalid: x: not an ISO", Some(JobKind::Inspect))
+                .contains("not a Windows ISO")
+        );
     }
 
     #[test]

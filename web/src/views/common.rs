@@ -1,5 +1,8 @@
 //! Pieces every flow uses: the open panel, job progress, error card, digest card.
 
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, File, HtmlInputElement};
 use yew::prelude::*;
@@ -18,10 +21,93 @@ fn files_of_list(list: Option<web_sys::FileList>) -> Vec<File> {
         .unwrap_or_default()
 }
 
-/// Drop zone plus file button; several files at once (ISO + packages, .swm sets).
+/// True when a drag carries files (not text or a link dragged inside the page).
+fn drags_files(e: &web_sys::Event) -> bool {
+    e.dyn_ref::<DragEvent>()
+        .and_then(DragEvent::data_transfer)
+        .is_some_and(|d| d.types().includes(&"Files".into(), 0))
+}
+
+/// Drop zone plus file button; several files at once (ISO + packages, .swm sets). Files dropped
+/// anywhere on the page open like chosen ones: the window takes every file drag (so the browser
+/// never navigates to a dropped file) and the whole page is highlighted while one is over it.
 #[function_component(OpenPanel)]
 pub fn open_panel(props: &OpenProps) -> Html {
-    let over = use_state(|| false);
+    let over = use_state_eq(|| false);
+    // The window's listeners live as long as the panel; they call the newest callback.
+    let on_files = use_mut_ref(|| props.on_files.clone());
+    *on_files.borrow_mut() = props.on_files.clone();
+    {
+        let (over, on_files) = (over.clone(), on_files.clone());
+        use_effect_with((), move |_| {
+            // dragenter/dragleave pair up per element crossed; the page is left when they even out.
+            let depth = Rc::new(Cell::new(0i32));
+            let handler = |f: Box<dyn Fn(&DragEvent)>| {
+                Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
+                    if drags_files(&e) {
+                        if let Some(d) = e.dyn_ref::<DragEvent>() {
+                            f(d)
+                        }
+                    }
+                })
+            };
+            let listeners = [
+                ("dragenter", {
+                    let (over, depth) = (over.clone(), depth.clone());
+                    handler(Box::new(move |e| {
+                        e.prevent_default();
+                        depth.set(depth.get() + 1);
+                        over.set(true);
+                    }))
+                }),
+                ("dragover", {
+                    let over = over.clone();
+                    handler(Box::new(move |e| {
+                        e.prevent_default();
+                        if let Some(d) = e.data_transfer() {
+                            d.set_drop_effect("copy");
+                        }
+                        over.set(true);
+                    }))
+                }),
+                ("dragleave", {
+                    let (over, depth) = (over.clone(), depth.clone());
+                    handler(Box::new(move |_| {
+                        depth.set((depth.get() - 1).max(0));
+                        if depth.get() == 0 {
+                            over.set(false);
+                        }
+                    }))
+                }),
+                ("drop", {
+                    let (over, depth) = (over.clone(), depth.clone());
+                    handler(Box::new(move |e| {
+                        e.prevent_default();
+                        depth.set(0);
+                        over.set(false);
+                        let files = files_of_list(e.data_transfer().and_then(|d| d.files()));
+                        if !files.is_empty() {
+                            on_files.borrow().emit(files);
+                        }
+                    }))
+                }),
+            ];
+            let window = web_sys::window();
+            if let Some(w) = &window {
+                for (name, l) in &listeners {
+                    let _ = w.add_event_listener_with_callback(name, l.as_ref().unchecked_ref());
+                }
+            }
+            move || {
+                if let Some(w) = &window {
+                    for (name, l) in &listeners {
+                        let _ =
+                            w.remove_event_listener_with_callback(name, l.as_ref().unchecked_ref());
+                    }
+                }
+            }
+        });
+    }
     let onchange = {
         let cb = props.on_files.clone();
         Callback::from(move |e: web_sys::Event| {
@@ -32,29 +118,6 @@ pub fn open_panel(props: &OpenProps) -> Html {
             }
             input.set_value("");
         })
-    };
-    let ondrop = {
-        let cb = props.on_files.clone();
-        let over = over.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            over.set(false);
-            let files = files_of_list(e.data_transfer().and_then(|d| d.files()));
-            if !files.is_empty() {
-                cb.emit(files);
-            }
-        })
-    };
-    let ondragover = {
-        let over = over.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            over.set(true);
-        })
-    };
-    let ondragleave = {
-        let over = over.clone();
-        Callback::from(move |_: DragEvent| over.set(false))
     };
     let loading = use_state(|| false);
     let on_sample = {
@@ -77,9 +140,11 @@ pub fn open_panel(props: &OpenProps) -> Html {
         })
     };
     html! {
-        <section class={classes!("drop", (*over).then_some("over"))} {ondrop} {ondragover} {ondragleave}
-                 aria-label="Open files">
-            <p>{"Drop an ISO, WIM, ESD or .swm set, and update packages (.cab, .msu) here, or "}</p>
+        <section class={classes!("drop", (*over).then_some("over"))} aria-label="Open files">
+            if *over {
+                <div class="drop-overlay" id="drop-overlay" aria-hidden="true"><p>{"Drop to open"}</p></div>
+            }
+            <p>{"Drop an ISO, WIM, ESD or all parts of a .swm set, and update packages (.cab, .msu) anywhere on this page, or "}</p>
             <label class="button" for="file-input">{"Choose files…"}</label>
             <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
                    accept=".iso,.wim,.esd,.swm,.cab,.msu" />
