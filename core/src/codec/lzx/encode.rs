@@ -107,7 +107,10 @@ fn offset_cost(code: u32) -> i32 {
     if code < 3 {
         4 + code as i32
     } else {
-        9 + extra_bits(slot_of(code)) as i32
+        // extra_bits(slot_of(code)) without the table walk: a formatted offset with its top bit
+        // at `log` has log − 1 extra bits (capped at 17).
+        let log = 31 - code.leading_zeros();
+        9 + log.saturating_sub(1).min(17) as i32
     }
 }
 
@@ -585,6 +588,17 @@ mod tests {
                     data.len()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn offset_cost_matches_the_slot_tables() {
+        for code in 3..(MAX_OFFSET as u32 + 3) {
+            assert_eq!(
+                offset_cost(code),
+                9 + extra_bits(slot_of(code)) as i32,
+                "code {code}"
+            );
         }
     }
 
