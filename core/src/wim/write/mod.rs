@@ -211,8 +211,12 @@ impl<W: WriteAt> WimWriter<W> {
             for &k in &fresh {
                 let n = blobs[k].len().div_ceil(cs);
                 let start = self.pos;
-                let w =
-                    self.place_chunks(blobs[k], &chunks[first..first + n], &outs[first..first + n]);
+                let w = self.place_chunks(
+                    blobs[k],
+                    hashes[k],
+                    &chunks[first..first + n],
+                    &outs[first..first + n],
+                );
                 let w = match w {
                     Ok(w) => w,
                     Err(e) => {

@@ -138,11 +138,13 @@ impl<W: WriteAt> WimWriter<W> {
         Ok(Written::stored(start, total, h.finalize().into()))
     }
 
-    /// Lay out an in-memory blob at the current position from its already compressed `chunks`
-    /// (`outs[k]` belongs to `chunks[k]`): the same bytes [`Self::write_chunked`] writes.
+    /// Lay out an in-memory blob whose SHA-1 is `hash` at the current position from its already
+    /// compressed `chunks` (`outs[k]` belongs to `chunks[k]`): the same bytes
+    /// [`Self::write_chunked`] writes.
     pub(super) fn place_chunks(
         &mut self,
         data: &[u8],
+        hash: [u8; 20],
         chunks: &[&[u8]],
         outs: &[crate::codec::parallel::ChunkOut],
     ) -> Result<Written> {
@@ -155,7 +157,6 @@ impl<W: WriteAt> WimWriter<W> {
             .zip(outs)
             .map(|(c, o)| o.bytes(c).len() as u64)
             .sum();
-        let hash: [u8; 20] = Sha1::digest(data).into();
         let size_in_wim = table_len + body;
         if size_in_wim < usize || self.opts.always_chunked {
             let mut table = Vec::with_capacity(table_len as usize);
