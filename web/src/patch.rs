@@ -104,25 +104,19 @@ pub async fn patch_winre(
     let dir = save::opfs_root().await?;
     save::sweep_partials(&dir).await?;
     let partial = format!("{out_name}{PARTIAL}");
-    let fh = save::file_handle(&dir, &partial).await?;
     let written = async {
-        let sink = OpfsSink::open(&fh).await?;
-        let mut w = WimWriter::new(sink, plan.write_options.clone())?;
-        service::write_patch(&wim, &prepared, &plan, &mut w, progress)?;
-        let (summary, sink) = w.finish_into_sink()?;
-        sink.close()?;
-        let file: web_sys::File = JsFuture::from(fh.get_file())
-            .await
-            .map_err(|e| Error::Io(format!("reading the output back: {e:?}")))?
-            .unchecked_into();
-        let src = JsFileSource::new(file)?;
-        let d = mediaprep_core::hash::hash_reader(&src, 8 << 20, progress)?;
-        let out: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
+        let (summary, fh, src) = write_partial(&dir, &partial, |sink| {
+            let mut w = WimWriter::new(sink, plan.write_options.clone())?;
+            service::write_patch(&wim, &prepared, &plan, &mut w, progress)?;
+            w.finish_into_sink()
+        })
+        .await?;
+        let (d, out) = read_back(src, progress)?;
         service::verify_output(out, progress)?;
-        Ok::<_, Error>((summary, d))
+        Ok::<_, Error>((summary, fh, d))
     }
     .await;
-    let (summary, digests) = match written {
+    let (summary, fh, digests) = match written {
         Ok(v) => v,
         Err(e) => {
             save::remove(&dir, &partial).await;
@@ -182,19 +176,25 @@ async fn write_partial<T>(
     Ok((v, fh, JsFileSource::new(file)?))
 }
 
+/// Digests of a finished output and a cached reader over it for the verification that follows.
+fn read_back(
+    src: JsFileSource,
+    progress: &dyn Progress,
+) -> Result<(mediaprep_core::hash::Digests, SharedReader)> {
+    let d = mediaprep_core::hash::hash_reader(&src, 8 << 20, progress)?;
+    Ok((d, Arc::new(CachedReader::new(src, 1 << 20, 16))))
+}
+
 /// The install.wim in what was opened: an ISO's `/sources/install.wim`, or the WIM itself.
 fn locate_install(files: &[(String, SharedReader)]) -> Result<(String, SharedReader)> {
     let (name, root) = media::open_files(files.to_vec())?;
     match root {
-        Node::Iso(_) => {
-            let (_, root) = media::open_files(files.to_vec())?;
-            match media::descend(root, &["/sources/install.wim".to_string()])? {
-                Target::File(r, _) => Ok((format!("{name} → /sources/install.wim"), r)),
-                _ => Err(Error::NotFound(
-                    "the ISO has no /sources/install.wim file".into(),
-                )),
-            }
-        }
+        Node::Iso(_) => match media::descend(root, &["/sources/install.wim".to_string()])? {
+            Target::File(r, _) => Ok((format!("{name} → /sources/install.wim"), r)),
+            _ => Err(Error::NotFound(
+                "the ISO has no /sources/install.wim file".into(),
+            )),
+        },
         Node::Wim(_) => match files {
             [(_, r)] => Ok((name, r.clone())),
             _ => Err(Error::Unsupported(
@@ -307,8 +307,7 @@ pub async fn patch_install(
         .with_backend(pool);
         let (summary, fh, out_src) =
             write_partial(&dir, &partial, |sink| job.write(sink, progress)).await?;
-        let d = mediaprep_core::hash::hash_reader(&out_src, 8 << 20, progress)?;
-        let out: SharedReader = Arc::new(CachedReader::new(out_src, 1 << 20, 16));
+        let (d, out) = read_back(out_src, progress)?;
         job.verify(&Wim::open(out)?, &summary.images, progress)?;
         Ok::<_, Error>((wsummary, summary, fh, d))
     }
