@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod codec;
+pub mod delta;
 pub mod error;
 pub mod hash;
 pub mod io;
