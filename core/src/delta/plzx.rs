@@ -92,7 +92,7 @@ fn read_lengths(r: &mut BitReader<'_>, pre: &Decoder, prev: &[u8]) -> Result<Vec
 
 /// How a copy finds its source.
 enum Copy {
-    /// Relative to the rift-predicted reference position.
+    /// Relative to the rift-predicted reference position (value = predicted − source).
     Source(i64),
     /// At the rift-predicted reference position.
     FullSource,
@@ -235,7 +235,8 @@ pub(crate) fn decode(
         let len = read_length(&mut r, t, sym & 7)?;
         let dist = match copy {
             Copy::Source(d) => {
-                let s = predict(&rifts, o) as i64 + d;
+                // The coded value is how far *before* the predicted position the copy starts.
+                let s = predict(&rifts, o) as i64 - d;
                 p as i64 - s
             }
             Copy::FullSource => p as i64 - predict(&rifts, o) as i64,
