@@ -13,12 +13,22 @@ use crate::Result;
 /// Longest codeword any PA30 table uses.
 pub(crate) const MAX_LEN: u32 = 16;
 
-/// A single-level decode table indexed by the next `bits` stream bits.
+/// Bits resolved by the lookup table; longer codewords finish in a per-length walk. Keeping the
+/// table small bounds the cost of building one per block, which a crafted stream could repeat.
+const TABLE_BITS: u32 = 10;
+
+/// A decoder: a lookup table for codewords of up to [`TABLE_BITS`] bits, canonical tables beyond.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Decoder {
-    /// `symbol << 5 | length`, or 0 for an empty table.
+    /// `symbol << 5 | length`; length 0 = the codeword is longer than the table.
     table: Vec<u32>,
-
+    table_bits: u32,
+    longest: u32,
+    /// Per length: first codeword value, and index of its first symbol in `sorted`.
+    first: [u32; MAX_LEN as usize + 1],
+    base: [u32; MAX_LEN as usize + 1],
+    /// Symbols ordered by (length, symbol).
+    sorted: Vec<u16>,
 }
 
 impl Decoder {
@@ -26,20 +36,18 @@ impl Decoder {
     pub(crate) fn new(lens: &[u8], max_len: u32) -> std::result::Result<Self, String> {
         let mut counts = [0u32; MAX_LEN as usize + 1];
         for &l in lens {
-            if u32::from(l) > max_len {
+            if u32::from(l) > max_len.min(MAX_LEN) {
                 return Err(format!("code length {l} exceeds {max_len}"));
             }
             counts[l as usize] += 1;
         }
-        let longest = (1..=MAX_LEN as usize).rev().find(|&l| counts[l] > 0);
-        let Some(longest) = longest else {
+        let Some(longest) = (1..=MAX_LEN as usize).rev().find(|&l| counts[l] > 0) else {
             return Ok(Decoder::default());
         };
         // Kraft check: the code must fill its space exactly.
-        let mut space: u64 = 0;
-        for (l, &c) in counts.iter().enumerate().skip(1) {
-            space += u64::from(c) << (MAX_LEN as usize - l);
-        }
+        let space: u64 = (1..=MAX_LEN as usize)
+            .map(|l| u64::from(counts[l]) << (MAX_LEN as usize - l))
+            .sum();
         if space != 1 << MAX_LEN {
             return Err(if space > 1 << MAX_LEN {
                 "over-subscribed prefix code".into()
@@ -47,31 +55,46 @@ impl Decoder {
                 "incomplete prefix code".into()
             });
         }
-        let mut next = [0u32; MAX_LEN as usize + 2];
+        let mut d = Decoder {
+            longest: longest as u32,
+            ..Decoder::default()
+        };
         let mut first = 0u32;
         for l in (1..=longest).rev() {
-            next[l] = first;
+            d.first[l] = first;
             first = (first + counts[l]) >> 1;
         }
-
-        let mut table = vec![0u32; 1 << longest];
+        let mut at = 0u32;
+        for l in 1..=longest {
+            d.base[l] = at;
+            at += counts[l];
+        }
+        d.sorted = vec![0; at as usize];
+        let mut fill = d.base;
+        let mut next = d.first;
+        d.table_bits = (longest as u32).min(TABLE_BITS);
+        d.table = vec![0u32; 1 << d.table_bits];
         for (sym, &l) in lens.iter().enumerate() {
             if l == 0 {
                 continue;
             }
-            let l = u32::from(l);
-            let code = next[l as usize];
-            next[l as usize] += 1;
-            // Stream order puts the codeword's MSB first, i.e. in the lowest index bit.
-            let rev = code.reverse_bits() >> (32 - l);
-            let entry = (sym as u32) << 5 | l;
-            let mut i = rev as usize;
-            while i < table.len() {
-                table[i] = entry;
-                i += 1 << l;
+            let l = l as usize;
+            d.sorted[fill[l] as usize] = sym as u16;
+            fill[l] += 1;
+            let code = next[l];
+            next[l] += 1;
+            if l as u32 <= d.table_bits {
+                // Stream order puts the codeword's MSB first, i.e. in the lowest index bit.
+                let rev = code.reverse_bits() >> (32 - l);
+                let entry = (sym as u32) << 5 | l as u32;
+                let mut i = rev as usize;
+                while i < d.table.len() {
+                    d.table[i] = entry;
+                    i += 1 << l;
+                }
             }
         }
-        Ok(Decoder { table })
+        Ok(d)
     }
 
     /// Decode one symbol.
@@ -80,10 +103,31 @@ impl Decoder {
         if self.table.is_empty() {
             return Err(r.error("symbol read from an empty prefix code"));
         }
-        let idx = (r.peek() as usize) & (self.table.len() - 1);
-        let e = self.table[idx];
-        r.skip(e & 31)?;
-        Ok(e >> 5)
+        let peek = r.peek();
+        let e = self.table[(peek as usize) & (self.table.len() - 1)];
+        if e & 31 != 0 {
+            r.skip(e & 31)?;
+            return Ok(e >> 5);
+        }
+        self.decode_long(r, peek)
+    }
+
+    #[cold]
+    fn decode_long(&self, r: &mut BitReader<'_>, peek: u64) -> Result<u32> {
+        let msb_first = (peek as u32).reverse_bits() >> (32 - MAX_LEN);
+        for l in self.table_bits + 1..=self.longest {
+            let code = msb_first >> (MAX_LEN - l);
+            let l = l as usize;
+            if code >= self.first[l] {
+                let i = self.base[l] + (code - self.first[l]);
+                let Some(&sym) = self.sorted.get(i as usize) else {
+                    break;
+                };
+                r.skip(l as u32)?;
+                return Ok(u32::from(sym));
+            }
+        }
+        Err(r.error("invalid prefix codeword"))
     }
 }
 
@@ -123,6 +167,12 @@ mod tests {
         assert!(Decoder::new(&[1, 2], 16).is_err());
         assert!(Decoder::new(&[17, 1], 16).is_err());
         assert!(Decoder::new(&[0, 0], 16).unwrap().table.is_empty());
+        // A long code (lengths up to 12) decodes through the per-length walk.
+        let lens = vec![12u8; 4096];
+        let d = Decoder::new(&lens, 16).unwrap();
+        let data = [0b1111_1000u8, 0xff];
+        let mut r = BitReader::new(&data, 0, "t").unwrap();
+        assert_eq!(d.decode(&mut r).unwrap(), 0xfff);
     }
 
     #[test]

@@ -25,10 +25,16 @@ pub use header::{
 use crate::{Error, Result};
 use std::borrow::Cow;
 
-/// Flag bit selecting the BsDiff codec instead of PseudoLzx (RAW deltas).
-pub const FLAG_BSDIFF: u64 = 0x100;
-/// Flag bit asking for the x86 E8 (relative call) filter on RAW targets.
+/// `DELTA_FLAG_E8`: the x86 E8 (relative call) filter on the target.
 pub const FLAG_E8: u64 = 0x1;
+/// `DELTA_FLAG_I386_CALLS`. Issue 13 expected it to select BsDiff on RAW deltas; the genuine vector
+/// `cmd__to__notepad__raw_bsdiff_flag0x100.pa30` shows it does not: its patch buffer is byte for
+/// byte the PseudoLzx stream of the flags-0 delta, so RAW deltas ignore it.
+pub const FLAG_I386_CALLS: u64 = 0x100;
+
+/// Signature of a Compression-API LZMS container (`0A 51 E5 C0`), which PA31 express deltas may
+/// carry as their patch buffer instead of a PseudoLzx stream.
+const LZMS_CONTAINER: [u8; 4] = [0x0a, 0x51, 0xe5, 0xc0];
 
 /// Options for [`apply`].
 #[derive(Debug, Clone)]
@@ -70,14 +76,14 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         digest(h.hash_alg_id, &[])?;
     }
     let reference = prepare_reference(h, reference, p.preprocess)?;
-    let out = if h.flags & FLAG_BSDIFF != 0 {
-        return Err(Error::Unsupported(format!(
-            "BsDiff codec (delta flags {:#x}) is not implemented yet",
-            h.flags
-        )));
-    } else {
-        plzx::decode(&reference, p.patch, p.patch_offset, target_size)?
-    };
+    if p.patch.starts_with(&LZMS_CONTAINER) {
+        return Err(Error::Unsupported(
+            "delta patch buffer is an LZMS (Compression API) container; no genuine vector to test it \
+             against, so it is not decoded"
+                .into(),
+        ));
+    }
+    let out = plzx::decode(&reference, p.patch, p.patch_offset, target_size)?;
     if out.len() != target_size {
         return Err(Error::malformed(
             "PA30 patch",
@@ -146,4 +152,276 @@ fn digest(alg: u32, data: &[u8]) -> Result<Vec<u8>> {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! A bit writer for crafting deltas in tests (the engine itself only reads).
+
+    /// LSB-first bit writer producing a PA30 bitstream (3-bit padding count first).
+    #[derive(Default)]
+    pub struct BitWriter {
+        bits: Vec<bool>,
+    }
+
+    impl BitWriter {
+        pub fn new() -> Self {
+            let mut w = BitWriter::default();
+            w.put(0, 3);
+            w
+        }
+        pub fn put(&mut self, v: u64, n: u32) {
+            for i in 0..n {
+                self.bits.push(v >> i & 1 == 1);
+            }
+        }
+        /// Nibble-counted integer.
+        pub fn number(&mut self, v: u64) {
+            let nibbles = ((64 - (v | 1).leading_zeros()).div_ceil(4)).max(1);
+            self.put(1 << (nibbles - 1), nibbles);
+            if nibbles * 4 == 64 {
+                self.put(v, 64);
+            } else {
+                self.put(v, nibbles * 4);
+            }
+        }
+        pub fn buffer(&mut self, b: &[u8]) {
+            self.number(b.len() as u64);
+            while self.bits.len() % 8 != 0 {
+                self.bits.push(false);
+            }
+            for &x in b {
+                self.put(u64::from(x), 8);
+            }
+        }
+        pub fn finish(mut self) -> Vec<u8> {
+            let pad = (8 - self.bits.len() % 8) % 8;
+            for _ in 0..pad {
+                self.bits.push(false);
+            }
+            let mut out: Vec<u8> = self
+                .bits
+                .chunks(8)
+                .map(|c| c.iter().enumerate().fold(0u8, |a, (i, &b)| a | (b as u8) << i))
+                .collect();
+            out[0] |= pad as u8;
+            out
+        }
+    }
+
+    /// Header fields of a crafted delta.
+    pub struct Craft<'a> {
+        pub pa31: bool,
+        pub file_type: u64,
+        pub flags: u64,
+        pub target_size: u64,
+        pub alg: u64,
+        pub hash: &'a [u8],
+        pub patch: &'a [u8],
+    }
+
+    /// Assemble a delta around a patch buffer.
+    pub fn craft(c: &Craft<'_>) -> Vec<u8> {
+        let fields = |w: &mut BitWriter| {
+            w.number(1);
+            w.number(c.file_type);
+            w.number(c.flags);
+            w.number(c.target_size);
+            w.number(c.alg);
+            w.buffer(c.hash);
+        };
+        let mut w = BitWriter::new();
+        if c.pa31 {
+            let mut inner = BitWriter::new();
+            fields(&mut inner);
+            inner.number(0x88);
+            inner.number(1);
+            inner.number(0);
+            inner.buffer(&[0xaa; 16]);
+            w.buffer(&inner.finish());
+        } else {
+            fields(&mut w);
+        }
+        w.buffer(&[]);
+        w.buffer(c.patch);
+        let mut out = if c.pa31 { b"PA31".to_vec() } else { b"PA30".to_vec() };
+        out.extend_from_slice(&0x01d0_0000_0000_0000u64.to_le_bytes());
+        out.extend_from_slice(&w.finish());
+        out
+    }
+
+    /// A PseudoLzx stream that spells `text` in literals with the default tables.
+    pub fn literal_patch(text: &[u8]) -> Vec<u8> {
+        let mut w = BitWriter::new();
+        w.put(0, 1); // empty rift table
+        w.put(1, 1); // default code tables
+        // Default main code: symbols 424..599 have 10 bits (values 0..175), 0..423 have 9 bits
+        // (values 88..511); the codeword's most significant bit goes first.
+        for &b in text {
+            let code = 88 + u64::from(b);
+            for i in (0..9).rev() {
+                w.put(code >> i & 1, 1);
+            }
+        }
+        w.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn md5(b: &[u8]) -> Vec<u8> {
+        use md5::Digest;
+        md5::Md5::digest(b).to_vec()
+    }
+
+    fn literal_delta(text: &[u8], alg: u64, hash: &[u8], pa31: bool) -> Vec<u8> {
+        let patch = literal_patch(text);
+        craft(&Craft {
+            pa31,
+            file_type: 1,
+            flags: 0,
+            target_size: text.len() as u64,
+            alg,
+            hash,
+            patch: &patch,
+        })
+    }
+
+    #[test]
+    fn literal_stream_with_md5_applies() {
+        let d = literal_delta(b"hello, delta", 0x8003, &md5(b"hello, delta"), false);
+        let h = parse_header(&d).unwrap();
+        assert_eq!(h.version, DeltaVersion::Pa30);
+        assert_eq!((h.file_type, h.target_size, h.hash_alg_id), (1, 12, 0x8003));
+        assert_eq!(apply(b"", &d, &ApplyOptions::default()).unwrap(), b"hello, delta");
+    }
+
+    #[test]
+    fn wrong_hash_is_a_digest_mismatch() {
+        let d = literal_delta(b"hello", 0x8003, &[0u8; 16], false);
+        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "digest-mismatch", "{e}");
+        let lax = ApplyOptions {
+            verify_hash: false,
+            ..ApplyOptions::default()
+        };
+        assert_eq!(apply(b"", &d, &lax).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn sha1_and_sha256_hashes_are_checked() {
+        use sha2::Digest;
+        let t = b"some target bytes";
+        let s1 = sha1::Sha1::digest(t).to_vec();
+        let s256 = sha2::Sha256::digest(t).to_vec();
+        for (alg, h) in [(0x8004u64, &s1), (0x800c, &s256)] {
+            let d = literal_delta(t, alg, h, false);
+            assert_eq!(apply(b"", &d, &ApplyOptions::default()).unwrap(), t);
+            let mut bad = h.clone();
+            bad[0] ^= 1;
+            let d = literal_delta(t, alg, &bad, false);
+            assert!(matches!(
+                apply(b"", &d, &ApplyOptions::default()),
+                Err(Error::DigestMismatch { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn unknown_hash_algorithm_is_typed() {
+        let d = literal_delta(b"abc", 0x8099, &[1, 2, 3], false);
+        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "unsupported", "{e}");
+        assert!(e.to_string().contains("0x8099"));
+    }
+
+    #[test]
+    fn pa31_header_fields() {
+        let d = literal_delta(b"pa31!", 0x8003, &md5(b"pa31!"), true);
+        let h = parse_header(&d).unwrap();
+        assert_eq!(h.version, DeltaVersion::Pa31);
+        let x = h.pa31.as_ref().unwrap();
+        assert_eq!((x.header_info_size, x.is_pa31, x.delta_client_min_version), (0x88, 1, 0));
+        assert_eq!(x.additional_hash, vec![0xaa; 16]);
+        assert_eq!(apply(b"", &d, &ApplyOptions::default()).unwrap(), b"pa31!");
+    }
+
+    #[test]
+    fn crc32_prefix_is_checked() {
+        // wumb0's delta_patch.py: a little-endian zlib CRC-32 of the rest of the file.
+        let d = literal_delta(b"crc", 0, &[], false);
+        let mut with = crc32fast::hash(&d).to_le_bytes().to_vec();
+        with.extend_from_slice(&d);
+        let h = parse_header(&with).unwrap();
+        assert_eq!(h.crc32, Some(crc32fast::hash(&d)));
+        assert_eq!(apply(b"", &with, &ApplyOptions::default()).unwrap(), b"crc");
+        with[0] ^= 0x40;
+        let e = apply(b"", &with, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "digest-mismatch", "{e}");
+    }
+
+    #[test]
+    fn target_cap_is_checked_before_decoding() {
+        let patch = literal_patch(b"x");
+        let d = craft(&Craft {
+            pa31: false,
+            file_type: 1,
+            flags: 0,
+            target_size: u64::MAX / 2,
+            alg: 0,
+            hash: &[],
+            patch: &patch,
+        });
+        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "limit", "{e}");
+        let small = ApplyOptions {
+            max_target_size: 3,
+            ..ApplyOptions::default()
+        };
+        let d = literal_delta(b"four", 0, &[], false);
+        assert_eq!(apply(b"", &d, &small).unwrap_err().kind(), "limit");
+    }
+
+    #[test]
+    fn pe_file_types_are_unsupported_by_name() {
+        let patch = literal_patch(b"x");
+        let d = craft(&Craft {
+            pa31: false,
+            file_type: 8,
+            flags: 0xe63e,
+            target_size: 1,
+            alg: 0,
+            hash: &[],
+            patch: &patch,
+        });
+        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "unsupported");
+        assert!(e.to_string().contains("AMD64") && e.to_string().contains("0xe63e"), "{e}");
+    }
+
+    #[test]
+    fn dcm_wrappers() {
+        let d = literal_delta(b"<xml/>", 0, &[], false);
+        let mut m = b"DCM\x01".to_vec();
+        m.extend_from_slice(&d);
+        assert!(dcm::is_dcm(&m));
+        assert_eq!(dcm::decode(b"base", &m, &ApplyOptions::default()).unwrap(), b"<xml/>");
+        m[2] = b'S';
+        assert!(!dcm::is_dcm(&m));
+        let e = dcm::decode(b"base", &m, &ApplyOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "unsupported");
+        assert_eq!(dcm::decode(b"", b"<?xml", &ApplyOptions::default()).unwrap_err().kind(), "malformed");
+    }
+
+    #[test]
+    fn truncations_of_a_crafted_delta_fail_cleanly() {
+        let d = literal_delta(b"truncate me please", 0x8003, &md5(b"truncate me please"), false);
+        for n in 0..d.len() {
+            assert!(apply(b"", &d[..n], &ApplyOptions::default()).is_err(), "{n}");
+        }
+    }
 }

@@ -218,7 +218,11 @@ pub(crate) fn decode(
     while (out.len() as u64) < total {
         let o = out.len() as u64;
         let p = ref_len + o;
-        while next_block < blocks.len() && p >= blocks[next_block].0 {
+        if next_block < blocks.len() && p >= blocks[next_block].0 {
+            // Only the last block that has started is ever used: build just that one.
+            while next_block + 1 < blocks.len() && p >= blocks[next_block + 1].0 {
+                next_block += 1;
+            }
             tables = Some(Tables::new(&r, &blocks[next_block].1)?);
             next_block += 1;
         }
