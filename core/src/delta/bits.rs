@@ -34,7 +34,10 @@ impl<'a> BitReader<'a> {
             return Err(Error::malformed(
                 structure,
                 base,
-                format!("{pad} padding bits declared in a {}-byte stream", data.len()),
+                format!(
+                    "{pad} padding bits declared in a {}-byte stream",
+                    data.len()
+                ),
             ));
         }
         Ok(BitReader {

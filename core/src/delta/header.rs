@@ -202,5 +202,12 @@ fn read_fields(r: &mut BitReader<'_>) -> Result<Fields> {
     if hash.len() > MAX_HASH {
         return Err(r.error(format!("target hash of {} bytes", hash.len())));
     }
-    Ok((file_type_set, file_type, flags, target_size, alg, hash.to_vec()))
+    Ok((
+        file_type_set,
+        file_type,
+        flags,
+        target_size,
+        alg,
+        hash.to_vec(),
+    ))
 }

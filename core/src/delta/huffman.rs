@@ -184,6 +184,9 @@ mod tests {
                 assert!(Decoder::new(&l, 16).is_ok(), "{n}");
             }
         }
-        assert_eq!(default_lengths(600).iter().filter(|&&l| l == 9).count(), 424);
+        assert_eq!(
+            default_lengths(600).iter().filter(|&&l| l == 9).count(),
+            424
+        );
     }
 }

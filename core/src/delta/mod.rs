@@ -154,7 +154,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-
 #[cfg(test)]
 pub(crate) mod testutil {
     //! A bit writer for crafting deltas in tests (the engine itself only reads).
@@ -203,7 +202,11 @@ pub(crate) mod testutil {
             let mut out: Vec<u8> = self
                 .bits
                 .chunks(8)
-                .map(|c| c.iter().enumerate().fold(0u8, |a, (i, &b)| a | (b as u8) << i))
+                .map(|c| {
+                    c.iter()
+                        .enumerate()
+                        .fold(0u8, |a, (i, &b)| a | (b as u8) << i)
+                })
                 .collect();
             out[0] |= pad as u8;
             out
@@ -245,7 +248,11 @@ pub(crate) mod testutil {
         }
         w.buffer(&[]);
         w.buffer(c.patch);
-        let mut out = if c.pa31 { b"PA31".to_vec() } else { b"PA30".to_vec() };
+        let mut out = if c.pa31 {
+            b"PA31".to_vec()
+        } else {
+            b"PA30".to_vec()
+        };
         out.extend_from_slice(&0x01d0_0000_0000_0000u64.to_le_bytes());
         out.extend_from_slice(&w.finish());
         out
@@ -256,8 +263,8 @@ pub(crate) mod testutil {
         let mut w = BitWriter::new();
         w.put(0, 1); // empty rift table
         w.put(1, 1); // default code tables
-        // Default main code: symbols 424..599 have 10 bits (values 0..175), 0..423 have 9 bits
-        // (values 88..511); the codeword's most significant bit goes first.
+                     // Default main code: symbols 424..599 have 10 bits (values 0..175), 0..423 have 9 bits
+                     // (values 88..511); the codeword's most significant bit goes first.
         for &b in text {
             let code = 88 + u64::from(b);
             for i in (0..9).rev() {
@@ -297,7 +304,10 @@ mod tests {
         let h = parse_header(&d).unwrap();
         assert_eq!(h.version, DeltaVersion::Pa30);
         assert_eq!((h.file_type, h.target_size, h.hash_alg_id), (1, 12, 0x8003));
-        assert_eq!(apply(b"", &d, &ApplyOptions::default()).unwrap(), b"hello, delta");
+        assert_eq!(
+            apply(b"", &d, &ApplyOptions::default()).unwrap(),
+            b"hello, delta"
+        );
     }
 
     #[test]
@@ -345,7 +355,10 @@ mod tests {
         let h = parse_header(&d).unwrap();
         assert_eq!(h.version, DeltaVersion::Pa31);
         let x = h.pa31.as_ref().unwrap();
-        assert_eq!((x.header_info_size, x.is_pa31, x.delta_client_min_version), (0x88, 1, 0));
+        assert_eq!(
+            (x.header_info_size, x.is_pa31, x.delta_client_min_version),
+            (0x88, 1, 0)
+        );
         assert_eq!(x.additional_hash, vec![0xaa; 16]);
         assert_eq!(apply(b"", &d, &ApplyOptions::default()).unwrap(), b"pa31!");
     }
@@ -400,7 +413,10 @@ mod tests {
         });
         let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
         assert_eq!(e.kind(), "unsupported");
-        assert!(e.to_string().contains("AMD64") && e.to_string().contains("0xe63e"), "{e}");
+        assert!(
+            e.to_string().contains("AMD64") && e.to_string().contains("0xe63e"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -409,19 +425,35 @@ mod tests {
         let mut m = b"DCM\x01".to_vec();
         m.extend_from_slice(&d);
         assert!(dcm::is_dcm(&m));
-        assert_eq!(dcm::decode(b"base", &m, &ApplyOptions::default()).unwrap(), b"<xml/>");
+        assert_eq!(
+            dcm::decode(b"base", &m, &ApplyOptions::default()).unwrap(),
+            b"<xml/>"
+        );
         m[2] = b'S';
         assert!(!dcm::is_dcm(&m));
         let e = dcm::decode(b"base", &m, &ApplyOptions::default()).unwrap_err();
         assert_eq!(e.kind(), "unsupported");
-        assert_eq!(dcm::decode(b"", b"<?xml", &ApplyOptions::default()).unwrap_err().kind(), "malformed");
+        assert_eq!(
+            dcm::decode(b"", b"<?xml", &ApplyOptions::default())
+                .unwrap_err()
+                .kind(),
+            "malformed"
+        );
     }
 
     #[test]
     fn truncations_of_a_crafted_delta_fail_cleanly() {
-        let d = literal_delta(b"truncate me please", 0x8003, &md5(b"truncate me please"), false);
+        let d = literal_delta(
+            b"truncate me please",
+            0x8003,
+            &md5(b"truncate me please"),
+            false,
+        );
         for n in 0..d.len() {
-            assert!(apply(b"", &d[..n], &ApplyOptions::default()).is_err(), "{n}");
+            assert!(
+                apply(b"", &d[..n], &ApplyOptions::default()).is_err(),
+                "{n}"
+            );
         }
     }
 }
