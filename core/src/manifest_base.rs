@@ -424,8 +424,20 @@ mod tests {
 
     #[test]
     fn newest_is_by_number_not_by_text() {
-        let old = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.863", "none");
-        let new = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.1000", "none");
+        let old = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.863",
+            "none",
+        );
+        let new = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.1000",
+            "none",
+        );
         let t = tree(&[(&old, true), (&new, true)]);
         let s = servicing_stacks(&t).unwrap();
         assert_eq!(s.len(), 2);
@@ -437,14 +449,45 @@ mod tests {
 
     #[test]
     fn other_components_tokens_cultures_are_not_stacks() {
-        let good = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.1", "none");
+        let good = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.1",
+            "none",
+        );
         let folders = [
-            stack("amd64", "microsoft-windows-servicingstack-onecore", STACK_TOKEN, "10.0.26100.9999", "none"),
-            stack("amd64", "microsoft-windows-s..ngstack-inetsrv", STACK_TOKEN, "10.0.26100.9999", "none"),
-            stack("amd64", STACK_COMPONENT, "0000000000000000", "10.0.26100.9999", "none"),
-            stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.9999", "en-us"),
+            stack(
+                "amd64",
+                "microsoft-windows-servicingstack-onecore",
+                STACK_TOKEN,
+                "10.0.26100.9999",
+                "none",
+            ),
+            stack(
+                "amd64",
+                "microsoft-windows-s..ngstack-inetsrv",
+                STACK_TOKEN,
+                "10.0.26100.9999",
+                "none",
+            ),
+            stack(
+                "amd64",
+                STACK_COMPONENT,
+                "0000000000000000",
+                "10.0.26100.9999",
+                "none",
+            ),
+            stack(
+                "amd64",
+                STACK_COMPONENT,
+                STACK_TOKEN,
+                "10.0.26100.9999",
+                "en-us",
+            ),
             stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100", "none"),
-            "amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.26100.9999_none_nothex".into(),
+            "amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.26100.9999_none_nothex"
+                .into(),
             good.clone(),
         ];
         let refs: Vec<(&str, bool)> = folders.iter().map(|f| (f.as_str(), true)).collect();
@@ -452,15 +495,33 @@ mod tests {
         assert_eq!(s.len(), 1, "{s:?}");
         assert_eq!(s[0].folder, good);
         // Case of the component name and token does not matter (CBS compares them folded).
-        let upper = stack("amd64", "Microsoft-Windows-ServicingStack", "31BF3856AD364E35", "10.0.26100.2", "none");
+        let upper = stack(
+            "amd64",
+            "Microsoft-Windows-ServicingStack",
+            "31BF3856AD364E35",
+            "10.0.26100.2",
+            "none",
+        );
         let s = servicing_stacks(&tree(&[(&upper, true), (&good, true)])).unwrap();
         assert_eq!(newest_stack(&s).unwrap().folder, upper);
     }
 
     #[test]
     fn highest_folder_without_wcp_is_skipped_not_fatal() {
-        let old = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.1", "none");
-        let new = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.2", "none");
+        let old = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.1",
+            "none",
+        );
+        let new = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.2",
+            "none",
+        );
         let t = tree(&[(&old, true), (&new, false)]);
         let s = servicing_stacks(&t).unwrap();
         assert_eq!(s.len(), 2);
@@ -471,8 +532,17 @@ mod tests {
     #[test]
     fn no_stack_is_a_not_found_naming_what_was_seen() {
         let e = newest_stack(&servicing_stacks(&tree(&[])).unwrap()).unwrap_err();
-        assert!(matches!(&e, Error::NotFound(m) if m.contains("no servicing stack")), "{e}");
-        let only = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.2", "none");
+        assert!(
+            matches!(&e, Error::NotFound(m) if m.contains("no servicing stack")),
+            "{e}"
+        );
+        let only = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.2",
+            "none",
+        );
         let e = newest_stack(&servicing_stacks(&tree(&[(&only, false)])).unwrap()).unwrap_err();
         assert!(e.to_string().contains(&only), "{e}");
         // No WinSxS at all.
@@ -486,7 +556,13 @@ mod tests {
     #[test]
     fn same_version_prefers_the_native_arch() {
         let x86 = stack("x86", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.5", "none");
-        let amd = stack("amd64", STACK_COMPONENT, STACK_TOKEN, "10.0.26100.5", "none");
+        let amd = stack(
+            "amd64",
+            STACK_COMPONENT,
+            STACK_TOKEN,
+            "10.0.26100.5",
+            "none",
+        );
         let s = servicing_stacks(&tree(&[(&x86, true), (&amd, true)])).unwrap();
         assert_eq!(newest_stack(&s).unwrap().folder, amd);
     }
@@ -511,8 +587,8 @@ mod tests {
             assert!(matches!(&e, Error::Invalid(m) if m.contains(what)), "{e}");
         }
         // "MZ" promises a PE: a broken one is a PE error, not a raw base.
-        let e = BaseManifest::from_reader(&SliceSource::new(b"MZ\0\0".to_vec()), "w.dll")
-            .unwrap_err();
+        let e =
+            BaseManifest::from_reader(&SliceSource::new(b"MZ\0\0".to_vec()), "w.dll").unwrap_err();
         assert!(matches!(e, Error::Truncated { .. }), "{e}");
     }
 }

@@ -254,7 +254,10 @@ fn base_manifest_names_the_newest_stack_and_writes_its_base() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains(&format!("{} bytes", want.len())), "{text}");
-    assert!(text.contains("wcp.dll file") && text.contains(ver), "{text}");
+    assert!(
+        text.contains("wcp.dll file") && text.contains(ver),
+        "{text}"
+    );
 
     // No servicing stack: exit 1, the reason, and no output left behind.
     let none = out.path().join("none.bin");

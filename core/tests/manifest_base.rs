@@ -136,7 +136,12 @@ fn compare_with_pefile(files: &[PathBuf]) -> (usize, usize) {
                 let got = locate_resource(&src, t, n, Some(lang as u16))
                     .unwrap()
                     .unwrap();
-                assert_eq!((got.offset, got.size), (off, size), "{} {t}/{n}/{lang}", path.display());
+                assert_eq!(
+                    (got.offset, got.size),
+                    (off, size),
+                    "{} {t}/{n}/{lang}",
+                    path.display()
+                );
                 leaves += 1;
             }
         }
@@ -174,11 +179,17 @@ fn lookup_matches_pefile_on_fixture_wcp_dlls() {
             .unwrap()
             .language;
         let other = if lang == 0 { 0x409 } else { 0 };
-        assert_eq!(find_resource_lang(&dll, 614, 1, Some(lang)).unwrap(), Some(&base[..]));
+        assert_eq!(
+            find_resource_lang(&dll, 614, 1, Some(lang)).unwrap(),
+            Some(&base[..])
+        );
         assert_eq!(find_resource_lang(&dll, 614, 1, Some(other)).unwrap(), None);
         // Through the WIM blob reader path too (ReadAt, limit honoured).
         let src = SliceSource::new(dll.clone());
-        assert_eq!(read_resource(&src, 614, 1, None, 1 << 20).unwrap().unwrap(), base);
+        assert_eq!(
+            read_resource(&src, 614, 1, None, 1 << 20).unwrap().unwrap(),
+            base
+        );
         let e = read_resource(&src, 614, 1, None, 100).unwrap_err();
         assert!(matches!(e, Error::Limit(_)), "{e}");
     }
@@ -198,7 +209,10 @@ fn lookup_matches_pefile_on_libwine_pe_files() {
         "{} PE files, {with_res} with resources, {leaves} resource leaves agree with pefile",
         files.len()
     );
-    assert!(with_res >= 50 && leaves >= 200, "{with_res} files, {leaves} leaves");
+    assert!(
+        with_res >= 50 && leaves >= 200,
+        "{with_res} files, {leaves} leaves"
+    );
 }
 
 fn typed(e: &Error) -> bool {
@@ -316,7 +330,10 @@ fn crafted_resource_trees_are_malformed_with_offsets() {
     let sub = get32(&dll, root_614 + 4);
     put32(&mut d, root_614 + 4, sub & 0x7FFF_FFFF);
     let e = malformed(&d, "PE resource directory entry");
-    assert!(matches!(e, Error::Malformed { offset, .. } if offset == (root_614) as u64), "{e}");
+    assert!(
+        matches!(e, Error::Malformed { offset, .. } if offset == (root_614) as u64),
+        "{e}"
+    );
     // A fourth level: the language entry pointing at a subdirectory.
     let name_dir = rsrc + (sub & 0x7FFF_FFFF) as usize;
     let lang_dir = rsrc + (get32(&dll, name_dir + 16 + 4) & 0x7FFF_FFFF) as usize;
@@ -339,7 +356,10 @@ fn crafted_resource_trees_are_malformed_with_offsets() {
     // The resource data directory pointing outside the file's sections.
     let mut d = dll.clone();
     put32(&mut d, opt + 112 + 16, 0x00F0_0000);
-    assert_eq!(at(malformed(&d, "PE resource directory")), (opt + 112 + 16) as u64);
+    assert_eq!(
+        at(malformed(&d, "PE resource directory")),
+        (opt + 112 + 16) as u64
+    );
     // Not a PE at all, and a PE without resources.
     assert!(matches!(
         find_resource(b"MZ", 614, 1),
@@ -401,7 +421,10 @@ fn base_from_winre_is_the_newest_stacks() {
     // The same WinRE nested in install.wim inside the UDF ISO, and the stale variant (8037).
     let nested = base_of(
         &fixture("media-udf.iso"),
-        &["/sources/install.wim", "1:/Windows/System32/Recovery/Winre.wim"],
+        &[
+            "/sources/install.wim",
+            "1:/Windows/System32/Recovery/Winre.wim",
+        ],
     )
     .unwrap();
     assert_eq!(nested.bytes, want);
@@ -437,7 +460,12 @@ fn images_without_a_usable_stack_are_refused_by_name() {
     let wim = t.path().join("nores.wim");
     run(
         "wimlib-imagex",
-        &["capture", t.path().join("tree").to_str().unwrap(), wim.to_str().unwrap(), "x"],
+        &[
+            "capture",
+            t.path().join("tree").to_str().unwrap(),
+            wim.to_str().unwrap(),
+            "x",
+        ],
     );
     let e = base_of(&wim, &[]).unwrap_err();
     assert!(
@@ -464,7 +492,10 @@ fn raw_base_and_wcp_dll_files_both_work() {
     assert_eq!(info.size, std::fs::metadata(&dll_path).unwrap().len());
     // A PE without 614/1 given as a file: named, not found.
     let e = base_of(&fixtures().join("pe/kernel32.dll"), &[]).unwrap_err();
-    assert!(matches!(&e, Error::NotFound(m) if m.contains("kernel32.dll")), "{e}");
+    assert!(
+        matches!(&e, Error::NotFound(m) if m.contains("kernel32.dll")),
+        "{e}"
+    );
 }
 
 /// `../shared/testdata/msdelta/dcm/base_manifest.bin`, or `None` (skip) when the folder is missing
@@ -496,7 +527,10 @@ fn genuine_base_wrapped_in_a_pe_and_an_image_reads_back_byte_for_byte() {
     run(
         "python3",
         &[
-            workspace().join("scripts/fixtures.d/wcp_dll.py").to_str().unwrap(),
+            workspace()
+                .join("scripts/fixtures.d/wcp_dll.py")
+                .to_str()
+                .unwrap(),
             dll.to_str().unwrap(),
             "--version",
             "10.0.26100.7309",
@@ -515,7 +549,13 @@ fn genuine_base_wrapped_in_a_pe_and_an_image_reads_back_byte_for_byte() {
     let wim = t.path().join("genuine.wim");
     run(
         "wimlib-imagex",
-        &["capture", t.path().join("tree").to_str().unwrap(), wim.to_str().unwrap(), "x", "--compress=LZX"],
+        &[
+            "capture",
+            t.path().join("tree").to_str().unwrap(),
+            wim.to_str().unwrap(),
+            "x",
+            "--compress=LZX",
+        ],
     );
     let b = base_of(&wim, &[]).unwrap();
     assert_eq!(b.bytes, genuine);

@@ -91,7 +91,14 @@ pub fn read_resource(
     let Some(loc) = locate_resource(src, type_id, name_id, language)? else {
         return Ok(None);
     };
-    read_vec(src, "PE resource data", loc.offset, u64::from(loc.size), limit).map(Some)
+    read_vec(
+        src,
+        "PE resource data",
+        loc.offset,
+        u64::from(loc.size),
+        limit,
+    )
+    .map(Some)
 }
 
 /// The bytes of resource `type_id`/`name_id` (first language) inside a PE image held in memory.
@@ -195,7 +202,9 @@ impl Tree<'_, '_> {
                 format!("resource table RVA {:#x} + {rel:#x} overflows", self.base),
             )
         })?;
-        self.l.offset(rva, len, what).map_err(|e| pointed_from(e, from))
+        self.l
+            .offset(rva, len, what)
+            .map_err(|e| pointed_from(e, from))
     }
 
     /// In the directory at `dir` (relative to the table), the entry whose integer id is `want`,
@@ -272,7 +281,11 @@ impl Tree<'_, '_> {
             type_id: 0,
             name_id: 0,
             // Language ids are 16-bit; a named language leaf (high bit set) has none.
-            language: if leaf.name & HIGH == 0 { leaf.name as u16 } else { 0 },
+            language: if leaf.name & HIGH == 0 {
+                leaf.name as u16
+            } else {
+                0
+            },
             rva,
             offset: data,
             size,

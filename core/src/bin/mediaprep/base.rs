@@ -77,7 +77,10 @@ fn print_text(base: &BaseManifest) {
     };
     match &base.source {
         BaseSource::Image { wcp, stack, stacks } => {
-            println!("  from         the image's servicing stack {}", stack.version);
+            println!(
+                "  from         the image's servicing stack {}",
+                stack.version
+            );
             wcp_line(wcp);
             for s in stacks.iter().filter(|s| s.folder != stack.folder) {
                 println!(
