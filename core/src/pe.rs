@@ -7,6 +7,15 @@
 //! (type 16, `RT_VERSION`) → `VS_VERSIONINFO` → `VS_FIXEDFILEINFO` (+ the `StringFileInfo` strings).
 //! Reads go through [`ReadAt`] so a PE inside a WIM image is read without extracting it; every
 //! offset, length and count from the file is checked before use.
+//!
+//! [`find_resource`] / [`read_resource`] (module `resource`) look up any resource by integer type
+//! and name id over the same header and section-table reader.
+
+mod resource;
+
+pub use resource::{
+    find_resource, find_resource_lang, locate_resource, read_resource, ResourceLocation,
+};
 
 use crate::io::{check_range, read_vec, ReadAt};
 use crate::{Error, Result};
@@ -156,11 +165,20 @@ impl Layout<'_> {
     }
 }
 
-/// Read the version resource of a PE file.
-///
-/// `Ok(None)` means a well-formed PE without a version resource. Anything that is not a PE or whose
-/// headers, section table or resource tree point outside the file is an error.
-pub fn file_version(src: &dyn ReadAt) -> Result<Option<PeVersion>> {
+/// What the headers of a PE file say, as far as resource lookups need: the machine, the optional
+/// header kind, the resource table's data directory and the section table (through [`Layout`]).
+struct Headers<'a> {
+    machine: Machine,
+    pe32_plus: bool,
+    /// Data directory 2 (RVA, size), `None` when absent or empty.
+    resources: Option<(u32, u32)>,
+    /// File offset of data directory 2 (where errors about the table's RVA point).
+    resources_at: u64,
+    layout: Layout<'a>,
+}
+
+/// Parse the DOS header, PE signature, COFF header, optional header and section table.
+fn headers(src: &dyn ReadAt) -> Result<Headers<'_>> {
     let dos = rd::<64>(src, "DOS header", 0)?;
     if &dos[..2] != b"MZ" {
         return Err(Error::malformed("DOS header", 0, "no 'MZ' signature"));
@@ -237,17 +255,30 @@ pub fn file_version(src: &dyn ReadAt) -> Result<Option<PeVersion>> {
             raw_ptr: u32_at(s, 20).unwrap_or(0),
         })
         .collect();
-    let layout = Layout { src, sections };
+    Ok(Headers {
+        machine,
+        pe32_plus,
+        resources: res_dir.filter(|&(rva, size)| rva != 0 && size != 0),
+        resources_at: opt_off + dirs_at as u64 + 16,
+        layout: Layout { src, sections },
+    })
+}
 
-    let Some((res_rva, res_size)) = res_dir.filter(|&(rva, size)| rva != 0 && size != 0) else {
+/// Read the version resource of a PE file.
+///
+/// `Ok(None)` means a well-formed PE without a version resource. Anything that is not a PE or whose
+/// headers, section table or resource tree point outside the file is an error.
+pub fn file_version(src: &dyn ReadAt) -> Result<Option<PeVersion>> {
+    let h = headers(src)?;
+    let Some((res_rva, res_size)) = h.resources else {
         return Ok(None);
     };
-    let Some(data) = find_version_resource(&layout, res_rva, res_size)? else {
+    let Some(data) = find_version_resource(&h.layout, res_rva, res_size)? else {
         return Ok(None);
     };
     let mut v = parse_version_info(&data)?;
-    v.machine = machine;
-    v.pe32_plus = pe32_plus;
+    v.machine = h.machine;
+    v.pe32_plus = h.pe32_plus;
     Ok(Some(v))
 }
 

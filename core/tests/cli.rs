@@ -205,3 +205,69 @@ fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!bad.exists());
 }
+
+#[test]
+fn base_manifest_names_the_newest_stack_and_writes_its_base() {
+    let fx = fixtures();
+    let out = tempfile::tempdir().unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.join("spec/Winre.wim.json")).unwrap()).unwrap();
+    let stacks = spec["servicing_stacks"].as_array().unwrap();
+    let newest = stacks
+        .iter()
+        .find(|s| s["revision"] == 2)
+        .expect("the image's own stack");
+    let ver = newest["version"].as_str().unwrap();
+    let folder = newest["folder"].as_str().unwrap();
+    let want_file = fx.join(format!("wcp/base-{ver}.bin"));
+    let want = std::fs::read(&want_file).unwrap();
+
+    // JSON, from the WinRE nested in the ISO, with -o; sha256sum is the oracle for the digest.
+    let dest = out.path().join("base.bin");
+    let o = mediaprep(&[
+        "base-manifest",
+        fx.join("media-udf.iso").to_str().unwrap(),
+        "/sources/install.wim",
+        "1:/Windows/System32/Recovery/Winre.wim",
+        "-o",
+        dest.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), want);
+    let sum = run("sha256sum", &[want_file.to_str().unwrap()]);
+    assert_eq!(v["sha256"], sum.split_whitespace().next().unwrap());
+    assert_eq!(v["size"], want.len());
+    assert_eq!(v["source"]["kind"], "image");
+    assert_eq!(
+        v["source"]["wcp"]["path"],
+        format!("/Windows/WinSxS/{folder}/wcp.dll")
+    );
+    assert_eq!(v["source"]["stack"]["version"], ver);
+    assert_eq!(v["source"]["wcp"]["file_version"], ver);
+    assert_eq!(v["source"]["stacks"].as_array().unwrap().len(), 2);
+
+    // Text, from a wcp.dll file: names the file and its version.
+    let dll = fx.join(format!("wcp/wcp-{ver}.dll"));
+    let o = mediaprep(&["base-manifest", dll.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("{} bytes", want.len())), "{text}");
+    assert!(
+        text.contains("wcp.dll file") && text.contains(ver),
+        "{text}"
+    );
+
+    // No servicing stack: exit 1, the reason, and no output left behind.
+    let none = out.path().join("none.bin");
+    let o = mediaprep(&[
+        "base-manifest",
+        fx.join("Winre-fileonly.wim").to_str().unwrap(),
+        "-o",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no servicing stack"));
+    assert!(!none.exists() && !out.path().join("none.bin.mediaprep-part").exists());
+}

@@ -7,8 +7,15 @@ component manifests with base64 SHA-256 digests of their payloads, CBS package r
 Windows/servicing/Packages, unicode names, empty files and a very deep path. Payloads are Debian
 libwine's real PE files (whose VS_VERSIONINFO is rewritten to the version we claim, see pe_version.py).
 
+Every variant but "fileonly" also holds two servicing stacks in WinSxS, each with a synthetic wcp.dll
+(wcp_dll.py) whose resource 614/1 is a made-up DCM base manifest: an older one (10.0.26100.863, base
+revision 1) and the image's own (revision 2). 863 sorts after 1000 and 8037 as text, so only a numeric
+version comparison picks the newer stack.
+
 usage: winre_tree.py OUT --wine DIR|'' --variant base|stale|norecords|fileonly --spec-out FILE.json
-The spec JSON records what was put in (the version each signal carries) for tests to compare with.
+       [--wcp-out DIR]
+The spec JSON records what was put in (the version each signal carries) for tests to compare with;
+--wcp-out also keeps each stack's wcp.dll and base as files (wcp-VERSION.dll, base-VERSION.bin).
 """
 import argparse
 import base64
@@ -22,6 +29,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "31bf3856ad364e35"
 EPOCH = 1700000000
+# (version, synthetic base revision) of the older servicing stack; the image's own stack is
+# file_version with revision 2.
+OLD_STACK = ("10.0.26100.863", 1)
 
 # (component name, language, wine source file, destination under Windows/System32, file name in WinSxS)
 COMPONENTS = [
@@ -96,6 +106,56 @@ def mum_xml(name, version, lang, kb, release_type, components):
     ).encode()
 
 
+def stack_manifest(version, wcp):
+    """The servicing stack component's manifest: its files stay in WinSxS (no projection)."""
+    digest = base64.b64encode(hashlib.sha256(wcp).digest()).decode()
+    return "\r\n".join([
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        '<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0">',
+        f'  <assemblyIdentity name="Microsoft-Windows-ServicingStack" version="{version}" '
+        f'processorArchitecture="amd64" language="neutral" buildType="release" publicKeyToken="{TOKEN}" '
+        'versionScope="nonSxS" />',
+        '  <file name="wcp.dll" sourceName="wcp.dll" importPath="$(build.nttree)\\">',
+        '    <asmv2:hash xmlns:asmv2="urn:schemas-microsoft-com:asm.v2">',
+        '      <dsig:DigestMethod xmlns:dsig="http://www.w3.org/2000/09/xmldsig#" '
+        'Algorithm="http://www.w3.org/2000/09/xmldsig#sha256" />',
+        f'      <dsig:DigestValue xmlns:dsig="http://www.w3.org/2000/09/xmldsig#">{digest}</dsig:DigestValue>',
+        "    </asmv2:hash>",
+        "  </file>",
+        "</assembly>",
+        "",
+    ]).encode()
+
+
+def add_servicing_stacks(win, stacks, keep_dir):
+    """One WinSxS servicing stack folder per (version, base revision), each with a synthetic wcp.dll."""
+    out = []
+    for version, revision in stacks:
+        folder = folder_name("microsoft-windows-servicingstack", "none", version)
+        tmp = os.path.join(win, ".wcp.tmp")
+        base_tmp = tmp + ".base"
+        subprocess.run([sys.executable, os.path.join(HERE, "wcp_dll.py"), tmp, "--version", version,
+                        "--revision", str(revision), "--base-out", base_tmp,
+                        # the older stack's leaf is language-neutral: "first language" must not assume 0x409
+                        "--lang", "0" if revision == 1 else "0x409"], check=True)
+        with open(tmp, "rb") as f:
+            wcp = f.read()
+        with open(base_tmp, "rb") as f:
+            base = f.read()
+        os.remove(tmp)
+        os.remove(base_tmp)
+        write(os.path.join(win, "WinSxS", folder, "wcp.dll"), wcp)
+        write(os.path.join(win, "WinSxS", "Manifests", folder + ".manifest"), stack_manifest(version, wcp))
+        if keep_dir:
+            write(os.path.join(keep_dir, f"wcp-{version}.dll"), wcp)
+            write(os.path.join(keep_dir, f"base-{version}.bin"), base)
+        out.append({"folder": folder, "version": version, "revision": revision,
+                    "wcp": f"Windows/WinSxS/{folder}/wcp.dll",
+                    "wcp_sha256": hashlib.sha256(wcp).hexdigest(),
+                    "base_sha256": hashlib.sha256(base).hexdigest(), "base_size": len(base)})
+    return out
+
+
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
@@ -108,6 +168,7 @@ def main():
     ap.add_argument("--wine", default="")
     ap.add_argument("--variant", default="base", choices=["base", "stale", "norecords", "fileonly"])
     ap.add_argument("--spec-out", required=True)
+    ap.add_argument("--wcp-out", default="")
     a = ap.parse_args()
 
     if os.path.exists(a.out):
@@ -149,6 +210,9 @@ def main():
               manifest_xml(comp, lang, file_version, [(dest, data)]))
         spec["components"].append({"folder": folder, "file": name, "system32": dest,
                                    "sha256": hashlib.sha256(data).hexdigest()})
+
+    if a.variant != "fileonly":
+        spec["servicing_stacks"] = add_servicing_stacks(win, [OLD_STACK, (file_version, 2)], a.wcp_out)
 
     if a.variant in ("base", "stale"):
         pk = os.path.join(win, "servicing", "Packages")

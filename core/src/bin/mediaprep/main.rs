@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod base;
 mod patch;
 mod report;
 
@@ -95,6 +96,10 @@ enum Cmd {
     },
     /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
     Patch(patch::PatchArgs),
+    /// The base manifest DCM-compressed manifests are deltas against: from an image's servicing
+    /// stack (wcp.dll resource 614/1), a wcp.dll, or a raw base file; where it came from, and -o
+    /// writes it.
+    BaseManifest(base::BaseArgs),
     /// The embedded Dynamic Update catalog.
     Catalog {
         /// JSON output.
@@ -340,6 +345,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
+        Cmd::BaseManifest(a) => base::run(a)?,
         Cmd::Catalog { json } => {
             let cat = mediaprep_core::catalog::Catalog::embedded()?;
             if json {
