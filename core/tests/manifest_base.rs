@@ -235,9 +235,12 @@ fn lookup_matches_pefile_on_libwine_pe_files() {
     );
 }
 
+/// (type, name, lang) → (RVA, size).
+type ObjdumpLeaves = BTreeMap<(u32, u32, u32), (u32, u32)>;
+
 /// GNU objdump's view of the resource leaves: (type, name, lang) → (RVA, size). `None` when binutils'
 /// objdump is not installed.
-fn objdump_leaves(path: &Path) -> Option<BTreeMap<(u32, u32, u32), (u32, u32)>> {
+fn objdump_leaves(path: &Path) -> Option<ObjdumpLeaves> {
     let out = std::process::Command::new("objdump")
         .arg("-p")
         .arg(path)
