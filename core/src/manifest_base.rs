@@ -123,11 +123,16 @@ impl BaseManifest {
     pub fn from_tree(wim: &Wim, tree: &ImageTree) -> Result<BaseManifest> {
         let stacks = servicing_stacks(tree)?;
         let stack = newest_stack(&stacks)?.clone();
-        let node = stack
-            .wcp_node
-            .and_then(|n| tree.nodes.get(n))
-            .ok_or_else(|| Error::Invalid(format!("{}: wcp.dll node lost", stack.folder)))?;
-        let path = tree.path_of(stack.wcp_node.unwrap_or(0));
+        // newest_stack only returns a stack whose wcp_node was found in this tree.
+        let (node, path) = match stack.wcp_node.and_then(|n| Some((tree.nodes.get(n)?, n))) {
+            Some((d, n)) => (d, tree.path_of(n)),
+            None => {
+                return Err(Error::Invalid(format!(
+                    "{}: its wcp.dll is not in this image tree",
+                    stack.folder
+                )))
+            }
+        };
         let reader = wim.open_data(node)?;
         let (bytes, wcp) = read_wcp(&reader, &path)
             .map_err(|e| in_file(e, &path))?
@@ -145,7 +150,7 @@ impl BaseManifest {
     /// manifest (a common mix-up: the base is the reference, not a delta).
     pub fn from_reader(src: &dyn ReadAt, path: &str) -> Result<BaseManifest> {
         let mut magic = [0u8; 4];
-        let head = (src.size().min(4)) as usize;
+        let head = src.size().min(4) as usize;
         src.read_at(0, &mut magic[..head])?;
         if magic[..head].starts_with(b"MZ") {
             let (bytes, wcp) = read_wcp(src, path)

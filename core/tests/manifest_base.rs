@@ -167,6 +167,26 @@ fn lookup_matches_pefile_on_fixture_wcp_dlls() {
     let (leaves, with_res) = compare_with_pefile(&files);
     // Each carries RT_VERSION 16/1, the base 614/1 and the decoy 614/2.
     assert_eq!((leaves, with_res), (6, 2));
+    // A second, independent reader (GNU binutils) sees the same three leaves where we do.
+    for f in &files {
+        let Some(od) = objdump_leaves(f) else {
+            eprintln!("SKIPPED: objdump (binutils) not installed");
+            break;
+        };
+        assert_eq!(od.len(), 3, "{}: {od:?}", f.display());
+        let src = SliceSource::new(std::fs::read(f).unwrap());
+        for (&(t, n, l), &(rva, size)) in &od {
+            let got = locate_resource(&src, t as u16, n as u16, Some(l as u16))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (got.rva, got.size),
+                (rva, size),
+                "{} {t}/{n}/{l}",
+                f.display()
+            );
+        }
+    }
     // 614/1 is the base file written beside it, byte for byte.
     for (ver, _) in spec_stacks("Winre.wim") {
         let dll = std::fs::read(wcp_dir().join(format!("wcp-{ver}.dll"))).unwrap();
@@ -213,6 +233,40 @@ fn lookup_matches_pefile_on_libwine_pe_files() {
         with_res >= 50 && leaves >= 200,
         "{with_res} files, {leaves} leaves"
     );
+}
+
+/// (type, name, lang) → (RVA, size).
+type ObjdumpLeaves = BTreeMap<(u32, u32, u32), (u32, u32)>;
+
+/// GNU objdump's view of the resource leaves: (type, name, lang) → (RVA, size). `None` when binutils'
+/// objdump is not installed.
+fn objdump_leaves(path: &Path) -> Option<ObjdumpLeaves> {
+    let out = std::process::Command::new("objdump")
+        .arg("-p")
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "objdump -p {}", path.display());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = |s: &str| {
+        u32::from_str_radix(s.trim_start_matches("0x").trim_end_matches(','), 16).unwrap()
+    };
+    let (mut ids, mut leaves) = ([0u32; 3], BTreeMap::new());
+    for line in text
+        .lines()
+        .skip_while(|l| !l.contains(".rsrc Resource Directory section"))
+    {
+        let body = line.get(3..).unwrap_or("");
+        let depth = body.len() - body.trim_start().len();
+        let words: Vec<&str> = body.split_whitespace().collect();
+        if words.first() == Some(&"Entry:") && words.get(1) == Some(&"ID:") {
+            // Type entries are indented 3, names 5, languages 7.
+            ids[(depth.saturating_sub(3) / 2).min(2)] = hex(words[2]);
+        } else if words.first() == Some(&"Leaf:") {
+            leaves.insert((ids[0], ids[1], ids[2]), (hex(words[2]), hex(words[4])));
+        }
+    }
+    Some(leaves)
 }
 
 fn typed(e: &Error) -> bool {

@@ -42,8 +42,8 @@ pub struct ResourceLocation {
 
 /// Find resource `type_id`/`name_id` and say where its data lies.
 ///
-/// `language` picks that language's leaf; `None` takes the first leaf in file order (how a resource
-/// with one language, as `wcp.dll`'s 614/1, is read). `Ok(None)`: a well-formed PE that has no such
+/// `language` picks that language's leaf; `None` takes the first leaf in file order (the only one
+/// when the resource has one language). `Ok(None)`: a well-formed PE that has no such
 /// resource (or no resources at all). Errors: not a PE, headers or section table out of the file, a
 /// directory, entry or data entry outside the resource table, a data RVA outside every section's file
 /// data, a tree whose levels are not directory → directory → data. Each error names the structure and
