@@ -359,6 +359,10 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("Catalog of 2026-11-23 (58 days old)"));
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("up to date as of 2026-11-23"), "{md}");
+    assert!(
+        md.contains("No update in the catalog of 2026-11-23 applies"),
+        "{md}"
+    );
     assert!(md.contains("58 days old") && md.contains("a.json"), "{md}");
     let json = t.path().join("r.json");
     let o = mediaprep(&[

@@ -15,16 +15,15 @@ use serde::{Deserialize, Serialize};
 use super::model::Catalog;
 use crate::{Error, Result};
 
-/// A calendar date (proleptic Gregorian), written `YYYY-MM-DD`.
+/// A calendar date (proleptic Gregorian, years 1–9999), written `YYYY-MM-DD`. Only valid dates can
+/// be built ([`Date::new`], [`Date::parse`], [`Date::from_days_since_epoch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub struct Date {
-    /// Year, 1..=9999.
-    pub year: u16,
-    /// Month, 1..=12.
-    pub month: u8,
-    /// Day of the month, 1..=31 (valid for the month).
-    pub day: u8,
+    // Field order makes the derived ordering chronological.
+    year: u16,
+    month: u8,
+    day: u8,
 }
 
 /// Days in `month` of `year`.
@@ -44,6 +43,21 @@ impl Date {
     pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
         ((1..=9999).contains(&year) && (1..=month_days(year, month)).contains(&day))
             .then_some(Date { year, month, day })
+    }
+
+    /// The year.
+    pub fn year(self) -> u16 {
+        self.year
+    }
+
+    /// The month, 1–12.
+    pub fn month(self) -> u8 {
+        self.month
+    }
+
+    /// The day of the month, 1–31.
+    pub fn day(self) -> u8 {
+        self.day
     }
 
     /// Parse `YYYY-MM-DD` (exactly that form).
@@ -205,12 +219,16 @@ impl CatalogSource {
 impl Catalog {
     /// The catalog's date: its `version` (`YYYY.MM.DD`, the day of the last research pass).
     pub fn date(&self) -> Result<Date> {
-        Date::parse(&self.version.replace('.', "-")).ok_or_else(|| {
-            Error::Invalid(format!(
-                "catalog version {:?} is not a date of the form YYYY.MM.DD",
-                self.version
-            ))
-        })
+        let dotted = self.version.len() == 10 && !self.version.contains('-');
+        dotted
+            .then(|| Date::parse(&self.version.replace('.', "-")))
+            .flatten()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "catalog version {:?} is not a date of the form YYYY.MM.DD",
+                    self.version
+                ))
+            })
     }
 }
 
@@ -384,11 +402,9 @@ mod tests {
         assert_eq!(future.age_days, -3);
         assert!(!future.stale);
         assert!(future.notice.contains("check the computer's clock"));
-        assert!(CatalogAge::new(
-            &catalog("2026.11"),
-            CatalogSource::built_in(),
-            d("2026-12-03")
-        )
-        .is_err());
+        for bad in ["2026.11", "2026-11-23", "2026.02.30"] {
+            let r = CatalogAge::new(&catalog(bad), CatalogSource::built_in(), d("2026-12-03"));
+            assert!(r.is_err(), "{bad}");
+        }
     }
 }

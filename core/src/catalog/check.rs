@@ -143,13 +143,12 @@ impl Catalog {
         }
         for (i, u) in self.updates.iter().enumerate() {
             let Some(d) = date(u) else { continue };
-            let tuesday = d.weekday() == 1;
-            let release_week = matches!(d.week_of_month(), 2 | 4);
+            let release_day = d.weekday() == 1 && matches!(d.week_of_month(), 2 | 4);
             let documented = u.notes.as_deref().is_some_and(|n| {
                 let n = n.to_ascii_lowercase();
                 OFF_CYCLE_WORDS.iter().any(|w| n.contains(w))
             });
-            if !(tuesday && release_week) && !documented {
+            if !release_day && !documented {
                 out.push(CatalogProblem::new(
                     format!("$.updates[{i}].release_date"),
                     format!(

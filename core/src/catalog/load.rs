@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::age::Date;
 use super::model::{Catalog, Update};
 use super::schema::{schema_problems, CatalogProblem};
 use crate::{Error, Result};
@@ -304,35 +305,13 @@ pub fn is_kb(s: &str) -> bool {
 
 /// `YYYY-MM-DD` with a month 1–12 and a day valid for that month.
 pub fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
-        return false;
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let max_day = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=max_day).contains(&d)
+    Date::parse(s).is_some()
 }
 
+/// `YYYY.MM.DD`, a real date.
 fn is_catalog_version(s: &str) -> bool {
-    let dashed = s.replace('.', "-");
-    is_iso_date(&dashed)
+    let b = s.as_bytes();
+    b.len() == 10 && b[4] == b'.' && b[7] == b'.' && is_iso_date(&s.replace('.', "-"))
 }
 
 fn is_hex(s: &str, len: usize) -> bool {

@@ -82,7 +82,10 @@ impl Report {
             }
             md.push_str("\n## Recommended updates\n\n");
             if ev.recommendations.is_empty() {
-                md.push_str("No update applies (see the verdicts below).\n");
+                md.push_str(&format!(
+                    "{}\n",
+                    md_inline(&no_update_words(self.catalog.as_ref()))
+                ));
             } else {
                 md.push_str(
                     "| Image | Target | KB | Kind | Released | Why |\n|---|---|---|---|---|---|\n",
@@ -158,6 +161,18 @@ impl Report {
         md.push_str("\n## Inputs\n\n");
         md.push_str(&fenced_json(&self.inputs));
         md
+    }
+}
+
+/// What to say when nothing is recommended: with a stale catalog, only as of its date.
+pub(crate) fn no_update_words(age: Option<&CatalogAge>) -> String {
+    match age {
+        Some(a) if a.stale => format!(
+            "No update in the catalog of {} applies; updates released since are unknown to it \
+             (see the verdicts below).",
+            a.date
+        ),
+        _ => "No update applies (see the verdicts below).".to_string(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::export::Report;
+use super::export::{no_update_words, Report};
 use crate::catalog::Verdict;
 
 /// How deep the generic JSON renderer descends before falling back to preformatted JSON.
@@ -183,7 +183,10 @@ impl Report {
         if let Some(ev) = &self.evaluation {
             h.push_str("<h2>Recommended updates</h2>\n");
             if ev.recommendations.is_empty() {
-                h.push_str("<p>No update applies (see the verdicts below).</p>\n");
+                h.push_str(&format!(
+                    "<p>{}</p>\n",
+                    escape(&no_update_words(self.catalog.as_ref()))
+                ));
             } else {
                 h.push_str("<table>\n");
                 h.push_str(&header(&[

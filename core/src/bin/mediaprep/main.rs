@@ -300,11 +300,13 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                 );
             } else {
                 println!("{}", age.notice);
+                // Wide enough for "up to date as of YYYY-MM-DD" when the catalog is stale.
+                let width = if age.stale { 27 } else { 16 };
                 for (i, f) in facts.iter().enumerate() {
                     println!("{}", f.label);
                     for x in eval.findings_for(i) {
                         println!(
-                            "  {:<16} {}  {}",
+                            "  {:<width$} {}  {}",
                             x.verdict.words(Some(&age)),
                             x.kb,
                             x.reasons.join("; ")
