@@ -5,6 +5,7 @@
 //!   or [`CatalogError`] out), checked against [`schema`] (`docs/schema/catalog.schema.json`);
 //! * [`age`]: the catalog's date and source, its age against a caller-given "today" and whether its
 //!   "already current" verdicts only hold as of its date ([`CatalogAge`]);
+//! * [`stored`]: whether a catalog file kept between sessions (OPFS in the page) is still used;
 //! * [`check`]: the maintenance checks `scripts/catalog-check` runs ([`check_catalog`]);
 //! * [`applicability`]: [`evaluate`] gives a verdict per (image, update) with reasons;
 //! * [`plan`]: Microsoft's procedure order for the recommended packages;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod partition;
 pub mod plan;
 pub mod schema;
+pub mod stored;
 
 pub use age::{CatalogAge, CatalogSource, Date};
 pub use applicability::{
@@ -32,3 +34,4 @@ pub use model::{Catalog, Confidence, ProductSide, Target, Update, UpdateFile, Up
 pub use partition::{partition_fit, Fit, FitVerdict};
 pub use plan::ProcedureStep;
 pub use schema::CatalogProblem;
+pub use stored::{kept_catalog, should_keep, KeptCatalog, KeptCatalogInfo};
