@@ -758,3 +758,330 @@ fn partition_fit_guidance() {
         Fit::DoesNotFit
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Loading a catalog file: named fields, export round-trip, maintenance checks, age
+// ---------------------------------------------------------------------------------------------
+
+use mediaprep_core::catalog::{check_catalog, CatalogAge, CatalogSource, Date};
+use mediaprep_core::report::Report;
+
+/// A small sound catalog for the checks: a Safe OS DU chain (Patch Tuesdays, growing revisions)
+/// and an LCU whose title states its KB and build.
+const SMALL: &str = r#"{"schema":1,"version":"2026.03.16","generated":"test","updates":[
+ {"kb":"KB2000001","kind":"safeos-du","release_date":"2026-01-13","products":["Windows 11, version 24H2"],
+  "build_family":26100,"os_builds":[26100],"revision":7618,"architectures":["x64"],"targets":["winre"],
+  "superseded_by":["KB2000002"],"source":"https://t/1"},
+ {"kb":"KB2000002","kind":"safeos-du","release_date":"2026-02-10","products":["Windows 11, version 24H2"],
+  "build_family":26100,"os_builds":[26100],"revision":7817,"architectures":["x64"],"targets":["winre"],
+  "supersedes":["KB2000001"],"source":"https://t/2"},
+ {"kb":"KB2000003","kind":"lcu","title":"March 10, 2026—KB2000003 (OS Build 26100.8037)","release_date":"2026-03-10",
+  "products":["Windows 11, version 24H2"],"build_family":26100,"os_builds":[26100],"revision":8037,
+  "architectures":["x64"],"targets":["winre","install"],"files":[{"name":"windows11.0-kb2000003-x64.msu"}],
+  "source":"https://t/3"}
+]}"#;
+
+fn problems_of(json: &str) -> Vec<String> {
+    check_catalog(json.as_bytes())
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `json` has exactly one problem, at `path`, whose message contains `words`.
+fn one_problem(json: &str, path: &str, words: &str) {
+    let p = problems_of(json);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with(&format!("{path}: ")) && p[0].contains(words),
+        "want {path}: …{words}…, got {p:#?}"
+    );
+}
+
+fn edit(json: &str, from: &str, to: &str) -> String {
+    assert!(json.contains(from), "{from}");
+    json.replacen(from, to, 1)
+}
+
+#[test]
+fn small_catalog_passes_every_check_and_so_does_the_shipped_one() {
+    assert_eq!(problems_of(SMALL), Vec::<String>::new());
+    assert_eq!(problems_of(load::EMBEDDED_JSON), Vec::<String>::new());
+}
+
+#[test]
+fn load_errors_name_the_json_path_of_the_field() {
+    for (bad, path, words) in [
+        // Misspelt field: refused rather than silently read as "not sourced".
+        (
+            edit(SMALL, "\"revision\":7618", "\"revison\":7618"),
+            "$.updates[0].revison",
+            "unknown field",
+        ),
+        (
+            edit(SMALL, "\"revision\":7817", "\"revision\":\"7817\""),
+            "$.updates[1].revision",
+            "not of type integer or null",
+        ),
+        (
+            edit(SMALL, "\"revision\":8037", "\"revision\":-1"),
+            "$.updates[2].revision",
+            "below 0",
+        ),
+        (
+            edit(SMALL, "\"2026-02-10\"", "\"2026-2-10\""),
+            "$.updates[1].release_date",
+            "pattern",
+        ),
+        (
+            edit(SMALL, "\"2026-02-10\"", "\"2026-02-30\""),
+            "$.updates[1].release_date",
+            "not a real date",
+        ),
+        (
+            edit(SMALL, "\"kind\":\"lcu\"", "\"kind\":\"hotfix\""),
+            "$.updates[2].kind",
+            "not one of",
+        ),
+        (
+            edit(
+                SMALL,
+                "\"architectures\":[\"x64\"],\"targets\":[\"winre\"],\n  \"superseded_by\"",
+                "\"architectures\":[\"amd64\"],\"targets\":[\"winre\"],\n  \"superseded_by\"",
+            ),
+            "$.updates[0].architectures[0]",
+            "\"amd64\"",
+        ),
+        (
+            edit(SMALL, ",\"source\":\"https://t/2\"", ""),
+            "$.updates[1]",
+            "required field \"source\"",
+        ),
+        (
+            edit(SMALL, "\"schema\":1", "\"schema\":2"),
+            "$.schema",
+            "not one of",
+        ),
+        (
+            edit(SMALL, "\"2026.03.16\"", "\"2026.02.30\""),
+            "$.version",
+            "not a real date",
+        ),
+        (
+            edit(SMALL, "\"kb\":\"KB2000002\"", "\"kb\":\"KB2000001\""),
+            "$.updates[1].kb",
+            "more than once",
+        ),
+        (
+            edit(SMALL, "\"updates\":", "\"updats\":[],\"updates\":"),
+            "$.updats",
+            "unknown field",
+        ),
+    ] {
+        let err = Catalog::load(bad.as_bytes()).expect_err(&bad);
+        let first = err.problems[0].to_string();
+        assert!(
+            first.starts_with(&format!("{path}: ")) && first.contains(words),
+            "want {path}: …{words}…, got {first}"
+        );
+        // The crate error names the field too (what the CLI prints).
+        assert!(Catalog::from_json(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains(path));
+    }
+    // The entry is named by its KB as well as its index.
+    let e =
+        Catalog::load(edit(SMALL, "\"revision\":7618", "\"revison\":7618").as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("KB2000001"), "{e}");
+    // Not JSON / not UTF-8: the whole file, with where it broke.
+    let e = Catalog::load(b"{\"schema\":1,\n\"version\":}").unwrap_err();
+    assert_eq!(e.problems[0].path, "$");
+    assert!(e.problems[0].message.contains("line 2"), "{e}");
+    let e = Catalog::load(b"\xff\xfe{}").unwrap_err();
+    assert!(e.problems[0].message.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn export_then_load_round_trips() {
+    for cat in [
+        embedded(),
+        test_catalog(),
+        Catalog::from_json(SMALL).unwrap(),
+    ] {
+        let json = cat.to_json().unwrap();
+        assert_eq!(Catalog::load(json.as_bytes()).unwrap(), cat);
+    }
+}
+
+#[test]
+fn check_finds_a_supersedence_cycle() {
+    let bad = edit(
+        SMALL,
+        "\"supersedes\":[\"KB2000001\"],\"source\":\"https://t/2\"",
+        "\"supersedes\":[\"KB2000001\"],\"superseded_by\":[\"KB2000001\"],\"source\":\"https://t/2\"",
+    );
+    // KB2000001 lists KB2000002 as its replacement too, so the only problems are the loop and the
+    // dates/revisions that go backwards along it.
+    let p = problems_of(&bad);
+    assert!(
+        p.iter().any(|m| m.contains("supersedence cycle")
+            && m.contains("KB2000001")
+            && m.contains("KB2000002")),
+        "{p:#?}"
+    );
+    // A self-reference is a cycle of one.
+    let p = problems_of(&edit(
+        SMALL,
+        "\"kind\":\"lcu\"",
+        "\"kind\":\"lcu\",\"supersedes\":[\"KB2000003\"]",
+    ));
+    assert!(
+        p.iter()
+            .any(|m| m.contains("supersedence cycle: KB2000003 replaces KB2000003")),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn check_finds_a_replacement_older_than_what_it_replaces() {
+    // KB2000002 moves to a January Patch Tuesday before KB2000001's.
+    let bad = edit(SMALL, "\"2026-02-10\"", "\"2025-12-09\"");
+    let p = problems_of(&bad);
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("$.updates[1].release_date: ")
+                && m.contains("replaces KB2000001 but is dated before it")),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn check_wants_release_days_or_a_documented_out_of_band_release() {
+    // 2026-02-12 is a Thursday.
+    let off = edit(SMALL, "\"2026-02-10\"", "\"2026-02-12\"");
+    one_problem(&off, "$.updates[1].release_date", "is a Thursday");
+    let documented = edit(
+        &off,
+        "\"source\":\"https://t/2\"",
+        "\"source\":\"https://t/2\",\"notes\":\"Out-of-band release.\"",
+    );
+    assert_eq!(problems_of(&documented), Vec::<String>::new());
+    // The fourth-Tuesday preview release is a release day (2026-02-24).
+    assert_eq!(
+        problems_of(&edit(SMALL, "\"2026-02-10\"", "\"2026-02-24\"")),
+        Vec::<String>::new()
+    );
+    // A first Tuesday is not (2026-02-03).
+    one_problem(
+        &edit(SMALL, "\"2026-02-10\"", "\"2026-02-03\""),
+        "$.updates[1].release_date",
+        "week 1",
+    );
+}
+
+#[test]
+fn check_finds_revisions_going_backwards() {
+    let bad = edit(SMALL, "\"revision\":7817", "\"revision\":7000");
+    let p = problems_of(&bad);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(p.iter().all(|m| m.starts_with("$.updates[1].revision: ")));
+    assert!(p.iter().any(|m| m.contains("the older KB2000001")));
+    assert!(p.iter().any(|m| m.contains("lower revision (7000 < 7618)")));
+}
+
+#[test]
+fn check_finds_kb_and_revision_disagreements() {
+    one_problem(
+        &edit(SMALL, "—KB2000003 (", "—KB2000009 ("),
+        "$.updates[2].title",
+        "names KB2000009",
+    );
+    one_problem(
+        &edit(SMALL, "26100.8037)", "26100.8038)"),
+        "$.updates[2].revision",
+        "title gives revision 8038 but the entry says 8037",
+    );
+    one_problem(
+        &edit(SMALL, "kb2000003-x64.msu", "kb2000004-x64.msu"),
+        "$.updates[2].files[0].name",
+        "names KB2000004",
+    );
+    one_problem(
+        &edit(
+            SMALL,
+            "\"kind\":\"lcu\",\"title\":\"March 10, 2026—KB2000003",
+            "\"kind\":\"lcu\",\"title\":\"KB2000003: Safe OS Dynamic Update, March 10, 2026—KB2000003",
+        ),
+        "$.updates[2].kind",
+        "Safe OS Dynamic Update",
+    );
+    // A dangling supersedes link that the notes do not explain.
+    one_problem(
+        &edit(
+            SMALL,
+            "\"supersedes\":[\"KB2000001\"]",
+            "\"supersedes\":[\"KB2000001\",\"KB2999999\"]",
+        ),
+        "$.updates[1].supersedes[1]",
+        "neither in the catalog nor explained",
+    );
+}
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+
+/// The test catalog's KB1000002 (7817) is the newest Safe OS DU with a revision below the image's.
+fn current_winre() -> ImageFacts {
+    facts(&winre("x64", 26100, 8400))
+}
+
+#[test]
+fn stale_catalog_says_up_to_date_as_of_its_date() {
+    let cat = test_catalog(); // version 2026.01.01
+    let ev = evaluate(&cat, &[current_winre()]);
+    let f = ev.finding(0, "KB1000010").unwrap();
+    assert_eq!(f.verdict, Verdict::AlreadyCurrent);
+
+    // 2026-01-12: the newest release day is 2025-12-09, before the catalog: fresh.
+    let fresh = CatalogAge::new(&cat, CatalogSource::built_in(), d("2026-01-12")).unwrap();
+    assert!(!fresh.stale);
+    assert_eq!(f.verdict.words(Some(&fresh)), "already current");
+    assert_eq!(
+        fresh.notice,
+        "Catalog of 2026-01-01 (11 days old): updates released after that date are unknown to it."
+    );
+    // 2026-01-13 is January's release day: the catalog cannot know that month's updates.
+    let stale = CatalogAge::new(&cat, CatalogSource::built_in(), d("2026-01-13")).unwrap();
+    assert!(stale.stale);
+    assert_eq!(f.verdict.words(Some(&stale)), "up to date as of 2026-01-01");
+    assert!(stale
+        .notice
+        .starts_with("Catalog of 2026-01-01 (12 days old): updates released after that date"));
+    // Other verdicts keep their words.
+    assert_eq!(Verdict::Applies.words(Some(&stale)), "applies");
+
+    // The report carries date, source and age, and never says a bare "already current" then.
+    let mut r = Report::new("2026-01-13T00:00:00Z", serde_json::json!({}));
+    r.catalog = Some(stale.clone());
+    r.evaluation = Some(ev.clone());
+    let json: Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+    assert_eq!(json["catalog"]["date"], "2026-01-01");
+    assert_eq!(json["catalog"]["source"]["kind"], "built-in");
+    assert_eq!(json["catalog"]["age_days"], 12);
+    assert_eq!(json["catalog"]["stale"], true);
+    assert_eq!(Report::from_json(&r.to_json().unwrap()).unwrap(), r);
+    for text in [r.to_markdown(), r.to_html()] {
+        assert!(text.contains("up to date as of 2026-01-01"), "{text}");
+        assert!(!text.contains("already current"), "{text}");
+        assert!(text.contains("12 days old"), "{text}");
+    }
+    // A fresh catalog reads plainly.
+    r.catalog = Some(fresh);
+    for text in [r.to_markdown(), r.to_html()] {
+        assert!(text.contains("already current"));
+        assert!(!text.contains("up to date as of"));
+        assert!(text.contains("11 days old"));
+    }
+}

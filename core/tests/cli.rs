@@ -271,3 +271,245 @@ fn base_manifest_names_the_newest_stack_and_writes_its_base() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no servicing stack"));
     assert!(!none.exists() && !out.path().join("none.bin.mediaprep-part").exists());
 }
+
+/// A catalog file with the given Safe OS DUs for the WinRE fixture (build 26100, x64, revision 1000
+/// in the WIM XML and in its `Package_for_SafeOSDU` record): `(kb, release date, revision)`.
+fn safeos_catalog(
+    dir: &std::path::Path,
+    name: &str,
+    version: &str,
+    dus: &[(&str, &str, u32)],
+) -> String {
+    let updates: Vec<serde_json::Value> = dus
+        .iter()
+        .map(|(kb, date, rev)| {
+            serde_json::json!({
+                "kb": kb, "kind": "safeos-du",
+                "title": null, "release_date": date,
+                "products": ["Windows 11, version 24H2"],
+                "build_family": 26100, "os_builds": [26100], "revision": rev,
+                "architectures": ["x64"], "targets": ["winre"],
+                "source": "https://example.invalid/scripts/fixtures.d/safeos-du.json",
+                "confidence": "third-party", "notes": "test entry for the WinRE fixture"
+            })
+        })
+        .collect();
+    let cat = serde_json::json!({
+        "schema": 1, "version": version, "generated": "test", "updates": updates
+    });
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(&cat).unwrap()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn stdout_ok(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn finding<'a>(check: &'a serde_json::Value, kb: &str) -> &'a serde_json::Value {
+    check["evaluation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kb"] == kb)
+        .unwrap_or_else(|| panic!("no finding for {kb}"))
+}
+
+#[test]
+fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let winre = fx.join("Winre.wim");
+    let winre = winre.to_str().unwrap();
+    let old_du = ("KB5040530", "2024-07-09", 1000);
+    let a = safeos_catalog(t.path(), "a.json", "2026.11.23", &[old_du]);
+    let b = safeos_catalog(
+        t.path(),
+        "b.json",
+        "2026.11.24",
+        &[old_du, ("KB5079500", "2026-03-10", 8037)],
+    );
+    let check = |cat: &str| -> serde_json::Value {
+        let o = mediaprep(&[
+            "check",
+            winre,
+            "--catalog",
+            cat,
+            "--today",
+            "2026-12-03",
+            "--json",
+        ]);
+        serde_json::from_str(&stdout_ok(&o)).unwrap()
+    };
+    let with_a = check(&a);
+    assert_eq!(finding(&with_a, "KB5040530")["verdict"], "already-current");
+    assert!(with_a["evaluation"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(with_a["catalog"]["date"], "2026-11-23");
+    assert_eq!(with_a["catalog"]["source"]["kind"], "file");
+    assert_eq!(with_a["catalog"]["source"]["name"], a.as_str());
+    assert_eq!(with_a["catalog"]["stale"], false);
+
+    let with_b = check(&b);
+    assert_eq!(finding(&with_b, "KB5079500")["verdict"], "applies");
+    let recs = with_b["evaluation"]["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["kb"], "KB5079500");
+
+    // The text form: the age line first, plain words for a fresh catalog.
+    let text = stdout_ok(&mediaprep(&[
+        "check",
+        winre,
+        "--catalog",
+        &a,
+        "--today",
+        "2026-12-03",
+    ]));
+    assert_eq!(
+        text.lines().next(),
+        Some("Catalog of 2026-11-23 (10 days old): updates released after that date are unknown to it.")
+    );
+    assert!(
+        text.contains("already current") && text.contains("KB5040530"),
+        "{text}"
+    );
+    assert!(!text.contains("up to date as of"), "{text}");
+}
+
+#[test]
+fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let winre = fx.join("Winre.wim");
+    let winre = winre.to_str().unwrap();
+    let a = safeos_catalog(
+        t.path(),
+        "a.json",
+        "2026.11.23",
+        &[("KB5040530", "2024-07-09", 1000)],
+    );
+    // 2027-01-12 is January's release day, after the catalog's date.
+    let text = stdout_ok(&mediaprep(&[
+        "check",
+        winre,
+        "--catalog",
+        &a,
+        "--today",
+        "2027-01-20",
+    ]));
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("Catalog of 2026-11-23 (58 days old): updates released after that date are unknown to it.")
+            && first.contains("2027-01-12"),
+        "{text}"
+    );
+    assert!(text.contains("up to date as of 2026-11-23"), "{text}");
+    assert!(!text.contains("already current"), "{text}");
+
+    // The report carries the catalog's date, source and age, and uses the same words.
+    let md = t.path().join("r.md");
+    let o = mediaprep(&[
+        "report",
+        winre,
+        "--catalog",
+        &a,
+        "--today",
+        "2027-01-20",
+        "-o",
+        md.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Catalog of 2026-11-23 (58 days old)"));
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("up to date as of 2026-11-23"), "{md}");
+    assert!(
+        md.contains("No update in the catalog of 2026-11-23 applies"),
+        "{md}"
+    );
+    assert!(md.contains("58 days old") && md.contains("a.json"), "{md}");
+    let json = t.path().join("r.json");
+    let o = mediaprep(&[
+        "report",
+        winre,
+        "--today",
+        "2027-06-01",
+        "-o",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["catalog"]["source"]["kind"], "built-in");
+    assert_eq!(r["catalog"]["age_days"], 190);
+    assert_eq!(r["catalog"]["stale"], true);
+}
+
+#[test]
+fn catalog_export_loads_back_and_bad_files_name_the_field() {
+    let t = tempfile::tempdir().unwrap();
+    let exported = stdout_ok(&mediaprep(&["catalog", "--json"]));
+    let file = t.path().join("exported.json");
+    std::fs::write(&file, &exported).unwrap();
+    let f = file.to_str().unwrap();
+    // Export → load → export gives the same file; it passes the maintenance checks.
+    assert_eq!(
+        stdout_ok(&mediaprep(&["catalog", "--catalog", f, "--json"])),
+        exported
+    );
+    assert!(stdout_ok(&mediaprep(&["catalog", "--check", f])).contains("passes every check"));
+    let listed = stdout_ok(&mediaprep(&["catalog", "--today", "2026-12-03"]));
+    assert!(
+        listed.contains("Catalog of 2026-11-23 (10 days old)"),
+        "{listed}"
+    );
+
+    // A misspelt field: --catalog refuses it, naming the JSON path.
+    let bad = t.path().join("bad.json");
+    std::fs::write(&bad, exported.replacen("\"revision\"", "\"revison\"", 1)).unwrap();
+    let fx = fixtures();
+    let o = mediaprep(&[
+        "check",
+        fx.join("Winre.wim").to_str().unwrap(),
+        "--catalog",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("$.updates[0].revison: unknown field"), "{err}");
+
+    // scripts/catalog-check: one line per problem, exit 1; the embedded catalog passes.
+    let script = workspace().join("scripts").join("catalog-check");
+    let run_script = |args: &[&str]| {
+        Command::new(&script)
+            .args(args)
+            .env("MEDIAPREP", env!("CARGO_BIN_EXE_mediaprep"))
+            .output()
+            .unwrap()
+    };
+    let o = run_script(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let off = exported.replacen(
+        "\"release_date\": \"2025-07-08\"",
+        "\"release_date\": \"2025-07-09\"",
+        1,
+    );
+    assert_ne!(
+        off, exported,
+        "the shipped catalog changed: pick another date to break"
+    );
+    let twice = off.replacen("\"revision\"", "\"revison\"", 1);
+    for (content, want) in [
+        (off, vec!["release_date: 2025-07-09 is a Wednesday"]),
+        (twice, vec!["revison: unknown field"]),
+    ] {
+        std::fs::write(&bad, content).unwrap();
+        let o = run_script(&[bad.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for w in want {
+            assert!(err.contains(w), "{err}");
+        }
+    }
+}

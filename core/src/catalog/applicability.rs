@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::age::CatalogAge;
 use super::model::{Catalog, ProductSide, Target, Update, UpdateKind};
 use super::plan::{procedure, ProcedureStep};
 
@@ -101,6 +102,16 @@ impl Verdict {
             Verdict::Superseded => "superseded",
             Verdict::NotApplicable => "not applicable",
             Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// The words to show for this verdict with a catalog of the given age: "already current"
+    /// becomes "up to date as of <catalog date>" once Microsoft has released updates the catalog
+    /// cannot know about ([`CatalogAge::stale`]); every other verdict reads as [`Verdict::label`].
+    pub fn words(self, age: Option<&CatalogAge>) -> String {
+        match (self, age) {
+            (Verdict::AlreadyCurrent, Some(a)) if a.stale => format!("up to date as of {}", a.date),
+            _ => self.label().to_string(),
         }
     }
 }

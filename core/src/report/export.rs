@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalog::{Evaluation, Verdict};
+use crate::catalog::{CatalogAge, Evaluation, Verdict};
 use crate::{Error, Result};
 
 /// Everything one session produced.
@@ -19,6 +19,10 @@ pub struct Report {
     pub generated: String,
     /// The inspection result (media, images, versions), as JSON.
     pub inputs: Value,
+    /// The catalog the verdicts rest on: its date, source and age on the day of the report
+    /// (absent in reports written before mediaprep recorded it).
+    #[serde(default)]
+    pub catalog: Option<CatalogAge>,
     /// The applicability evaluation, if one was run.
     pub evaluation: Option<Evaluation>,
     /// A package verification result, if one was run.
@@ -34,6 +38,7 @@ impl Report {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             generated: generated.into(),
             inputs,
+            catalog: None,
             evaluation: None,
             package: None,
             notes: Vec::new(),
@@ -59,14 +64,28 @@ impl Report {
             md_inline(&self.tool_version),
             md_inline(&self.generated)
         ));
-        if let Some(ev) = &self.evaluation {
+        if let Some(age) = &self.catalog {
             md.push_str(&format!(
-                "- Catalog version: {}\n",
-                md_inline(&ev.catalog_version)
+                "- Catalog: {} ({}, {} updates)\n\n**{}**\n",
+                md_inline(&age.version),
+                md_inline(&age.source.describe()),
+                age.updates,
+                md_inline(&age.notice)
             ));
+        }
+        if let Some(ev) = &self.evaluation {
+            if self.catalog.is_none() {
+                md.push_str(&format!(
+                    "- Catalog version: {}\n",
+                    md_inline(&ev.catalog_version)
+                ));
+            }
             md.push_str("\n## Recommended updates\n\n");
             if ev.recommendations.is_empty() {
-                md.push_str("No update applies (see the verdicts below).\n");
+                md.push_str(&format!(
+                    "{}\n",
+                    md_inline(&no_update_words(self.catalog.as_ref()))
+                ));
             } else {
                 md.push_str(
                     "| Image | Target | KB | Kind | Released | Why |\n|---|---|---|---|---|---|\n",
@@ -109,7 +128,7 @@ impl Report {
                     md_cell(&f.image_label),
                     md_cell(&f.kb),
                     md_cell(f.kind.label()),
-                    md_cell(f.verdict.label()),
+                    md_cell(&f.verdict.words(self.catalog.as_ref())),
                     md_cell(&f.reasons.join("; "))
                 ));
             }
@@ -142,6 +161,18 @@ impl Report {
         md.push_str("\n## Inputs\n\n");
         md.push_str(&fenced_json(&self.inputs));
         md
+    }
+}
+
+/// What to say when nothing is recommended: with a stale catalog, only as of its date.
+pub(crate) fn no_update_words(age: Option<&CatalogAge>) -> String {
+    match age {
+        Some(a) if a.stale => format!(
+            "No update in the catalog of {} applies; updates released since are unknown to it \
+             (see the verdicts below).",
+            a.date
+        ),
+        _ => "No update applies (see the verdicts below).".to_string(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::export::Report;
+use super::export::{no_update_words, Report};
 use crate::catalog::Verdict;
 
 /// How deep the generic JSON renderer descends before falling back to preformatted JSON.
@@ -20,7 +20,8 @@ th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:
 th{background:#f0f0f0}pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:.8rem}\
 .v-applies{background:#fff3cd}.v-already-current{background:#d1e7dd}.v-superseded{color:#666}\
 .v-not-applicable{color:#888}.v-unknown{background:#e2e3e5}\
-details{margin:.5rem 0}summary{cursor:pointer}";
+details{margin:.5rem 0}summary{cursor:pointer}.catalog-age{font-weight:600}\
+.catalog-stale{font-weight:600;background:#fff3cd;padding:.25rem .5rem}";
 
 /// Escape text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -159,15 +160,33 @@ impl Report {
         h.push_str("</style>\n</head>\n<body>\n<h1>mediaprep report</h1>\n<table>\n");
         h.push_str(&row(&["Tool version", &self.tool_version]));
         h.push_str(&row(&["Generated", &self.generated]));
-        if let Some(ev) = &self.evaluation {
+        if let Some(age) = &self.catalog {
+            h.push_str(&row(&["Catalog", &age.version]));
+            h.push_str(&row(&["Catalog source", &age.source.describe()]));
+            h.push_str(&row(&["Catalog age", &format!("{} days", age.age_days)]));
+        } else if let Some(ev) = &self.evaluation {
             h.push_str(&row(&["Catalog version", &ev.catalog_version]));
         }
         h.push_str("</table>\n");
+        if let Some(age) = &self.catalog {
+            h.push_str(&format!(
+                "<p class=\"{}\" id=\"catalog-age\">{}</p>\n",
+                if age.stale {
+                    "catalog-stale"
+                } else {
+                    "catalog-age"
+                },
+                escape(&age.notice)
+            ));
+        }
 
         if let Some(ev) = &self.evaluation {
             h.push_str("<h2>Recommended updates</h2>\n");
             if ev.recommendations.is_empty() {
-                h.push_str("<p>No update applies (see the verdicts below).</p>\n");
+                h.push_str(&format!(
+                    "<p>{}</p>\n",
+                    escape(&no_update_words(self.catalog.as_ref()))
+                ));
             } else {
                 h.push_str("<table>\n");
                 h.push_str(&header(&[
@@ -228,7 +247,7 @@ impl Report {
                         verdict_class(f.verdict),
                         escape(&f.kb),
                         escape(f.kind.label()),
-                        escape(f.verdict.label()),
+                        escape(&f.verdict.words(self.catalog.as_ref())),
                         escape(&f.reasons.join("; ")),
                         escape(&facts.join("; "))
                     ));

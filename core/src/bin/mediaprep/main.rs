@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod base;
+mod catalog;
 mod patch;
 mod report;
 
@@ -64,6 +65,9 @@ enum Cmd {
         /// A catalog JSON to use instead of the embedded one.
         #[arg(long)]
         catalog: Option<PathBuf>,
+        /// The date the catalog's age is measured against, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -90,6 +94,9 @@ enum Cmd {
         /// When the report was generated, as written into it (default: now, UTC).
         #[arg(long)]
         generated: Option<String>,
+        /// The date the catalog's age is measured against, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
@@ -100,11 +107,22 @@ enum Cmd {
     /// stack (wcp.dll resource 614/1), a wcp.dll, or a raw base file; where it came from, and -o
     /// writes it.
     BaseManifest(base::BaseArgs),
-    /// The embedded Dynamic Update catalog.
+    /// The Dynamic Update catalog: list it with its age, export it (`--json`, the format
+    /// `--catalog` accepts), or run the maintenance checks on a catalog file (`--check FILE`).
     Catalog {
-        /// JSON output.
+        /// Export as JSON (loadable with `--catalog`).
         #[arg(long)]
         json: bool,
+        /// Check FILE (schema, supersedence cycles, dates, KB/revision consistency); exit 1 with
+        /// one line per problem.
+        #[arg(long, value_name = "FILE", conflicts_with = "json")]
+        check: Option<PathBuf>,
+        /// A catalog JSON to list or export instead of the embedded one.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// The date the catalog's age is measured against, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
     },
 }
 
@@ -266,30 +284,38 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         Cmd::Check {
             files,
             catalog,
+            today,
             json,
         } => {
-            let cat = match catalog {
-                Some(p) => {
-                    mediaprep_core::catalog::Catalog::from_json(&std::fs::read_to_string(&p)?)?
-                }
-                None => mediaprep_core::catalog::Catalog::embedded()?,
-            };
+            let (cat, source) = catalog::load(catalog.as_deref())?;
+            let age = mediaprep_core::catalog::CatalogAge::new(
+                &cat,
+                source,
+                catalog::today(today.as_deref())?,
+            )?;
             let rep = media::inspect(open_all(&files)?, &progress)?;
             let facts = media::image_facts(&rep);
             let eval = mediaprep_core::catalog::evaluate(&cat, &facts);
             if json {
-                let v = serde_json::json!({ "inspection": rep, "evaluation": eval });
+                let v =
+                    serde_json::json!({ "catalog": age, "inspection": rep, "evaluation": eval });
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
                 );
             } else {
+                println!("{}", age.notice);
+                // Wide enough for "up to date as of YYYY-MM-DD" when the catalog is stale.
+                let width = if age.stale { 27 } else { 16 };
                 for (i, f) in facts.iter().enumerate() {
                     println!("{}", f.label);
                     for x in eval.findings_for(i) {
-                        let v = serde_json::to_value(x.verdict).ok();
-                        let v = v.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-                        println!("  {:<16} {}  {}", v, x.kb, x.reasons.join("; "));
+                        println!(
+                            "  {:<width$} {}  {}",
+                            x.verdict.words(Some(&age)),
+                            x.kb,
+                            x.reasons.join("; ")
+                        );
                     }
                 }
                 for n in &eval.notes {
@@ -330,6 +356,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             packages,
             catalog,
             generated,
+            today,
             output,
         } => {
             let n = report::run(
@@ -339,6 +366,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     catalog,
                     output: output.clone(),
                     generated,
+                    today,
                 },
                 &progress,
             )?;
@@ -346,28 +374,12 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::BaseManifest(a) => base::run(a)?,
-        Cmd::Catalog { json } => {
-            let cat = mediaprep_core::catalog::Catalog::embedded()?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&cat).map_err(|e| Error::Io(e.to_string()))?
-                );
-            } else {
-                println!("catalog {} ({} updates)", cat.version, cat.updates.len());
-                for u in &cat.updates {
-                    println!(
-                        "  {:<10} {:<14} {}",
-                        u.kb,
-                        serde_json::to_value(u.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default(),
-                        u.title.as_deref().unwrap_or("")
-                    );
-                }
-            }
-        }
+        Cmd::Catalog {
+            json,
+            check,
+            catalog,
+            today,
+        } => catalog::run(json, check, catalog, today)?,
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! Markdown, or the ZIP bundle with the DISM hand-off script and `SHA256SUMS`.
 
 use super::{open, open_all, write_atomically};
-use mediaprep_core::catalog::{evaluate, Catalog};
+use mediaprep_core::catalog::{evaluate, CatalogAge};
 use mediaprep_core::io::Progress;
 use mediaprep_core::media;
 use mediaprep_core::package::open_package;
@@ -17,6 +17,8 @@ pub struct ReportArgs {
     pub catalog: Option<PathBuf>,
     pub output: PathBuf,
     pub generated: Option<String>,
+    /// The date the catalog's age is measured against (`YYYY-MM-DD`; default: the system date).
+    pub today: Option<String>,
 }
 
 /// The output form, from the output file's extension.
@@ -74,16 +76,17 @@ fn utc_now() -> String {
 /// Build the report and write it; returns the number of bytes written.
 pub fn run(args: ReportArgs, progress: &dyn Progress) -> Result<u64> {
     let form = form_of(&args.output)?;
-    let cat = match &args.catalog {
-        Some(p) => Catalog::from_json(&std::fs::read_to_string(p)?)?,
-        None => Catalog::embedded()?,
-    };
+    let (cat, source) = super::catalog::load(args.catalog.as_deref())?;
+    let age = CatalogAge::new(&cat, source, super::catalog::today(args.today.as_deref())?)?;
+    // The age line goes with the verdicts on the terminal too, not only into the file.
+    eprintln!("{}", age.notice);
     let inspection = media::inspect(open_all(&args.files)?, progress)?;
     let facts = media::image_facts(&inspection);
     let evaluation = evaluate(&cat, &facts);
     let inputs = serde_json::to_value(&inspection)
         .map_err(|e| Error::Invalid(format!("inspection JSON: {e}")))?;
     let mut report = Report::new(args.generated.unwrap_or_else(utc_now), inputs);
+    report.catalog = Some(age);
     report.evaluation = Some(evaluation);
 
     let mut verifications = Vec::new();
