@@ -14,6 +14,7 @@ mod bits;
 pub mod dcm;
 mod header;
 mod huffman;
+mod pe;
 mod plzx;
 mod rift;
 
@@ -75,7 +76,30 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
     }
-    let reference = prepare_reference(h, reference, p.preprocess)?;
+    // --- PE-typed deltas (issue 14) ---
+    let mut pe_rift = None;
+    let mut pe_missing: Vec<&str> = Vec::new();
+    let reference = if h.file_type != FILE_TYPE_RAW {
+        let pp = pe::preprocess::parse(p.preprocess, p.preprocess_offset)?;
+        let prep = pe::transform::prepare(h, reference, &pp)?;
+        let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
+        if !prep.complete && !(has_hash && opts.verify_hash) {
+            return Err(Error::Unsupported(format!(
+                "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
+                 against: transforms not implemented: {}",
+                h.file_type,
+                file_type_name(h.file_type),
+                h.flags,
+                prep.missing.join(", ")
+            )));
+        }
+        pe_missing = prep.missing;
+        pe_rift = Some(prep.rift);
+        Cow::Owned(prep.reference)
+    } else {
+        prepare_reference(h, reference, p.preprocess)?
+    };
+    // --- end PE-typed deltas ---
     if p.patch.starts_with(&LZMS_CONTAINER) {
         return Err(Error::Unsupported(
             "delta patch buffer is an LZMS (Compression API) container; no genuine vector to test it \
@@ -83,7 +107,13 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
                 .into(),
         ));
     }
-    let out = plzx::decode(&reference, p.patch, p.patch_offset, target_size)?;
+    let out = plzx::decode_with_rift(
+        &reference,
+        p.patch,
+        p.patch_offset,
+        target_size,
+        pe_rift.as_deref(),
+    )?;
     if out.len() != target_size {
         return Err(Error::malformed(
             "PA30 patch",
@@ -94,6 +124,16 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
+            if !pe_missing.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
+                     transforms not implemented: {}",
+                    h.file_type,
+                    file_type_name(h.file_type),
+                    h.flags,
+                    pe_missing.join(", ")
+                )));
+            }
             return Err(Error::DigestMismatch {
                 what: "delta target".into(),
                 expected: hex(&h.target_hash),
