@@ -37,6 +37,8 @@ pub(crate) struct Image {
     /// File offset and width of the optional header's `ImageBase`.
     pub image_base_at: usize,
     pub image_base: u64,
+    /// `SizeOfImage`.
+    pub size_of_image: u32,
     /// (RVA, size) per data directory present in the header.
     pub dirs: Vec<(u32, u32)>,
     pub sections: Vec<Section>,
@@ -111,6 +113,7 @@ impl Image {
         } else {
             u64::from(need(u32_at(b, image_base_at), image_base_at, "ImageBase")?)
         };
+        let size_of_image = need(u32_at(b, opt + 56), opt + 56, "SizeOfImage")?;
         let ndirs = need(u32_at(b, opt + ndirs_at), opt + ndirs_at, "directory count")? as usize;
         let ndirs = ndirs.min(16).min((opt_size - dirs_at) / 8);
         let mut dirs = Vec::with_capacity(ndirs);
@@ -141,6 +144,7 @@ impl Image {
             checksum_at: opt + 64,
             image_base_at,
             image_base,
+            size_of_image,
             dirs,
             sections,
         })

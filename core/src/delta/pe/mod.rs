@@ -2,6 +2,7 @@
 
 pub(crate) mod image;
 pub(crate) mod preprocess;
+pub(crate) mod reloc;
 pub(crate) mod riftmap;
 pub(crate) mod transform;
 
@@ -66,7 +67,23 @@ mod explore2 {
                 verify_hash: false,
                 ..Default::default()
             };
-            match super::super::apply(&base, &d, &lax) {
+            let _ = lax;
+            let p = super::super::header::parse(&d).unwrap();
+            let pp = super::preprocess::parse(p.preprocess, 0).unwrap();
+            let prep = super::transform::prepare(&p.header, &base, &pp).unwrap();
+            std::fs::write(
+                format!("/tmp/pe/{}.tsrc", f.replace('/', "_")),
+                &prep.reference,
+            )
+            .unwrap();
+            println!("  rift {:x?}", prep.rift);
+            match super::super::plzx::decode_with_rift(
+                &prep.reference,
+                p.patch,
+                0,
+                p.header.target_size as usize,
+                Some(&prep.rift),
+            ) {
                 Ok(out) => {
                     let diffs: Vec<usize> = (0..out.len().min(tgt.len()))
                         .filter(|&i| out[i] != tgt[i])

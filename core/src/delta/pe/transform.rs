@@ -125,6 +125,10 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     let ref_layout = Map::new(ref_points);
     let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
 
+    if h.flags & 0x20 != 0 && !rva_map.is_identity() {
+        super::reloc::transform(&img, &mut out, &rva_map, img.size_of_image);
+    }
+
     // Which selected transforms could still change bytes. Address translations (imports,
     // exports, resources, relocations, calls, jumps, RIP-relative operands, .pdata) are the
     // identity when no RVA moves; unbinding changes bytes only when bound imports exist.
