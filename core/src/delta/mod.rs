@@ -6,9 +6,9 @@
 //! delta decodes the patch against the reference and checks the target hash when there is one.
 //! See docs/formats/pa30.md for the format as implemented and where each fact comes from.
 //!
-//! File type RAW is handled here. PE file types need transforms of the reference before the codec
-//! runs (issue 14); [`apply`] names them in an [`Error::Unsupported`] instead of producing wrong
-//! bytes. The transform stage slots in at [`prepare_reference`].
+//! File type RAW is handled here; PE file types I386 and AMD64 transform the reference first
+//! (module `pe`, docs/formats/pa30-pe.md). Other file types and transforms that are not
+//! implemented are an [`Error::Unsupported`] naming them, never wrong bytes.
 
 mod bits;
 pub mod dcm;
@@ -55,6 +55,14 @@ impl Default for ApplyOptions {
     }
 }
 
+/// Names of the PE transforms a delta's flags select (empty for RAW), for `delta info`.
+pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
+    if file_type == FILE_TYPE_RAW {
+        return Vec::new();
+    }
+    pe::transform::selected(flags)
+}
+
 /// Parse the header of a delta (with or without its CRC32 prefix, which is checked).
 pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)
@@ -78,10 +86,9 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     }
     // --- PE-typed deltas (issue 14) ---
     let mut pe_rift = None;
-    let mut pe_missing: Vec<&str> = Vec::new();
+    let mut pe_missing: Vec<String> = Vec::new();
     let reference = if h.file_type != FILE_TYPE_RAW {
-        let pp = pe::preprocess::parse(p.preprocess, p.preprocess_offset)?;
-        let prep = pe::transform::prepare(h, reference, &pp)?;
+        let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
         let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
         if !prep.complete && !(has_hash && opts.verify_hash) {
             return Err(Error::Unsupported(format!(
@@ -440,23 +447,43 @@ mod tests {
     }
 
     #[test]
-    fn pe_file_types_are_unsupported_by_name() {
+    fn unimplemented_file_types_are_unsupported_by_name() {
         let patch = literal_patch(b"x");
-        let d = craft(&Craft {
-            pa31: false,
-            file_type: 8,
-            flags: 0xe63e,
-            target_size: 1,
-            alg: 0,
-            hash: &[],
-            patch: &patch,
-        });
-        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
-        assert_eq!(e.kind(), "unsupported");
+        for (ty, name) in [
+            (512, "ARM64"),
+            (256, "ARM"),
+            (4, "IA64"),
+            (32, "CLI4_AMD64"),
+        ] {
+            let d = craft(&Craft {
+                pa31: false,
+                file_type: ty,
+                flags: 0xe63e,
+                target_size: 1,
+                alg: 0,
+                hash: &[],
+                patch: &patch,
+            });
+            let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+            assert_eq!(e.kind(), "unsupported", "{e}");
+            assert!(
+                e.to_string().contains(name) && e.to_string().contains("0xe63e"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn transform_names_follow_the_flags() {
+        assert!(transform_names(1, 0xe63e).is_empty());
+        let n = transform_names(8, 0xe63e);
         assert!(
-            e.to_string().contains("AMD64") && e.to_string().contains("0xe63e"),
-            "{e}"
+            n.contains(&"relocations") && n.contains(&"x64 .pdata"),
+            "{n:?}"
         );
+        assert!(!n.contains(&"x86 relative calls"));
+        let n = transform_names(2, 0xe1fe);
+        assert!(n.contains(&"x86 relative calls") && n.contains(&"x86 relative jumps"));
     }
 
     #[test]

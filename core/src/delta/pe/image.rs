@@ -42,6 +42,8 @@ pub(crate) struct Image {
     /// (RVA, size) per data directory present in the header.
     pub dirs: Vec<(u32, u32)>,
     pub sections: Vec<Section>,
+    /// Length of the image file: every offset handed out lies inside it.
+    pub file_len: usize,
 }
 
 pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -147,6 +149,7 @@ impl Image {
             size_of_image,
             dirs,
             sections,
+            file_len: b.len(),
         })
     }
 
@@ -157,6 +160,11 @@ impl Image {
 
     /// File offset of `len` bytes at `rva`, inside one section's raw data (or the headers).
     pub(crate) fn offset(&self, rva: u32, len: u32) -> Option<usize> {
+        let at = self.offset_unchecked(rva, len)?;
+        (at.checked_add(len as usize)? <= self.file_len).then_some(at)
+    }
+
+    fn offset_unchecked(&self, rva: u32, len: u32) -> Option<usize> {
         for s in &self.sections {
             let Some(d) = rva.checked_sub(s.va) else {
                 continue;

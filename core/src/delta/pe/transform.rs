@@ -31,6 +31,13 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x8000, "CLI metadata"),
 ];
 
+/// Transforms that translate reference addresses into the target's (identity when no RVA
+/// moves): imports, exports, resources, x86 jumps and calls, x64 RIP-relative operands, .pdata.
+/// Relocations (0x20) are implemented.
+const ADDRESS_TRANSFORMS: u64 = 0x4 | 0x8 | 0x10 | 0x80 | 0x100 | 0x200 | 0x400;
+/// x86 transforms that may change bytes even when no RVA moves.
+const X86_NON_ADDRESS: u64 = 0x2 | 0x40 | 0x80 | 0x100;
+
 /// Names of the transforms `flags` selects.
 pub(crate) fn selected(flags: u64) -> Vec<&'static str> {
     TRANSFORMS
@@ -58,11 +65,11 @@ pub(crate) struct Prepared {
     /// false the output is only accepted with a matching target hash.
     pub complete: bool,
     /// Transforms the flags select that may change bytes and are not implemented.
-    pub missing: Vec<&'static str>,
+    pub missing: Vec<String>,
 }
 
-/// Apply the transforms of a PE-typed delta to `reference`.
-pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> Result<Prepared> {
+/// Refuse, by name, file types whose transforms are not implemented.
+pub(crate) fn check_file_type(h: &DeltaHeader) -> Result<()> {
     match h.file_type {
         FILE_TYPE_I386 | FILE_TYPE_AMD64 => {}
         _ => {
@@ -73,6 +80,12 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
             ))
         }
     }
+    Ok(())
+}
+
+/// Apply the transforms of a PE-typed delta to `reference`.
+pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> Result<Prepared> {
+    check_file_type(h)?;
     if h.flags & 0x1 != 0 {
         return Err(unsupported(h, "E8 filter (0x1) on a PE-typed delta"));
     }
@@ -132,22 +145,26 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     // Which selected transforms could still change bytes. Address translations (imports,
     // exports, resources, relocations, calls, jumps, RIP-relative operands, .pdata) are the
     // identity when no RVA moves; unbinding changes bytes only when bound imports exist.
-    let mut missing = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    let known: u64 = TRANSFORMS.iter().map(|t| t.0).sum();
+    if h.flags & !known != 0 {
+        missing.push(format!("unknown flag bits {:#x}", h.flags & !known));
+    }
     if !rva_map.is_identity() {
         for &(bit, name) in TRANSFORMS {
-            if h.flags & bit != 0 && bit & 0x7bc != 0 {
-                missing.push(name);
+            if h.flags & bit != 0 && bit & ADDRESS_TRANSFORMS != 0 {
+                missing.push(name.to_string());
             }
         }
     }
     if h.flags & 0x2000 != 0 && img.dir(DIR_BOUND_IMPORT).is_some() {
-        missing.push("unbind (bound imports)");
+        missing.push("unbind (bound imports)".into());
     }
-    if h.file_type == FILE_TYPE_I386 && h.flags & 0x1c2 != 0 {
-        // MarkNonExe / 0x40 / near→short jump collapsing are not address translations.
+    if h.file_type == FILE_TYPE_I386 {
+        // MarkNonExe, 0x40 and near→short jump collapsing are not pure address translations.
         for &(bit, name) in TRANSFORMS {
-            if h.flags & bit & 0x1c2 != 0 && !missing.contains(&name) {
-                missing.push(name);
+            if h.flags & bit & X86_NON_ADDRESS != 0 && !missing.iter().any(|m| m == name) {
+                missing.push(name.to_string());
             }
         }
     }
@@ -181,7 +198,7 @@ fn set_timestamps(img: &Image, out: &mut [u8], ts: u32) {
     if let Some((rva, size)) = img.dir(DIR_DEBUG) {
         let n = (size / 28).min(64);
         for i in 0..n {
-            let Some(at) = img.offset(rva + 28 * i, 28) else {
+            let Some(at) = rva.checked_add(28 * i).and_then(|r| img.offset(r, 28)) else {
                 break;
             };
             put(out, at + 4);
