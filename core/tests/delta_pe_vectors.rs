@@ -26,8 +26,11 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// (name, reference, delta, target) for every PE vector.
-fn cases(dir: &Path) -> Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>)> {
+/// (name, reference, delta, target).
+type Case = (String, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Every PE vector.
+fn cases(dir: &Path) -> Vec<Case> {
     let mut v = vec![(
         "cmd_amd64".to_string(),
         read(&dir.join("../raw/cmd.exe")),

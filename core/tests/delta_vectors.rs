@@ -3,7 +3,6 @@
 //! msdelta.dll) and the target files themselves.
 
 use mediaprep_core::delta::{self, dcm, ApplyOptions};
-use mediaprep_core::Error;
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {

@@ -90,7 +90,7 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     let reference = if h.file_type != FILE_TYPE_RAW {
         let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
         let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
-        if !prep.complete && !(has_hash && opts.verify_hash) {
+        if !(prep.complete || has_hash && opts.verify_hash) {
             return Err(Error::Unsupported(format!(
                 "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
                  against: transforms not implemented: {}",
@@ -114,13 +114,12 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
                 .into(),
         ));
     }
-    let out = plzx::decode_with_rift(
-        &reference,
-        p.patch,
-        p.patch_offset,
-        target_size,
-        pe_rift.as_deref(),
-    )?;
+    let out = match pe_rift.as_deref() {
+        Some(rift) => {
+            plzx::decode_with_rift(&reference, p.patch, p.patch_offset, target_size, Some(rift))?
+        }
+        None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
+    };
     if out.len() != target_size {
         return Err(Error::malformed(
             "PA30 patch",

@@ -12,7 +12,6 @@ const MAX_SECTIONS: usize = 96;
 
 /// Data directory indexes (PE/COFF specification, "Optional Header Data Directories").
 pub(crate) const DIR_EXPORT: usize = 0;
-pub(crate) const DIR_IMPORT: usize = 1;
 pub(crate) const DIR_DEBUG: usize = 6;
 pub(crate) const DIR_BOUND_IMPORT: usize = 11;
 pub(crate) const DIR_CLR: usize = 14;
@@ -29,13 +28,10 @@ pub(crate) struct Section {
 #[derive(Debug, Clone)]
 pub(crate) struct Image {
     pub machine: u16,
-    pub pe32_plus: bool,
     /// File offset of the COFF `TimeDateStamp`.
     pub timestamp_at: usize,
     /// File offset of the optional header's `CheckSum`.
     pub checksum_at: usize,
-    /// File offset and width of the optional header's `ImageBase`.
-    pub image_base_at: usize,
     pub image_base: u64,
     /// `SizeOfImage`.
     pub size_of_image: u32,
@@ -141,10 +137,8 @@ impl Image {
         }
         Ok(Image {
             machine,
-            pe32_plus,
             timestamp_at: coff + 4,
             checksum_at: opt + 64,
-            image_base_at,
             image_base,
             size_of_image,
             dirs,

@@ -70,7 +70,7 @@ pub(crate) fn transform(img: &Image, out: &mut [u8], map: &Map, size_of_image: u
         if off >= u64::from(size_of_image) {
             continue;
         }
-        let nv = base + u64::from(move_rva(off as u32));
+        let nv = base.wrapping_add(u64::from(move_rva(off as u32)));
         if width == 4 {
             out[at..at + 4].copy_from_slice(&(nv as u32).to_le_bytes());
         } else {

@@ -157,6 +157,13 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
             }
         }
     }
+    if pp.checksum != 0 {
+        // Every vector has 0 here and writes the checksum through the patch.
+        missing.push(format!(
+            "target checksum {:#x} from the preprocess buffer",
+            pp.checksum
+        ));
+    }
     if h.flags & 0x2000 != 0 && img.dir(DIR_BOUND_IMPORT).is_some() {
         missing.push("unbind (bound imports)".into());
     }
@@ -184,7 +191,7 @@ fn set_timestamps(img: &Image, out: &mut [u8], ts: u32) {
         return;
     };
     let new = ts.to_le_bytes();
-    let mut put = |out: &mut [u8], at: usize| {
+    let put = |out: &mut [u8], at: usize| {
         if image::u32_at(out, at) == Some(old) {
             out[at..at + 4].copy_from_slice(&new);
         }
