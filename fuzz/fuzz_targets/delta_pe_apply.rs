@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for amd64 in [false, true] {
         let mut r = reference(amd64);
-        let mut check = |r: &[u8]| {
+        let check = |r: &[u8]| {
             if let Ok(out) = delta::apply(r, data, &opts) {
                 let h = delta::parse_header(data).expect("applied delta has a header");
                 assert_eq!(out.len() as u64, h.target_size);
