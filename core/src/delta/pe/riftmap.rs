@@ -79,3 +79,38 @@ pub(crate) fn compose(target_layout: &Map, rva_map: &Map, ref_layout: &Map) -> V
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_are_slope_one_with_identity_below_the_first_point() {
+        let m = Map::new(vec![(0x1000, 0x400), (0x2000, 0x1400)]);
+        assert_eq!(m.apply(0x10), 0x10);
+        assert_eq!(m.apply(0x1010), 0x410);
+        assert_eq!(m.apply(0x2345), 0x1745);
+        assert_eq!(m.inverse().apply(0x1745), 0x2345);
+        assert!(!m.is_identity());
+        assert!(Map::new(vec![(5, 5), (9, 9)]).is_identity());
+    }
+
+    #[test]
+    fn composition_moves_the_target_offsets_of_a_shifted_rva_range() {
+        // The shape of x86_mscordbi: sections at RVA 0x1000/0x2000 → file 0x400/0x1400 in both
+        // images; RVAs 0x10f0..0x1e40 of the reference sit 8 bytes later in the target.
+        let layout = Map::new(vec![(0, 0), (0x1000, 0x400), (0x2000, 0x1400)]);
+        let rva = Map::new(vec![(0x10f0, 0x10f8), (0x1e40, 0x1e40)]);
+        let rift = compose(&layout, &rva, &layout);
+        let at = |o: u64| {
+            let i = rift.partition_point(|e| e.target <= o);
+            let e = rift[i - 1];
+            e.source + (o - e.target)
+        };
+        assert_eq!(at(0x100), 0x100);
+        assert_eq!(at(0x4f8), 0x4f0); // target RVA 0x10f8 came from reference RVA 0x10f0
+        assert_eq!(at(0x1000), 0xff8);
+        assert_eq!(at(0x1240), 0x1240); // back in step from RVA 0x1e40 on
+        assert_eq!(at(0x1500), 0x1500);
+    }
+}
