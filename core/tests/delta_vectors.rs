@@ -3,7 +3,6 @@
 //! msdelta.dll) and the target files themselves.
 
 use mediaprep_core::delta::{self, dcm, ApplyOptions};
-use mediaprep_core::Error;
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {
@@ -135,35 +134,7 @@ fn every_raw_delta_applies_to_cmd_exe() {
     }
 }
 
-#[test]
-fn pe_vectors_are_typed_unsupported() {
-    let Some(dir) = vectors() else { return };
-    let mut cases = vec![(
-        dir.join("raw/cmd.exe"),
-        dir.join("pe/cmd__to__cmd_patched__pe_amd64_genuine.pa30"),
-    )];
-    for sub in ["wow64_kbdmaori", "x86_mscordbi", "amd64_kbdwol"] {
-        cases.push((
-            dir.join("pe").join(sub).join("base.bin"),
-            dir.join("pe").join(sub).join("delta.pa30"),
-        ));
-    }
-    for (r, d) in cases {
-        let delta = read(&d);
-        let h = delta::parse_header(&delta).unwrap();
-        assert_ne!(h.file_type, 1, "{}", d.display());
-        match delta::apply(&read(&r), &delta, &ApplyOptions::default()) {
-            Err(Error::Unsupported(msg)) => {
-                assert!(msg.contains(delta::file_type_name(h.file_type)), "{msg}")
-            }
-            other => panic!(
-                "{}: expected Unsupported, got {:?}",
-                d.display(),
-                other.map(|v| v.len())
-            ),
-        }
-    }
-}
+// PE-typed vectors: core/tests/delta_pe_vectors.rs.
 
 #[test]
 fn genuine_pe_headers_carry_sha256() {

@@ -91,6 +91,7 @@ pub fn file_type_name(t: u64) -> &'static str {
 pub(crate) struct Parsed<'a> {
     pub header: DeltaHeader,
     pub preprocess: &'a [u8],
+    pub preprocess_offset: u64,
     pub patch: &'a [u8],
     pub patch_offset: u64,
 }
@@ -167,7 +168,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
             (f, Some(extra))
         }
     };
-    let (preprocess, _) = outer.buffer("preprocess buffer")?;
+    let (preprocess, preprocess_offset) = outer.buffer("preprocess buffer")?;
     let (patch, patch_offset) = outer.buffer("patch buffer")?;
     let (file_type_set, file_type, flags, target_size, hash_alg_id, target_hash) = fields;
     Ok(Parsed {
@@ -184,6 +185,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
             pa31,
         },
         preprocess,
+        preprocess_offset,
         patch,
         patch_offset,
     })

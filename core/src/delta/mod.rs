@@ -6,14 +6,15 @@
 //! delta decodes the patch against the reference and checks the target hash when there is one.
 //! See docs/formats/pa30.md for the format as implemented and where each fact comes from.
 //!
-//! File type RAW is handled here. PE file types need transforms of the reference before the codec
-//! runs (issue 14); [`apply`] names them in an [`Error::Unsupported`] instead of producing wrong
-//! bytes. The transform stage slots in at [`prepare_reference`].
+//! File type RAW is handled here; PE file types I386 and AMD64 transform the reference first
+//! (module `pe`, docs/formats/pa30-pe.md). Other file types and transforms that are not
+//! implemented are an [`Error::Unsupported`] naming them, never wrong bytes.
 
 mod bits;
 pub mod dcm;
 mod header;
 mod huffman;
+mod pe;
 mod plzx;
 mod rift;
 
@@ -54,6 +55,14 @@ impl Default for ApplyOptions {
     }
 }
 
+/// Names of the PE transforms a delta's flags select (empty for RAW), for `delta info`.
+pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
+    if file_type == FILE_TYPE_RAW {
+        return Vec::new();
+    }
+    pe::transform::selected(flags)
+}
+
 /// Parse the header of a delta (with or without its CRC32 prefix, which is checked).
 pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)
@@ -75,7 +84,29 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
     }
-    let reference = prepare_reference(h, reference, p.preprocess)?;
+    // --- PE-typed deltas (issue 14) ---
+    let mut pe_rift = None;
+    let mut pe_missing: Vec<String> = Vec::new();
+    let reference = if h.file_type != FILE_TYPE_RAW {
+        let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
+        let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
+        if !(prep.complete || has_hash && opts.verify_hash) {
+            return Err(Error::Unsupported(format!(
+                "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
+                 against: transforms not implemented: {}",
+                h.file_type,
+                file_type_name(h.file_type),
+                h.flags,
+                prep.missing.join(", ")
+            )));
+        }
+        pe_missing = prep.missing;
+        pe_rift = Some(prep.rift);
+        Cow::Owned(prep.reference)
+    } else {
+        prepare_reference(h, reference, p.preprocess)?
+    };
+    // --- end PE-typed deltas ---
     if p.patch.starts_with(&LZMS_CONTAINER) {
         return Err(Error::Unsupported(
             "delta patch buffer is an LZMS (Compression API) container; no genuine vector to test it \
@@ -83,7 +114,12 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
                 .into(),
         ));
     }
-    let out = plzx::decode(&reference, p.patch, p.patch_offset, target_size)?;
+    let out = match pe_rift.as_deref() {
+        Some(rift) => {
+            plzx::decode_with_rift(&reference, p.patch, p.patch_offset, target_size, Some(rift))?
+        }
+        None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
+    };
     if out.len() != target_size {
         return Err(Error::malformed(
             "PA30 patch",
@@ -94,6 +130,16 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
+            if !pe_missing.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
+                     transforms not implemented: {}",
+                    h.file_type,
+                    file_type_name(h.file_type),
+                    h.flags,
+                    pe_missing.join(", ")
+                )));
+            }
             return Err(Error::DigestMismatch {
                 what: "delta target".into(),
                 expected: hex(&h.target_hash),
@@ -400,23 +446,43 @@ mod tests {
     }
 
     #[test]
-    fn pe_file_types_are_unsupported_by_name() {
+    fn unimplemented_file_types_are_unsupported_by_name() {
         let patch = literal_patch(b"x");
-        let d = craft(&Craft {
-            pa31: false,
-            file_type: 8,
-            flags: 0xe63e,
-            target_size: 1,
-            alg: 0,
-            hash: &[],
-            patch: &patch,
-        });
-        let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
-        assert_eq!(e.kind(), "unsupported");
+        for (ty, name) in [
+            (512, "ARM64"),
+            (256, "ARM"),
+            (4, "IA64"),
+            (32, "CLI4_AMD64"),
+        ] {
+            let d = craft(&Craft {
+                pa31: false,
+                file_type: ty,
+                flags: 0xe63e,
+                target_size: 1,
+                alg: 0,
+                hash: &[],
+                patch: &patch,
+            });
+            let e = apply(b"", &d, &ApplyOptions::default()).unwrap_err();
+            assert_eq!(e.kind(), "unsupported", "{e}");
+            assert!(
+                e.to_string().contains(name) && e.to_string().contains("0xe63e"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn transform_names_follow_the_flags() {
+        assert!(transform_names(1, 0xe63e).is_empty());
+        let n = transform_names(8, 0xe63e);
         assert!(
-            e.to_string().contains("AMD64") && e.to_string().contains("0xe63e"),
-            "{e}"
+            n.contains(&"relocations") && n.contains(&"x64 .pdata"),
+            "{n:?}"
         );
+        assert!(!n.contains(&"x86 relative calls"));
+        let n = transform_names(2, 0xe1fe);
+        assert!(n.contains(&"x86 relative calls") && n.contains(&"x86 relative jumps"));
     }
 
     #[test]

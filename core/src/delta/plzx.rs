@@ -173,8 +173,35 @@ pub(crate) fn decode(
     patch_offset: u64,
     target_size: usize,
 ) -> Result<Vec<u8>> {
+    decode_with_rift(reference, patch, patch_offset, target_size, None)
+}
+
+// --- PE-typed deltas (issue 14): a copy rift composed from the preprocess buffer ---
+/// As [`decode`], with the copy rift of a PE-typed delta (composed from its preprocess buffer)
+/// used when the stream's own rift table is empty. A stream carrying its own table as well is
+/// refused: how the two combine is not established by any vector.
+pub(crate) fn decode_with_rift(
+    reference: &[u8],
+    patch: &[u8],
+    patch_offset: u64,
+    target_size: usize,
+    external: Option<&[Rift]>,
+) -> Result<Vec<u8>> {
     let mut r = BitReader::new(patch, patch_offset, "PseudoLzx stream")?;
-    let rifts = rift::read(&mut r)?.unwrap_or_default();
+    let own = rift::read(&mut r)?;
+    let rifts = match (own, external) {
+        (Some(_), Some(_)) => {
+            return Err(crate::Error::Unsupported(
+                "PE-typed delta whose patch stream carries its own rift table as well as the \
+                 preprocess copy rift"
+                    .into(),
+            ))
+        }
+        (Some(t), None) => t,
+        (None, Some(e)) => e.to_vec(),
+        (None, None) => Vec::new(),
+    };
+    // --- end PE-typed deltas ---
 
     // Composite format: one default block, or coded blocks with start positions.
     let mut blocks: Vec<(u64, Vec<u8>)> = Vec::new();

@@ -27,22 +27,32 @@ struct IntCode(Decoder);
 
 impl IntCode {
     fn read(r: &mut BitReader<'_>) -> Result<Self> {
-        let mode = r.bits(8)? as usize;
-        let mut lens = vec![0u8; 2 * INT_HALF];
-        if mode == 0 {
-            let l = r.bits(4)? as u8;
-            lens.fill(l);
-        } else if mode <= INT_HALF {
-            for i in 0..mode {
-                lens[i] = r.bits(4)? as u8;
-            }
-            for i in 0..mode {
-                lens[INT_HALF + i] = r.bits(4)? as u8;
-            }
-        } else {
-            return Err(r.error(format!("rift integer code mode {mode} above {INT_HALF}")));
+        // Three counts: explicit lengths for the first `pos` non-negative and the first `neg`
+        // negative symbols, and how many of the remaining symbols take the fill length; then the
+        // explicit lengths and the fill length (4 bits each, stored minus one). The remaining
+        // symbols (non-negative first, then negative) take the fill length for the first `fill`
+        // of them and one bit less after that, which completes the code.
+        let pos = r.bits(8)? as usize;
+        let neg = r.bits(8)? as usize;
+        let fill = r.bits(8)? as usize;
+        if pos > INT_HALF || neg > INT_HALF || fill > 2 * INT_HALF - pos - neg {
+            return Err(r.error(format!(
+                "rift integer code counts {pos}/{neg}/{fill} out of range"
+            )));
         }
-        let d = Decoder::new(&lens, 15).map_err(|e| r.error(format!("rift integer code: {e}")))?;
+        let mut lens = vec![0u8; 2 * INT_HALF];
+        for l in &mut lens[..pos] {
+            *l = r.bits(4)? as u8 + 1;
+        }
+        for l in &mut lens[INT_HALF..INT_HALF + neg] {
+            *l = r.bits(4)? as u8 + 1;
+        }
+        let fill_len = r.bits(4)? as u8 + 1;
+        let rest = (pos..INT_HALF).chain(INT_HALF + neg..2 * INT_HALF);
+        for (k, i) in rest.enumerate() {
+            lens[i] = if k < fill { fill_len } else { fill_len - 1 };
+        }
+        let d = Decoder::new(&lens, 16).map_err(|e| r.error(format!("rift integer code: {e}")))?;
         Ok(IntCode(d))
     }
 

@@ -1,0 +1,31 @@
+//! PE-typed deltas (file types I386 and AMD64): the reference image is transformed into the
+//! target's address space before the PseudoLzx codec copies from it, and the codec predicts
+//! source positions through a copy rift composed from the preprocess buffer's rift tables.
+//!
+//! Order (as applied here): parse the preprocess buffer → check the file type and the reference
+//! image → zero the checksum → set every link timestamp to the target's → compose the copy rift
+//! → move relocations. See docs/formats/pa30-pe.md for what each step is established by.
+
+pub(crate) mod image;
+pub(crate) mod preprocess;
+pub(crate) mod reloc;
+pub(crate) mod riftmap;
+pub(crate) mod transform;
+
+pub(crate) use transform::Prepared;
+
+use super::header::DeltaHeader;
+use crate::Result;
+
+/// Transform `reference` for a PE-typed delta. File types other than I386/AMD64 and transforms
+/// that are not implemented are a typed [`crate::Error::Unsupported`].
+pub(crate) fn prepare(
+    h: &DeltaHeader,
+    reference: &[u8],
+    preprocess: &[u8],
+    preprocess_offset: u64,
+) -> Result<Prepared> {
+    transform::check_file_type(h)?;
+    let pp = preprocess::parse(preprocess, preprocess_offset)?;
+    transform::prepare(h, reference, &pp)
+}

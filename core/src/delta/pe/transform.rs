@@ -1,0 +1,225 @@
+//! The transforms of the reference image and the gate that refuses what is not implemented.
+
+use super::image::{self, Image, DIR_BOUND_IMPORT, DIR_CLR, DIR_DEBUG, DIR_EXPORT};
+use super::preprocess::PePreprocess;
+use super::riftmap::{self, Map};
+use crate::delta::header::{file_type_name, DeltaHeader};
+use crate::delta::rift::Rift;
+use crate::{Error, Result};
+
+/// File type I386.
+pub(crate) const FILE_TYPE_I386: u64 = 2;
+/// File type AMD64.
+pub(crate) const FILE_TYPE_AMD64: u64 = 8;
+
+/// Transform flag bits and their names (jlevere/msdelta docs/feature-atoms.tsv names them; the
+/// vectors' flags 0xe63e / 0xe1fe are built from them).
+pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
+    (0x1, "E8 filter"),
+    (0x2, "MarkNonExe"),
+    (0x4, "imports"),
+    (0x8, "exports"),
+    (0x10, "resources"),
+    (0x20, "relocations"),
+    (0x40, "x86 0x40 (unnamed)"),
+    (0x80, "x86 relative jumps"),
+    (0x100, "x86 relative calls"),
+    (0x200, "x64 RIP-relative disassembly"),
+    (0x400, "x64 .pdata"),
+    (0x2000, "unbind (bound imports)"),
+    (0x4000, "CLI disassembly"),
+    (0x8000, "CLI metadata"),
+];
+
+/// Transforms that translate reference addresses into the target's (identity when no RVA
+/// moves): imports, exports, resources, x86 jumps and calls, x64 RIP-relative operands, .pdata.
+/// Relocations (0x20) are implemented.
+const ADDRESS_TRANSFORMS: u64 = 0x4 | 0x8 | 0x10 | 0x80 | 0x100 | 0x200 | 0x400;
+/// x86 transforms that may change bytes even when no RVA moves.
+const X86_NON_ADDRESS: u64 = 0x2 | 0x40 | 0x80 | 0x100;
+
+/// Names of the transforms `flags` selects.
+pub(crate) fn selected(flags: u64) -> Vec<&'static str> {
+    TRANSFORMS
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn unsupported(h: &DeltaHeader, transform: &str) -> Error {
+    Error::Unsupported(format!(
+        "PE-typed delta, file type {} ({}), flags {:#x}: transform not implemented: {transform}",
+        h.file_type,
+        file_type_name(h.file_type),
+        h.flags
+    ))
+}
+
+/// The reference as the codec sees it, and the copy rift it predicts positions with.
+pub(crate) struct Prepared {
+    pub reference: Vec<u8>,
+    pub rift: Vec<Rift>,
+    /// True when every transform the flags select was either applied or is provably the
+    /// identity on this reference (no address changes between reference and target). When
+    /// false the output is only accepted with a matching target hash.
+    pub complete: bool,
+    /// Transforms the flags select that may change bytes and are not implemented.
+    pub missing: Vec<String>,
+}
+
+/// Refuse, by name, file types whose transforms are not implemented.
+pub(crate) fn check_file_type(h: &DeltaHeader) -> Result<()> {
+    match h.file_type {
+        FILE_TYPE_I386 | FILE_TYPE_AMD64 => {}
+        _ => {
+            return Err(unsupported(
+                h,
+                "all (only I386 and AMD64 are implemented; ARM/ARM64 instruction transforms are \
+                 not publicly known, IA64 and CLI4 have no vectors)",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Apply the transforms of a PE-typed delta to `reference`.
+pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> Result<Prepared> {
+    check_file_type(h)?;
+    if h.flags & 0x1 != 0 {
+        return Err(unsupported(h, "E8 filter (0x1) on a PE-typed delta"));
+    }
+    let img = Image::parse(reference)?;
+    let want_machine = if h.file_type == FILE_TYPE_I386 {
+        0x014c
+    } else {
+        0x8664
+    };
+    if img.machine != want_machine {
+        return Err(Error::malformed(
+            "PE reference image",
+            img.timestamp_at as u64 - 4,
+            format!(
+                "machine {:#x} does not match delta file type {}",
+                img.machine,
+                file_type_name(h.file_type)
+            ),
+        ));
+    }
+    if img.dir(DIR_CLR).is_some() {
+        return Err(unsupported(h, "CLI metadata (.NET reference image)"));
+    }
+    let mut out = reference.to_vec();
+
+    // The target's image base; a rebase needs the relocation transform with new values.
+    if img.image_base != pp.image_base {
+        return Err(unsupported(
+            h,
+            "image base change (rebasing through relocations)",
+        ));
+    }
+
+    // The checksum is zeroed; the patch writes the target's.
+    if let Some(b) = out.get_mut(img.checksum_at..img.checksum_at + 4) {
+        b.fill(0);
+    }
+
+    set_timestamps(&img, &mut out, pp.timestamp);
+
+    // Address translation: reference RVA → target RVA.
+    let rva_map = riftmap::from_rifts(pp.rva_rift.as_deref().unwrap_or(&[]));
+    let target_layout = riftmap::from_rifts(pp.layout_rift.as_deref().unwrap_or(&[]));
+    let mut ref_points = vec![(0i64, 0i64)];
+    ref_points.extend(
+        img.sections
+            .iter()
+            .map(|s| (i64::from(s.va), i64::from(s.raw_ptr))),
+    );
+    let ref_layout = Map::new(ref_points);
+    let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
+
+    if h.flags & 0x20 != 0 && !rva_map.is_identity() {
+        super::reloc::transform(&img, &mut out, &rva_map, img.size_of_image);
+    }
+
+    // Which selected transforms could still change bytes. Address translations (imports,
+    // exports, resources, relocations, calls, jumps, RIP-relative operands, .pdata) are the
+    // identity when no RVA moves; unbinding changes bytes only when bound imports exist.
+    let mut missing: Vec<String> = Vec::new();
+    let known: u64 = TRANSFORMS.iter().map(|t| t.0).sum();
+    if h.flags & !known != 0 {
+        missing.push(format!("unknown flag bits {:#x}", h.flags & !known));
+    }
+    if !rva_map.is_identity() {
+        for &(bit, name) in TRANSFORMS {
+            if h.flags & bit != 0 && bit & ADDRESS_TRANSFORMS != 0 {
+                missing.push(name.to_string());
+            }
+        }
+    }
+    if pp.checksum != 0 {
+        // Every vector has 0 here and writes the checksum through the patch.
+        missing.push(format!(
+            "target checksum {:#x} from the preprocess buffer",
+            pp.checksum
+        ));
+    }
+    if h.flags & 0x2000 != 0 && img.dir(DIR_BOUND_IMPORT).is_some() {
+        missing.push("unbind (bound imports)".into());
+    }
+    if h.file_type == FILE_TYPE_I386 {
+        // MarkNonExe, 0x40 and near→short jump collapsing are not pure address translations.
+        for &(bit, name) in TRANSFORMS {
+            if h.flags & bit & X86_NON_ADDRESS != 0 && !missing.iter().any(|m| m == name) {
+                missing.push(name.to_string());
+            }
+        }
+    }
+    Ok(Prepared {
+        reference: out,
+        rift,
+        complete: missing.is_empty(),
+        missing,
+    })
+}
+
+/// Every place the reference stores its link timestamp takes the target's: the COFF header,
+/// the export directory, each debug directory entry, and copies of it inside debug data (the
+/// REPRO entry's hash ends with it).
+fn set_timestamps(img: &Image, out: &mut [u8], ts: u32) {
+    let Some(old) = image::u32_at(out, img.timestamp_at) else {
+        return;
+    };
+    let new = ts.to_le_bytes();
+    let put = |out: &mut [u8], at: usize| {
+        if image::u32_at(out, at) == Some(old) {
+            out[at..at + 4].copy_from_slice(&new);
+        }
+    };
+    put(out, img.timestamp_at);
+    if let Some((rva, _)) = img.dir(DIR_EXPORT) {
+        if let Some(at) = img.offset(rva, 40) {
+            put(out, at + 4);
+        }
+    }
+    if let Some((rva, size)) = img.dir(DIR_DEBUG) {
+        let n = (size / 28).min(64);
+        for i in 0..n {
+            let Some(at) = rva.checked_add(28 * i).and_then(|r| img.offset(r, 28)) else {
+                break;
+            };
+            put(out, at + 4);
+            let data_size = image::u32_at(out, at + 16).unwrap_or(0) as usize;
+            let data_ptr = image::u32_at(out, at + 24).unwrap_or(0) as usize;
+            if data_ptr == 0 || data_size > (1 << 20) {
+                continue;
+            }
+            let end = data_ptr.saturating_add(data_size).min(out.len());
+            let mut p = data_ptr;
+            while p + 4 <= end {
+                put(out, p);
+                p += 4;
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Any bytes as a PE-typed delta against a small synthetic PE reference (I386 and AMD64), and the
+//! same with the reference's headers and tables damaged by the input's tail: apply must return a
+//! target of the header's size or a typed error, never panic, hang or allocate without bound.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use mediaprep_core::delta::{self, ApplyOptions};
+
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A 4 KiB PE image: headers, .text (E8/E9 calls), .data (pointers into the image), .reloc
+/// (HIGHLOW or DIR64 fixups on those pointers), a debug directory with a REPRO entry.
+fn reference(amd64: bool) -> Vec<u8> {
+    let mut b = vec![0u8; 0x1000];
+    b[0..2].copy_from_slice(b"MZ");
+    put32(&mut b, 0x3c, 0x80);
+    b[0x80..0x84].copy_from_slice(b"PE\0\0");
+    let coff = 0x84;
+    put16(&mut b, coff, if amd64 { 0x8664 } else { 0x014c });
+    put16(&mut b, coff + 2, 3);
+    put32(&mut b, coff + 4, 0x1234_5678);
+    let opt_size: u16 = if amd64 { 0xf0 } else { 0xe0 };
+    put16(&mut b, coff + 16, opt_size);
+    let opt = coff + 20;
+    put16(&mut b, opt, if amd64 { 0x20b } else { 0x10b });
+    let base: u64 = if amd64 { 0x1_8000_0000 } else { 0x1000_0000 };
+    if amd64 {
+        b[opt + 24..opt + 32].copy_from_slice(&base.to_le_bytes());
+    } else {
+        put32(&mut b, opt + 28, base as u32);
+    }
+    put32(&mut b, opt + 56, 0x4000); // SizeOfImage
+    put32(&mut b, opt + 64, 0xabcd); // CheckSum
+    let (ndirs_at, dirs_at) = if amd64 { (108, 112) } else { (92, 96) };
+    put32(&mut b, opt + ndirs_at, 16);
+    let dir = |i: usize| opt + dirs_at + 8 * i;
+    put32(&mut b, dir(5), 0x3000);
+    put32(&mut b, dir(5) + 4, 0x14);
+    put32(&mut b, dir(6), 0x2100);
+    put32(&mut b, dir(6) + 4, 28);
+    let sec = opt + opt_size as usize;
+    for (i, (name, va, raw)) in [(b".text", 0x1000u32, 0x400u32), (b".data", 0x2000, 0x800), (b".relo", 0x3000, 0xc00)]
+        .iter()
+        .enumerate()
+    {
+        let s = sec + 40 * i;
+        b[s..s + 5].copy_from_slice(*name);
+        put32(&mut b, s + 8, 0x400);
+        put32(&mut b, s + 12, *va);
+        put32(&mut b, s + 16, 0x400);
+        put32(&mut b, s + 20, *raw);
+    }
+    for k in 0..64 {
+        let at = 0x400 + 8 * k;
+        b[at] = if k % 2 == 0 { 0xe8 } else { 0xe9 };
+        put32(&mut b, at + 1, (k as u32).wrapping_mul(0x40).wrapping_sub(0x100));
+    }
+    put32(&mut b, 0x800, (base + 0x1010) as u32);
+    put32(&mut b, 0x808, (base + 0x2020) as u32);
+    // Debug entry (REPRO, type 16) whose data ends with the timestamp.
+    let d = 0x900;
+    put32(&mut b, d + 4, 0x1234_5678);
+    put32(&mut b, d + 12, 16);
+    put32(&mut b, d + 16, 8);
+    put32(&mut b, d + 20, 0x2200);
+    put32(&mut b, d + 24, 0xa00);
+    put32(&mut b, 0xa04, 0x1234_5678);
+    // One relocation block for page 0x2000: two fixups.
+    let ty: u16 = if amd64 { 10 } else { 3 };
+    put32(&mut b, 0xc00, 0x2000);
+    put32(&mut b, 0xc04, 0x14);
+    put16(&mut b, 0xc08, ty << 12);
+    put16(&mut b, 0xc0a, ty << 12 | 8);
+    b
+}
+
+fuzz_target!(|data: &[u8]| {
+    let opts = ApplyOptions {
+        max_target_size: 1 << 20,
+        ..ApplyOptions::default()
+    };
+    for amd64 in [false, true] {
+        let mut r = reference(amd64);
+        let check = |r: &[u8]| {
+            if let Ok(out) = delta::apply(r, data, &opts) {
+                let h = delta::parse_header(data).expect("applied delta has a header");
+                assert_eq!(out.len() as u64, h.target_size);
+            }
+        };
+        check(&r);
+        // Damage the reference with the input's last bytes (position, value triples).
+        let tail = &data[data.len().saturating_sub(24)..];
+        for t in tail.chunks_exact(3) {
+            let at = usize::from(u16::from_le_bytes([t[0], t[1]])) % r.len();
+            r[at] = t[2];
+        }
+        check(&r);
+    }
+});
