@@ -162,7 +162,7 @@ fn predict(rifts: &[Rift], o: u64) -> u64 {
         o
     } else {
         let e = rifts[i - 1];
-        e.source + (o - e.target)
+        e.source.saturating_add(o - e.target)
     }
 }
 
@@ -237,17 +237,18 @@ pub(crate) fn decode(
         let sym = sym - 256;
         let copy = read_copy(&mut r, t, sym >> 3)?;
         let len = read_length(&mut r, t, sym & 7)?;
-        let dist = match copy {
+        // i128: rift positions from a crafted table may sit near the top of the i64 range.
+        let dist: i128 = match copy {
             Copy::Source(d) => {
                 // The coded value is how far *before* the predicted position the copy starts.
-                let s = predict(&rifts, o) as i64 - d;
-                p as i64 - s
+                let s = i128::from(predict(&rifts, o)) - i128::from(d);
+                i128::from(p) - s
             }
-            Copy::FullSource => p as i64 - predict(&rifts, o) as i64,
-            Copy::Recent(i) => recent[i] as i64,
-            Copy::Back(d) => d as i64,
+            Copy::FullSource => i128::from(p) - i128::from(predict(&rifts, o)),
+            Copy::Recent(i) => i128::from(recent[i]),
+            Copy::Back(d) => i128::from(d),
         };
-        if dist <= 0 || dist as u64 > p {
+        if dist <= 0 || dist > i128::from(p) {
             return Err(r.error(format!("copy distance {dist} at virtual position {p}")));
         }
         let dist = dist as u64;

@@ -42,7 +42,8 @@ impl IntCode {
         } else {
             return Err(r.error(format!("rift integer code mode {mode} above {INT_HALF}")));
         }
-        let d = Decoder::new(&lens, 15).map_err(|e| r.error(format!("rift integer code: {e}")))?;
+        let d = Decoder::new_incomplete(&lens, 15)
+            .map_err(|e| r.error(format!("rift integer code: {e}")))?;
         Ok(IntCode(d))
     }
 
