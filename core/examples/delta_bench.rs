@@ -55,6 +55,9 @@ fn lzx_mbps(data: &[u8]) -> f64 {
     data.len() as f64 / secs / 1e6
 }
 
+/// One benchmark case: produces the target.
+type Apply<'a> = Box<dyn Fn() -> Vec<u8> + 'a>;
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -74,7 +77,7 @@ fn main() {
     let notepad = read("raw/cmd__to__notepad__raw.pa30");
     let where_ = read("raw/cmd__to__where__raw.pa30");
     let opts = ApplyOptions::default();
-    let cases: Vec<(&str, Box<dyn Fn() -> Vec<u8>>)> = vec![
+    let cases: Vec<(&str, Apply)> = vec![
         (
             "DCM wow64 proxystub manifest (3.26 MB XML)",
             Box::new(|| dcm::decode(&base, &manifest, &opts).unwrap()),

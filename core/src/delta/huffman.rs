@@ -77,9 +77,9 @@ impl Decoder {
             first = (first + counts[l]) >> 1;
         }
         let mut at = 0u32;
-        for l in 1..=longest {
-            d.base[l] = at;
-            at += counts[l];
+        for (base, &count) in d.base.iter_mut().zip(&counts).take(longest + 1).skip(1) {
+            *base = at;
+            at += count;
         }
         d.sorted = vec![0; at as usize];
         d.count = counts;

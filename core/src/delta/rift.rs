@@ -33,11 +33,11 @@ impl IntCode {
             let l = r.bits(4)? as u8;
             lens.fill(l);
         } else if mode <= INT_HALF {
-            for i in 0..mode {
-                lens[i] = r.bits(4)? as u8;
+            for l in &mut lens[..mode] {
+                *l = r.bits(4)? as u8;
             }
-            for i in 0..mode {
-                lens[INT_HALF + i] = r.bits(4)? as u8;
+            for l in &mut lens[INT_HALF..INT_HALF + mode] {
+                *l = r.bits(4)? as u8;
             }
         } else {
             return Err(r.error(format!("rift integer code mode {mode} above {INT_HALF}")));
