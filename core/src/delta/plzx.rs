@@ -16,8 +16,10 @@ const ALIGNED: usize = 16;
 const ALL: usize = MAIN + LENGTHS + ALIGNED;
 /// Pre-tree that codes the code lengths.
 const PRETREE: usize = 39;
-/// Upper bound on coded blocks (each needs ≥ 872 pre-tree symbols, so the stream bounds it too).
-const MAX_BLOCKS: u64 = 1 << 20;
+/// Upper bound on coded blocks. Genuine streams use a few per MB of output (3 for the 3.2 MB manifest,
+/// 7 for 360 KB of notepad.exe); a block's 872 lengths can be coded in ~50 bits, so without a cap a
+/// crafted stream could make the decoder hold far more length tables than its size suggests.
+const MAX_BLOCKS: u64 = 1 << 16;
 
 struct Tables {
     main: Decoder,
