@@ -8,7 +8,7 @@
 //!
 //! File type RAW is handled here. PE file types need transforms of the reference before the codec
 //! runs (issue 14); [`apply`] names them in an [`Error::Unsupported`] instead of producing wrong
-//! bytes. The transform stage slots in at [`prepare_reference`].
+//! bytes. The transform stage slots in at `prepare_reference`, before the codec.
 
 mod bits;
 pub mod dcm;
