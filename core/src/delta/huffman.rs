@@ -27,6 +27,7 @@ pub(crate) struct Decoder {
     /// Per length: first codeword value, and index of its first symbol in `sorted`.
     first: [u32; MAX_LEN as usize + 1],
     base: [u32; MAX_LEN as usize + 1],
+    count: [u32; MAX_LEN as usize + 1],
     /// Symbols ordered by (length, symbol).
     sorted: Vec<u16>,
 }
@@ -34,6 +35,10 @@ pub(crate) struct Decoder {
 impl Decoder {
     /// Build from one length per symbol (each ≤ `max_len` ≤ 16). `Err` carries the reason.
     pub(crate) fn new(lens: &[u8], max_len: u32) -> std::result::Result<Self, String> {
+        Self::build(lens, max_len, false)
+    }
+
+    fn build(lens: &[u8], max_len: u32, incomplete_ok: bool) -> std::result::Result<Self, String> {
         let mut counts = [0u32; MAX_LEN as usize + 1];
         for &l in lens {
             if u32::from(l) > max_len.min(MAX_LEN) {
@@ -48,7 +53,7 @@ impl Decoder {
         let space: u64 = (1..=MAX_LEN as usize)
             .map(|l| u64::from(counts[l]) << (MAX_LEN as usize - l))
             .sum();
-        if space != 1 << MAX_LEN {
+        if space > 1 << MAX_LEN || (space < 1 << MAX_LEN && !incomplete_ok) {
             return Err(if space > 1 << MAX_LEN {
                 "over-subscribed prefix code".into()
             } else {
@@ -65,11 +70,12 @@ impl Decoder {
             first = (first + counts[l]) >> 1;
         }
         let mut at = 0u32;
-        for l in 1..=longest {
-            d.base[l] = at;
-            at += counts[l];
+        for (base, &count) in d.base.iter_mut().zip(&counts).take(longest + 1).skip(1) {
+            *base = at;
+            at += count;
         }
         d.sorted = vec![0; at as usize];
+        d.count = counts;
         let mut fill = d.base;
         let mut next = d.first;
         d.table_bits = (longest as u32).min(TABLE_BITS);
@@ -119,6 +125,9 @@ impl Decoder {
             let code = msb_first >> (MAX_LEN - l);
             let l = l as usize;
             if code >= self.first[l] {
+                if code - self.first[l] >= self.count[l] {
+                    break;
+                }
                 let i = self.base[l] + (code - self.first[l]);
                 let Some(&sym) = self.sorted.get(i as usize) else {
                     break;

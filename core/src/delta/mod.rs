@@ -523,3 +523,58 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rift_tests {
+    use super::testutil::*;
+    use super::*;
+
+    /// Main-code codeword of `sym` in the default tables (9 bits for symbols below 424).
+    fn put_main(w: &mut BitWriter, sym: u64) {
+        let code = 88 + sym;
+        for i in (0..9).rev() {
+            w.put(code >> i & 1, 1);
+        }
+    }
+
+    #[test]
+    fn coded_rift_table_moves_source_copies() {
+        // Mechanics only (no genuine vector has a coded table in its patch stream): one entry,
+        // target 2 -> source 1. Each integer code: no explicit lengths, 248 fill symbols of 8 bits
+        // and the last 4 of 7 bits, so symbols 0..248 have 8-bit codewords equal to the symbol.
+        let mut w = BitWriter::new();
+        w.put(1, 1);
+        for _ in 0..2 {
+            w.put(0, 8); // explicit non-negative lengths
+            w.put(0, 8); // explicit negative lengths
+            w.put(248, 8); // symbols taking the fill length
+            w.put(7, 4); // fill length 8, stored minus one
+        }
+        w.number(1);
+        let put8 = |w: &mut BitWriter, v: u64| {
+            for i in (0..8).rev() {
+                w.put(v >> i & 1, 1);
+            }
+        };
+        put8(&mut w, 2); // left: +2
+        put8(&mut w, 126); // right: negative magnitude 0 = -1
+        w.put(1, 1); // default code tables
+        put_main(&mut w, u64::from(b'x'));
+        put_main(&mut w, u64::from(b'y'));
+        put_main(&mut w, 256 + (3 << 3) + 1); // slot 3 (predicted source), length 2
+        let patch = w.finish();
+        let d = craft(&Craft {
+            pa31: false,
+            file_type: 1,
+            flags: 0,
+            target_size: 4,
+            alg: 0,
+            hash: &[],
+            patch: &patch,
+        });
+        assert_eq!(
+            apply(b"ABCDEFGH", &d, &ApplyOptions::default()).unwrap(),
+            b"xyBC"
+        );
+    }
+}

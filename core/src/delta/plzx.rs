@@ -16,8 +16,10 @@ const ALIGNED: usize = 16;
 const ALL: usize = MAIN + LENGTHS + ALIGNED;
 /// Pre-tree that codes the code lengths.
 const PRETREE: usize = 39;
-/// Upper bound on coded blocks (each needs ≥ 872 pre-tree symbols, so the stream bounds it too).
-const MAX_BLOCKS: u64 = 1 << 20;
+/// Upper bound on coded blocks. Genuine streams use a few per MB of output (3 for the 3.2 MB manifest,
+/// 7 for 360 KB of notepad.exe); a block's 872 lengths can be coded in ~50 bits, so without a cap a
+/// crafted stream could make the decoder hold far more length tables than its size suggests.
+const MAX_BLOCKS: u64 = 1 << 16;
 
 struct Tables {
     main: Decoder,
@@ -91,7 +93,7 @@ fn read_lengths(r: &mut BitReader<'_>, pre: &Decoder, prev: &[u8]) -> Result<Vec
 }
 
 /// How a copy finds its source.
-enum Copy {
+enum CopyFrom {
     /// Relative to the rift-predicted reference position (value = predicted − source).
     Source(i64),
     /// At the rift-predicted reference position.
@@ -102,20 +104,20 @@ enum Copy {
     Back(u64),
 }
 
-fn read_copy(r: &mut BitReader<'_>, t: &Tables, slot: u32) -> Result<Copy> {
+fn read_copy(r: &mut BitReader<'_>, t: &Tables, slot: u32) -> Result<CopyFrom> {
     Ok(match slot {
-        0 => Copy::Source(i64::from(r.bits(14)?) - 0x2000),
+        0 => CopyFrom::Source(i64::from(r.bits(14)?) - 0x2000),
         1 => {
             let v = i64::from(r.bits(16)?) - 0x8000;
-            Copy::Source(if v < 0 { v - 0x2000 } else { v + 0x2000 })
+            CopyFrom::Source(if v < 0 { v - 0x2000 } else { v + 0x2000 })
         }
         2 => {
             let v = i64::from(r.bits(18)?) - 0x20000;
-            Copy::Source(if v < 0 { v - 0xa000 } else { v + 0xa000 })
+            CopyFrom::Source(if v < 0 { v - 0xa000 } else { v + 0xa000 })
         }
-        3 => Copy::FullSource,
-        4..=6 => Copy::Recent(slot as usize - 4),
-        8..=10 => Copy::Back(u64::from(slot - 7)),
+        3 => CopyFrom::FullSource,
+        4..=6 => CopyFrom::Recent(slot as usize - 4),
+        8..=10 => CopyFrom::Back(u64::from(slot - 7)),
         _ => {
             let slot = if slot == 7 {
                 // Escape to slots 43..70: 0xx, 10xxx or 11xxxx (first bit read first).
@@ -139,7 +141,7 @@ fn read_copy(r: &mut BitReader<'_>, t: &Tables, slot: u32) -> Result<Copy> {
                 off |= u64::from(r.bits(extra - 4)?) << 4;
                 off |= u64::from(t.aligned.decode(r)?);
             }
-            Copy::Back(off)
+            CopyFrom::Back(off)
         }
     })
 }
@@ -162,7 +164,7 @@ fn predict(rifts: &[Rift], o: u64) -> u64 {
         o
     } else {
         let e = rifts[i - 1];
-        e.source + (o - e.target)
+        e.source.saturating_add(o - e.target)
     }
 }
 
@@ -264,17 +266,18 @@ pub(crate) fn decode_with_rift(
         let sym = sym - 256;
         let copy = read_copy(&mut r, t, sym >> 3)?;
         let len = read_length(&mut r, t, sym & 7)?;
-        let dist = match copy {
-            Copy::Source(d) => {
+        // i128: rift positions from a crafted table may sit near the top of the i64 range.
+        let dist: i128 = match copy {
+            CopyFrom::Source(d) => {
                 // The coded value is how far *before* the predicted position the copy starts.
-                let s = predict(&rifts, o) as i64 - d;
-                p as i64 - s
+                let s = i128::from(predict(&rifts, o)) - i128::from(d);
+                i128::from(p) - s
             }
-            Copy::FullSource => p as i64 - predict(&rifts, o) as i64,
-            Copy::Recent(i) => recent[i] as i64,
-            Copy::Back(d) => d as i64,
+            CopyFrom::FullSource => i128::from(p) - i128::from(predict(&rifts, o)),
+            CopyFrom::Recent(i) => i128::from(recent[i]),
+            CopyFrom::Back(d) => i128::from(d),
         };
-        if dist <= 0 || dist as u64 > p {
+        if dist <= 0 || dist > i128::from(p) {
             return Err(r.error(format!("copy distance {dist} at virtual position {p}")));
         }
         let dist = dist as u64;

@@ -1,0 +1,111 @@
+//! Delta apply throughput (MB/s of output) on the largest genuine vectors, beside our LZX decoder's
+//! throughput on the same output bytes (compressed by our LZX encoder in 32 KiB WIM chunks), in the
+//! same run.
+//!
+//! `cargo run --release -p mediaprep-core --example delta_bench [-- VECTOR_DIR]`
+//! (default `../shared/testdata/msdelta` next to the repository).
+
+use mediaprep_core::codec::{Compression, Decoder, Encoder};
+use mediaprep_core::delta::{self, dcm, ApplyOptions};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Run `f` repeatedly for at least `min` (and 3 runs); return the best time of one run.
+fn best(min: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut best = f64::MAX;
+    let mut runs = 0;
+    while runs < 3 || start.elapsed() < min {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+        runs += 1;
+    }
+    best
+}
+
+/// MB/s of our LZX decoder producing `data` (compressed first, chunk by chunk).
+fn lzx_mbps(data: &[u8]) -> f64 {
+    const CHUNK: usize = 32 * 1024;
+    let mut enc = Encoder::new(Compression::Lzx);
+    let chunks: Vec<(Vec<u8>, usize, bool)> = data
+        .chunks(CHUNK)
+        .map(|c| {
+            let mut out = Vec::new();
+            let ok = enc.compress(c, &mut out);
+            if ok {
+                (out, c.len(), true)
+            } else {
+                (c.to_vec(), c.len(), false)
+            }
+        })
+        .collect();
+    let mut dec = Decoder::new(Compression::Lzx);
+    let mut out = vec![0u8; CHUNK];
+    let secs = best(Duration::from_secs(2), || {
+        for (c, n, compressed) in &chunks {
+            if *compressed {
+                dec.decompress(c, &mut out[..*n])
+                    .expect("our own LZX decodes");
+            } else {
+                out[..*n].copy_from_slice(c);
+            }
+        }
+    });
+    data.len() as f64 / secs / 1e6
+}
+
+/// One benchmark case: produces the target.
+type Apply<'a> = Box<dyn Fn() -> Vec<u8> + 'a>;
+
+fn main() {
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta")
+        });
+    let read = |p: &str| std::fs::read(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let base = read("dcm/base_manifest.bin");
+    let cmd = read("raw/cmd.exe");
+    let manifest = std::fs::read_dir(dir.join("dcm"))
+        .expect("dcm/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().contains("euapcommonproxystub"))
+        .expect("the largest DCM manifest");
+    let manifest = std::fs::read(manifest).unwrap();
+    let notepad = read("raw/cmd__to__notepad__raw.pa30");
+    let where_ = read("raw/cmd__to__where__raw.pa30");
+    let opts = ApplyOptions::default();
+    let cases: Vec<(&str, Apply)> = vec![
+        (
+            "DCM wow64 proxystub manifest (3.26 MB XML)",
+            Box::new(|| dcm::decode(&base, &manifest, &opts).unwrap()),
+        ),
+        (
+            "raw cmd.exe -> notepad.exe (360 KB)",
+            Box::new(|| delta::apply(&cmd, &notepad, &opts).unwrap()),
+        ),
+        (
+            "raw cmd.exe -> where.exe (64 KB)",
+            Box::new(|| delta::apply(&cmd, &where_, &opts).unwrap()),
+        ),
+    ];
+    println!(
+        "| vector | output bytes | delta apply MB/s | our LZX decode MB/s (same bytes) | ratio |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, f) in cases {
+        let out = f();
+        let secs = best(Duration::from_secs(2), || {
+            std::hint::black_box(f());
+        });
+        let mbps = out.len() as f64 / secs / 1e6;
+        let lzx = lzx_mbps(&out);
+        println!(
+            "| {name} | {} | {mbps:.1} | {lzx:.1} | {:.2} |",
+            out.len(),
+            mbps / lzx
+        );
+    }
+}
