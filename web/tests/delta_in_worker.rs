@@ -107,15 +107,43 @@ mod with_vectors {
         );
     }
 
+    /// PE-typed deltas (issue 14): the reference is transformed before the codec runs; each output
+    /// equals the genuine target (and the SHA-256 in its header, where it has one).
     #[wasm_bindgen_test]
-    fn pe_delta_is_typed_unsupported_in_worker() {
-        let e = delta::apply(
-            vector!("pe/amd64_kbdwol/base.bin"),
-            vector!("pe/amd64_kbdwol/delta.pa30"),
-            &ApplyOptions::default(),
-        )
-        .unwrap_err();
-        assert_eq!(e.kind(), "unsupported");
+    fn pe_deltas_apply_in_worker() {
+        let cases: [(&str, &[u8], &[u8], &[u8]); 4] = [
+            (
+                "cmd amd64",
+                vector!("raw/cmd.exe"),
+                vector!("pe/cmd__to__cmd_patched__pe_amd64_genuine.pa30"),
+                vector!("raw/cmd_patched.exe"),
+            ),
+            (
+                "amd64_kbdwol",
+                vector!("pe/amd64_kbdwol/base.bin"),
+                vector!("pe/amd64_kbdwol/delta.pa30"),
+                vector!("pe/amd64_kbdwol/target.bin"),
+            ),
+            (
+                "wow64_kbdmaori",
+                vector!("pe/wow64_kbdmaori/base.bin"),
+                vector!("pe/wow64_kbdmaori/delta.pa30"),
+                vector!("pe/wow64_kbdmaori/target.bin"),
+            ),
+            (
+                "x86_mscordbi",
+                vector!("pe/x86_mscordbi/base.bin"),
+                vector!("pe/x86_mscordbi/delta.pa30"),
+                vector!("pe/x86_mscordbi/target.bin"),
+            ),
+        ];
+        for (name, reference, d, target) in cases {
+            let reference = through_file(reference, "base.bin");
+            let d = through_file(d, "delta.pa30");
+            let out = delta::apply(&reference, &d, &ApplyOptions::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(out == target, "{name}: output differs from the target");
+        }
     }
 }
 
