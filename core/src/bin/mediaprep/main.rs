@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod base;
+mod delta;
+mod manifest;
 mod patch;
 mod report;
 
@@ -100,6 +102,11 @@ enum Cmd {
     /// stack (wcp.dll resource 614/1), a wcp.dll, or a raw base file; where it came from, and -o
     /// writes it.
     BaseManifest(base::BaseArgs),
+    /// Microsoft PA30/PA31 deltas (file type RAW): header fields, apply, create.
+    Delta(delta::DeltaArgs),
+    /// A component manifest as XML: a file (DCM decoded with --base, a raw base or a wcp.dll), or
+    /// MEDIA LAYER… PATH for one inside an image, decoded with that image's own base.
+    Manifest(manifest::ManifestArgs),
     /// The embedded Dynamic Update catalog.
     Catalog {
         /// JSON output.
@@ -346,6 +353,8 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::BaseManifest(a) => base::run(a)?,
+        Cmd::Delta(a) => delta::run(a)?,
+        Cmd::Manifest(a) => manifest::run(a)?,
         Cmd::Catalog { json } => {
             let cat = mediaprep_core::catalog::Catalog::embedded()?;
             if json {
