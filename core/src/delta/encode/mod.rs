@@ -49,7 +49,7 @@ impl Default for CreateOptions {
             flags: 0,
             hash_alg_id: super::CALG_SHA_256,
             max_target_size: 1 << 30,
-            max_chain: 48,
+            max_chain: 24,
             nice_len: 258,
             block_tokens: 1 << 15,
         }
