@@ -12,16 +12,23 @@ Every variant but "fileonly" also holds two servicing stacks in WinSxS, each wit
 revision 1) and the image's own (revision 2). 863 sorts after 1000 and 8037 as text, so only a numeric
 version comparison picks the newer stack.
 
+With --mediaprep CMD (the `mediaprep` command line, e.g. `cargo run ... --`), WinSxS\Manifests also
+gets DCM-compressed manifests made by mediaprep's own encoder (`mediaprep delta create --dcm`): one
+sample component manifest against the image's own (newest) base, and the same XML against the older
+stack's base, so a test can tell which base a decoder used.
+
 usage: winre_tree.py OUT --wine DIR|'' --variant base|stale|norecords|fileonly --spec-out FILE.json
-       [--wcp-out DIR]
+       [--wcp-out DIR] [--mediaprep CMD]
 The spec JSON records what was put in (the version each signal carries) for tests to compare with;
---wcp-out also keeps each stack's wcp.dll and base as files (wcp-VERSION.dll, base-VERSION.bin).
+--wcp-out also keeps each stack's wcp.dll and base as files (wcp-VERSION.dll, base-VERSION.bin) and
+the DCM samples' XML as plain text (dcm-sample.xml).
 """
 import argparse
 import base64
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -127,8 +134,9 @@ def stack_manifest(version, wcp):
     ]).encode()
 
 
-def add_servicing_stacks(win, stacks, keep_dir):
-    """One WinSxS servicing stack folder per (version, base revision), each with a synthetic wcp.dll."""
+def add_servicing_stacks(win, stacks, keep_dir, bases=None):
+    """One WinSxS servicing stack folder per (version, base revision), each with a synthetic wcp.dll.
+    `bases`, when given, collects each stack's base bytes."""
     out = []
     for version, revision in stacks:
         folder = folder_name("microsoft-windows-servicingstack", "none", version)
@@ -144,6 +152,8 @@ def add_servicing_stacks(win, stacks, keep_dir):
             base = f.read()
         os.remove(tmp)
         os.remove(base_tmp)
+        if bases is not None:
+            bases.append(base)
         write(os.path.join(win, "WinSxS", folder, "wcp.dll"), wcp)
         write(os.path.join(win, "WinSxS", "Manifests", folder + ".manifest"), stack_manifest(version, wcp))
         if keep_dir:
@@ -153,6 +163,68 @@ def add_servicing_stacks(win, stacks, keep_dir):
                     "wcp": f"Windows/WinSxS/{folder}/wcp.dll",
                     "wcp_sha256": hashlib.sha256(wcp).hexdigest(),
                     "base_sha256": hashlib.sha256(base).hexdigest(), "base_size": len(base)})
+    return out
+
+
+DCM_COMPONENT = "microsoft-windows-mediaprep-dcmsample"
+
+
+def dcm_sample_xml(version):
+    """A component manifest with the vocabulary real ones repeat (identity, registry keys,
+    dependencies), with no <file> so nothing in the image is expected to back it."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        '<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" '
+        'copyright="Copyright (c) Microsoft Corporation. All Rights Reserved.">',
+        f'  <assemblyIdentity name="{DCM_COMPONENT}" version="{version}" processorArchitecture="amd64" '
+        f'language="neutral" buildType="release" publicKeyToken="{TOKEN}" versionScope="nonSxS" />',
+        "  <dependency discoverable=\"no\" resourceType=\"Resources\">",
+        "    <dependentAssembly>",
+        f'      <assemblyIdentity name="{DCM_COMPONENT}.resources" version="{version}" '
+        f'processorArchitecture="amd64" language="*" buildType="release" publicKeyToken="{TOKEN}" />',
+        "    </dependentAssembly>",
+        "  </dependency>",
+        "  <registryKeys>",
+    ]
+    for i in range(12):
+        lines += [
+            f'    <registryKey keyName="HKEY_LOCAL_MACHINE\\SOFTWARE\\mediaprep\\DcmSample\\Key{i:02d}">',
+            f'      <registryValue name="Value{i:02d}" valueType="REG_DWORD" value="0x{i * 37:08x}" />',
+            f'      <registryValue name="Path{i:02d}" valueType="REG_EXPAND_SZ" '
+            f'value="%SystemRoot%\\System32\\sample{i:02d}.dll" />',
+            "    </registryKey>",
+        ]
+    lines += ["  </registryKeys>", "</assembly>", ""]
+    return "\r\n".join(lines).encode()
+
+
+def add_dcm_manifests(win, version, bases, keep_dir, mediaprep, stack_versions):
+    """The sample manifest DCM-compressed by mediaprep's encoder against the image's own base
+    (bases[-1], the newest stack) and, as `...-oldbase`, against the older stack's (bases[0])."""
+    cmd = shlex.split(mediaprep)
+    xml = dcm_sample_xml(version)
+    tmp = os.path.join(win, ".dcm.tmp")
+    os.makedirs(tmp, exist_ok=True)
+    out = []
+    for comp, base, base_version in ((DCM_COMPONENT, bases[-1], stack_versions[-1]),
+                                     (DCM_COMPONENT + "-oldbase", bases[0], stack_versions[0])):
+        folder = folder_name(comp, "none", version)
+        write(os.path.join(tmp, "base.bin"), base)
+        write(os.path.join(tmp, "target.xml"), xml)
+        dst = os.path.join(win, "WinSxS", "Manifests", folder + ".manifest")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        subprocess.run(cmd + ["delta", "create", "--dcm", os.path.join(tmp, "base.bin"),
+                              os.path.join(tmp, "target.xml"), "-o", dst], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(dst, "rb") as f:
+            dcm = f.read()
+        if not dcm.startswith(b"DCM\x01"):
+            raise SystemExit(f"{dst}: mediaprep did not write a DCM manifest")
+        out.append({"path": f"Windows/WinSxS/Manifests/{folder}.manifest", "base_version": base_version,
+                    "xml": "dcm-sample.xml", "size": len(dcm), "xml_size": len(xml)})
+    shutil.rmtree(tmp)
+    if keep_dir:
+        write(os.path.join(keep_dir, "dcm-sample.xml"), xml)
     return out
 
 
@@ -169,6 +241,7 @@ def main():
     ap.add_argument("--variant", default="base", choices=["base", "stale", "norecords", "fileonly"])
     ap.add_argument("--spec-out", required=True)
     ap.add_argument("--wcp-out", default="")
+    ap.add_argument("--mediaprep", default="")
     a = ap.parse_args()
 
     if os.path.exists(a.out):
@@ -212,7 +285,11 @@ def main():
                                    "sha256": hashlib.sha256(data).hexdigest()})
 
     if a.variant != "fileonly":
-        spec["servicing_stacks"] = add_servicing_stacks(win, [OLD_STACK, (file_version, 2)], a.wcp_out)
+        bases = []
+        spec["servicing_stacks"] = add_servicing_stacks(win, [OLD_STACK, (file_version, 2)], a.wcp_out, bases)
+        if a.mediaprep:
+            spec["dcm_manifests"] = add_dcm_manifests(win, file_version, bases, a.wcp_out, a.mediaprep,
+                                                      [OLD_STACK[0], file_version])
 
     if a.variant in ("base", "stale"):
         pk = os.path.join(win, "servicing", "Packages")

@@ -12,6 +12,7 @@
 
 mod bits;
 pub mod dcm;
+pub mod encode;
 mod header;
 mod huffman;
 mod pe;

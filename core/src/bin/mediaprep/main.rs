@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 mod base;
 mod catalog;
+mod delta;
+mod manifest;
 mod patch;
 mod report;
 
@@ -107,6 +109,11 @@ enum Cmd {
     /// stack (wcp.dll resource 614/1), a wcp.dll, or a raw base file; where it came from, and -o
     /// writes it.
     BaseManifest(base::BaseArgs),
+    /// Microsoft PA30/PA31 deltas (file type RAW): header fields, apply, create.
+    Delta(delta::DeltaArgs),
+    /// A component manifest as XML: a file (DCM decoded with --base, a raw base or a wcp.dll), or
+    /// MEDIA LAYER… PATH for one inside an image, decoded with that image's own base.
+    Manifest(manifest::ManifestArgs),
     /// The Dynamic Update catalog: list it with its age, export it (`--json`, the format
     /// `--catalog` accepts), or run the maintenance checks on a catalog file (`--check FILE`).
     Catalog {
@@ -374,6 +381,8 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::BaseManifest(a) => base::run(a)?,
+        Cmd::Delta(a) => delta::run(a)?,
+        Cmd::Manifest(a) => manifest::run(a)?,
         Cmd::Catalog {
             json,
             check,

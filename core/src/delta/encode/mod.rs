@@ -1,0 +1,326 @@
+//! Creating PA30 deltas (file type RAW, PseudoLzx codec) and DCM-compressed manifests.
+//!
+//! The output is meant for this project's decoder and for msdelta's reading of the format; it
+//! does not try to match Microsoft's bytes. Choices (documented in docs/formats/pa30-encoder.md):
+//! an empty rift table (so "source" copies are relative to the output position itself), hash-chain
+//! matching over reference + target with one step of lazy evaluation, coded blocks of up to
+//! [`CreateOptions::block_tokens`] tokens with length-limited Huffman codes, and msdelta's default
+//! tables instead when the target fits one block and they come out smaller.
+
+mod bitwrite;
+mod huffcode;
+mod matcher;
+mod stream;
+mod tokens;
+
+use super::dcm::DCM_SIGNATURE;
+use super::{digest, FILE_TYPE_RAW, FLAG_E8};
+use crate::{Error, Result};
+use bitwrite::BitWriter;
+
+/// FILETIME Microsoft's DCM manifests carry (1970-01-01 00:00:01 UTC), used by [`create_dcm`].
+pub const DCM_FILE_TIME: u64 = 116_444_736_010_000_000;
+/// Flags Microsoft's DCM manifests carry.
+pub const DCM_FLAGS: u64 = 0x20000;
+
+/// Options for [`create`].
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Target FILETIME written into the header.
+    pub target_file_time: u64,
+    /// Header flags. Only flags that do not change the RAW decoding are accepted (not `FLAG_E8`).
+    pub flags: u64,
+    /// Target hash algorithm (`CALG_*`), or 0 for none.
+    pub hash_alg_id: u32,
+    /// Largest target accepted (the decoder's default cap, 1 GiB).
+    pub max_target_size: u64,
+    /// Hash-chain candidates examined per position.
+    pub max_chain: u32,
+    /// A match this long ends the search at a position.
+    pub nice_len: usize,
+    /// Tokens per coded block (each block has its own Huffman tables).
+    pub block_tokens: usize,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            target_file_time: 0,
+            flags: 0,
+            hash_alg_id: super::CALG_SHA_256,
+            max_target_size: 1 << 30,
+            max_chain: 24,
+            nice_len: 258,
+            block_tokens: 1 << 15,
+        }
+    }
+}
+
+/// Create a PA30 delta that turns `reference` into `target`.
+pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
+    if target.len() as u64 > opts.max_target_size {
+        return Err(Error::Limit(format!(
+            "delta target of {} bytes exceeds the limit of {} bytes",
+            target.len(),
+            opts.max_target_size
+        )));
+    }
+    // Positions in reference + target are u32 in the matcher, and back distances must stay below
+    // 2^32 (slot 70's range).
+    let total = reference.len() as u64 + target.len() as u64;
+    if total >= u64::from(u32::MAX) {
+        return Err(Error::Limit(format!(
+            "reference + target of {total} bytes: the encoder handles less than 4 GiB"
+        )));
+    }
+    if opts.flags & FLAG_E8 != 0 {
+        return Err(Error::Unsupported(
+            "creating a delta with the x86 E8 filter flag (0x1)".into(),
+        ));
+    }
+    let hash = if opts.hash_alg_id == 0 {
+        Vec::new()
+    } else {
+        digest(opts.hash_alg_id, target)?
+    };
+    let mut sw = stream::StreamWriter::new(reference.len() as u64, opts.block_tokens);
+    let effort = matcher::Effort {
+        max_chain: opts.max_chain.max(1),
+        nice_len: opts.nice_len.clamp(8, 1 << 20),
+    };
+    matcher::parse(reference, target, effort, |t| sw.push(t));
+    let patch = sw.finish();
+
+    let mut w = BitWriter::stream();
+    w.number(1); // file type set: RAW only, as Microsoft's RAW deltas say
+    w.number(FILE_TYPE_RAW);
+    w.number(opts.flags);
+    w.number(target.len() as u64);
+    w.number(u64::from(opts.hash_alg_id));
+    w.buffer(&hash);
+    w.buffer(&[]); // preprocess buffer: RAW has no transforms
+    w.buffer(&patch);
+    let mut out = Vec::with_capacity(12 + patch.len() + 64);
+    out.extend_from_slice(b"PA30");
+    out.extend_from_slice(&opts.target_file_time.to_le_bytes());
+    out.extend_from_slice(&w.finish_stream());
+    Ok(out)
+}
+
+/// A `DCM\x01` manifest: `xml` as a PA30 delta against `base`, with the header Microsoft's DCM
+/// manifests have (flags 0x20000, no hash, FILETIME 1970-01-01 00:00:01).
+pub fn create_dcm(base: &[u8], xml: &[u8]) -> Result<Vec<u8>> {
+    let opts = CreateOptions {
+        target_file_time: DCM_FILE_TIME,
+        flags: DCM_FLAGS,
+        hash_alg_id: 0,
+        ..CreateOptions::default()
+    };
+    let mut out = DCM_SIGNATURE.to_vec();
+    out.extend_from_slice(&create(base, xml, &opts)?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{apply, dcm, parse_header, ApplyOptions, CALG_MD5};
+    use super::*;
+
+    /// xorshift64*, so the random cases are the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+        fn bytes(&mut self, n: usize, alphabet: u8) -> Vec<u8> {
+            (0..n)
+                .map(|_| (self.next() % u64::from(alphabet)) as u8)
+                .collect()
+        }
+    }
+
+    fn round_trip(r: &[u8], t: &[u8], opts: &CreateOptions) -> Vec<u8> {
+        let d = create(r, t, opts).unwrap();
+        let got = apply(r, &d, &ApplyOptions::default())
+            .unwrap_or_else(|e| panic!("ref {} target {}: {e}", r.len(), t.len()));
+        assert!(
+            got == t,
+            "ref {} target {}: output differs",
+            r.len(),
+            t.len()
+        );
+        d
+    }
+
+    /// A target made from edits of the reference: copies, insertions, deletions, moves.
+    fn edited(rng: &mut Rng, r: &[u8], n: usize) -> Vec<u8> {
+        let mut t = Vec::with_capacity(n);
+        while t.len() < n {
+            match rng.below(4) {
+                0 if !r.is_empty() => {
+                    let s = rng.below(r.len());
+                    let l = rng.below(2000).min(r.len() - s);
+                    t.extend_from_slice(&r[s..s + l]);
+                }
+                1 => {
+                    let l = rng.below(40);
+                    t.extend(rng.bytes(l, 255));
+                }
+                2 if !t.is_empty() => {
+                    let s = rng.below(t.len());
+                    let l = rng.below(300).min(t.len() - s);
+                    t.extend_from_within(s..s + l);
+                }
+                _ => {
+                    let l = rng.below(50);
+                    t.extend(rng.bytes(l, 4));
+                }
+            }
+        }
+        t.truncate(n);
+        t
+    }
+
+    #[test]
+    fn random_pairs_round_trip() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let sizes = [
+            0usize, 1, 2, 3, 7, 8, 9, 255, 256, 263, 264, 265, 4095, 4096, 65_537,
+        ];
+        let small_blocks = CreateOptions {
+            block_tokens: 7,
+            ..CreateOptions::default()
+        };
+        for &rn in &sizes {
+            for &tn in &sizes {
+                let r = rng.bytes(rn, if rn % 2 == 0 { 255 } else { 3 });
+                let t = edited(&mut rng, &r, tn);
+                round_trip(&r, &t, &CreateOptions::default());
+                if tn < 5000 {
+                    round_trip(&r, &t, &small_blocks);
+                }
+            }
+        }
+        for i in 0..60 {
+            let rn = rng.below(20_000);
+            let tn = rng.below(20_000);
+            let r = rng.bytes(rn, [2u8, 16, 255][i % 3]);
+            let t = if i % 2 == 0 {
+                edited(&mut rng, &r, tn)
+            } else {
+                rng.bytes(tn, 255)
+            };
+            let opts = CreateOptions {
+                block_tokens: 1 + rng.below(3000),
+                max_chain: 1 + rng.below(64) as u32,
+                ..CreateOptions::default()
+            };
+            round_trip(&r, &t, &opts);
+        }
+    }
+
+    #[test]
+    fn long_matches_and_far_distances() {
+        // Runs longer than 263 (the long-length field) and distances needing the slot escape.
+        let mut rng = Rng(99);
+        let r = rng.bytes(1 << 20, 255);
+        let mut t = r[..300_000].to_vec();
+        t.extend(vec![0u8; 70_000]);
+        t.extend_from_slice(&r[900_000..1_000_000]);
+        t.extend_from_slice(&r[10..20]);
+        let d = round_trip(&r, &t, &CreateOptions::default());
+        assert!(d.len() < 1000, "{}", d.len());
+        // Identical files: a single copy.
+        let d = round_trip(&r, &r, &CreateOptions::default());
+        assert!(d.len() < 200, "{}", d.len());
+        // Empty reference: the target compresses against itself.
+        let t: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let d = round_trip(&[], &t, &CreateOptions::default());
+        assert!(d.len() < 500, "{}", d.len());
+    }
+
+    #[test]
+    fn edits_of_a_long_reference_are_found_far_back() {
+        // Small edits all over a 4 MiB random reference shift every later offset: only the sparse
+        // block index finds those copies (hash chains see the most recent positions first).
+        let mut rng = Rng(7);
+        let r = rng.bytes(4 << 20, 16);
+        let mut t = r.clone();
+        for _ in 0..300 {
+            let at = rng.below(t.len() - 20);
+            let n = rng.below(20);
+            let ins = rng.bytes(n, 255);
+            let cut = rng.below(10);
+            t.splice(at..at + cut, ins);
+        }
+        let d = round_trip(&r, &t, &CreateOptions::default());
+        assert!(d.len() < t.len() / 200, "{} bytes", d.len());
+        // Incompressible, unrelated data barely grows.
+        let u = rng.bytes(1 << 20, 255);
+        let d = round_trip(&r, &u, &CreateOptions::default());
+        assert!(d.len() < u.len() + u.len() / 100, "{} bytes", d.len());
+    }
+
+    #[test]
+    fn header_fields_and_hashes() {
+        let opts = CreateOptions {
+            target_file_time: 0x01d0_1234_5678_9abc,
+            hash_alg_id: CALG_MD5,
+            ..CreateOptions::default()
+        };
+        let d = round_trip(b"reference", b"the target", &opts);
+        let h = parse_header(&d).unwrap();
+        assert_eq!(
+            (
+                h.file_type_set,
+                h.file_type,
+                h.flags,
+                h.target_size,
+                h.hash_alg_id
+            ),
+            (1, 1, 0, 10, CALG_MD5)
+        );
+        assert_eq!(h.target_file_time, 0x01d0_1234_5678_9abc);
+        assert_eq!(h.target_hash.len(), 16);
+        let d = round_trip(b"", b"x", &CreateOptions::default());
+        assert_eq!(parse_header(&d).unwrap().target_hash.len(), 32);
+        let bad = CreateOptions {
+            hash_alg_id: 0x8099,
+            ..CreateOptions::default()
+        };
+        assert_eq!(create(b"", b"x", &bad).unwrap_err().kind(), "unsupported");
+        let e8 = CreateOptions {
+            flags: FLAG_E8,
+            ..CreateOptions::default()
+        };
+        assert!(create(b"", b"x", &e8).is_err());
+        let cap = CreateOptions {
+            max_target_size: 3,
+            ..CreateOptions::default()
+        };
+        assert_eq!(create(b"", b"four", &cap).unwrap_err().kind(), "limit");
+    }
+
+    #[test]
+    fn dcm_round_trip_and_header() {
+        let base = b"<?xml version=\"1.0\"?><assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\"></assembly>";
+        let xml = b"<?xml version=\"1.0\"?><assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\" manifestVersion=\"1.0\"><assemblyIdentity name=\"x\"/></assembly>";
+        let m = create_dcm(base, xml).unwrap();
+        assert!(dcm::is_dcm(&m));
+        let h = parse_header(&m[4..]).unwrap();
+        assert_eq!(
+            (h.flags, h.hash_alg_id, h.target_file_time),
+            (0x20000, 0, DCM_FILE_TIME)
+        );
+        assert_eq!(
+            dcm::decode(base, &m, &ApplyOptions::default()).unwrap(),
+            xml
+        );
+    }
+}

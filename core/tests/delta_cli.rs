@@ -1,0 +1,513 @@
+//! `mediaprep delta info|apply|create` and `mediaprep manifest`: outputs checked against the
+//! genuine msdelta vectors (`../shared/testdata/msdelta`, never copied here) and the fixture
+//! WinRE's DCM manifests (made by `scripts/fixtures` with our encoder against the synthetic base of
+//! the image's newest servicing stack, whose XML is kept as `wcp/dcm-sample.xml`); every error
+//! exits 1 with a message and leaves no output file.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mediaprep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> Output {
+    let o = mediaprep(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Exit 1 (not a panic's 101) with a `mediaprep: error:` line naming `needle`.
+fn fails(args: &[&str], needle: &str) -> String {
+    let o = mediaprep(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.starts_with("mediaprep: error: "), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err} lacks {needle:?}");
+    err
+}
+
+fn vectors() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta");
+    if dir.join("SOURCES.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "msdelta vectors missing at {} (required in CI)",
+            dir.display()
+        );
+    }
+    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
+    None
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Nothing but `keep` in `dir` (no output, no temporary file).
+fn only(dir: &Path, keep: &[&str]) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    assert!(names.is_empty(), "left behind: {names:?}");
+}
+
+#[test]
+fn delta_info_reports_header_fields() {
+    let Some(v) = vectors() else { return };
+    let o = ok(&[
+        "delta",
+        "info",
+        s(&v.join("raw/cmd__to__notepad__raw_flag0x20000.pa30")),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "PA30",
+        "RAW",
+        "0x20000",
+        "360448 bytes",
+        "hash          none",
+        "crc32 prefix  none",
+    ] {
+        assert!(text.contains(want), "{text} lacks {want}");
+    }
+    let dcm = std::fs::read_dir(v.join("dcm"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("microsoft-windows-core_"))
+        .unwrap();
+    let o = ok(&["delta", "info", "--json", s(&dcm)]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["dcm"], true);
+    assert_eq!(j["file_type_name"], "RAW");
+    assert_eq!(j["flags"], "0x20000");
+    assert_eq!(j["hash_alg"], "none");
+    assert_eq!(j["target_time_utc"], "1970-01-01 00:00:01 UTC");
+
+    // Our own delta with a SHA-256 and a CRC32 prefix (as update packages' payload deltas have).
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("d.pa30");
+    ok(&[
+        "delta",
+        "create",
+        s(&v.join("raw/cmd.exe")),
+        s(&v.join("raw/where.exe")),
+        "-o",
+        s(&d),
+    ]);
+    let bytes = std::fs::read(&d).unwrap();
+    let mut with_crc = crc32fast::hash(&bytes).to_le_bytes().to_vec();
+    with_crc.extend_from_slice(&bytes);
+    let dc = t.path().join("crc.pa30");
+    std::fs::write(&dc, &with_crc).unwrap();
+    let o = ok(&["delta", "info", "--json", s(&dc)]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let where_ = std::fs::read(v.join("raw/where.exe")).unwrap();
+    assert_eq!(j["hash_alg"], "SHA-256");
+    assert_eq!(
+        j["target_hash"],
+        mediaprep_core::hash::hex(&mediaprep_core::hash::sha256(&where_))
+    );
+    assert_eq!(j["crc32_checked"], true);
+    assert_eq!(j["target_size"], where_.len());
+    // The prefix is checked: a wrong one is an error.
+    with_crc[0] ^= 1;
+    std::fs::write(&dc, &with_crc).unwrap();
+    fails(&["delta", "info", s(&dc)], "CRC32");
+    let out = t.path().join("out");
+    fails(
+        &[
+            "delta",
+            "apply",
+            s(&dc),
+            "--reference",
+            s(&v.join("raw/cmd.exe")),
+            "-o",
+            s(&out),
+        ],
+        "CRC32",
+    );
+    only(t.path(), &["d.pa30", "crc.pa30"]);
+}
+
+#[test]
+fn delta_apply_and_create_round_trip() {
+    let Some(v) = vectors() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let cmd = v.join("raw/cmd.exe");
+    // Microsoft's deltas.
+    for (d, target) in [
+        ("cmd__to__notepad__raw.pa30", "notepad.exe"),
+        ("cmd__to__where__raw.pa30", "where.exe"),
+    ] {
+        let out = t.path().join(target);
+        ok(&[
+            "delta",
+            "apply",
+            s(&v.join("raw").join(d)),
+            "--reference",
+            s(&cmd),
+            "-o",
+            s(&out),
+        ]);
+        assert!(std::fs::read(&out).unwrap() == std::fs::read(v.join("raw").join(target)).unwrap());
+    }
+    // Ours, including an empty reference (`n\` style: apply without --reference).
+    let empty = t.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let patched = v.join("raw/cmd_patched.exe");
+    for (r, hash) in [(&cmd, "sha256"), (&empty, "md5"), (&cmd, "none")] {
+        let d = t.path().join("ours.pa30");
+        ok(&[
+            "delta",
+            "create",
+            s(r),
+            s(&patched),
+            "--hash",
+            hash,
+            "-o",
+            s(&d),
+        ]);
+        let out = t.path().join("ours.out");
+        let mut args = vec!["delta", "apply", s(&d), "-o", s(&out)];
+        if r != &empty {
+            args.extend(["--reference", s(r)]);
+        }
+        ok(&args);
+        assert!(std::fs::read(&out).unwrap() == std::fs::read(&patched).unwrap());
+        if r == &cmd {
+            let n = std::fs::metadata(&d).unwrap().len();
+            assert!(n * 20 < 339_968, "cmd -> cmd_patched: {n} bytes");
+        }
+    }
+    // A DCM made by `create --dcm` applies with the base as reference, and is what `manifest`
+    // decodes with --base.
+    let base = v.join("dcm/base_manifest.bin");
+    let golden = v.join("dcm/wow64_golden.xml");
+    let m = t.path().join("golden.manifest");
+    ok(&[
+        "delta",
+        "create",
+        "--dcm",
+        s(&base),
+        s(&golden),
+        "-o",
+        s(&m),
+    ]);
+    assert!(std::fs::read(&m).unwrap().starts_with(b"DCM\x01"));
+    let x = t.path().join("golden.xml");
+    ok(&["manifest", s(&m), "--base", s(&base), "-o", s(&x)]);
+    assert!(std::fs::read(&x).unwrap() == std::fs::read(&golden).unwrap());
+    fails(
+        &[
+            "delta",
+            "create",
+            s(&cmd),
+            s(&patched),
+            "--hash",
+            "crc",
+            "-o",
+            s(&x),
+        ],
+        "--hash",
+    );
+}
+
+#[test]
+fn bad_deltas_exit_1_and_leave_no_output() {
+    let Some(v) = vectors() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let cmd = v.join("raw/cmd.exe");
+    let where_ = std::fs::read(v.join("raw/where.exe")).unwrap();
+    let d = t.path().join("good.pa30");
+    ok(&[
+        "delta",
+        "create",
+        s(&cmd),
+        s(&v.join("raw/where.exe")),
+        "-o",
+        s(&d),
+    ]);
+    let good = std::fs::read(&d).unwrap();
+    let bad = t.path().join("bad.pa30");
+    let out = t.path().join("out.exe");
+    let apply = |bytes: &[u8]| {
+        std::fs::write(&bad, bytes).unwrap();
+        mediaprep(&[
+            "delta",
+            "apply",
+            s(&bad),
+            "--reference",
+            s(&cmd),
+            "-o",
+            s(&out),
+        ])
+    };
+    // Truncations.
+    for n in [0, 3, 4, 12, 13, 20, good.len() / 2, good.len() - 1] {
+        let o = apply(&good[..n]);
+        assert_eq!(o.status.code(), Some(1), "truncated to {n}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("bad.pa30") && err.contains("mediaprep: error:"),
+            "{err}"
+        );
+        only(t.path(), &["good.pa30", "bad.pa30"]);
+    }
+    // Bit flips past the FILETIME: the SHA-256 in the header means a flip gives either the exact
+    // target (a flag bit the RAW decoder ignores) or exit 1 with nothing written; never wrong bytes.
+    let mut failed = 0;
+    let step = (good.len() - 12) / 40 + 1;
+    for (k, at) in (12..good.len()).step_by(step).enumerate() {
+        let mut b = good.clone();
+        b[at] ^= 1 << (k % 8);
+        let o = apply(&b);
+        match o.status.code() {
+            Some(0) => {
+                assert!(
+                    std::fs::read(&out).unwrap() == where_,
+                    "flip at {at}: wrong output"
+                );
+                std::fs::remove_file(&out).unwrap();
+            }
+            Some(1) => {
+                failed += 1;
+                only(t.path(), &["good.pa30", "bad.pa30"]);
+            }
+            c => panic!(
+                "flip at {at}: exit {c:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        }
+    }
+    assert!(failed >= 30, "only {failed} of the flips were caught");
+    // Crafted: a target size past the cap, a PA19 signature, an unknown hash algorithm, junk.
+    for (bytes, needle) in [
+        (crafted_header(1 << 40, 0, &[]), "limit"),
+        (crafted_header(5, 0x8099, &[1, 2, 3]), "0x8099"),
+        (b"PA19xxxxxxxxxxxxxxxx".to_vec(), "PA19"),
+        (vec![0xff; 64], "signature"),
+    ] {
+        let o = apply(&bytes);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err} lacks {needle}");
+        only(t.path(), &["good.pa30", "bad.pa30"]);
+    }
+    fails(
+        &[
+            "delta",
+            "apply",
+            s(&d),
+            "--reference",
+            s(&t.path().join("nope")),
+            "-o",
+            s(&out),
+        ],
+        "nope",
+    );
+    fails(&["delta", "info", s(&t.path().join("nope"))], "nope");
+    only(t.path(), &["good.pa30", "bad.pa30"]);
+}
+
+/// A PA30 header (RAW, flags 0) with the given target size and hash, and an empty patch buffer.
+fn crafted_header(target_size: u64, alg: u64, hash: &[u8]) -> Vec<u8> {
+    let mut bits: Vec<bool> = vec![false; 3];
+    let mut put = |bits: &mut Vec<bool>, v: u64, n: u32| {
+        for i in 0..n {
+            bits.push(v >> i & 1 == 1);
+        }
+    };
+    let number = |bits: &mut Vec<bool>, put: &mut dyn FnMut(&mut Vec<bool>, u64, u32), v: u64| {
+        let nib = ((64 - (v | 1).leading_zeros()).div_ceil(4)).max(1);
+        put(bits, 1 << (nib - 1), nib);
+        if nib * 4 > 32 {
+            put(bits, v & 0xffff_ffff, 32);
+            put(bits, v >> 32, nib * 4 - 32);
+        } else {
+            put(bits, v, nib * 4);
+        }
+    };
+    for v in [1, 1, 0, target_size, alg] {
+        number(&mut bits, &mut put, v);
+    }
+    let buffer = |bits: &mut Vec<bool>, put: &mut dyn FnMut(&mut Vec<bool>, u64, u32), b: &[u8]| {
+        number(bits, put, b.len() as u64);
+        while bits.len() % 8 != 0 {
+            bits.push(false);
+        }
+        for &x in b {
+            put(bits, u64::from(x), 8);
+        }
+    };
+    buffer(&mut bits, &mut put, hash);
+    buffer(&mut bits, &mut put, &[]);
+    buffer(&mut bits, &mut put, &[0x00]);
+    let mut out = b"PA30".to_vec();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend(bits.chunks(8).map(|c| {
+        c.iter()
+            .enumerate()
+            .fold(0u8, |a, (i, &b)| a | (b as u8) << i)
+    }));
+    out
+}
+
+fn dcm_paths() -> (String, String, Vec<u8>) {
+    let fx = fixtures();
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.join("spec/Winre.wim.json")).unwrap()).unwrap();
+    let m = spec["dcm_manifests"]
+        .as_array()
+        .expect("dcm_manifests in the Winre spec");
+    let stacks = spec["servicing_stacks"].as_array().unwrap();
+    let newest = stacks[1]["version"].as_str().unwrap();
+    assert_eq!(m[0]["base_version"], newest);
+    assert_ne!(m[1]["base_version"], newest);
+    let xml = std::fs::read(fx.join("wcp").join(m[0]["xml"].as_str().unwrap())).unwrap();
+    (
+        format!("1:/{}", m[0]["path"].as_str().unwrap()),
+        format!("1:/{}", m[1]["path"].as_str().unwrap()),
+        xml,
+    )
+}
+
+#[test]
+fn manifest_in_an_image_decodes_with_that_images_newest_base() {
+    let fx = fixtures();
+    let (own, old, xml) = dcm_paths();
+    // The file in the image really is DCM (wimlib extracts it as stored).
+    let raw = wimlib_extract(&fx.join("Winre.wim"), 1, &own[2..]);
+    assert!(raw.starts_with(b"DCM\x01") && raw.len() < xml.len() / 4);
+
+    let winre = s(&fx.join("Winre.wim")).to_string();
+    let iso = s(&fx.join("media-udf.iso")).to_string();
+    let via_iso = [
+        iso.as_str(),
+        "/sources/install.wim",
+        "1:/Windows/System32/Recovery/Winre.wim",
+    ];
+    for prefix in [vec![winre.as_str()], via_iso.to_vec()] {
+        let mut args = vec!["manifest"];
+        args.extend(&prefix);
+        args.push(&own);
+        let o = ok(&args);
+        assert!(
+            o.stdout == xml,
+            "{prefix:?}: decoded XML differs from dcm-sample.xml"
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("servicing stack 10.0.26100.1000"));
+        // Made against the older stack's base, the same XML does not come back with the image's.
+        let mut args = vec!["manifest"];
+        args.extend(&prefix);
+        args.push(&old);
+        let o = mediaprep(&args);
+        assert!(
+            o.stdout != xml,
+            "{prefix:?}: the old-base manifest decoded with the newest base"
+        );
+    }
+    // With the older stack's wcp.dll given as --base, it does.
+    let old_dll = fx.join("wcp/wcp-10.0.26100.863.dll");
+    let o = ok(&["manifest", &winre, &old, "--base", s(&old_dll)]);
+    assert!(o.stdout == xml);
+    // A plain XML manifest in the image comes out as it is.
+    let dir = run("wimlib-imagex", &["dir", &winre, "1"]);
+    let k32 = dir
+        .lines()
+        .find(|l| l.contains("Manifests/amd64_microsoft-windows-kernel32_"))
+        .unwrap();
+    let o = ok(&["manifest", &winre, &format!("1:{k32}")]);
+    assert_eq!(o.stdout, wimlib_extract(&fx.join("Winre.wim"), 1, k32));
+    // -o writes the same bytes; errors leave nothing.
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("m.xml");
+    ok(&["manifest", &winre, &own, "-o", s(&out)]);
+    assert!(std::fs::read(&out).unwrap() == xml);
+    std::fs::remove_file(&out).unwrap();
+    fails(
+        &[
+            "manifest",
+            &winre,
+            "1:/Windows/WinSxS/Manifests/nope.manifest",
+            "-o",
+            s(&out),
+        ],
+        "nope",
+    );
+    fails(
+        &[
+            "manifest",
+            &winre,
+            "/Windows/WinSxS/Manifests",
+            "-o",
+            s(&out),
+        ],
+        "IMAGE:PATH",
+    );
+    fails(
+        &["manifest", &winre, "1:/Windows/WinSxS/Manifests"],
+        "directory",
+    );
+    only(t.path(), &[]);
+}
+
+#[test]
+fn manifest_files_with_a_base_file() {
+    let fx = fixtures();
+    let (own, _, xml) = dcm_paths();
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("sample.manifest");
+    std::fs::write(&m, wimlib_extract(&fx.join("Winre.wim"), 1, &own[2..])).unwrap();
+    // The base as a wcp.dll and as the raw bytes give the same XML.
+    for base in [
+        "wcp/wcp-10.0.26100.1000.dll",
+        "wcp/base-10.0.26100.1000.bin",
+    ] {
+        let o = ok(&["manifest", s(&m), "--base", s(&fx.join(base))]);
+        assert!(o.stdout == xml, "{base}");
+    }
+    fails(&["manifest", s(&m)], "--base");
+    // A DCM file given as the base is refused by name.
+    fails(&["manifest", s(&m), "--base", s(&m)], "not a base manifest");
+    // Plain XML passes through; junk is refused.
+    let x = t.path().join("plain.manifest");
+    std::fs::write(&x, &xml).unwrap();
+    assert_eq!(ok(&["manifest", s(&x)]).stdout, xml);
+    let junk = t.path().join("junk.manifest");
+    std::fs::write(&junk, [0u8, 1, 2, 3, 4]).unwrap();
+    fails(&["manifest", s(&junk)], "neither");
+    // A damaged DCM: error, no output.
+    let mut bytes = std::fs::read(&m).unwrap();
+    bytes.truncate(bytes.len() - 5);
+    let bad = t.path().join("bad.manifest");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = t.path().join("bad.xml");
+    fails(
+        &[
+            "manifest",
+            s(&bad),
+            "--base",
+            s(&fx.join("wcp/base-10.0.26100.1000.bin")),
+            "-o",
+            s(&out),
+        ],
+        "bad.manifest",
+    );
+    assert!(!out.exists());
+}
