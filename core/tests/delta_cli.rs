@@ -511,3 +511,59 @@ fn manifest_files_with_a_base_file() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
+    let Some(v) = vectors() else { return };
+    let d = v.join("pe/x86_mscordbi/delta.pa30");
+    let o = ok(&["delta", "info", s(&d)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "I386",
+        "0xe1fe",
+        "transforms",
+        "relocations",
+        "x86 relative calls",
+    ] {
+        assert!(text.contains(want), "{text} lacks {want}");
+    }
+    let o = ok(&["delta", "info", "--json", s(&d)]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = j["transforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"relocations"), "{names:?}");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("mscordbi.dll");
+    ok(&[
+        "delta",
+        "apply",
+        s(&d),
+        "--reference",
+        s(&v.join("pe/x86_mscordbi/base.bin")),
+        "-o",
+        s(&out),
+    ]);
+    assert!(
+        std::fs::read(&out).unwrap()
+            == std::fs::read(v.join("pe/x86_mscordbi/target.bin")).unwrap()
+    );
+    // A wrong reference: the transformed output misses the header's SHA-256 and nothing is left.
+    let bad = t.path().join("bad.dll");
+    fails(
+        &[
+            "delta",
+            "apply",
+            s(&d),
+            "--reference",
+            s(&v.join("pe/amd64_kbdwol/base.bin")),
+            "-o",
+            s(&bad),
+        ],
+        "",
+    );
+    only(t.path(), &["mscordbi.dll"]);
+}

@@ -1,4 +1,4 @@
-//! `mediaprep delta info|apply|create`: Microsoft PA30/PA31 deltas (file type RAW) read, applied
+//! `mediaprep delta info|apply|create`: Microsoft PA30/PA31 deltas (RAW and PE-typed) read, applied
 //! and written with the core's engine. A DCM manifest given to `info` or `apply` is read as the
 //! PA30 delta after its `DCM\x01` signature.
 
@@ -194,6 +194,7 @@ fn info(p: &Path, json: bool) -> Result<()> {
             "file_type": h.file_type,
             "file_type_name": delta::file_type_name(h.file_type),
             "flags": format!("{:#x}", h.flags),
+            "transforms": delta::transform_names(h.file_type, h.flags),
             "target_size": h.target_size,
             "hash_alg_id": h.hash_alg_id,
             "hash_alg": hash_name(h.hash_alg_id),
@@ -233,6 +234,10 @@ fn info(p: &Path, json: bool) -> Result<()> {
         delta::file_type_name(h.file_type)
     );
     println!("  flags         {:#x}", h.flags);
+    let transforms = delta::transform_names(h.file_type, h.flags);
+    if !transforms.is_empty() {
+        println!("  transforms    {}", transforms.join(", "));
+    }
     println!("  target size   {} bytes", h.target_size);
     if h.hash_alg_id == 0 && h.target_hash.is_empty() {
         println!("  hash          none");

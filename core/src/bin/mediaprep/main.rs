@@ -109,7 +109,7 @@ enum Cmd {
     /// stack (wcp.dll resource 614/1), a wcp.dll, or a raw base file; where it came from, and -o
     /// writes it.
     BaseManifest(base::BaseArgs),
-    /// Microsoft PA30/PA31 deltas (file type RAW): header fields, apply, create.
+    /// Microsoft PA30/PA31 deltas (RAW and PE-typed I386/AMD64): header fields and transforms, apply, create.
     Delta(delta::DeltaArgs),
     /// A component manifest as XML: a file (DCM decoded with --base, a raw base or a wcp.dll), or
     /// MEDIA LAYER… PATH for one inside an image, decoded with that image's own base.
