@@ -76,6 +76,15 @@ fn main() {
     let manifest = std::fs::read(manifest).unwrap();
     let notepad = read("raw/cmd__to__notepad__raw.pa30");
     let where_ = read("raw/cmd__to__where__raw.pa30");
+    let pe = |d: &str| {
+        (
+            read(&format!("pe/{d}/base.bin")),
+            read(&format!("pe/{d}/delta.pa30")),
+        )
+    };
+    let (mscordbi_ref, mscordbi) = pe("x86_mscordbi");
+    let (kbdwol_ref, kbdwol) = pe("amd64_kbdwol");
+    let cmd_pe = read("pe/cmd__to__cmd_patched__pe_amd64_genuine.pa30");
     let opts = ApplyOptions::default();
     let cases: Vec<(&str, Apply)> = vec![
         (
@@ -89,6 +98,18 @@ fn main() {
         (
             "raw cmd.exe -> where.exe (64 KB)",
             Box::new(|| delta::apply(&cmd, &where_, &opts).unwrap()),
+        ),
+        (
+            "PE I386 x86_mscordbi (transforms + SHA-256)",
+            Box::new(|| delta::apply(&mscordbi_ref, &mscordbi, &opts).unwrap()),
+        ),
+        (
+            "PE AMD64 amd64_kbdwol (transforms + SHA-256)",
+            Box::new(|| delta::apply(&kbdwol_ref, &kbdwol, &opts).unwrap()),
+        ),
+        (
+            "PE AMD64 cmd.exe -> cmd_patched.exe",
+            Box::new(|| delta::apply(&cmd, &cmd_pe, &opts).unwrap()),
         ),
     ];
     println!(
