@@ -9,9 +9,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// What went wrong, typed so callers (CLI, worker) can choose how to present it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing the underlying file failed.
+    /// Reading or writing the underlying file failed (described in words, e.g. by a browser API).
     #[error("I/O error: {0}")]
     Io(String),
+    /// An operating-system I/O call failed; the original error is kept as the source.
+    #[error("{context}: {source}")]
+    Os {
+        /// What was being done ("creating out.wim.tmp-1-0", or "I/O error").
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Packages were refused: nothing was written, and DISM can do it instead.
+    #[error("{}", .0)]
+    Refused(Box<Refusal>),
     /// A structure in the input is malformed.
     #[error("malformed {structure} at offset {offset}: {reason}")]
     Malformed {
@@ -69,7 +81,48 @@ pub enum Error {
     Cancelled,
 }
 
+/// Packages the engine will not service, why, and the DISM hand-off script that applies them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// Each refused package (or MSU part) with the reason, in words.
+    pub packages: Vec<RefusedPackage>,
+    /// Remarks of the selection (e.g. the LCU body is not applied to WinRE).
+    pub notes: Vec<String>,
+    /// The PowerShell script that applies them (and any package that was not applied with them)
+    /// with DISM.
+    pub script: String,
+}
+
+/// One refused package.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusedPackage {
+    /// File name (`lcu.msu` or `lcu.msu/SSU-26100.8037-x64.cab`).
+    pub name: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, p) in self.packages.iter().enumerate() {
+            if k > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{} is refused: {}", p.name, p.reason)?;
+        }
+        f.write_str(" (nothing was written; the DISM hand-off script applies them instead)")
+    }
+}
+
 impl Error {
+    /// An OS I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Os {
+            context: context.into(),
+            source,
+        }
+    }
+
     /// Shorthand for [`Error::Malformed`].
     pub fn malformed(structure: &'static str, offset: u64, reason: impl fmt::Display) -> Self {
         Error::Malformed {
@@ -90,7 +143,8 @@ impl Error {
     /// A short, stable machine-readable kind, used by the worker protocol and JSON reports.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Io(_) => "io",
+            Error::Io(_) | Error::Os { .. } => "io",
+            Error::Refused(_) => "refused",
             Error::Malformed { .. } => "malformed",
             Error::Truncated { .. } => "truncated",
             Error::Codec { .. } => "codec",
@@ -106,6 +160,6 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Io(e.to_string())
+        Error::io("I/O error", e)
     }
 }

@@ -2,7 +2,7 @@
 //! The root only keeps state and routes worker events; each view is its own component.
 
 use crate::client::WorkerClient;
-use crate::protocol::{Event, PatchTarget, ReportFormat, Request, Session};
+use crate::protocol::{Event, PatchResult, PatchTarget, ReportFormat, Request, Session};
 use crate::update::UpdateBanner;
 use crate::views::browse::BrowseView;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
@@ -144,6 +144,8 @@ pub struct Shown {
     pub plain: String,
     /// Technical detail.
     pub detail: String,
+    /// The DISM hand-off script, when packages were refused (offered as a download).
+    pub handoff: Option<String>,
 }
 
 /// Everything the page shows.
@@ -165,8 +167,8 @@ pub struct State {
     pub files: Vec<String>,
     /// Last exported file (name, size).
     pub exported: Option<(String, u64)>,
-    /// Last patch result: `{input, opfs, size, sha256, outcome}`.
-    pub patched: Option<Value>,
+    /// Last patch result.
+    pub patched: Option<PatchResult>,
     /// A cancelled job's temporary output was cleaned up.
     pub cleaned: bool,
     /// Layers asked for by the last listing request.
@@ -226,27 +228,50 @@ impl Reducible for State {
                             s.packages.retain(|p| text(p, "file") != file);
                             s.packages.push(result);
                         }
-                        JobKind::Patch => s.patched = Some(result),
+                        JobKind::Patch => {}
                         JobKind::List => s.browse = Some((s.browse_pending.clone(), result)),
                         JobKind::Extract => s.extracted = Some(result),
                         JobKind::Report => {}
                     }
                 }
             }
+            Action::Worker(Event::Patched { id, result }) => {
+                s.finish(id);
+                s.patched = Some(result);
+            }
             Action::Worker(Event::Download { id, name, size, .. }) => {
                 s.finish(id);
                 s.exported = Some((name, size));
             }
-            Action::Worker(Event::Error { id, kind, message }) => {
+            Action::Worker(Event::Error {
+                id,
+                kind,
+                message,
+                refusal,
+            }) => {
                 let job = s.finish(id);
                 let what = job
                     .as_ref()
                     .map(|(j, _)| format!("While {}", j.label))
                     .unwrap_or_default();
+                let plain = match &refusal {
+                    // The same reasons the CLI prints, and its hand-off script to download.
+                    Some(r) => format!(
+                        "mediaprep cannot apply these packages itself, so nothing was written: \
+                         {}. DISM can: download the hand-off script.",
+                        r.packages
+                            .iter()
+                            .map(|p| format!("{} ({})", p.name, p.reason))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    None => explain(&kind, &message, job.map(|(_, k)| k)),
+                };
                 s.error = Some(Shown {
                     what,
-                    plain: explain(&kind, &message, job.map(|(_, k)| k)),
+                    plain,
                     detail: format!("{kind}: {message}"),
+                    handoff: refusal.map(|r| r.script),
                 });
             }
             Action::Started(id, label, kind, output) => {
@@ -279,6 +304,7 @@ impl Reducible for State {
                     what: String::new(),
                     plain: "The job could not start.".into(),
                     detail: msg,
+                    handoff: None,
                 })
             }
             Action::SampleFailed(detail) => {
@@ -286,6 +312,7 @@ impl Reducible for State {
                     what: "While loading the sample media".into(),
                     plain: "The sample media could not be loaded.".into(),
                     detail,
+                    handoff: None,
                 })
             }
             Action::Dismiss => s.error = None,
@@ -301,7 +328,7 @@ impl State {
     }
 
     /// The editions (index, name) of the install.wim a patch of the install target would change:
-    /// an ISO's `/sources/install.wim`, or an opened single-part WIM (as `patch::locate_install`).
+    /// an ISO's `/sources/install.wim`, or an opened single-part WIM (as `service::run_patch` finds it).
     fn install_editions(&self) -> Vec<(u32, String)> {
         let Some(i) = self.media.as_ref().and_then(|m| m.get("inspection")) else {
             return Vec::new();
@@ -619,7 +646,8 @@ pub fn app() -> Html {
                     <JobProgress job={job.clone()} queued={state.jobs.len() - 1} on_cancel={on_cancel} />
                 }
                 if let Some(e) = &state.error {
-                    <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()} on_close={on_dismiss} />
+                    <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()}
+                        handoff={e.handoff.clone()} on_close={on_dismiss} />
                 }
                 if let Some(h) = &state.hash {
                     <HashCard result={h.clone()} />
@@ -711,6 +739,7 @@ mod tests {
             id: 4,
             kind: "malformed".into(),
             message: "no volume descriptor".into(),
+            refusal: None,
         }));
         assert!(s.jobs.is_empty());
         assert!(s.media.is_some(), "earlier results stay");
