@@ -21,6 +21,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The parts of a split WIM (.swm) set do not make a whole set.
+    #[error("{0}")]
+    SplitSet(SplitSetProblem),
     /// Packages were refused: nothing was written, and DISM can do it instead.
     #[error("{}", .0)]
     Refused(Box<Refusal>),
@@ -79,6 +82,100 @@ pub enum Error {
     /// The job was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What is wrong with the parts of a split WIM set that were given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum SplitSetProblem {
+    /// One part opened alone: the others are `missing`.
+    LonePart {
+        /// The part given.
+        part: u16,
+        /// Parts in the set.
+        total: u16,
+        /// The parts not given.
+        missing: Vec<u16>,
+    },
+    /// Some parts of the set were not given.
+    Missing {
+        /// The parts not given.
+        missing: Vec<u16>,
+        /// Parts in the set.
+        total: u16,
+        /// The set's GUID (hex).
+        guid: String,
+    },
+    /// Parts of different sets (their GUIDs, hex).
+    DifferentSets {
+        /// The first part's set.
+        first: String,
+        /// Another part's set.
+        other: String,
+    },
+    /// Parts that disagree on how many parts the set has.
+    CountsDisagree {
+        /// One part's count.
+        one: u16,
+        /// The first part's count.
+        first: u16,
+    },
+    /// The same part given twice.
+    Twice {
+        /// The part.
+        part: u16,
+    },
+}
+
+fn numbers(v: &[u16]) -> String {
+    v.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn plural(v: &[u16]) -> &'static str {
+    if v.len() > 1 {
+        "s"
+    } else {
+        ""
+    }
+}
+
+impl fmt::Display for SplitSetProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SplitSetProblem::LonePart {
+                part,
+                total,
+                missing,
+            } => write!(
+                f,
+                "this is part {part} of a {total}-part split WIM; open all parts together \
+                 (missing part{} {})",
+                plural(missing),
+                numbers(missing)
+            ),
+            SplitSetProblem::Missing {
+                missing,
+                total,
+                guid,
+            } => write!(
+                f,
+                "split WIM part{} {} of {total} missing (GUID {guid})",
+                plural(missing),
+                numbers(missing)
+            ),
+            SplitSetProblem::DifferentSets { first, other } => {
+                write!(
+                    f,
+                    "split WIM parts from different sets (GUID {first} vs {other})"
+                )
+            }
+            SplitSetProblem::CountsDisagree { one, first } => write!(
+                f,
+                "split WIM parts disagree on the part count ({one} vs {first})"
+            ),
+            SplitSetProblem::Twice { part } => write!(f, "split WIM part {part} given twice"),
+        }
+    }
 }
 
 /// Packages the engine will not service, why, and the DISM hand-off script that applies them.
@@ -145,6 +242,10 @@ impl Error {
         match self {
             Error::Io(_) | Error::Os { .. } => "io",
             Error::Refused(_) => "refused",
+            Error::SplitSet(SplitSetProblem::LonePart { .. } | SplitSetProblem::Missing { .. }) => {
+                "not-found"
+            }
+            Error::SplitSet(_) => "invalid",
             Error::Malformed { .. } => "malformed",
             Error::Truncated { .. } => "truncated",
             Error::Codec { .. } => "codec",

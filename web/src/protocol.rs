@@ -192,6 +192,9 @@ pub enum Event {
         /// When packages were refused: which, why, and the DISM hand-off script.
         #[serde(default)]
         refusal: Option<mediaprep_core::error::Refusal>,
+        /// When the parts of a split WIM set do not make a set: what is wrong, by part number.
+        #[serde(default)]
+        split_set: Option<mediaprep_core::error::SplitSetProblem>,
     },
 }
 

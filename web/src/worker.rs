@@ -75,6 +75,7 @@ fn on_message(e: MessageEvent) {
                 kind: "invalid".into(),
                 message: format!("bad request: {err}"),
                 refusal: None,
+                split_set: None,
             });
             return;
         }
@@ -204,6 +205,10 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         message: err.to_string(),
         refusal: match err {
             Error::Refused(r) => Some((**r).clone()),
+            _ => None,
+        },
+        split_set: match err {
+            Error::SplitSet(p) => Some(p.clone()),
             _ => None,
         },
     });

@@ -236,11 +236,28 @@ pub fn run_patch<S: OutputStore>(
     store: &mut S,
     progress: &dyn Progress,
 ) -> Result<PatchReport> {
-    match request.target {
-        PatchTarget::Winre => run_winre(request, media, packages, store, progress),
-        PatchTarget::Install => run_install(request, media, packages, store, progress),
-        PatchTarget::Setup => run_setup(request, packages, store, progress),
+    let target = request.target;
+    let mut job = Job {
+        request,
+        store,
+        progress,
+    };
+    if target == PatchTarget::Setup {
+        return job.setup(packages);
     }
+    let found = locate(media, &request.layers, target)?;
+    let packages = open_packages(packages)?;
+    match target {
+        PatchTarget::Install => job.install(found, &packages),
+        _ => job.winre(found, &packages),
+    }
+}
+
+/// One run: the request, where its outputs go, and whom to tell.
+struct Job<'a, S: OutputStore> {
+    request: &'a PatchRequest,
+    store: &'a mut S,
+    progress: &'a dyn Progress,
 }
 
 fn report(request: &PatchRequest, input: String) -> PatchReport {
@@ -300,183 +317,175 @@ fn payload_size(packages: &[Package]) -> u64 {
     packages.iter().map(|p| p.source().size()).sum()
 }
 
-fn run_winre<S: OutputStore>(
-    request: &PatchRequest,
-    media: Vec<(String, SharedReader)>,
-    packages: Vec<(String, SharedReader)>,
-    store: &mut S,
-    progress: &dyn Progress,
-) -> Result<PatchReport> {
-    let found = locate(media, &request.layers, PatchTarget::Winre)?;
-    let wim = &*found.wim;
-    let packages = open_packages(packages)?;
-    let (prepared, plan) = plan_winre(
-        request,
-        wim,
-        &packages,
-        request.options.indices.clone(),
-        progress,
-    )?;
-    let mut rep = report(request, found.label);
-    if request.dry_run {
-        rep.winre = Some(outcome(&prepared, &plan, None));
-        return Ok(rep);
-    }
-    // The output is about the input plus the payloads.
-    store.reserve(
-        found
-            .size
-            .saturating_add(payload_size(&packages))
-            .saturating_add(16 << 20),
-    )?;
-    let (summary, digests, back) =
-        write_winre(store, Part::Output, wim, (&prepared, &plan), progress)?;
-    drop(back);
-    store.commit(Part::Output)?;
-    rep.winre = Some(outcome(&prepared, &plan, Some(&summary)));
-    rep.written = Some(Written {
-        size: digests.size,
-        sha256: digests.sha256,
-        raw_copied_blobs: summary.raw_copied_blobs,
-    });
-    Ok(rep)
-}
-
-fn run_install<S: OutputStore>(
-    request: &PatchRequest,
-    media: Vec<(String, SharedReader)>,
-    packages: Vec<(String, SharedReader)>,
-    store: &mut S,
-    progress: &dyn Progress,
-) -> Result<PatchReport> {
-    let found = locate(media, &request.layers, PatchTarget::Install)?;
-    let install = &*found.wim;
-    let n = install.images().len() as u32;
-    let selected: Vec<u32> = if request.options.indices.is_empty() {
-        (1..=n).collect()
-    } else {
-        request.options.indices.clone()
-    };
-    let (hash, _) = shared_winre(install, &selected)?;
-    let winre_blob = install.open_blob(&hash)?;
-    let winre_size = winre_blob.size();
-    let winre = Wim::open(Arc::new(winre_blob))?;
-    let packages = open_packages(packages)?;
-    let (prepared, plan) = plan_winre(request, &winre, &packages, Vec::new(), progress)?;
-    let mut rep = report(request, found.label);
-    rep.selected = selected.clone();
-    if request.dry_run {
-        rep.winre = Some(outcome(&prepared, &plan, None));
-        return Ok(rep);
-    }
-    // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
-    // inside the new install.wim next to everything carried over.
-    let winre_room = winre_size.saturating_add(payload_size(&packages));
-    store.reserve(
-        found
-            .size
-            .saturating_add(winre_room.saturating_mul(2))
-            .saturating_add(32 << 20),
-    )?;
-    let res = (|| {
-        let (wsummary, wd, stage) = write_winre(
-            store,
-            Part::WinreStage,
-            &winre,
-            (&prepared, &plan),
+impl<S: OutputStore> Job<'_, S> {
+    /// The WinRE target: the serviced WIM itself.
+    fn winre(&mut self, found: Located, packages: &[Package]) -> Result<PatchReport> {
+        let (request, progress) = (self.request, self.progress);
+        let store = &mut *self.store;
+        let wim = &*found.wim;
+        let (prepared, plan) = plan_winre(
+            request,
+            wim,
+            packages,
+            request.options.indices.clone(),
             progress,
         )?;
-        let job = WinreReplacement::new(
-            install,
-            NewWinre {
-                src: &*stage,
-                size: wd.size,
-                sha1: wd.sha1,
-            },
-            &InstallOptions {
-                indices: selected.clone(),
-                modification_time: Some(plan.time),
-                ..Default::default()
-            },
-        )?
-        .with_backend(request.backend.clone());
-        let (summary, digests, back) = write_checked(
+        let mut rep = report(request, found.label);
+        if request.dry_run {
+            rep.winre = Some(outcome(&prepared, &plan, None));
+            return Ok(rep);
+        }
+        // The output is about the input plus the payloads.
+        store.reserve(
+            found
+                .size
+                .saturating_add(payload_size(packages))
+                .saturating_add(16 << 20),
+        )?;
+        let (summary, digests, back) =
+            write_winre(store, Part::Output, wim, (&prepared, &plan), progress)?;
+        drop(back);
+        store.commit(Part::Output)?;
+        rep.winre = Some(outcome(&prepared, &plan, Some(&summary)));
+        rep.written = Some(Written {
+            size: digests.size,
+            sha256: digests.sha256,
+            raw_copied_blobs: summary.raw_copied_blobs,
+        });
+        Ok(rep)
+    }
+
+    /// The install target: the serviced WinRE in every selected edition of install.wim.
+    fn install(&mut self, found: Located, packages: &[Package]) -> Result<PatchReport> {
+        let (request, progress) = (self.request, self.progress);
+        let store = &mut *self.store;
+        let install = &*found.wim;
+        let n = install.images().len() as u32;
+        let selected: Vec<u32> = if request.options.indices.is_empty() {
+            (1..=n).collect()
+        } else {
+            request.options.indices.clone()
+        };
+        let (hash, _) = shared_winre(install, &selected)?;
+        let winre_blob = install.open_blob(&hash)?;
+        let winre_size = winre_blob.size();
+        let winre = Wim::open(Arc::new(winre_blob))?;
+        let (prepared, plan) = plan_winre(request, &winre, packages, Vec::new(), progress)?;
+        let mut rep = report(request, found.label);
+        rep.selected = selected.clone();
+        if request.dry_run {
+            rep.winre = Some(outcome(&prepared, &plan, None));
+            return Ok(rep);
+        }
+        // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
+        // inside the new install.wim next to everything carried over.
+        let winre_room = winre_size.saturating_add(payload_size(packages));
+        store.reserve(
+            found
+                .size
+                .saturating_add(winre_room.saturating_mul(2))
+                .saturating_add(32 << 20),
+        )?;
+        let res = (|| {
+            let (wsummary, wd, stage) = write_winre(
+                store,
+                Part::WinreStage,
+                &winre,
+                (&prepared, &plan),
+                progress,
+            )?;
+            let job = WinreReplacement::new(
+                install,
+                NewWinre {
+                    src: &*stage,
+                    size: wd.size,
+                    sha1: wd.sha1,
+                },
+                &InstallOptions {
+                    indices: selected.clone(),
+                    modification_time: Some(plan.time),
+                    ..Default::default()
+                },
+            )?
+            .with_backend(request.backend.clone());
+            let (summary, digests, back) = write_checked(
+                store,
+                Part::Output,
+                progress,
+                |sink| job.write(sink, progress),
+                |summary, back| {
+                    job.verify(&Wim::open(back)?, &summary.images, progress)
+                        .map(|_| ())
+                },
+            )?;
+            drop(back);
+            Ok::<_, Error>((wsummary, summary, digests))
+        })();
+        store.discard(Part::WinreStage);
+        let (wsummary, summary, digests) = res?;
+        store.commit(Part::Output)?;
+        rep.winre = Some(outcome(&prepared, &plan, Some(&wsummary)));
+        rep.editions = summary.images;
+        rep.written = Some(Written {
+            size: digests.size,
+            sha256: digests.sha256,
+            raw_copied_blobs: summary.write.raw_copied_blobs,
+        });
+        Ok(rep)
+    }
+
+    /// The setup target: the Setup DU's files for `sources\`, as a ZIP.
+    fn setup(&mut self, packages: Vec<(String, SharedReader)>) -> Result<PatchReport> {
+        let (request, progress) = (self.request, self.progress);
+        let store = &mut *self.store;
+        let [(name, reader)] = <[_; 1]>::try_from(packages).map_err(|_| {
+            Error::Invalid(
+                "the Setup DU target takes exactly one package (the Setup DU .cab)".into(),
+            )
+        })?;
+        if request.dry_run {
+            return Err(Error::Invalid(
+                "the Setup DU target has no dry run; give an output".into(),
+            ));
+        }
+        let pkg = open_packages(vec![(name.clone(), reader)])?
+            .pop()
+            .ok_or_else(|| Error::Invalid("no package".into()))?;
+        // Deflate rarely grows data; the ZIP is at most the expanded size plus headers.
+        store.reserve(
+            pkg.source()
+                .size()
+                .saturating_mul(3)
+                .saturating_add(16 << 20),
+        )?;
+        let (exp, digests, back) = write_checked(
             store,
             Part::Output,
             progress,
-            |sink| job.write(sink, progress),
-            |summary, back| {
-                job.verify(&Wim::open(back)?, &summary.images, progress)
-                    .map(|_| ())
+            |sink| {
+                // expand_to_zip re-reads the ZIP it wrote and checks every entry's SHA-256.
+                let (exp, cur) = expand_to_zip(
+                    &pkg,
+                    &Default::default(),
+                    SinkCursor::new(sink),
+                    &ZipOptions {
+                        modification_time: request.options.time,
+                    },
+                    progress,
+                )?;
+                Ok((exp, cur.into_inner()))
             },
+            |_, _| Ok(()),
         )?;
         drop(back);
-        Ok::<_, Error>((wsummary, summary, digests))
-    })();
-    store.discard(Part::WinreStage);
-    let (wsummary, summary, digests) = res?;
-    store.commit(Part::Output)?;
-    rep.winre = Some(outcome(&prepared, &plan, Some(&wsummary)));
-    rep.editions = summary.images;
-    rep.written = Some(Written {
-        size: digests.size,
-        sha256: digests.sha256,
-        raw_copied_blobs: summary.write.raw_copied_blobs,
-    });
-    Ok(rep)
-}
-
-fn run_setup<S: OutputStore>(
-    request: &PatchRequest,
-    packages: Vec<(String, SharedReader)>,
-    store: &mut S,
-    progress: &dyn Progress,
-) -> Result<PatchReport> {
-    let [(name, reader)] = <[_; 1]>::try_from(packages).map_err(|_| {
-        Error::Invalid("the Setup DU target takes exactly one package (the Setup DU .cab)".into())
-    })?;
-    if request.dry_run {
-        return Err(Error::Invalid(
-            "the Setup DU target has no dry run; give an output".into(),
-        ));
+        store.commit(Part::Output)?;
+        let mut rep = report(request, name);
+        rep.setup = Some(exp);
+        rep.written = Some(Written {
+            size: digests.size,
+            sha256: digests.sha256,
+            raw_copied_blobs: 0,
+        });
+        Ok(rep)
     }
-    let pkg = open_packages(vec![(name.clone(), reader)])?
-        .pop()
-        .ok_or_else(|| Error::Invalid("no package".into()))?;
-    // Deflate rarely grows data; the ZIP is at most the expanded size plus headers.
-    store.reserve(
-        pkg.source()
-            .size()
-            .saturating_mul(3)
-            .saturating_add(16 << 20),
-    )?;
-    let (exp, digests, back) = write_checked(
-        store,
-        Part::Output,
-        progress,
-        |sink| {
-            // expand_to_zip re-reads the ZIP it wrote and checks every entry's SHA-256.
-            let (exp, cur) = expand_to_zip(
-                &pkg,
-                &Default::default(),
-                SinkCursor::new(sink),
-                &ZipOptions {
-                    modification_time: request.options.time,
-                },
-                progress,
-            )?;
-            Ok((exp, cur.into_inner()))
-        },
-        |_, _| Ok(()),
-    )?;
-    drop(back);
-    store.commit(Part::Output)?;
-    let mut rep = report(request, name);
-    rep.setup = Some(exp);
-    rep.written = Some(Written {
-        size: digests.size,
-        sha256: digests.sha256,
-        raw_copied_blobs: 0,
-    });
-    Ok(rep)
 }
