@@ -310,7 +310,7 @@ impl State {
     }
 
     /// The editions (index, name) of the install.wim a patch of the install target would change:
-    /// an ISO's `/sources/install.wim`, or an opened single-part WIM (as `service::run_patch` finds it).
+    /// an ISO's `/sources/install.wim`, or an opened single-part WIM or ESD (as `service::run_patch` finds it).
     fn install_editions(&self) -> Vec<(u32, String)> {
         let Some(i) = self.media.as_ref().and_then(|m| m.get("inspection")) else {
             return Vec::new();
@@ -320,7 +320,7 @@ impl State {
             "iso" => wims
                 .iter()
                 .find(|w| text(w, "path") == "/sources/install.wim"),
-            "wim" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
+            "wim" | "esd" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
                 wims.first()
             }
             _ => None,
