@@ -973,6 +973,64 @@ test("Setup DU target: the sources\\ ZIP holds exactly cabextract's files, and e
   await page.close();
 });
 
+test("same bytes as the CLI for every source layout: an integrity table (kept), XPRESS, ESD (LZMS solid) → WinRE and install.wim", async () => {
+  const pkg = fix("safeos-du.cab");
+  const d = tmpDir("cli-layouts");
+  for (const [input, target, name] of [
+    ["Winre-integrity.wim", "winre", "winre-integrity-patched.wim"],
+    ["Winre-xpress.wim", "winre", "winre-xpress-patched.wim"],
+    ["install.esd", "winre", "winre-from-esd-patched.wim"],
+    ["install.esd", "install", "install-from-esd-patched.wim"],
+  ]) {
+    const { page, got } = await patchInBrowser([fix(input), pkg], target, undefined, name);
+    await page.close();
+    execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+    const ref = path.join(d, name);
+    execFileSync(cli(), ["patch", fix(input), "--package", pkg, "--target", target, "-o", ref], { stdio: "ignore" });
+    assert(sha256File(ref) === sha256File(got), `${input} → ${target}: the browser's output differs from \`mediaprep patch\``);
+    const info = execFileSync("wimlib-imagex", ["info", got]).toString();
+    const srcInfo = execFileSync("wimlib-imagex", ["info", fix(input)]).toString();
+    // An input with an integrity table keeps one (both ways); the others get none.
+    assert(/Integrity info/.test(info) === /Integrity info/.test(srcInfo), `${input} → ${target}: integrity table ${/Integrity info/.test(info) ? "added" : "lost"}`);
+    assert(/Compression:\s+LZX/.test(info), `${input} → ${target}: not written as LZX`);
+  }
+  assert(/Integrity info/.test(execFileSync("wimlib-imagex", ["info", fix("Winre-integrity.wim")]).toString()), "fixture has no integrity table");
+  assert(/Compression:\s+XPRESS/.test(execFileSync("wimlib-imagex", ["info", fix("Winre-xpress.wim")]).toString()), "fixture is not XPRESS");
+});
+
+test("a refused package: the page gives the CLI's reasons and offers the same DISM hand-off script", async () => {
+  const media = fix("Winre.wim");
+  const pkgs = [fix("safeos-du.cab"), fix("safeos-du-psf.cab")];
+  let cliOut;
+  try {
+    execFileSync(cli(), ["patch", media, ...pkgs.flatMap((p) => ["--package", p]), "-o", path.join(tmpDir("cli-refused"), "x.wim"), "--json"],
+      { stdio: ["ignore", "pipe", "ignore"] });
+    throw new Error("the CLI did not refuse safeos-du-psf.cab");
+  } catch (e) {
+    if (!e.stdout) throw e;
+    cliOut = JSON.parse(e.stdout.toString());
+  }
+  assert(cliOut.refused.length > 0 && cliOut.dism_script.length > 0, "CLI gave no refusal");
+  const page = await openApp();
+  await openFiles(page, [media, ...pkgs], ".package-view");
+  await page.waitForSelector("#patch-view");
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  assert(!(await page.$("#patch-result")), "the refused patch produced a result");
+  const shown = await page.textContent("#error h2");
+  for (const r of cliOut.refused) {
+    assert(shown.includes(r.name) && shown.includes(r.reason), `page does not give the CLI's reason for ${r.name}: ${shown}`);
+  }
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#error-handoff")]);
+  const got = path.join(OUT, "handoff-dism.ps1");
+  await dl.saveAs(got);
+  assert(dl.suggestedFilename() === "handoff-dism.ps1", `download named ${dl.suggestedFilename()}`);
+  assert(fs.readFileSync(got, "utf8") === cliOut.dism_script, "the page's hand-off script differs from the CLI's");
+  assert(!(await opfsNames(page)).some((n) => n.endsWith(".partial")), "a refused patch left a temporary file");
+  await page.locator("#error").screenshot({ path: path.join(OUT, "20-refused.png") });
+  await page.close();
+});
+
 // Click an entry of the file browser by its name and wait for the next listing or extraction.
 async function browseInto(page, name) {
   const where = await page.textContent("#browse-where").catch(() => "");

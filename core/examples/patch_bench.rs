@@ -35,9 +35,7 @@ fn install(args: &[String]) -> mediaprep_core::Result<()> {
     let wim = Wim::open(Arc::new(FileSource::open(input)?))?;
     let reader = FileSource::open(new)?;
     let digest = mediaprep_core::hash::hash_reader(&reader, 1 << 20, &NoProgress)?;
-    let sha1: [u8; 20] = mediaprep_core::hash::unhex(&digest.sha1)
-        .and_then(|v| v.try_into().ok())
-        .expect("hex SHA-1");
+    let sha1: [u8; 20] = digest.sha1;
     let opts = InstallOptions {
         indices: rest.iter().map(|s| s.parse().expect("index")).collect(),
         modification_time: Some(0x01DC_B000_0000_0000),

@@ -9,9 +9,24 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// What went wrong, typed so callers (CLI, worker) can choose how to present it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing the underlying file failed.
+    /// Reading or writing the underlying file failed (described in words, e.g. by a browser API).
     #[error("I/O error: {0}")]
     Io(String),
+    /// An operating-system I/O call failed; the original error is kept as the source.
+    #[error("{context}: {source}")]
+    Os {
+        /// What was being done ("creating out.wim.tmp-1-0", or "I/O error").
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The parts of a split WIM (.swm) set do not make a whole set.
+    #[error("{0}")]
+    SplitSet(SplitSetProblem),
+    /// Packages were refused: nothing was written, and DISM can do it instead.
+    #[error("{}", .0)]
+    Refused(Box<Refusal>),
     /// A structure in the input is malformed.
     #[error("malformed {structure} at offset {offset}: {reason}")]
     Malformed {
@@ -69,7 +84,142 @@ pub enum Error {
     Cancelled,
 }
 
+/// What is wrong with the parts of a split WIM set that were given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum SplitSetProblem {
+    /// One part opened alone: the others are `missing`.
+    LonePart {
+        /// The part given.
+        part: u16,
+        /// Parts in the set.
+        total: u16,
+        /// The parts not given.
+        missing: Vec<u16>,
+    },
+    /// Some parts of the set were not given.
+    Missing {
+        /// The parts not given.
+        missing: Vec<u16>,
+        /// Parts in the set.
+        total: u16,
+        /// The set's GUID (hex).
+        guid: String,
+    },
+    /// Parts of different sets (their GUIDs, hex).
+    DifferentSets {
+        /// The first part's set.
+        first: String,
+        /// Another part's set.
+        other: String,
+    },
+    /// Parts that disagree on how many parts the set has.
+    CountsDisagree {
+        /// One part's count.
+        one: u16,
+        /// The first part's count.
+        first: u16,
+    },
+    /// The same part given twice.
+    Twice {
+        /// The part.
+        part: u16,
+    },
+}
+
+fn numbers(v: &[u16]) -> String {
+    v.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn plural(v: &[u16]) -> &'static str {
+    if v.len() > 1 {
+        "s"
+    } else {
+        ""
+    }
+}
+
+impl fmt::Display for SplitSetProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SplitSetProblem::LonePart {
+                part,
+                total,
+                missing,
+            } => write!(
+                f,
+                "this is part {part} of a {total}-part split WIM; open all parts together \
+                 (missing part{} {})",
+                plural(missing),
+                numbers(missing)
+            ),
+            SplitSetProblem::Missing {
+                missing,
+                total,
+                guid,
+            } => write!(
+                f,
+                "split WIM part{} {} of {total} missing (GUID {guid})",
+                plural(missing),
+                numbers(missing)
+            ),
+            SplitSetProblem::DifferentSets { first, other } => {
+                write!(
+                    f,
+                    "split WIM parts from different sets (GUID {first} vs {other})"
+                )
+            }
+            SplitSetProblem::CountsDisagree { one, first } => write!(
+                f,
+                "split WIM parts disagree on the part count ({one} vs {first})"
+            ),
+            SplitSetProblem::Twice { part } => write!(f, "split WIM part {part} given twice"),
+        }
+    }
+}
+
+/// Packages the engine will not service, why, and the DISM hand-off script that applies them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// Each refused package (or MSU part) with the reason, in words.
+    pub packages: Vec<RefusedPackage>,
+    /// Remarks of the selection (e.g. the LCU body is not applied to WinRE).
+    pub notes: Vec<String>,
+    /// The PowerShell script that applies them (and any package that was not applied with them)
+    /// with DISM.
+    pub script: String,
+}
+
+/// One refused package.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusedPackage {
+    /// File name (`lcu.msu` or `lcu.msu/SSU-26100.8037-x64.cab`).
+    pub name: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, p) in self.packages.iter().enumerate() {
+            if k > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{} is refused: {}", p.name, p.reason)?;
+        }
+        f.write_str(" (nothing was written; the DISM hand-off script applies them instead)")
+    }
+}
+
 impl Error {
+    /// An OS I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Os {
+            context: context.into(),
+            source,
+        }
+    }
+
     /// Shorthand for [`Error::Malformed`].
     pub fn malformed(structure: &'static str, offset: u64, reason: impl fmt::Display) -> Self {
         Error::Malformed {
@@ -90,7 +240,12 @@ impl Error {
     /// A short, stable machine-readable kind, used by the worker protocol and JSON reports.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Io(_) => "io",
+            Error::Io(_) | Error::Os { .. } => "io",
+            Error::Refused(_) => "refused",
+            Error::SplitSet(SplitSetProblem::LonePart { .. } | SplitSetProblem::Missing { .. }) => {
+                "not-found"
+            }
+            Error::SplitSet(_) => "invalid",
             Error::Malformed { .. } => "malformed",
             Error::Truncated { .. } => "truncated",
             Error::Codec { .. } => "codec",
@@ -106,6 +261,6 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Io(e.to_string())
+        Error::io("I/O error", e)
     }
 }

@@ -58,15 +58,41 @@ pub struct MultiHasher {
     len: u64,
 }
 
-/// Digests of one stream.
+/// Digests of one stream, as bytes (hex in JSON and when printed).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Digests {
     /// Bytes hashed.
     pub size: u64,
-    /// Hex SHA-1.
-    pub sha1: String,
-    /// Hex SHA-256.
-    pub sha256: String,
+    /// SHA-1.
+    #[serde(with = "hex_serde")]
+    pub sha1: [u8; 20],
+    /// SHA-256.
+    #[serde(with = "hex_serde")]
+    pub sha256: [u8; 32],
+}
+
+/// Serde for fixed-size digests as lower-case hex strings (`#[serde(with = "hex_serde")]`).
+pub mod hex_serde {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write `bytes` as hex.
+    pub fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex(bytes))
+    }
+
+    /// Read `N` bytes from hex.
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
+        let s = String::deserialize(d)?;
+        super::unhex(&s)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| D::Error::custom(format!("expected {N} bytes of hex, got {s:?}")))
+    }
 }
 
 impl MultiHasher {
@@ -86,8 +112,8 @@ impl MultiHasher {
     pub fn finish(self) -> Digests {
         Digests {
             size: self.len,
-            sha1: hex(&self.sha1.finalize()),
-            sha256: hex(&self.sha256.finalize()),
+            sha1: self.sha1.finalize().into(),
+            sha256: self.sha256.finalize().into(),
         }
     }
 }
@@ -120,9 +146,9 @@ mod tests {
     #[test]
     fn known_digests() {
         let d = hash_reader(&SliceSource::new(b"abc".to_vec()), 4096, &NoProgress).unwrap();
-        assert_eq!(d.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(hex(&d.sha1), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
-            d.sha256,
+            hex(&d.sha256),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(unhex("0aFf"), Some(vec![10, 255]));

@@ -1,12 +1,21 @@
 //! mediaprep-core: everything mediaprep knows about Windows media, with no browser types.
 //!
-//! The modules follow the data: [`io`] (random-access reads) → [`iso`] (ISO 9660 + UDF) → [`wim`]
-//! (read, write) → [`codec`] (XPRESS, LZX, LZMS) → [`package`] (CAB/MSU, CBS manifests) → [`catalog`]
-//! (updates, applicability) → [`service`] (apply a package, write the new image) → [`report`].
-//! [`manifest_base`] finds the base that DCM-compressed manifests are deltas against ([`pe`] reads it).
+//! Layers, each importing only the ones before it (docs/architecture.md):
+//! * foundation: [`error`], [`hash`], [`io`] (random-access reads, positioned writes, and the
+//!   [`io::OutputStore`] every output goes through);
+//! * formats: [`codec`] (XPRESS, LZX, LZMS), [`iso`] (ISO 9660 + UDF), [`wim`] (read, write; uses
+//!   `codec`), [`package`] (CAB/MSU, CBS manifests), [`pe`] (version and other resources),
+//!   [`delta`] (Microsoft PA30/PA31 deltas and DCM manifests: apply, create);
+//! * knowledge: [`catalog`] (updates, applicability, DISM procedure);
+//! * inspection and reports: [`media`] (open and describe what the user brings), [`report`],
+//!   [`manifest_base`] (the base DCM manifests are deltas against, from an image's servicing stack);
+//! * servicing: [`service`] (apply packages, write the new image; [`service::run_patch`] is the
+//!   whole patch job the CLI and the browser worker both run).
 //!
 //! Every offset is a `u64`: install.wim exceeds 4 GiB and wasm32's `usize` is 32 bits. Every length or
 //! count read from a file is checked against the file and a sane limit before it sizes an allocation.
+
+#![forbid(unsafe_code)]
 
 pub mod catalog;
 pub mod codec;

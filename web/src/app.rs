@@ -2,7 +2,7 @@
 //! The root only keeps state and routes worker events; each view is its own component.
 
 use crate::client::WorkerClient;
-use crate::protocol::{Event, PatchTarget, ReportFormat, Request, Session};
+use crate::protocol::{Event, PatchResult, PatchTarget, ReportFormat, Request, Session};
 use crate::update::UpdateBanner;
 use crate::views::browse::BrowseView;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
@@ -12,15 +12,16 @@ use crate::views::patch::PatchPanel;
 use crate::views::report::ReportPanel;
 use crate::views::updates::UpdatesView;
 use crate::views::{list, num, text};
+use mediaprep_core::error::SplitSetProblem;
 use serde_json::Value;
 use std::rc::Rc;
 use web_sys::File;
 use yew::prelude::*;
 
-/// Plain words for an error, knowing what the job was opening and what the engine said.
-pub fn explain(kind: &str, message: &str, job: Option<JobKind>) -> String {
-    if let Some(words) = split_set_words(message) {
-        return words;
+/// Plain words for an error, knowing what the job was opening and what the engine found.
+pub fn explain(kind: &str, split_set: Option<&SplitSetProblem>, job: Option<JobKind>) -> String {
+    if let Some(p) = split_set {
+        return split_set_words(p);
     }
     let unreadable = matches!(kind, "invalid" | "malformed" | "truncated");
     match job {
@@ -34,26 +35,19 @@ pub fn explain(kind: &str, message: &str, job: Option<JobKind>) -> String {
     }
 }
 
-/// The numbers in `s` ("2, 3 and 5", "3 of 5"), in order.
-fn numbers(s: &str) -> Vec<u32> {
-    s.split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect()
-}
-
 /// "2", "2 and 3", "2, 3 and 4".
-fn and_list(parts: &[u32]) -> String {
-    let words: Vec<String> = parts.iter().map(u32::to_string).collect();
+fn and_list(parts: &[u16]) -> String {
+    let words: Vec<String> = parts.iter().map(u16::to_string).collect();
     match words.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => words.concat(),
     }
 }
 
-/// Plain words for the engine's split WIM (.swm) set errors: parts missing (a lone part opened,
-/// or a set with gaps), parts of different sets, a part chosen twice.
-fn split_set_words(message: &str) -> Option<String> {
-    let missing = |parts: &[u32], total: u32| {
+/// Plain words for what is wrong with a split WIM (.swm) set: parts missing (a lone part
+/// opened, or a set with gaps), parts of different sets, a part chosen twice.
+fn split_set_words(p: &SplitSetProblem) -> String {
+    let missing = |parts: &[u16], total: u16| {
         let (noun, verb) = if parts.len() > 1 {
             ("Parts", "are")
         } else {
@@ -65,33 +59,20 @@ fn split_set_words(message: &str) -> Option<String> {
             and_list(parts)
         )
     };
-    // A lone part: "this is part 1 of a 5-part split WIM; … (missing parts 2, 3, 4, 5)".
-    if let Some((head, tail)) = message.split_once("-part split WIM; open all parts together") {
-        let total = *numbers(head).last()?;
-        let list = tail.rsplit("(missing part").next()?;
-        return Some(missing(&numbers(list), total));
-    }
-    // A set with gaps: "not found: split WIM parts 3, 4 of 5 (GUID …)".
-    if let Some((_, tail)) = message.split_once("not found: split WIM part") {
-        let mut n = numbers(tail.split(" (GUID").next()?);
-        let total = n.pop()?;
-        return (!n.is_empty()).then(|| missing(&n, total));
-    }
-    if message.contains("split WIM parts from different sets") {
-        return Some(
+    match p {
+        SplitSetProblem::LonePart { total, missing: m, .. }
+        | SplitSetProblem::Missing { total, missing: m, .. } => missing(m, *total),
+        SplitSetProblem::DifferentSets { .. } => {
             "These .swm files belong to different split WIM sets. Choose the parts of one set."
-                .into(),
-        );
+                .into()
+        }
+        SplitSetProblem::CountsDisagree { .. } => {
+            "These .swm files do not agree on how many parts their set has: they are damaged or from different sets.".into()
+        }
+        SplitSetProblem::Twice { .. } => {
+            "The same part of the split WIM set was chosen twice.".into()
+        }
     }
-    if message.contains("split WIM parts disagree on the part count") {
-        return Some(
-            "These .swm files do not agree on how many parts their set has: they are damaged or from different sets.".into(),
-        );
-    }
-    if message.contains("given twice") && message.contains("split WIM part") {
-        return Some("The same part of the split WIM set was chosen twice.".into());
-    }
-    None
 }
 
 /// True when nothing a cancelled job wrote is left in `dir`: no `*.partial` file and none of
@@ -144,6 +125,8 @@ pub struct Shown {
     pub plain: String,
     /// Technical detail.
     pub detail: String,
+    /// The DISM hand-off script, when packages were refused (offered as a download).
+    pub handoff: Option<String>,
 }
 
 /// Everything the page shows.
@@ -165,8 +148,8 @@ pub struct State {
     pub files: Vec<String>,
     /// Last exported file (name, size).
     pub exported: Option<(String, u64)>,
-    /// Last patch result: `{input, opfs, size, sha256, outcome}`.
-    pub patched: Option<Value>,
+    /// Last patch result.
+    pub patched: Option<PatchResult>,
     /// A cancelled job's temporary output was cleaned up.
     pub cleaned: bool,
     /// Layers asked for by the last listing request.
@@ -226,27 +209,51 @@ impl Reducible for State {
                             s.packages.retain(|p| text(p, "file") != file);
                             s.packages.push(result);
                         }
-                        JobKind::Patch => s.patched = Some(result),
+                        JobKind::Patch => {}
                         JobKind::List => s.browse = Some((s.browse_pending.clone(), result)),
                         JobKind::Extract => s.extracted = Some(result),
                         JobKind::Report => {}
                     }
                 }
             }
+            Action::Worker(Event::Patched { id, result }) => {
+                s.finish(id);
+                s.patched = Some(result);
+            }
             Action::Worker(Event::Download { id, name, size, .. }) => {
                 s.finish(id);
                 s.exported = Some((name, size));
             }
-            Action::Worker(Event::Error { id, kind, message }) => {
+            Action::Worker(Event::Error {
+                id,
+                kind,
+                message,
+                refusal,
+                split_set,
+            }) => {
                 let job = s.finish(id);
                 let what = job
                     .as_ref()
                     .map(|(j, _)| format!("While {}", j.label))
                     .unwrap_or_default();
+                let plain = match &refusal {
+                    // The same reasons the CLI prints, and its hand-off script to download.
+                    Some(r) => format!(
+                        "mediaprep cannot apply these packages itself, so nothing was written: \
+                         {}. DISM can: download the hand-off script.",
+                        r.packages
+                            .iter()
+                            .map(|p| format!("{} ({})", p.name, p.reason))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    None => explain(&kind, split_set.as_ref(), job.map(|(_, k)| k)),
+                };
                 s.error = Some(Shown {
                     what,
-                    plain: explain(&kind, &message, job.map(|(_, k)| k)),
+                    plain,
                     detail: format!("{kind}: {message}"),
+                    handoff: refusal.map(|r| r.script),
                 });
             }
             Action::Started(id, label, kind, output) => {
@@ -279,6 +286,7 @@ impl Reducible for State {
                     what: String::new(),
                     plain: "The job could not start.".into(),
                     detail: msg,
+                    handoff: None,
                 })
             }
             Action::SampleFailed(detail) => {
@@ -286,6 +294,7 @@ impl Reducible for State {
                     what: "While loading the sample media".into(),
                     plain: "The sample media could not be loaded.".into(),
                     detail,
+                    handoff: None,
                 })
             }
             Action::Dismiss => s.error = None,
@@ -301,7 +310,7 @@ impl State {
     }
 
     /// The editions (index, name) of the install.wim a patch of the install target would change:
-    /// an ISO's `/sources/install.wim`, or an opened single-part WIM (as `patch::locate_install`).
+    /// an ISO's `/sources/install.wim`, or an opened single-part WIM or ESD (as `service::run_patch` finds it).
     fn install_editions(&self) -> Vec<(u32, String)> {
         let Some(i) = self.media.as_ref().and_then(|m| m.get("inspection")) else {
             return Vec::new();
@@ -311,7 +320,7 @@ impl State {
             "iso" => wims
                 .iter()
                 .find(|w| text(w, "path") == "/sources/install.wim"),
-            "wim" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
+            "wim" | "esd" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
                 wims.first()
             }
             _ => None,
@@ -619,7 +628,8 @@ pub fn app() -> Html {
                     <JobProgress job={job.clone()} queued={state.jobs.len() - 1} on_cancel={on_cancel} />
                 }
                 if let Some(e) = &state.error {
-                    <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()} on_close={on_dismiss} />
+                    <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()}
+                        handoff={e.handoff.clone()} on_close={on_dismiss} />
                 }
                 if let Some(h) = &state.hash {
                     <HashCard result={h.clone()} />
@@ -670,29 +680,44 @@ mod tests {
 
     #[test]
     fn split_set_errors_in_plain_words() {
-        let lone = "invalid: this is part 1 of a 5-part split WIM; open all parts together \
-                    (missing parts 2, 3, 4, 5)";
-        let words = explain("invalid", lone, Some(JobKind::Inspect));
+        let lone = SplitSetProblem::LonePart {
+            part: 1,
+            total: 5,
+            missing: vec![2, 3, 4, 5],
+        };
+        let words = explain("not-found", Some(&lone), Some(JobKind::Inspect));
         assert!(
             words.starts_with("Parts 2, 3, 4 and 5 of 5 of this split WIM (.swm) set are missing."),
             "{words}"
         );
-        let gap = "not found: split WIM part 3 of 5 (GUID 00ff)";
-        let words = explain("not-found", gap, Some(JobKind::Inspect));
+        let gap = SplitSetProblem::Missing {
+            missing: vec![3],
+            total: 5,
+            guid: "00ff".into(),
+        };
+        let words = explain("not-found", Some(&gap), Some(JobKind::Inspect));
         assert!(
             words.starts_with("Part 3 of 5 of this split WIM (.swm) set is missing."),
             "{words}"
         );
         assert!(words.contains("all 5 parts"), "{words}");
-        let gaps = "not found: split WIM parts 2, 4 of 5 (GUID 00ff)";
-        assert!(explain("not-found", gaps, None).starts_with("Parts 2 and 4 of 5 "));
-        let mixed = "invalid: split WIM parts from different sets (GUID 01 vs 02)";
-        assert!(explain("invalid", mixed, None).contains("different split WIM sets"));
+        let gaps = SplitSetProblem::Missing {
+            missing: vec![2, 4],
+            total: 5,
+            guid: "00ff".into(),
+        };
+        assert!(explain("not-found", Some(&gaps), None).starts_with("Parts 2 and 4 of 5 "));
+        let mixed = SplitSetProblem::DifferentSets {
+            first: "01".into(),
+            other: "02".into(),
+        };
+        assert!(explain("invalid", Some(&mixed), None).contains("different split WIM sets"));
         // Other errors keep their words.
-        assert!(
-            explain("invalid", "invalid: x: not an ISO", Some(JobKind::Inspect))
-                .contains("not a Windows ISO")
-        );
+        assert!(explain("invalid", None, Some(JobKind::Inspect)).contains("not a Windows ISO"));
+        // The engine's message still names the parts, for the technical detail.
+        assert!(mediaprep_core::Error::SplitSet(gap)
+            .to_string()
+            .contains("part 3 of 5"));
     }
 
     #[test]
@@ -711,6 +736,8 @@ mod tests {
             id: 4,
             kind: "malformed".into(),
             message: "no volume descriptor".into(),
+            refusal: None,
+            split_set: None,
         }));
         assert!(s.jobs.is_empty());
         assert!(s.media.is_some(), "earlier results stay");
@@ -718,5 +745,53 @@ mod tests {
         assert_eq!(e.what, "While opening bad.iso");
         assert!(e.plain.contains("not a Windows ISO"), "{}", e.plain);
         assert!(e.detail.contains("no volume descriptor"));
+    }
+
+    #[test]
+    fn a_refusal_gives_the_reasons_and_keeps_the_handoff_script() {
+        use mediaprep_core::error::{Refusal, RefusedPackage};
+        let s = Rc::new(State::default()).reduce(Action::Started(
+            5,
+            "patching WinRE".into(),
+            JobKind::Patch,
+            Some("winre-patched.wim".into()),
+        ));
+        let refusal = Refusal {
+            packages: vec![RefusedPackage {
+                name: "safeos-du-psf.cab".into(),
+                reason: "PSFX payloads need DISM".into(),
+            }],
+            notes: Vec::new(),
+            script: "dism /Add-Package ...".into(),
+        };
+        let s = s.reduce(Action::Worker(Event::Error {
+            id: 5,
+            kind: "refused".into(),
+            message: refusal.to_string(),
+            refusal: Some(refusal.clone()),
+            split_set: None,
+        }));
+        let e = s.error.clone().unwrap();
+        assert!(
+            e.plain
+                .contains("safeos-du-psf.cab (PSFX payloads need DISM)"),
+            "{}",
+            e.plain
+        );
+        assert_eq!(e.handoff.as_deref(), Some("dism /Add-Package ..."));
+        assert!(s.patched.is_none() && s.jobs.is_empty());
+        // The event survives the trip through the protocol's JSON.
+        let json = serde_json::to_string(&Event::Error {
+            id: 5,
+            kind: "refused".into(),
+            message: String::new(),
+            refusal: Some(refusal.clone()),
+            split_set: None,
+        })
+        .unwrap();
+        match serde_json::from_str::<Event>(&json).unwrap() {
+            Event::Error { refusal: r, .. } => assert_eq!(r, Some(refusal)),
+            other => panic!("{other:?}"),
+        }
     }
 }

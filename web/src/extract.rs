@@ -2,9 +2,9 @@
 //! origin-private file system, streamed in slices; a WIM file's SHA-1 is checked against the
 //! image's record before the file gets its final name, so a download is never of bad bytes.
 
-use crate::save::{self, OpfsSink, PARTIAL};
-use mediaprep_core::hash::{unhex, MultiHasher};
-use mediaprep_core::io::{Progress, SharedReader, WriteAt};
+use crate::save::OpfsStore;
+use mediaprep_core::hash::MultiHasher;
+use mediaprep_core::io::{OutputStore, Part, Progress, ReadAt, SharedReader, WriteAt};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::{Error, Result};
 
@@ -33,13 +33,10 @@ pub async fn extract(
     // OPFS names are flat; keep the file's own name so the download is named as in the image.
     let out_name = format!("extract-{leaf}");
     let total = reader.size();
-    save::check_quota(total.saturating_add(16 << 20)).await?;
-    let dir = save::opfs_root().await?;
-    save::sweep_partials(&dir).await?;
-    let partial = format!("{out_name}{PARTIAL}");
-    let fh = save::file_handle(&dir, &partial).await?;
-    let copied = async {
-        let mut sink = OpfsSink::open(&fh).await?;
+    let mut store = OpfsStore::open(&out_name, &[Part::Output]).await?;
+    let copied = (|| {
+        store.reserve(total.saturating_add(16 << 20))?;
+        let mut sink = store.create(Part::Output)?;
         let mut hasher = MultiHasher::new();
         let mut buf = vec![0u8; (8u64 << 20).min(total) as usize];
         let mut at = 0u64;
@@ -56,30 +53,31 @@ pub async fn extract(
         }
         let d = hasher.finish();
         if let Some(want) = expect {
-            if unhex(&d.sha1).as_deref() != Some(&want[..]) {
+            if d.sha1 != want {
                 return Err(Error::Invalid(format!(
                     "{leaf}: its bytes do not match the SHA-1 the image records; not saved"
                 )));
             }
         }
-        sink.close()?;
-        Ok::<_, Error>(d.sha256)
-    }
-    .await;
-    let sha256 = match copied {
-        Ok(v) => v,
-        Err(e) => {
-            save::remove(&dir, &partial).await;
-            return Err(e);
+        let back = store.reopen(Part::Output, sink)?;
+        if back.size() != total {
+            return Err(Error::Io(format!(
+                "{leaf}: {} bytes landed in storage, {total} were written",
+                back.size()
+            )));
         }
-    };
-    let name = crate::patch::finalize(&dir, &fh, &partial, &out_name).await;
+        drop(back);
+        store.commit(Part::Output)?;
+        Ok::<_, Error>(d.sha256)
+    })();
+    let name = store.settle().await;
+    let sha256 = copied?;
     Ok(serde_json::json!({
         "path": layers.join(" "),
         "name": leaf,
         "opfs": name,
         "size": total,
-        "sha256": sha256,
+        "sha256": mediaprep_core::hash::hex(&sha256),
         "checked": expect.is_some(),
     }))
 }

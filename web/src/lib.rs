@@ -6,7 +6,6 @@ pub mod client;
 pub mod download;
 pub mod extract;
 pub mod jobs;
-pub mod patch;
 pub mod pool;
 pub mod protocol;
 pub mod sample;

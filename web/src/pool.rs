@@ -132,7 +132,7 @@ fn effort_word(effort: Effort) -> i32 {
 }
 
 /// What the pool did in the current job (reported with the patch result).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PoolReport {
     /// `crossOriginIsolated` in the job's worker.
     pub isolated: bool,

@@ -55,17 +55,32 @@ pub enum Request {
     },
 }
 
-/// What a patch produces (as `mediaprep patch --target`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum PatchTarget {
-    /// A standalone patched WinRE.wim.
-    #[default]
-    Winre,
-    /// install.wim with the patched WinRE in the selected editions.
-    Install,
-    /// The Setup DU expanded for `sources\` as a ZIP.
-    Setup,
+/// What a patch produces (as `mediaprep patch --target`): the core's one definition.
+pub use mediaprep_core::service::PatchTarget;
+
+/// A finished patch, as the page shows it: the core's [`mediaprep_core::service::PatchReport`]
+/// reduced to what the page needs, plus where the output is and how it was compressed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PatchResult {
+    /// What was produced.
+    pub target: PatchTarget,
+    /// What was serviced (layers), or the Setup DU's name.
+    pub input: String,
+    /// The output's name in OPFS.
+    pub opfs: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (hex in JSON).
+    #[serde(with = "mediaprep_core::hash::hex_serde")]
+    pub sha256: [u8; 32],
+    /// The serviced WinRE's images: index, version before, version after.
+    pub versions: Vec<(u32, Option<String>, Option<String>)>,
+    /// install.wim editions: index, and whether its WinRE was replaced.
+    pub editions: Vec<(u32, bool)>,
+    /// Files expanded for `sources\` (Setup DU target).
+    pub setup_files: Option<usize>,
+    /// How the chunks were compressed (WIM outputs).
+    pub compression: Option<crate::pool::PoolReport>,
 }
 
 /// The forms a report can be exported in.
@@ -141,6 +156,13 @@ pub enum Event {
         /// Throughput so far in MB/s.
         mb_per_s: f64,
     },
+    /// A patch finished.
+    Patched {
+        /// Job id.
+        id: u32,
+        /// What it wrote.
+        result: PatchResult,
+    },
     /// A job finished; `result` is the job's JSON result.
     Result {
         /// Job id.
@@ -167,6 +189,12 @@ pub enum Event {
         kind: String,
         /// Plain-words message.
         message: String,
+        /// When packages were refused: which, why, and the DISM hand-off script.
+        #[serde(default)]
+        refusal: Option<mediaprep_core::error::Refusal>,
+        /// When the parts of a split WIM set do not make a set: what is wrong, by part number.
+        #[serde(default)]
+        split_set: Option<mediaprep_core::error::SplitSetProblem>,
     },
 }
 

@@ -5,8 +5,9 @@
 //! The code takes a `FileSystemDirectoryHandle`/`FileSystemFileHandle`, not a picker, so tests
 //! drive it with OPFS handles (headless Chromium aborts `showSaveFilePicker` at once).
 
-use mediaprep_core::io::WriteAt;
+use mediaprep_core::io::{CachedReader, OutputStore, Part, ReadAt, SharedReader, WriteAt};
 use mediaprep_core::{Error, Result};
+use std::sync::{Arc, Mutex};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -40,8 +41,8 @@ pub async fn opfs_root() -> Result<FileSystemDirectoryHandle> {
         .map_err(|_| Error::Io("getDirectory() did not return a directory".into()))
 }
 
-/// Fail early when the origin's storage quota cannot hold `needed` more bytes.
-pub async fn check_quota(needed: u64) -> Result<()> {
+/// Bytes the origin may still store (quota minus usage).
+async fn free_bytes() -> Result<u64> {
     let est = JsFuture::from(storage()?.estimate().map_err(|e| js_err("estimate", e))?)
         .await
         .map_err(|e| js_err("storage estimate", e))?;
@@ -51,12 +52,21 @@ pub async fn check_quota(needed: u64) -> Result<()> {
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     };
-    let free = (get("quota") - get("usage")).max(0.0) as u64;
+    Ok((get("quota") - get("usage")).max(0.0) as u64)
+}
+
+fn quota_error(free: u64, needed: u64) -> Error {
+    Error::Limit(format!(
+        "the browser allows {free} more bytes of storage for this page but the output needs \
+         about {needed}; free disk space or use a browser that can save directly"
+    ))
+}
+
+/// Fail early when the origin's storage quota cannot hold `needed` more bytes.
+pub async fn check_quota(needed: u64) -> Result<()> {
+    let free = free_bytes().await?;
     if free < needed {
-        return Err(Error::Limit(format!(
-            "the browser allows {free} more bytes of storage for this page but the output needs \
-             about {needed}; free disk space or use a browser that can save directly"
-        )));
+        return Err(quota_error(free, needed));
     }
     Ok(())
 }
@@ -155,21 +165,30 @@ impl Drop for OpfsSink {
     }
 }
 
+/// Options of a positioned read or write at `offset`.
+fn at(offset: u64) -> FileSystemReadWriteOptions {
+    let opts = FileSystemReadWriteOptions::new();
+    opts.set_at(offset as f64);
+    opts
+}
+
+/// A read or write of `want` bytes at `offset` that moved `got` (`what`: "write", "read-back").
+fn whole(what: &str, offset: u64, got: f64, want: usize) -> Result<()> {
+    if got as usize != want {
+        return Err(Error::Io(format!(
+            "short {what} at {offset}: {got} of {want} bytes"
+        )));
+    }
+    Ok(())
+}
+
 impl WriteAt for OpfsSink {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        let opts = FileSystemReadWriteOptions::new();
-        opts.set_at(offset as f64);
         let n = self
             .handle
-            .write_with_u8_array_and_options(data, &opts)
+            .write_with_u8_array_and_options(data, &at(offset))
             .map_err(|e| js_err("writing the output (is the disk full?)", e))?;
-        if n as usize != data.len() {
-            return Err(Error::Io(format!(
-                "short write at {offset}: {n} of {} bytes (is the disk full?)",
-                data.len()
-            )));
-        }
-        Ok(())
+        whole("write (is the disk full?)", offset, n, data.len())
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -179,19 +198,11 @@ impl WriteAt for OpfsSink {
     }
 
     fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let opts = FileSystemReadWriteOptions::new();
-        opts.set_at(offset as f64);
         let n = self
             .handle
-            .read_with_u8_array_and_options(buf, &opts)
+            .read_with_u8_array_and_options(buf, &at(offset))
             .map_err(|e| js_err("reading the output back", e))?;
-        if n as usize != buf.len() {
-            return Err(Error::Io(format!(
-                "short read-back at {offset}: {n} of {} bytes",
-                buf.len()
-            )));
-        }
-        Ok(())
+        whole("read-back", offset, n, buf.len())
     }
 }
 
@@ -252,4 +263,190 @@ pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHa
             }
         }
     }
+}
+
+/// A job's outputs in the origin-private file system ([`OutputStore`]): each part is a
+/// `NAME.partial` file (the WinRE stage `NAME.winre.partial`) opened before the job starts (OPFS
+/// opens are asynchronous, the job is not), written and read back through its sync access handle,
+/// and settled after the job: the committed output moved to `NAME`, everything else removed.
+pub struct OpfsStore {
+    dir: FileSystemDirectoryHandle,
+    out_name: String,
+    free: u64,
+    slots: Vec<Slot>,
+}
+
+struct Slot {
+    part: Part,
+    name: String,
+    file: FileSystemFileHandle,
+    sink: Option<OpfsSink>,
+    committed: bool,
+}
+
+impl OpfsStore {
+    /// Sweep old `*.partial` files and open one temporary file per part the job will write.
+    pub async fn open(out_name: &str, parts: &[Part]) -> Result<OpfsStore> {
+        let dir = opfs_root().await?;
+        sweep_partials(&dir).await?;
+        let free = free_bytes().await?;
+        let mut slots = Vec::new();
+        for &part in parts {
+            let name = match part {
+                Part::Output => format!("{out_name}{PARTIAL}"),
+                Part::WinreStage => format!("{out_name}.winre{PARTIAL}"),
+            };
+            let file = file_handle(&dir, &name).await?;
+            let sink = OpfsSink::open(&file).await?;
+            slots.push(Slot {
+                part,
+                name,
+                file,
+                sink: Some(sink),
+                committed: false,
+            });
+        }
+        Ok(OpfsStore {
+            dir,
+            out_name: out_name.to_string(),
+            free,
+            slots,
+        })
+    }
+
+    fn slot(&mut self, part: Part) -> Result<&mut Slot> {
+        self.slots
+            .iter_mut()
+            .find(|s| s.part == part)
+            .ok_or_else(|| Error::Invalid(format!("no temporary file was opened for {part:?}")))
+    }
+
+    /// After the job: release every handle, remove what was not committed, and give the
+    /// committed output its final name. Returns the name it ended up under (the `.partial` name
+    /// where the browser cannot rename), or `None` when nothing was committed.
+    pub async fn settle(mut self) -> Option<String> {
+        let mut committed = None;
+        for s in self.slots.drain(..) {
+            drop(s.sink);
+            if s.committed {
+                committed = Some((s.file, s.name));
+            } else {
+                remove(&self.dir, &s.name).await;
+            }
+        }
+        let (file, partial) = committed?;
+        Some(finalize(&self.dir, &file, &partial, &self.out_name).await)
+    }
+}
+
+impl OutputStore for OpfsStore {
+    type Sink = ReadBackSink;
+
+    fn reserve(&mut self, bytes: u64) -> Result<()> {
+        if self.free < bytes {
+            return Err(quota_error(self.free, bytes));
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, part: Part) -> Result<ReadBackSink> {
+        let slot = self.slot(part)?;
+        let sink = slot.sink.take().ok_or_else(|| {
+            Error::Invalid(format!("the temporary file for {part:?} was already used"))
+        })?;
+        Ok(ReadBackSink(sink))
+    }
+
+    fn reopen(&mut self, _part: Part, sink: ReadBackSink) -> Result<SharedReader> {
+        let mut sink = sink.0;
+        sink.flush()?;
+        let size = sink.size()?;
+        let back = OpfsReader {
+            sink: Mutex::new(sink),
+            size,
+        };
+        Ok(Arc::new(CachedReader::new(back, 1 << 20, 16)))
+    }
+
+    fn commit(&mut self, part: Part) -> Result<()> {
+        self.slot(part)?.committed = true;
+        Ok(())
+    }
+
+    fn discard(&mut self, part: Part) {
+        if let Ok(s) = self.slot(part) {
+            s.committed = false;
+            s.sink = None;
+        }
+    }
+}
+
+/// An [`OpfsSink`] handed to a job (the core requires `Send` sinks).
+pub struct ReadBackSink(OpfsSink);
+
+// SAFETY: the worker's wasm has no threads (no shared memory), so a JS handle can never be
+// touched from two threads; the core requires Send only for native parallel callers.
+unsafe impl Send for ReadBackSink {}
+
+impl WriteAt for ReadBackSink {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        self.0.write_at(offset, data)
+    }
+    fn flush(&mut self) -> Result<()> {
+        WriteAt::flush(&mut self.0)
+    }
+    fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.0.read_back(offset, buf)
+    }
+}
+
+/// A written OPFS file read back through its sync access handle (released when dropped).
+struct OpfsReader {
+    sink: Mutex<OpfsSink>,
+    size: u64,
+}
+
+// SAFETY: as for `ReadBackSink`: no threads share this wasm instance's JS handles.
+unsafe impl Send for OpfsReader {}
+// SAFETY: as above.
+unsafe impl Sync for OpfsReader {}
+
+impl ReadAt for OpfsReader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        mediaprep_core::io::check_range("written output", offset, buf.len() as u64, self.size)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.sink
+            .lock()
+            .map_err(|_| Error::Invalid("output lock poisoned".into()))?
+            .read_back(offset, buf)
+    }
+}
+
+/// Give the verified file its final name (`FileSystemHandle.move`, Chromium); where that is
+/// missing the file keeps its temporary name and is still offered for download.
+pub async fn finalize(
+    dir: &FileSystemDirectoryHandle,
+    fh: &FileSystemFileHandle,
+    partial: &str,
+    out_name: &str,
+) -> String {
+    remove(dir, out_name).await;
+    let mv = js_sys::Reflect::get(fh, &"move".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(mv) = mv {
+        if let Ok(p) = mv.call1(fh, &out_name.into()) {
+            if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
+                if JsFuture::from(p).await.is_ok() {
+                    return out_name.to_string();
+                }
+            }
+        }
+    }
+    partial.to_string()
 }

@@ -2,9 +2,10 @@
 //! posts progress, results and errors. The page stays responsive because nothing here runs on
 //! the UI thread; cancelling terminates this worker (see docs/decisions.md).
 
-use crate::protocol::{Envelope, Event, PatchTarget, Request};
+use crate::protocol::{Envelope, Event, PatchResult, PatchTarget, Request};
 use crate::source::{as_file, JsFileSource};
-use mediaprep_core::io::{CachedReader, Progress, SharedReader};
+use mediaprep_core::io::{CachedReader, Part, Progress, SharedReader};
+use mediaprep_core::service::{run_patch, PatchOptions, PatchRequest};
 use mediaprep_core::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -73,6 +74,8 @@ fn on_message(e: MessageEvent) {
                 id: 0,
                 kind: "invalid".into(),
                 message: format!("bad request: {err}"),
+                refusal: None,
+                split_set: None,
             });
             return;
         }
@@ -106,29 +109,13 @@ fn on_message(e: MessageEvent) {
             let res = async {
                 let mut named = named_sources(files)?;
                 let packages = named.split_off((media as usize).min(named.len()));
-                match target {
-                    PatchTarget::Winre => {
-                        let pool = crate::pool::prepare().await;
-                        let r =
-                            crate::patch::patch_winre(named, packages, &out_name, pool, &reporter)
-                                .await;
-                        with_compression(r)
-                    }
-                    PatchTarget::Install => {
-                        let pool = crate::pool::prepare().await;
-                        let r = crate::patch::patch_install(
-                            named, packages, indices, &out_name, pool, &reporter,
-                        )
-                        .await;
-                        with_compression(r)
-                    }
-                    PatchTarget::Setup => {
-                        crate::patch::patch_setup(packages, &out_name, &reporter).await
-                    }
-                }
+                patch(target, indices, named, packages, &out_name, &reporter).await
             }
             .await;
-            post_outcome(id, res);
+            match res {
+                Ok(result) => post(&Event::Patched { id, result }),
+                Err(err) => post_error(id, &err),
+            }
         });
         return;
     }
@@ -148,15 +135,59 @@ fn on_message(e: MessageEvent) {
     post_outcome(id, run(env.request, files, &reporter));
 }
 
-/// Add what the compression pool did (`compression`) to a WIM-writing job's result.
-fn with_compression(r: Result<serde_json::Value>) -> Result<serde_json::Value> {
-    let mut v = r?;
-    if let Some(o) = v.as_object_mut() {
-        let report = serde_json::to_value(crate::pool::report())
-            .map_err(|e| Error::Io(format!("compression report: {e}")))?;
-        o.insert("compression".into(), report);
-    }
-    Ok(v)
+/// Run the core's patch job ([`run_patch`], as `mediaprep patch` does) with its outputs in OPFS
+/// and, for WIM outputs, the chunks compressed by the worker pool when there is one (same bytes).
+async fn patch(
+    target: PatchTarget,
+    indices: Vec<u32>,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    out_name: &str,
+    progress: &dyn Progress,
+) -> Result<PatchResult> {
+    let wim = target != PatchTarget::Setup;
+    let backend = if wim {
+        crate::pool::prepare().await
+    } else {
+        None
+    };
+    let parts: &[Part] = match target {
+        PatchTarget::Install => &[Part::WinreStage, Part::Output],
+        _ => &[Part::Output],
+    };
+    let mut store = crate::save::OpfsStore::open(out_name, parts).await?;
+    let request = PatchRequest {
+        target,
+        options: PatchOptions {
+            indices,
+            ..Default::default()
+        },
+        backend,
+        ..Default::default()
+    };
+    let res = run_patch(&request, media, packages, &mut store, progress);
+    let name = store.settle().await;
+    let rep = res?;
+    let written = rep
+        .written
+        .as_ref()
+        .ok_or_else(|| Error::Invalid("the patch wrote nothing".into()))?;
+    Ok(PatchResult {
+        target,
+        input: rep.input.clone(),
+        opfs: name.ok_or_else(|| Error::Invalid("the output was not committed".into()))?,
+        size: written.size,
+        sha256: written.sha256,
+        versions: rep
+            .winre
+            .iter()
+            .flat_map(|o| &o.images)
+            .map(|i| (i.index, i.version_before.clone(), i.version_after.clone()))
+            .collect(),
+        editions: rep.editions.iter().map(|e| (e.index, e.updated)).collect(),
+        setup_files: rep.setup.as_ref().map(|s| s.files.len()),
+        compression: wim.then(crate::pool::report),
+    })
 }
 
 /// Post a job's result, or its error with the error's kind for the UI's plain-words message.
@@ -172,6 +203,14 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         id,
         kind: err.kind().into(),
         message: err.to_string(),
+        refusal: match err {
+            Error::Refused(r) => Some((**r).clone()),
+            _ => None,
+        },
+        split_set: match err {
+            Error::SplitSet(p) => Some(p.clone()),
+            _ => None,
+        },
     });
 }
 
@@ -208,8 +247,9 @@ pub fn run(
             let name = src.name();
             let slice = (slice_mib.clamp(1, 32) as usize) << 20;
             let d = mediaprep_core::hash::hash_reader(&src, slice, progress)?;
+            let hex = mediaprep_core::hash::hex;
             Ok(
-                serde_json::json!({ "name": name, "size": d.size, "sha256": d.sha256, "sha1": d.sha1 }),
+                serde_json::json!({ "name": name, "size": d.size, "sha256": hex(&d.sha256), "sha1": hex(&d.sha1) }),
             )
         }
         Request::Package => {

@@ -152,3 +152,97 @@ async fn copy_to_a_file_handle_is_streamed_and_exact() {
     save::remove(&dir, "copy-src.bin").await;
     save::remove(&dir, "copy-dest.bin").await;
 }
+
+/// Names in the origin-private file system.
+async fn opfs_names(dir: &web_sys::FileSystemDirectoryHandle) -> Vec<String> {
+    let keys = dir.keys();
+    let mut names = Vec::new();
+    loop {
+        let r = wasm_bindgen_futures::JsFuture::from(keys.next().unwrap())
+            .await
+            .unwrap();
+        if js_sys::Reflect::get(&r, &"done".into()).unwrap().as_bool() == Some(true) {
+            return names;
+        }
+        names.push(
+            js_sys::Reflect::get(&r, &"value".into())
+                .unwrap()
+                .as_string()
+                .unwrap(),
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn opfs_store_commits_the_output_and_removes_the_rest() {
+    use mediaprep_core::io::{OutputStore, Part, WriteAt};
+    use mediaprep_web::save;
+    use wasm_bindgen::JsCast;
+
+    let data = sample(300_000);
+    let mut store = save::OpfsStore::open("store-out.wim", &[Part::WinreStage, Part::Output])
+        .await
+        .unwrap();
+    assert!(store.reserve(u64::MAX / 2).is_err(), "the quota is checked");
+    store.reserve(1 << 20).unwrap();
+    let dir = save::opfs_root().await.unwrap();
+    let names = opfs_names(&dir).await;
+    assert!(
+        names.contains(&"store-out.wim.partial".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"store-out.wim.winre.partial".to_string()),
+        "{names:?}"
+    );
+    // The stage is written and read back, then discarded; the output committed.
+    for part in [Part::WinreStage, Part::Output] {
+        let mut sink = store.create(part).unwrap();
+        for (i, chunk) in data.chunks(70_000).enumerate().rev() {
+            sink.write_at((i * 70_000) as u64, chunk).unwrap();
+        }
+        let back = store.reopen(part, sink).unwrap();
+        assert_eq!(back.size(), data.len() as u64);
+        let mut buf = vec![0u8; 5000];
+        back.read_at(123_456, &mut buf).unwrap();
+        assert_eq!(buf, data[123_456..128_456]);
+        assert!(back.read_at(data.len() as u64 - 10, &mut buf).is_err());
+    }
+    assert!(
+        store.create(Part::Output).is_err(),
+        "a part is written once"
+    );
+    store.discard(Part::WinreStage);
+    store.commit(Part::Output).unwrap();
+    let name = store.settle().await.unwrap();
+    assert_eq!(name, "store-out.wim");
+    let names = opfs_names(&dir).await;
+    assert!(
+        !names.iter().any(|n| n.starts_with("store-out.wim.")),
+        "{names:?}"
+    );
+    let fh: web_sys::FileSystemFileHandle =
+        wasm_bindgen_futures::JsFuture::from(dir.get_file_handle("store-out.wim"))
+            .await
+            .unwrap()
+            .unchecked_into();
+    let file: web_sys::File = wasm_bindgen_futures::JsFuture::from(fh.get_file())
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(read_file(&file), data);
+    save::remove(&dir, "store-out.wim").await;
+
+    // Nothing committed (a failed job): everything goes.
+    let mut store = save::OpfsStore::open("store-fail.wim", &[Part::Output])
+        .await
+        .unwrap();
+    let mut sink = store.create(Part::Output).unwrap();
+    sink.write_at(0, &data[..1000]).unwrap();
+    drop(sink);
+    assert_eq!(store.settle().await, None);
+    assert!(!opfs_names(&dir)
+        .await
+        .iter()
+        .any(|n| n.starts_with("store-fail.wim")));
+}

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::age::CatalogAge;
+pub use super::model::Recommendation;
 use super::model::{Catalog, ProductSide, Target, Update, UpdateKind};
 use super::plan::{procedure, ProcedureStep};
 
@@ -133,27 +134,6 @@ pub struct Finding {
     pub reasons: Vec<String>,
     /// The facts the decision used (name → value).
     pub facts: BTreeMap<String, String>,
-}
-
-/// One package to add to one image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// Index into the `images` slice.
-    pub image: usize,
-    /// The image's label.
-    pub image_label: String,
-    /// What is serviced.
-    pub target: Target,
-    /// The KB to add.
-    pub kb: String,
-    /// Its kind.
-    pub kind: UpdateKind,
-    /// Its title, when known.
-    pub title: Option<String>,
-    /// Its release date, when known.
-    pub release_date: Option<String>,
-    /// Why this one.
-    pub reason: String,
 }
 
 /// Everything [`evaluate`] found.

@@ -223,3 +223,24 @@ impl Catalog {
         self.updates.iter().find(|u| u.kb.eq_ignore_ascii_case(kb))
     }
 }
+
+/// One package to add to one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Index into the `images` slice.
+    pub image: usize,
+    /// The image's label.
+    pub image_label: String,
+    /// What is serviced.
+    pub target: Target,
+    /// The KB to add.
+    pub kb: String,
+    /// Its kind.
+    pub kind: UpdateKind,
+    /// Its title, when known.
+    pub title: Option<String>,
+    /// Its release date, when known.
+    pub release_date: Option<String>,
+    /// Why this one.
+    pub reason: String,
+}

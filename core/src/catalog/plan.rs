@@ -6,8 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::applicability::Recommendation;
-use super::model::{Target, UpdateKind};
+use super::model::{Recommendation, Target, UpdateKind};
 
 /// One step of the procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

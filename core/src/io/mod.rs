@@ -6,11 +6,15 @@
 
 mod cache;
 mod file;
+pub mod store;
 mod sub;
 
 pub use cache::CachedReader;
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::FileSource;
+#[cfg(not(target_arch = "wasm32"))]
+pub use store::FsStore;
+pub use store::{OutputStore, Part, SinkCursor};
 pub use sub::SubRange;
 
 use crate::{Error, Result};

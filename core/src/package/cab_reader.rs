@@ -136,6 +136,8 @@ pub struct CabFile {
     pub folder: u16,
     /// Raw attribute bits.
     pub attributes: u16,
+    /// DOS date and time (MS-CAB stores local time; taken as UTC).
+    pub dos_time: (u16, u16),
     /// Name as the `cab` crate sees it (lossy UTF-8), used to address the crate.
     crate_name: String,
 }
@@ -346,6 +348,7 @@ impl CabArchive {
             let offset_in_folder = le32(&fixed, 4) as u64;
             let folder = le16(&fixed, 8);
             let attributes = le16(&fixed, 14);
+            let dos_time = (le16(&fixed, 10), le16(&fixed, 12));
             let (raw, after) = read_cstr(&*src, "CAB file name", at + 16)?;
             at = after;
             let name = decode_name(&raw, attributes & ATTR_NAME_UTF8 != 0);
@@ -379,6 +382,7 @@ impl CabArchive {
                 offset_in_folder,
                 folder,
                 attributes,
+                dos_time,
                 crate_name: String::from_utf8_lossy(&raw).into_owned(),
             });
         }
@@ -390,6 +394,15 @@ impl CabArchive {
             set_index,
             notes,
         })
+    }
+
+    /// The newest member time as a FILETIME (`None` when no member has a valid DOS date): the
+    /// package's own time, used instead of the clock so that output is reproducible.
+    pub fn newest_time(&self) -> Option<u64> {
+        self.files
+            .iter()
+            .filter_map(|f| super::dostime::dos_to_filetime(f.dos_time.0, f.dos_time.1))
+            .max()
     }
 
     /// The source the archive reads from.

@@ -6,6 +6,7 @@
 //! other part of mediaprep uses it. Every member name and manifest path passes [`names`] first.
 
 pub mod cab_reader;
+pub mod dostime;
 pub mod manifest;
 pub mod msu;
 pub mod mum;

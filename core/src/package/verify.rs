@@ -189,11 +189,7 @@ pub fn check_payloads(pkg: &Package, progress: &dyn Progress) -> Result<Vec<Payl
         hashers.into_iter().map(|(k, h)| (k, h.finish())).collect();
     for (ci, m, is256) in pending {
         let d = &digests[&m];
-        let actual = if is256 {
-            d.sha256.clone()
-        } else {
-            d.sha1.clone()
-        };
+        let actual = if is256 { hex(&d.sha256) } else { hex(&d.sha1) };
         let chk = &mut checks[ci];
         chk.ok = chk.expected.as_deref() == Some(actual.as_str());
         chk.status = if chk.ok {
@@ -209,15 +205,15 @@ pub fn check_payloads(pkg: &Package, progress: &dyn Progress) -> Result<Vec<Payl
 /// Verify `pkg` (see [`Package::verify`]), reporting hashing progress.
 pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Result<Verification> {
     let d = hash_reader(&**pkg.source(), 1 << 20, progress)?;
+    let (sha1, sha256) = (hex(&d.sha1), hex(&d.sha256));
     let mut problems = Vec::new();
     let mut notes = Vec::new();
 
     let name_digest = name_sha1(&pkg.file_name).map(|n| {
-        let ok = n == d.sha1;
+        let ok = n == sha1;
         if !ok {
             problems.push(format!(
-                "file name says SHA-1 {n}, the file's SHA-1 is {}",
-                d.sha1
+                "file name says SHA-1 {n}, the file's SHA-1 is {sha1}"
             ));
         }
         (n, ok)
@@ -225,8 +221,8 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
 
     let mut catalog_match = None;
     for (what, want, got) in [
-        ("SHA-256", &expect.sha256, &d.sha256),
-        ("SHA-1", &expect.sha1, &d.sha1),
+        ("SHA-256", &expect.sha256, &sha256),
+        ("SHA-1", &expect.sha1, &sha1),
     ] {
         if let Some(want) = want {
             let ok = same_hex(want, got);
@@ -299,8 +295,8 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
     }
     let ok = problems.is_empty();
     Ok(Verification {
-        file_sha256: d.sha256,
-        file_sha1: d.sha1,
+        file_sha256: sha256,
+        file_sha1: sha1,
         name_digest,
         catalog_match,
         payloads,

@@ -35,6 +35,37 @@ use crate::{Error, Result};
 /// Where Windows keeps the recovery image inside an installed (or install.wim) system.
 pub const WINRE_PATH: &str = "Windows/System32/Recovery/Winre.wim";
 
+/// The WinRE blob the editions `indices` (1-based) of install.wim share, and those editions.
+/// Editions carrying different WinRE images cannot be patched together: the one serviced WinRE
+/// replaces them all, so that is refused (patch the editions that share one together).
+pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> {
+    let n = install.images().len() as u32;
+    let mut shared: Option<(Hash, Vec<u32>)> = None;
+    for &i in indices {
+        if i == 0 || i > n {
+            return Err(Error::Invalid(format!(
+                "edition {i}: install.wim has editions 1..={n}"
+            )));
+        }
+        let tree = install.image_tree(i)?;
+        let at = tree
+            .lookup(WINRE_PATH)
+            .map_err(|_| Error::NotFound(format!("edition {i} has no {WINRE_PATH}")))?;
+        let h = tree.nodes[at].data.unwrap_or_default();
+        match &mut shared {
+            None => shared = Some((h, vec![i])),
+            Some((h0, v)) if *h0 == h => v.push(i),
+            Some((_, v)) => {
+                return Err(Error::Unsupported(format!(
+                    "editions {v:?} and {i} carry different WinRE images; patch editions that \
+                     share one together"
+                )))
+            }
+        }
+    }
+    shared.ok_or_else(|| Error::Invalid("no edition selected".into()))
+}
+
 /// The replacement WinRE: a reader over its bytes (e.g. a WinRE.wim just written) and its identity.
 #[derive(Clone, Copy)]
 pub struct NewWinre<'a> {

@@ -17,15 +17,16 @@
 //! * [`winre`]: the patched WIM written through a [`crate::wim::write::WimWriter`] (unchanged blobs
 //!   raw-copied, payloads streamed from the package a second time and checked again);
 //! * [`handoff`]: the DISM script for what was refused;
-//! * [`cabtime`]: the package's own timestamp, so that output does not depend on the clock.
+//! * [`job`]: the whole patch job ([`run_patch`]) that the CLI and the browser worker both run:
+//!   locate, select, plan, write through an [`crate::io::OutputStore`], verify, commit;
 //!
 //! No `std::fs` here: sources are [`crate::io::ReadAt`]s and the sink a [`crate::io::WriteAt`], so
 //! the browser worker runs the same code.
 
 pub mod apply;
-pub mod cabtime;
 pub mod handoff;
 pub mod install;
+pub mod job;
 pub mod plan;
 pub mod records;
 pub mod select;
@@ -33,6 +34,7 @@ pub mod setup;
 pub mod winre;
 
 pub use apply::ChangeLog;
+pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
 pub use plan::{prepare, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use super::cabtime::cab_time;
 use super::select::{Selected, Selection};
 use crate::hash::hex;
 use crate::io::Progress;
@@ -119,17 +118,12 @@ impl Prepared<'_> {
     }
 }
 
-/// Pass 1 over a selection: refuse if anything was refused, then read manifests and records and
+/// Pass 1 over a selection: refuse if anything was refused ([`Error::Refused`], with the DISM
+/// hand-off script), then read manifests and records and
 /// check every payload digest.
 pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepared<'a>> {
     if !sel.refused.is_empty() {
-        return Err(Error::Unsupported(
-            sel.refused
-                .iter()
-                .map(|r| format!("{} is refused: {}", r.name, r.reason))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
+        return Err(Error::Refused(Box::new(sel.refusal())));
     }
     if sel.serviced.is_empty() {
         return Err(Error::Invalid("no package to service".into()));
@@ -167,7 +161,7 @@ fn prepare_package<'a>(
         Some(i) => Some(p.archive().read(i, MAX_MUM)?),
         None => None,
     };
-    let time = cab_time(&**p.source())?;
+    let time = p.archive().newest_time();
 
     let mut components = Vec::new();
     for c in &p.components {

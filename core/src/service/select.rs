@@ -70,6 +70,23 @@ impl Selection<'_> {
         }
         all
     }
+
+    /// What [`crate::Error::Refused`] carries for this selection: the refused packages with
+    /// their reasons, the notes, and the DISM hand-off script for everything it holds.
+    pub fn refusal(&self) -> crate::error::Refusal {
+        crate::error::Refusal {
+            packages: self
+                .refused
+                .iter()
+                .map(|r| crate::error::RefusedPackage {
+                    name: r.name.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            notes: self.notes.clone(),
+            script: super::handoff::handoff_script(&self.handoff_list(), &Default::default()),
+        }
+    }
 }
 
 fn label_of(p: &Package) -> String {

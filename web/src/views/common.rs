@@ -228,6 +228,9 @@ pub struct ErrorProps {
     pub plain: String,
     /// Technical detail.
     pub detail: String,
+    /// A DISM hand-off script to offer as a download (packages were refused).
+    #[prop_or_default]
+    pub handoff: Option<String>,
     /// Dismiss.
     pub on_close: Callback<MouseEvent>,
 }
@@ -240,6 +243,14 @@ pub fn error_card(props: &ErrorProps) -> Html {
             <h2>{ props.plain.clone() }</h2>
             <p class="muted" id="error-what">{ props.what.clone() }</p>
             <details><summary>{"Technical detail"}</summary><p class="mono" id="error-detail">{ props.detail.clone() }</p></details>
+            if let Some(script) = props.handoff.clone() {
+                <button id="error-handoff" onclick={Callback::from(move |_: MouseEvent| {
+                    let bytes = js_sys::Uint8Array::from(script.as_bytes());
+                    if let Err(e) = crate::download::offer(&bytes, "handoff-dism.ps1", "text/plain") {
+                        web_sys::console::error_1(&e);
+                    }
+                })}>{"Download the DISM hand-off script"}</button>
+            }
             <button class="secondary" id="error-close" onclick={props.on_close.clone()}>{"Dismiss"}</button>
         </div>
     }
@@ -259,6 +270,7 @@ pub fn plain_words(kind: &str) -> String {
         "invalid" => "The request or a name inside the file is not acceptable.",
         "io" => "Reading the file failed.",
         "cancelled" => "The job was cancelled.",
+        "refused" => "mediaprep cannot apply these packages itself; DISM can.",
         _ => "Something went wrong.",
     }
     .to_string()

@@ -1,8 +1,8 @@
 //! Patch WinRE: run the servicing in the worker, then save the verified output.
 
-use super::{human_size, list, num, text};
-use crate::protocol::PatchTarget;
-use serde_json::Value;
+use super::human_size;
+use crate::pool::PoolReport;
+use crate::protocol::{PatchResult, PatchTarget};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -14,7 +14,7 @@ pub struct PatchProps {
     /// A job is running.
     pub busy: bool,
     /// Last result.
-    pub result: Option<Value>,
+    pub result: Option<PatchResult>,
     /// A cancelled patch's temporary file was removed.
     pub cleaned: bool,
     /// The install.wim editions of the opened media (index, name); empty when it has none.
@@ -25,7 +25,7 @@ pub struct PatchProps {
 #[function_component(PatchPanel)]
 pub fn patch_panel(props: &PatchProps) -> Html {
     let on_save = {
-        let name = props.result.as_ref().map(|r| text(r, "opfs"));
+        let name = props.result.as_ref().map(|r| r.opfs.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(name) = name.clone() {
                 wasm_bindgen_futures::spawn_local(async move {
@@ -38,7 +38,7 @@ pub fn patch_panel(props: &PatchProps) -> Html {
     };
     let save_status = use_state(|| None::<String>);
     let on_save_as = {
-        let name = props.result.as_ref().map(|r| text(r, "opfs"));
+        let name = props.result.as_ref().map(|r| r.opfs.clone());
         let save_status = save_status.clone();
         Callback::from(move |_: MouseEvent| {
             let (Some(name), status) = (name.clone(), save_status.clone()) else {
@@ -96,9 +96,9 @@ pub fn patch_panel(props: &PatchProps) -> Html {
             on_patch.emit((*target, indices));
         })
     };
-    let done = match props.result.as_ref() {
-        Some(r) if r.get("setup").is_some() => "Setup DU expanded and verified",
-        Some(r) if r.get("editions").is_some() => "install.wim patched and verified",
+    let done = match props.result.as_ref().map(|r| r.target) {
+        Some(PatchTarget::Setup) => "Setup DU expanded and verified",
+        Some(PatchTarget::Install) => "install.wim patched and verified",
         _ => "WinRE patched and verified",
     };
     html! {
@@ -137,33 +137,33 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                 <div id="patch-result" role="status">
                     <h3 class="ok">{ done }</h3>
                     <table>
-                        <tr><th scope="row">{"From"}</th><td>{ text(r, "input") }</td></tr>
-                        <tr><th scope="row">{"Size"}</th><td id="patch-size">{ format!("{} ({} bytes)", human_size(num(r, "size").unwrap_or(0)), num(r, "size").unwrap_or(0)) }</td></tr>
-                        <tr><th scope="row">{"SHA-256"}</th><td><code id="patch-sha256">{ text(r, "sha256") }</code></td></tr>
-                        { for r.get("outcome").map(|o| list(o, "images").to_vec()).unwrap_or_default().iter().map(|i| html! {
-                            <tr><th scope="row">{ format!("WinRE image {}", text(i, "index")) }</th>
-                                <td class="patch-version">{ format!("{} → {}", text(i, "version_before"), text(i, "version_after")) }</td></tr>
+                        <tr><th scope="row">{"From"}</th><td>{ r.input.clone() }</td></tr>
+                        <tr><th scope="row">{"Size"}</th><td id="patch-size">{ format!("{} ({} bytes)", human_size(r.size), r.size) }</td></tr>
+                        <tr><th scope="row">{"SHA-256"}</th><td><code id="patch-sha256">{ mediaprep_core::hash::hex(&r.sha256) }</code></td></tr>
+                        { for r.versions.iter().map(|(index, before, after)| html! {
+                            <tr><th scope="row">{ format!("WinRE image {index}") }</th>
+                                <td class="patch-version">{ format!("{} → {}", before.as_deref().unwrap_or(""), after.as_deref().unwrap_or("")) }</td></tr>
                         }) }
-                        { for list(r, "editions").iter().map(|i| html! {
-                            <tr class="patch-edition"><th scope="row">{ format!("Edition {}", text(i, "index")) }</th>
-                                <td>{ if i.get("updated").and_then(Value::as_bool).unwrap_or(false) { "WinRE replaced" } else { "unchanged" } }</td></tr>
+                        { for r.editions.iter().map(|(index, updated)| html! {
+                            <tr class="patch-edition"><th scope="row">{ format!("Edition {index}") }</th>
+                                <td>{ if *updated { "WinRE replaced" } else { "unchanged" } }</td></tr>
                         }) }
-                        if let Some(c) = r.get("compression") {
+                        if let Some(c) = &r.compression {
                             <tr><th scope="row">{"Compression"}</th>
-                                <td id="patch-compression" data-pool-workers={num(c, "pool_workers").unwrap_or(0).to_string()}
-                                    data-pool-chunks={num(c, "pool_chunks").unwrap_or(0).to_string()}
-                                    data-isolated={c.get("isolated").and_then(Value::as_bool).unwrap_or(false).to_string()}>
+                                <td id="patch-compression" data-pool-workers={c.pool_workers.to_string()}
+                                    data-pool-chunks={c.pool_chunks.to_string()}
+                                    data-isolated={c.isolated.to_string()}>
                                     { compression_text(c) }</td></tr>
                         }
-                        if let Some(files) = r.get("setup").map(|s| list(s, "files").to_vec()) {
-                            <tr><th scope="row">{r"Files for sources\"}</th><td id="setup-count">{ files.len() }</td></tr>
+                        if let Some(files) = r.setup_files {
+                            <tr><th scope="row">{r"Files for sources\"}</th><td id="setup-count">{ files }</td></tr>
                         }
                     </table>
                     <p class="row">
                         if crate::save::can_pick() {
                             <button id="patch-save-as" onclick={on_save_as}>{"Save to…"}</button>
                         }
-                        <button id="patch-download" class="secondary" onclick={on_save}>{ format!("Download {}", text(r, "opfs")) }</button>
+                        <button id="patch-download" class="secondary" onclick={on_save}>{ format!("Download {}", r.opfs) }</button>
                     </p>
                     if let Some(s) = &*save_status {
                         <p id="save-status" role="status">{ s.clone() }</p>
@@ -175,11 +175,11 @@ pub fn patch_panel(props: &PatchProps) -> Html {
 }
 
 /// How the chunks were compressed, from the result's `compression` (see `crate::pool`).
-fn compression_text(c: &Value) -> String {
-    let workers = num(c, "pool_workers").unwrap_or(0);
-    let by_pool = num(c, "pool_chunks").unwrap_or(0);
-    let total = by_pool + num(c, "local_chunks").unwrap_or(0);
-    let note = c.get("note").and_then(Value::as_str);
+fn compression_text(c: &PoolReport) -> String {
+    let workers = c.pool_workers;
+    let by_pool = c.pool_chunks;
+    let total = by_pool + c.local_chunks;
+    let note = c.note.as_deref();
     let mut s = if workers > 0 {
         format!(
             "{} workers in parallel ({workers} pool worker{} + the job's worker): {by_pool} of \
@@ -243,20 +243,32 @@ mod tests {
 
     #[test]
     fn compression_in_words() {
-        let pool = serde_json::json!({"isolated": true, "pool_workers": 3, "pool_chunks": 30,
-            "local_chunks": 12, "note": null});
+        let report =
+            |isolated, pool_workers, pool_chunks, local_chunks, note: Option<&str>| PoolReport {
+                isolated,
+                pool_workers,
+                pool_chunks,
+                local_chunks,
+                note: note.map(str::to_string),
+            };
+        let pool = report(true, 3, 30, 12, None);
         assert_eq!(
             compression_text(&pool),
             "4 workers in parallel (3 pool workers + the job's worker): 30 of 42 chunks \
              compressed by the pool"
         );
-        let alone = serde_json::json!({"isolated": false, "pool_workers": 0, "pool_chunks": 0,
-            "local_chunks": 9, "note": "the page is not cross-origin isolated"});
+        let alone = report(
+            false,
+            0,
+            0,
+            9,
+            Some("the page is not cross-origin isolated"),
+        );
         assert_eq!(
             compression_text(&alone),
             "1 worker; the page is not cross-origin isolated"
         );
-        let one = serde_json::json!({"pool_workers": 1, "pool_chunks": 2, "local_chunks": 2});
+        let one = report(false, 1, 2, 2, None);
         assert!(compression_text(&one).starts_with("2 workers in parallel (1 pool worker + "));
     }
 

@@ -286,7 +286,12 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         Cmd::Hash { file } => {
             let (_, src) = open(&file)?;
             let d = mediaprep_core::hash::hash_reader(&*src, 8 << 20, &progress)?;
-            println!("sha256 {}\nsha1   {}\nsize   {}", d.sha256, d.sha1, d.size);
+            println!(
+                "sha256 {}\nsha1   {}\nsize   {}",
+                mediaprep_core::hash::hex(&d.sha256),
+                mediaprep_core::hash::hex(&d.sha1),
+                d.size
+            );
         }
         Cmd::Check {
             files,

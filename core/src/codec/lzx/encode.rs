@@ -7,38 +7,15 @@
 
 use super::bits::BitWriter;
 use super::e8;
+use super::matchfind::*;
 use super::optimal::{Costs, Optimal};
 use super::tables::*;
 use crate::codec::huffman::{build_lengths, canonical_codes};
 
-pub(super) const HASH_BITS: u32 = 15;
-
-/// Right shift that turns a 32-bit hash product into a table index for an `n`-byte chunk: the
-/// tables shrink with the chunk, because clearing 2 × 64 KiB per chunk costs more than
-/// compressing a small file (a package is mostly small manifests and catalogs).
-#[inline]
-pub(super) fn hash_shift(n: usize) -> u32 {
-    let bits = (n.max(1).next_power_of_two().trailing_zeros()).clamp(8, HASH_BITS);
-    32 - bits
-}
-/// Positions in a ≤ 32 KiB chunk fit 16 bits, halving the matchfinder tables (cache-bound).
-pub(super) type Pos = u16;
-pub(super) const NONE: Pos = Pos::MAX;
-/// Largest encodable offset in a 32 KiB window (formatted offset must stay below slot 30's end).
-pub(super) const MAX_OFFSET: usize = 32765;
 /// Inputs too small to be worth compressing (a block header alone costs ~60 bytes).
 const MIN_INPUT: usize = 64;
 /// Chain depth of the pricing (lazy) pass before a near-optimal parse.
 const PRICING_DEPTH: u32 = 4;
-
-/// One parse item: a literal (`len == 0`) or a match. `code` < 3 is a repeat-offset index,
-/// otherwise the formatted offset (offset + 2).
-#[derive(Clone, Copy)]
-pub(super) struct Item {
-    pub(super) len: u16,
-    pub(super) lit: u8,
-    pub(super) code: u32,
-}
 
 /// Reusable LZX chunk compressor (buffers are kept between chunks).
 pub struct LzxEncoder {
@@ -68,37 +45,6 @@ impl Default for LzxEncoder {
     fn default() -> Self {
         Self::new()
     }
-}
-
-#[inline(always)]
-pub(super) fn hash4(d: &[u8], i: usize, shift: u32) -> usize {
-    let v = u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
-    (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
-}
-
-#[inline(always)]
-pub(super) fn hash3(d: &[u8], i: usize, shift: u32) -> usize {
-    let v = u32::from(d[i]) | u32::from(d[i + 1]) << 8 | u32::from(d[i + 2]) << 16;
-    (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
-}
-
-/// Length of the common prefix of `d[a..]` and `d[b..]`, at most `max` (a < b, b + max ≤ len).
-#[inline(always)]
-pub(super) fn common(d: &[u8], a: usize, b: usize, max: usize) -> usize {
-    let mut l = 0;
-    while l + 8 <= max {
-        let x = u64::from_le_bytes(d[a + l..a + l + 8].try_into().unwrap_or([0; 8]));
-        let y = u64::from_le_bytes(d[b + l..b + l + 8].try_into().unwrap_or([0; 8]));
-        let z = x ^ y;
-        if z != 0 {
-            return l + (z.trailing_zeros() / 8) as usize;
-        }
-        l += 8;
-    }
-    while l < max && d[a + l] == d[b + l] {
-        l += 1;
-    }
-    l
 }
 
 /// Rough bit cost of coding a match's offset, used only to rank candidates.
@@ -371,17 +317,6 @@ impl LzxEncoder {
             self.insert(i, i + len);
             i += len;
         }
-    }
-}
-
-/// Main-code symbol of a match.
-#[inline(always)]
-pub(super) fn main_sym(it: &Item) -> usize {
-    if it.len == 0 {
-        it.lit as usize
-    } else {
-        let lh = (it.len as usize - MIN_MATCH).min(7);
-        NUM_CHARS + slot_of(it.code) * NUM_LEN_HEADERS + lh
     }
 }
 

@@ -22,6 +22,7 @@ mod bits;
 mod decode;
 mod e8;
 mod encode;
+mod matchfind;
 mod optimal;
 mod tables;
 

@@ -3,7 +3,7 @@
 //! The repeat-offset queue is tracked along the best path to each position, so repeat matches are
 //! priced as what the decoder will actually see.
 
-use super::encode::{common, hash3, hash4, hash_shift, Item, Pos, NONE};
+use super::matchfind::{common, hash3, hash4, hash_shift, main_sym, Item, Pos, MAX_OFFSET, NONE};
 use super::tables::*;
 use crate::codec::huffman::build_lengths;
 
@@ -21,7 +21,7 @@ impl Costs {
         let mut mf = vec![1u32; main_syms];
         let mut lf = [1u32; NUM_LEN_SYMS];
         for it in items {
-            mf[super::encode::main_sym(it)] += 4;
+            mf[main_sym(it)] += 4;
             let l = it.len as usize;
             if l >= MIN_MATCH + 7 {
                 lf[l - MIN_MATCH - 7] += 4;
@@ -124,7 +124,7 @@ impl Optimal {
                     continue;
                 }
                 let mut longest = 2;
-                if c3 != NONE && i - c3 as usize <= super::encode::MAX_OFFSET {
+                if c3 != NONE && i - c3 as usize <= MAX_OFFSET {
                     let l = common(d, c3 as usize, i, max);
                     if l >= 3 {
                         matches.push((l, (i - c3 as usize) as u32));
@@ -135,7 +135,7 @@ impl Optimal {
                 while cand != NONE && steps < depth && longest < max && longest < nice {
                     let c = cand as usize;
                     let off = i - c;
-                    if off > super::encode::MAX_OFFSET {
+                    if off > MAX_OFFSET {
                         break;
                     }
                     if d[c + longest] == d[i + longest] {

@@ -13,6 +13,7 @@ pub use resource::{BlobReader, ChunkCache, ChunkedResource};
 pub use table::{BlobInfo, BlobLocation};
 
 use crate::codec::Compression;
+use crate::error::SplitSetProblem;
 use crate::hash::hex;
 use crate::io::{read_vec, Progress, ReadAt, SharedReader};
 use crate::wim::format::{Header, HEADER_SIZE};
@@ -149,17 +150,13 @@ impl Wim {
     pub fn open(src: SharedReader) -> Result<Wim> {
         let header = read_header(&src)?;
         if header.total_parts > 1 {
-            let missing: Vec<String> = (1..=header.total_parts)
-                .filter(|&p| p != header.part_number)
-                .map(|p| p.to_string())
-                .collect();
-            return Err(Error::Invalid(format!(
-                "this is part {} of a {}-part split WIM; open all parts together (missing part{} {})",
-                header.part_number,
-                header.total_parts,
-                if missing.len() > 1 { "s" } else { "" },
-                missing.join(", ")
-            )));
+            return Err(Error::SplitSet(SplitSetProblem::LonePart {
+                part: header.part_number,
+                total: header.total_parts,
+                missing: (1..=header.total_parts)
+                    .filter(|&p| p != header.part_number)
+                    .collect(),
+            }));
         }
         Self::build(vec![(src, header)])
     }
@@ -179,39 +176,35 @@ impl Wim {
         let guid = opened[0].1.guid;
         for (_, h) in &opened {
             if h.guid != guid {
-                return Err(Error::Invalid(format!(
-                    "split WIM parts from different sets (GUID {} vs {})",
-                    hex(&guid),
-                    hex(&h.guid)
-                )));
+                return Err(Error::SplitSet(SplitSetProblem::DifferentSets {
+                    first: hex(&guid),
+                    other: hex(&h.guid),
+                }));
             }
             if h.total_parts != total {
-                return Err(Error::Invalid(format!(
-                    "split WIM parts disagree on the part count ({} vs {total})",
-                    h.total_parts
-                )));
+                return Err(Error::SplitSet(SplitSetProblem::CountsDisagree {
+                    one: h.total_parts,
+                    first: total,
+                }));
             }
         }
         opened.sort_by_key(|(_, h)| h.part_number);
         for w in opened.windows(2) {
             if w[0].1.part_number == w[1].1.part_number {
-                return Err(Error::Invalid(format!(
-                    "split WIM part {} given twice",
-                    w[0].1.part_number
-                )));
+                return Err(Error::SplitSet(SplitSetProblem::Twice {
+                    part: w[0].1.part_number,
+                }));
             }
         }
-        let missing: Vec<String> = (1..=total)
+        let missing: Vec<u16> = (1..=total)
             .filter(|p| !opened.iter().any(|(_, h)| h.part_number == *p))
-            .map(|p| p.to_string())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::NotFound(format!(
-                "split WIM part{} {} of {total} (GUID {})",
-                if missing.len() > 1 { "s" } else { "" },
-                missing.join(", "),
-                hex(&guid)
-            )));
+            return Err(Error::SplitSet(SplitSetProblem::Missing {
+                missing,
+                total,
+                guid: hex(&guid),
+            }));
         }
         Self::build(opened)
     }
