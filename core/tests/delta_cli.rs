@@ -38,18 +38,7 @@ fn fails(args: &[&str], needle: &str) -> String {
 }
 
 fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta");
-    if dir.join("SOURCES.md").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "msdelta vectors missing at {} (required in CI)",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
-    None
+    msdelta_vectors()
 }
 
 fn s(p: &Path) -> &str {

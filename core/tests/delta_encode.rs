@@ -2,27 +2,15 @@
 //! binaries and manifests, read from `../shared/testdata/msdelta`, never copied here). The
 //! decoder itself is judged by Microsoft's deltas in `delta_vectors.rs`.
 
+mod common;
+
+use common::{msdelta_vectors, read};
 use mediaprep_core::delta::encode::{create, create_dcm, CreateOptions};
 use mediaprep_core::delta::{self, dcm, ApplyOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta");
-    if dir.join("SOURCES.md").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "msdelta vectors missing at {} (required in CI)",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
-    None
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    msdelta_vectors()
 }
 
 /// Create, apply through the decoder, compare; returns the delta's size.

@@ -3,27 +3,15 @@
 //! byte for byte; damaged deltas and wrong references give typed errors, never a panic or an
 //! output that is not the target.
 
+mod common;
+
+use common::{msdelta_vectors, read};
 use mediaprep_core::delta::{self, ApplyOptions};
 use mediaprep_core::Error;
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta/pe");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "msdelta PE vectors missing at {} (required in CI)",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: msdelta PE vectors not found at {}", dir.display());
-    None
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    msdelta_vectors().map(|d| d.join("pe"))
 }
 
 /// (name, reference, delta, target).

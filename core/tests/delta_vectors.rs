@@ -2,26 +2,14 @@
 //! into the repository). Expected outputs are the MD5s SOURCES.md gives (measured against
 //! msdelta.dll) and the target files themselves.
 
+mod common;
+
+use common::{msdelta_vectors, read};
 use mediaprep_core::delta::{self, dcm, ApplyOptions};
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/msdelta");
-    if dir.join("SOURCES.md").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "msdelta vectors missing at {} (required in CI)",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
-    None
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    msdelta_vectors()
 }
 
 fn md5_hex(b: &[u8]) -> String {

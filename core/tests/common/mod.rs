@@ -160,3 +160,26 @@ pub fn manifest() -> serde_json::Value {
     let text = std::fs::read_to_string(&p).expect("read MANIFEST.json");
     serde_json::from_str(&text).expect("MANIFEST.json parses")
 }
+
+/// Microsoft's genuine delta vectors (`../shared/testdata/msdelta`, never copied into the
+/// repository). `None` (the test prints that it skipped) when they are absent; a panic under `CI`,
+/// where they are required.
+pub fn msdelta_vectors() -> Option<PathBuf> {
+    let dir = workspace().join("../shared/testdata/msdelta");
+    if dir.join("SOURCES.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "msdelta vectors missing at {} (required in CI)",
+            dir.display()
+        );
+    }
+    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
+    None
+}
+
+/// A file's bytes; a test fails naming the path when it cannot be read.
+pub fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
