@@ -293,6 +293,29 @@ test("updates view: verdicts per image with reasons, recommendation, partition f
   await page.close();
 });
 
+// The catalog's age is measured against the page's `?today=` (a documented test hook), never the
+// real clock: the built-in catalog is dated 2026-11-23; November 2026's release day was 11-10 and
+// December's is 12-08.
+test("catalog age: the line above the verdicts says the catalog's date and age; stale after the next release day", async () => {
+  const fresh = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await openFiles(fresh, [fix("Winre.wim")], "#updates-view");
+  const line = await fresh.textContent("#catalog-age");
+  assert(line === "Catalog of 2026-11-23 (7 days old): updates released after that date are unknown to it.",
+    `fresh age line: ${line}`);
+  assert(!(await fresh.getAttribute("#catalog-age", "class")).includes("warn"), "a fresh catalog is flagged stale");
+  assert(fresh.errors.length === 0, `page errors: ${fresh.errors}`);
+  await fresh.close();
+
+  const stale = await openApp(undefined, `${BASE}?today=2026-12-09`);
+  await openFiles(stale, [fix("Winre.wim")], "#updates-view");
+  await stale.waitForSelector("#catalog-age.warn");
+  const warn = await stale.textContent("#catalog-age");
+  assert(warn.startsWith("Catalog of 2026-11-23 (16 days old): updates released after that date are unknown to it.")
+    && warn.includes("2026-12-08"), `stale age line: ${warn}`);
+  await stale.locator("#updates-view").screenshot({ path: path.join(OUT, "19-catalog-age.png") });
+  await stale.close();
+});
+
 test("package view: Safe OS DU verifies; tampered copy fails naming the altered payload", async () => {
   const page = await openApp();
   await openFiles(page, [fix("safeos-du.cab"), fix("safeos-du-tampered.cab")], ".package-view[data-file='safeos-du-tampered.cab']");
@@ -512,6 +535,8 @@ test("report export: JSON, HTML, Markdown, ZIP (sha256sum -c), DISM script as do
   const expect = wimlibImages(isoExtract(fix("media-udf.iso"), "sources/install.wim"));
   assert(install && install.images.map((i) => i.edition).join() === expect.map((e) => e.edition).join(), "report editions != wimlib");
   assert(json.evaluation && json.evaluation.findings.length > 0, "report has no verdicts");
+  assert(json.catalog && json.catalog.date === "2026-11-23" && /^Catalog of 2026-11-23 /.test(json.catalog.notice)
+    && json.catalog.version === json.evaluation.catalog_version, `report lacks the catalog: ${JSON.stringify(json.catalog)}`);
   assert(Array.isArray(json.package) && json.package[0].verification.ok === true, "report lacks the package verification");
   const html = fs.readFileSync(await grab("#export-html"), "utf8");
   assert(/<html/i.test(html) && html.includes("KB"), "HTML report");

@@ -364,6 +364,16 @@ pub enum FileRole {
 }
 
 /// Classify a file name.
+/// The page's `?today=YYYY-MM-DD` parameter: a documented test hook (docs/status.md #19) that
+/// measures the catalog's age against that date instead of the clock. The worker validates it.
+fn today_parameter() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("today")
+        .filter(|s| !s.is_empty())
+}
+
 pub fn role_of(name: &str) -> FileRole {
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
@@ -447,7 +457,9 @@ pub fn app() -> Html {
                 let names = media.iter().map(File::name).collect::<Vec<_>>().join(", ");
                 *media_files.borrow_mut() = media.clone();
                 start.emit((
-                    Request::Inspect,
+                    Request::Inspect {
+                        today: today_parameter(),
+                    },
                     media,
                     format!("opening {names}"),
                     JobKind::Inspect,
@@ -586,6 +598,7 @@ pub fn app() -> Html {
                 inspection: media.get("inspection").cloned().unwrap_or(Value::Null),
                 evaluation: media.get("evaluation").cloned(),
                 packages: state.packages.clone(),
+                catalog: media.get("catalog").cloned(),
             };
             let label = format!("exporting {}", format.file().0);
             start.emit((
@@ -639,7 +652,8 @@ pub fn app() -> Html {
                         <MediaView inspection={i.clone()} on_hash={on_hash_media} />
                     }
                     if let Some(ev) = m.get("evaluation") {
-                        <UpdatesView evaluation={ev.clone()} winre_size={state.winre_size()} />
+                        <UpdatesView evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
+                            winre_size={state.winre_size()} />
                     }
                 }
                 { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }

@@ -2,7 +2,7 @@
 //! [`SharedReader`]s, so native tests drive them with fixture files and the worker with `File`s.
 
 use crate::protocol::{ReportFormat, Request, Session};
-use mediaprep_core::catalog::{self, Catalog, Evaluation};
+use mediaprep_core::catalog::{self, Catalog, CatalogAge, CatalogSource, Date, Evaluation};
 use mediaprep_core::io::{Progress, SharedReader};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::report::{dism_script, Report, ScriptPaths};
@@ -12,18 +12,35 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::Io(format!("serializing the result: {e}")))
 }
 
-/// Run a media request over named readers.
+/// The date a request names (`YYYY-MM-DD`), or `today` when it names none.
+pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
+    match requested {
+        None => Ok(today),
+        Some(s) => Date::parse(s)
+            .ok_or_else(|| Error::Invalid(format!("today: {s:?} is not a YYYY-MM-DD date"))),
+    }
+}
+
+/// Run a media request over named readers; `today` is the date the catalog's age is measured
+/// against when the request names none.
 pub fn run_media(
     request: Request,
     files: Vec<(String, SharedReader)>,
+    today: Date,
     progress: &dyn Progress,
 ) -> Result<serde_json::Value> {
     match request {
-        Request::Inspect => {
+        Request::Inspect { today: requested } => {
+            let today = requested_date(requested.as_deref(), today)?;
             let rep = media::inspect(files, progress)?;
             let cat = Catalog::embedded()?;
+            let age = CatalogAge::new(&cat, CatalogSource::built_in(), today)?;
             let eval = catalog::evaluate(&cat, &media::image_facts(&rep));
-            Ok(serde_json::json!({ "inspection": to_json(&rep)?, "evaluation": to_json(&eval)? }))
+            Ok(serde_json::json!({
+                "inspection": to_json(&rep)?,
+                "evaluation": to_json(&eval)?,
+                "catalog": to_json(&age)?,
+            }))
         }
         Request::List { layers } => {
             let (_, node) = media::open_files(files)?;
@@ -69,6 +86,15 @@ fn evaluation(session: &Session) -> Result<Option<Evaluation>> {
 pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
     let mut rep = Report::new(session.generated.clone(), session.inspection.clone());
     rep.evaluation = evaluation(session)?;
+    rep.catalog = session
+        .catalog
+        .clone()
+        .filter(|v| !v.is_null())
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| Error::Invalid(format!("the catalog sent for the report: {e}")))
+        })
+        .transpose()?;
     if !session.packages.is_empty() {
         rep.package = Some(serde_json::Value::Array(session.packages.clone()));
     }
@@ -84,4 +110,48 @@ pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
             dism_script(ev, &ScriptPaths::default()).into_bytes()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Session;
+
+    #[test]
+    fn requested_date_overrides_today_and_refuses_a_bad_one() {
+        let today = Date::new(2026, 12, 3).unwrap();
+        assert_eq!(requested_date(None, today).unwrap(), today);
+        assert_eq!(
+            requested_date(Some("2026-12-09"), today).unwrap(),
+            Date::new(2026, 12, 9).unwrap()
+        );
+        let e = requested_date(Some("2026-13-01"), today).unwrap_err();
+        assert!(e.to_string().contains("2026-13-01"), "{e}");
+    }
+
+    #[test]
+    fn the_report_carries_the_catalog_the_page_sent() {
+        let cat = Catalog::embedded().unwrap();
+        let age = CatalogAge::new(
+            &cat,
+            CatalogSource::built_in(),
+            Date::new(2026, 12, 9).unwrap(),
+        )
+        .unwrap();
+        let session = Session {
+            catalog: Some(serde_json::to_value(&age).unwrap()),
+            ..Default::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(&report(ReportFormat::Json, &session).unwrap()).unwrap();
+        assert_eq!(json["catalog"]["date"], serde_json::json!(age.date));
+        assert_eq!(json["catalog"]["stale"], true);
+        let html = String::from_utf8(report(ReportFormat::Html, &session).unwrap()).unwrap();
+        assert!(html.contains("catalog-age"), "{html}");
+        // An old page that sends no catalog still gets a report.
+        let plain: serde_json::Value =
+            serde_json::from_slice(&report(ReportFormat::Json, &Session::default()).unwrap())
+                .unwrap();
+        assert!(plain.get("catalog").map_or(true, |c| c.is_null()));
+    }
 }
