@@ -152,6 +152,6 @@ mod tests {
         let plain: serde_json::Value =
             serde_json::from_slice(&report(ReportFormat::Json, &Session::default()).unwrap())
                 .unwrap();
-        assert!(plain.get("catalog").map_or(true, |c| c.is_null()));
+        assert!(plain.get("catalog").is_none_or(|c| c.is_null()));
     }
 }
