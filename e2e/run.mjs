@@ -316,6 +316,51 @@ test("catalog age: the line above the verdicts says the catalog's date and age; 
   await stale.close();
 });
 
+// A catalog for the WinRE fixture (26100.1000), as core/tests/cli.rs `safeos_catalog` builds them.
+function safeosCatalog(dir, name, version, dus, misspell) {
+  const updates = dus.map(([kb, date, rev]) => ({
+    kb, kind: "safeos-du", title: null, release_date: date,
+    products: ["Windows 11, version 24H2"], build_family: 26100, os_builds: [26100],
+    [misspell ? "revison" : "revision"]: rev, architectures: ["x64"], targets: ["winre"],
+    source: "https://example.invalid/scripts/fixtures.d/safeos-du.json",
+    confidence: "third-party", notes: "test entry for the WinRE fixture",
+  }));
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, JSON.stringify({ schema: 1, version, generated: "test", updates }, null, 2));
+  return p;
+}
+
+test("catalog file: chosen with the media it replaces the built-in one; a newer Safe OS DU turns already-current into applies; a broken one names the field", async () => {
+  const d = tmpDir("catalog");
+  const oldDu = ["KB5040530", "2024-07-09", 1000];
+  const a = safeosCatalog(d, "a.json", "2026.11.23", [oldDu]);
+  const b = safeosCatalog(d, "b.json", "2026.11.24", [oldDu, ["KB5079500", "2026-03-10", 8037]]);
+  const bad = safeosCatalog(d, "bad.json", "2026.11.25", [oldDu], true);
+  // After December's release day: the catalog is stale, so "already current" holds only as of its date.
+  const page = await openApp(undefined, `${BASE}?today=2026-12-09`);
+  await chooseFiles(page, [fix("Winre.wim"), a]);
+  await page.waitForSelector("#catalog-source:has-text('file a.json')", { timeout: 120000 });
+  const cell = await page.textContent("tr.finding[data-kb='KB5040530'][data-verdict='already-current'] td:nth-child(3)");
+  assert(cell === "up to date as of 2026-11-23", `stale already-current words: ${cell}`);
+  assert((await page.$$("tr.recommendation")).length === 0, "recommendation with a catalog the image is current with");
+  await page.waitForSelector("#catalog-age.warn");
+  // A newer catalog alone re-evaluates the open media.
+  await chooseFiles(page, [b]);
+  await page.waitForSelector("tr.finding[data-kb='KB5079500'][data-verdict='applies']", { timeout: 120000 });
+  assert(await page.$("tr.recommendation[data-kb='KB5079500']"), "the newer Safe OS DU is not recommended");
+  assert((await page.textContent("#catalog-source")).includes("file b.json"), "catalog source not b.json");
+  // A misspelt field: the error names it; the app keeps working (with the built-in catalog).
+  await chooseFiles(page, [bad]);
+  await page.waitForSelector("#error", { timeout: 120000 });
+  const err = await page.textContent("#error");
+  assert(/catalog/i.test(err) && err.includes("revison") && err.includes("bad.json"), `error does not name the field: ${err}`);
+  await chooseFiles(page, [fix("Winre.wim")]);
+  await page.waitForSelector("#catalog-source:has-text('built into')", { timeout: 120000 });
+  assert(!(await page.$("#error")), "error card stays after a good open");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("package view: Safe OS DU verifies; tampered copy fails naming the altered payload", async () => {
   const page = await openApp();
   await openFiles(page, [fix("safeos-du.cab"), fix("safeos-du-tampered.cab")], ".package-view[data-file='safeos-du-tampered.cab']");

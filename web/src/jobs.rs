@@ -21,6 +21,46 @@ pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
     }
 }
 
+/// A catalog file is data, not media: larger than this is not a catalog.
+const MAX_CATALOG_BYTES: u64 = 16 << 20;
+
+/// Load a catalog file the user chose, as the CLI's `--catalog` does; errors name the file and
+/// every field at fault.
+pub fn load_catalog(name: &str, r: &SharedReader) -> Result<Catalog> {
+    let size = r.size();
+    if size > MAX_CATALOG_BYTES {
+        return Err(Error::Invalid(format!(
+            "{CATALOG_ERROR}{name}: {size} bytes, more than a catalog's {MAX_CATALOG_BYTES}"
+        )));
+    }
+    let mut bytes = vec![0u8; size as usize];
+    r.read_at(0, &mut bytes)?;
+    Catalog::load(&bytes).map_err(|e| {
+        // Every problem, each naming its JSON path: the user fixes the file in one go.
+        let all = e
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Error::Invalid(format!("{CATALOG_ERROR}{name}: {all}"))
+    })
+}
+
+/// How a catalog file's load error starts, so the page can say so and stop sending the file.
+const CATALOG_ERROR: &str = "catalog file ";
+
+/// Is this worker error message a catalog file that did not load?
+/// `message` may carry the error kind in front ("invalid: …"), once from `Error`'s display and
+/// once more in the page's detail line.
+pub fn is_catalog_error(message: &str) -> bool {
+    let mut m = message;
+    while let Some(rest) = m.strip_prefix("invalid: ") {
+        m = rest;
+    }
+    m.starts_with(CATALOG_ERROR)
+}
+
 /// Run a media request over named readers; `today` is the date the catalog's age is measured
 /// against when the request names none.
 pub fn run_media(
@@ -30,11 +70,22 @@ pub fn run_media(
     progress: &dyn Progress,
 ) -> Result<serde_json::Value> {
     match request {
-        Request::Inspect { today: requested } => {
+        Request::Inspect {
+            today: requested,
+            catalog: with_catalog,
+        } => {
             let today = requested_date(requested.as_deref(), today)?;
+            let mut files = files;
+            let (cat, source) = if with_catalog {
+                let (name, r) = files
+                    .pop()
+                    .ok_or_else(|| Error::Invalid("the catalog file is missing".into()))?;
+                (load_catalog(&name, &r)?, CatalogSource::File { name })
+            } else {
+                (Catalog::embedded()?, CatalogSource::built_in())
+            };
             let rep = media::inspect(files, progress)?;
-            let cat = Catalog::embedded()?;
-            let age = CatalogAge::new(&cat, CatalogSource::built_in(), today)?;
+            let age = CatalogAge::new(&cat, source, today)?;
             let eval = catalog::evaluate(&cat, &media::image_facts(&rep));
             Ok(serde_json::json!({
                 "inspection": to_json(&rep)?,
@@ -127,6 +178,26 @@ mod tests {
         );
         let e = requested_date(Some("2026-13-01"), today).unwrap_err();
         assert!(e.to_string().contains("2026-13-01"), "{e}");
+    }
+
+    #[test]
+    fn a_catalog_file_loads_or_names_the_field_at_fault() {
+        let good = Catalog::embedded().unwrap().to_json().unwrap().into_bytes();
+        let r: SharedReader = std::sync::Arc::new(mediaprep_core::io::SliceSource::new(good));
+        let cat = load_catalog("c.json", &r).unwrap();
+        assert_eq!(
+            cat.updates.len(),
+            Catalog::embedded().unwrap().updates.len()
+        );
+        let bad = br#"{"schema":1,"version":"2026.12.01","generated":"t","updates":[{"kb":"KB1234567","kind":"safeos-du","source":"x","revison":5}]}"#;
+        let r: SharedReader =
+            std::sync::Arc::new(mediaprep_core::io::SliceSource::new(bad.to_vec()));
+        let e = load_catalog("bad.json", &r).unwrap_err().to_string();
+        assert!(is_catalog_error(&e), "{e}");
+        assert!(
+            e.contains("bad.json") && e.contains("$.updates[0].revison"),
+            "{e}"
+        );
     }
 
     #[test]

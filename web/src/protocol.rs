@@ -22,6 +22,10 @@ pub enum Request {
         /// Set from the page's `?today=` parameter so tests need not depend on the real clock.
         #[serde(default)]
         today: Option<String>,
+        /// The last of `files` is a catalog `.json` that replaces the built-in catalog for the
+        /// verdicts (loaded with `Catalog::load`, as the CLI's `--catalog`).
+        #[serde(default)]
+        catalog: bool,
     },
     /// List a directory inside the media: `layers` descend containers as in the CLI.
     List {

@@ -41,6 +41,7 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
             <h2 id="updates-title">{"Updates"}</h2>
             <p class="muted">{ format!("Catalog {}", text(ev, "catalog_version")) }</p>
             if let Some(a) = &age {
+                <p class="muted" id="catalog-source">{ format!("Catalog source: {}", a.source.describe()) }</p>
                 <p id="catalog-age" class={if a.stale { "warn" } else { "muted" }}
                    data-stale={a.stale.to_string()}>{ a.notice.clone() }</p>
             }
