@@ -534,6 +534,18 @@ test("drag and drop anywhere: files dropped on the page header open like chosen 
   await page.close();
 });
 
+test("catalog file dropped with the media on the page header is used like a chosen one", async () => {
+  const d = tmpDir("catalog-drop");
+  const a = safeosCatalog(d, "dropped.json", "2026.11.23", [["KB5040530", "2024-07-09", 1000]]);
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await dropFiles(page, "header.top h1", [fix("Winre.wim"), a]);
+  await page.waitForSelector("#catalog-source:has-text('file dropped.json')", { timeout: 120000 });
+  const cell = await page.textContent("tr.finding[data-kb='KB5040530'][data-verdict='already-current'] td:nth-child(3)");
+  assert(cell === "already current", `fresh already-current words: ${cell}`);
+  assert(!(await page.getAttribute("#catalog-age", "class")).includes("warn"), "fresh catalog flagged stale");
+  await page.close();
+});
+
 test("split WIM set: a set with a part missing says which in plain words; all five .swm parts chosen at once show wimlib's editions", async () => {
   const page = await openApp();
   const parts = ["install.swm", "install2.swm", "install3.swm", "install4.swm", "install5.swm"].map(fix);
