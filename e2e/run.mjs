@@ -293,6 +293,74 @@ test("updates view: verdicts per image with reasons, recommendation, partition f
   await page.close();
 });
 
+// The catalog's age is measured against the page's `?today=` (a documented test hook), never the
+// real clock: the built-in catalog is dated 2026-11-23; November 2026's release day was 11-10 and
+// December's is 12-08.
+test("catalog age: the line above the verdicts says the catalog's date and age; stale after the next release day", async () => {
+  const fresh = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await openFiles(fresh, [fix("Winre.wim")], "#updates-view");
+  const line = await fresh.textContent("#catalog-age");
+  assert(line === "Catalog of 2026-11-23 (7 days old): updates released after that date are unknown to it.",
+    `fresh age line: ${line}`);
+  assert(!(await fresh.getAttribute("#catalog-age", "class")).includes("warn"), "a fresh catalog is flagged stale");
+  assert(fresh.errors.length === 0, `page errors: ${fresh.errors}`);
+  await fresh.close();
+
+  const stale = await openApp(undefined, `${BASE}?today=2026-12-09`);
+  await openFiles(stale, [fix("Winre.wim")], "#updates-view");
+  await stale.waitForSelector("#catalog-age.warn");
+  const warn = await stale.textContent("#catalog-age");
+  assert(warn.startsWith("Catalog of 2026-11-23 (16 days old): updates released after that date are unknown to it.")
+    && warn.includes("2026-12-08"), `stale age line: ${warn}`);
+  await stale.locator("#updates-view").screenshot({ path: path.join(OUT, "19-catalog-age.png") });
+  await stale.close();
+});
+
+// A catalog for the WinRE fixture (26100.1000), as core/tests/cli.rs `safeos_catalog` builds them.
+function safeosCatalog(dir, name, version, dus, misspell) {
+  const updates = dus.map(([kb, date, rev]) => ({
+    kb, kind: "safeos-du", title: null, release_date: date,
+    products: ["Windows 11, version 24H2"], build_family: 26100, os_builds: [26100],
+    [misspell ? "revison" : "revision"]: rev, architectures: ["x64"], targets: ["winre"],
+    source: "https://example.invalid/scripts/fixtures.d/safeos-du.json",
+    confidence: "third-party", notes: "test entry for the WinRE fixture",
+  }));
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, JSON.stringify({ schema: 1, version, generated: "test", updates }, null, 2));
+  return p;
+}
+
+test("catalog file: chosen with the media it replaces the built-in one; a newer Safe OS DU turns already-current into applies; a broken one names the field", async () => {
+  const d = tmpDir("catalog");
+  const oldDu = ["KB5040530", "2024-07-09", 1000];
+  const a = safeosCatalog(d, "a.json", "2026.11.23", [oldDu]);
+  const b = safeosCatalog(d, "b.json", "2026.11.24", [oldDu, ["KB5079500", "2026-03-10", 8037]]);
+  const bad = safeosCatalog(d, "bad.json", "2026.11.25", [oldDu], true);
+  // After December's release day: the catalog is stale, so "already current" holds only as of its date.
+  const page = await openApp(undefined, `${BASE}?today=2026-12-09`);
+  await chooseFiles(page, [fix("Winre.wim"), a]);
+  await page.waitForSelector("#catalog-source:has-text('file a.json')", { timeout: 120000 });
+  const cell = await page.textContent("tr.finding[data-kb='KB5040530'][data-verdict='already-current'] td:nth-child(3)");
+  assert(cell === "up to date as of 2026-11-23", `stale already-current words: ${cell}`);
+  assert((await page.$$("tr.recommendation")).length === 0, "recommendation with a catalog the image is current with");
+  await page.waitForSelector("#catalog-age.warn");
+  // A newer catalog alone re-evaluates the open media.
+  await chooseFiles(page, [b]);
+  await page.waitForSelector("tr.finding[data-kb='KB5079500'][data-verdict='applies']", { timeout: 120000 });
+  assert(await page.$("tr.recommendation[data-kb='KB5079500']"), "the newer Safe OS DU is not recommended");
+  assert((await page.textContent("#catalog-source")).includes("file b.json"), "catalog source not b.json");
+  // A misspelt field: the error names it; the app keeps working (with the built-in catalog).
+  await chooseFiles(page, [bad]);
+  await page.waitForSelector("#error", { timeout: 120000 });
+  const err = await page.textContent("#error");
+  assert(/catalog/i.test(err) && err.includes("revison") && err.includes("bad.json"), `error does not name the field: ${err}`);
+  await chooseFiles(page, [fix("Winre.wim")]);
+  await page.waitForSelector("#catalog-source:has-text('built into')", { timeout: 120000 });
+  assert(!(await page.$("#error")), "error card stays after a good open");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("package view: Safe OS DU verifies; tampered copy fails naming the altered payload", async () => {
   const page = await openApp();
   await openFiles(page, [fix("safeos-du.cab"), fix("safeos-du-tampered.cab")], ".package-view[data-file='safeos-du-tampered.cab']");
@@ -466,6 +534,18 @@ test("drag and drop anywhere: files dropped on the page header open like chosen 
   await page.close();
 });
 
+test("catalog file dropped with the media on the page header is used like a chosen one", async () => {
+  const d = tmpDir("catalog-drop");
+  const a = safeosCatalog(d, "dropped.json", "2026.11.23", [["KB5040530", "2024-07-09", 1000]]);
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await dropFiles(page, "header.top h1", [fix("Winre.wim"), a]);
+  await page.waitForSelector("#catalog-source:has-text('file dropped.json')", { timeout: 120000 });
+  const cell = await page.textContent("tr.finding[data-kb='KB5040530'][data-verdict='already-current'] td:nth-child(3)");
+  assert(cell === "already current", `fresh already-current words: ${cell}`);
+  assert(!(await page.getAttribute("#catalog-age", "class")).includes("warn"), "fresh catalog flagged stale");
+  await page.close();
+});
+
 test("split WIM set: a set with a part missing says which in plain words; all five .swm parts chosen at once show wimlib's editions", async () => {
   const page = await openApp();
   const parts = ["install.swm", "install2.swm", "install3.swm", "install4.swm", "install5.swm"].map(fix);
@@ -512,6 +592,8 @@ test("report export: JSON, HTML, Markdown, ZIP (sha256sum -c), DISM script as do
   const expect = wimlibImages(isoExtract(fix("media-udf.iso"), "sources/install.wim"));
   assert(install && install.images.map((i) => i.edition).join() === expect.map((e) => e.edition).join(), "report editions != wimlib");
   assert(json.evaluation && json.evaluation.findings.length > 0, "report has no verdicts");
+  assert(json.catalog && json.catalog.date === "2026-11-23" && /^Catalog of 2026-11-23 /.test(json.catalog.notice)
+    && json.catalog.version === json.evaluation.catalog_version, `report lacks the catalog: ${JSON.stringify(json.catalog)}`);
   assert(Array.isArray(json.package) && json.package[0].verification.ok === true, "report lacks the package verification");
   const html = fs.readFileSync(await grab("#export-html"), "utf8");
   assert(/<html/i.test(html) && html.includes("KB"), "HTML report");

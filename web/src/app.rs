@@ -247,6 +247,9 @@ impl Reducible for State {
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
+                    None if crate::jobs::is_catalog_error(&message) => {
+                        format!("This catalog file does not load, so it is not used: {message}")
+                    }
                     None => explain(&kind, split_set.as_ref(), job.map(|(_, k)| k)),
                 };
                 s.error = Some(Shown {
@@ -359,8 +362,25 @@ pub enum FileRole {
     Media,
     /// .cab or .msu.
     Package,
+    /// A Dynamic Update catalog (.json) that replaces the built-in one for the session.
+    Catalog,
     /// Anything else: digests only.
     Other,
+}
+
+/// The page's `?today=YYYY-MM-DD` parameter: a documented test hook (docs/status.md #19) that
+/// measures the catalog's age against that date instead of the clock. The worker validates it.
+fn today_parameter() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("today")
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether a choice of files holds a catalog.
+fn list_had_catalog(names: &[String]) -> bool {
+    names.iter().any(|n| role_of(n) == FileRole::Catalog)
 }
 
 /// Classify a file name.
@@ -369,6 +389,7 @@ pub fn role_of(name: &str) -> FileRole {
     match ext.as_str() {
         "iso" | "wim" | "esd" | "swm" => FileRole::Media,
         "cab" | "msu" => FileRole::Package,
+        "json" => FileRole::Catalog,
         _ => FileRole::Other,
     }
 }
@@ -379,6 +400,8 @@ pub fn app() -> Html {
     let state = use_reducer(State::default);
     let client = use_mut_ref(|| None::<Rc<WorkerClient>>);
     let media_files = use_mut_ref(Vec::<File>::new);
+    // The catalog file chosen this session, sent with every inspection.
+    let catalog_file = use_mut_ref(|| Option::<File>::None);
     let package_files = use_mut_ref(Vec::<File>::new);
     let generation = use_state(|| 0u32);
 
@@ -431,23 +454,37 @@ pub fn app() -> Html {
     let on_files = {
         let state = state.clone();
         let media_files = media_files.clone();
+        let catalog_file = catalog_file.clone();
         let package_files = package_files.clone();
         let start = start.clone();
         Callback::from(move |list: Vec<File>| {
-            state.dispatch(Action::Chosen(list.iter().map(|f| f.name()).collect()));
+            let names_chosen: Vec<String> = list.iter().map(|f| f.name()).collect();
+            state.dispatch(Action::Chosen(names_chosen.clone()));
             let (mut media, mut packages, mut other) = (Vec::new(), Vec::new(), Vec::new());
             for f in list {
                 match role_of(&f.name()) {
                     FileRole::Media => media.push(f),
                     FileRole::Package => packages.push(f),
+                    FileRole::Catalog => *catalog_file.borrow_mut() = Some(f),
                     FileRole::Other => other.push(f),
                 }
+            }
+            let new_catalog = list_had_catalog(&names_chosen);
+            if media.is_empty() && new_catalog {
+                // A catalog alone re-evaluates the media already open.
+                media = media_files.borrow().clone();
             }
             if !media.is_empty() {
                 let names = media.iter().map(File::name).collect::<Vec<_>>().join(", ");
                 *media_files.borrow_mut() = media.clone();
+                let catalog = catalog_file.borrow().clone();
+                let with_catalog = catalog.is_some();
+                media.extend(catalog);
                 start.emit((
-                    Request::Inspect,
+                    Request::Inspect {
+                        today: today_parameter(),
+                        catalog: with_catalog,
+                    },
                     media,
                     format!("opening {names}"),
                     JobKind::Inspect,
@@ -586,6 +623,7 @@ pub fn app() -> Html {
                 inspection: media.get("inspection").cloned().unwrap_or(Value::Null),
                 evaluation: media.get("evaluation").cloned(),
                 packages: state.packages.clone(),
+                catalog: media.get("catalog").cloned(),
             };
             let label = format!("exporting {}", format.file().0);
             start.emit((
@@ -607,6 +645,15 @@ pub fn app() -> Html {
         Callback::from(move |_| state.dispatch(Action::Dismiss))
     };
 
+    // A catalog file that did not load is not sent again: the next media open uses the built-in
+    // catalog (the error card has said why).
+    if state
+        .error
+        .as_ref()
+        .is_some_and(|e| crate::jobs::is_catalog_error(&e.detail))
+    {
+        *catalog_file.borrow_mut() = None;
+    }
     let media = state.media.clone();
     let have_session = media.is_some() || !state.packages.is_empty();
     html! {
@@ -639,7 +686,8 @@ pub fn app() -> Html {
                         <MediaView inspection={i.clone()} on_hash={on_hash_media} />
                     }
                     if let Some(ev) = m.get("evaluation") {
-                        <UpdatesView evaluation={ev.clone()} winre_size={state.winre_size()} />
+                        <UpdatesView evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
+                            winre_size={state.winre_size()} />
                     }
                 }
                 { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
@@ -676,6 +724,7 @@ mod tests {
         assert_eq!(role_of("x.msu"), FileRole::Package);
         assert_eq!(role_of("notes.txt"), FileRole::Other);
         assert_eq!(role_of("noext"), FileRole::Other);
+        assert_eq!(role_of("catalog-2026.12.json"), FileRole::Catalog);
     }
 
     #[test]

@@ -15,8 +15,18 @@ pub enum Request {
         /// Slice size in MiB (clamped to 1..=32).
         slice_mib: u32,
     },
-    /// Open `files` (an ISO, WIM, ESD, or a .swm set) and report what is inside.
-    Inspect,
+    /// Open `files` (an ISO, WIM, ESD, or a .swm set) and report what is inside, with the
+    /// verdicts of the catalog and its age.
+    Inspect {
+        /// The date the catalog's age is measured against (`YYYY-MM-DD`); `None` = today, UTC.
+        /// Set from the page's `?today=` parameter so tests need not depend on the real clock.
+        #[serde(default)]
+        today: Option<String>,
+        /// The last of `files` is a catalog `.json` that replaces the built-in catalog for the
+        /// verdicts (loaded with `Catalog::load`, as the CLI's `--catalog`).
+        #[serde(default)]
+        catalog: bool,
+    },
     /// List a directory inside the media: `layers` descend containers as in the CLI.
     List {
         /// ISO paths and `N:/path` image paths, outermost first.
@@ -123,6 +133,9 @@ pub struct Session {
     pub evaluation: Option<serde_json::Value>,
     /// Package results (`{file, package, verification}` each).
     pub packages: Vec<serde_json::Value>,
+    /// The catalog the verdicts rest on (`CatalogAge` JSON as the worker produced it).
+    #[serde(default)]
+    pub catalog: Option<serde_json::Value>,
 }
 
 /// A request with the id its events will carry.

@@ -269,7 +269,7 @@ pub fn run(
             let bytes = crate::jobs::report(format, &session)?;
             Ok(serde_json::json!({ "name": format.file().0, "size": bytes.len() }))
         }
-        Request::Inspect | Request::List { .. } => {
+        Request::Inspect { .. } | Request::List { .. } => {
             let named: Vec<(String, SharedReader)> = sources
                 .into_iter()
                 .map(|s| {
@@ -279,9 +279,20 @@ pub fn run(
                     (name, r)
                 })
                 .collect();
-            crate::jobs::run_media(request, named, progress)
+            crate::jobs::run_media(request, named, utc_today()?, progress)
         }
     }
+}
+
+/// Today's date in UTC from the browser's clock.
+fn utc_today() -> Result<mediaprep_core::catalog::Date> {
+    let now = js_sys::Date::new_0();
+    mediaprep_core::catalog::Date::new(
+        now.get_utc_full_year() as u16,
+        now.get_utc_month() as u8 + 1,
+        now.get_utc_date() as u8,
+    )
+    .ok_or_else(|| Error::Invalid("the browser's clock gives no valid date".into()))
 }
 
 /// Throttled progress events (at most ~10 per second) with throughput.

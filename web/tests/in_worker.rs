@@ -67,9 +67,12 @@ fn hash_job_in_worker_matches_sha2() {
 
 #[wasm_bindgen_test]
 fn inspect_of_garbage_is_a_typed_error() {
-    let err =
-        mediaprep_web::worker::run(Request::Inspect, vec![make_file(&[7u8; 5000])], &NoProgress)
-            .unwrap_err();
+    let err = mediaprep_web::worker::run(
+        Request::Inspect { today: None },
+        vec![make_file(&[7u8; 5000])],
+        &NoProgress,
+    )
+    .unwrap_err();
     assert!(!err.to_string().is_empty());
 }
 

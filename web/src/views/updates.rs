@@ -2,7 +2,7 @@
 //! whether a recovery image fits its partition.
 
 use super::{human_size, list, text};
-use mediaprep_core::catalog::{partition_fit, Fit};
+use mediaprep_core::catalog::{partition_fit, CatalogAge, Fit, Verdict};
 use serde_json::Value;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -12,6 +12,9 @@ use yew::prelude::*;
 pub struct UpdatesProps {
     /// The `Evaluation`.
     pub evaluation: Value,
+    /// The `CatalogAge` of the catalog the verdicts rest on.
+    #[prop_or_default]
+    pub catalog: Option<Value>,
     /// Size of the WinRE image the fit check is about, when the media has one.
     pub winre_size: Option<u64>,
 }
@@ -29,10 +32,19 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
         }
     }
     let recs = list(ev, "recommendations");
+    let age: Option<CatalogAge> = props
+        .catalog
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok());
     html! {
         <section class="card" id="updates-view" aria-labelledby="updates-title">
             <h2 id="updates-title">{"Updates"}</h2>
             <p class="muted">{ format!("Catalog {}", text(ev, "catalog_version")) }</p>
+            if let Some(a) = &age {
+                <p class="muted" id="catalog-source">{ format!("Catalog source: {}", a.source.describe()) }</p>
+                <p id="catalog-age" class={if a.stale { "warn" } else { "muted" }}
+                   data-stale={a.stale.to_string()}>{ a.notice.clone() }</p>
+            }
             <h3>{"Recommended"}</h3>
             if recs.is_empty() {
                 <p id="no-recommendation">{"No update in the catalog applies to these images."}</p>
@@ -59,7 +71,7 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
                 }) }</ol>
             }
             <h3>{"Verdicts per image"}</h3>
-            { for labels.iter().map(|l| html! { <ImageVerdicts label={l.clone()} findings={
+            { for labels.iter().map(|l| html! { <ImageVerdicts label={l.clone()} age={age.clone()} findings={
                 findings.iter().filter(|f| text(f, "image_label") == *l).cloned().collect::<Vec<_>>()
             } /> }) }
             if !list(ev, "notes").is_empty() {
@@ -79,6 +91,9 @@ pub struct VerdictProps {
     pub label: String,
     /// Its findings.
     pub findings: Vec<Value>,
+    /// The catalog's age, which words an already-current verdict of a stale catalog.
+    #[prop_or_default]
+    pub age: Option<CatalogAge>,
 }
 
 /// One image's verdicts; "not applicable" ones folded.
@@ -88,6 +103,11 @@ pub fn image_verdicts(props: &VerdictProps) -> Html {
         .findings
         .iter()
         .partition(|f| text(f, "verdict") == "not-applicable");
+    let words = |verdict: &str| {
+        serde_json::from_value::<Verdict>(Value::String(verdict.to_string()))
+            .map(|v| v.words(props.age.as_ref()))
+            .unwrap_or_else(|_| verdict.replace('-', " "))
+    };
     let row = |f: &Value| {
         let verdict = text(f, "verdict");
         let class = match verdict.as_str() {
@@ -98,7 +118,7 @@ pub fn image_verdicts(props: &VerdictProps) -> Html {
         html! {
             <tr class="finding" data-kb={text(f, "kb")} data-verdict={verdict.clone()}>
                 <td>{ text(f, "kb") }</td><td>{ text(f, "kind") }</td>
-                <td class={class}>{ verdict.replace('-', " ") }</td>
+                <td class={class}>{ words(&verdict) }</td>
                 <td>{ list(f, "reasons").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ") }</td>
             </tr>
         }
