@@ -107,11 +107,14 @@ mod with_vectors {
         );
     }
 
+    /// (name, reference, delta, target).
+    type Case = (&'static str, &'static [u8], &'static [u8], &'static [u8]);
+
     /// PE-typed deltas (issue 14): the reference is transformed before the codec runs; each output
     /// equals the genuine target (and the SHA-256 in its header, where it has one).
     #[wasm_bindgen_test]
     fn pe_deltas_apply_in_worker() {
-        let cases: [(&str, &[u8], &[u8], &[u8]); 4] = [
+        let cases: [Case; 4] = [
             (
                 "cmd amd64",
                 vector!("raw/cmd.exe"),

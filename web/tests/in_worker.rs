@@ -68,7 +68,10 @@ fn hash_job_in_worker_matches_sha2() {
 #[wasm_bindgen_test]
 fn inspect_of_garbage_is_a_typed_error() {
     let err = mediaprep_web::worker::run(
-        Request::Inspect { today: None },
+        Request::Inspect {
+            today: None,
+            catalog: false,
+        },
         vec![make_file(&[7u8; 5000])],
         &NoProgress,
     )
