@@ -1,7 +1,7 @@
 //! mediaprep-core: everything mediaprep knows about Windows media, with no browser types.
 //!
 //! Layers, each importing only the ones before it (docs/architecture.md):
-//! * foundation: [`error`], [`hash`], [`io`] (random-access reads, positioned writes, and the
+//! * foundation: [`error`], [`hash`], [`civil`] (calendar arithmetic), [`io`] (random-access reads, positioned writes, and the
 //!   [`io::OutputStore`] every output goes through);
 //! * formats: [`codec`] (XPRESS, LZX, LZMS), [`iso`] (ISO 9660 + UDF), [`wim`] (read, write; uses
 //!   `codec`), [`package`] (CAB/MSU, CBS manifests), [`pe`] (version and other resources),
@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod civil;
 pub mod codec;
 pub mod delta;
 pub mod error;

@@ -81,28 +81,16 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before it).
     pub fn days_since_epoch(self) -> i64 {
-        // Howard Hinnant's days-from-civil, with the year starting in March so the leap day is last.
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let m = i64::from(self.month);
-        let d = i64::from(self.day);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        crate::civil::days_from_civil(
+            i64::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )
     }
 
     /// The date `days` after 1970-01-01; `None` outside years 1..=9999.
     pub fn from_days_since_epoch(days: i64) -> Option<Date> {
-        let z = days.checked_add(719_468)?;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
+        let (y, m, d) = crate::civil::civil_from_days(days);
         Date::new(
             u16::try_from(y).ok()?,
             u8::try_from(m).ok()?,

@@ -2,6 +2,8 @@
 //! must be reproducible, so no clock is read: times written into an image default to the
 //! package's own time, the newest of its members.
 
+use crate::civil::days_from_civil;
+
 /// FILETIME of 1980-01-01 00:00:00 UTC (the DOS epoch).
 const DOS_EPOCH_FILETIME: u64 = 119_600_064_000_000_000;
 
@@ -18,20 +20,9 @@ pub fn dos_to_filetime(date: u16, time: u16) -> Option<u64> {
     if !(1..=12).contains(&month) || day == 0 || day > 31 || hh > 23 || mm > 59 || ss > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day) - days_from_civil(1980, 1, 1);
+    let days = days_from_civil(year, month as u32, day as u32) - days_from_civil(1980, 1, 1);
     let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
     Some(DOS_EPOCH_FILETIME + secs as u64 * 10_000_000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil-days formula).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -347,7 +347,7 @@ fn zip_time(filetime: u64) -> zip::DateTime {
     let secs = (filetime.saturating_sub(FILETIME_UNIX_EPOCH) / 10_000_000) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::civil::civil_from_days(days);
     let (h, mi, s) = (rem / 3600, rem / 60 % 60, rem % 60);
     let fallback = zip::DateTime::default();
     if y < 1980 {
@@ -360,23 +360,10 @@ fn zip_time(filetime: u64) -> zip::DateTime {
         .unwrap_or(fallback)
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Hinnant's published algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::civil::civil_from_days;
 
     #[test]
     fn zip_times() {
