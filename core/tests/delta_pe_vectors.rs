@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{msdelta_vectors, read};
+use common::{msdelta_vectors, read, Rng};
 use mediaprep_core::delta::{self, ApplyOptions};
 use mediaprep_core::Error;
 use std::path::{Path, PathBuf};
@@ -104,17 +104,6 @@ fn wrong_reference_is_a_typed_error() {
         // Not a PE at all.
         let e = delta::apply(&[0u8; 4096], d, &ApplyOptions::default()).unwrap_err();
         assert_eq!(e.kind(), "malformed", "{name}: {e}");
-    }
-}
-
-/// Deterministic xorshift, so a failure names a reproducible mutation.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

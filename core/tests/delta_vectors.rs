@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{msdelta_vectors, read};
+use common::{msdelta_vectors, read, Rng};
 use mediaprep_core::delta::{self, dcm, ApplyOptions};
 use std::path::{Path, PathBuf};
 
@@ -138,17 +138,6 @@ fn genuine_pe_headers_carry_sha256() {
             sha2::Sha256::digest(&target).to_vec(),
             "{sub}"
         );
-    }
-}
-
-/// Deterministic xorshift, so a failure names a reproducible mutation.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

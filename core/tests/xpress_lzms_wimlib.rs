@@ -13,21 +13,10 @@ use mediaprep_core::wim::format::{
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-// ---------------------------------------------------------------- corpus + oracle helpers
+mod common;
+use common::Rng;
 
-/// Deterministic xorshift generator for corpus bytes and mutations.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+// ---------------------------------------------------------------- corpus + oracle helpers
 
 fn have_wimlib() -> bool {
     Command::new("wimlib-imagex")
