@@ -35,10 +35,6 @@ pub(crate) struct Decoder {
 impl Decoder {
     /// Build from one length per symbol (each ≤ `max_len` ≤ 16). `Err` carries the reason.
     pub(crate) fn new(lens: &[u8], max_len: u32) -> std::result::Result<Self, String> {
-        Self::build(lens, max_len, false)
-    }
-
-    fn build(lens: &[u8], max_len: u32, incomplete_ok: bool) -> std::result::Result<Self, String> {
         let mut counts = [0u32; MAX_LEN as usize + 1];
         for &l in lens {
             if u32::from(l) > max_len.min(MAX_LEN) {
@@ -53,7 +49,7 @@ impl Decoder {
         let space: u64 = (1..=MAX_LEN as usize)
             .map(|l| u64::from(counts[l]) << (MAX_LEN as usize - l))
             .sum();
-        if space > 1 << MAX_LEN || (space < 1 << MAX_LEN && !incomplete_ok) {
+        if space != 1 << MAX_LEN {
             return Err(if space > 1 << MAX_LEN {
                 "over-subscribed prefix code".into()
             } else {
