@@ -224,6 +224,21 @@ fn lookup_matches_pefile_on_libwine_pe_files() {
             .map(|e| e.unwrap().path()),
     );
     assert!(files.len() >= 100, "only {} libwine files", files.len());
+    // Genuine Windows PE files (Microsoft's, read from ../shared, never copied here).
+    if let Some(v) = msdelta_vectors() {
+        let shared = [
+            "raw/cmd.exe",
+            "raw/notepad.exe",
+            "raw/where.exe",
+            "raw/cmd_patched.exe",
+            "pe/amd64_kbdwol/base.bin",
+            "pe/amd64_kbdwol/target.bin",
+            "pe/wow64_kbdmaori/base.bin",
+            "pe/x86_mscordbi/base.bin",
+            "pe/x86_mscordbi/target.bin",
+        ];
+        files.extend(shared.iter().map(|p| v.join(p)));
+    }
     let (leaves, with_res) = compare_with_pefile(&files);
     eprintln!(
         "{} PE files, {with_res} with resources, {leaves} resource leaves agree with pefile",
