@@ -46,13 +46,25 @@ SPEC (MSU mode, "mode": "msu")
 {
   "mode": "msu",
   "kb": "KB5079473",
+  "container": "cab",                    # "wim": the .msu itself is a WIM (24H2+), built by
+                                         # wimlib-imagex capture (LZX) from the staged members
   "package": {CAB spec},                 # becomes Windows11.0-<kb>-<arch>.cab ("package_name" overrides)
   "ssu": {CAB spec},                     # becomes SSU-<build>-<arch>.cab ("ssu_name" overrides)
-  "wim": false,                          # 24H2+ shape: Windows11.0-<kb>-x64.wim placeholder instead of .cab
-  "psf": true,                           # add a Windows11.0-<kb>-x64.psf placeholder
+  "ssu_spec": "ssu.json",                # or: the SSU's CAB spec read from this file (next to the spec)
+  "wim": false,                          # the package as Windows11.0-<kb>-x64.wim instead of .cab (always
+                                         # so with "container": "wim"): a one-image WIM holding update.mum
+                                         # (PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"),
+                                         # the component manifests and an express.psf.cix.xml
+  "psf": true,                           # add Windows11.0-<kb>-x64.psf: a PLACEHOLDER shaped like a PSTREAM
+                                         # (magic, u16 2, u16 2, zero header to 0x80, then the files' bytes
+                                         # RAW at the offsets the cix.xml names; no embedded CIX)
   "properties": {"KB Article Number": "5079473", ...},   # written UTF-16LE as Key="Value" lines
+                                         # (default with "container": "cab"; none with "wim" unless given)
+  "desktop_deployment": false,           # add DesktopDeployment.cab (a plain placeholder CAB)
+  "aggregated_metadata": false,          # add Windows11.0-<kb>-x64.AggregatedMetadata.cab (placeholder)
   "extra": [...], "compress": false       # MSUs are stored (inner CABs are already compressed)
 }
+Needs wimlib-imagex for "wim" and "container": "wim".
 """
 
 import base64
@@ -187,16 +199,7 @@ def update_mum(spec, tamper):
 
 def run_gcab(stage, members, out, compress, when):
     """members: list of (cab name with '\\', bytes). Staged under `stage`, fixed times, then gcab."""
-    rels = []
-    for name, data in members:
-        rel = name.replace("\\", "/")
-        path = os.path.join(stage, rel)
-        os.makedirs(os.path.dirname(path) or stage, exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(data)
-        rels.append(rel)
-    for rel in rels:
-        subprocess.run(["touch", "-d", when, os.path.join(stage, rel)], check=True)
+    rels = stage_files(stage, members, when)
     cmd = ["gcab", "-c"] + (["-z"] if compress else []) + [os.path.abspath(out)] + rels
     subprocess.run(cmd, check=True, cwd=stage)
 
@@ -242,14 +245,95 @@ def build_cab(spec, out, base_dir, work):
         patch_names(out, tamper["rename_member"])
 
 
+def stage_files(stage, members, when):
+    """Write members (name with '\\', bytes) under `stage` with a fixed time."""
+    rels = []
+    for name, data in members:
+        rel = name.replace("\\", "/")
+        path = os.path.join(stage, rel)
+        os.makedirs(os.path.dirname(path) or stage, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        rels.append(rel)
+    for rel in rels:
+        subprocess.run(["touch", "-d", when, os.path.join(stage, rel)], check=True)
+    return rels
+
+
+def run_wimlib(stage, members, out, when, name):
+    """A one-image LZX WIM of `members`, written by wimlib-imagex (not deterministic: wimlib puts a
+    random GUID and the current time in the WIM)."""
+    stage_files(stage, members, when)
+    if os.path.exists(out):
+        os.remove(out)
+    subprocess.run(["wimlib-imagex", "capture", stage, os.path.abspath(out), name, "--compress=LZX",
+                    "--no-acls"], check=True, stdout=subprocess.DEVNULL)
+
+
+def psf_and_cix(pkg, kb, base_dir):
+    """The .psf placeholder (PSTREAM-shaped header, then each payload RAW) and the
+    express.psf.cix.xml indexing it in the documented shape (Container/Files/File/Hash/Delta/Source)."""
+    body = bytearray(b"PSTREAM\0" + (2).to_bytes(2, "little") + (2).to_bytes(2, "little"))
+    body += bytes(0x80 - len(body))
+    filetime = 134175744000000000  # 2026-03-10 00:00:00 UTC, as a FILETIME
+    files = []
+    n = 0
+    for c in pkg.get("components", []):
+        for f in c.get("files", []):
+            data = file_bytes(f, base_dir)
+            n += 1
+            sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+            files.append(
+                '  <File id="%d" name="%s\\f\\%s" length="%d" time="%d" attr="128">\r\n'
+                '   <Hash alg="SHA256" value="%s" />\r\n'
+                '   <Delta><Source type="RAW" offset="%d" length="%d"><Hash alg="SHA256" value="%s" />'
+                '</Source></Delta>\r\n'
+                '  </File>\r\n'
+                % (n, xml_escape(sxs_folder(c)), xml_escape(f["name"]), len(data), filetime, sha,
+                   len(body), len(data), sha))
+            body += data
+    cix = ('<?xml version="1.0" encoding="utf-8"?>\r\n'
+           '<Container xmlns="urn:ContainerIndex" name="Windows11.0-%s-x64.psf" type="PSF" length="%d" '
+           'version="2">\r\n <Files>\r\n%s </Files>\r\n</Container>\r\n'
+           % (xml_escape(kb), len(body), "".join(files)))
+    return bytes(body), cix.encode("utf-8")
+
+
+def build_package_wim(pkg, kb, out, base_dir, work, when):
+    """The LCU as a WIM: update.mum (PSFX attributes), manifests, express.psf.cix.xml."""
+    pkg = dict(pkg, psfx=True)
+    members = [("update.mum", update_mum(pkg, {}))]
+    for c in pkg.get("components", []):
+        payloads = {f["name"]: file_bytes(f, base_dir) for f in c.get("files", [])}
+        members.append((sxs_folder(c) + ".manifest", component_manifest(c, payloads, {})))
+    psf, cix = psf_and_cix(pkg, kb, base_dir)
+    members.append(("express.psf.cix.xml", cix))
+    if pkg.get("catalog"):
+        members.append(("update.cat", b"0\x82placeholder catalog (unsigned)\n"))
+    run_wimlib(tempfile.mkdtemp(dir=work), members, out, when, "Windows11.0-%s-x64" % kb)
+    return psf
+
+
+def placeholder_cab(files, out, work, when):
+    stage = tempfile.mkdtemp(dir=work)
+    run_gcab(stage, files, out, True, when)
+    with open(out, "rb") as fh:
+        return fh.read()
+
+
 def build_msu(spec, out, base_dir, work):
     kb = spec.get("kb", "KB0000000")
     when = spec.get("time", "2026-03-10 00:00:00") + " UTC"
     members = []
     pkg = spec.get("package")
     arch_tag = {"amd64": "x64", "x86": "x86", "arm64": "arm64"}
-    if spec.get("wim"):
-        members.append(("Windows11.0-%s-x64.wim" % kb, b"MSWIM\0\0\0placeholder"))
+    as_wim = spec.get("container", "cab") == "wim"
+    psf = b"PSTREAM placeholder"
+    if (spec.get("wim") or as_wim) and pkg is not None:
+        p = os.path.join(work, "inner-package.wim")
+        psf = build_package_wim(pkg, kb, p, base_dir, work, when)
+        with open(p, "rb") as fh:
+            members.append(("Windows11.0-%s-x64.wim" % kb, fh.read()))
     elif pkg is not None:
         arch = arch_tag.get(pkg.get("identity", {}).get("arch", "amd64"), "x64")
         name = spec.get("package_name", "Windows11.0-%s-%s.cab" % (kb, arch))
@@ -258,8 +342,11 @@ def build_msu(spec, out, base_dir, work):
         with open(p, "rb") as fh:
             members.append((name, fh.read()))
     if spec.get("psf", True):
-        members.append(("Windows11.0-%s-x64.psf" % kb, b"PSTREAM placeholder"))
+        members.append(("Windows11.0-%s-x64.psf" % kb, psf))
     ssu = spec.get("ssu")
+    if spec.get("ssu_spec"):
+        with open(os.path.join(base_dir, spec["ssu_spec"]), "r", encoding="utf-8") as fh:
+            ssu = json.load(fh)
     if ssu is not None:
         ver = ssu.get("identity", {}).get("version", "26100.1.1.0").split(".")
         arch = arch_tag.get(ssu.get("identity", {}).get("arch", "amd64"), "x64")
@@ -268,13 +355,26 @@ def build_msu(spec, out, base_dir, work):
         build_cab(ssu, p, base_dir, work)
         with open(p, "rb") as fh:
             members.append((name, fh.read()))
-    props = spec.get("properties", {"KB Article Number": kb[2:] if kb.upper().startswith("KB") else kb})
-    text = "".join('%s="%s"\r\n' % (k, v) for k, v in props.items())
-    members.append(("Windows11.0-%s-x64-pkgProperties.txt" % kb, b"\xff\xfe" + text.encode("utf-16-le")))
+    if spec.get("desktop_deployment"):
+        members.append(("DesktopDeployment.cab", placeholder_cab(
+            [("DesktopDeployment.txt", b"desktop deployment placeholder\r\n")],
+            os.path.join(work, "dd.cab"), work, when)))
+    if spec.get("aggregated_metadata"):
+        members.append(("Windows11.0-%s-x64.AggregatedMetadata.cab" % kb, placeholder_cab(
+            [("LCUCompDB_%s.xml" % kb, b"<CompDB>placeholder</CompDB>\r\n")],
+            os.path.join(work, "am.cab"), work, when)))
+    default_props = None if as_wim else {"KB Article Number": kb[2:] if kb.upper().startswith("KB") else kb}
+    props = spec.get("properties", default_props)
+    if props is not None:
+        text = "".join('%s="%s"\r\n' % (k, v) for k, v in props.items())
+        members.append(("Windows11.0-%s-x64-pkgProperties.txt" % kb, b"\xff\xfe" + text.encode("utf-16-le")))
     for e in spec.get("extra", []):
         members.append((e["name"], file_bytes(e, base_dir)))
     stage = tempfile.mkdtemp(dir=work)
-    run_gcab(stage, members, out, spec.get("compress", False), when)
+    if as_wim:
+        run_wimlib(stage, members, out, when, "Windows11.0-%s-x64" % kb)
+    else:
+        run_gcab(stage, members, out, spec.get("compress", False), when)
 
 
 def main():

@@ -211,6 +211,19 @@ fn decode_name(raw: &[u8], utf8_flag: bool) -> String {
 }
 
 impl CabArchive {
+    /// A directory with no folders and no files over `src`: what a package that is not a CAB (a
+    /// WIM-format `.msu`) holds, so that [`CabArchive::source`] still names its bytes.
+    pub(crate) fn without_members(src: SharedReader) -> CabArchive {
+        CabArchive {
+            src,
+            folders: Vec::new(),
+            files: Vec::new(),
+            set_id: 0,
+            set_index: 0,
+            notes: Vec::new(),
+        }
+    }
+
     /// Parse the cabinet's directory and walk every folder's block headers.
     pub fn open(src: SharedReader) -> Result<CabArchive> {
         let size = src.size();

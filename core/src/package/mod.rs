@@ -9,6 +9,7 @@ pub mod cab_reader;
 pub mod dostime;
 pub mod manifest;
 pub mod msu;
+pub mod msu_wim;
 pub mod mum;
 pub mod names;
 pub mod verify;
@@ -22,7 +23,7 @@ use crate::{Error, Result};
 
 pub use cab_reader::{CabArchive, FolderCompression};
 pub use manifest::{AssemblyIdentity, Component, ManifestEncoding, ManifestFile};
-pub use mum::{PackageManifest, UpdateItem};
+pub use mum::{PackageFormat, PackageManifest, UpdateItem};
 pub use verify::{Expected, PayloadCheck, PayloadStatus, Verification};
 
 /// Largest `update.mum` accepted.
@@ -42,8 +43,12 @@ pub enum Container {
     Cab,
     /// An MSU whose package payload is an inner CAB (+ `.psf`).
     Msu,
-    /// An MSU whose package payload is a WIM + `.psf` (late 2024 onwards); identified and listed.
+    /// An MSU that is itself a WIM (magic `MSWIM`, 24H2 and later): its image holds the SSU CAB,
+    /// the LCU `.wim` + `.psf` and metadata CABs. Listed, its CABs opened in place.
     MsuWim,
+    /// A CBS package stored as a WIM (the LCU `.wim` inside an MSU): `update.mum` read, manifests
+    /// counted, nothing else opened.
+    Wim,
 }
 
 /// What the package is for.
@@ -77,7 +82,8 @@ impl PackageKind {
     }
 }
 
-/// One member of the container.
+/// One member of the container (for a WIM container: a file of its image, `folder` 0 and
+/// `compression` `None`, the WIM's own compression being per resource).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Member {
     /// Member name as stored (validated: no traversal).
@@ -100,7 +106,7 @@ pub struct InnerPackage {
     /// What the name suggests it is.
     pub role: msu::MsuMember,
     /// The opened package, when it could be opened.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<Box<Package>>,
     /// Why it could not be opened.
     pub error: Option<String>,
@@ -137,13 +143,20 @@ pub struct Package {
     pub properties: BTreeMap<String, String>,
     /// PSFX (express) package: payloads live in a `.psf`, not in the CAB.
     pub psfx: bool,
+    /// `update.mum`'s `customInformation` format attributes (PackageFormat, PSFXVersion,
+    /// PSFXDeltaFormat); for an MSU, its main package's.
+    pub format: Option<PackageFormat>,
     /// Payloads are stored as deltas indexed by a `*.cix.xml` (Intra-Package Delta or express CAB),
     /// so the CAB does not hold full files under their names.
     pub delta_payloads: bool,
     /// Remarks: anything unusual found while opening.
     pub notes: Vec<String>,
+    /// The CAB directory; empty (no files) when the container is a WIM.
     #[serde(skip)]
     archive: CabArchive,
+    /// The files of a WIM container, aligned with `members`.
+    #[serde(skip)]
+    wim: Option<msu_wim::WimMembers>,
 }
 
 impl fmt::Debug for Package {
@@ -201,7 +214,43 @@ fn kb_from_name(name: &str) -> Option<String> {
     (digits.len() >= 6).then(|| format!("KB{digits}"))
 }
 
+fn empty_package(
+    file_name: &str,
+    container: Container,
+    members: Vec<Member>,
+    archive: CabArchive,
+) -> Package {
+    Package {
+        file_name: file_name.to_string(),
+        container,
+        kind: PackageKind::Other,
+        members,
+        identity: None,
+        kb: None,
+        release_type: None,
+        restart: None,
+        parents: Vec::new(),
+        updates: Vec::new(),
+        components: Vec::new(),
+        inner_packages: Vec::new(),
+        properties: BTreeMap::new(),
+        psfx: false,
+        format: None,
+        delta_payloads: false,
+        notes: archive.notes.clone(),
+        archive,
+        wim: None,
+    }
+}
+
 fn open_at_depth(src: SharedReader, file_name: &str, depth: u32) -> Result<Package> {
+    if msu_wim::is_wim(&*src) {
+        let mut pkg = open_wim_package(src, file_name, depth)?;
+        if pkg.kb.is_none() {
+            pkg.kb = kb_from_name(file_name);
+        }
+        return Ok(pkg);
+    }
     let archive = CabArchive::open(src)?;
     let members: Vec<Member> = archive
         .files
@@ -217,25 +266,7 @@ fn open_at_depth(src: SharedReader, file_name: &str, depth: u32) -> Result<Packa
                 .unwrap_or(FolderCompression::None),
         })
         .collect();
-    let mut pkg = Package {
-        file_name: file_name.to_string(),
-        container: Container::Cab,
-        kind: PackageKind::Other,
-        members,
-        identity: None,
-        kb: None,
-        release_type: None,
-        restart: None,
-        parents: Vec::new(),
-        updates: Vec::new(),
-        components: Vec::new(),
-        inner_packages: Vec::new(),
-        properties: BTreeMap::new(),
-        psfx: false,
-        delta_payloads: false,
-        notes: archive.notes.clone(),
-        archive,
-    };
+    let mut pkg = empty_package(file_name, Container::Cab, members, archive);
     let is_msu = file_name.to_ascii_lowercase().ends_with(".msu")
         || msu::looks_like_msu(pkg.members.iter().map(|m| m.name.as_str()));
     if is_msu && depth == 0 {
@@ -249,27 +280,75 @@ fn open_at_depth(src: SharedReader, file_name: &str, depth: u32) -> Result<Packa
     Ok(pkg)
 }
 
-fn open_cbs(pkg: &mut Package) -> Result<()> {
-    if let Some(i) = pkg.archive.find("update.mum") {
-        let bytes = pkg.archive.read(i, MAX_MUM)?;
-        let m = mum::parse_mum(&bytes)?;
-        pkg.kind = PackageKind::from_identity_name(&m.identity.name);
-        pkg.kb = m.kb.clone();
-        pkg.release_type = m.release_type;
-        pkg.restart = m.restart;
-        pkg.parents = m.parents;
-        pkg.updates = m.updates;
-        pkg.psfx = m.psfx;
-        pkg.identity = Some(m.identity);
+/// A WIM at the top (`depth` 0) is a WIM-format `.msu`; inside one, the LCU's `.wim`.
+fn open_wim_package(src: SharedReader, file_name: &str, depth: u32) -> Result<Package> {
+    let what = if depth == 0 {
+        "WIM-format MSU"
+    } else {
+        "package WIM"
+    };
+    let (dir, members) = msu_wim::WimMembers::open(src.clone(), what)?;
+    let container = if depth == 0 {
+        Container::MsuWim
+    } else {
+        Container::Wim
+    };
+    let mut pkg = empty_package(
+        file_name,
+        container,
+        members,
+        CabArchive::without_members(src),
+    );
+    pkg.wim = Some(dir);
+    if depth == 0 {
+        open_msu(&mut pkg)?;
+        return Ok(pkg);
     }
+    read_update_mum(&mut pkg)?;
+    note_delta_indexes(&mut pkg);
+    let manifests = pkg
+        .members
+        .iter()
+        .filter(|m| !m.name.contains('\\') && m.name.to_ascii_lowercase().ends_with(".manifest"))
+        .count();
+    pkg.notes.push(format!(
+        "{manifests} component manifests; not parsed: a cumulative update body is not serviced"
+    ));
+    Ok(pkg)
+}
+
+fn read_update_mum(pkg: &mut Package) -> Result<()> {
+    if pkg.find("update.mum").is_none() {
+        return Ok(());
+    }
+    let bytes = pkg.read_member("update.mum", MAX_MUM)?;
+    let m = mum::parse_mum(&bytes)?;
+    pkg.kind = PackageKind::from_identity_name(&m.identity.name);
+    pkg.kb = m.kb.clone();
+    pkg.release_type = m.release_type;
+    pkg.restart = m.restart;
+    pkg.parents = m.parents;
+    pkg.updates = m.updates;
+    pkg.psfx = m.psfx;
+    pkg.format = m.format;
+    pkg.identity = Some(m.identity);
+    Ok(())
+}
+
+fn note_delta_indexes(pkg: &mut Package) {
     for cix in ["_manifest_.cix.xml", "express.psf.cix.xml"] {
-        if pkg.archive.find(cix).is_some() {
+        if pkg.find(cix).is_some() {
             pkg.delta_payloads = true;
             pkg.notes.push(format!(
                 "{cix} present: payloads are stored as deltas (PA30/PSF), not as full files"
             ));
         }
     }
+}
+
+fn open_cbs(pkg: &mut Package) -> Result<()> {
+    read_update_mum(pkg)?;
+    note_delta_indexes(pkg);
     let manifests: Vec<usize> = pkg
         .archive
         .files
@@ -345,8 +424,11 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
     Ok(())
 }
 
+/// Open the members of an MSU of either kind (CAB or WIM).
 fn open_msu(pkg: &mut Package) -> Result<()> {
-    pkg.container = Container::Msu;
+    if pkg.container == Container::Cab {
+        pkg.container = Container::Msu;
+    }
     let mut roles = Vec::new();
     for (i, m) in pkg.members.iter().enumerate() {
         roles.push((i, msu::classify(&m.name)));
@@ -356,31 +438,37 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
         let size = pkg.members[i].size;
         match role {
             msu::MsuMember::Properties => {
-                let bytes = pkg.archive.read(i, msu::MAX_PROPERTIES)?;
+                let bytes = pkg.read_member(&name, msu::MAX_PROPERTIES)?;
                 pkg.properties = msu::parse_properties(&bytes)?;
             }
-            msu::MsuMember::PackageWim => {
-                pkg.container = Container::MsuWim;
-                pkg.notes.push(format!(
-                    "{name}: WIM/PSF-format MSU; the payload is a WIM image (not opened here)"
-                ));
+            msu::MsuMember::Psf => {
+                let mut magic = [0u8; 8];
+                let shaped = pkg
+                    .member_source(i)
+                    .and_then(|r| r.read_at(0, &mut magic))
+                    .is_ok()
+                    && &magic == b"PSTREAM\0";
+                if !shaped {
+                    pkg.notes
+                        .push(format!("{name}: does not start with the PSTREAM magic"));
+                }
             }
-            msu::MsuMember::PackageCab
+            msu::MsuMember::PackageWim
+            | msu::MsuMember::PackageCab
             | msu::MsuMember::SsuCab
             | msu::MsuMember::DesktopDeployment
             | msu::MsuMember::WsusScan
+            | msu::MsuMember::AggregatedMetadata
             | msu::MsuMember::OtherCab => {
-                let reader = match pkg.archive.member_reader(i) {
-                    Some(r) => Ok(r),
-                    None if size <= MAX_INNER_IN_MEMORY => pkg
-                        .archive
-                        .read(i, MAX_INNER_IN_MEMORY)
-                        .map(|v| Arc::new(SliceSource::new(v)) as SharedReader),
-                    None => Err(Error::Limit(format!(
-                        "{name}: {size} bytes in a compressed folder; the in-memory limit is {MAX_INNER_IN_MEMORY}"
-                    ))),
+                // An inner CAB of a WIM is SHA-1-checked whole first (the WIM records its
+                // digest; a CAB is small next to the LCU .wim, which is not read through).
+                let checked = match (&pkg.wim, role) {
+                    (_, msu::MsuMember::PackageWim) | (None, _) => Ok(()),
+                    (Some(w), _) => w.stream(i, &mut |_| Ok(())),
                 };
-                let opened = reader.and_then(|r| open_at_depth(r, &name, 1));
+                let opened = checked
+                    .and_then(|_| pkg.member_source(i))
+                    .and_then(|r| open_at_depth(r, &name, 1));
                 let (package, error) = match opened {
                     Ok(mut p) => {
                         if role == msu::MsuMember::SsuCab && p.kind == PackageKind::Other {
@@ -398,13 +486,15 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
                     error,
                 });
             }
-            msu::MsuMember::Psf | msu::MsuMember::Other => {}
+            msu::MsuMember::Other => {}
         }
     }
+    let is_main =
+        |r: msu::MsuMember| matches!(r, msu::MsuMember::PackageCab | msu::MsuMember::PackageWim);
     let main = pkg
         .inner_packages
         .iter()
-        .find(|p| p.role == msu::MsuMember::PackageCab)
+        .find(|p| is_main(p.role))
         .and_then(|p| p.package.as_deref());
     if let Some(m) = main {
         pkg.identity = m.identity.clone();
@@ -413,6 +503,7 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
         pkg.restart = m.restart.clone();
         pkg.parents = m.parents.clone();
         pkg.psfx = m.psfx;
+        pkg.format = m.format.clone();
     }
     if let Some(kb) = pkg.properties.get("KB Article Number") {
         let from_props = verify::normalize_kb(kb);
@@ -427,11 +518,7 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
             pkg.kb = from_props;
         }
     }
-    let has_main = pkg
-        .inner_packages
-        .iter()
-        .any(|p| p.role == msu::MsuMember::PackageCab)
-        || pkg.container == Container::MsuWim;
+    let has_main = pkg.inner_packages.iter().any(|p| is_main(p.role));
     pkg.kind = if has_main {
         PackageKind::Lcu
     } else if pkg
@@ -458,16 +545,49 @@ impl Package {
         self.archive.source()
     }
 
-    /// The underlying CAB directory (folders, raw entries).
+    /// The underlying CAB directory (folders, raw entries); empty for a WIM container, whose
+    /// members [`Package::read_member`] and [`Package::stream_member`] read instead.
     pub fn archive(&self) -> &CabArchive {
         &self.archive
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        match &self.wim {
+            Some(w) => w.find(name),
+            None => self.archive.find(name),
+        }
+    }
+
+    /// A reader over member `i`, for opening it as a package in place: a WIM member or a member
+    /// of a stored CAB folder is read where it lies; a member of a compressed CAB folder is
+    /// decoded to memory, up to [`MAX_INNER_IN_MEMORY`].
+    fn member_source(&self, i: usize) -> Result<SharedReader> {
+        if let Some(w) = &self.wim {
+            return Ok(Arc::new(w.reader(i)?));
+        }
+        if let Some(r) = self.archive.member_reader(i) {
+            return Ok(r);
+        }
+        let m = &self.members[i];
+        if m.size > MAX_INNER_IN_MEMORY {
+            return Err(Error::Limit(format!(
+                "{}: {} bytes in a compressed folder; the in-memory limit is {MAX_INNER_IN_MEMORY}",
+                m.name, m.size
+            )));
+        }
+        Ok(Arc::new(SliceSource::new(
+            self.archive.read(i, MAX_INNER_IN_MEMORY)?,
+        )))
     }
 
     /// Read a member (case-insensitive name, either separator) into memory; members larger than
     /// `limit` are refused with [`Error::Limit`] before anything is decoded.
     pub fn read_member(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let i = self.index_of(name)?;
-        self.archive.read(i, limit)
+        match &self.wim {
+            Some(w) => w.read(i, limit),
+            None => self.archive.read(i, limit),
+        }
     }
 
     /// Stream a member's bytes to `sink` in bounded pieces (for hashing or extracting large files).
@@ -477,12 +597,14 @@ impl Package {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let i = self.index_of(name)?;
-        self.archive.stream(i, sink)
+        match &self.wim {
+            Some(w) => w.stream(i, sink),
+            None => self.archive.stream(i, sink),
+        }
     }
 
     fn index_of(&self, name: &str) -> Result<usize> {
-        self.archive
-            .find(name)
+        self.find(name)
             .ok_or_else(|| Error::NotFound(format!("member {name:?} in {}", self.file_name)))
     }
 

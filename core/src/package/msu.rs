@@ -2,7 +2,9 @@
 //!
 //! Two generations exist (domain.md §2): the package payload as `Windows11.0-KB…-x64.cab` + `.psf`,
 //! and since late 2024 as `Windows11.0-KB…-x64.wim` + `.psf`. This module classifies members and
-//! reads the properties file; opening inner CABs is done by [`crate::package::open_package`].
+//! reads the properties file; opening inner CABs is done by [`crate::package::open_package`]. The
+//! 24H2+ `.msu` is itself a WIM (`MSWIM`) holding the same kinds of members
+//! ([`crate::package::msu_wim`]); the same classes apply to its members.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,9 @@ pub enum MsuMember {
     DesktopDeployment,
     /// `*-pkgProperties.txt`.
     Properties,
-    /// Another CAB (e.g. `*-NDP481.cab`, `onepackage.AggregatedMetadata.cab`).
+    /// `*.AggregatedMetadata.cab` (applicability metadata of a WIM-format MSU).
+    AggregatedMetadata,
+    /// Another CAB (e.g. `*-NDP481.cab`).
     OtherCab,
     /// Anything else.
     Other,
@@ -46,6 +50,8 @@ pub fn classify(name: &str) -> MsuMember {
         MsuMember::WsusScan
     } else if n.starts_with("desktopdeployment") && n.ends_with(".cab") {
         MsuMember::DesktopDeployment
+    } else if n.ends_with(".aggregatedmetadata.cab") {
+        MsuMember::AggregatedMetadata
     } else if n.starts_with("ssu-") && n.ends_with(".cab") {
         MsuMember::SsuCab
     } else if n.starts_with("windows") && n.contains("-kb") && n.ends_with(".cab") {
@@ -138,6 +144,15 @@ mod tests {
         let p = parse_properties(&b).unwrap();
         assert_eq!(p["KB Article Number"], "5079473");
         assert_eq!(classify("SSU-26100.8037-x64.cab"), MsuMember::SsuCab);
+        assert_eq!(
+            classify("Windows11.0-KB5079473-x64.AggregatedMetadata.cab"),
+            MsuMember::AggregatedMetadata
+        );
+        assert_eq!(
+            classify("DesktopDeployment_x86.cab"),
+            MsuMember::DesktopDeployment
+        );
+        assert_eq!(classify("Windows11.0-KB5079473-x64.psf"), MsuMember::Psf);
         assert_eq!(
             classify("Windows11.0-KB5079473-x64.wim"),
             MsuMember::PackageWim

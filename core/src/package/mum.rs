@@ -16,6 +16,18 @@ pub enum UpdateItem {
     Package(AssemblyIdentity),
 }
 
+/// The `customInformation` attributes saying how a package's payloads are stored
+/// (`PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"` in 24H2 LCUs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PackageFormat {
+    /// `PackageFormat` (`PSFX`).
+    pub format: String,
+    /// `PSFXVersion`, when given.
+    pub psfx_version: Option<String>,
+    /// `PSFXDeltaFormat` (`ForwardOnly`), when given.
+    pub delta_format: Option<String>,
+}
+
 /// The parsed package manifest.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PackageManifest {
@@ -33,6 +45,8 @@ pub struct PackageManifest {
     pub updates: Vec<UpdateItem>,
     /// `customInformation PackageFormat="PSFX"`.
     pub psfx: bool,
+    /// The `customInformation` format attributes, when the package names a format.
+    pub format: Option<PackageFormat>,
     /// `<assembly description>`.
     pub description: Option<String>,
 }
@@ -80,11 +94,15 @@ pub fn parse_mum(bytes: &[u8]) -> Result<PackageManifest> {
             )));
         }
         match n.tag_name().name() {
-            "customInformation"
-                if n.attribute("PackageFormat")
-                    .is_some_and(|f| f.eq_ignore_ascii_case("PSFX")) =>
-            {
-                m.psfx = true;
+            "customInformation" => {
+                if let Some(f) = n.attribute("PackageFormat") {
+                    m.psfx |= f.eq_ignore_ascii_case("PSFX");
+                    m.format = Some(PackageFormat {
+                        format: f.to_string(),
+                        psfx_version: n.attribute("PSFXVersion").map(str::to_string),
+                        delta_format: n.attribute("PSFXDeltaFormat").map(str::to_string),
+                    });
+                }
             }
             "parent" => m.parents.extend(
                 n.children()
@@ -120,7 +138,7 @@ mod tests {
 <assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" description="Fix for KB5079471">
   <assemblyIdentity name="Package_for_SafeOSDU" version="26100.8037.1.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/>
   <package identifier="KB5079471" releaseType="Update" restart="possible">
-    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" PackageFormat="PSFX"/>
+    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"/>
     <parent revisionCompare="GE" integrate="standalone" disposition="detect">
       <assemblyIdentity name="WinPE-Package" version="10.0.26100.1" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/>
     </parent>
@@ -132,6 +150,10 @@ mod tests {
         assert_eq!(m.kb.as_deref(), Some("KB5079471"));
         assert_eq!(m.parents[0].name, "WinPE-Package");
         assert!(m.psfx);
+        let f = m.format.unwrap();
+        assert_eq!(f.format, "PSFX");
+        assert_eq!(f.psfx_version.as_deref(), Some("2"));
+        assert_eq!(f.delta_format.as_deref(), Some("ForwardOnly"));
         assert_eq!(m.updates.len(), 1);
         assert!(parse_mum(b"<assembly/>").is_err());
         assert!(parse_mum(b"not xml").is_err());

@@ -6,10 +6,11 @@
 //! * DCM-compressed manifests (deltas against a base inside the user's `wcp.dll`: domain.md §3);
 //! * PSFX / express packages and `*.cix.xml` delta payloads (the CAB holds differentials);
 //! * cumulative updates (RollupFix): WinRE gets only their servicing stack (domain.md §0.3);
-//! * WIM-format MSUs, Setup DUs (they go to `sources\`, not into an image).
+//! * Setup DUs (they go to `sources\`, not into an image).
 //!
-//! An LCU `.msu` carrying `SSU-<build>-<arch>.cab` contributes that SSU, serviced before any Safe
-//! OS DU as Microsoft's procedure orders it (issue #7 item 4).
+//! An LCU `.msu` of either kind (a CAB, or a WIM from 24H2 on) carrying `SSU-<build>-<arch>.cab`
+//! contributes that SSU, serviced before any Safe OS DU as Microsoft's procedure orders it (issue #7
+//! item 4, #15 item 4); its body is noted as not applied, which refuses nothing.
 
 use crate::package::msu::MsuMember;
 use crate::package::{Container, Package, PackageKind, PayloadLayout};
@@ -185,15 +186,15 @@ pub fn select_packages(packages: &[Package]) -> Selection<'_> {
     };
     for p in packages {
         match p.container {
-            Container::MsuWim => refuse(
+            Container::Wim => refuse(
                 &mut sel,
                 p,
                 p.file_name.clone(),
-                "a WIM-format MSU (24H2 and later cumulative updates): its payload is a WIM plus a \
-                 PSF of differentials, which only DISM applies"
+                "a cumulative update body stored as a WIM: WinRE takes the SSU and the Safe OS DU \
+                 only (Microsoft's procedure); give the .msu that carries it"
                     .into(),
             ),
-            Container::Msu => {
+            Container::Msu | Container::MsuWim => {
                 let ssu: Vec<_> = p
                     .inner_packages
                     .iter()
@@ -216,6 +217,17 @@ pub fn select_packages(packages: &[Package]) -> Selection<'_> {
                      to WinRE",
                     p.file_name
                 ));
+                for body in p
+                    .inner_packages
+                    .iter()
+                    .filter(|i| matches!(i.role, MsuMember::PackageCab | MsuMember::PackageWim))
+                {
+                    sel.notes.push(format!(
+                        "{}/{}: not applied: WinRE takes the SSU and the Safe OS DU only \
+                         (Microsoft's procedure)",
+                        p.file_name, body.name
+                    ));
+                }
                 for i in ssu {
                     let name = format!("{}/{}", p.file_name, i.name);
                     match (&i.package, &i.error) {
