@@ -505,13 +505,28 @@ fn msu_with_inner_package_and_ssu() {
     assert!(v.ok, "{:?}", v.problems);
     assert_eq!(v.payloads.len(), 2);
 
-    // The 24H2+ shape: a WIM + PSF instead of the inner CAB.
-    let spec = json!({"mode": "msu", "kb": "KB5079473", "wim": true, "ssu": ssu});
+    // A CAB .msu whose body is a .wim + .psf (22631.4541 on): the .wim's update.mum is read.
+    let spec = json!({"mode": "msu", "kb": "KB5079473", "wim": true, "package": lcu, "ssu": ssu});
     let pkg = open_file(&make(tmp.path(), "wim.msu", &spec)).unwrap();
-    assert_eq!(pkg.container, Container::MsuWim);
+    assert_eq!(pkg.container, Container::Msu);
     assert_eq!(pkg.kind, PackageKind::Lcu);
     assert_eq!(pkg.kb.as_deref(), Some("KB5079473"));
-    assert!(pkg.members.iter().any(|m| m.name.ends_with(".wim")));
+    let body = pkg
+        .inner_packages
+        .iter()
+        .find(|p| p.name == "Windows11.0-KB5079473-x64.wim")
+        .unwrap();
+    let body = body.package.as_ref().expect("the .wim body opens");
+    assert_eq!(body.container, Container::Wim);
+    assert_eq!(
+        body.identity.as_ref().unwrap().name,
+        "Package_for_RollupFix"
+    );
+    assert_eq!(pkg.format.as_ref().unwrap().format, "PSFX");
+    assert_eq!(
+        pkg.format.as_ref().unwrap().delta_format.as_deref(),
+        Some("ForwardOnly")
+    );
 }
 
 #[test]

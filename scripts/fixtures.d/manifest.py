@@ -3,7 +3,8 @@
 
 For every WIM/ESD/SWM: `wimlib-imagex info` header fields and per-image fields, and the raw XML from
 `wimlib-imagex info --xml`. For every ISO: the 7zz listing (UDF when present) and the plain ISO 9660
-listing from `isoinfo -f`. For every CAB: the `gcab -l` listing if gcab exists. The generator's own
+listing from `isoinfo -f`. For every CAB: the `gcab -l` listing if gcab exists. For every .msu: as a WIM
+(`wimlib-imagex info` + `dir`) or as a CAB (`gcab -l`). The generator's own
 intent (which version each WinRE signal carries) is kept apart under "spec".
 
 usage: manifest.py DIR > MANIFEST.json
@@ -87,6 +88,18 @@ def main():
                 m["cabs"][os.path.basename(p)] = run("gcab", "-l", p).decode("utf-8", "replace").splitlines()
             except subprocess.CalledProcessError as e:
                 m["cabs"][os.path.basename(p)] = {"gcab_error": e.stderr.decode("utf-8", "replace")}
+    # .msu files: a WIM (24H2+) as wimlib sees it, with its member listing; a CAB as gcab lists it.
+    m["msus"] = {}
+    for p in sorted(glob.glob(os.path.join(d, "*.msu"))):
+        with open(p, "rb") as f:
+            is_wim = f.read(8) == b"MSWIM\0\0\0"
+        if is_wim:
+            info = wim_info(p)
+            info["dir"] = run("wimlib-imagex", "dir", p, "1").decode("utf-8", "replace").splitlines()
+            m["msus"][os.path.basename(p)] = {"container": "wim", "wim": info}
+        elif shutil.which("gcab"):
+            m["msus"][os.path.basename(p)] = {"container": "cab",
+                                             "gcab": run("gcab", "-l", p).decode("utf-8", "replace").splitlines()}
     for p in sorted(glob.glob(os.path.join(d, "spec", "*.json"))):
         with open(p) as f:
             m["spec"][os.path.basename(p)[:-5]] = json.load(f)

@@ -1,0 +1,303 @@
+//! WIM-format `.msu` files (24H2+ cumulative updates, issue #15 item 4): the fixture
+//! `lcu-ssu-wim.msu` is written by wimlib-imagex, so its member list and bytes are checked against
+//! wimlib's view; its SSU is serviced into WinRE exactly as the CAB `.msu` (`lcu-ssu.msu`, same SSU
+//! CAB bytes) services it; a corrupt SSU or a malformed WIM is refused with a typed error.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use mediaprep_core::io::{FileSource, SharedReader, SliceSource};
+use mediaprep_core::package::{open_package, Container, PackageKind};
+
+const WIM_MSU: &str = "lcu-ssu-wim.msu";
+const CAB_MSU: &str = "lcu-ssu.msu";
+const SSU_CAB: &str = "SSU-26100.8037-x64.cab";
+const BODY_WIM: &str = "Windows11.0-KB5079473-x64.wim";
+const REFUSAL: &str = "WinRE takes the SSU and the Safe OS DU only";
+
+fn mediaprep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "mediaprep failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn spec(name: &str) -> serde_json::Value {
+    let p = workspace().join("scripts/fixtures.d").join(name);
+    serde_json::from_slice(&read(&p)).unwrap()
+}
+
+/// wimlib's file list of image 1 as member names (`\`-separated, no leading separator), sorted.
+fn wimlib_members(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = wimlib_dir(path, 1)
+        .into_iter()
+        .filter(|l| l != "/")
+        .map(|l| l.trim_start_matches('/').replace('/', "\\"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn patch(packages: &[&Path], out: &Path) -> Output {
+    let winre = fixture("Winre.wim");
+    let mut args = vec!["patch".to_string(), s(&winre).to_string()];
+    for p in packages {
+        args.push("--package".into());
+        args.push(s(p).to_string());
+    }
+    args.extend(["-o".to_string(), s(out).to_string()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    mediaprep(&a)
+}
+
+#[test]
+fn package_json_lists_members_ssu_and_psfx_attributes() {
+    let msu = fixture(WIM_MSU);
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&mediaprep(&["package", s(&msu), "--json"]))).unwrap();
+    let p = &v["package"];
+    assert_eq!(p["container"], "MsuWim");
+    assert_eq!(p["kind"], "Lcu");
+    assert_eq!(v["verification"]["ok"], true, "{}", v["verification"]);
+
+    // Members: as wimlib-imagex dir lists the image.
+    let mut members: Vec<String> = p["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    members.sort();
+    assert_eq!(members, wimlib_members(&msu));
+    assert_eq!(members.len(), 5, "{members:?}");
+
+    // The LCU's identity and PSFX attributes: what the spec put into the body's update.mum.
+    let lcu = spec("lcu-ssu-wim.json");
+    let id = &lcu["package"]["identity"];
+    assert_eq!(p["identity"]["name"], id["name"]);
+    assert_eq!(p["identity"]["version"], id["version"]);
+    assert_eq!(p["kb"], lcu["package"]["kb"]);
+    assert_eq!(p["psfx"], true);
+    assert_eq!(p["format"]["format"], "PSFX");
+    assert_eq!(p["format"]["psfx_version"], "2");
+    assert_eq!(p["format"]["delta_format"], "ForwardOnly");
+
+    // Inner packages: one per CAB and the body .wim, each opened.
+    let inner = p["inner_packages"].as_array().unwrap();
+    let role = |name: &str| {
+        inner
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no inner {name}: {inner:?}"))
+    };
+    for i in inner {
+        assert!(i["error"].is_null(), "{i}");
+    }
+    let ssu = role(SSU_CAB);
+    assert_eq!(ssu["role"], "SsuCab");
+    let ssu_spec = spec("ssu.json");
+    assert_eq!(ssu["package"]["kind"], "Ssu");
+    assert_eq!(
+        ssu["package"]["identity"]["name"],
+        ssu_spec["identity"]["name"]
+    );
+    assert_eq!(ssu["package"]["kb"], ssu_spec["kb"]);
+    let body = role(BODY_WIM);
+    assert_eq!(body["role"], "PackageWim");
+    assert_eq!(body["package"]["container"], "Wim");
+    assert_eq!(body["package"]["delta_payloads"], true);
+    assert_eq!(role("DesktopDeployment.cab")["role"], "DesktopDeployment");
+    assert_eq!(
+        role("Windows11.0-KB5079473-x64.AggregatedMetadata.cab")["role"],
+        "AggregatedMetadata"
+    );
+    assert_eq!(inner.len(), 4, "the .psf is a member, not a package");
+    // The .psf starts with the PSTREAM magic, so no note about it.
+    assert!(
+        !p["notes"].to_string().contains("PSTREAM"),
+        "{}",
+        p["notes"]
+    );
+}
+
+#[test]
+fn members_read_as_wimlib_extracts_them() {
+    let msu = fixture(WIM_MSU);
+    let src: SharedReader = Arc::new(FileSource::open(&msu).unwrap());
+    let pkg = open_package(src, WIM_MSU).unwrap();
+    assert_eq!(pkg.container, Container::MsuWim);
+    // Nothing of a WIM is in the CAB directory; the members read through the WIM.
+    assert!(pkg.archive().files.is_empty());
+    for m in &pkg.members {
+        let want = wimlib_extract(&msu, 1, &m.name);
+        assert_eq!(m.size, want.len() as u64, "{}", m.name);
+        assert_eq!(
+            pkg.read_member(&m.name, 1 << 20).unwrap(),
+            want,
+            "{}",
+            m.name
+        );
+    }
+    let psf = pkg
+        .read_member("Windows11.0-KB5079473-x64.psf", 1 << 20)
+        .unwrap();
+    assert_eq!(&psf[..12], b"PSTREAM\0\x02\0\x02\0");
+
+    // The SSU is opened in place (its source is the WIM resource), with the bytes wimlib extracts,
+    // which are also the bytes the CAB .msu carries (so both patches below must agree).
+    let ssu = pkg
+        .inner_packages
+        .iter()
+        .find(|i| i.name == SSU_CAB)
+        .and_then(|i| i.package.as_deref())
+        .unwrap();
+    assert_eq!(ssu.kind, PackageKind::Ssu);
+    let mut whole = vec![0u8; ssu.source().size() as usize];
+    ssu.source().read_at(0, &mut whole).unwrap();
+    assert_eq!(whole, wimlib_extract(&msu, 1, SSU_CAB));
+    let t = tempfile::tempdir().unwrap();
+    run(
+        "cabextract",
+        &["-q", "-d", s(t.path()), "-F", SSU_CAB, s(&fixture(CAB_MSU))],
+    );
+    assert_eq!(whole, read(&t.path().join(SSU_CAB)));
+
+    // The body .wim: its file list as wimlib lists the extracted .wim.
+    let body_path = t.path().join(BODY_WIM);
+    std::fs::write(&body_path, wimlib_extract(&msu, 1, BODY_WIM)).unwrap();
+    let body = pkg
+        .inner_packages
+        .iter()
+        .find(|i| i.name == BODY_WIM)
+        .and_then(|i| i.package.as_deref())
+        .unwrap();
+    let mut names: Vec<String> = body.members.iter().map(|m| m.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, wimlib_members(&body_path));
+    assert!(names.iter().any(|n| n == "express.psf.cix.xml"));
+    let cix = body.read_member("express.psf.cix.xml", 1 << 20).unwrap();
+    let cix = String::from_utf8(cix).unwrap();
+    assert!(
+        cix.contains("urn:ContainerIndex") && cix.contains("<File "),
+        "{cix}"
+    );
+}
+
+#[test]
+fn wim_msu_patch_equals_cab_msu_patch() {
+    let t = tempfile::tempdir().unwrap();
+    let du = fixture("safeos-du.cab");
+    let (a, b) = (t.path().join("a.wim"), t.path().join("b.wim"));
+    let o = patch(&[&fixture(WIM_MSU), &du], &a);
+    ok(&o);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains(REFUSAL) && said.contains(BODY_WIM), "{said}");
+    ok(&patch(&[&fixture(CAB_MSU), &du], &b));
+    assert!(read(&a) == read(&b), "WIM .msu and CAB .msu outputs differ");
+    run("wimlib-imagex", &["verify", s(&a)]);
+    let dir = wimlib_dir(&a, 1);
+    let has = |p: &str| dir.iter().any(|l| l.eq_ignore_ascii_case(p));
+    assert!(has("/Windows/servicing/CbsCore.dll"), "SSU file missing");
+    assert!(has("/Windows/servicing/TrustedInstaller.exe"));
+    assert!(
+        !has("/Windows/System32/rollup.txt"),
+        "the LCU body was applied"
+    );
+    assert_eq!(
+        wimlib_extract(&a, 1, "/Windows/servicing/CbsCore.dll"),
+        b"servicing stack 8037 placeholder\r\n"
+    );
+}
+
+/// A copy of the WIM .msu whose SSU CAB is cut to `keep` bytes, re-captured by wimlib-imagex.
+fn with_broken_ssu(dir: &Path, keep: usize) -> std::path::PathBuf {
+    let stage = dir.join("stage");
+    run(
+        "wimlib-imagex",
+        &["apply", s(&fixture(WIM_MSU)), "1", s(&stage)],
+    );
+    let cab = stage.join(SSU_CAB);
+    let mut bytes = read(&cab);
+    bytes.truncate(keep);
+    std::fs::write(&cab, bytes).unwrap();
+    let out = dir.join("broken-ssu.msu");
+    run(
+        "wimlib-imagex",
+        &["capture", s(&stage), s(&out), "--compress=LZX", "--no-acls"],
+    );
+    out
+}
+
+#[test]
+fn corrupt_ssu_in_wim_msu_is_refused_and_leaves_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let msu = with_broken_ssu(t.path(), 200);
+    let out_dir = t.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let o = patch(
+        &[&msu, &fixture("safeos-du.cab")],
+        &out_dir.join("WinRE.wim"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(SSU_CAB) && err.contains("could not be opened"),
+        "{err}"
+    );
+    // The DISM hand-off names the LCU (its SSU goes in with it).
+    assert!(String::from_utf8_lossy(&o.stdout).contains("KB5079473"));
+    assert!(std::fs::read_dir(&out_dir).unwrap().next().is_none());
+}
+
+#[test]
+fn malformed_wim_msu_is_a_typed_error() {
+    let good = read(&fixture(WIM_MSU));
+    let open = |bytes: Vec<u8>| {
+        let src: SharedReader = Arc::new(SliceSource::new(bytes));
+        open_package(src, WIM_MSU)
+    };
+    // Every truncation loses the blob table, the XML or a resource: an error, never a panic.
+    for len in (0..good.len()).step_by(61).chain([8, 207, 208]) {
+        let e = open(good[..len].to_vec());
+        assert!(e.is_err(), "a {len}-byte prefix opened");
+    }
+    // The magic followed by garbage.
+    let mut rng = Rng(0x5eed_0f_4d5);
+    for n in [0usize, 100, 208, 4096] {
+        let mut b = b"MSWIM\0\0\0".to_vec();
+        b.extend((0..n).map(|_| rng.next() as u8));
+        assert!(open(b).is_err(), "{n} garbage bytes opened");
+    }
+    // Byte flips anywhere: an error or a package, and every member then reads or fails cleanly.
+    for _ in 0..300 {
+        let mut b = good.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(b.len());
+            b[at] ^= 1 << rng.below(8);
+        }
+        if let Ok(p) = open(b) {
+            for m in &p.members {
+                let _ = p.read_member(&m.name, 1 << 20);
+            }
+            let _ = p.verify(&Default::default());
+        }
+    }
+}
