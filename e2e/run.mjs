@@ -1113,6 +1113,31 @@ test("a refused package: the page gives the CLI's reasons and offers the same DI
   await page.close();
 });
 
+test("a WIM-format .msu (24H2+) with the Safe OS DU: its SSU is serviced first; same bytes as the CLI, wimlib verifies", async () => {
+  const media = fix("Winre.wim");
+  const pkgs = [fix("lcu-ssu-wim.msu"), fix("safeos-du.cab")];
+  const ref = path.join(tmpDir("cli-msu-wim"), "winre.wim");
+  execFileSync(cli(), ["patch", media, ...pkgs.flatMap((p) => ["--package", p]), "-o", ref], { stdio: "ignore" });
+  const page = await openApp();
+  await openFiles(page, [media, ...pkgs], ".package-view[data-file='lcu-ssu-wim.msu']");
+  // The package view opened the WIM container and verified the SSU inside it.
+  await page.waitForSelector(".package-view[data-file='lcu-ssu-wim.msu'] .verdict.ok", { timeout: 120000 });
+  const shown = await page.textContent(".package-view[data-file='lcu-ssu-wim.msu']");
+  assert(shown.includes("MsuWim") && shown.includes("KB5079473"), `package view: ${shown}`);
+  await page.waitForSelector("#patch-view");
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#patch-download")]);
+  const got = path.join(OUT, "winre-msu-wim.wim");
+  await dl.saveAs(got);
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  assert(sha256File(got) === sha256File(ref), "browser output differs from `mediaprep patch` with the WIM .msu");
+  const files = execFileSync("wimlib-imagex", ["dir", got, "1", "--path=/Windows/servicing"]).toString();
+  assert(/CbsCore\.dll$/m.test(files), "the SSU's CbsCore.dll is not in the patched WinRE");
+  await page.close();
+});
+
 // Click an entry of the file browser by its name and wait for the next listing or extraction.
 async function browseInto(page, name) {
   const where = await page.textContent("#browse-where").catch(() => "");
