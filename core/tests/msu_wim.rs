@@ -301,3 +301,50 @@ fn malformed_wim_msu_is_a_typed_error() {
         }
     }
 }
+
+#[test]
+fn only_top_level_members_of_a_wim_are_msu_members() {
+    // An SSU CAB one folder down is not the MSU's SSU; an install.wim given as a package is a WIM
+    // container with no MSU members (and nothing in its tree is opened).
+    let t = tempfile::tempdir().unwrap();
+    let stage = t.path().join("stage");
+    std::fs::create_dir_all(stage.join("sub")).unwrap();
+    std::fs::write(
+        stage.join("sub").join(SSU_CAB),
+        wimlib_extract(&fixture(WIM_MSU), 1, SSU_CAB),
+    )
+    .unwrap();
+    let nested = t.path().join("nested.msu");
+    run(
+        "wimlib-imagex",
+        &[
+            "capture",
+            s(&stage),
+            s(&nested),
+            "--compress=LZX",
+            "--no-acls",
+        ],
+    );
+    for path in [nested, fixture("install.wim")] {
+        let src: SharedReader = Arc::new(FileSource::open(&path).unwrap());
+        let wim = Command::new("wimlib-imagex")
+            .args(["info", s(&path)])
+            .output()
+            .unwrap();
+        let one_image = String::from_utf8_lossy(&wim.stdout).contains("Image Count:    1");
+        match open_package(src, "x.msu") {
+            Ok(p) => {
+                assert!(one_image, "{}: a multi-image WIM opened", path.display());
+                assert_eq!(p.container, Container::MsuWim);
+                assert!(p.inner_packages.is_empty(), "{:?}", p.inner_packages);
+                assert_eq!(p.kind, PackageKind::Other);
+                let names: Vec<&str> = p.members.iter().map(|m| m.name.as_str()).collect();
+                assert_eq!(names, [format!("sub\\{SSU_CAB}")]);
+            }
+            Err(e) => {
+                assert!(!one_image, "{}: {e}", path.display());
+                assert!(e.to_string().contains("exactly one"), "{e}");
+            }
+        }
+    }
+}

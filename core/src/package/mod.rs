@@ -429,9 +429,16 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
     if pkg.container == Container::Cab {
         pkg.container = Container::Msu;
     }
+    // Only top-level members have a role: real MSUs hold nothing deeper, and a WIM given as a
+    // package (an install.wim by mistake) must not have every CAB in its tree opened.
     let mut roles = Vec::new();
     for (i, m) in pkg.members.iter().enumerate() {
-        roles.push((i, msu::classify(&m.name)));
+        let role = if m.name.contains(['\\', '/']) {
+            msu::MsuMember::Other
+        } else {
+            msu::classify(&m.name)
+        };
+        roles.push((i, role));
     }
     for (i, role) in roles {
         let name = pkg.members[i].name.clone();
