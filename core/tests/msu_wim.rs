@@ -280,7 +280,7 @@ fn malformed_wim_msu_is_a_typed_error() {
         assert!(e.is_err(), "a {len}-byte prefix opened");
     }
     // The magic followed by garbage.
-    let mut rng = Rng(0x5eed_0f_4d5);
+    let mut rng = Rng(0x5eed_f4d5);
     for n in [0usize, 100, 208, 4096] {
         let mut b = b"MSWIM\0\0\0".to_vec();
         b.extend((0..n).map(|_| rng.next() as u8));
