@@ -5,13 +5,14 @@
 
 mod common;
 
+use common::cli::{mediaprep, ok};
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use mediaprep_core::io::{FileSource, SharedReader, SliceSource};
-use mediaprep_core::package::{open_package, Container, PackageKind};
+use mediaprep_core::package::{open_package, Container, Package, PackageKind};
 
 const WIM_MSU: &str = "lcu-ssu-wim.msu";
 const CAB_MSU: &str = "lcu-ssu.msu";
@@ -19,25 +20,17 @@ const SSU_CAB: &str = "SSU-26100.8037-x64.cab";
 const BODY_WIM: &str = "Windows11.0-KB5079473-x64.wim";
 const REFUSAL: &str = "WinRE takes the SSU and the Safe OS DU only";
 
-fn mediaprep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "mediaprep failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// The opened inner package named `name`.
+fn opened_inner<'a>(pkg: &'a Package, name: &str) -> &'a Package {
+    pkg.inner_packages
+        .iter()
+        .find(|i| i.name == name)
+        .and_then(|i| i.package.as_deref())
+        .unwrap_or_else(|| panic!("{name} not opened in {}", pkg.file_name))
 }
 
 fn spec(name: &str) -> serde_json::Value {
@@ -163,12 +156,7 @@ fn members_read_as_wimlib_extracts_them() {
 
     // The SSU is opened in place (its source is the WIM resource), with the bytes wimlib extracts,
     // which are also the bytes the CAB .msu carries (so both patches below must agree).
-    let ssu = pkg
-        .inner_packages
-        .iter()
-        .find(|i| i.name == SSU_CAB)
-        .and_then(|i| i.package.as_deref())
-        .unwrap();
+    let ssu = opened_inner(&pkg, SSU_CAB);
     assert_eq!(ssu.kind, PackageKind::Ssu);
     let mut whole = vec![0u8; ssu.source().size() as usize];
     ssu.source().read_at(0, &mut whole).unwrap();
@@ -183,12 +171,7 @@ fn members_read_as_wimlib_extracts_them() {
     // The body .wim: its file list as wimlib lists the extracted .wim.
     let body_path = t.path().join(BODY_WIM);
     std::fs::write(&body_path, wimlib_extract(&msu, 1, BODY_WIM)).unwrap();
-    let body = pkg
-        .inner_packages
-        .iter()
-        .find(|i| i.name == BODY_WIM)
-        .and_then(|i| i.package.as_deref())
-        .unwrap();
+    let body = opened_inner(&pkg, BODY_WIM);
     let mut names: Vec<String> = body.members.iter().map(|m| m.name.clone()).collect();
     names.sort();
     assert_eq!(names, wimlib_members(&body_path));

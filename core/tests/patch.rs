@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::cli::{mediaprep, ok};
 use common::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -25,13 +26,6 @@ const SERVICED: [&str; 3] = [
     "microsoft-windows-mountmgr",
 ];
 
-fn mediaprep(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -48,16 +42,6 @@ fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> std::pr
     args.extend(extra.iter().map(|x| x.to_string()));
     let a: Vec<&str> = args.iter().map(|x| x.as_str()).collect();
     mediaprep(&a)
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "mediaprep failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Every regular file below `root`: relative path → bytes.

@@ -426,20 +426,7 @@ impl CabArchive {
     /// Index of a member by name: exact match first, then a unique case-insensitive match with
     /// either separator.
     pub fn find(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.files.iter().position(|f| f.name == name) {
-            return Some(i);
-        }
-        let want = names::fold(name);
-        let mut hits = self
-            .files
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| names::fold(&f.name) == want);
-        let first = hits.next()?;
-        if hits.next().is_some() {
-            return None;
-        }
-        Some(first.0)
+        names::find(self.files.iter().map(|f| f.name.as_str()), name)
     }
 
     /// Read a whole member into memory, refusing members larger than `limit`.

@@ -98,17 +98,7 @@ impl WimMembers {
     /// Index of a member: exact name first, then a unique case-insensitive match with either
     /// separator (as [`crate::package::CabArchive::find`]).
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.entries.iter().position(|(n, _)| n == name) {
-            return Some(i);
-        }
-        let want = names::fold(name);
-        let mut hits = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (n, _))| names::fold(n) == want);
-        let first = hits.next()?;
-        hits.next().is_none().then_some(first.0)
+        names::find(self.entries.iter().map(|(n, _)| n.as_str()), name)
     }
 
     /// Random-access reader over member `index`'s bytes.

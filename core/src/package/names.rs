@@ -101,6 +101,18 @@ pub fn fold(name: &str) -> String {
     n.to_ascii_lowercase()
 }
 
+/// Index of `name` among `names`: an exact match first, then the only one equal after [`fold`]
+/// (`None` when several are).
+pub fn find<'a>(names: impl Iterator<Item = &'a str> + Clone, name: &str) -> Option<usize> {
+    if let Some(i) = names.clone().position(|n| n == name) {
+        return Some(i);
+    }
+    let want = fold(name);
+    let mut hits = names.enumerate().filter(|(_, n)| fold(n) == want);
+    let first = hits.next()?;
+    hits.next().is_none().then_some(first.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

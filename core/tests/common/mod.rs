@@ -6,6 +6,8 @@
 //! `flock`, so parallel test binaries do not race; within one process a `OnceLock` runs it once.
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
