@@ -445,19 +445,17 @@ fn open_msu(pkg: &mut Package) -> Result<()> {
         let size = pkg.members[i].size;
         match role {
             msu::MsuMember::Properties => {
-                let bytes = pkg.read_member(&name, msu::MAX_PROPERTIES)?;
+                let bytes = pkg.read_index(i, msu::MAX_PROPERTIES)?;
                 pkg.properties = msu::parse_properties(&bytes)?;
             }
             msu::MsuMember::Psf => {
-                let mut magic = [0u8; 8];
-                let shaped = pkg
-                    .member_source(i)
-                    .and_then(|r| r.read_at(0, &mut magic))
-                    .is_ok()
-                    && &magic == b"PSTREAM\0";
-                if !shaped {
-                    pkg.notes
-                        .push(format!("{name}: does not start with the PSTREAM magic"));
+                // Only where it can be read in place: a .psf is gigabytes, never decoded for this.
+                if let Some(r) = pkg.member_in_place(i)? {
+                    let mut magic = [0u8; 8];
+                    if r.read_at(0, &mut magic).is_err() || &magic != b"PSTREAM\0" {
+                        pkg.notes
+                            .push(format!("{name}: does not start with the PSTREAM magic"));
+                    }
                 }
             }
             msu::MsuMember::PackageWim
@@ -569,10 +567,7 @@ impl Package {
     /// of a stored CAB folder is read where it lies; a member of a compressed CAB folder is
     /// decoded to memory, up to [`MAX_INNER_IN_MEMORY`].
     fn member_source(&self, i: usize) -> Result<SharedReader> {
-        if let Some(w) = &self.wim {
-            return Ok(Arc::new(w.reader(i)?));
-        }
-        if let Some(r) = self.archive.member_reader(i) {
+        if let Some(r) = self.member_in_place(i)? {
             return Ok(r);
         }
         let m = &self.members[i];
@@ -587,10 +582,22 @@ impl Package {
         )))
     }
 
+    /// A reader over member `i` where it lies (a WIM member, or a member of a stored CAB
+    /// folder); `None` for a member of a compressed CAB folder.
+    fn member_in_place(&self, i: usize) -> Result<Option<SharedReader>> {
+        Ok(match &self.wim {
+            Some(w) => Some(Arc::new(w.reader(i)?)),
+            None => self.archive.member_reader(i),
+        })
+    }
+
     /// Read a member (case-insensitive name, either separator) into memory; members larger than
     /// `limit` are refused with [`Error::Limit`] before anything is decoded.
     pub fn read_member(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
-        let i = self.index_of(name)?;
+        self.read_index(self.index_of(name)?, limit)
+    }
+
+    fn read_index(&self, i: usize, limit: u64) -> Result<Vec<u8>> {
         match &self.wim {
             Some(w) => w.read(i, limit),
             None => self.archive.read(i, limit),

@@ -111,7 +111,7 @@ impl WimMembers {
             Some(h) => self
                 .wim
                 .open_blob(h)
-                .map_err(|e| Error::Invalid(format!("WIM member {name:?}: {e}"))),
+                .map_err(|e| in_container(&format!("WIM member {name:?}"), e)),
             None => Ok(BlobReader::empty()),
         }
     }
