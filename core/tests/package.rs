@@ -379,7 +379,7 @@ fn traversal_names_are_rejected() {
 fn dcm_manifest_is_detected_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let mut spec = safe_os_spec();
-    spec["components"][1]["dcm"] = json!(true);
+    spec["components"][1]["dcm_junk"] = json!(true);
     let pkg = open_file(&make(tmp.path(), "dcm.cab", &spec)).unwrap();
     let dcm: Vec<_> = pkg.components.iter().filter(|c| c.dcm_compressed).collect();
     assert_eq!(dcm.len(), 1);
