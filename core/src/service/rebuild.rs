@@ -180,8 +180,18 @@ mod tests {
 
     #[test]
     fn rebuild_forms() {
-        let rtm = b"the RTM file, version 10.0.26100.1".repeat(20);
-        let new = b"the new file, version 10.0.26100.8037".repeat(20);
+        // Incompressible bytes, so the f\ delta must copy from its reference.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let rtm: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let mut new = rtm.clone();
+        new[100..120].copy_from_slice(b"version 10.0.26100.8");
         let f = create(&rtm, &new, &CreateOptions::default()).unwrap();
         let n = create(&[], &new, &CreateOptions::default()).unwrap();
         assert_eq!(
@@ -191,7 +201,8 @@ mod tests {
         assert_eq!(rebuild(PayloadForm::Null, n, None).unwrap(), new);
         assert_eq!(rebuild(PayloadForm::Full, new.clone(), None).unwrap(), new);
         assert!(rebuild(PayloadForm::Forward, f.clone(), None).is_err());
-        assert!(rebuild(PayloadForm::Forward, f, Some(&new)).is_err());
+        let other: Vec<u8> = rtm.iter().map(|b| b ^ 0x5a).collect();
+        assert!(rebuild(PayloadForm::Forward, f, Some(&other)).is_err());
         assert!(rebuild(PayloadForm::Reverse, Vec::new(), Some(&rtm)).is_err());
         let r = reverse(&new, &rtm).unwrap();
         assert_eq!(apply(&new, &r, &ApplyOptions::default()).unwrap(), rtm);
