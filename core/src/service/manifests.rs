@@ -109,10 +109,10 @@ fn new_stack_base(p: &Package, image: &RtmFinder) -> crate::Result<Option<BaseMa
         if !c.identity.name.eq_ignore_ascii_case(STACK_COMPONENT) {
             continue;
         }
-        for f in c
+        if let Some(f) = c
             .files
             .iter()
-            .filter(|f| f.name.eq_ignore_ascii_case(WCP_DLL))
+            .find(|f| f.name.eq_ignore_ascii_case(WCP_DLL))
         {
             let loc = p.payload_for(c, f)?;
             let (bytes, _) = rebuild_member(p, c, f, loc.form, loc.index, Some(image))?;

@@ -98,7 +98,7 @@ impl<'a> RtmFinder<'a> {
                 }
             }
         }
-        folders.sort_by(|a, b| b.0.cmp(&a.0));
+        folders.sort_by_key(|f| std::cmp::Reverse(f.0));
         for (_, dir, name) in &folders {
             let (Some(r), Some(cur)) = (
                 self.file_in(*dir, &format!("r\\{file}")),
