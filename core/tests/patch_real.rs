@@ -535,3 +535,60 @@ fn genuine_manifests_decode_through_the_image_base() {
     }
     assert!(notes.iter().any(|n| n.contains(&base_sha)), "{notes:?}");
 }
+
+/// Reading: the `.mum`'s PSFX attributes, the manifests decoded with a given base (and which base
+/// it was), and the form of each payload member.
+#[test]
+fn package_reading_psfx_dcm_and_payload_forms() {
+    use mediaprep_core::manifest_base::BaseManifest;
+    use mediaprep_core::package::{open_package, PayloadForm};
+    let fx = fixtures();
+    let json = ok(&mediaprep(&[
+        "package",
+        s(&fx.join("safeos-du-real.cab")),
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let f = v["package"]["format"].clone();
+    let f = if f.is_null() { v["format"].clone() } else { f };
+    assert_eq!(f["package_format"], "PSFX", "{json}");
+    assert_eq!(f["psfx_version"], "2", "{json}");
+    assert_eq!(f["psfx_delta_format"], "ForwardOnly", "{json}");
+
+    let open = |name: &str| {
+        let src: SharedReader = Arc::new(FileSource::open(fx.join(name)).unwrap());
+        open_package(src, name).unwrap()
+    };
+    let mut p = open("safeos-du-real.cab");
+    assert!(p
+        .components
+        .iter()
+        .all(|c| c.dcm_compressed && c.files.is_empty()));
+    // The SSU's base is not the one these manifests were made against: refused, naming each.
+    let ssu_base = fx.join(BASE_SSU);
+    let wrong =
+        BaseManifest::from_reader(&FileSource::open(&ssu_base).unwrap(), s(&ssu_base)).unwrap();
+    assert!(p.decode_manifests(&wrong).is_err());
+    assert!(p.components.iter().all(|c| c.decoded.is_none()
+        && c.decode_error
+            .as_deref()
+            .is_some_and(|e| e.contains(&c.manifest_name))));
+    let mut p = open("safeos-du-real.cab");
+    let good = fx.join(BASE_1000);
+    let base = BaseManifest::from_reader(&FileSource::open(&good).unwrap(), s(&good)).unwrap();
+    p.decode_manifests(&base).unwrap();
+    let mut forms = BTreeMap::new();
+    for c in &p.components {
+        let d = c.decoded.as_ref().unwrap();
+        assert_eq!(d.base_sha256, sha256_hex(&read(&good)));
+        for f in &c.files {
+            let loc = p.payload_for(c, f).unwrap();
+            forms.insert(f.name.clone(), loc.form);
+        }
+    }
+    assert_eq!(forms["ntdll.dll"], PayloadForm::Forward);
+    assert_eq!(forms["cmd.exe"], PayloadForm::Forward);
+    assert_eq!(forms["safeosdu-new.txt"], PayloadForm::Null);
+    assert_eq!(forms["MOUNTMGR.SYS"], PayloadForm::Full);
+    assert_eq!(forms["winpeshl.exe"], PayloadForm::Full);
+}
