@@ -592,3 +592,41 @@ fn package_reading_psfx_dcm_and_payload_forms() {
     assert_eq!(forms["MOUNTMGR.SYS"], PayloadForm::Full);
     assert_eq!(forms["winpeshl.exe"], PayloadForm::Full);
 }
+
+/// Payloads rebuilt from deltas that the pass-1 cache did not keep are rebuilt again in the write
+/// pass (same bytes, SHA-1 checked): the output equals the CLI's, where the cache held them.
+#[test]
+fn write_pass_rebuilds_what_the_cache_did_not_keep() {
+    use mediaprep_core::service::{self, rebuild::RtmFinder, PatchOptions};
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let cli = t.path().join("cli.wim");
+    ok(&patch(
+        &fx.join("Winre.wim"),
+        &["safeos-du-real.cab"],
+        &cli,
+        &[],
+    ));
+
+    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
+    let wim = mediaprep_core::wim::Wim::open(src).unwrap();
+    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du-real.cab")).unwrap());
+    let mut pkgs = vec![mediaprep_core::package::open_package(pr, "safeos-du-real.cab").unwrap()];
+    let finder = RtmFinder::new(&wim, 1).unwrap();
+    service::manifests::decode_for_image(&mut pkgs, &finder);
+    let sel = service::select_packages(&pkgs);
+    let mut prepared = service::prepare_in(&sel, Some((&finder, 1)), &NoProgress).unwrap();
+    let p = &mut prepared.packages[0];
+    assert!(!p.rebuilt.is_empty() && !p.reverses.is_empty());
+    p.rebuilt.clear();
+    p.reverses.clear();
+    let (_, bytes) = service::patch_wim(
+        &wim,
+        &prepared,
+        &PatchOptions::default(),
+        Vec::new(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(bytes == read(&cli));
+}
