@@ -3,7 +3,11 @@
 //! the package), keeps hard links, records the package, and is reproducible; refused packages and
 //! cancelled writes leave nothing behind.
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+
+use cli::{mediaprep, ok, patch, s};
 
 use common::*;
 use std::collections::BTreeMap;
@@ -24,41 +28,6 @@ const SERVICED: [&str; 3] = [
     "microsoft-windows-winpe-tools",
     "microsoft-windows-mountmgr",
 ];
-
-fn mediaprep(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
-    let fx = fixtures();
-    let mut args = vec!["patch".to_string(), s(input).to_string()];
-    for p in packages {
-        args.push("--package".into());
-        args.push(s(&fx.join(p)).to_string());
-    }
-    args.push("-o".into());
-    args.push(s(out).to_string());
-    args.extend(extra.iter().map(|x| x.to_string()));
-    let a: Vec<&str> = args.iter().map(|x| x.as_str()).collect();
-    mediaprep(&a)
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "mediaprep failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Every regular file below `root`: relative path → bytes.
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -8,7 +8,11 @@
 //! written `r\` delta is applied back and compared with the RTM file the fixture generator made
 //! (pe_version.py over the libwine source, hashed in the fixture spec).
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+
+use cli::{mediaprep, ok, patch, s};
 
 use base64::Engine;
 use common::*;
@@ -25,39 +29,6 @@ use mediaprep_core::Error;
 const NEW: &str = "10.0.26100.8037";
 const BASE_1000: &str = "wcp/base-10.0.26100.1000.bin";
 const BASE_SSU: &str = "ssu/base-10.0.26100.8037.bin";
-
-fn mediaprep(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
-    let fx = fixtures();
-    let mut args = vec!["patch".to_string(), s(input).to_string()];
-    for p in packages {
-        args.push("--package".into());
-        args.push(s(&fx.join(p)).to_string());
-    }
-    args.extend(["-o".to_string(), s(out).to_string()]);
-    args.extend(extra.iter().map(|x| x.to_string()));
-    mediaprep(&args.iter().map(|x| x.as_str()).collect::<Vec<_>>())
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "mediaprep failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn sha256_hex(b: &[u8]) -> String {
     Sha256::digest(b)

@@ -427,28 +427,24 @@ pub fn rebuild_member(
     };
     let new = rebuild(form, delta, rtm.as_deref())
         .map_err(|e| Error::Invalid(format!("{what}: {name} does not rebuild the file: {e}")))?;
-    if let Some(want) = f.sha256 {
-        let got = crate::hash::sha256(&new);
-        if want != got {
-            return Err(Error::DigestMismatch {
-                what: format!("{what} rebuilt from {name} (SHA-256 in the manifest)"),
-                expected: hex(&want),
-                actual: hex(&got),
-            });
-        }
+    let mismatch = |alg: &str, want: &[u8], got: &[u8]| {
+        (want != got).then(|| Error::DigestMismatch {
+            what: format!("{what} rebuilt from {name} ({alg} in the manifest)"),
+            expected: hex(want),
+            actual: hex(got),
+        })
+    };
+    let wrong = if let Some(want) = f.sha256 {
+        mismatch("SHA-256", &want, &crate::hash::sha256(&new))
     } else if let Some(want) = f.sha1 {
-        let got = crate::hash::sha1(&new);
-        if want != got {
-            return Err(Error::DigestMismatch {
-                what: format!("{what} rebuilt from {name} (SHA-1 in the manifest)"),
-                expected: hex(&want),
-                actual: hex(&got),
-            });
-        }
+        mismatch("SHA-1", &want, &crate::hash::sha1(&new))
     } else {
-        return Err(Error::Unsupported(format!(
+        Some(Error::Unsupported(format!(
             "{what}: the manifest gives no digest"
-        )));
+        )))
+    };
+    if let Some(e) = wrong {
+        return Err(e);
     }
     let rev = match &rtm {
         Some(r) => Some(
