@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """make-package.py: build synthetic CBS-shaped update packages (CAB or MSU) for tests and fixtures.
 
-Usage:  make-package.py SPEC.json OUT.cab      (or "-" to read the spec from stdin)
+Usage:  make-package.py SPEC.json OUT.cab [--mediaprep CMD] [--dcm-base FILE]   ("-": spec from stdin)
+
+--mediaprep CMD (or env MEDIAPREP_CMD): the `mediaprep` command line; needed for real DCM manifests
+and PA30 payload deltas, which are made with mediaprep's own encoder (`mediaprep delta create`).
+--dcm-base FILE: the base for "dcm": true manifests when the spec gives no "dcm_base".
 
 Needs python3 (stdlib only) and the `gcab` binary. Output is deterministic: staged files get a fixed
 time (2026-03-10 00:00:00 UTC, override with "time") and gcab writes set ID 0, so the same spec gives
@@ -17,16 +21,28 @@ SPEC (CAB mode, "mode": "cab" or absent)
   "identity": {"name": "Package_for_SafeOSDU", "version": "26100.8037.1.0", "arch": "amd64",
                "language": "neutral", "token": "31bf3856ad364e35"},   # language/token optional
   "release_type": "Update", "restart": "possible",                    # optional
-  "psfx": false,                          # add <customInformation PackageFormat="PSFX">
+  "psfx": false,                          # add <customInformation PackageFormat="PSFX">; or an object of
+                                          # attributes written on it, e.g. {"PSFXVersion": "2",
+                                          # "PSFXDeltaFormat": "ForwardOnly"} (PackageFormat="PSFX" added)
+  "dcm_base": "path",                     # base for "dcm": true manifests (relative to the spec)
   "parents": [{"name": "WinPE-Package", "version": "10.0.26100.1", "arch": "amd64"}],
   "components": [{"name": "Microsoft-Windows-Foo", "version": "10.0.26100.8037", "arch": "amd64",
                   "language": "neutral",                # optional
-                  "dcm": false,                         # write the manifest as DCM\x01 + junk instead of XML
+                  "dcm": false,                         # a real DCM manifest: the XML PA30-encoded
+                                                        # against "dcm_base" (mediaprep delta create --dcm)
+                  "dcm_junk": false,                    # write the manifest as DCM\x01 + junk instead
                   "utf16": false,                       # write the manifest as UTF-16LE with BOM
                   "sha1": false,                        # old-style SHA-1 digests
                   "flat": false,                        # payloads at the CAB root instead of the folder
                   "files": [{"name": "foo.dll", "destinationPath": "$(runtime.system32)\\",
-                             "source": "path/on/disk"  |  "text": "inline contents"  |  "base64": "..."}]}],
+                             "source": "path/on/disk"  |  "text": "inline contents"  |  "base64": "...",
+                             "form": "full",   # full: <folder>\<name>; "n": <folder>\n\<name>, a PA30 from
+                                               # an empty reference; "f": <folder>\f\<name>, a PA30 from
+                                               # "rtm" (a file) to the new file
+                             "rtm": "path",    # the RTM file "f" deltas are made against
+                             "crc32": true,    # n/f: prefix the delta with CRC32 (zlib) of the delta, LE
+                             "bad_crc": false, "truncate_delta": false,   # tamper: damage the delta
+                             "wrong_rtm": false}]}],                       # f delta made against other bytes
   "no_mum": false,                        # omit update.mum (Setup DU shape)
   "extra": [{"name": "sources\\setup.exe", "text": "..."}],   # more members, any path
   "catalog": false,                       # add an update.cat placeholder
@@ -71,10 +87,13 @@ import base64
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 TOKEN = "31bf3856ad364e35"
 ASM_V3 = "urn:schemas-microsoft-com:asm.v3"
@@ -129,7 +148,7 @@ def file_bytes(f, base_dir):
     return b""
 
 
-def component_manifest(c, payloads, tamper):
+def component_manifest(c, payloads, tamper, enc=None):
     use_sha1 = c.get("sha1", False)
     lines = ['<?xml version="1.0" encoding="utf-8" standalone="yes"?>',
              '<assembly xmlns="%s" manifestVersion="1.0">' % ASM_V3,
@@ -158,8 +177,10 @@ def component_manifest(c, payloads, tamper):
         ]
     lines.append('</assembly>')
     text = "\r\n".join(lines) + "\r\n"
-    if c.get("dcm"):
+    if c.get("dcm_junk"):
         return b"DCM\x01" + hashlib.sha256(text.encode()).digest() * 4
+    if c.get("dcm"):
+        return enc.dcm(b"\xef\xbb\xbf" + text.encode("utf-8"))
     if c.get("utf16"):
         return b"\xff\xfe" + text.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16-le")
     return b"\xef\xbb\xbf" + text.encode("utf-8")
@@ -177,10 +198,17 @@ def update_mum(spec, tamper):
              '  <package identifier="%s" releaseType="%s" restart="%s">'
              % (xml_escape(kb), xml_escape(spec.get("release_type", "Update")),
                 xml_escape(spec.get("restart", "possible")))]
-    if spec.get("psfx"):
+    psfx = spec.get("psfx")
+    if psfx is True:
         lines.append('    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" '
                      'Version="%s" PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly" />'
                      % xml_escape(ident.get("version", "")))
+    elif isinstance(psfx, dict):
+        attrs = {"PackageFormat": "PSFX"}
+        attrs.update(psfx)
+        lines.append('    <mum2:customInformation xmlns:mum2="urn:schemas-microsoft-com:asm.v3" '
+                     'Version="%s" %s />' % (xml_escape(ident.get("version", "")), " ".join(
+                         '%s="%s"' % (k, xml_escape(str(v))) for k, v in attrs.items())))
     if spec.get("parents"):
         lines.append('    <parent revisionCompare="GE" integrate="standalone" disposition="detect">')
         for p in spec["parents"]:
@@ -219,7 +247,77 @@ def patch_names(path, renames):
         fh.write(bytes(data))
 
 
-def build_cab(spec, out, base_dir, work):
+class Encoder:
+    """PA30 deltas and DCM manifests made by mediaprep's own encoder (`mediaprep delta create`)."""
+
+    def __init__(self, cmd, work, dcm_base):
+        self.cmd, self.work, self.dcm_base = cmd, work, dcm_base
+        self.n = 0
+
+    def _create(self, reference, target, dcm=False):
+        if not self.cmd:
+            raise SystemExit("make-package.py: deltas and DCM manifests need --mediaprep CMD (or MEDIAPREP_CMD)")
+        self.n += 1
+        ref = os.path.join(self.work, "enc-%d.ref" % self.n)
+        tgt = os.path.join(self.work, "enc-%d.tgt" % self.n)
+        out = os.path.join(self.work, "enc-%d.pa30" % self.n)
+        for path, data in ((ref, reference), (tgt, target)):
+            with open(path, "wb") as fh:
+                fh.write(data)
+        subprocess.run(shlex.split(self.cmd) + ["delta", "create", ref, tgt, "-o", out]
+                       + (["--dcm"] if dcm else []), check=True, stdout=subprocess.DEVNULL)
+        with open(out, "rb") as fh:
+            return fh.read()
+
+    def dcm(self, xml):
+        if self.dcm_base is None:
+            raise SystemExit("make-package.py: a \"dcm\": true manifest needs \"dcm_base\" or --dcm-base")
+        with open(self.dcm_base, "rb") as fh:
+            base = fh.read()
+        out = self._create(base, xml, dcm=True)
+        if not out.startswith(b"DCM\x01"):
+            raise SystemExit("mediaprep did not write a DCM manifest")
+        return out
+
+    def delta(self, reference, target):
+        out = self._create(reference, target)
+        if not out.startswith(b"PA30"):
+            raise SystemExit("mediaprep did not write a PA30 delta")
+        return out
+
+
+def payload_member(f, data, base_dir, enc):
+    """The (subfolder, bytes) a file is stored as: full, or an n\\ / f\\ PA30 delta."""
+    form = f.get("form", "full")
+    if form == "full":
+        return "", data
+    if form == "n":
+        reference = b""
+    elif form == "f":
+        if "rtm" not in f:
+            raise SystemExit("%s: form f needs \"rtm\"" % f["name"])
+        reference = file_bytes({"source": f["rtm"]}, base_dir)
+        if f.get("wrong_rtm"):
+            reference = reference[:len(reference) // 2] + b"not the RTM file" + reference[len(reference) // 2:]
+    else:
+        raise SystemExit("%s: unknown form %r" % (f["name"], form))
+    delta = enc.delta(reference, data)
+    if f.get("truncate_delta"):
+        delta = delta[:len(delta) * 2 // 3]
+    if f.get("crc32", True):
+        crc = zlib.crc32(delta) & 0xFFFFFFFF
+        if f.get("bad_crc"):
+            crc ^= 0x00010000
+        delta = struct.pack("<I", crc) + delta
+    return form + "\\", delta
+
+
+def build_cab(spec, out, base_dir, work, enc=None):
+    if enc is None:
+        enc = Encoder(None, work, None)
+    if spec.get("dcm_base"):
+        p = spec["dcm_base"]
+        enc = Encoder(enc.cmd, work, p if os.path.isabs(p) else os.path.join(base_dir, p))
     tamper = spec.get("tamper", {})
     when = spec.get("time", "2026-03-10 00:00:00") + " UTC"
     members = []
@@ -228,12 +326,13 @@ def build_cab(spec, out, base_dir, work):
     for c in spec.get("components", []):
         folder = sxs_folder(c)
         payloads = {f["name"]: file_bytes(f, base_dir) for f in c.get("files", [])}
-        members.append((folder + ".manifest", component_manifest(c, payloads, tamper)))
+        members.append((folder + ".manifest", component_manifest(c, payloads, tamper, enc)))
         for f in c.get("files", []):
             data = payloads[f["name"]]
             if f["name"] in tamper.get("payload", {}):
                 data = tamper["payload"][f["name"]].encode("utf-8")
-            member = f["name"] if c.get("flat") else folder + "\\" + f["name"]
+            sub, data = payload_member(f, data, base_dir, enc)
+            member = f["name"] if c.get("flat") else folder + "\\" + sub + f["name"]
             members.append((member, data))
     for e in spec.get("extra", []):
         members.append((e["name"], file_bytes(e, base_dir)))
@@ -321,7 +420,7 @@ def placeholder_cab(files, out, work, when):
         return fh.read()
 
 
-def build_msu(spec, out, base_dir, work):
+def build_msu(spec, out, base_dir, work, enc=None):
     kb = spec.get("kb", "KB0000000")
     when = spec.get("time", "2026-03-10 00:00:00") + " UTC"
     members = []
@@ -338,7 +437,7 @@ def build_msu(spec, out, base_dir, work):
         arch = arch_tag.get(pkg.get("identity", {}).get("arch", "amd64"), "x64")
         name = spec.get("package_name", "Windows11.0-%s-%s.cab" % (kb, arch))
         p = os.path.join(work, "inner-package.cab")
-        build_cab(pkg, p, base_dir, work)
+        build_cab(pkg, p, base_dir, work, enc)
         with open(p, "rb") as fh:
             members.append((name, fh.read()))
     if spec.get("psf", True):
@@ -352,7 +451,7 @@ def build_msu(spec, out, base_dir, work):
         arch = arch_tag.get(ssu.get("identity", {}).get("arch", "amd64"), "x64")
         name = spec.get("ssu_name", "SSU-%s.%s-%s.cab" % (ver[0], ver[1] if len(ver) > 1 else "0", arch))
         p = os.path.join(work, "inner-ssu.cab")
-        build_cab(ssu, p, base_dir, work)
+        build_cab(ssu, p, base_dir, work, enc)
         with open(p, "rb") as fh:
             members.append((name, fh.read()))
     if spec.get("desktop_deployment"):
@@ -378,9 +477,18 @@ def build_msu(spec, out, base_dir, work):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args, opts = [], {"--mediaprep": os.environ.get("MEDIAPREP_CMD"), "--dcm-base": None}
+    argv = sys.argv[1:]
+    while argv:
+        a = argv.pop(0)
+        if a in opts and argv:
+            opts[a] = argv.pop(0)
+        else:
+            args.append(a)
+    if len(args) != 2:
         sys.stderr.write(__doc__)
         return 2
+    sys.argv = [sys.argv[0]] + args
     if shutil.which("gcab") is None:
         sys.stderr.write("gcab not found\n")
         return 1
@@ -393,10 +501,12 @@ def main():
     out = sys.argv[2]
     work = tempfile.mkdtemp(prefix="make-package-")
     try:
+        base = opts["--dcm-base"]
+        enc = Encoder(opts["--mediaprep"], work, os.path.abspath(base) if base else None)
         if spec.get("mode", "cab") == "msu":
-            build_msu(spec, out, base_dir, work)
+            build_msu(spec, out, base_dir, work, enc)
         else:
-            build_cab(spec, out, base_dir, work)
+            build_cab(spec, out, base_dir, work, enc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

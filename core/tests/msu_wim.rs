@@ -91,7 +91,7 @@ fn package_json_lists_members_ssu_and_psfx_attributes() {
     assert_eq!(p["psfx"], true);
     assert_eq!(p["format"]["format"], "PSFX");
     assert_eq!(p["format"]["psfx_version"], "2");
-    assert_eq!(p["format"]["delta_format"], "ForwardOnly");
+    assert_eq!(p["format"]["psfx_delta_format"], "ForwardOnly");
 
     // Inner packages: one per CAB and the body .wim, each opened.
     let inner = p["inner_packages"].as_array().unwrap();

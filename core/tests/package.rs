@@ -379,7 +379,7 @@ fn traversal_names_are_rejected() {
 fn dcm_manifest_is_detected_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let mut spec = safe_os_spec();
-    spec["components"][1]["dcm"] = json!(true);
+    spec["components"][1]["dcm_junk"] = json!(true);
     let pkg = open_file(&make(tmp.path(), "dcm.cab", &spec)).unwrap();
     let dcm: Vec<_> = pkg.components.iter().filter(|c| c.dcm_compressed).collect();
     assert_eq!(dcm.len(), 1);
@@ -522,9 +522,9 @@ fn msu_with_inner_package_and_ssu() {
         body.identity.as_ref().unwrap().name,
         "Package_for_RollupFix"
     );
-    assert_eq!(pkg.format.as_ref().unwrap().format, "PSFX");
+    assert_eq!(pkg.format.as_ref().unwrap().package_format.as_deref(), Some("PSFX"));
     assert_eq!(
-        pkg.format.as_ref().unwrap().delta_format.as_deref(),
+        pkg.format.as_ref().unwrap().psfx_delta_format.as_deref(),
         Some("ForwardOnly")
     );
 }

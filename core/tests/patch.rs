@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{mediaprep, ok};
+use common::cli::{mediaprep, ok, patch, s};
 use common::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -25,24 +25,6 @@ const SERVICED: [&str; 3] = [
     "microsoft-windows-winpe-tools",
     "microsoft-windows-mountmgr",
 ];
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
-    let fx = fixtures();
-    let mut args = vec!["patch".to_string(), s(input).to_string()];
-    for p in packages {
-        args.push("--package".into());
-        args.push(s(&fx.join(p)).to_string());
-    }
-    args.push("-o".into());
-    args.push(s(out).to_string());
-    args.extend(extra.iter().map(|x| x.to_string()));
-    let a: Vec<&str> = args.iter().map(|x| x.as_str()).collect();
-    mediaprep(&a)
-}
 
 /// Every regular file below `root`: relative path → bytes.
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {

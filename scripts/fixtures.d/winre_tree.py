@@ -17,6 +17,13 @@ gets DCM-compressed manifests made by mediaprep's own encoder (`mediaprep delta 
 sample component manifest against the image's own (newest) base, and the same XML against the older
 stack's base, so a test can tell which base a decoder used.
 
+Real in-image layout (with --mediaprep): the component store as Windows leaves it after servicing.
+ntdll's folder (a serviced component, version file_version) holds the full current file plus
+`r\ntdll.dll`, a PA30 delta (mediaprep's encoder, CRC32-prefixed) from the current file back to the
+RTM file (the same libwine source stamped 10.0.26100.1); the command prompt is still at RTM (folder
+version 10.0.26100.1, no `r\`: its file is the base). The Safe OS DU fixtures in the real layout
+(safeos-du-real*.json) carry `f\` deltas against those RTM files.
+
 usage: winre_tree.py OUT --wine DIR|'' --variant base|stale|norecords|fileonly --spec-out FILE.json
        [--wcp-out DIR] [--mediaprep CMD]
 The spec JSON records what was put in (the version each signal carries) for tests to compare with;
@@ -166,6 +173,31 @@ def add_servicing_stacks(win, stacks, keep_dir, bases=None):
     return out
 
 
+# The real layout (see the module doc): components serviced with an r\ delta back to RTM, and
+# components still at RTM.
+RTM_VERSION = "10.0.26100.1"
+WITH_REVERSE = {"microsoft-windows-ntdll"}
+AT_RTM = {"microsoft-windows-commandprompt"}
+
+
+def reverse_delta(mediaprep, work, current, rtm):
+    """`r\<file>`: a PA30 from the current file back to RTM, made by mediaprep, CRC32-prefixed."""
+    import struct
+    import zlib
+    os.makedirs(work, exist_ok=True)
+    cur, tgt, out = (os.path.join(work, n) for n in ("cur", "rtm", "r.pa30"))
+    write(cur, current)
+    write(tgt, rtm)
+    subprocess.run(shlex.split(mediaprep) + ["delta", "create", cur, tgt, "-o", out], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        delta = f.read()
+    shutil.rmtree(work)
+    if not delta.startswith(b"PA30"):
+        raise SystemExit("mediaprep did not write a PA30 delta")
+    return struct.pack("<I", zlib.crc32(delta) & 0xFFFFFFFF) + delta
+
+
 DCM_COMPONENT = "microsoft-windows-mediaprep-dcmsample"
 
 
@@ -254,25 +286,34 @@ def main():
     file_version = f"10.0.26100.{ubr}"
     spec = {"variant": a.variant, "file_version": file_version, "components": [], "records": [], "pe_files": []}
 
-    payloads = []  # (component, lang, dest, bytes)
+    real = bool(a.mediaprep)
+
+    def stamp(src, version):
+        tmp = os.path.join(root, ".pe.tmp")
+        os.makedirs(root, exist_ok=True)
+        got = subprocess.run(
+            [sys.executable, os.path.join(HERE, "pe_version.py"), os.path.join(a.wine, src), tmp, version],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        with open(tmp, "rb") as f:
+            data = f.read()
+        os.remove(tmp)
+        return data, got
+
+    payloads = []  # (component, lang, dest, bytes, version, rtm bytes or None)
     if a.wine:
         for comp, lang, src, dest in COMPONENTS:
-            tmp = os.path.join(root, ".pe.tmp")
-            os.makedirs(root, exist_ok=True)
-            got = subprocess.run(
-                [sys.executable, os.path.join(HERE, "pe_version.py"), os.path.join(a.wine, src), tmp, file_version],
-                check=True, capture_output=True, text=True,
-            ).stdout.strip()
-            with open(tmp, "rb") as f:
-                payloads.append((comp, lang, dest, f.read()))
-            os.remove(tmp)
+            version = RTM_VERSION if real and comp in AT_RTM else file_version
+            data, got = stamp(src, version)
+            rtm = stamp(src, RTM_VERSION)[0] if real and comp in WITH_REVERSE else None
+            payloads.append((comp, lang, dest, data, version, rtm))
             spec["pe_files"].append({"path": "Windows/System32/" + dest, "source": src,
                                      "version": None if got == "none" else got})
     for comp, lang, data, dest in TEXT_COMPONENTS:
-        payloads.append((comp, lang, dest, data))
+        payloads.append((comp, lang, dest, data, file_version, None))
 
-    for comp, lang, dest, data in payloads:
-        folder = folder_name(comp, lang, file_version)
+    for comp, lang, dest, data, version, rtm in payloads:
+        folder = folder_name(comp, lang, version)
         name = dest.rsplit("/", 1)[-1]
         sxs = os.path.join(win, "WinSxS", folder, name)
         write(sxs, data)
@@ -280,9 +321,17 @@ def main():
         os.makedirs(os.path.dirname(live), exist_ok=True)
         os.link(sxs, live)  # the component store and System32 share one inode, as on Windows
         write(os.path.join(win, "WinSxS", "Manifests", folder + ".manifest"),
-              manifest_xml(comp, lang, file_version, [(dest, data)]))
-        spec["components"].append({"folder": folder, "file": name, "system32": dest,
-                                   "sha256": hashlib.sha256(data).hexdigest()})
+              manifest_xml(comp, lang, version, [(dest, data)]))
+        entry = {"folder": folder, "file": name, "system32": dest, "version": version,
+                 "sha256": hashlib.sha256(data).hexdigest()}
+        if rtm is not None:
+            r = reverse_delta(a.mediaprep, os.path.join(root, ".r.tmp"), data, rtm)
+            write(os.path.join(win, "WinSxS", folder, "r", name), r)
+            entry["r"] = f"Windows/WinSxS/{folder}/r/{name}"
+            entry["rtm_sha256"] = hashlib.sha256(rtm).hexdigest()
+        elif version == RTM_VERSION:
+            entry["rtm_sha256"] = entry["sha256"]
+        spec["components"].append(entry)
 
     if a.variant != "fileonly":
         bases = []

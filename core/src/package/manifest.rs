@@ -206,10 +206,30 @@ pub struct Component {
     pub identity: AssemblyIdentity,
     /// Plain XML or a DCM-family compressed manifest (then `files` is empty).
     pub encoding: ManifestEncoding,
-    /// True when the manifest is DCM-family compressed (not decoded).
+    /// True when the manifest is DCM-family compressed: as shipped, it is a delta against the
+    /// servicing stack's base; `identity` and `files` are empty until
+    /// [`crate::package::Package::decode_manifests`] decodes it (`decoded` then says with which base).
     pub dcm_compressed: bool,
     /// Files the component installs.
     pub files: Vec<ManifestFile>,
+    /// The base a DCM manifest was decoded with.
+    pub decoded: Option<DecodedWith>,
+    /// Why a DCM manifest could not be decoded (the component cannot be serviced).
+    pub decode_error: Option<String>,
+    /// The shipped bytes of a DCM manifest (kept to decode it once the base is known).
+    #[serde(skip)]
+    pub shipped: Vec<u8>,
+}
+
+/// Which base manifest decoded a DCM component manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DecodedWith {
+    /// Where the base came from (the image's newest servicing stack, or an SSU of this run).
+    pub origin: String,
+    /// Version of the servicing stack whose `wcp.dll` carried it, when known.
+    pub stack_version: Option<String>,
+    /// SHA-256 of the base (hex).
+    pub base_sha256: String,
 }
 
 /// Decode XML bytes to text: UTF-8 (BOM optional) or UTF-16LE/BE when a BOM says so.
@@ -296,6 +316,9 @@ pub fn parse_component(manifest_name: &str, bytes: &[u8]) -> Result<Component> {
             encoding: ManifestEncoding::Compressed(sig),
             dcm_compressed: true,
             files: Vec::new(),
+            decoded: None,
+            decode_error: None,
+            shipped: bytes.to_vec(),
         });
     }
     let text = decode_xml_text(bytes, manifest_name)?;
@@ -386,6 +409,9 @@ pub fn parse_component(manifest_name: &str, bytes: &[u8]) -> Result<Component> {
         encoding: ManifestEncoding::Xml,
         dcm_compressed: false,
         files,
+        decoded: None,
+        decode_error: None,
+        shipped: Vec::new(),
     })
 }
 

@@ -141,7 +141,8 @@ pub struct Package {
     pub inner_packages: Vec<InnerPackage>,
     /// `*-pkgProperties.txt` of an MSU.
     pub properties: BTreeMap<String, String>,
-    /// PSFX (express) package: payloads live in a `.psf`, not in the CAB.
+    /// `update.mum` says `PackageFormat="PSFX"`: payloads may be differentials (`f\`, `n\`,
+    /// `r\` folders in the CAB, or a `.psf` next to an LCU).
     pub psfx: bool,
     /// `update.mum`'s `customInformation` format attributes (PackageFormat, PSFXVersion,
     /// PSFXDeltaFormat); for an MSU, its main package's.
@@ -186,6 +187,20 @@ pub enum PayloadLayout {
     Delta,
 }
 
+/// What a payload member holds: the file, or a PA30 delta to rebuild it from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadForm {
+    /// The full file.
+    Full,
+    /// `f\`: forward delta from the component's RTM file to the new one.
+    Forward,
+    /// `n\`: delta from an empty reference (the file is new).
+    Null,
+    /// `r\`: reverse delta from the new file to RTM; not enough to rebuild the new file.
+    Reverse,
+}
+
 /// Result of [`Package::payload_for`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PayloadLocation {
@@ -197,6 +212,8 @@ pub struct PayloadLocation {
     pub size: u64,
     /// Layout the member was found by.
     pub layout: PayloadLayout,
+    /// What the member holds.
+    pub form: PayloadForm,
 }
 
 /// Open a package from `src`; `file_name` is the name it was downloaded as (`.cab` or `.msu`).
@@ -396,7 +413,7 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
         let c = manifest::parse_component(&name, &bytes)?;
         if c.dcm_compressed {
             pkg.notes.push(format!(
-                "{name}: compressed manifest ({}); not decoded",
+                "{name}: compressed manifest ({}); decoded only with the base of the image it services",
                 match c.encoding {
                     ManifestEncoding::Compressed(s) => String::from_utf8_lossy(&s).into_owned(),
                     ManifestEncoding::Xml => String::new(),
@@ -422,6 +439,52 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn base_origin(s: &crate::manifest_base::BaseSource) -> String {
+    use crate::manifest_base::BaseSource;
+    match s {
+        BaseSource::Image { wcp, stack, .. } => {
+            format!("{} (servicing stack {})", wcp.path, stack.version)
+        }
+        BaseSource::WcpFile { wcp } => wcp.path.clone(),
+        BaseSource::RawFile { path } => path.clone(),
+    }
+}
+
+/// The component a DCM manifest decodes to, checked against the manifest's member name (a base
+/// that is not the one the manifest was made against yields other bytes, and DCM carries no hash).
+fn decode_component(c: &Component, base: &[u8]) -> Result<Component> {
+    let opts = crate::delta::ApplyOptions {
+        max_target_size: manifest::MAX_MANIFEST,
+        ..Default::default()
+    };
+    let xml = crate::delta::dcm::decode(base, &c.shipped, &opts)?;
+    let mut d = manifest::parse_component(&c.manifest_name, &xml)?;
+    if d.dcm_compressed {
+        return Err(Error::malformed(
+            "component manifest",
+            0,
+            "decodes to another compressed manifest",
+        ));
+    }
+    if let Some(n) = manifest::SxsName::parse(&c.manifest_name) {
+        let id = &d.identity;
+        let key = id.key();
+        if !n.version.eq_ignore_ascii_case(&id.version)
+            || !n.arch.eq_ignore_ascii_case(&key.arch)
+            || !n.culture.eq_ignore_ascii_case(&key.culture)
+        {
+            return Err(Error::Invalid(format!(
+                "the decoded identity ({} {} {} {}) does not match the manifest's name",
+                id.name, id.version, id.processor_architecture, id.language
+            )));
+        }
+    }
+    d.dcm_compressed = true;
+    d.encoding = c.encoding;
+    d.shipped = c.shipped.clone();
+    Ok(d)
 }
 
 /// Open the members of an MSU of either kind (CAB or WIM).
@@ -628,7 +691,8 @@ impl Package {
     /// folder name): `amd64_microsoft-windows-foo_31bf3856ad364e35_10.0.26100.8037_none_<hash>\foo.dll`,
     /// next to `…_<hash>.manifest` at the root. PSFX packages put differentials in `f\`, `r\` or `n\`
     /// subfolders instead. Some packages are flat (`foo.dll` at the root). Tried in that order,
-    /// case-insensitively, with `name` then `sourceName`.
+    /// case-insensitively, with `name` then `sourceName`; among the deltas `f\` before `n\`
+    /// (both rebuild the file), and `r\` last (it alone cannot rebuild it: the caller refuses).
     pub fn payload_for(
         &self,
         component: &Component,
@@ -653,36 +717,83 @@ impl Package {
         if !file.source_name.is_empty() && !file.source_name.eq_ignore_ascii_case(&file.name) {
             names.push(file.source_name.as_str());
         }
-        let loc = |i: usize, layout| {
+        let loc = |i: usize, layout, form| {
             let f = &self.archive.files[i];
             PayloadLocation {
                 index: i,
                 member: f.name.clone(),
                 size: f.size,
                 layout,
+                form,
             }
         };
         for n in &names {
             if let Some(i) = self.archive.find(&format!("{folder}\\{n}")) {
-                return Ok(loc(i, PayloadLayout::Folder));
+                return Ok(loc(i, PayloadLayout::Folder, PayloadForm::Full));
             }
         }
-        for sub in ["n", "f", "r"] {
+        for (sub, form) in [
+            ("f", PayloadForm::Forward),
+            ("n", PayloadForm::Null),
+            ("r", PayloadForm::Reverse),
+        ] {
             for n in &names {
                 if let Some(i) = self.archive.find(&format!("{folder}\\{sub}\\{n}")) {
-                    return Ok(loc(i, PayloadLayout::Delta));
+                    return Ok(loc(i, PayloadLayout::Delta, form));
                 }
             }
         }
         for n in names.iter().rev() {
             if let Some(i) = self.archive.find(n) {
-                return Ok(loc(i, PayloadLayout::Flat));
+                return Ok(loc(i, PayloadLayout::Flat, PayloadForm::Full));
             }
         }
         Err(Error::NotFound(format!(
             "payload {:?} of {} in {}",
             file.name, component.manifest_name, self.file_name
         )))
+    }
+
+    /// Decode every DCM-compressed component manifest not decoded yet with `base` (the base of the
+    /// servicing stack the package is serviced by), parse the XML into the component (identity,
+    /// files, digests) and record which base decoded it. A manifest that does not decode, does
+    /// not parse, or whose identity disagrees with its member name keeps `decode_error` (the
+    /// package is then refused, naming it); the first such error is also returned.
+    pub fn decode_manifests(&mut self, base: &crate::manifest_base::BaseManifest) -> Result<()> {
+        let with = manifest::DecodedWith {
+            origin: base_origin(&base.source),
+            stack_version: match &base.source {
+                crate::manifest_base::BaseSource::Image { stack, .. } => {
+                    Some(stack.version.clone())
+                }
+                crate::manifest_base::BaseSource::WcpFile { wcp } => wcp.file_version.clone(),
+                crate::manifest_base::BaseSource::RawFile { .. } => None,
+            },
+            base_sha256: base.sha256_hex(),
+        };
+        let mut first = None;
+        for c in self.components.iter_mut() {
+            if !c.dcm_compressed || c.decoded.is_some() {
+                continue;
+            }
+            match decode_component(c, &base.bytes) {
+                Ok(d) => {
+                    *c = Component {
+                        decoded: Some(with.clone()),
+                        ..d
+                    };
+                }
+                Err(e) => {
+                    let why = format!(
+                        "{}: DCM-compressed manifest not decoded with the base from {} (SHA-256 {}): {e}",
+                        c.manifest_name, with.origin, with.base_sha256
+                    );
+                    c.decode_error = Some(why.clone());
+                    first.get_or_insert(Error::Invalid(why));
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// Verify the package: file digests, catalog-name SHA-1, expected digests/KB, and every payload

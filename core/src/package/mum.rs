@@ -16,18 +16,6 @@ pub enum UpdateItem {
     Package(AssemblyIdentity),
 }
 
-/// The `customInformation` attributes saying how a package's payloads are stored
-/// (`PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"` in 24H2 LCUs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PackageFormat {
-    /// `PackageFormat` (`PSFX`).
-    pub format: String,
-    /// `PSFXVersion`, when given.
-    pub psfx_version: Option<String>,
-    /// `PSFXDeltaFormat` (`ForwardOnly`), when given.
-    pub delta_format: Option<String>,
-}
-
 /// The parsed package manifest.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PackageManifest {
@@ -45,10 +33,21 @@ pub struct PackageManifest {
     pub updates: Vec<UpdateItem>,
     /// `customInformation PackageFormat="PSFX"`.
     pub psfx: bool,
-    /// The `customInformation` format attributes, when the package names a format.
+    /// The `customInformation` attributes that describe the package format, when present.
     pub format: Option<PackageFormat>,
     /// `<assembly description>`.
     pub description: Option<String>,
+}
+
+/// `<customInformation PackageFormat=… PSFXVersion=… PSFXDeltaFormat=…>` of `update.mum`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PackageFormat {
+    /// `PackageFormat` (`PSFX`).
+    pub package_format: Option<String>,
+    /// `PSFXVersion` (`2`, `3`).
+    pub psfx_version: Option<String>,
+    /// `PSFXDeltaFormat` (`ForwardOnly`, ...).
+    pub psfx_delta_format: Option<String>,
 }
 
 /// Most `<update>`/`<parent>` entries accepted.
@@ -95,13 +94,20 @@ pub fn parse_mum(bytes: &[u8]) -> Result<PackageManifest> {
         }
         match n.tag_name().name() {
             "customInformation" => {
-                if let Some(f) = n.attribute("PackageFormat") {
-                    m.psfx |= f.eq_ignore_ascii_case("PSFX");
-                    m.format = Some(PackageFormat {
-                        format: f.to_string(),
-                        psfx_version: n.attribute("PSFXVersion").map(str::to_string),
-                        delta_format: n.attribute("PSFXDeltaFormat").map(str::to_string),
-                    });
+                let a = |k: &str| n.attribute(k).map(str::to_string);
+                let f = PackageFormat {
+                    package_format: a("PackageFormat"),
+                    psfx_version: a("PSFXVersion"),
+                    psfx_delta_format: a("PSFXDeltaFormat"),
+                };
+                if f.package_format
+                    .as_deref()
+                    .is_some_and(|f| f.eq_ignore_ascii_case("PSFX"))
+                {
+                    m.psfx = true;
+                }
+                if f != PackageFormat::default() {
+                    m.format = Some(f);
                 }
             }
             "parent" => m.parents.extend(
@@ -151,10 +157,16 @@ mod tests {
         assert_eq!(m.parents[0].name, "WinPE-Package");
         assert!(m.psfx);
         let f = m.format.unwrap();
-        assert_eq!(f.format, "PSFX");
-        assert_eq!(f.psfx_version.as_deref(), Some("2"));
-        assert_eq!(f.delta_format.as_deref(), Some("ForwardOnly"));
+        assert_eq!(f.package_format.as_deref(), Some("PSFX"));
+        assert_eq!(f.psfx_version, None);
         assert_eq!(m.updates.len(), 1);
+        let x2 = String::from_utf8_lossy(x).replace(
+            r#"PackageFormat="PSFX"/>"#,
+            r#"PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"/>"#,
+        );
+        let f = parse_mum(x2.as_bytes()).unwrap().format.unwrap();
+        assert_eq!(f.psfx_version.as_deref(), Some("2"));
+        assert_eq!(f.psfx_delta_format.as_deref(), Some("ForwardOnly"));
         assert!(parse_mum(b"<assembly/>").is_err());
         assert!(parse_mum(b"not xml").is_err());
     }

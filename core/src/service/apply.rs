@@ -336,6 +336,20 @@ impl<'t> Editor<'t> {
                 projected.insert(p);
             }
             self.put_file(sxs_dir, base, f.sha1, &proto)?;
+            if let Some(r) = &f.reverse {
+                // r\<file>: the delta back to RTM that the next servicing's f\ deltas need.
+                let rdir = match sub {
+                    Some(s) => self.ensure_dir(&format!("{WINSXS}\\{}\\r\\{s}", c.folder))?,
+                    None => self.ensure_dir(&format!("{WINSXS}\\{}\\r", c.folder))?,
+                };
+                let rproto = Dentry {
+                    hard_link_group: 0,
+                    attributes: attr::ARCHIVE,
+                    security_id: self.tree.nodes[rdir].security_id,
+                    ..proto.clone()
+                };
+                self.put_file(rdir, base, r.sha1, &rproto)?;
+            }
         }
         let mproto = Dentry {
             attributes: attr::ARCHIVE,
@@ -410,7 +424,7 @@ impl<'t> Editor<'t> {
 
 /// True when a WinSxS folder's component name stands for `full` (lower-case). Windows shortens
 /// long names to `prefix..suffix`, so such a name matches by its two ends.
-fn sxs_name_matches(folder_name: &str, full: &str) -> bool {
+pub(crate) fn sxs_name_matches(folder_name: &str, full: &str) -> bool {
     let f = folder_name.to_ascii_lowercase();
     match f.split_once("..") {
         None => f == full,
@@ -531,6 +545,8 @@ mod tests {
                     member: 0,
                     sha1: [*b; 20],
                     size: 1,
+                    form: crate::package::PayloadForm::Full,
+                    reverse: None,
                 })
                 .collect(),
         }

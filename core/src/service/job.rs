@@ -12,15 +12,18 @@
 use std::sync::Arc;
 
 use super::install::{shared_winre, InstallOptions, NewWinre, WinreReplacement, WINRE_PATH};
+use super::manifests::decode_for_image;
+use super::rebuild::RtmFinder;
 use super::setup::{expand_to_zip, SetupExpansion, ZipOptions};
 use super::winre::{
     outcome, plan_patch, verify_output, write_patch, PatchOptions, PatchOutcome, PatchPlan,
 };
-use super::{prepare, select_packages, Prepared};
+use super::{prepare_in, select_packages, Prepared};
 use crate::codec::parallel::Backend;
 use crate::hash::{hash_reader, Digests};
 use crate::io::{OutputStore, Part, Progress, ReadAt, SharedReader, SinkCursor};
 use crate::media::{self, Node, Target};
+use crate::package::PayloadForm;
 use crate::package::{open_package, Package};
 use crate::wim::format::ResHdr;
 use crate::wim::write::{WimWriter, WriteSummary};
@@ -246,10 +249,10 @@ pub fn run_patch<S: OutputStore>(
         return job.setup(packages);
     }
     let found = locate(media, &request.layers, target)?;
-    let packages = open_packages(packages)?;
+    let mut packages = open_packages(packages)?;
     match target {
-        PatchTarget::Install => job.install(found, &packages),
-        _ => job.winre(found, &packages),
+        PatchTarget::Install => job.install(found, &mut packages),
+        _ => job.winre(found, &mut packages),
     }
 }
 
@@ -273,15 +276,42 @@ fn report(request: &PatchRequest, input: String) -> PatchReport {
     }
 }
 
-/// Select and check the packages (pass 1), then plan the serviced WinRE `wim`.
+/// Decode the packages' DCM manifests with the base of the stack that services them, select and
+/// check the packages (pass 1: payloads shipped as deltas rebuilt on the image's RTM files), then
+/// plan the serviced WinRE `wim`.
 fn plan_winre<'p>(
     request: &PatchRequest,
     wim: &Wim,
-    packages: &'p [Package],
+    packages: &'p mut [Package],
     indices: Vec<u32>,
     progress: &dyn Progress,
 ) -> Result<(Prepared<'p>, PatchPlan)> {
-    let prepared = prepare(&select_packages(packages), progress)?;
+    let serviced_images = if indices.is_empty() {
+        wim.images().len()
+    } else {
+        indices.len()
+    };
+    let base_index = indices.first().copied().unwrap_or(1);
+    let finder = RtmFinder::new(wim, base_index)?;
+    let decoded = decode_for_image(packages, &finder);
+    let packages: &'p [Package] = packages;
+    let mut prepared = prepare_in(
+        &select_packages(packages),
+        Some((&finder, base_index)),
+        progress,
+    )?;
+    let deltas = prepared
+        .packages
+        .iter()
+        .flat_map(|p| p.components.iter().flat_map(|c| c.files.iter()))
+        .any(|f| f.form != PayloadForm::Full);
+    if deltas && serviced_images > 1 {
+        return Err(Error::Unsupported(format!(
+            "payloads shipped as deltas are rebuilt on one image's component store, and {serviced_images} \
+             images are selected: service them one at a time (--index)"
+        )));
+    }
+    prepared.notes.extend(decoded);
     let opts = PatchOptions {
         indices,
         integrity: request.options.integrity || has_integrity(wim),
@@ -319,10 +349,11 @@ fn payload_size(packages: &[Package]) -> u64 {
 
 impl<S: OutputStore> Job<'_, S> {
     /// The WinRE target: the serviced WIM itself.
-    fn winre(&mut self, found: Located, packages: &[Package]) -> Result<PatchReport> {
+    fn winre(&mut self, found: Located, packages: &mut [Package]) -> Result<PatchReport> {
         let (request, progress) = (self.request, self.progress);
         let store = &mut *self.store;
         let wim = &*found.wim;
+        let payload_bytes = payload_size(packages);
         let (prepared, plan) = plan_winre(
             request,
             wim,
@@ -339,7 +370,7 @@ impl<S: OutputStore> Job<'_, S> {
         store.reserve(
             found
                 .size
-                .saturating_add(payload_size(packages))
+                .saturating_add(payload_bytes)
                 .saturating_add(16 << 20),
         )?;
         let (summary, digests, back) =
@@ -356,7 +387,7 @@ impl<S: OutputStore> Job<'_, S> {
     }
 
     /// The install target: the serviced WinRE in every selected edition of install.wim.
-    fn install(&mut self, found: Located, packages: &[Package]) -> Result<PatchReport> {
+    fn install(&mut self, found: Located, packages: &mut [Package]) -> Result<PatchReport> {
         let (request, progress) = (self.request, self.progress);
         let store = &mut *self.store;
         let install = &*found.wim;
@@ -370,6 +401,7 @@ impl<S: OutputStore> Job<'_, S> {
         let winre_blob = install.open_blob(&hash)?;
         let winre_size = winre_blob.size();
         let winre = Wim::open(Arc::new(winre_blob))?;
+        let payload_bytes = payload_size(packages);
         let (prepared, plan) = plan_winre(request, &winre, packages, Vec::new(), progress)?;
         let mut rep = report(request, found.label);
         rep.selected = selected.clone();
@@ -379,7 +411,7 @@ impl<S: OutputStore> Job<'_, S> {
         }
         // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
         // inside the new install.wim next to everything carried over.
-        let winre_room = winre_size.saturating_add(payload_size(packages));
+        let winre_room = winre_size.saturating_add(payload_bytes);
         store.reserve(
             found
                 .size

@@ -10,6 +10,9 @@
 //! * [`select`]: which packages (or MSU inner packages) are serviced, in Microsoft's order (SSU
 //!   before the Safe OS DU), and which are refused with a reason (DCM manifests, PSF/delta payloads,
 //!   cumulative updates) — decided before anything is read or written;
+//! * [`manifests`]: DCM manifests decoded with the base of the stack that services them (the
+//!   image's, or an SSU's of the same run);
+//! * [`rebuild`]: `f\`/`n\` delta payloads rebuilt on the image's RTM files, `r\` deltas made;
 //! * [`plan`]: every payload hashed, its SHA-256 checked against the manifest (pass 1, nothing
 //!   written yet), and its SHA-1 noted for the WIM;
 //! * [`apply`]: the edits of an [`crate::wim::model::ImageTree`] and the [`ChangeLog`];
@@ -27,7 +30,9 @@ pub mod apply;
 pub mod handoff;
 pub mod install;
 pub mod job;
+pub mod manifests;
 pub mod plan;
+pub mod rebuild;
 pub mod records;
 pub mod select;
 pub mod setup;
@@ -35,7 +40,7 @@ pub mod winre;
 
 pub use apply::ChangeLog;
 pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
-pub use plan::{prepare, Prepared};
+pub use plan::{prepare, prepare_in, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{
     outcome, patch_wim, plan_patch, verify_output, write_patch, ImagePatch, PatchOptions,

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+use super::rebuild::{rebuild, reverse, RtmFinder, MAX_REBUILT};
 use super::select::{Selected, Selection};
 use crate::hash::hex;
 use crate::io::Progress;
 use crate::package::manifest::{expand_runtime_path, MAX_MANIFEST};
-use crate::package::{AssemblyIdentity, Package, PackageKind, MAX_MUM};
+use crate::package::{AssemblyIdentity, Package, PackageKind, PayloadForm, MAX_MUM};
 use crate::wim::model::Hash;
 use crate::{Error, Result};
 
@@ -30,6 +31,20 @@ pub struct PreparedFile {
     #[serde(skip)]
     pub member: usize,
     /// SHA-1 of the bytes (the WIM blob id).
+    #[serde(serialize_with = "ser_hex")]
+    pub sha1: Hash,
+    /// Size in bytes.
+    pub size: u64,
+    /// What the package member holds (the file, or a delta it was rebuilt from).
+    pub form: PayloadForm,
+    /// The `r\` delta written next to the file (files rebuilt from `f\` only).
+    pub reverse: Option<ReverseDelta>,
+}
+
+/// An `r\<file>` delta the write puts in the component folder: from the new file back to RTM.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ReverseDelta {
+    /// SHA-1 of the delta (the WIM blob id).
     #[serde(serialize_with = "ser_hex")]
     pub sha1: Hash,
     /// Size in bytes.
@@ -85,6 +100,13 @@ pub struct PreparedPackage<'a> {
     /// are streamed again.
     #[serde(skip)]
     pub payloads: BTreeMap<usize, Vec<u8>>,
+    /// Files rebuilt from `f\`/`n\` deltas, by CAB member, within [`PAYLOAD_CACHE`]; the write
+    /// rebuilds the others again ([`rebuild_member`]).
+    #[serde(skip)]
+    pub rebuilt: BTreeMap<usize, Vec<u8>>,
+    /// Their `r\` deltas, by CAB member, within the same budget.
+    #[serde(skip)]
+    pub reverses: BTreeMap<usize, Vec<u8>>,
 }
 
 /// Decoded payload bytes kept between the digest pass and the write, over all packages of one
@@ -100,6 +122,8 @@ pub struct Prepared<'a> {
     pub packages: Vec<PreparedPackage<'a>>,
     /// Remarks from the selection.
     pub notes: Vec<String>,
+    /// The image (1-based) whose component store gave the RTM bases of `f\` deltas.
+    pub base_image: Option<u32>,
 }
 
 impl Prepared<'_> {
@@ -122,6 +146,17 @@ impl Prepared<'_> {
 /// hand-off script), then read manifests and records and
 /// check every payload digest.
 pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepared<'a>> {
+    prepare_in(sel, None, progress)
+}
+
+/// [`prepare`] for packages whose payloads may be deltas: `f\` deltas are rebuilt on the RTM
+/// base found in `image`'s component store. A delta that cannot be rebuilt, or whose result does
+/// not match the manifest's digest, refuses its package ([`Error::Refused`], with the hand-off).
+pub fn prepare_in<'a>(
+    sel: &Selection<'a>,
+    image: Option<(&RtmFinder, u32)>,
+    progress: &dyn Progress,
+) -> Result<Prepared<'a>> {
     if !sel.refused.is_empty() {
         return Err(Error::Refused(Box::new(sel.refusal())));
     }
@@ -131,17 +166,27 @@ pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepa
     let mut packages = Vec::new();
     let mut budget = PAYLOAD_CACHE;
     for s in &sel.serviced {
-        packages.push(prepare_package(s, &mut budget, progress)?);
+        let finder = image.map(|(f, _)| f);
+        match prepare_package(s, &mut budget, finder, progress) {
+            Ok(p) => packages.push(p),
+            Err(Error::Refused(r)) if r.packages.is_empty() => {
+                let why = r.notes.join("; ");
+                return Err(Error::Refused(Box::new(sel.refusal_with(s.package, why))));
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Prepared {
         packages,
         notes: sel.notes.clone(),
+        base_image: image.map(|(_, i)| i),
     })
 }
 
 fn prepare_package<'a>(
     s: &Selected<'a>,
     budget: &mut u64,
+    image: Option<&RtmFinder>,
     progress: &dyn Progress,
 ) -> Result<PreparedPackage<'a>> {
     let p = s.package;
@@ -191,6 +236,8 @@ fn prepare_package<'a>(
                 member: loc.index,
                 sha1: [0; 20],
                 size: loc.size,
+                form: loc.form,
+                reverse: None,
             });
         }
         components.push(PreparedComponent {
@@ -205,7 +252,9 @@ fn prepare_package<'a>(
     let wanted: Vec<usize> = {
         let mut v: Vec<usize> = components
             .iter()
-            .flat_map(|c| c.files.iter().map(|f| f.member))
+            .flat_map(|c| c.files.iter())
+            .filter(|f| f.form == PayloadForm::Full)
+            .map(|f| f.member)
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -259,8 +308,44 @@ fn prepare_package<'a>(
         .map(|(i, (a, b, n))| (i, (a.finalize().into(), b.finalize().into(), n)))
         .collect();
 
+    let mut rebuilt = BTreeMap::new();
+    let mut reverses = BTreeMap::new();
     for (c, pc) in p.components.iter().zip(components.iter_mut()) {
         for (f, pf) in c.files.iter().zip(pc.files.iter_mut()) {
+            if pf.form != PayloadForm::Full {
+                if progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let (new, rev) =
+                    rebuild_member(p, c, f, pf.form, pf.member, image).map_err(|e| match e {
+                        Error::Cancelled => e,
+                        // A refusal of this package (the caller adds it to the selection's).
+                        e => Error::Refused(Box::new(crate::error::Refusal {
+                            packages: Vec::new(),
+                            notes: vec![format!("{label}: {e}")],
+                            script: String::new(),
+                        })),
+                    })?;
+                pf.sha1 = if new.is_empty() {
+                    crate::wim::model::ZERO_HASH
+                } else {
+                    crate::hash::sha1(&new)
+                };
+                pf.size = new.len() as u64;
+                pf.reverse = rev.as_ref().map(|r| ReverseDelta {
+                    sha1: crate::hash::sha1(r),
+                    size: r.len() as u64,
+                });
+                let cost = new.len() as u64 + rev.as_ref().map_or(0, |r| r.len() as u64);
+                if cost <= *budget {
+                    *budget -= cost;
+                    rebuilt.insert(pf.member, new);
+                    if let Some(r) = rev {
+                        reverses.insert(pf.member, r);
+                    }
+                }
+                continue;
+            }
             let (sha256, sha1, size) = digests
                 .get(&pf.member)
                 .copied()
@@ -309,5 +394,64 @@ fn prepare_package<'a>(
         time,
         components,
         payloads,
+        rebuilt,
+        reverses,
     })
+}
+
+/// Rebuild the file `f` of component `c` from its delta member (`form`, CAB member `member`) and
+/// check it against the manifest's digest; for `f\` also make its `r\` delta back to the RTM
+/// base. The error says which file and why (no base, bad CRC32, truncated or invalid delta, an
+/// unsupported delta type, a digest mismatch).
+pub fn rebuild_member(
+    p: &Package,
+    c: &crate::package::Component,
+    f: &crate::package::ManifestFile,
+    form: PayloadForm,
+    member: usize,
+    image: Option<&RtmFinder>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let what = format!("{} of {}", f.name, c.manifest_name);
+    let name = p.members.get(member).map_or("?", |m| m.name.as_str());
+    let delta = p.archive().read(member, MAX_REBUILT)?;
+    let rtm = match form {
+        PayloadForm::Forward => Some(
+            image
+                .ok_or_else(|| {
+                    Error::NotFound(format!("{what}: no image to find the f\\ delta's base in"))
+                })?
+                .rtm(&c.identity.key(), &f.name)
+                .map_err(|e| Error::NotFound(format!("{what} ({name}): {e}")))?,
+        ),
+        _ => None,
+    };
+    let new = rebuild(form, delta, rtm.as_deref())
+        .map_err(|e| Error::Invalid(format!("{what}: {name} does not rebuild the file: {e}")))?;
+    let mismatch = |alg: &str, want: &[u8], got: &[u8]| {
+        (want != got).then(|| Error::DigestMismatch {
+            what: format!("{what} rebuilt from {name} ({alg} in the manifest)"),
+            expected: hex(want),
+            actual: hex(got),
+        })
+    };
+    let wrong = if let Some(want) = f.sha256 {
+        mismatch("SHA-256", &want, &crate::hash::sha256(&new))
+    } else if let Some(want) = f.sha1 {
+        mismatch("SHA-1", &want, &crate::hash::sha1(&new))
+    } else {
+        Some(Error::Unsupported(format!(
+            "{what}: the manifest gives no digest"
+        )))
+    };
+    if let Some(e) = wrong {
+        return Err(e);
+    }
+    let rev = match &rtm {
+        Some(r) => Some(
+            reverse(&new, r)
+                .map_err(|e| Error::Invalid(format!("{what}: the r\\ delta to RTM: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok((new, rev))
 }

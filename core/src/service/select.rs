@@ -3,8 +3,10 @@
 //! The engine does file-level component servicing only. What it cannot do faithfully is refused
 //! before anything is read or written, with a reason a technician can act on, and goes to the DISM
 //! hand-off script instead ([`super::handoff`]):
-//! * DCM-compressed manifests (deltas against a base inside the user's `wcp.dll`: domain.md §3);
-//! * PSFX / express packages and `*.cix.xml` delta payloads (the CAB holds differentials);
+//! * DCM-compressed manifests that did not decode with the base of the servicing stack that
+//!   services the package (`super::manifests`);
+//! * payloads only present as `r\` deltas, or not in the CAB at all (an express package's `.psf`),
+//!   and `*.cix.xml` delta payloads;
 //! * cumulative updates (RollupFix): WinRE gets only their servicing stack (domain.md §0.3);
 //! * Setup DUs (they go to `sources\`, not into an image).
 //!
@@ -13,7 +15,7 @@
 //! item 4, #15 item 4); its body is noted as not applied, which refuses nothing.
 
 use crate::package::msu::MsuMember;
-use crate::package::{Container, Package, PackageKind, PayloadLayout};
+use crate::package::{Container, Package, PackageKind, PayloadForm};
 
 /// A package that will be serviced.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +74,28 @@ impl Selection<'_> {
         all
     }
 
+    /// The refusal when `package`, selected for servicing, turns out not serviceable once its
+    /// payloads are read (a delta that does not rebuild): it joins the refused ones with `reason`.
+    pub fn refusal_with(&self, package: &Package, reason: String) -> crate::error::Refusal {
+        let mut s = Selection {
+            serviced: self
+                .serviced
+                .iter()
+                .filter(|x| !std::ptr::eq(x.package, package))
+                .copied()
+                .collect(),
+            refused: self.refused.clone(),
+            notes: self.notes.clone(),
+        };
+        s.refused.push(Refused {
+            name: package.file_name.clone(),
+            kb: package.kb.clone(),
+            kind: package.kind,
+            reason,
+        });
+        s.refusal()
+    }
+
     /// What [`crate::Error::Refused`] carries for this selection: the refused packages with
     /// their reasons, the notes, and the DISM hand-off script for everything it holds.
     pub fn refusal(&self) -> crate::error::Refusal {
@@ -113,43 +137,51 @@ pub fn unserviceable(p: &Package) -> Option<String> {
             "it has no update.mum, so it is not a complete CBS package".to_string()
         });
     }
-    if p.psfx {
-        why.push(
-            "it is a PSFX (express) package: the CAB holds differentials to apply against files \
-             of the image, which only DISM/CBS can do"
-                .into(),
-        );
-    }
     if p.delta_payloads {
         why.push("its payloads are deltas indexed by a .cix.xml, not full files".into());
     }
-    let dcm: Vec<&str> = p
+    // DCM manifests are decoded before selection with the base of the stack that services the
+    // package (`super::manifests`); one that is still not decoded names why.
+    for c in p
         .components
         .iter()
-        .filter(|c| c.dcm_compressed)
-        .map(|c| c.manifest_name.as_str())
-        .collect();
-    if !dcm.is_empty() {
-        why.push(format!(
-            "{} component manifest(s) are DCM-compressed (deltas against base manifests inside \
-             Windows' wcp.dll, which mediaprep does not have), e.g. {}",
-            dcm.len(),
-            dcm[0]
-        ));
+        .filter(|c| c.dcm_compressed && c.decoded.is_none())
+    {
+        why.push(c.decode_error.clone().unwrap_or_else(|| {
+            format!(
+                "{}: DCM-compressed manifest not decoded (no base manifest: the image's servicing \
+                 stack wcp.dll was not read)",
+                c.manifest_name
+            )
+        }));
+        if why.len() > 8 {
+            break;
+        }
     }
-    for c in p.components.iter().filter(|c| !c.dcm_compressed) {
+    for c in p
+        .components
+        .iter()
+        .filter(|c| !c.dcm_compressed || c.decoded.is_some())
+    {
         for f in &c.files {
             match p.payload_for(c, f) {
-                Ok(loc) if loc.layout == PayloadLayout::Delta => {
+                Ok(loc) if loc.form == PayloadForm::Reverse => {
                     why.push(format!(
-                        "{} of {} is stored as a delta ({})",
+                        "{} of {} is only in the package as a reverse (r\\) delta ({}), which \
+                         cannot rebuild the new file",
                         f.name, c.manifest_name, loc.member
                     ));
                 }
                 Ok(_) => {}
                 Err(_) => why.push(format!(
-                    "{} of {} is not in the package",
-                    f.name, c.manifest_name
+                    "{} of {} is not in the package{}",
+                    f.name,
+                    c.manifest_name,
+                    if p.psfx {
+                        " (PSFX: its payloads are in a .psf only DISM applies)"
+                    } else {
+                        ""
+                    }
                 )),
             }
             if f.sha256.is_none() && f.sha1.is_none() {
@@ -169,6 +201,9 @@ pub fn unserviceable(p: &Package) -> Option<String> {
              stack from it, and mediaprep does not service cumulative updates"
                 .into(),
         );
+    }
+    if p.psfx && !why.is_empty() {
+        why.insert(0, "a PSFX package".into());
     }
     (!why.is_empty()).then(|| why.join("; "))
 }

@@ -14,9 +14,11 @@ use std::collections::HashSet;
 use sha2::{Digest, Sha256};
 
 use super::apply::{apply_packages, ChangeLog};
-use super::plan::Prepared;
+use super::plan::{rebuild_member, Prepared, PreparedPackage};
+use super::rebuild::RtmFinder;
 use crate::codec::Compression;
 use crate::io::{Progress, SharedReader, WriteAt};
+use crate::package::PayloadForm;
 use crate::wim::meta_write::for_each_stream_ref;
 use crate::wim::model::{Hash, ImageTree};
 use crate::wim::read::VerifyReport;
@@ -262,8 +264,9 @@ pub fn write_patch<W: WriteAt>(
     // 1's SHA-1.
     for p in &prepared.packages {
         let mut want: std::collections::BTreeMap<usize, Hash> = Default::default();
+        add_rebuilt(src, prepared, p, &seen, w, progress)?;
         for c in &p.components {
-            for f in &c.files {
+            for f in c.files.iter().filter(|f| f.form == PayloadForm::Full) {
                 if seen.contains(&f.sha1) && !w.has_blob(&f.sha1) {
                     if f.size > MAX_PAYLOAD {
                         return Err(Error::Limit(format!(
@@ -365,6 +368,69 @@ pub fn write_patch<W: WriteAt>(
             return Err(Error::Cancelled);
         }
         w.add_image(tree, xml.clone())?;
+    }
+    Ok(())
+}
+
+/// The files of `p` rebuilt from deltas, and their `r\` deltas: from pass 1's cache, or rebuilt
+/// once more (same bytes, their SHA-1 checked against pass 1's) when the cache could not hold them.
+fn add_rebuilt<W: WriteAt>(
+    src: &Wim,
+    prepared: &Prepared,
+    p: &PreparedPackage,
+    seen: &HashSet<Hash>,
+    w: &mut WimWriter<W>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut finder = None;
+    for (c, pc) in p.package.components.iter().zip(&p.components) {
+        for (f, pf) in c.files.iter().zip(&pc.files) {
+            if pf.form == PayloadForm::Full {
+                continue;
+            }
+            if progress.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let rev = pf
+                .reverse
+                .filter(|r| seen.contains(&r.sha1) && !w.has_blob(&r.sha1));
+            let new_wanted = pf.size > 0 && seen.contains(&pf.sha1) && !w.has_blob(&pf.sha1);
+            if !new_wanted && rev.is_none() {
+                continue;
+            }
+            let again;
+            let (new, r) = match (p.rebuilt.get(&pf.member), p.reverses.get(&pf.member)) {
+                (Some(n), r) if rev.is_none() || r.is_some() => {
+                    (n.as_slice(), r.map(Vec::as_slice))
+                }
+                _ => {
+                    if finder.is_none() {
+                        if let Some(i) = prepared.base_image {
+                            finder = Some(RtmFinder::new(src, i)?);
+                        }
+                    }
+                    again = rebuild_member(p.package, c, f, pf.form, pf.member, finder.as_ref())?;
+                    (again.0.as_slice(), again.1.as_deref())
+                }
+            };
+            let check = |got: Hash, want: Hash, what: &str| {
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(Error::DigestMismatch {
+                        what: format!("{}: {what} of {} differs from pass 1", p.label, f.name),
+                        expected: crate::hash::hex(&want),
+                        actual: crate::hash::hex(&got),
+                    })
+                }
+            };
+            if new_wanted {
+                check(w.add_blob(new)?, pf.sha1, "the rebuilt file")?;
+            }
+            if let (Some(want), Some(bytes)) = (rev, r) {
+                check(w.add_blob(bytes)?, want.sha1, "the r\\ delta")?;
+            }
+        }
     }
     Ok(())
 }

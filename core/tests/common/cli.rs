@@ -1,7 +1,10 @@
 //! Running the `mediaprep` binary (test binaries built with the `cli` feature only: the binary's
 //! path is known to them alone).
 
+use std::path::Path;
 use std::process::{Command, Output};
+
+use super::fixtures;
 
 /// Run `mediaprep ARGS…`.
 pub fn mediaprep(args: &[&str]) -> Output {
@@ -20,4 +23,24 @@ pub fn ok(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A path as `&str` (the fixtures' paths are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `mediaprep patch INPUT --package FIXTURE… -o OUT EXTRA…`.
+pub fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> Output {
+    let fx = fixtures();
+    let mut args = vec!["patch".to_string(), s(input).to_string()];
+    for p in packages {
+        args.push("--package".into());
+        args.push(s(&fx.join(p)).to_string());
+    }
+    args.push("-o".into());
+    args.push(s(out).to_string());
+    args.extend(extra.iter().map(|x| x.to_string()));
+    let a: Vec<&str> = args.iter().map(|x| x.as_str()).collect();
+    mediaprep(&a)
 }

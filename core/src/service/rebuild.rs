@@ -1,0 +1,211 @@
+//! Payloads shipped as PA30 deltas: finding the RTM base in the image, rebuilding the new file,
+//! and the reverse (`r\`) delta written next to it.
+//!
+//! Microsoft's packages in the real layout ship a component's file as the full file, as `n\<file>`
+//! (a delta from nothing) or as `f\<file>` (a forward delta from the component's RTM version,
+//! build `x.y.z.1`). An image's component store keeps, for each serviced component, the current
+//! file plus `r\<file>`, the delta from it back to RTM. So the base of an `f\` delta is: in a WinSxS
+//! folder of the same component family (name, architecture, culture, token; any version), the
+//! folder's file with its `r\` delta applied, or the file of a folder that is itself the RTM
+//! version. Deltas may start with a CRC32 of the rest (checked by the delta engine).
+
+use crate::delta::encode::{create, CreateOptions};
+use crate::delta::{apply, ApplyOptions};
+use crate::io::{read_vec, ReadAt};
+use crate::package::manifest::{parse_version, IdentityKey, SxsName};
+use crate::package::PayloadForm;
+use crate::wim::model::ImageTree;
+use crate::wim::Wim;
+use crate::{Error, Result};
+
+/// Largest file rebuilt from a delta (and largest base read from the image for it).
+pub const MAX_REBUILT: u64 = 512 << 20;
+
+/// The component store of the image being serviced, as it was before this run (a run never
+/// changes a family's RTM file, so later packages of the run see the same bases).
+pub struct RtmFinder<'a> {
+    wim: &'a Wim,
+    tree: ImageTree,
+}
+
+fn u16s(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+/// True when a version is an RTM one (`x.y.z.1`).
+pub fn is_rtm(version: &str) -> bool {
+    parse_version(version).is_some_and(|v| v[3] == 1)
+}
+
+impl<'a> RtmFinder<'a> {
+    /// The finder over image `index` (1-based) of `wim`.
+    pub fn new(wim: &'a Wim, index: u32) -> Result<Self> {
+        Ok(RtmFinder {
+            wim,
+            tree: wim.image_tree(index)?,
+        })
+    }
+
+    /// The image file the finder reads.
+    pub fn wim(&self) -> &'a Wim {
+        self.wim
+    }
+
+    /// The image's tree as it was before servicing.
+    pub fn tree(&self) -> &ImageTree {
+        &self.tree
+    }
+
+    fn read(&self, node: usize, what: &str) -> Result<Vec<u8>> {
+        let d = &self.tree.nodes[node];
+        let r = self.wim.open_data(d)?;
+        read_vec(&r, "image file", 0, r.size(), MAX_REBUILT)
+            .map_err(|e| Error::Invalid(format!("{what}: {e}")))
+    }
+
+    fn file_in(&self, dir: usize, rel: &str) -> Option<usize> {
+        let mut cur = dir;
+        for part in rel.split(['\\', '/']).filter(|p| !p.is_empty()) {
+            cur = self.tree.child(cur, &u16s(part))?;
+        }
+        (!self.tree.nodes[cur].is_dir()).then_some(cur)
+    }
+
+    /// The RTM bytes of `file` (its name in the component folder) of the family `key`, or why
+    /// there is none. The `r\` delta carries the RTM file's hash, which the engine checks.
+    pub fn rtm(&self, key: &IdentityKey, file: &str) -> Result<Vec<u8>> {
+        let sxs = self
+            .tree
+            .lookup("Windows/WinSxS")
+            .map_err(|_| Error::NotFound("the image has no Windows\\WinSxS".into()))?;
+        let mut folders: Vec<([u32; 4], usize, String)> = Vec::new();
+        for &c in &self.tree.nodes[sxs].children {
+            let d = &self.tree.nodes[c];
+            if !d.is_dir() {
+                continue;
+            }
+            let name = d.name_string();
+            let Some(n) = SxsName::parse(&name) else {
+                continue;
+            };
+            if n.arch.eq_ignore_ascii_case(&key.arch)
+                && super::apply::sxs_name_matches(&n.name, &key.name)
+                && n.token.eq_ignore_ascii_case(&key.token)
+                && n.culture.eq_ignore_ascii_case(&key.culture)
+            {
+                if let Some(v) = parse_version(&n.version) {
+                    folders.push((v, c, name));
+                }
+            }
+        }
+        folders.sort_by_key(|f| std::cmp::Reverse(f.0));
+        for (_, dir, name) in &folders {
+            let (Some(r), Some(cur)) = (
+                self.file_in(*dir, &format!("r\\{file}")),
+                self.file_in(*dir, file),
+            ) else {
+                continue;
+            };
+            let what = format!("WinSxS\\{name}\\r\\{file}");
+            let delta = self.read(r, &what)?;
+            let current = self.read(cur, &format!("WinSxS\\{name}\\{file}"))?;
+            return apply(&current, &delta, &apply_options())
+                .map_err(|e| Error::Invalid(format!("{what} does not apply to its file: {e}")));
+        }
+        for (v, dir, name) in &folders {
+            if v[3] == 1 {
+                if let Some(f) = self.file_in(*dir, file) {
+                    return self.read(f, &format!("WinSxS\\{name}\\{file}"));
+                }
+            }
+        }
+        Err(Error::NotFound(if folders.is_empty() {
+            format!(
+                "no RTM base: the image has no WinSxS folder of {}_{}_{}_{}",
+                key.arch, key.name, key.token, key.culture
+            )
+        } else {
+            format!(
+                "no RTM base: {} has neither r\\{file} nor an RTM (x.y.z.1) version",
+                folders
+                    .iter()
+                    .map(|f| f.2.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }))
+    }
+}
+
+fn apply_options() -> ApplyOptions {
+    ApplyOptions {
+        max_target_size: MAX_REBUILT,
+        ..Default::default()
+    }
+}
+
+/// The new file from a payload member of `form`: a full file as is, an `n\` delta applied to an
+/// empty reference, an `f\` delta to `rtm`. `r\` alone cannot rebuild the file.
+pub fn rebuild(form: PayloadForm, member: Vec<u8>, rtm: Option<&[u8]>) -> Result<Vec<u8>> {
+    match form {
+        PayloadForm::Full => Ok(member),
+        PayloadForm::Null => apply(&[], &member, &apply_options()),
+        PayloadForm::Forward => {
+            let base =
+                rtm.ok_or_else(|| Error::NotFound("no RTM base for the f\\ delta".into()))?;
+            apply(base, &member, &apply_options())
+        }
+        PayloadForm::Reverse => Err(Error::Unsupported(
+            "only a reverse (r\\) delta: it cannot rebuild the new file".into(),
+        )),
+    }
+}
+
+/// The `r\` delta from `new` back to `rtm`, made by our encoder and applied back before it is
+/// accepted.
+pub fn reverse(new: &[u8], rtm: &[u8]) -> Result<Vec<u8>> {
+    let r = create(new, rtm, &CreateOptions::default())?;
+    let back = apply(new, &r, &apply_options())?;
+    if back != rtm {
+        return Err(Error::Invalid(
+            "the reverse delta does not give the RTM file back".into(),
+        ));
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuild_forms() {
+        // Incompressible bytes, so the f\ delta must copy from its reference.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let rtm: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let mut new = rtm.clone();
+        new[100..120].copy_from_slice(b"version 10.0.26100.8");
+        let f = create(&rtm, &new, &CreateOptions::default()).unwrap();
+        let n = create(&[], &new, &CreateOptions::default()).unwrap();
+        assert_eq!(
+            rebuild(PayloadForm::Forward, f.clone(), Some(&rtm)).unwrap(),
+            new
+        );
+        assert_eq!(rebuild(PayloadForm::Null, n, None).unwrap(), new);
+        assert_eq!(rebuild(PayloadForm::Full, new.clone(), None).unwrap(), new);
+        assert!(rebuild(PayloadForm::Forward, f.clone(), None).is_err());
+        let other: Vec<u8> = rtm.iter().map(|b| b ^ 0x5a).collect();
+        assert!(rebuild(PayloadForm::Forward, f, Some(&other)).is_err());
+        assert!(rebuild(PayloadForm::Reverse, Vec::new(), Some(&rtm)).is_err());
+        let r = reverse(&new, &rtm).unwrap();
+        assert_eq!(apply(&new, &r, &ApplyOptions::default()).unwrap(), rtm);
+        assert!(is_rtm("10.0.26100.1") && !is_rtm("10.0.26100.8037"));
+    }
+}
