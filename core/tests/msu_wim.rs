@@ -89,7 +89,7 @@ fn package_json_lists_members_ssu_and_psfx_attributes() {
     assert_eq!(p["identity"]["version"], id["version"]);
     assert_eq!(p["kb"], lcu["package"]["kb"]);
     assert_eq!(p["psfx"], true);
-    assert_eq!(p["format"]["format"], "PSFX");
+    assert_eq!(p["format"]["package_format"], "PSFX");
     assert_eq!(p["format"]["psfx_version"], "2");
     assert_eq!(p["format"]["psfx_delta_format"], "ForwardOnly");
 
