@@ -38,7 +38,8 @@ SPEC (CAB mode, "mode": "cab" or absent)
                              "source": "path/on/disk"  |  "text": "inline contents"  |  "base64": "...",
                              "form": "full",   # full: <folder>\<name>; "n": <folder>\n\<name>, a PA30 from
                                                # an empty reference; "f": <folder>\f\<name>, a PA30 from
-                                               # "rtm" (a file) to the new file
+                                               # "rtm" (a file) to the new file; "r": only
+                                               # <folder>\r\<name>, new -> "rtm" (refusal tests)
                              "rtm": "path",    # the RTM file "f" deltas are made against
                              "crc32": true,    # n/f: prefix the delta with CRC32 (zlib) of the delta, LE
                              "bad_crc": false, "truncate_delta": false,   # tamper: damage the delta
@@ -291,6 +292,11 @@ def payload_member(f, data, base_dir, enc):
     form = f.get("form", "full")
     if form == "full":
         return "", data
+    if form == "r":  # only the reverse delta (new -> "rtm"): a package CBS could not rebuild from
+        rtm = file_bytes({"source": f["rtm"]}, base_dir)
+        delta = enc.delta(data, rtm)
+        return "r\\", (struct.pack("<I", zlib.crc32(delta) & 0xFFFFFFFF) + delta
+                        if f.get("crc32", True) else delta)
     if form == "n":
         reference = b""
     elif form == "f":

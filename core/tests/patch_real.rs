@@ -599,3 +599,58 @@ fn write_pass_rebuilds_what_the_cache_did_not_keep() {
     .unwrap();
     assert!(bytes == read(&cli));
 }
+
+/// A payload present only as an `r\` delta cannot be rebuilt: the package is refused, naming it.
+#[test]
+fn reverse_only_payload_is_refused() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let mut spec: serde_json::Value = serde_json::from_slice(&read(
+        &workspace().join("scripts/fixtures.d/safeos-du-real.json"),
+    ))
+    .unwrap();
+    spec["dcm_base"] = serde_json::json!(s(&fx.join(BASE_1000)));
+    let cmd = &mut spec["components"][1]["files"][0];
+    cmd["form"] = serde_json::json!("r");
+    cmd["source"] = serde_json::json!(s(&fx.join("rtm/cmd.exe")));
+    cmd["rtm"] = serde_json::json!(s(&fx.join("rtm/cmd.exe")));
+    // The other files' sources do not matter for this refusal; point them at files that exist.
+    for c in spec["components"].as_array_mut().unwrap() {
+        for f in c["files"].as_array_mut().unwrap() {
+            if f.get("source").is_some() {
+                f["source"] = serde_json::json!(s(&fx.join("rtm/cmd.exe")));
+            }
+            if f.get("rtm").is_some() {
+                f["rtm"] = serde_json::json!(s(&fx.join("rtm/cmd.exe")));
+            }
+        }
+    }
+    let spec_path = t.path().join("r-only.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let cab = t.path().join("r-only.cab");
+    let st = Command::new("python3")
+        .arg(workspace().join("scripts/make-package.py"))
+        .arg(&spec_path)
+        .arg(&cab)
+        .args(["--mediaprep", env!("CARGO_BIN_EXE_mediaprep")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = t.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = mediaprep(&[
+        "patch",
+        s(&fx.join("Winre.wim")),
+        "--package",
+        s(&cab),
+        "-o",
+        s(&out.join("WinRE.wim")),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cmd.exe") && err.contains("reverse (r\\) delta"),
+        "{err}"
+    );
+    assert!(entries(&out).is_empty());
+}
