@@ -158,15 +158,19 @@ mod tests {
         assert!(m.psfx);
         let f = m.format.unwrap();
         assert_eq!(f.package_format.as_deref(), Some("PSFX"));
-        assert_eq!(f.psfx_version, None);
-        assert_eq!(m.updates.len(), 1);
-        let x2 = String::from_utf8_lossy(x).replace(
-            r#"PackageFormat="PSFX"/>"#,
-            r#"PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"/>"#,
-        );
-        let f = parse_mum(x2.as_bytes()).unwrap().format.unwrap();
         assert_eq!(f.psfx_version.as_deref(), Some("2"));
         assert_eq!(f.psfx_delta_format.as_deref(), Some("ForwardOnly"));
+        assert_eq!(m.updates.len(), 1);
+        let x2 = String::from_utf8_lossy(x).replace(
+            r#"PackageFormat="PSFX" PSFXVersion="2" PSFXDeltaFormat="ForwardOnly"/>"#,
+            r#"PackageFormat="PSFX"/>"#,
+        );
+        let m2 = parse_mum(x2.as_bytes()).unwrap();
+        assert!(m2.psfx);
+        let f = m2.format.unwrap();
+        assert_eq!(f.package_format.as_deref(), Some("PSFX"));
+        assert_eq!(f.psfx_version, None);
+        assert_eq!(f.psfx_delta_format, None);
         assert!(parse_mum(b"<assembly/>").is_err());
         assert!(parse_mum(b"not xml").is_err());
     }
