@@ -15,6 +15,7 @@ mod delta;
 mod manifest;
 mod patch;
 mod report;
+mod split;
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +104,8 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Split a WIM into parts under a size limit (`install.swm`, `install2.swm`, …) for FAT32.
+    Split(split::SplitArgs),
     /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
     Patch(patch::PatchArgs),
     /// The base manifest DCM-compressed manifests are deltas against: from an image's servicing
@@ -385,6 +388,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
+        Cmd::Split(a) => split::run(a, &progress)?,
         Cmd::BaseManifest(a) => base::run(a)?,
         Cmd::Delta(a) => delta::run(a)?,
         Cmd::Manifest(a) => manifest::run(a)?,
