@@ -12,6 +12,7 @@ use std::sync::Arc;
 mod base;
 mod catalog;
 mod delta;
+mod iso;
 mod manifest;
 mod patch;
 mod report;
@@ -104,6 +105,9 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Rebuild an ISO with files replaced or added: ISO 9660 + Joliet + UDF, the source's label
+    /// and El Torito boot entries; re-read and verified before it is renamed into place.
+    RebuildIso(iso::RebuildArgs),
     /// Split a WIM into parts under a size limit (`install.swm`, `install2.swm`, …) for FAT32.
     Split(split::SplitArgs),
     /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
@@ -389,6 +393,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
         Cmd::Split(a) => split::run(a, &progress)?,
+        Cmd::RebuildIso(a) => iso::run(a, &progress)?,
         Cmd::BaseManifest(a) => base::run(a)?,
         Cmd::Delta(a) => delta::run(a)?,
         Cmd::Manifest(a) => manifest::run(a)?,
