@@ -381,3 +381,121 @@ fn a_file_over_4_gib_survives_in_udf_and_iso9660_multi_extent() {
     );
     assert_eq!(piped, "TAIL");
 }
+
+#[test]
+fn patch_target_iso_and_folder_carry_the_patched_install_wim_and_setup_du() {
+    let media = fixture("media-udf.iso");
+    let safeos = fixture("safeos-du.cab");
+    let setup = fixture("setup-du.cab");
+    let t = tempfile::tempdir().unwrap();
+    let iso = t.path().join("new.iso");
+    let install = t.path().join("install.wim");
+    let patch = |target: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "patch",
+            s(&media),
+            "--package",
+            s(&safeos),
+            "--package",
+            s(&setup),
+            "--target",
+            target,
+            "-o",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        ok(mediaprep(&args))
+    };
+    patch("iso", &iso, &[]);
+    ok(mediaprep(&[
+        "patch",
+        s(&media),
+        "--package",
+        s(&safeos),
+        "--target",
+        "install",
+        "-o",
+        s(&install),
+    ]));
+    // The ISO's install.wim is the install target's output, byte for byte; it verifies.
+    let x = t.path().join("x");
+    sevenzip_extract(&iso, &x);
+    assert!(
+        std::fs::read(x.join("sources/install.wim")).unwrap() == std::fs::read(&install).unwrap()
+    );
+    run(
+        "wimlib-imagex",
+        &["verify", s(&x.join("sources/install.wim"))],
+    );
+    // The Setup DU's files are in sources\ as cabextract expands them.
+    let cab = t.path().join("cab");
+    run("cabextract", &["-q", "-d", s(&cab), s(&setup)]);
+    for e in std::fs::read_dir(&cab).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let name = p.file_name().unwrap();
+            assert!(
+                std::fs::read(&p).unwrap() == std::fs::read(x.join("sources").join(name)).unwrap(),
+                "{}",
+                p.display()
+            );
+        }
+    }
+
+    // Folder: the same tree; install.wim over 2 MiB is split and the set verifies.
+    let usb = t.path().join("usb");
+    patch("folder", &usb, &["--split-mib", "2"]);
+    let first = usb.join("sources/install.swm");
+    let reference = format!("--ref={}/sources/install*.swm", usb.display());
+    run("wimlib-imagex", &["verify", s(&first), &reference]);
+    assert_eq!(
+        common::info_images(&common::wimlib_info(&first)),
+        common::info_images(&common::wimlib_info(&install))
+    );
+    std::fs::remove_file(x.join("sources/install.wim")).unwrap();
+    for e in std::fs::read_dir(usb.join("sources")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "swm") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    run("diff", &["-r", s(&x), s(&usb)]);
+    // Nothing else was left beside the outputs.
+    let mut left: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["cab", "install.wim", "new.iso", "usb", "x"]);
+}
+
+#[test]
+fn a_failed_iso_patch_leaves_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("new.iso");
+    let o = mediaprep(&[
+        "patch",
+        s(&fixture("media-udf.iso")),
+        "--package",
+        s(&fixture("safeos-du-tampered.cab")),
+        "--target",
+        "iso",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+    let usb = t.path().join("usb");
+    let o = mediaprep(&[
+        "patch",
+        s(&fixture("media-udf.iso")),
+        "--package",
+        s(&fixture("safeos-du-tampered.cab")),
+        "--target",
+        "folder",
+        "-o",
+        s(&usb),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+}

@@ -27,6 +27,7 @@ pub mod apply;
 pub mod handoff;
 pub mod install;
 pub mod job;
+pub mod media_out;
 pub mod plan;
 pub mod records;
 pub mod select;
@@ -35,6 +36,7 @@ pub mod winre;
 
 pub use apply::ChangeLog;
 pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
+pub use media_out::{run_patch_to_folder, FolderSummary};
 pub use plan::{prepare, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{

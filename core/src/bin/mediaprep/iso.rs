@@ -44,11 +44,12 @@ pub fn run(a: RebuildArgs, progress: &dyn Progress) -> Result<()> {
         });
     }
     let mut store = FsStore::new(&a.output);
-    let (plan, written) = write_iso(&img, reps, &mut store, progress)?;
+    let (plan, written, digests) = write_iso(&img, reps, &mut store, progress)?;
     if a.json {
         let v = serde_json::json!({
             "output": a.output.display().to_string(),
             "size": written.size,
+            "sha256": mediaprep_core::hash::hex(&digests.sha256),
             "layout": plan.layout(),
             "label": plan.label(),
             "replaced": written.replaced,
@@ -63,10 +64,11 @@ pub fn run(a: RebuildArgs, progress: &dyn Progress) -> Result<()> {
         }
     }
     eprintln!(
-        "wrote {} ({} bytes, {:?}), verified",
+        "wrote {} ({} bytes, {:?}, sha256 {}), verified",
         a.output.display(),
         written.size,
-        plan.layout()
+        plan.layout(),
+        mediaprep_core::hash::hex(&digests.sha256)
     );
     Ok(())
 }

@@ -668,13 +668,14 @@ impl IsoPlan {
     }
 }
 
-/// Plan, write through `store` (its [`Part::Output`]), re-read, verify and commit.
+/// Plan, write through `store` (its [`Part::Output`]), re-read, verify and commit; also returns
+/// the digests of the file as read back.
 pub fn write_iso<S: OutputStore>(
     src: &IsoImage,
     replacements: Vec<Replacement>,
     store: &mut S,
     progress: &dyn Progress,
-) -> Result<(IsoPlan, IsoWritten)> {
+) -> Result<(IsoPlan, IsoWritten, crate::hash::Digests)> {
     let plan = IsoPlan::new(src, replacements)?;
     store.reserve(plan.size())?;
     let mut sink = store.create(Part::Output)?;
@@ -694,14 +695,19 @@ pub fn write_iso<S: OutputStore>(
             return Err(e);
         }
     };
-    if let Err(e) = plan.verify(&written, reader.clone(), progress) {
-        drop(reader);
-        store.discard(Part::Output);
-        return Err(e);
-    }
+    let checked = plan
+        .verify(&written, reader.clone(), progress)
+        .and_then(|_| crate::hash::hash_reader(&*reader, 8 << 20, progress));
     drop(reader);
+    let digests = match checked {
+        Ok(d) => d,
+        Err(e) => {
+            store.discard(Part::Output);
+            return Err(e);
+        }
+    };
     store.commit(Part::Output)?;
-    Ok((plan, written))
+    Ok((plan, written, digests))
 }
 
 /// Sizes by path of the plan's main tree (for tests and reports).
@@ -710,4 +716,44 @@ pub fn planned_files(plan: &IsoPlan) -> HashMap<String, u64> {
         .filter(|&i| !plan.main.nodes[i].is_dir)
         .map(|i| (plan.main.path(i), plan.main.nodes[i].size))
         .collect()
+}
+
+/// One entry of [`merged_tree`].
+pub struct TreeItem {
+    /// Path in the image (`/sources/install.wim`).
+    pub path: String,
+    /// True for directories.
+    pub is_dir: bool,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// The content (None for directories and empty files).
+    pub data: Option<SharedReader>,
+    /// True when the file is a replacement or an addition.
+    pub replaced: bool,
+}
+
+/// `src`'s tree with `replacements` laid over it, parents before children, children by name:
+/// what the folder target copies.
+pub fn merged_tree(src: &IsoImage, replacements: Vec<Replacement>) -> Result<Vec<TreeItem>> {
+    let (mut t, _) = tree::tree_of(src, 0)?;
+    for (i, r) in replacements.into_iter().enumerate() {
+        t.replace(&r.path, r.data, i)?;
+    }
+    Ok(t.depth_first()
+        .into_iter()
+        .filter(|&i| i != 0)
+        .map(|i| {
+            let n = &t.nodes[i];
+            TreeItem {
+                path: t.path(i),
+                is_dir: n.is_dir,
+                size: n.size,
+                data: match &n.content {
+                    Content::Bytes(r) => Some(r.clone()),
+                    _ => None,
+                },
+                replaced: n.replaced.is_some(),
+            }
+        })
+        .collect())
 }
