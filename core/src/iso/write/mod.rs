@@ -58,6 +58,9 @@ struct BootImage {
     hidden: Option<(u64, u64)>,
 }
 
+/// One copy of the data pass: (sector, (node, tree) or None for hidden bytes, source offset, length).
+type CopyItem = (u64, Option<(usize, u8)>, u64, u64);
+
 /// A computed layout, ready to write.
 pub struct IsoPlan {
     layout: IsoLayout,
@@ -465,7 +468,7 @@ impl IsoPlan {
         let total = self.size();
         let mut pos = 0u64;
         let zeros_to = |sink: &mut dyn WriteAt, pos: &mut u64, to: u64| -> Result<()> {
-            const Z: [u8; 65536] = [0u8; 65536];
+            static Z: [u8; 65536] = [0u8; 65536];
             if *pos > to {
                 return Err(Error::Invalid(format!(
                     "ISO writer asked to go back from {pos} to {to} (a bug)"
@@ -510,7 +513,7 @@ impl IsoPlan {
             Ok(())
         };
         // Tree files and hidden boot images, in sector order (one forward pass).
-        let mut items: Vec<(u64, Option<(usize, u8)>, u64, u64)> = self
+        let mut items: Vec<CopyItem> = self
             .data
             .iter()
             .map(|&(s, i, which)| (s, Some((i, which)), 0, 0))
