@@ -468,32 +468,21 @@ fn patch_target_iso_and_folder_carry_the_patched_install_wim_and_setup_du() {
 }
 
 #[test]
-fn a_failed_iso_patch_leaves_nothing() {
+fn a_failed_iso_or_folder_patch_leaves_nothing() {
     let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("new.iso");
-    let o = mediaprep(&[
-        "patch",
-        s(&fixture("media-udf.iso")),
-        "--package",
-        s(&fixture("safeos-du-tampered.cab")),
-        "--target",
-        "iso",
-        "-o",
-        s(&out),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
-    let usb = t.path().join("usb");
-    let o = mediaprep(&[
-        "patch",
-        s(&fixture("media-udf.iso")),
-        "--package",
-        s(&fixture("safeos-du-tampered.cab")),
-        "--target",
-        "folder",
-        "-o",
-        s(&usb),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+    for (target, name) in [("iso", "new.iso"), ("folder", "usb")] {
+        let out = t.path().join(name);
+        let o = mediaprep(&[
+            "patch",
+            s(&fixture("media-udf.iso")),
+            "--package",
+            s(&fixture("safeos-du-tampered.cab")),
+            "--target",
+            target,
+            "-o",
+            s(&out),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{target}");
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0, "{target}");
+    }
 }

@@ -246,23 +246,21 @@ pub fn write_part(
         );
         at += r.reshdr.size_in_wim;
     }
-    sink.write_at(at, &table)?;
-    header.blob_table = ResHdr {
-        size_in_wim: table.len() as u64,
-        flags: crate::wim::format::resflags::METADATA,
-        offset: at,
-        uncompressed_size: table.len() as u64,
+    // Blob table and XML are stored uncompressed with the METADATA flag, as wimlib writes them.
+    let put = |sink: &mut dyn WriteAt, at: &mut u64, bytes: &[u8]| -> Result<ResHdr> {
+        sink.write_at(*at, bytes)?;
+        let res = ResHdr {
+            size_in_wim: bytes.len() as u64,
+            flags: crate::wim::format::resflags::METADATA,
+            offset: *at,
+            uncompressed_size: bytes.len() as u64,
+        };
+        *at += bytes.len() as u64;
+        Ok(res)
     };
-    at += table.len() as u64;
+    header.blob_table = put(sink, &mut at, &table)?;
     let xml = wim_xml_bytes(&plan.xml_elements, at);
-    sink.write_at(at, &xml)?;
-    header.xml = ResHdr {
-        size_in_wim: xml.len() as u64,
-        flags: crate::wim::format::resflags::METADATA,
-        offset: at,
-        uncompressed_size: xml.len() as u64,
-    };
-    at += xml.len() as u64;
+    header.xml = put(sink, &mut at, &xml)?;
     if at != part.size {
         return Err(Error::Invalid(format!(
             "split part {number}: wrote {at} bytes, planned {}",
