@@ -574,6 +574,8 @@ pub fn app() -> Html {
                 PatchTarget::Winre => ("winre-patched.wim", "patching WinRE"),
                 PatchTarget::Install => ("install-patched.wim", "patching install.wim"),
                 PatchTarget::Setup => ("setup-du-sources.zip", "expanding the Setup DU"),
+                PatchTarget::Iso => ("media-patched.iso", "writing the patched ISO"),
+                PatchTarget::Folder => ("usb-folder", "writing the USB folder"),
             };
             let request = Request::Patch {
                 media: media.len() as u32,

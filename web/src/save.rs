@@ -295,6 +295,7 @@ impl OpfsStore {
             let name = match part {
                 Part::Output => format!("{out_name}{PARTIAL}"),
                 Part::WinreStage => format!("{out_name}.winre{PARTIAL}"),
+                Part::InstallStage => format!("{out_name}.install{PARTIAL}"),
             };
             let file = file_handle(&dir, &name).await?;
             let sink = OpfsSink::open(&file).await?;

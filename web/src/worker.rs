@@ -153,6 +153,7 @@ async fn patch(
     };
     let parts: &[Part] = match target {
         PatchTarget::Install => &[Part::WinreStage, Part::Output],
+        PatchTarget::Iso => &[Part::WinreStage, Part::InstallStage, Part::Output],
         _ => &[Part::Output],
     };
     let mut store = crate::save::OpfsStore::open(out_name, parts).await?;

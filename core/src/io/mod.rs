@@ -6,12 +6,16 @@
 
 mod cache;
 mod file;
+pub mod folder;
 pub mod store;
 mod sub;
 
 pub use cache::CachedReader;
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::FileSource;
+pub use folder::FolderStore;
+#[cfg(not(target_arch = "wasm32"))]
+pub use folder::FsFolder;
 #[cfg(not(target_arch = "wasm32"))]
 pub use store::FsStore;
 pub use store::{OutputStore, Part, SinkCursor};

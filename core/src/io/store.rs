@@ -13,6 +13,8 @@ pub enum Part {
     Output,
     /// An intermediate (the serviced WinRE that goes into install.wim): always discarded.
     WinreStage,
+    /// An intermediate (the patched install.wim that goes into an ISO or folder): always discarded.
+    InstallStage,
 }
 
 /// Where a job's outputs go: temporary name, write, re-read for verification, commit or discard.
@@ -158,6 +160,7 @@ mod fs {
             tmp_name.push(match part {
                 Part::Output => format!(".tmp-{}-{n}", std::process::id()),
                 Part::WinreStage => format!(".winre-{}-{n}.tmp", std::process::id()),
+                Part::InstallStage => format!(".install-{}-{n}.tmp", std::process::id()),
             });
             self.discard(part);
             let tmp = self.path.with_file_name(tmp_name);

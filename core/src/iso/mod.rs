@@ -12,15 +12,17 @@
 //! inside the image), directory streams are bounded, and tree walks track visited directories and
 //! depth so a corrupt image ends in an [`Error`], never a loop.
 
+pub mod eltorito;
 mod extents;
 mod iso9660;
 mod names;
 mod udf;
 mod udf_desc;
+pub mod write;
 
 use crate::io::{ReadAt, SharedReader};
 use crate::{Error, Result};
-use extents::FileData;
+use extents::{FileData, Run};
 use std::collections::HashSet;
 
 /// Deepest directory nesting followed (real media nest < 20 levels).
@@ -123,6 +125,16 @@ impl Tree for NoTree {
     fn children(&self, _dir: &Node) -> Result<Vec<Node>> {
         Ok(Vec::new())
     }
+}
+
+/// One entry of [`IsoImage::walk_files`]: where a file starts and a reader of its content.
+pub struct LocatedEntry {
+    /// The entry as [`IsoImage::walk`] lists it.
+    pub entry: IsoEntry,
+    /// Byte offset in the image of the file's first recorded byte (None: empty, inline or sparse).
+    pub start: Option<u64>,
+    /// A reader of the file's content (None for directories).
+    pub reader: Option<SharedReader>,
 }
 
 /// An opened ISO / UDF image.
@@ -362,6 +374,30 @@ impl IsoImage {
     /// Fails with [`Error::Limit`] past `limit` entries or [`MAX_DEPTH`] levels, and with
     /// [`Error::Malformed`] when a directory is reached twice (a cycle or a shared directory).
     pub fn walk(&self, limit: usize) -> Result<Vec<IsoEntry>> {
+        Ok(self
+            .walk_inner(limit, false)?
+            .into_iter()
+            .map(|l| l.entry)
+            .collect())
+    }
+
+    /// [`IsoImage::walk`] with each file's first byte offset in the image and a reader of it
+    /// (what a rebuild needs: the boot catalog names boot images by sector).
+    pub fn walk_files(&self, limit: usize) -> Result<Vec<LocatedEntry>> {
+        self.walk_inner(limit, true)
+    }
+
+    /// The El Torito boot catalog, if the image has one.
+    pub fn boot_catalog(&self) -> Result<Option<eltorito::BootCatalog>> {
+        eltorito::read_boot_catalog(&*self.src)
+    }
+
+    /// The reader the image was opened over.
+    pub fn source(&self) -> SharedReader {
+        self.src.clone()
+    }
+
+    fn walk_inner(&self, limit: usize, locate: bool) -> Result<Vec<LocatedEntry>> {
         let root = self.tree().root()?;
         let mut visited = HashSet::from([root.id]);
         let mut out = Vec::new();
@@ -376,7 +412,24 @@ impl IsoImage {
                     )));
                 }
                 let p = names::join(&path, &k.name);
-                out.push(Self::entry(p.clone(), &k));
+                let (start, reader) = if locate && !k.is_dir {
+                    let data = self.tree().file_data(&k)?;
+                    let start = match &data {
+                        FileData::Extents(x) => x.iter().find_map(|e| match e.run {
+                            Run::Recorded(off) => Some(off),
+                            Run::Zero => None,
+                        }),
+                        FileData::Inline(_) => None,
+                    };
+                    (start, Some(data.reader(&self.src, k.size)?))
+                } else {
+                    (None, None)
+                };
+                out.push(LocatedEntry {
+                    entry: Self::entry(p.clone(), &k),
+                    start,
+                    reader,
+                });
                 if k.is_dir {
                     if depth + 1 >= MAX_DEPTH {
                         return Err(Error::Limit(format!("{p}: nested deeper than {MAX_DEPTH}")));

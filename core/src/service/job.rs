@@ -42,6 +42,12 @@ pub enum PatchTarget {
     Install,
     /// The Setup DU expanded for the media's `sources\` folder, as a ZIP.
     Setup,
+    /// The whole ISO rebuilt: install.wim with the serviced WinRE, Setup DU files in `sources\`
+    /// (`service::media_out`).
+    Iso,
+    /// The same tree written into a directory for a USB stick, install.wim split over the limit
+    /// (`service::media_out::run_patch_to_folder`).
+    Folder,
 }
 
 /// Everything the caller chooses about a patch (the CLI's flags; the browser sets the same ones).
@@ -102,16 +108,16 @@ const WINRE_LAYER: &str = "1:/Windows/System32/Recovery/Winre.wim";
 const INSTALL_LAYER: &str = "/sources/install.wim";
 
 /// The WIM a target services, found in the opened media.
-struct Located {
-    label: String,
-    wim: Arc<Wim>,
-    size: u64,
+pub(super) struct Located {
+    pub(super) label: String,
+    pub(super) wim: Arc<Wim>,
+    pub(super) size: u64,
 }
 
 /// Follow `layers` from the opened media, then the default rules: an ISO leads to
 /// `/sources/install.wim`; for the WinRE target, a WIM whose image 1 holds
 /// `Windows/System32/Recovery/Winre.wim` leads to that WinRE. Every container is opened once.
-fn locate(
+pub(super) fn locate(
     media: Vec<(String, SharedReader)>,
     layers: &[String],
     target: PatchTarget,
@@ -190,7 +196,7 @@ fn finish(
 }
 
 /// Open every package under its file name; an unreadable one is named as refused.
-fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Package>> {
+pub(super) fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Package>> {
     files
         .into_iter()
         .map(|(name, r)| {
@@ -248,6 +254,14 @@ pub fn run_patch<S: OutputStore>(
     if target == PatchTarget::Setup {
         return job.setup(packages);
     }
+    if target == PatchTarget::Iso {
+        return super::media_out::iso_target(request, media, packages, store, progress);
+    }
+    if target == PatchTarget::Folder {
+        return Err(Error::Invalid(
+            "the folder target writes a directory: call run_patch_to_folder".into(),
+        ));
+    }
     let found = locate(media, &request.layers, target)?;
     let mut packages = open_packages(packages)?;
     match target {
@@ -257,13 +271,13 @@ pub fn run_patch<S: OutputStore>(
 }
 
 /// One run: the request, where its outputs go, and whom to tell.
-struct Job<'a, S: OutputStore> {
-    request: &'a PatchRequest,
-    store: &'a mut S,
-    progress: &'a dyn Progress,
+pub(super) struct Job<'a, S: OutputStore> {
+    pub(super) request: &'a PatchRequest,
+    pub(super) store: &'a mut S,
+    pub(super) progress: &'a dyn Progress,
 }
 
-fn report(request: &PatchRequest, input: String) -> PatchReport {
+pub(super) fn report(request: &PatchRequest, input: String) -> PatchReport {
     PatchReport {
         target: request.target,
         input,
@@ -388,6 +402,22 @@ impl<S: OutputStore> Job<'_, S> {
 
     /// The install target: the serviced WinRE in every selected edition of install.wim.
     fn install(&mut self, found: Located, packages: &mut [Package]) -> Result<PatchReport> {
+        let (rep, back) = self.install_into(found, packages, Part::Output)?;
+        if back.is_some() {
+            drop(back);
+            self.store.commit(Part::Output)?;
+        }
+        Ok(rep)
+    }
+
+    /// [`Job::install`] written, re-read and verified as `part`, not committed; the reader of
+    /// what was written (`None` for a dry run).
+    pub(super) fn install_into(
+        &mut self,
+        found: Located,
+        packages: &mut [Package],
+        part: Part,
+    ) -> Result<(PatchReport, Option<SharedReader>)> {
         let (request, progress) = (self.request, self.progress);
         let store = &mut *self.store;
         let install = &*found.wim;
@@ -407,7 +437,7 @@ impl<S: OutputStore> Job<'_, S> {
         rep.selected = selected.clone();
         if request.dry_run {
             rep.winre = Some(outcome(&prepared, &plan, None));
-            return Ok(rep);
+            return Ok((rep, None));
         }
         // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
         // inside the new install.wim next to everything carried over.
@@ -442,7 +472,7 @@ impl<S: OutputStore> Job<'_, S> {
             .with_backend(request.backend.clone());
             let (summary, digests, back) = write_checked(
                 store,
-                Part::Output,
+                part,
                 progress,
                 |sink| job.write(sink, progress),
                 |summary, back| {
@@ -450,12 +480,10 @@ impl<S: OutputStore> Job<'_, S> {
                         .map(|_| ())
                 },
             )?;
-            drop(back);
-            Ok::<_, Error>((wsummary, summary, digests))
+            Ok::<_, Error>((wsummary, summary, digests, back))
         })();
         store.discard(Part::WinreStage);
-        let (wsummary, summary, digests) = res?;
-        store.commit(Part::Output)?;
+        let (wsummary, summary, digests, back) = res?;
         rep.winre = Some(outcome(&prepared, &plan, Some(&wsummary)));
         rep.editions = summary.images;
         rep.written = Some(Written {
@@ -463,7 +491,7 @@ impl<S: OutputStore> Job<'_, S> {
             sha256: digests.sha256,
             raw_copied_blobs: summary.write.raw_copied_blobs,
         });
-        Ok(rep)
+        Ok((rep, Some(back)))
     }
 
     /// The setup target: the Setup DU's files for `sources\`, as a ZIP.

@@ -31,6 +31,7 @@ pub mod handoff;
 pub mod install;
 pub mod job;
 pub mod manifests;
+pub mod media_out;
 pub mod plan;
 pub mod rebuild;
 pub mod records;
@@ -40,6 +41,7 @@ pub mod winre;
 
 pub use apply::ChangeLog;
 pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
+pub use media_out::{run_patch_to_folder, FolderSummary};
 pub use plan::{prepare, prepare_in, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{

@@ -6,6 +6,7 @@ pub mod meta_write;
 pub mod model;
 pub mod read;
 pub mod servicing;
+pub mod split;
 pub mod write;
 pub mod xml;
 pub mod xml_write;

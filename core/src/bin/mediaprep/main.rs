@@ -12,9 +12,11 @@ use std::sync::Arc;
 mod base;
 mod catalog;
 mod delta;
+mod iso;
 mod manifest;
 mod patch;
 mod report;
+mod split;
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +105,11 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Rebuild an ISO with files replaced or added: ISO 9660 + Joliet + UDF, the source's label
+    /// and El Torito boot entries; re-read and verified before it is renamed into place.
+    RebuildIso(iso::RebuildArgs),
+    /// Split a WIM into parts under a size limit (`install.swm`, `install2.swm`, …) for FAT32.
+    Split(split::SplitArgs),
     /// Service Safe OS DU / SSU packages into WinRE and write the patched WinRE.wim.
     Patch(patch::PatchArgs),
     /// The base manifest DCM-compressed manifests are deltas against: from an image's servicing
@@ -385,6 +392,8 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Patch(a) => patch::run(a, &progress.0)?,
+        Cmd::Split(a) => split::run(a, &progress)?,
+        Cmd::RebuildIso(a) => iso::run(a, &progress)?,
         Cmd::BaseManifest(a) => base::run(a)?,
         Cmd::Delta(a) => delta::run(a)?,
         Cmd::Manifest(a) => manifest::run(a)?,

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mediaprep_core::hash::hex;
-use mediaprep_core::io::{FileSource, FsStore, Progress, SharedReader};
+use mediaprep_core::io::{FileSource, FsFolder, FsStore, Progress, SharedReader};
 use mediaprep_core::service::{self, PatchOptions, PatchReport, PatchRequest, PatchTarget};
 use mediaprep_core::{Error, Result};
 
@@ -61,6 +61,10 @@ pub struct PatchArgs {
     /// Free bytes in the recovery partition, not counting the current Winre.wim.
     #[arg(long)]
     pub recovery_free: Option<u64>,
+    /// `--target folder`: split install.wim into .swm parts of at most this many MiB when it is
+    /// larger (FAT32 holds files below 4 GiB).
+    #[arg(long, value_name = "MIB")]
+    pub split_mib: Option<u64>,
     /// Plan only: show what would change, write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -155,7 +159,35 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         stage: Mutex::new(String::new()),
     };
     let mut store = FsStore::new(output.clone().unwrap_or_default());
-    let res = service::run_patch(&request, media, packages, &mut store, &bar);
+    let mut folder_summary = None;
+    let res = if a.target == PatchTarget::Folder && a.dry_run {
+        // The plan is the ISO target's; nothing is written either way.
+        let plan_only = PatchRequest {
+            target: PatchTarget::Iso,
+            ..request.clone()
+        };
+        service::run_patch(&plan_only, media, packages, &mut store, &bar)
+    } else if a.target == PatchTarget::Folder {
+        // The folder is built next to DIR and renamed; the staged install.wim sits beside it.
+        let dir = output.clone().unwrap_or_default();
+        let mut stage = FsStore::new(dir.with_extension("install.wim"));
+        let mut folder = FsFolder::new(&dir)?;
+        service::run_patch_to_folder(
+            &request,
+            media,
+            packages,
+            &mut stage,
+            &mut folder,
+            a.split_mib,
+            &bar,
+        )
+        .map(|(rep, sum)| {
+            folder_summary = Some(sum);
+            rep
+        })
+    } else {
+        service::run_patch(&request, media, packages, &mut store, &bar)
+    };
     bar.pb.finish_and_clear();
     let rep = match res {
         Ok(rep) => rep,
@@ -179,7 +211,60 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         PatchTarget::Winre => print_winre(&a, &rep, out),
         PatchTarget::Install => print_install(&a, &rep, out),
         PatchTarget::Setup => print_setup(&a, &rep, out),
+        PatchTarget::Iso | PatchTarget::Folder => print_media(&a, &rep, out, folder_summary),
     }
+}
+
+/// `--target iso|folder`: the rebuilt media.
+fn print_media(
+    a: &PatchArgs,
+    rep: &PatchReport,
+    out: Option<String>,
+    folder: Option<service::FolderSummary>,
+) -> Result<()> {
+    if a.json {
+        return json_out(&serde_json::json!({
+            "input": rep.input,
+            "output": out,
+            "dry_run": a.dry_run,
+            "winre": rep.winre,
+            "editions": rep.editions,
+            "setup": rep.setup,
+            "size": rep.written.as_ref().map(|w| w.size),
+            "sha256": rep.written.as_ref().map(|w| hex(&w.sha256)),
+            "folder": folder,
+        }));
+    }
+    println!("input: {}", rep.input);
+    if let Some(o) = &rep.winre {
+        print_outcome(o);
+    }
+    if let Some(s) = &rep.setup {
+        println!("Setup DU: {} files into sources\\", s.files.len());
+    }
+    match (&rep.written, folder, out) {
+        (Some(w), _, Some(o)) => {
+            println!("wrote {o} ({} bytes, verified)", w.size);
+            println!("sha256 {}", hex(&w.sha256));
+        }
+        (None, Some(f), Some(o)) if !a.dry_run => {
+            for w in &f.split_warnings {
+                eprintln!("mediaprep: warning: {w}");
+            }
+            println!(
+                "wrote {o}/ ({} files, {} bytes{}, each re-read and verified)",
+                f.files,
+                f.bytes,
+                if f.split_parts > 0 {
+                    format!(", install.wim split into {} .swm parts", f.split_parts)
+                } else {
+                    String::new()
+                }
+            )
+        }
+        _ => println!("dry run: nothing written"),
+    }
+    Ok(())
 }
 
 fn print_winre(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Result<()> {

@@ -1,0 +1,273 @@
+//! Whole media out: the ISO target (a rebuilt bootable ISO) and the folder target (the same tree
+//! in a directory for a USB stick, install.wim split when over the limit).
+//!
+//! Both start like the install target: the serviced WinRE goes into every edition of
+//! `/sources/install.wim`, written as [`Part::InstallStage`], re-read and verified. A Setup DU
+//! among the packages is expanded (verified first) into `sources\`. Then the source ISO's tree with
+//! those files laid over it is written through [`crate::iso::write`] (ISO) or file by file through
+//! a [`FolderStore`] (folder). Intermediates are always discarded; nothing is committed unless
+//! every output verified.
+
+use super::job::{
+    locate, open_packages, report, Job, PatchReport, PatchRequest, PatchTarget, Written,
+};
+use super::setup::{expand, SetupSink};
+use crate::hash::{hash_reader, hex};
+use crate::io::{FolderStore, OutputStore, Part, Progress, SharedReader, SliceSource, WriteAt};
+use crate::iso::write::{merged_tree, write_iso, Replacement};
+use crate::iso::IsoImage;
+use crate::package::{Package, PackageKind};
+use crate::wim::split::{part_name, split_into, DEFAULT_SPLIT_MIB};
+use crate::wim::Wim;
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Most bytes of Setup DU files held in memory while the media is rebuilt.
+pub const MAX_SETUP_BYTES: u64 = 1 << 30;
+/// Bytes copied per step into a folder.
+const COPY_PIECE: u64 = 4 << 20;
+
+/// Setup DU files collected in memory for the tree.
+struct Collect {
+    files: Vec<(String, Vec<u8>)>,
+    total: u64,
+}
+
+impl SetupSink for Collect {
+    fn begin(&mut self, path: &str, size: u64) -> Result<()> {
+        self.total = self.total.saturating_add(size);
+        if self.total > MAX_SETUP_BYTES {
+            return Err(Error::Limit(format!(
+                "Setup DU files above {MAX_SETUP_BYTES} bytes"
+            )));
+        }
+        self.files
+            .push((path.to_string(), Vec::with_capacity(size as usize)));
+        Ok(())
+    }
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        match self.files.last_mut() {
+            Some((_, v)) => {
+                v.extend_from_slice(data);
+                Ok(())
+            }
+            None => Err(Error::Invalid("Setup DU data before its file".into())),
+        }
+    }
+    fn end(&mut self, _sha256: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What goes into the tree: the staged install.wim (if serviced) and the Setup DU files.
+struct Prepared {
+    report: PatchReport,
+    replacements: Vec<Replacement>,
+    iso: IsoImage,
+}
+
+fn prepare_media<S: OutputStore>(
+    request: &PatchRequest,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    store: &mut S,
+    progress: &dyn Progress,
+) -> Result<Prepared> {
+    let [(name, reader)] = <[_; 1]>::try_from(media.clone()).map_err(|_| {
+        Error::Invalid("the ISO and folder targets take one ISO file as the media".into())
+    })?;
+    let iso = IsoImage::open(reader).map_err(|e| {
+        Error::Invalid(format!(
+            "{name}: the ISO and folder targets need an ISO ({e})"
+        ))
+    })?;
+    let packages = open_packages(packages)?;
+    let (setup, mut servicing): (Vec<Package>, Vec<Package>) = packages
+        .into_iter()
+        .partition(|p| p.kind == PackageKind::SetupDu);
+    if setup.len() > 1 {
+        return Err(Error::Invalid("give at most one Setup DU package".into()));
+    }
+    let mut replacements = Vec::new();
+    let mut rep = report(request, name.clone());
+    if !servicing.is_empty() {
+        let found = locate(media, &request.layers, PatchTarget::Install)?;
+        let mut job = Job {
+            request,
+            store,
+            progress,
+        };
+        let (r, back) = job.install_into(found, &mut servicing, Part::InstallStage)?;
+        rep = r;
+        if let Some(back) = back {
+            replacements.push(Replacement {
+                path: "/sources/install.wim".into(),
+                data: back,
+            });
+        }
+    }
+    if let Some(pkg) = setup.first() {
+        let mut c = Collect {
+            files: Vec::new(),
+            total: 0,
+        };
+        let exp = expand(pkg, &Default::default(), &mut c, progress)?;
+        for (path, bytes) in c.files {
+            replacements.push(Replacement {
+                path: format!("/sources/{path}"),
+                data: Arc::new(SliceSource::new(bytes)),
+            });
+        }
+        rep.setup = Some(exp);
+    }
+    if replacements.is_empty() && !request.dry_run {
+        return Err(Error::Invalid(
+            "nothing to put into the media: give a Safe OS DU / SSU package or a Setup DU".into(),
+        ));
+    }
+    rep.target = request.target;
+    Ok(Prepared {
+        report: rep,
+        replacements,
+        iso,
+    })
+}
+
+/// The ISO target: the source ISO rebuilt with the patched install.wim and the Setup DU files.
+pub(super) fn iso_target<S: OutputStore>(
+    request: &PatchRequest,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    store: &mut S,
+    progress: &dyn Progress,
+) -> Result<PatchReport> {
+    let res = (|| {
+        let mut p = prepare_media(request, media, packages, store, progress)?;
+        if request.dry_run {
+            return Ok(p.report);
+        }
+        let (_, _, digests) = write_iso(&p.iso, p.replacements, store, progress)?;
+        p.report.written = Some(Written {
+            size: digests.size,
+            sha256: digests.sha256,
+            raw_copied_blobs: p.report.written.as_ref().map_or(0, |w| w.raw_copied_blobs),
+        });
+        Ok(p.report)
+    })();
+    store.discard(Part::InstallStage);
+    res
+}
+
+fn copy_file<S: OutputStore>(
+    mut store: S,
+    data: Option<&SharedReader>,
+    progress: &dyn Progress,
+) -> Result<S> {
+    let mut sink = store.create(Part::Output)?;
+    let mut h = Sha256::new();
+    if let Some(r) = data {
+        let mut buf = vec![0u8; r.size().min(COPY_PIECE) as usize];
+        let mut pos = 0u64;
+        while pos < r.size() {
+            if progress.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let n = (r.size() - pos).min(COPY_PIECE) as usize;
+            r.read_at(pos, &mut buf[..n])?;
+            h.update(&buf[..n]);
+            sink.write_at(pos, &buf[..n])?;
+            pos += n as u64;
+        }
+    }
+    let back = store.reopen(Part::Output, sink)?;
+    let want = h.finalize();
+    let got = hash_reader(&*back, 8 << 20, progress)?;
+    if got.sha256[..] != want[..] {
+        return Err(Error::DigestMismatch {
+            what: "a file written to the folder".into(),
+            expected: hex(&want),
+            actual: hex(&got.sha256),
+        });
+    }
+    drop(back);
+    store.commit(Part::Output)?;
+    Ok(store)
+}
+
+/// What the folder target wrote.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FolderSummary {
+    /// Files written (each split part counts).
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Parts install.wim was split into (0: not split).
+    pub split_parts: usize,
+    /// Blobs larger than the part limit (each got a part of its own, over the limit).
+    pub split_warnings: Vec<String>,
+}
+
+/// The folder target: the media tree (patched install.wim, Setup DU files) written into `folder`;
+/// an install.wim over `split_mib` MiB (default 3800) becomes `sources/install.swm`,
+/// `install2.swm`, … Intermediates go through `stage`; `folder` is committed only when every file
+/// was written and re-read.
+pub fn run_patch_to_folder<S: OutputStore, F: FolderStore>(
+    request: &PatchRequest,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    stage: &mut S,
+    folder: &mut F,
+    split_mib: Option<u64>,
+    progress: &dyn Progress,
+) -> Result<(PatchReport, FolderSummary)> {
+    let limit = split_mib
+        .unwrap_or(DEFAULT_SPLIT_MIB)
+        .checked_mul(1 << 20)
+        .filter(|&l| l > 0)
+        .ok_or_else(|| Error::Invalid("split size out of range".into()))?;
+    let res = (|| {
+        let mut p = prepare_media(request, media, packages, stage, progress)?;
+        let mut sum = FolderSummary::default();
+        if request.dry_run {
+            return Ok((p.report, sum));
+        }
+        let items = merged_tree(&p.iso, p.replacements)?;
+        for it in items {
+            let rel = it.path.trim_start_matches('/').to_string();
+            if it.is_dir {
+                folder.create_dir(&rel)?;
+                continue;
+            }
+            let is_install = rel.eq_ignore_ascii_case("sources/install.wim");
+            if is_install && it.size > limit {
+                let wim = Wim::open(
+                    it.data
+                        .clone()
+                        .ok_or_else(|| Error::Invalid("install.wim has no content".into()))?,
+                )?;
+                let dir = &rel[..rel.len() - "install.wim".len()];
+                let plan = split_into(
+                    &wim,
+                    limit,
+                    |i| folder.file(&format!("{dir}{}", part_name("install.swm", i + 1))),
+                    progress,
+                )?;
+                sum.bytes += plan.parts.iter().map(|x| x.size).sum::<u64>();
+                sum.files += plan.parts.len() as u64;
+                sum.split_parts = plan.parts.len();
+                sum.split_warnings = plan.warnings;
+                continue;
+            }
+            copy_file(folder.file(&rel)?, it.data.as_ref(), progress)?;
+            sum.bytes += it.size;
+            sum.files += 1;
+        }
+        folder.commit()?;
+        // A directory has no single digest: `written` stays empty; the summary counts files.
+        p.report.written = None;
+        Ok((p.report, sum))
+    })();
+    stage.discard(Part::InstallStage);
+    res
+}
