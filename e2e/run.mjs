@@ -1138,6 +1138,30 @@ test("a WIM-format .msu (24H2+) with the Safe OS DU: its SSU is serviced first; 
   await page.close();
 });
 
+test("the real-layout Safe OS DU (DCM manifests, f\\/n\\ deltas): same bytes as the CLI, wimlib verifies; a bad CRC32 is refused naming the file", async () => {
+  const media = fix("Winre.wim");
+  const pkg = fix("safeos-du-real.cab");
+  const ref = path.join(tmpDir("cli-real"), "winre-real.wim");
+  execFileSync(cli(), ["patch", media, "--package", pkg, "-o", ref], { stdio: "ignore" });
+  const { page, got } = await patchInBrowser([media, pkg], "winre", undefined, "winre-real-patched.wim");
+  await page.close();
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  assert(sha256File(got) === sha256File(ref), "browser output differs from `mediaprep patch` with safeos-du-real.cab");
+  // The bad-CRC32 variant: refused whole, the page names the file (as the CLI does), nothing left.
+  const bad = fix("safeos-du-real-badcrc.cab");
+  const refused = await openApp();
+  await openFiles(refused, [media, bad], ".package-view");
+  await refused.waitForSelector("#patch-view");
+  await refused.click("#patch-start");
+  await refused.waitForSelector("#patch-result, #error", { timeout: 300000 });
+  assert(!(await refused.$("#patch-result")), "the bad-CRC32 package produced a result");
+  const shown = await refused.textContent("#error");
+  assert(shown.includes("safeos-du-real-badcrc.cab") && shown.includes("ntdll.dll") && shown.includes("CRC32"),
+    `the refusal does not name the file and the reason: ${shown}`);
+  assert(!(await opfsNames(refused)).some((n) => n.endsWith(".partial")), "a refused patch left a temporary file");
+  await refused.close();
+});
+
 // Click an entry of the file browser by its name and wait for the next listing or extraction.
 async function browseInto(page, name) {
   const where = await page.textContent("#browse-where").catch(() => "");

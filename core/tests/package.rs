@@ -522,7 +522,10 @@ fn msu_with_inner_package_and_ssu() {
         body.identity.as_ref().unwrap().name,
         "Package_for_RollupFix"
     );
-    assert_eq!(pkg.format.as_ref().unwrap().package_format.as_deref(), Some("PSFX"));
+    assert_eq!(
+        pkg.format.as_ref().unwrap().package_format.as_deref(),
+        Some("PSFX")
+    );
     assert_eq!(
         pkg.format.as_ref().unwrap().psfx_delta_format.as_deref(),
         Some("ForwardOnly")

@@ -654,3 +654,186 @@ fn reverse_only_payload_is_refused() {
     );
     assert!(entries(&out).is_empty());
 }
+
+/// The `.msu` fixtures carrying the real-layout SSU (`ssu-real.json`): a CAB and a WIM container.
+const REAL_MSUS: [&str; 2] = ["lcu-ssu-real.msu", "lcu-ssu-real-wim.msu"];
+const SSU_MEMBER: &str = "SSU-26100.8037-x64.cab";
+
+/// The serviced image's servicing stack `wcp.dll` is the SSU's, and every `8037` component (the
+/// DU's four and the stack) checks out against the SSU's base.
+fn check_after_real_ssu(root: &Path, work: &Path) {
+    let sxs = root.join("Windows/WinSxS");
+    let stack = entries(&sxs)
+        .into_iter()
+        .find(|n| n.contains("servicingstack") && n.contains(NEW))
+        .expect("the SSU's servicing stack folder");
+    assert_eq!(
+        read(&sxs.join(&stack).join("wcp.dll")),
+        read(&fixtures().join("ssu/wcp-10.0.26100.8037.dll")),
+        "the SSU's wcp.dll is not in the output"
+    );
+    assert_eq!(
+        check_components(root, &fixtures().join(BASE_SSU), work).len(),
+        5
+    );
+}
+
+/// The DU encoded against the new stack's base, after the SSU from each `.msu` kind: serviced
+/// into WinRE and into the install image's WinRE (from the ISO), verified by wimlib, checked
+/// file by file, and the two kinds give the same bytes.
+#[test]
+fn newbase_du_after_the_ssu_of_each_msu_kind() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let mut winre_outs = Vec::new();
+    let mut install_outs = Vec::new();
+    for msu in REAL_MSUS {
+        let dir = t.path().join(msu);
+        std::fs::create_dir(&dir).unwrap();
+        // The .msu given after the DU: its SSU is still serviced first.
+        let out = dir.join("WinRE.wim");
+        let o = patch(
+            &fx.join("Winre.wim"),
+            &["safeos-du-real-newbase.cab", msu],
+            &out,
+            &["--json"],
+        );
+        let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+        let pk = v["outcome"]["packages"].to_string();
+        assert!(pk.contains(SSU_MEMBER), "{msu}: {pk}");
+        let root = applied(&out, &dir);
+        check_after_real_ssu(&root, &dir);
+        let b = ok(&mediaprep(&["base-manifest", s(&out), "--json"]));
+        let b: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(
+            b["sha256"].as_str().unwrap(),
+            sha256_hex(&read(&fx.join(BASE_SSU))),
+            "{msu}: {b}"
+        );
+        winre_outs.push(read(&out));
+
+        let inst = dir.join("install.wim");
+        ok(&patch(
+            &fx.join("media-udf.iso"),
+            &[msu, "safeos-du-real-newbase.cab"],
+            &inst,
+            &["--target", "install"],
+        ));
+        run("wimlib-imagex", &["verify", s(&inst)]);
+        let nested = dir.join("nested");
+        std::fs::create_dir(&nested).unwrap();
+        let winre = nested.join("Winre.wim");
+        std::fs::write(
+            &winre,
+            wimlib_extract(&inst, 1, "/Windows/System32/Recovery/Winre.wim"),
+        )
+        .unwrap();
+        let root = applied(&winre, &nested);
+        check_after_real_ssu(&root, &nested);
+        install_outs.push(read(&inst));
+    }
+    assert!(
+        winre_outs[0] == winre_outs[1],
+        "WinRE: CAB .msu and WIM .msu outputs differ"
+    );
+    assert!(
+        install_outs[0] == install_outs[1],
+        "install: CAB .msu and WIM .msu outputs differ"
+    );
+}
+
+/// Each `.msu` kind rebuilt (by cabextract/gcab or wimlib-imagex) with one byte of its SSU's
+/// `wcp.dll` changed inside the SSU CAB: the SSU and so the newbase DU are refused, nothing written.
+#[test]
+fn corrupt_real_ssu_in_either_msu_kind_is_refused() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    for msu in REAL_MSUS {
+        let dir = t.path().join(msu);
+        let stage = dir.join("stage");
+        std::fs::create_dir_all(&stage).unwrap();
+        let wim = msu.ends_with("-wim.msu");
+        if wim {
+            run(
+                "wimlib-imagex",
+                &["apply", s(&fx.join(msu)), "1", s(&stage)],
+            );
+        } else {
+            run("cabextract", &["-q", "-d", s(&stage), s(&fx.join(msu))]);
+        }
+        let broken_ssu = corrupt_ssu_cab(&stage.join(SSU_MEMBER), &dir);
+        std::fs::write(stage.join(SSU_MEMBER), broken_ssu).unwrap();
+        let bad = dir.join(format!("bad-{msu}"));
+        if wim {
+            run(
+                "wimlib-imagex",
+                &["capture", s(&stage), s(&bad), "--compress=LZX", "--no-acls"],
+            );
+        } else {
+            gcab(&stage, &entries(&stage), &bad, false);
+        }
+        let out_dir = dir.join("out");
+        std::fs::create_dir(&out_dir).unwrap();
+        let o = mediaprep(&[
+            "patch",
+            s(&fx.join("Winre.wim")),
+            "--package",
+            s(&bad),
+            "--package",
+            s(&fx.join("safeos-du-real-newbase.cab")),
+            "-o",
+            s(&out_dir.join("WinRE.wim")),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{msu} was not refused");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("wcp.dll"), "{msu}: {err}");
+        assert!(entries(&out_dir).is_empty(), "{msu} left output");
+    }
+}
+
+/// The SSU CAB rebuilt by gcab with its `wcp.dll` carrying one changed byte (so its SHA-256 no
+/// longer matches the SSU's manifest); the other members are kept as extracted.
+fn corrupt_ssu_cab(cab: &Path, work: &Path) -> Vec<u8> {
+    let x = work.join("ssu-x");
+    std::fs::create_dir_all(&x).unwrap();
+    run("cabextract", &["-q", "-d", s(&x), s(cab)]);
+    let mut members = Vec::new();
+    let mut stack = vec![x.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                members.push(p);
+            }
+        }
+    }
+    let wcp = members
+        .iter()
+        .find(|p| p.file_name().unwrap().eq_ignore_ascii_case("wcp.dll"))
+        .expect("wcp.dll in the SSU cab");
+    let mut b = read(wcp);
+    let at = b.len() / 2;
+    b[at] ^= 0x5a;
+    std::fs::write(wcp, b).unwrap();
+    let out = work.join("ssu-bad.cab");
+    let mut names: Vec<String> = members
+        .iter()
+        .map(|m| m.strip_prefix(&x).unwrap().to_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    gcab(&x, &names, &out, true);
+    read(&out)
+}
+
+/// `gcab -c [-z] OUT NAMES…` run in `dir`, so members keep their paths relative to it.
+fn gcab(dir: &Path, names: &[String], out: &Path, compress: bool) {
+    let mut cmd = Command::new("gcab");
+    cmd.arg("-c");
+    if compress {
+        cmd.arg("-z");
+    }
+    let st = cmd.arg(out).args(names).current_dir(dir).status().unwrap();
+    assert!(st.success(), "gcab failed for {}", out.display());
+}
