@@ -151,7 +151,7 @@ pub fn open_panel(props: &OpenProps) -> Html {
                 <label class="button" for="file-input">{"Open other files…"}</label>
                 <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
                        accept=".iso,.wim,.esd,.swm,.cab,.msu,.json" />
-                <span class="muted">{" or drop media, update packages or a catalog .json anywhere. "}</span>
+                <span class="muted drop-hint">{" or drop media, update packages or a catalog .json anywhere. "}</span>
                 <button class="secondary small" id="sample-open" onclick={on_sample} disabled={*loading}>
                     { if *loading { "Loading the sample…" } else { "Try the sample media" } }
                 </button>

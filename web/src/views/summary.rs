@@ -115,7 +115,14 @@ pub fn images(inspection: &Value) -> Vec<Image> {
     for w in list(inspection, "wims") {
         let path = text(w, "path");
         for img in list(w, "images") {
-            let pe = text(img, "installation_type").eq_ignore_ascii_case("WindowsPE");
+            // As the core's facts decide it (media::facts): WindowsPE by either XML field, or
+            // the recovery environment's name; boot.wim by its path.
+            let pe = ["installation_type", "edition"]
+                .iter()
+                .any(|k| text(img, k).eq_ignore_ascii_case("WindowsPE"))
+                || text(img, "name")
+                    .to_ascii_lowercase()
+                    .contains("windows recovery environment");
             let role = if path.to_ascii_lowercase().ends_with("boot.wim") {
                 Role::Boot
             } else if pe {
@@ -172,6 +179,9 @@ fn status_of(findings: &[&Value], needed: usize) -> Status {
     Status::CannotTell("no update in the catalog is for this image's build".into())
 }
 
+/// What images of one row share: WIM path, version, the WinRE they carry.
+type GroupKey = (String, String, Option<String>);
+
 /// The summary rows: install editions grouped when they share WIM, version, WinRE and needs;
 /// boot.wim images grouped the same way; each WinRE image on its own row.
 pub fn rows(inspection: &Value, evaluation: &Value) -> Vec<Row> {
@@ -186,7 +196,8 @@ pub fn rows(inspection: &Value, evaluation: &Value) -> Vec<Row> {
         }
         v
     };
-    let mut rows: Vec<(Row, (String, String, Option<String>))> = Vec::new();
+    // Rows with what groups them: WIM, version, WinRE carried.
+    let mut rows: Vec<(Row, GroupKey)> = Vec::new();
     for img in images(inspection) {
         let needed = needed_of(img.pos);
         let key = (img.wim.clone(), img.version.clone(), img.winre.clone());
@@ -408,7 +419,6 @@ pub fn summary(props: &SummaryProps) -> Html {
                             data-status={state}
                             data-images={r.images.iter().map(usize::to_string).collect::<Vec<_>>().join(",")}>
                             <div class="glance-head">
-                                <span class={classes!("dot", class)} aria-hidden="true"></span>
                                 <strong class="glance-title">{ r.title.clone() }</strong>
                                 <span class="glance-version mono">{ r.version.clone() }</span>
                                 <span class={classes!("glance-status", class)}>{ status_words(&r.status, age.as_ref()) }</span>
