@@ -346,19 +346,34 @@ test("catalog file: chosen with the media it replaces the built-in one; a newer 
   await page.waitForSelector("#catalog-age.warn");
   // A newer catalog alone re-evaluates the open media.
   await chooseFiles(page, [b]);
-  await page.waitForSelector("tr.finding[data-kb='KB5079500'][data-verdict='applies']", { timeout: 120000 });
+  await page.waitForSelector("tr.finding[data-kb='KB5079500'][data-verdict='applies']", { state: "attached", timeout: 120000 });
   assert(await page.$("tr.recommendation[data-kb='KB5079500']"), "the newer Safe OS DU is not recommended");
   assert((await page.textContent("#catalog-source")).includes("file b.json"), "catalog source not b.json");
-  // A misspelt field: the error names it; the app keeps working (with the built-in catalog).
-  await chooseFiles(page, [bad]);
-  await page.waitForSelector("#error", { timeout: 120000 });
-  const err = await page.textContent("#error");
-  assert(/catalog/i.test(err) && err.includes("revison") && err.includes("bad.json"), `error does not name the field: ${err}`);
-  await chooseFiles(page, [fix("Winre.wim")]);
-  await page.waitForSelector("#catalog-source:has-text('built into')", { timeout: 120000 });
-  assert(!(await page.$("#error")), "error card stays after a good open");
-  assert(page.errors.length === 0, `page errors: ${page.errors}`);
-  await page.close();
+  try {
+    // A misspelt field: the error names it; the page goes back to the last good catalog (b.json),
+    // not the built-in one.
+    await chooseFiles(page, [bad]);
+    await page.waitForSelector("#error", { timeout: 120000 });
+    const err = await page.textContent("#error");
+    assert(/catalog/i.test(err) && err.includes("revison") && err.includes("bad.json"), `error does not name the field: ${err}`);
+    assert(err.includes("file b.json"), `error does not say which catalog stays in use: ${err}`);
+    assert((await page.textContent("#catalog-source")).includes("file b.json"), "bad file: not back to b.json");
+    // Dropped with media, the bad file still names its field, and the media is checked under b.json.
+    await chooseFiles(page, [fix("Winre.wim"), bad]);
+    await page.waitForSelector("#error", { timeout: 120000 });
+    assert((await page.textContent("#error")).includes("revison"), "bad file with media: field not named");
+    assert(await page.$("tr.finding[data-kb='KB5079500'][data-verdict='applies']"), "bad file with media: not b.json's verdicts");
+    await chooseFiles(page, [fix("Winre.wim")]);
+    await page.waitForFunction(() => document.querySelector("#chosen")?.textContent === "Opened: Winre.wim"
+      && !document.querySelector("#job") && !document.querySelector("#error"), null, { timeout: 120000 });
+    assert((await page.textContent("#catalog-source")).includes("file b.json"), "the last good catalog is not used for the next open");
+    assert(await page.$("tr.finding[data-kb='KB5079500'][data-verdict='applies']"), "next open: not b.json's verdicts");
+    assert(!(await page.$("#error")), "error card stays after a good open");
+    assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  } finally {
+    await forgetKeptCatalog(page);
+    await page.close();
+  }
 });
 
 test("package view: Safe OS DU verifies; tampered copy fails naming the altered payload", async () => {
@@ -543,6 +558,222 @@ test("catalog file dropped with the media on the page header is used like a chos
   const cell = await page.textContent("tr.finding[data-kb='KB5040530'][data-verdict='already-current'] td:nth-child(3)");
   assert(cell === "already current", `fresh already-current words: ${cell}`);
   assert(!(await page.getAttribute("#catalog-age", "class")).includes("warn"), "fresh catalog flagged stale");
+  await page.close();
+});
+
+// The catalog a visit keeps in the origin-private file system (docs/catalog.md), read or removed.
+async function keptCatalogFiles(page) {
+  return page.evaluate(async () => {
+    const d = await navigator.storage.getDirectory();
+    const read = async (n) => { try { return await (await (await d.getFileHandle(n)).getFile()).text(); } catch { return null; } };
+    return { bytes: await read("catalog.json"), info: await read("catalog.kept.json") };
+  });
+}
+async function forgetKeptCatalog(page) {
+  await page.evaluate(async () => {
+    const d = await navigator.storage.getDirectory();
+    for (const n of ["catalog.kept.json", "catalog.json"]) { try { await d.removeEntry(n); } catch {} }
+  });
+}
+
+test("kept catalog: a catalog chosen before any media is shown loaded at once and kept; the next visit uses it; one kept by another app version is deleted, saying why", async () => {
+  const d = tmpDir("catalog-kept");
+  const newer = safeosCatalog(d, "newer.json", "2026.11.30",
+    [["KB5040530", "2024-07-09", 1000], ["KB5079500", "2026-03-10", 8037]]);
+  const url = `${BASE}?today=2026-12-01`;
+  const page = await openApp(undefined, url);
+  try {
+    await page.waitForSelector("#catalog-source:has-text('built into')", { timeout: 60000 });
+    assert(!(await page.$("#catalog-kept")), "a note about a kept catalog on a fresh profile");
+    await chooseFiles(page, [newer]);
+    await page.waitForSelector("#catalog-source:has-text('file newer.json')", { timeout: 60000 });
+    const line = await page.textContent("#catalog-source");
+    assert(line === "Catalog file newer.json loaded, up to date as of 2026-11-30 (1 day old)", `loaded line: ${line}`);
+    assert((await page.textContent("#catalog-kept")).startsWith("kept in this browser"), "not said to be kept");
+    assert(!(await page.$("#media-view")) && !(await page.$("#error")), "a catalog alone opened something else");
+    const kept = await keptCatalogFiles(page);
+    assert(kept.bytes === fs.readFileSync(newer, "utf8"), "OPFS does not hold the file's bytes");
+    assert(JSON.parse(kept.info).name === "newer.json", `kept record: ${kept.info}`);
+    await page.screenshot({ path: path.join(OUT, "24-catalog-kept.png") });
+
+    // The next visit starts with it, and its verdicts are the kept catalog's.
+    const next = await openApp(undefined, url);
+    await next.waitForSelector("#catalog-source:has-text('file newer.json')", { timeout: 60000 });
+    assert((await next.textContent("#catalog-kept")).includes("since an earlier visit"), "kept catalog not said to be kept");
+    await openFiles(next, [fix("Winre.wim")], "#updates-view");
+    await next.waitForSelector("tr.finding[data-kb='KB5079500'][data-verdict='applies']", { state: "attached", timeout: 60000 });
+    // Kept by another app version: deleted at the next start, the reason said, the built-in one used.
+    await next.evaluate(async () => {
+      const d = await navigator.storage.getDirectory();
+      const w = await (await d.getFileHandle("catalog.kept.json")).createWritable();
+      await w.write(JSON.stringify({ name: "newer.json", app_version: "0.0.0-old" }));
+      await w.close();
+    });
+    await next.close();
+    const third = await openApp(undefined, url);
+    await third.waitForSelector("#catalog-kept:has-text('The kept catalog was deleted')", { timeout: 60000 });
+    const why = await third.textContent("#catalog-kept");
+    assert(why.includes("0.0.0-old") && why.includes("newer.json"), `deletion reason: ${why}`);
+    assert((await third.textContent("#catalog-source")).includes("built into"), "built-in catalog not used after the deletion");
+    const left = await keptCatalogFiles(third);
+    assert(left.bytes === null && left.info === null, "the discarded catalog is still in OPFS");
+    assert(page.errors.length + third.errors.length === 0, `page errors: ${page.errors} ${third.errors}`);
+    await third.close();
+  } finally {
+    await forgetKeptCatalog(page);
+    await page.close();
+  }
+});
+
+test("catalog export: the catalog in use downloads as JSON; mediaprep catalog --check accepts it and --json exports the same", async () => {
+  const d = tmpDir("catalog-export");
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  const grab = async () => {
+    await page.waitForSelector("#catalog-export:not([disabled])", { timeout: 60000 });
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#catalog-export")]);
+    const p = path.join(d, dl.suggestedFilename());
+    await dl.saveAs(p);
+    return p;
+  };
+  const same = (a, b) => JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+  try {
+    await page.waitForSelector("#catalog-source:has-text('built into')", { timeout: 60000 });
+    const builtIn = await grab();
+    const version = await page.getAttribute("#catalog-source", "data-version");
+    assert(path.basename(builtIn) === `catalog-${version}.json`, `export name ${builtIn}`);
+    const check = execFileSync(cli(), ["catalog", "--check", builtIn]).toString();
+    assert(check.includes("passes every check"), `catalog --check: ${check}`);
+    assert(same(fs.readFileSync(builtIn, "utf8"), execFileSync(cli(), ["catalog", "--json"]).toString()),
+      "the page's export of the built-in catalog differs from `mediaprep catalog --json`");
+    // After a file loads (not newer than the built-in one: used for this visit, not kept), the
+    // export is that catalog, as the CLI exports it from the file.
+    const file = safeosCatalog(d, "older.json", "2026.11.20", [["KB5040530", "2024-07-09", 1000]]);
+    await chooseFiles(page, [file]);
+    await page.waitForSelector("#catalog-source:has-text('file older.json')", { timeout: 60000 });
+    assert((await page.textContent("#catalog-kept")).includes("for this visit only"), "older file said to be kept");
+    const exported = await grab();
+    assert(path.basename(exported) === "catalog-2026.11.20.json", `export name ${exported}`);
+    execFileSync(cli(), ["catalog", "--check", exported]);
+    assert(same(fs.readFileSync(exported, "utf8"), execFileSync(cli(), ["catalog", "--json", "--catalog", file]).toString()),
+      "the page's export differs from `mediaprep catalog --json --catalog FILE`");
+    assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  } finally {
+    await forgetKeptCatalog(page);
+    await page.close();
+  }
+});
+
+// The summary rows as shown: role, status, the KBs linked, the evaluation positions of the images.
+async function glanceRows(page) {
+  return page.$$eval("li.glance-row", (els) => els.map((e) => ({
+    role: e.dataset.role, status: e.dataset.status, images: e.dataset.images.split(",").map(Number),
+    words: e.querySelector(".glance-status").textContent, version: e.querySelector(".glance-version").textContent,
+    kbs: [...e.querySelectorAll("a.kb-link")].map((a) => a.dataset.kb) })));
+}
+// Is the element entirely inside the viewport without scrolling?
+async function inFirstScreen(page, selector) {
+  return page.$eval(selector, (e) => { const r = e.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth && r.height > 0; });
+}
+
+test("at a glance: one row per image group with status words and the needed KBs (as `mediaprep check`), packages, one action; all in the first screen at 1366×768 and 414×896", async () => {
+  for (const [width, height] of [[1366, 768], [414, 896]]) {
+    const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+    await page.setViewportSize({ width, height });
+    const inputs = [["sample", null], ...["media-udf.iso", "media-esd.iso", "media-msft.iso"].map((i) => [i, fix(i)])];
+    for (const [name, iso] of inputs) {
+      await page.goto(`${BASE}?today=2026-11-30`);
+      await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+      if (iso) {
+        await chooseFiles(page, [iso]);
+        await page.waitForSelector("#summary, #error", { timeout: 120000 });
+        if (await page.$("#error")) throw new Error(`${name}: ${await page.textContent("#error")}`);
+        // Without a package the action is disabled and says what to bring.
+        assert(await page.$eval("#glance-patch", (b) => b.disabled), `${name}: action enabled without packages`);
+        assert(/Bring /.test(await page.textContent("#glance-why")), `${name}: no reason for the disabled action`);
+        await chooseFiles(page, [fix("safeos-du.cab")]);
+      } else {
+        await page.click("#sample-open");
+      }
+      await page.waitForSelector(".glance-package[data-file='safeos-du.cab']", { timeout: 120000 });
+      await page.waitForFunction(() => !document.querySelector("#job"), null, { timeout: 120000 });
+      const rows = await glanceRows(page);
+      const src = iso || path.join(SAMPLE_DIR, "media-udf.iso");
+      const check = JSON.parse(execFileSync(cli(), ["check", src, "--json", "--today", "2026-11-30"]).toString());
+      const positions = rows.flatMap((r) => r.images).sort((a, b) => a - b);
+      const nImages = new Set(check.evaluation.findings.map((f) => f.image)).size;
+      assert(positions.length === nImages && positions.every((p, i) => p === i), `${name}: rows cover ${positions}, ${nImages} images`);
+      assert(rows.length < nImages || nImages <= 2, `${name}: editions not grouped (${rows.length} rows for ${nImages} images)`);
+      for (const r of rows) {
+        const recs = [...new Set(check.evaluation.recommendations.filter((x) => r.images.includes(x.image)).map((x) => x.kb))];
+        assert(JSON.stringify(r.kbs.slice().sort()) === JSON.stringify(recs.slice().sort()), `${name} ${r.role}: links ${r.kbs} vs CLI ${recs}`);
+        const words = recs.length ? `needs ${recs.length} update${recs.length > 1 ? "s" : ""}` : null;
+        if (words) assert(r.status === "needs" && r.words === words, `${name} ${r.role}: ${r.words}, expected ${words}`);
+        else assert(/^(up to date|cannot tell: .+)$/.test(r.words), `${name} ${r.role}: ${r.words}`);
+      }
+      assert(rows.some((r) => r.role === "winre"), `${name}: no WinRE row`);
+      assert((await page.getAttribute(".glance-package[data-file='safeos-du.cab']", "data-status")) === "ok", `${name}: package not verified for this media`);
+      assert(!(await page.$eval("#glance-patch", (b) => b.disabled)), `${name}: action disabled with a verified package`);
+      assert((await page.textContent("#glance-patch")) === "Patch WinRE", `${name}: primary action`);
+      for (const sel of ["#summary-title", "li.glance-row:last-child", "#glance-patch"]) {
+        assert(await inFirstScreen(page, sel), `${name} at ${width}×${height}: ${sel} is not in the first screen`);
+      }
+      // Details are one click away and keyboard accessible; the superseded rows are folded.
+      const details = page.locator("li.glance-row[data-role='winre'] details.glance-details").first();
+      await details.locator(":scope > summary").focus();
+      await page.keyboard.press("Enter");
+      assert(await details.evaluate((d) => d.open), `${name}: details do not open with the keyboard`);
+      assert(await details.locator("tr.finding").first().isVisible(), `${name}: verdicts not shown when opened`);
+      if (await details.locator("details.superseded").count()) {
+        assert(!(await details.locator("details.superseded tr.finding").first().isVisible()), `${name}: superseded rows not folded`);
+      }
+      await page.keyboard.press("Enter");
+      await page.screenshot({ path: path.join(OUT, `25-glance-${name}-${width}x${height}.png`) });
+    }
+    assert(page.errors.length === 0, `page errors: ${page.errors}`);
+    await page.close();
+  }
+});
+
+test("a WinRE saved under another name (recovery-image.wim) is recognised as WinRE and gets the Safe OS DU verdicts", async () => {
+  const d = tmpDir("renamed");
+  const renamed = path.join(d, "recovery-image.wim");
+  fs.copyFileSync(fix("Winre.wim"), renamed);
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await openFiles(page, [renamed], "#summary");
+  const rows = await glanceRows(page);
+  assert(rows.length === 1 && rows[0].role === "winre", `rows: ${JSON.stringify(rows)}`);
+  const safeos = await page.$$eval("tr.finding", (els) => els.map((e) => ({ kb: e.dataset.kb, verdict: e.dataset.verdict }))
+    .filter((f) => f.verdict !== "not-applicable"));
+  const check = JSON.parse(execFileSync(cli(), ["check", renamed, "--json", "--today", "2026-11-30"]).toString());
+  const cliSafeos = check.evaluation.findings.filter((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable");
+  assert(cliSafeos.length > 0 && cliSafeos.every((f) => safeos.some((s) => s.kb === f.kb && s.verdict === f.verdict)),
+    "the Safe OS DU verdicts of the renamed WinRE differ from the CLI's");
+  assert(rows[0].kbs.some((kb) => cliSafeos.some((f) => f.kb === kb && f.verdict === "applies")), "no Safe OS DU linked for the renamed WinRE");
+  await page.close();
+});
+
+// axe-core (npm, e2e/package.json) injected through DevTools (the page's CSP allows no injected
+// script tag; Runtime.evaluate is not subject to it).
+const AXE = fs.readFileSync(path.join(ROOT, "e2e", "node_modules", "axe-core", "axe.min.js"), "utf8");
+async function seriousA11y(page) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
+    .violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ")) })));
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+test("accessibility: axe-core reports no serious or critical violation on the start page and on the sample's summary with details open", async () => {
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  await page.waitForSelector("#catalog-source", { timeout: 60000 });
+  let v = await seriousA11y(page);
+  assert(v.length === 0, `start page: ${JSON.stringify(v)}`);
+  await page.click("#sample-open");
+  await page.waitForSelector(".glance-package[data-file='safeos-du.cab']", { timeout: 120000 });
+  await page.waitForFunction(() => !document.querySelector("#job"), null, { timeout: 120000 });
+  await page.$$eval("details", (ds) => ds.forEach((d) => { d.open = true; }));
+  v = await seriousA11y(page);
+  assert(v.length === 0, `sample summary: ${JSON.stringify(v, null, 1)}`);
   await page.close();
 });
 
@@ -1248,7 +1479,7 @@ test("update prompt: a new service worker version shows the banner; Reload hands
 
 let passed = 0, failed = 0;
 for (const t of tests) {
-  if (only && !t.name.includes(only)) continue;
+  if (only && !only.split("|").some((o) => t.name.includes(o))) continue;
   const t0 = Date.now();
   try {
     await t.fn();

@@ -5,11 +5,13 @@ use crate::client::WorkerClient;
 use crate::protocol::{Event, PatchResult, PatchTarget, ReportFormat, Request, Session};
 use crate::update::UpdateBanner;
 use crate::views::browse::BrowseView;
+use crate::views::catalog::CatalogBar;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
 use crate::views::package::PackageView;
 use crate::views::patch::PatchPanel;
 use crate::views::report::ReportPanel;
+use crate::views::summary::Summary;
 use crate::views::updates::UpdatesView;
 use crate::views::{list, num, text};
 use mediaprep_core::error::SplitSetProblem;
@@ -114,6 +116,8 @@ pub enum JobKind {
     List,
     /// One file extracted for download.
     Extract,
+    /// A catalog file loaded without media, or the kept one checked at start.
+    Catalog,
 }
 
 /// A shown error.
@@ -158,6 +162,10 @@ pub struct State {
     pub browse: Option<(Vec<String>, Value)>,
     /// Last extracted file: `{path, name, opfs, size, sha256}`.
     pub extracted: Option<Value>,
+    /// The catalog in use (`CatalogAge` JSON), once the worker has said.
+    pub catalog: Option<Value>,
+    /// Whether it is kept in this browser, or why a kept one was deleted.
+    pub catalog_note: Option<String>,
 }
 
 /// Reducer actions.
@@ -203,7 +211,11 @@ impl Reducible for State {
                 if let Some(kind) = s.finish(id).map(|(_, k)| k) {
                     match kind {
                         JobKind::Hash => s.hash = Some(result),
-                        JobKind::Inspect => s.media = Some(result),
+                        JobKind::Inspect => {
+                            s.take_catalog(&result);
+                            s.media = Some(result);
+                        }
+                        JobKind::Catalog => s.take_catalog(&result),
                         JobKind::Package => {
                             let file = text(&result, "file");
                             s.packages.retain(|p| text(p, "file") != file);
@@ -307,6 +319,35 @@ impl Reducible for State {
 }
 
 impl State {
+    /// The catalog part of an inspection or catalog job's result: the catalog in use, what
+    /// became of a newly chosen file, and why it is not used when it does not load.
+    fn take_catalog(&mut self, result: &Value) {
+        let Some(age) = result.get("catalog").filter(|c| !c.is_null()) else {
+            return;
+        };
+        let note = result.get("catalog_kept").and_then(Value::as_str);
+        let same = self.catalog.as_ref().map(|c| &c["source"]) == Some(&age["source"]);
+        if note.is_some() || !same {
+            self.catalog_note = note.map(str::to_string);
+        }
+        self.catalog = Some(age.clone());
+        if let Some(problem) = result.get("catalog_problem").and_then(Value::as_str) {
+            let source = age["source"]["name"]
+                .as_str()
+                .map(|n| format!("file {n}"))
+                .unwrap_or_else(|| "the built-in catalog".into());
+            self.error = Some(Shown {
+                what: "While loading a catalog file".into(),
+                plain: format!(
+                    "This catalog file does not load, so it is not used: {problem}. The page \
+                     keeps using the last catalog that loaded ({source})."
+                ),
+                detail: format!("invalid: {problem}"),
+                handoff: None,
+            });
+        }
+    }
+
     fn finish(&mut self, id: u32) -> Option<(Job, JobKind)> {
         let i = self.jobs.iter().position(|(j, _)| j.id == id)?;
         Some(self.jobs.remove(i))
@@ -394,20 +435,77 @@ pub fn role_of(name: &str) -> FileRole {
     }
 }
 
+/// After a job's result: a newly chosen catalog file that loaded becomes the last good one; one
+/// that did not is dropped (the last good one stays). At start, the kept catalog the worker chose
+/// is read from OPFS into memory as the last good one.
+fn follow_catalog(
+    result: &Value,
+    chosen: &Rc<std::cell::RefCell<Option<File>>>,
+    good: &Rc<std::cell::RefCell<Option<File>>>,
+) {
+    let Some(age) = result.get("catalog") else {
+        return;
+    };
+    let name = age["source"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let used = result.get("catalog_use").and_then(Value::as_str);
+    let problem = result.get("catalog_problem").is_some_and(|p| !p.is_null());
+    if used == Some("file") && chosen.borrow().as_ref().is_some_and(|f| f.name() == name) {
+        *good.borrow_mut() = chosen.borrow_mut().take();
+    } else if problem {
+        chosen.borrow_mut().take();
+    }
+    if result.get("kept_at_start").and_then(Value::as_bool) == Some(true)
+        && used == Some("fallback")
+    {
+        let good = good.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match kept_file(&name).await {
+                Ok(f) => {
+                    // A file chosen meanwhile wins over the kept one.
+                    good.borrow_mut().get_or_insert(f);
+                }
+                Err(e) => web_sys::console::error_1(&e),
+            }
+        });
+    }
+}
+
+/// The kept catalog's bytes from OPFS, in memory, under the name it was loaded with (the OPFS
+/// file may be replaced later by a newer kept catalog; a `File` snapshot of it would then fail).
+async fn kept_file(name: &str) -> Result<File, wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let dir = crate::save::opfs_root()
+        .await
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e.to_string()))?;
+    let fh: web_sys::FileSystemFileHandle = JsFuture::from(dir.get_file_handle(crate::kept::BYTES))
+        .await?
+        .unchecked_into();
+    let file: File = JsFuture::from(fh.get_file()).await?.unchecked_into();
+    let bytes = js_sys::Uint8Array::new(&JsFuture::from(file.array_buffer()).await?);
+    File::new_with_u8_array_sequence(&js_sys::Array::of1(&bytes), name)
+}
+
 /// The root component.
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(State::default);
     let client = use_mut_ref(|| None::<Rc<WorkerClient>>);
     let media_files = use_mut_ref(Vec::<File>::new);
-    // The catalog file chosen this session, sent with every inspection.
-    let catalog_file = use_mut_ref(|| Option::<File>::None);
+    // A catalog file just chosen, until a job says whether it loads; then the last catalog file
+    // that loaded (this visit's, or the one kept by an earlier visit), sent with every inspection.
+    let chosen_catalog = use_mut_ref(|| Option::<File>::None);
+    let good_catalog = use_mut_ref(|| Option::<File>::None);
     let package_files = use_mut_ref(Vec::<File>::new);
     let generation = use_state(|| 0u32);
 
     {
         let dispatcher = state.dispatcher();
         let client = client.clone();
+        let (chosen_catalog, good_catalog) = (chosen_catalog.clone(), good_catalog.clone());
         use_effect_with(*generation, move |_| {
             let on_event: Rc<dyn Fn(Event, Option<js_sys::Uint8Array>)> =
                 Rc::new(move |ev, bytes| {
@@ -415,6 +513,9 @@ pub fn app() -> Html {
                         if let Err(e) = crate::download::offer(b, name, mime) {
                             web_sys::console::error_1(&e);
                         }
+                    }
+                    if let Event::Result { result, .. } = &ev {
+                        follow_catalog(result, &chosen_catalog, &good_catalog);
                     }
                     dispatcher.dispatch(Action::Worker(ev))
                 });
@@ -451,10 +552,26 @@ pub fn app() -> Html {
         )
     };
 
+    {
+        // Once per visit: the catalog kept by an earlier one is used, or deleted with the reason.
+        let start = start.clone();
+        use_effect_with((), move |_| {
+            start.emit((
+                Request::KeptCatalog {
+                    today: today_parameter(),
+                },
+                Vec::new(),
+                "checking the catalog kept in this browser".into(),
+                JobKind::Catalog,
+            ));
+        });
+    }
+
     let on_files = {
         let state = state.clone();
         let media_files = media_files.clone();
-        let catalog_file = catalog_file.clone();
+        let chosen_catalog = chosen_catalog.clone();
+        let good_catalog = good_catalog.clone();
         let package_files = package_files.clone();
         let start = start.clone();
         Callback::from(move |list: Vec<File>| {
@@ -465,7 +582,7 @@ pub fn app() -> Html {
                 match role_of(&f.name()) {
                     FileRole::Media => media.push(f),
                     FileRole::Package => packages.push(f),
-                    FileRole::Catalog => *catalog_file.borrow_mut() = Some(f),
+                    FileRole::Catalog => *chosen_catalog.borrow_mut() = Some(f),
                     FileRole::Other => other.push(f),
                 }
             }
@@ -474,20 +591,37 @@ pub fn app() -> Html {
                 // A catalog alone re-evaluates the media already open.
                 media = media_files.borrow().clone();
             }
+            let chosen = new_catalog
+                .then(|| chosen_catalog.borrow().clone())
+                .flatten();
+            let good = good_catalog.borrow().clone();
+            let (with_catalog, fallback) = (chosen.is_some(), good.is_some());
+            let catalogs = chosen.into_iter().chain(good);
             if !media.is_empty() {
                 let names = media.iter().map(File::name).collect::<Vec<_>>().join(", ");
                 *media_files.borrow_mut() = media.clone();
-                let catalog = catalog_file.borrow().clone();
-                let with_catalog = catalog.is_some();
-                media.extend(catalog);
+                media.extend(catalogs);
                 start.emit((
                     Request::Inspect {
                         today: today_parameter(),
                         catalog: with_catalog,
+                        fallback,
                     },
                     media,
                     format!("opening {names}"),
                     JobKind::Inspect,
+                ));
+            } else if with_catalog {
+                // No media yet: load the catalog now, so the page says at once whether it is used.
+                start.emit((
+                    Request::Catalog {
+                        today: today_parameter(),
+                        catalog: true,
+                        fallback,
+                    },
+                    catalogs.collect(),
+                    "loading the catalog file".into(),
+                    JobKind::Catalog,
                 ));
             }
             if !packages.is_empty() {
@@ -637,6 +771,19 @@ pub fn app() -> Html {
         })
     };
 
+    let on_export_catalog = {
+        let start = start.clone();
+        let good_catalog = good_catalog.clone();
+        Callback::from(move |_: MouseEvent| {
+            start.emit((
+                Request::ExportCatalog,
+                good_catalog.borrow().iter().cloned().collect(),
+                "exporting the catalog".into(),
+                JobKind::Report,
+            ));
+        })
+    };
+
     let on_sample_error = {
         let state = state.clone();
         Callback::from(move |e: String| state.dispatch(Action::SampleFailed(e)))
@@ -647,15 +794,6 @@ pub fn app() -> Html {
         Callback::from(move |_| state.dispatch(Action::Dismiss))
     };
 
-    // A catalog file that did not load is not sent again: the next media open uses the built-in
-    // catalog (the error card has said why).
-    if state
-        .error
-        .as_ref()
-        .is_some_and(|e| crate::jobs::is_catalog_error(&e.detail))
-    {
-        *catalog_file.borrow_mut() = None;
-    }
     let media = state.media.clone();
     let have_session = media.is_some() || !state.packages.is_empty();
     html! {
@@ -669,10 +807,12 @@ pub fn app() -> Html {
             </header>
             <main>
                 <UpdateBanner />
-                <OpenPanel on_files={on_files} on_error={on_sample_error} />
+                <OpenPanel on_files={on_files} on_error={on_sample_error} compact={media.is_some()} />
                 if !state.files.is_empty() {
                     <p class="muted" id="chosen">{ format!("Opened: {}", state.files.join(", ")) }</p>
                 }
+                <CatalogBar catalog={state.catalog.clone()} note={state.catalog_note.clone()}
+                    on_export={on_export_catalog} busy={!state.jobs.is_empty()} />
                 if let Some((job, _)) = state.jobs.first() {
                     <JobProgress job={job.clone()} queued={state.jobs.len() - 1} on_cancel={on_cancel} />
                 }
@@ -680,19 +820,12 @@ pub fn app() -> Html {
                     <ErrorCard what={e.what.clone()} plain={e.plain.clone()} detail={e.detail.clone()}
                         handoff={e.handoff.clone()} on_close={on_dismiss} />
                 }
-                if let Some(h) = &state.hash {
-                    <HashCard result={h.clone()} />
-                }
                 if let Some(m) = &media {
-                    if let Some(i) = m.get("inspection") {
-                        <MediaView inspection={i.clone()} on_hash={on_hash_media} />
-                    }
-                    if let Some(ev) = m.get("evaluation") {
-                        <UpdatesView evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
-                            winre_size={state.winre_size()} />
+                    if let (Some(i), Some(ev)) = (m.get("inspection"), m.get("evaluation")) {
+                        <Summary inspection={i.clone()} evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
+                            packages={state.packages.clone()} busy={!state.jobs.is_empty()} on_patch={on_patch.clone()} />
                     }
                 }
-                { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
                 if media.is_some() && state.packages.iter().any(|p| {
                     p.get("verification").and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true)
                 }) {
@@ -700,6 +833,19 @@ pub fn app() -> Html {
                         result={state.patched.clone()} cleaned={state.cleaned}
                         editions={state.install_editions()} />
                 }
+                if let Some(h) = &state.hash {
+                    <HashCard result={h.clone()} />
+                }
+                if let Some(m) = &media {
+                    if let Some(ev) = m.get("evaluation") {
+                        <UpdatesView evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
+                            winre_size={state.winre_size()} />
+                    }
+                    if let Some(i) = m.get("inspection") {
+                        <MediaView inspection={i.clone()} on_hash={on_hash_media} />
+                    }
+                }
+                { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
                 if media.is_some() {
                     <BrowseView layers={state.browse.as_ref().map(|b| b.0.clone()).unwrap_or_default()}
                         entries={state.browse.as_ref().map(|b| b.1.clone())}

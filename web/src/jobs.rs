@@ -24,9 +24,8 @@ pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
 /// A catalog file is data, not media: larger than this is not a catalog.
 const MAX_CATALOG_BYTES: u64 = 16 << 20;
 
-/// Load a catalog file the user chose, as the CLI's `--catalog` does; errors name the file and
-/// every field at fault.
-pub fn load_catalog(name: &str, r: &SharedReader) -> Result<Catalog> {
+/// Read a catalog file's bytes, refusing one too large to be a catalog.
+pub fn read_catalog(name: &str, r: &SharedReader) -> Result<Vec<u8>> {
     let size = r.size();
     if size > MAX_CATALOG_BYTES {
         return Err(Error::Invalid(format!(
@@ -35,7 +34,13 @@ pub fn load_catalog(name: &str, r: &SharedReader) -> Result<Catalog> {
     }
     let mut bytes = vec![0u8; size as usize];
     r.read_at(0, &mut bytes)?;
-    Catalog::load(&bytes).map_err(|e| {
+    Ok(bytes)
+}
+
+/// Parse catalog bytes as the CLI's `--catalog` does; errors name the file and every field at
+/// fault.
+pub fn parse_catalog(name: &str, bytes: &[u8]) -> Result<Catalog> {
+    Catalog::load(bytes).map_err(|e| {
         // Every problem, each naming its JSON path: the user fixes the file in one go.
         let all = e
             .problems
@@ -45,6 +50,143 @@ pub fn load_catalog(name: &str, r: &SharedReader) -> Result<Catalog> {
             .join("; ");
         Error::Invalid(format!("{CATALOG_ERROR}{name}: {all}"))
     })
+}
+
+/// Load a catalog file the user chose ([`read_catalog`] then [`parse_catalog`]).
+pub fn load_catalog(name: &str, r: &SharedReader) -> Result<Catalog> {
+    parse_catalog(name, &read_catalog(name, r)?)
+}
+
+/// Which of the offered catalogs a job used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CatalogUse {
+    /// The newly chosen file.
+    File,
+    /// The last catalog that loaded (the chosen file did not, or none was chosen).
+    Fallback,
+    /// The catalog built into the app.
+    BuiltIn,
+}
+
+/// The catalog a job rests on, and what became of a newly chosen file.
+pub struct ChosenCatalog {
+    /// The catalog.
+    pub catalog: Catalog,
+    /// Where it came from.
+    pub source: CatalogSource,
+    /// Which offer it was.
+    pub used: CatalogUse,
+    /// Why the newly chosen file is not used (every problem, each with its JSON path).
+    pub problem: Option<String>,
+    /// The new file's name and bytes when it loaded (the worker may keep them).
+    pub fresh: Option<(String, Vec<u8>)>,
+}
+
+/// Take the newly chosen catalog file when it loads; else the last good one (`fallback`, which
+/// loaded before); else the built-in catalog. A file that does not load never fails the job: the
+/// job runs on the last good catalog and `problem` says why the file was not used.
+pub fn choose_catalog(
+    chosen: Option<(String, SharedReader)>,
+    fallback: Option<(String, SharedReader)>,
+) -> Result<ChosenCatalog> {
+    let mut problems = Vec::new();
+    if let Some((name, r)) = chosen {
+        match read_catalog(&name, &r).and_then(|b| Ok((parse_catalog(&name, &b)?, b))) {
+            Ok((catalog, bytes)) => {
+                return Ok(ChosenCatalog {
+                    catalog,
+                    source: CatalogSource::File { name: name.clone() },
+                    used: CatalogUse::File,
+                    problem: None,
+                    fresh: Some((name, bytes)),
+                })
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let mut used = None;
+    if let Some((name, r)) = fallback {
+        match load_catalog(&name, &r) {
+            Ok(c) => used = Some((c, CatalogSource::File { name }, CatalogUse::Fallback)),
+            // It loaded once; say so if it no longer does (the file changed on disk).
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let (catalog, source, used) = match used {
+        Some(u) => u,
+        None => (
+            Catalog::embedded()?,
+            CatalogSource::built_in(),
+            CatalogUse::BuiltIn,
+        ),
+    };
+    Ok(ChosenCatalog {
+        catalog,
+        source,
+        used,
+        problem: (!problems.is_empty()).then(|| problems.join(" / ")),
+        fresh: None,
+    })
+}
+
+/// A request's newly chosen catalog file and its last good one, each when sent.
+pub type CatalogFiles = (
+    Option<(String, SharedReader)>,
+    Option<(String, SharedReader)>,
+);
+
+/// Take the catalog files a request carries off the end of `files` (see [`Request::Inspect`]).
+pub fn split_catalogs(
+    files: &mut Vec<(String, SharedReader)>,
+    chosen: bool,
+    fallback: bool,
+) -> Result<CatalogFiles> {
+    let mut take = |wanted: bool| -> Result<Option<(String, SharedReader)>> {
+        if !wanted {
+            return Ok(None);
+        }
+        files
+            .pop()
+            .map(Some)
+            .ok_or_else(|| Error::Invalid("a catalog file of the request is missing".into()))
+    };
+    let last_good = take(fallback)?;
+    let new = take(chosen)?;
+    Ok((new, last_good))
+}
+
+/// The catalog part of a job's JSON result: its age, which offer was used, why a chosen file was
+/// not, and what became of it (`kept`: the worker's words about keeping it between visits).
+pub fn catalog_json(
+    chosen: &ChosenCatalog,
+    today: Date,
+    kept: Option<String>,
+) -> Result<serde_json::Value> {
+    let age = CatalogAge::new(&chosen.catalog, chosen.source.clone(), today)?;
+    Ok(serde_json::json!({
+        "catalog": to_json(&age)?,
+        "catalog_use": to_json(&chosen.used)?,
+        "catalog_problem": chosen.problem,
+        "catalog_kept": kept,
+    }))
+}
+
+/// Inspect media and evaluate it against `chosen`'s catalog: `{inspection, evaluation, catalog,
+/// catalog_use, catalog_problem, catalog_kept}`.
+pub fn inspect(
+    files: Vec<(String, SharedReader)>,
+    chosen: &ChosenCatalog,
+    today: Date,
+    kept: Option<String>,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let rep = media::inspect(files, progress)?;
+    let eval = catalog::evaluate(&chosen.catalog, &media::image_facts(&rep));
+    let mut out = catalog_json(chosen, today, kept)?;
+    out["inspection"] = to_json(&rep)?;
+    out["evaluation"] = to_json(&eval)?;
+    Ok(out)
 }
 
 /// How a catalog file's load error starts, so the page can say so and stop sending the file.
@@ -73,25 +215,13 @@ pub fn run_media(
         Request::Inspect {
             today: requested,
             catalog: with_catalog,
+            fallback,
         } => {
             let today = requested_date(requested.as_deref(), today)?;
             let mut files = files;
-            let (cat, source) = if with_catalog {
-                let (name, r) = files
-                    .pop()
-                    .ok_or_else(|| Error::Invalid("the catalog file is missing".into()))?;
-                (load_catalog(&name, &r)?, CatalogSource::File { name })
-            } else {
-                (Catalog::embedded()?, CatalogSource::built_in())
-            };
-            let rep = media::inspect(files, progress)?;
-            let age = CatalogAge::new(&cat, source, today)?;
-            let eval = catalog::evaluate(&cat, &media::image_facts(&rep));
-            Ok(serde_json::json!({
-                "inspection": to_json(&rep)?,
-                "evaluation": to_json(&eval)?,
-                "catalog": to_json(&age)?,
-            }))
+            let (new, last_good) = split_catalogs(&mut files, with_catalog, fallback)?;
+            let chosen = choose_catalog(new, last_good)?;
+            inspect(files, &chosen, today, None, progress)
         }
         Request::List { layers } => {
             let (_, node) = media::open_files(files)?;
@@ -198,6 +328,60 @@ mod tests {
             e.contains("bad.json") && e.contains("$.updates[0].revison"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_chosen_catalog_that_does_not_load_falls_back_to_the_last_good_one() {
+        let file = |b: &[u8]| -> SharedReader {
+            std::sync::Arc::new(mediaprep_core::io::SliceSource::new(b.to_vec()))
+        };
+        let mut good = Catalog::embedded().unwrap();
+        good.version = "2026.12.09".into();
+        let good = good.to_json().unwrap().into_bytes();
+        let bad = br#"{"schema":1,"version":"2026.12.10","generated":"t","updates":[{"kb":"KB1234567","kind":"safeos-du","source":"x","revison":5}]}"#;
+        // The chosen file loads: it is used and its bytes handed on (to be kept).
+        let c = choose_catalog(Some(("g.json".into(), file(&good))), None).unwrap();
+        assert_eq!(
+            (c.used, c.catalog.version.as_str()),
+            (CatalogUse::File, "2026.12.09")
+        );
+        assert_eq!(c.fresh.as_ref().map(|f| f.1.len()), Some(good.len()));
+        // It does not: the last good one is used, and the problem names the file and the field.
+        let c = choose_catalog(
+            Some(("bad.json".into(), file(bad))),
+            Some(("g.json".into(), file(&good))),
+        )
+        .unwrap();
+        assert_eq!(c.used, CatalogUse::Fallback);
+        assert_eq!(
+            c.source,
+            CatalogSource::File {
+                name: "g.json".into()
+            }
+        );
+        let p = c.problem.unwrap();
+        assert!(
+            p.contains("bad.json") && p.contains("$.updates[0].revison"),
+            "{p}"
+        );
+        assert!(c.fresh.is_none());
+        // No last good one: the built-in catalog, the problem still said.
+        let c = choose_catalog(Some(("bad.json".into(), file(bad))), None).unwrap();
+        assert_eq!(c.used, CatalogUse::BuiltIn);
+        assert!(c.problem.is_some());
+        // The files are taken off the end: chosen, then last good.
+        let mut files = vec![
+            ("m.wim".to_string(), file(b"m")),
+            ("new.json".to_string(), file(b"n")),
+            ("old.json".to_string(), file(b"o")),
+        ];
+        let (new, last) = split_catalogs(&mut files, true, true).unwrap();
+        assert_eq!(
+            (new.unwrap().0, last.unwrap().0),
+            ("new.json".into(), "old.json".into())
+        );
+        assert_eq!(files.len(), 1);
+        assert!(split_catalogs(&mut Vec::new(), true, false).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod client;
 pub mod download;
 pub mod extract;
 pub mod jobs;
+pub mod kept;
 pub mod pool;
 pub mod protocol;
 pub mod sample;

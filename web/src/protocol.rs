@@ -26,7 +26,35 @@ pub enum Request {
         /// verdicts (loaded with `Catalog::load`, as the CLI's `--catalog`).
         #[serde(default)]
         catalog: bool,
+        /// The last of `files` is the last catalog that loaded, used when the newly chosen one
+        /// (before it, when `catalog`) does not load or none was chosen.
+        #[serde(default)]
+        fallback: bool,
     },
+    /// Load a catalog file without media: `files` are the chosen catalog (when `catalog`) and the
+    /// last good one (when `fallback`), as for [`Request::Inspect`]. The result says which is used,
+    /// its age, and whether it is kept in this browser for the next visits.
+    Catalog {
+        /// As for [`Request::Inspect`].
+        #[serde(default)]
+        today: Option<String>,
+        /// A newly chosen catalog file is sent.
+        #[serde(default)]
+        catalog: bool,
+        /// The last good catalog file is sent.
+        #[serde(default)]
+        fallback: bool,
+    },
+    /// At start: use the catalog kept in this browser's private storage by an earlier visit, or
+    /// delete it and say why (another app version, not newer than the built-in one, broken).
+    KeptCatalog {
+        /// As for [`Request::Inspect`].
+        #[serde(default)]
+        today: Option<String>,
+    },
+    /// Export the catalog in use as JSON (`files[0]` when sent, else the built-in one), in the
+    /// format `mediaprep --catalog` reads; the result is a [`Event::Download`].
+    ExportCatalog,
     /// List a directory inside the media: `layers` descend containers as in the CLI.
     List {
         /// ISO paths and `N:/path` image paths, outermost first.

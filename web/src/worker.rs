@@ -39,8 +39,7 @@ pub fn post(ev: &Event) {
 }
 
 /// Post a finished file: the event as JSON and the bytes beside it (transferred, not copied).
-fn post_download(id: u32, format: crate::protocol::ReportFormat, bytes: &[u8]) {
-    let (name, mime) = format.file();
+fn post_download(id: u32, name: &str, mime: &str, bytes: &[u8]) {
     let ev = Event::Download {
         id,
         name: name.into(),
@@ -92,7 +91,10 @@ fn on_message(e: MessageEvent) {
     let id = env.id;
     if let Request::Report { format, session } = env.request {
         match crate::jobs::report(format, &session) {
-            Ok(bytes) => post_download(id, format, &bytes),
+            Ok(bytes) => {
+                let (name, mime) = format.file();
+                post_download(id, name, mime, &bytes)
+            }
             Err(err) => post_error(id, &err),
         }
         return;
@@ -116,6 +118,32 @@ fn on_message(e: MessageEvent) {
                 Ok(result) => post(&Event::Patched { id, result }),
                 Err(err) => post_error(id, &err),
             }
+        });
+        return;
+    }
+    if let Request::ExportCatalog = env.request {
+        let res = named_sources(files).and_then(|named| export_catalog(named.into_iter().next()));
+        match res {
+            Ok((name, bytes)) => post_download(id, &name, "application/json", &bytes),
+            Err(err) => post_error(id, &err),
+        }
+        return;
+    }
+    if let Request::KeptCatalog { today } = env.request {
+        wasm_bindgen_futures::spawn_local(async move {
+            post_outcome(id, kept_at_start(today.as_deref()).await);
+        });
+        return;
+    }
+    if matches!(
+        env.request,
+        Request::Inspect { .. } | Request::Catalog { .. }
+    ) {
+        let request = env.request;
+        wasm_bindgen_futures::spawn_local(async move {
+            let reporter = Reporter::new(id);
+            let res = async { catalog_job(request, named_sources(files)?, &reporter).await }.await;
+            post_outcome(id, res);
         });
         return;
     }
@@ -191,6 +219,77 @@ async fn patch(
     })
 }
 
+/// An inspection (with media) or a catalog load (without): the newly chosen catalog file is
+/// used when it loads, and kept in OPFS for the next visits when it is newer than what is kept;
+/// otherwise the last good one is (see [`crate::jobs::choose_catalog`]).
+async fn catalog_job(
+    request: Request,
+    mut named: Vec<(String, SharedReader)>,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value> {
+    let (requested, with_catalog, fallback, with_media) = match request {
+        Request::Inspect {
+            today,
+            catalog,
+            fallback,
+        } => (today, catalog, fallback, true),
+        Request::Catalog {
+            today,
+            catalog,
+            fallback,
+        } => (today, catalog, fallback, false),
+        other => return Err(Error::Invalid(format!("{other:?} is not a catalog job"))),
+    };
+    let today = crate::jobs::requested_date(requested.as_deref(), utc_today()?)?;
+    let (new, last_good) = crate::jobs::split_catalogs(&mut named, with_catalog, fallback)?;
+    let chosen = crate::jobs::choose_catalog(new, last_good)?;
+    let kept = match &chosen.fresh {
+        Some((name, bytes)) => Some(
+            crate::kept::offer(&chosen.catalog, name, bytes)
+                .await
+                .unwrap_or_else(|e| {
+                    format!("used for this visit only: keeping it in this browser failed ({e})")
+                }),
+        ),
+        None => None,
+    };
+    if with_media {
+        crate::jobs::inspect(named, &chosen, today, kept, progress)
+    } else {
+        crate::jobs::catalog_json(&chosen, today, kept)
+    }
+}
+
+/// The catalog kept by an earlier visit, used or deleted (with why); the built-in one where the
+/// browser has no private file system.
+async fn kept_at_start(requested: Option<&str>) -> Result<serde_json::Value> {
+    let today = crate::jobs::requested_date(requested, utc_today()?)?;
+    let start = match crate::kept::start().await {
+        Ok(s) => s,
+        Err(e) => {
+            let mut s = crate::kept::at_start(None, mediaprep_core::catalog::Catalog::embedded()?);
+            s.note = Some(format!("No catalog can be kept in this browser: {e}"));
+            s
+        }
+    };
+    let mut out = crate::jobs::catalog_json(&start.chosen, today, start.note)?;
+    out["kept_at_start"] = serde_json::Value::Bool(true);
+    Ok(out)
+}
+
+/// The catalog in use as JSON, named for its version: the file sent, or the built-in one.
+fn export_catalog(file: Option<(String, SharedReader)>) -> Result<(String, Vec<u8>)> {
+    let catalog = match file {
+        Some((name, r)) => crate::jobs::load_catalog(&name, &r)?,
+        None => mediaprep_core::catalog::Catalog::embedded()?,
+    };
+    let json = catalog.to_json()?;
+    Ok((
+        format!("catalog-{}.json", catalog.version),
+        json.into_bytes(),
+    ))
+}
+
 /// Post a job's result, or its error with the error's kind for the UI's plain-words message.
 fn post_outcome(id: u32, res: Result<serde_json::Value>) {
     match res {
@@ -262,8 +361,13 @@ pub fn run(
             let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
             crate::jobs::package(&name, r, progress)
         }
-        Request::Patch { .. } | Request::Extract { .. } => Err(Error::Invalid(
-            "patch and extract run asynchronously (OPFS); send them to the worker".into(),
+        Request::Patch { .. }
+        | Request::Extract { .. }
+        | Request::Catalog { .. }
+        | Request::KeptCatalog { .. }
+        | Request::ExportCatalog => Err(Error::Invalid(
+            "patch, extract and catalog jobs run asynchronously (OPFS); send them to the worker"
+                .into(),
         )),
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.

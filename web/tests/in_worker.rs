@@ -71,6 +71,7 @@ fn inspect_of_garbage_is_a_typed_error() {
         Request::Inspect {
             today: None,
             catalog: false,
+            fallback: false,
         },
         vec![make_file(&[7u8; 5000])],
         &NoProgress,

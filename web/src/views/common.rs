@@ -14,6 +14,9 @@ pub struct OpenProps {
     pub on_files: Callback<Vec<File>>,
     /// The sample could not be loaded (the reason, technical).
     pub on_error: Callback<String>,
+    /// Media is open: one short line, so the summary is in the first screen.
+    #[prop_or_default]
+    pub compact: bool,
 }
 
 fn files_of_list(list: Option<web_sys::FileList>) -> Vec<File> {
@@ -140,14 +143,23 @@ pub fn open_panel(props: &OpenProps) -> Html {
         })
     };
     html! {
-        <section class={classes!("drop", (*over).then_some("over"))} aria-label="Open files">
+        <section class={classes!("drop", (*over).then_some("over"), props.compact.then_some("compact"))} aria-label="Open files">
             if *over {
                 <div class="drop-overlay" id="drop-overlay" aria-hidden="true"><p>{"Drop to open"}</p></div>
             }
+            if props.compact {
+                <label class="button" for="file-input">{"Open other files…"}</label>
+                <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
+                       accept=".iso,.wim,.esd,.swm,.cab,.msu,.json" />
+                <span class="muted drop-hint">{" or drop media, update packages or a catalog .json anywhere. "}</span>
+                <button class="secondary small" id="sample-open" onclick={on_sample} disabled={*loading}>
+                    { if *loading { "Loading the sample…" } else { "Try the sample media" } }
+                </button>
+            } else {
             <p>{"Drop an ISO, WIM, ESD or all parts of a .swm set, and update packages (.cab, .msu) anywhere on this page, or "}</p>
             <label class="button" for="file-input">{"Choose files…"}</label>
             <input id="file-input" class="sr-only" type="file" multiple=true {onchange}
-                   accept=".iso,.wim,.esd,.swm,.cab,.msu" />
+                   accept=".iso,.wim,.esd,.swm,.cab,.msu,.json" />
             <p class="muted sample">
                 {"No Windows media at hand? "}
                 <button class="secondary" id="sample-open" onclick={on_sample} disabled={*loading}
@@ -157,6 +169,7 @@ pub fn open_panel(props: &OpenProps) -> Html {
                 <br />
                 <span id="sample-about">{"A small generated ISO (about 10 MB, Windows-shaped but not Windows) and an update package for its WinRE, from this site: inspect, check, verify and patch without a 6 GB download."}</span>
             </p>
+            }
         </section>
     }
 }
@@ -203,6 +216,25 @@ pub fn job_progress(props: &JobProps) -> Html {
     } else {
         String::new()
     };
+    {
+        // A background tab shows how far the job is; the page's own title comes back after it.
+        let title = format!("{pct:.0}% {} · mediaprep", props.job.label);
+        let doc = web_sys::window().and_then(|w| w.document());
+        let original = use_memo((), {
+            let doc = doc.clone();
+            move |_| doc.map(|d| d.title()).unwrap_or_default()
+        });
+        use_effect_with(title, move |t| {
+            if let Some(d) = &doc {
+                d.set_title(t);
+            }
+            move || {
+                if let Some(d) = web_sys::window().and_then(|w| w.document()) {
+                    d.set_title(&original);
+                }
+            }
+        });
+    }
     let queued = if props.queued > 0 {
         format!(" ({} more queued)", props.queued)
     } else {

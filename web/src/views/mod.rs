@@ -1,11 +1,13 @@
 //! The app's views, one small function component per thing shown.
 
 pub mod browse;
+pub mod catalog;
 pub mod common;
 pub mod media;
 pub mod package;
 pub mod patch;
 pub mod report;
+pub mod summary;
 pub mod updates;
 
 use serde_json::Value;

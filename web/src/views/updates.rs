@@ -41,7 +41,6 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
             <h2 id="updates-title">{"Updates"}</h2>
             <p class="muted">{ format!("Catalog {}", text(ev, "catalog_version")) }</p>
             if let Some(a) = &age {
-                <p class="muted" id="catalog-source">{ format!("Catalog source: {}", a.source.describe()) }</p>
                 <p id="catalog-age" class={if a.stale { "warn" } else { "muted" }}
                    data-stale={a.stale.to_string()}>{ a.notice.clone() }</p>
             }
@@ -70,10 +69,7 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
                         list(s, "kbs").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")) }</li>
                 }) }</ol>
             }
-            <h3>{"Verdicts per image"}</h3>
-            { for labels.iter().map(|l| html! { <ImageVerdicts label={l.clone()} age={age.clone()} findings={
-                findings.iter().filter(|f| text(f, "image_label") == *l).cloned().collect::<Vec<_>>()
-            } /> }) }
+            <p class="muted">{ format!("Verdicts and reasons for {} images are under each row of the summary above.", labels.len()) }</p>
             if !list(ev, "notes").is_empty() {
                 <ul class="muted">{ for list(ev, "notes").iter().map(|n| html! { <li>{ n.as_str().unwrap_or("").to_string() }</li> }) }</ul>
             }
@@ -96,13 +92,16 @@ pub struct VerdictProps {
     pub age: Option<CatalogAge>,
 }
 
-/// One image's verdicts; "not applicable" ones folded.
+/// One image's verdicts; "superseded" and "not applicable" ones folded behind their count.
 #[function_component(ImageVerdicts)]
 pub fn image_verdicts(props: &VerdictProps) -> Html {
-    let (na, relevant): (Vec<&Value>, Vec<&Value>) = props
+    let (na, rest): (Vec<&Value>, Vec<&Value>) = props
         .findings
         .iter()
         .partition(|f| text(f, "verdict") == "not-applicable");
+    let (superseded, relevant): (Vec<&Value>, Vec<&Value>) = rest
+        .into_iter()
+        .partition(|f| text(f, "verdict") == "superseded");
     let words = |verdict: &str| {
         serde_json::from_value::<Verdict>(Value::String(verdict.to_string()))
             .map(|v| v.words(props.age.as_ref()))
@@ -131,6 +130,10 @@ pub fn image_verdicts(props: &VerdictProps) -> Html {
             } else {
                 <table><thead><tr><th>{"KB"}</th><th>{"Kind"}</th><th>{"Verdict"}</th><th>{"Reasons"}</th></tr></thead>
                     <tbody>{ for relevant.iter().map(|f| row(f)) }</tbody></table>
+            }
+            if !superseded.is_empty() {
+                <details class="superseded"><summary>{ format!("{} superseded updates (a newer one of the same kind applies)", superseded.len()) }</summary>
+                    <table><tbody>{ for superseded.iter().map(|f| row(f)) }</tbody></table></details>
             }
             if !na.is_empty() {
                 <details><summary>{ format!("{} updates are for other images or builds", na.len()) }</summary>
