@@ -38,6 +38,6 @@ pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
 pub use plan::{prepare, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{
-    outcome, patch_wim, plan_patch, verify_output, write_patch, ImagePatch, PatchOptions,
-    PatchOutcome, PatchPlan,
+    outcome, patch_wim, plan_patch, verify_output, verify_written, write_patch, ImagePatch,
+    PatchOptions, PatchOutcome, PatchPlan,
 };

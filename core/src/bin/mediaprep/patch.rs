@@ -155,7 +155,12 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         stage: Mutex::new(String::new()),
     };
     let mut store = FsStore::new(output.clone().unwrap_or_default());
-    let res = service::run_patch(&request, media, packages, &mut store, &bar);
+    // MEDIAPREP_PHASES=1: where the time went, per stage, on stderr (scripts/bench-all).
+    let timer = mediaprep_core::phases::PhaseTimer::new(&bar, mediaprep_core::phases::native_clock);
+    let res = service::run_patch(&request, media, packages, &mut store, &timer);
+    if std::env::var_os("MEDIAPREP_PHASES").is_some() {
+        eprint!("{}", timer.finish("finish").table());
+    }
     bar.pb.finish_and_clear();
     let rep = match res {
         Ok(rep) => rep,
