@@ -29,6 +29,7 @@ pub mod manifest_base;
 pub mod media;
 pub mod package;
 pub mod pe;
+pub mod phases;
 pub mod report;
 pub mod service;
 pub mod wim;

@@ -957,7 +957,14 @@ fn raw_copy_from_wimlib_lzx() {
         let a = &src_bytes[e.res.offset as usize..(e.res.offset + e.res.size_in_wim) as usize];
         let b = &out_bytes[o.res.offset as usize..(o.res.offset + o.res.size_in_wim) as usize];
         assert!(a == b, "copied resource bytes differ");
+        // The writer's record of the copy: the source's sizes and the CRC-32 of its bytes.
+        let c = summary.copied[&e.hash];
+        assert_eq!(
+            (c.size_in_wim, c.crc32),
+            (e.res.size_in_wim, crc32fast::hash(a))
+        );
     }
+    copied_check_sees_a_changed_byte(&out_bytes, &out_table, &summary.copied);
     let p = out.to_str().unwrap();
     wimlib_ok(&["verify", p]);
     let x = tmp.path().join("x");
@@ -969,6 +976,54 @@ fn raw_copy_from_wimlib_lzx() {
             "{rel}"
         );
     }
+}
+
+/// The read-back check of raw copies (`Wim::verify_blobs_copied`): the intact output passes without
+/// decoding; one changed byte in a copied resource, or a record that does not match the stored
+/// resource, fails for that blob alone; the full SHA-1 check agrees on the changed byte.
+fn copied_check_sees_a_changed_byte(
+    out_bytes: &[u8],
+    out_table: &[BlobEntry],
+    copied: &std::collections::HashMap<Hash, mediaprep_core::wim::CopiedResource>,
+) {
+    use mediaprep_core::wim::Wim;
+    let open = |b: Vec<u8>| Wim::open(std::sync::Arc::new(SliceSource::new(b))).unwrap();
+    let rep = open(out_bytes.to_vec())
+        .verify_blobs_copied(1, copied, &NoProgress)
+        .unwrap();
+    assert!(rep.failures.is_empty(), "{:?}", rep.failures);
+    assert_eq!(
+        rep.ok as usize,
+        out_table.len(),
+        "every blob, metadata included"
+    );
+
+    let victim = out_table
+        .iter()
+        .filter(|e| e.res.flags == resflags::COMPRESSED && copied.contains_key(&e.hash))
+        .max_by_key(|e| e.res.size_in_wim)
+        .expect("a compressed copied resource");
+    let mut bad = out_bytes.to_vec();
+    bad[(victim.res.offset + victim.res.size_in_wim / 2) as usize] ^= 0x40;
+    let rep = open(bad.clone())
+        .verify_blobs_copied(1, copied, &NoProgress)
+        .unwrap();
+    assert_eq!(rep.failures.len(), 1, "{:?}", rep.failures);
+    assert_eq!(rep.failures[0].0, mediaprep_core::hash::hex(&victim.hash));
+    assert!(
+        rep.failures[0].1.contains("CRC-32"),
+        "{}",
+        rep.failures[0].1
+    );
+    let full = open(bad).verify_blobs_with(1, &NoProgress).unwrap();
+    assert_eq!(full.failures.len(), 1, "{:?}", full.failures);
+
+    let mut wrong = copied.clone();
+    wrong.get_mut(&victim.hash).unwrap().size_in_wim += 1;
+    let rep = open(out_bytes.to_vec())
+        .verify_blobs_copied(1, &wrong, &NoProgress)
+        .unwrap();
+    assert_eq!(rep.failures.len(), 1, "{:?}", rep.failures);
 }
 
 #[test]

@@ -35,6 +35,8 @@ const W_EFFORT: u32 = 3;
 /// Control word: pool workers that stopped on an error (`www/pool_loader.js` adds to it and
 /// notifies [`W_DONE`]; keep the two indexes in step with it).
 const W_FAILED: u32 = 4;
+/// Control word: the largest wasm memory of any pool worker so far, in MiB (benchmarks).
+const W_POOL_MEM: u32 = 5;
 /// Control words before the chunk slots.
 const HEAD_WORDS: u32 = 8;
 /// Words per chunk slot: input offset, input length, output length (-1: stored raw), state
@@ -144,6 +146,10 @@ pub struct PoolReport {
     pub local_chunks: u64,
     /// Why there is no pool, or why it was retired, when that happened.
     pub note: Option<String>,
+    /// Largest wasm memory of one pool worker, MiB (0 without a pool). A wasm memory only grows,
+    /// so this is each worker's peak.
+    #[serde(default)]
+    pub pool_worker_memory_mib: u32,
 }
 
 /// The job worker's side of the pool.
@@ -519,7 +525,34 @@ pub async fn prepare() -> Option<Backend> {
 
 /// What the pool did in the job since [`prepare`].
 pub fn report() -> PoolReport {
-    STATE.with(|s| s.borrow().report.clone())
+    STATE.with(|s| {
+        let s = s.borrow();
+        let mut r = s.report.clone();
+        if let Some(p) = &s.pool {
+            r.pool_worker_memory_mib =
+                js_sys::Atomics::load(&p.ctrl, W_POOL_MEM).map_or(0, |v| v.max(0) as u32);
+        }
+        r
+    })
+}
+
+/// This wasm instance's linear memory, MiB.
+pub fn memory_mib() -> u32 {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let buf: js_sys::ArrayBuffer = mem.buffer().unchecked_into();
+    (buf.byte_length() >> 20) as u32
+}
+
+/// Raise [`W_POOL_MEM`] to this worker's memory if it is larger.
+fn note_memory(ctrl: &js_sys::Int32Array) -> Result<(), JsValue> {
+    let mine = memory_mib() as i32;
+    loop {
+        let seen = js_sys::Atomics::load(ctrl, W_POOL_MEM)?;
+        if seen >= mine || js_sys::Atomics::compare_exchange(ctrl, W_POOL_MEM, seen, mine)? == seen
+        {
+            return Ok(());
+        }
+    }
 }
 
 /// A pool worker's life (called by `www/pool_loader.js` through the worker module's
@@ -575,6 +608,7 @@ pub fn serve(shared: JsValue) -> Result<(), JsValue> {
                 out_len = out.len() as i32;
             }
         }
+        note_memory(&ctrl)?;
         js_sys::Atomics::store(&ctrl, slot(k, S_OUT_LEN), out_len)?;
         js_sys::Atomics::store(&ctrl, slot(k, S_STATE), 1)?;
         js_sys::Atomics::add(&ctrl, W_DONE, 1)?;

@@ -194,8 +194,18 @@ async fn patch(
         backend,
         ..Default::default()
     };
-    let res = run_patch(&request, media, packages, &mut store, progress);
+    // Where the time went, per stage, and the memory used: one console line that
+    // scripts/bench-all (e2e/bench-real.mjs) reads; nothing in the page depends on it.
+    let timer = mediaprep_core::phases::PhaseTimer::new(progress, js_sys::Date::now);
+    let res = run_patch(&request, media, packages, &mut store, &timer);
+    let phases = timer.finish("finish");
     let name = store.settle().await;
+    let line = serde_json::json!({
+        "phases": phases.phases,
+        "job_worker_memory_mib": crate::pool::memory_mib(),
+        "pool": crate::pool::report(),
+    });
+    web_sys::console::log_1(&format!("mediaprep-phases {line}").into());
     let rep = res?;
     let written = rep
         .written

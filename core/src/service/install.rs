@@ -339,7 +339,21 @@ impl<'a> WinreReplacement<'a> {
         images: &[ImageOutcome],
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
-        let rep = out.verify_blobs(progress)?;
+        self.verify_copied(out, images, &Default::default(), progress)
+    }
+
+    /// [`WinreReplacement::verify`], with the resources the writer raw-copied (`copied`, from
+    /// [`WriteSummary::copied`]) checked by their stored bytes instead of decoded
+    /// (docs/decisions.md 22).
+    pub fn verify_copied(
+        &self,
+        out: &Wim,
+        images: &[ImageOutcome],
+        copied: &std::collections::HashMap<Hash, crate::wim::CopiedResource>,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
+        let rep =
+            out.verify_blobs_copied(crate::codec::parallel::default_threads(), copied, progress)?;
         if let Some((h, e)) = rep.failures.first() {
             return Err(Error::Invalid(format!(
                 "the written install.wim failed its check: blob {h}: {e} ({} failures)",

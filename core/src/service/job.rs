@@ -16,11 +16,11 @@ use super::manifests::decode_for_image;
 use super::rebuild::RtmFinder;
 use super::setup::{expand_to_zip, SetupExpansion, ZipOptions};
 use super::winre::{
-    outcome, plan_patch, verify_output, write_patch, PatchOptions, PatchOutcome, PatchPlan,
+    outcome, plan_patch, verify_written, write_patch, PatchOptions, PatchOutcome, PatchPlan,
 };
 use super::{prepare_in, select_packages, Prepared};
 use crate::codec::parallel::Backend;
-use crate::hash::{hash_reader, Digests};
+use crate::hash::{digest_reader, FileDigests};
 use crate::io::{OutputStore, Part, Progress, ReadAt, SharedReader, SinkCursor};
 use crate::media::{self, Node, Target};
 use crate::package::PayloadForm;
@@ -212,20 +212,21 @@ fn has_integrity(wim: &Wim) -> bool {
     wim.header().integrity != ResHdr::default()
 }
 
-/// Write `part` through the store: `build` fills the sink, then the file is re-read, hashed and
-/// `check`ed. On any error the part is discarded.
+/// Write `part` through the store: `build` fills the sink, then the file is re-read, hashed
+/// (SHA-256; SHA-1 too for a part that becomes a WIM blob, the WinRE stage) and `check`ed. On any
+/// error the part is discarded.
 fn write_checked<S: OutputStore, T>(
     store: &mut S,
     part: Part,
     progress: &dyn Progress,
     build: impl FnOnce(S::Sink) -> Result<(T, S::Sink)>,
     check: impl FnOnce(&T, SharedReader) -> Result<()>,
-) -> Result<(T, Digests, SharedReader)> {
+) -> Result<(T, FileDigests, SharedReader)> {
     let res = (|| {
         let sink = store.create(part)?;
         let (v, sink) = build(sink)?;
         let back = store.reopen(part, sink)?;
-        let d = hash_reader(&*back, 8 << 20, progress)?;
+        let d = digest_reader(&*back, 8 << 20, part == Part::WinreStage, progress)?;
         check(&v, back.clone())?;
         Ok((v, d, back))
     })();
@@ -343,7 +344,7 @@ fn write_winre<S: OutputStore>(
     wim: &Wim,
     (prepared, plan): (&Prepared, &PatchPlan),
     progress: &dyn Progress,
-) -> Result<(WriteSummary, Digests, SharedReader)> {
+) -> Result<(WriteSummary, FileDigests, SharedReader)> {
     write_checked(
         store,
         part,
@@ -353,7 +354,7 @@ fn write_winre<S: OutputStore>(
             write_patch(wim, prepared, plan, &mut w, progress)?;
             w.finish_into_sink()
         },
-        |_, back| verify_output(back, progress).map(|_| ()),
+        |summary, back| verify_written(back, &summary.copied, progress).map(|_| ()),
     )
 }
 
@@ -461,7 +462,9 @@ impl<S: OutputStore> Job<'_, S> {
                 NewWinre {
                     src: &*stage,
                     size: wd.size,
-                    sha1: wd.sha1,
+                    sha1: wd.sha1.ok_or_else(|| {
+                        Error::Invalid("the WinRE stage was hashed without SHA-1".into())
+                    })?,
                 },
                 &InstallOptions {
                     indices: selected.clone(),
@@ -476,8 +479,13 @@ impl<S: OutputStore> Job<'_, S> {
                 progress,
                 |sink| job.write(sink, progress),
                 |summary, back| {
-                    job.verify(&Wim::open(back)?, &summary.images, progress)
-                        .map(|_| ())
+                    job.verify_copied(
+                        &Wim::open(back)?,
+                        &summary.images,
+                        &summary.write.copied,
+                        progress,
+                    )
+                    .map(|_| ())
                 },
             )?;
             Ok::<_, Error>((wsummary, summary, digests, back))

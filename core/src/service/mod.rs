@@ -45,6 +45,6 @@ pub use media_out::{run_patch_to_folder, FolderSummary};
 pub use plan::{prepare, prepare_in, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{
-    outcome, patch_wim, plan_patch, verify_output, write_patch, ImagePatch, PatchOptions,
-    PatchOutcome, PatchPlan,
+    outcome, patch_wim, plan_patch, verify_output, verify_written, write_patch, ImagePatch,
+    PatchOptions, PatchOutcome, PatchPlan,
 };

@@ -493,8 +493,20 @@ pub fn patch_wim<W: WriteAt>(
 
 /// Re-open a written WIM and check every blob's SHA-1; any failure is an error.
 pub fn verify_output(out: SharedReader, progress: &dyn Progress) -> Result<VerifyReport> {
+    verify_written(out, &Default::default(), progress)
+}
+
+/// [`verify_output`] for a WIM whose writer raw-copied the resources in `copied`
+/// ([`WriteSummary::copied`]): those are checked against the bytes read from the source
+/// (CRC-32, sizes, flags), every other blob by its SHA-1 (docs/decisions.md 22).
+pub fn verify_written(
+    out: SharedReader,
+    copied: &std::collections::HashMap<Hash, crate::wim::CopiedResource>,
+    progress: &dyn Progress,
+) -> Result<VerifyReport> {
     let wim = Wim::open(out)?;
-    let rep = wim.verify_blobs(progress)?;
+    let rep =
+        wim.verify_blobs_copied(crate::codec::parallel::default_threads(), copied, progress)?;
     if let Some((h, why)) = rep.failures.first() {
         return Err(Error::DigestMismatch {
             what: format!(

@@ -11,5 +11,7 @@ pub mod write;
 pub mod xml;
 pub mod xml_write;
 
-pub use read::{BlobInfo, BlobLocation, BlobReader, RawResource, VerifyReport, Wim};
+pub use read::{
+    BlobInfo, BlobLocation, BlobReader, CopiedResource, RawResource, VerifyReport, Wim,
+};
 pub use xml::{Arch, ImageInfo};

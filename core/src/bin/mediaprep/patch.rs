@@ -159,6 +159,8 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         stage: Mutex::new(String::new()),
     };
     let mut store = FsStore::new(output.clone().unwrap_or_default());
+    // MEDIAPREP_PHASES=1: where the time went, per stage, on stderr (scripts/bench-all).
+    let timer = mediaprep_core::phases::PhaseTimer::new(&bar, mediaprep_core::phases::native_clock);
     let mut folder_summary = None;
     let res = if a.target == PatchTarget::Folder && a.dry_run {
         // The plan is the ISO target's; nothing is written either way.
@@ -166,7 +168,7 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
             target: PatchTarget::Iso,
             ..request.clone()
         };
-        service::run_patch(&plan_only, media, packages, &mut store, &bar)
+        service::run_patch(&plan_only, media, packages, &mut store, &timer)
     } else if a.target == PatchTarget::Folder {
         // The folder is built next to DIR and renamed; the staged install.wim sits beside it.
         let dir = output.clone().unwrap_or_default();
@@ -179,15 +181,18 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
             &mut stage,
             &mut folder,
             a.split_mib,
-            &bar,
+            &timer,
         )
         .map(|(rep, sum)| {
             folder_summary = Some(sum);
             rep
         })
     } else {
-        service::run_patch(&request, media, packages, &mut store, &bar)
+        service::run_patch(&request, media, packages, &mut store, &timer)
     };
+    if std::env::var_os("MEDIAPREP_PHASES").is_some() {
+        eprint!("{}", timer.finish("finish").table());
+    }
     bar.pb.finish_and_clear();
     let rep = match res {
         Ok(rep) => rep,

@@ -30,6 +30,7 @@ use crate::wim::format::{
 };
 use crate::wim::meta_write::{for_each_stream_ref, image_stats, serialize_metadata, ImageStats};
 use crate::wim::model::{Hash, ImageTree, ZERO_HASH};
+use crate::wim::read::CopiedResource;
 use crate::wim::xml_write::{wim_xml_bytes, ImageXml};
 use crate::{Error, Result};
 use resource::{BorrowedSource, COPY_PIECE};
@@ -51,6 +52,9 @@ pub struct WriteSummary {
     pub unreferenced_blobs: u64,
     /// Counts of each image, in image order.
     pub images: Vec<ImageStats>,
+    /// Every raw-copied resource with the CRC-32 of the bytes read from the source, for
+    /// [`crate::wim::Wim::verify_blobs_copied`].
+    pub copied: HashMap<Hash, CopiedResource>,
 }
 
 struct ImageRec {
@@ -78,7 +82,14 @@ pub struct WimWriter<W: WriteAt> {
     outs: Vec<ChunkOut>,
     raw_copied_blobs: u64,
     raw_copied_bytes: u64,
+    copied: HashMap<Hash, CopiedResource>,
+    /// Bytes not yet handed to the sink, to be written at `pending_at` (see `put`).
+    pending: Vec<u8>,
+    pending_at: u64,
 }
+
+/// Most bytes gathered into one sink write.
+const WRITE_BATCH: usize = 8 << 20;
 
 impl<W: WriteAt> WimWriter<W> {
     /// Start a WIM in `sink`: writes a header marked WRITE_IN_PROGRESS.
@@ -101,6 +112,9 @@ impl<W: WriteAt> WimWriter<W> {
             outs: Vec::new(),
             raw_copied_blobs: 0,
             raw_copied_bytes: 0,
+            copied: HashMap::new(),
+            pending: Vec::new(),
+            pending_at: 0,
         };
         let mut h = w.header(0);
         h.flags |= flags::WRITE_IN_PROGRESS;
@@ -134,10 +148,31 @@ impl<W: WriteAt> WimWriter<W> {
         }
     }
 
-    /// Write `data` at `offset` and track the furthest byte written.
+    /// Write `data` at `offset` and track the furthest byte written. Writes that continue the
+    /// previous one are gathered up to [`WRITE_BATCH`] bytes: an image's small resources then
+    /// reach the sink in a few large writes (each write to an OPFS file is a call out of wasm).
     fn put(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        self.sink.write_at(offset, data)?;
+        let end = self.pending_at + self.pending.len() as u64;
+        if self.pending.is_empty() || offset != end || self.pending.len() + data.len() > WRITE_BATCH
+        {
+            self.flush_pending()?;
+            self.pending_at = offset;
+        }
+        if data.len() >= WRITE_BATCH {
+            self.sink.write_at(offset, data)?;
+        } else {
+            self.pending.extend_from_slice(data);
+        }
         self.high_water = self.high_water.max(offset + data.len() as u64);
+        Ok(())
+    }
+
+    /// Hand the gathered bytes to the sink (before it is read back or flushed).
+    fn flush_pending(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            self.sink.write_at(self.pending_at, &self.pending)?;
+            self.pending.clear();
+        }
         Ok(())
     }
 
@@ -323,6 +358,8 @@ impl<W: WriteAt> WimWriter<W> {
         }
         let start = self.pos;
         let mut sha = (!compressed).then(<sha1::Sha1 as sha1::Digest>::new);
+        // The CRC of the bytes as read lets the read-back check the copy without decoding it.
+        let mut crc = crc32fast::Hasher::new();
         let mut buf = std::mem::take(&mut self.buf_in);
         buf.resize(COPY_PIECE.min(res.size_in_wim as usize), 0);
         let mut off = 0u64;
@@ -333,6 +370,7 @@ impl<W: WriteAt> WimWriter<W> {
                 if let Some(s) = sha.as_mut() {
                     sha1::Digest::update(s, &buf[..n]);
                 }
+                crc.update(&buf[..n]);
                 self.put(start + off, &buf[..n])?;
                 off += n as u64;
             }
@@ -347,13 +385,23 @@ impl<W: WriteAt> WimWriter<W> {
             }
         }
         self.pos = start + res.size_in_wim;
+        let flags = res.flags & resflags::COMPRESSED;
         self.record_blob(
             hash,
             ResHdr {
                 size_in_wim: res.size_in_wim,
-                flags: res.flags & resflags::COMPRESSED,
+                flags,
                 offset: start,
                 uncompressed_size: res.uncompressed_size,
+            },
+        );
+        self.copied.insert(
+            hash,
+            CopiedResource {
+                size_in_wim: res.size_in_wim,
+                uncompressed_size: res.uncompressed_size,
+                flags,
+                crc32: crc.finalize(),
             },
         );
         self.raw_copied_blobs += 1;
@@ -479,6 +527,7 @@ impl<W: WriteAt> WimWriter<W> {
         }
         if self.opts.integrity {
             let end = table_res.offset + table_res.size_in_wim;
+            self.flush_pending()?;
             let it = integrity::integrity_table(&mut self.sink, end)?;
             let off = self.pos;
             self.put(off, &it)?;
@@ -491,6 +540,7 @@ impl<W: WriteAt> WimWriter<W> {
             };
         }
         self.put(0, &header.to_bytes())?;
+        self.flush_pending()?;
         self.sink.flush()?;
         let summary = WriteSummary {
             header,
@@ -500,6 +550,7 @@ impl<W: WriteAt> WimWriter<W> {
             raw_copied_bytes: self.raw_copied_bytes,
             unreferenced_blobs: unreferenced,
             images: self.images.iter().map(|i| i.stats).collect(),
+            copied: std::mem::take(&mut self.copied),
         };
         Ok((summary, self.sink))
     }
