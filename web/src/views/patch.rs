@@ -250,6 +250,7 @@ mod tests {
                 pool_chunks,
                 local_chunks,
                 note: note.map(str::to_string),
+                pool_worker_memory_mib: 0,
             };
         let pool = report(true, 3, 30, 12, None);
         assert_eq!(
