@@ -43,7 +43,9 @@ SPEC (CAB mode, "mode": "cab" or absent)
                              "rtm": "path",    # the RTM file "f" deltas are made against
                              "crc32": true,    # n/f: prefix the delta with CRC32 (zlib) of the delta, LE
                              "bad_crc": false, "truncate_delta": false,   # tamper: damage the delta
-                             "wrong_rtm": false}]}],                       # f delta made against other bytes
+                             "wrong_rtm": false,                           # f delta made against other bytes
+                             "file_type": 4}]}],   # tamper: rewrite the header's file type (1..15; 4 = IA64, a
+                                                   # type the engine refuses: the unsupported-type refusal)
   "no_mum": false,                        # omit update.mum (Setup DU shape)
   "extra": [{"name": "sources\\setup.exe", "text": "..."}],   # more members, any path
   "catalog": false,                       # add an update.cat placeholder
@@ -287,6 +289,19 @@ class Encoder:
         return out
 
 
+def set_file_type(delta, value):
+    """Rewrite a PA30 header's FileType (a one-nibble value, as our encoder's RAW 1 is): the header
+    bitstream (LSB first, from byte 12) holds 3 padding-count bits, FileTypeSet as a 1-bit nibble count
+    + 4 bits, then FileType the same way, so its value bits are 9..12. Lengths stay the same."""
+    if delta[:4] != b"PA30" or not 1 <= value <= 15:
+        raise SystemExit("file_type: a PA30 delta and a value 1..15 are needed")
+    a = bytearray(delta)
+    for i in range(4):
+        pos = 12 * 8 + 9 + i
+        a[pos // 8] = (a[pos // 8] & ~(1 << (pos % 8))) | (((value >> i) & 1) << (pos % 8))
+    return bytes(a)
+
+
 def payload_member(f, data, base_dir, enc):
     """The (subfolder, bytes) a file is stored as: full, or an n\\ / f\\ PA30 delta."""
     form = f.get("form", "full")
@@ -308,6 +323,8 @@ def payload_member(f, data, base_dir, enc):
     else:
         raise SystemExit("%s: unknown form %r" % (f["name"], form))
     delta = enc.delta(reference, data)
+    if f.get("file_type"):
+        delta = set_file_type(delta, f["file_type"])
     if f.get("truncate_delta"):
         delta = delta[:len(delta) * 2 // 3]
     if f.get("crc32", True):

@@ -272,6 +272,8 @@ fn refusals_name_the_file_and_leave_nothing() {
         ("safeos-du-real-truncated.cab", "cmd.exe", "PA30"),
         ("safeos-du-real-nobase.cab", "absent.dll", "no RTM base"),
         ("safeos-du-real-badrtm.cab", "ntdll.dll", "digest mismatch"),
+        // An f\ delta whose header names IA64: a delta type the engine does not implement.
+        ("safeos-du-real-unsupported.cab", "ntdll.dll", "IA64"),
         ("safeos-du-real-newbase.cab", ".manifest", "not decoded"),
     ] {
         let o = patch(&fx.join("Winre.wim"), &[pkg], &out, &[]);
