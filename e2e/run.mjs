@@ -1375,6 +1375,10 @@ test("the real-layout Safe OS DU (DCM manifests, f\\/n\\ deltas): same bytes as 
   const ref = path.join(tmpDir("cli-real"), "winre-real.wim");
   execFileSync(cli(), ["patch", media, "--package", pkg, "-o", ref], { stdio: "ignore" });
   const { page, got } = await patchInBrowser([media, pkg], "winre", undefined, "winre-real-patched.wim");
+  // The result names each package serviced (issue #15 item 7).
+  const serviced = await page.$$eval("#patch-result .patch-package", (rows) => rows.map((r) => r.textContent));
+  assert(serviced.length === 1 && /KB5079600/.test(serviced[0]) && /serviced/.test(serviced[0]),
+    `the result does not say the package was serviced: ${JSON.stringify(serviced)}`);
   await page.close();
   execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
   assert(sha256File(got) === sha256File(ref), "browser output differs from `mediaprep patch` with safeos-du-real.cab");

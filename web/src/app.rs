@@ -230,7 +230,7 @@ impl Reducible for State {
             }
             Action::Worker(Event::Patched { id, result }) => {
                 s.finish(id);
-                s.patched = Some(result);
+                s.patched = Some(*result);
             }
             Action::Worker(Event::Download { id, name, size, .. }) => {
                 s.finish(id);

@@ -119,6 +119,12 @@ pub struct PatchResult {
     pub setup_files: Option<usize>,
     /// How the chunks were compressed (WIM outputs).
     pub compression: Option<crate::pool::PoolReport>,
+    /// The packages serviced, in servicing order (each one "serviced"; a refusal is an error).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Remarks from servicing (e.g. an LCU body not applied to WinRE).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The forms a report can be exported in.
@@ -202,7 +208,7 @@ pub enum Event {
         /// Job id.
         id: u32,
         /// What it wrote.
-        result: PatchResult,
+        result: Box<PatchResult>,
     },
     /// A job finished; `result` is the job's JSON result.
     Result {

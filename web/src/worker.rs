@@ -115,7 +115,10 @@ fn on_message(e: MessageEvent) {
             }
             .await;
             match res {
-                Ok(result) => post(&Event::Patched { id, result }),
+                Ok(result) => post(&Event::Patched {
+                    id,
+                    result: Box::new(result),
+                }),
                 Err(err) => post_error(id, &err),
             }
         });
@@ -226,6 +229,8 @@ async fn patch(
         editions: rep.editions.iter().map(|e| (e.index, e.updated)).collect(),
         setup_files: rep.setup.as_ref().map(|s| s.files.len()),
         compression: wim.then(crate::pool::report),
+        packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
+        notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
     })
 }
 

@@ -148,6 +148,13 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                             <tr class="patch-edition"><th scope="row">{ format!("Edition {index}") }</th>
                                 <td>{ if *updated { "WinRE replaced" } else { "unchanged" } }</td></tr>
                         }) }
+                        { for r.packages.iter().map(|p| html! {
+                            <tr class="patch-package"><th scope="row">{"Package"}</th>
+                                <td>{ format!("{p}: serviced") }</td></tr>
+                        }) }
+                        { for r.notes.iter().map(|n| html! {
+                            <tr class="patch-note"><th scope="row">{"Note"}</th><td>{ n.clone() }</td></tr>
+                        }) }
                         if let Some(c) = &r.compression {
                             <tr><th scope="row">{"Compression"}</th>
                                 <td id="patch-compression" data-pool-workers={c.pool_workers.to_string()}
