@@ -118,12 +118,17 @@ impl MultiHasher {
     }
 }
 
-/// Hash a whole reader in `slice`-byte reads, reporting progress and honouring cancellation.
-pub fn hash_reader(src: &dyn ReadAt, slice: usize, progress: &dyn Progress) -> Result<Digests> {
+/// Read a whole reader in `slice`-byte reads, handing each to `feed`, reporting progress ("hash")
+/// and honouring cancellation; the reader's size.
+fn read_slices(
+    src: &dyn ReadAt,
+    slice: usize,
+    progress: &dyn Progress,
+    feed: &mut dyn FnMut(&[u8]),
+) -> Result<u64> {
     let total = src.size();
     let slice = slice.clamp(4096, 64 << 20) as u64;
     let mut buf = vec![0u8; slice.min(total) as usize];
-    let mut h = MultiHasher::new();
     let mut off = 0u64;
     while off < total {
         if progress.cancelled() {
@@ -131,10 +136,17 @@ pub fn hash_reader(src: &dyn ReadAt, slice: usize, progress: &dyn Progress) -> R
         }
         let n = slice.min(total - off) as usize;
         src.read_at(off, &mut buf[..n])?;
-        h.update(&buf[..n]);
+        feed(&buf[..n]);
         off += n as u64;
         progress.update("hash", off, total);
     }
+    Ok(total)
+}
+
+/// Hash a whole reader in `slice`-byte reads, reporting progress and honouring cancellation.
+pub fn hash_reader(src: &dyn ReadAt, slice: usize, progress: &dyn Progress) -> Result<Digests> {
+    let mut h = MultiHasher::new();
+    read_slices(src, slice, progress, &mut |b| h.update(b))?;
     Ok(h.finish())
 }
 
@@ -165,23 +177,12 @@ pub fn digest_reader(
             sha1: Some(d.sha1),
         });
     }
-    let total = src.size();
-    let slice = slice.clamp(4096, 64 << 20) as u64;
-    let mut buf = vec![0u8; slice.min(total) as usize];
     let mut h = Sha256::new();
-    let mut off = 0u64;
-    while off < total {
-        if progress.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let n = slice.min(total - off) as usize;
-        src.read_at(off, &mut buf[..n])?;
-        for piece in buf[..n].chunks(FEED_PIECE) {
+    let total = read_slices(src, slice, progress, &mut |b| {
+        for piece in b.chunks(FEED_PIECE) {
             h.update(piece);
         }
-        off += n as u64;
-        progress.update("hash", off, total);
-    }
+    })?;
     Ok(FileDigests {
         size: total,
         sha256: h.finalize().into(),

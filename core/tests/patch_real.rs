@@ -321,20 +321,7 @@ fn ssu_first_switches_the_manifest_base() {
         "{pk}"
     );
     let root = applied(&out, t.path());
-    let sxs = root.join("Windows/WinSxS");
-    let stack = entries(&sxs)
-        .into_iter()
-        .find(|n| n.contains("servicingstack") && n.contains(NEW))
-        .expect("the SSU's servicing stack folder");
-    assert_eq!(
-        read(&sxs.join(&stack).join("wcp.dll")),
-        read(&fx.join("ssu/wcp-10.0.26100.8037.dll"))
-    );
-    // The DU's four components and the servicing stack itself.
-    assert_eq!(
-        check_components(&root, &fx.join(BASE_SSU), t.path()).len(),
-        5
-    );
+    check_after_real_ssu(&root, t.path());
     // The image's base is now the SSU's.
     let b = ok(&mediaprep(&["base-manifest", s(&out), "--json"]));
     let b: serde_json::Value = serde_json::from_str(&b).unwrap();
