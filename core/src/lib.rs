@@ -3,6 +3,8 @@
 //! Layers, each importing only the ones before it (docs/architecture.md):
 //! * foundation: [`error`], [`hash`], [`civil`] (calendar arithmetic), [`io`] (random-access reads, positioned writes, and the
 //!   [`io::OutputStore`] every output goes through);
+//! * vocabulary: [`cbs`] (package kinds, four-part versions, WinSxS names, package records: what
+//!   every format and servicing say about Windows servicing, one definition each; foundation only);
 //! * formats: [`codec`] (XPRESS, LZX, LZMS), [`iso`] (ISO 9660 + UDF), [`wim`] (read, write; uses
 //!   `codec`), [`package`] (CAB/MSU, CBS manifests), [`pe`] (version and other resources),
 //!   [`delta`] (Microsoft PA30/PA31 deltas and DCM manifests: apply, create);
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod cbs;
 pub mod civil;
 pub mod codec;
 pub mod delta;

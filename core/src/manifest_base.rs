@@ -9,13 +9,13 @@
 //! that holds a `wcp.dll`, or from a file the user gives (a raw base, or a `wcp.dll`). Every
 //! [`BaseManifest`] says where its bytes came from, so a decoded manifest can be traced to them.
 
+use crate::cbs::{SxsName, Version4, WINSXS};
 use crate::io::{read_vec, ReadAt, SharedReader};
 use crate::iso::looks_like_iso;
 use crate::media::{self, Node, Target};
-use crate::package::manifest::{compressed_signature, SxsName};
+use crate::package::manifest::compressed_signature;
 use crate::pe;
 use crate::wim::model::ImageTree;
-use crate::wim::servicing::Version4;
 use crate::wim::Wim;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -26,8 +26,6 @@ pub const BASE_RESOURCE_TYPE: u16 = 614;
 pub const BASE_RESOURCE_ID: u16 = 1;
 /// Largest base accepted, in bytes (the genuine one is about 9 KiB).
 pub const MAX_BASE_BYTES: u64 = 16 << 20;
-/// Component store folder, relative to the image root.
-pub const WINSXS: &str = "Windows/WinSxS";
 /// Component name of the servicing stack whose folder holds `wcp.dll`.
 pub const STACK_COMPONENT: &str = "microsoft-windows-servicingstack";
 /// Microsoft's public key token on the servicing stack component.

@@ -48,27 +48,9 @@ impl Machine {
     }
 }
 
-/// A four-part binary version `major.minor.build.revision` from `VS_FIXEDFILEINFO`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Version(pub [u16; 4]);
-
-impl Version {
-    fn from_ms_ls(ms: u32, ls: u32) -> Version {
-        Version([
-            (ms >> 16) as u16,
-            (ms & 0xFFFF) as u16,
-            (ls >> 16) as u16,
-            (ls & 0xFFFF) as u16,
-        ])
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let [a, b, c, d] = self.0;
-        write!(f, "{a}.{b}.{c}.{d}")
-    }
-}
+/// A four-part binary version `major.minor.build.revision` from `VS_FIXEDFILEINFO` (each part
+/// 16 bits in the file).
+pub use crate::cbs::Version4 as Version;
 
 /// What the version resource of one PE file says.
 #[derive(Debug, Clone, PartialEq, Eq)]

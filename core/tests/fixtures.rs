@@ -394,7 +394,8 @@ fn tree_from_wimlib(wim: &std::path::Path, idx: u32) -> mediaprep_core::wim::mod
 
 #[test]
 fn servicing_records_of_winre_variants() {
-    use mediaprep_core::wim::servicing::{servicing_state, Version4};
+    use mediaprep_core::cbs::Version4;
+    use mediaprep_core::wim::servicing::servicing_state;
     let st = servicing_state(&tree_from_wimlib(&fixture("Winre.wim"), 1), None).unwrap();
     assert!(st.has_packages_dir);
     assert_eq!(

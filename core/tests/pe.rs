@@ -48,11 +48,9 @@ fn machine_raw(m: Machine) -> u16 {
     }
 }
 
-fn ms_ls(v: [u16; 4]) -> (u32, u32) {
-    (
-        (u32::from(v[0]) << 16) | u32::from(v[1]),
-        (u32::from(v[2]) << 16) | u32::from(v[3]),
-    )
+fn ms_ls<T: Into<u32> + Copy>(v: [T; 4]) -> (u32, u32) {
+    let v = v.map(Into::into);
+    ((v[0] << 16) | v[1], (v[2] << 16) | v[3])
 }
 
 fn pe_files() -> Vec<PathBuf> {
@@ -334,7 +332,7 @@ fn synthetic_pe32_and_arm64_agree_with_pefile() {
         let got = ours(&p).expect("version resource");
         assert_eq!(got.machine, want);
         assert_eq!(got.pe32_plus, plus);
-        assert_eq!(got.file_version.0, ver);
+        assert_eq!(got.file_version.0, ver.map(u32::from));
         let (fms, fls) = ms_ls(ver);
         let magic = if plus { 0x20b } else { 0x10b };
         assert_eq!(

@@ -49,8 +49,8 @@ pub struct VersionReport {
 
 fn finding_version(f: &Option<Finding>) -> Option<(u32, u32, String)> {
     f.as_ref().map(|f| {
-        let v = f.record.version.0;
-        (v[0], v[1], format!("{}.{}.{}.{}", v[0], v[1], v[2], v[3]))
+        let v = f.record.version;
+        (v.0[0], v.0[1], v.to_string())
     })
 }
 

@@ -9,6 +9,8 @@
 
 use base64::Engine;
 
+use crate::cbs::xml::{decode_xml_text, parse_xml};
+use crate::cbs::{IdentityKey, Version4};
 use crate::package::names;
 use crate::{Error, Result};
 
@@ -36,19 +38,6 @@ pub struct AssemblyIdentity {
     pub version_scope: String,
 }
 
-/// What identifies "the same component" across versions: name, architecture, culture, key token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IdentityKey {
-    /// Lower-case name.
-    pub name: String,
-    /// Lower-case architecture.
-    pub arch: String,
-    /// Lower-case culture, `none` for neutral.
-    pub culture: String,
-    /// Lower-case public key token.
-    pub token: String,
-}
-
 impl AssemblyIdentity {
     /// Read the identity attributes of an `<assemblyIdentity>` element.
     pub fn from_node(n: roxmltree::Node) -> AssemblyIdentity {
@@ -66,17 +55,17 @@ impl AssemblyIdentity {
 
     /// Version-independent key (name, architecture, culture, token), case-folded.
     pub fn key(&self) -> IdentityKey {
-        IdentityKey {
-            name: self.name.to_ascii_lowercase(),
-            arch: self.processor_architecture.to_ascii_lowercase(),
-            culture: culture_of(&self.language),
-            token: self.public_key_token.to_ascii_lowercase(),
-        }
+        IdentityKey::new(
+            &self.name,
+            &self.processor_architecture,
+            &self.language,
+            &self.public_key_token,
+        )
     }
 
     /// Version as four numbers, if it is a dotted quad (or shorter).
-    pub fn version_parts(&self) -> Option<[u32; 4]> {
-        parse_version(&self.version)
+    pub fn version_parts(&self) -> Option<Version4> {
+        Version4::parse_partial(&self.version)
     }
 
     /// The CBS package name form `name~token~arch~lang~version` (as in `servicing\Packages`).
@@ -90,74 +79,6 @@ impl AssemblyIdentity {
             "{}~{}~{}~{}~{}",
             self.name, self.public_key_token, self.processor_architecture, lang, self.version
         )
-    }
-}
-
-fn culture_of(language: &str) -> String {
-    let l = language.to_ascii_lowercase();
-    if l.is_empty() || l == "neutral" || l == "*" {
-        "none".into()
-    } else {
-        l
-    }
-}
-
-/// Parse `a.b.c.d` (1–4 parts) into numbers.
-pub fn parse_version(v: &str) -> Option<[u32; 4]> {
-    let mut out = [0u32; 4];
-    let mut n = 0;
-    for part in v.split('.') {
-        *out.get_mut(n)? = part.parse().ok()?;
-        n += 1;
-    }
-    (n > 0).then_some(out)
-}
-
-/// The parts of a WinSxS folder (or manifest) name:
-/// `<arch>_<name>_<token>_<version>_<culture|none>_<16 hex>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SxsName {
-    /// Architecture.
-    pub arch: String,
-    /// Component name (possibly shortened by Windows with `..`).
-    pub name: String,
-    /// Public key token.
-    pub token: String,
-    /// Version.
-    pub version: String,
-    /// Culture or `none`.
-    pub culture: String,
-    /// The 16-hex identity hash.
-    pub hash: String,
-}
-
-impl SxsName {
-    /// Parse a WinSxS folder name; a trailing `.manifest` is ignored. The component name may itself
-    /// contain `_`, so the fixed fields are taken from both ends.
-    pub fn parse(folder: &str) -> Option<SxsName> {
-        let s = folder
-            .strip_suffix(".manifest")
-            .or_else(|| folder.strip_suffix(".MANIFEST"))
-            .unwrap_or(folder);
-        let (arch, rest) = s.split_once('_')?;
-        let mut tail = rest.rsplitn(5, '_');
-        let hash = tail.next()?;
-        let culture = tail.next()?;
-        let version = tail.next()?;
-        let token = tail.next()?;
-        let name = tail.next()?;
-        if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        parse_version(version)?;
-        Some(SxsName {
-            arch: arch.into(),
-            name: name.into(),
-            token: token.into(),
-            version: version.into(),
-            culture: culture.into(),
-            hash: hash.into(),
-        })
     }
 }
 
@@ -230,47 +151,6 @@ pub struct DecodedWith {
     pub stack_version: Option<String>,
     /// SHA-256 of the base (hex).
     pub base_sha256: String,
-}
-
-/// Decode XML bytes to text: UTF-8 (BOM optional) or UTF-16LE/BE when a BOM says so.
-pub fn decode_xml_text(bytes: &[u8], what: &str) -> Result<String> {
-    let bad = |why: &str| Error::malformed("XML text", 0, format!("{what}: {why}"));
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return String::from_utf8(rest.to_vec()).map_err(|_| bad("invalid UTF-8"));
-    }
-    let utf16 = |rest: &[u8], le: bool| -> Result<String> {
-        if rest.len() % 2 != 0 {
-            return Err(bad("odd length UTF-16"));
-        }
-        let units = rest.chunks_exact(2).map(|c| {
-            if le {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
-        });
-        char::decode_utf16(units)
-            .collect::<std::result::Result<String, _>>()
-            .map_err(|_| bad("invalid UTF-16"))
-    };
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return utf16(rest, true);
-    }
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return utf16(rest, false);
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| bad("invalid UTF-8 (and no BOM)"))
-}
-
-/// Parse an XML document with limits suited to manifests.
-pub fn parse_xml<'a>(text: &'a str, what: &str) -> Result<roxmltree::Document<'a>> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 4_000_000,
-        ..Default::default()
-    };
-    roxmltree::Document::parse_with_options(text, opts)
-        .map_err(|e| Error::malformed("XML", 0, format!("{what}: {e}")))
 }
 
 /// A file digest as found in a manifest: SHA-256 or (old manifests) SHA-1.
@@ -485,7 +365,10 @@ mod tests {
     fn parses_identity_and_digest() {
         let c = parse_component("x.manifest", MANIFEST.as_bytes()).unwrap();
         assert_eq!(c.identity.name, "Microsoft-Windows-Foo");
-        assert_eq!(c.identity.version_parts(), Some([10, 0, 26100, 8037]));
+        assert_eq!(
+            c.identity.version_parts(),
+            Some(Version4([10, 0, 26100, 8037]))
+        );
         assert_eq!(c.files.len(), 1);
         // SHA-256("abc")
         assert_eq!(
@@ -518,13 +401,5 @@ mod tests {
         let c = parse_component("y.manifest", b"DCM\x01\x00\x01garbage").unwrap();
         assert!(c.dcm_compressed);
         assert_eq!(c.encoding, ManifestEncoding::Compressed(*b"DCM"));
-    }
-
-    #[test]
-    fn sxs_names() {
-        let n = SxsName::parse("amd64_microsoft-windows-foo_bar_31bf3856ad364e35_10.0.26100.8037_none_0123456789abcdef.manifest").unwrap();
-        assert_eq!(n.name, "microsoft-windows-foo_bar");
-        assert_eq!(n.culture, "none");
-        assert!(SxsName::parse("update.mum").is_none());
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::io::{SharedReader, SliceSource};
 use crate::{Error, Result};
 
+pub use crate::cbs::PackageKind;
 pub use cab_reader::{CabArchive, FolderCompression};
 pub use manifest::{AssemblyIdentity, Component, ManifestEncoding, ManifestFile};
 pub use mum::{PackageFormat, PackageManifest, UpdateItem};
@@ -49,37 +50,6 @@ pub enum Container {
     /// A CBS package stored as a WIM (the LCU `.wim` inside an MSU): `update.mum` read, manifests
     /// counted, nothing else opened.
     Wim,
-}
-
-/// What the package is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum PackageKind {
-    /// Safe OS Dynamic Update (`Package_for_SafeOSDU`): services WinRE.
-    SafeOsDu,
-    /// Setup Dynamic Update: a plain CAB of Setup files, no `update.mum`.
-    SetupDu,
-    /// Servicing stack update (`Package_for_ServicingStack_*`).
-    Ssu,
-    /// Latest cumulative update (`Package_for_RollupFix`, or an MSU carrying one).
-    Lcu,
-    /// Any other package.
-    Other,
-}
-
-impl PackageKind {
-    /// Kind implied by a package identity name.
-    pub fn from_identity_name(name: &str) -> PackageKind {
-        let n = name.to_ascii_lowercase();
-        if n == "package_for_safeosdu" {
-            PackageKind::SafeOsDu
-        } else if n.starts_with("package_for_servicingstack") {
-            PackageKind::Ssu
-        } else if n == "package_for_rollupfix" {
-            PackageKind::Lcu
-        } else {
-            PackageKind::Other
-        }
-    }
 }
 
 /// One member of the container (for a WIM container: a file of its image, `folder` 0 and
@@ -468,7 +438,7 @@ fn decode_component(c: &Component, base: &[u8]) -> Result<Component> {
             "decodes to another compressed manifest",
         ));
     }
-    if let Some(n) = manifest::SxsName::parse(&c.manifest_name) {
+    if let Some(n) = crate::cbs::SxsName::parse(&c.manifest_name) {
         let id = &d.identity;
         let key = id.key();
         if !n.version.eq_ignore_ascii_case(&id.version)

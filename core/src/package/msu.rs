@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::package::PackageKind;
+use crate::cbs::PackageKind;
 use crate::{Error, Result};
 
 /// Largest `pkgProperties.txt` accepted.

@@ -4,7 +4,8 @@
 //! the parent packages it applies to (applicability), the components/sub-packages it updates, and
 //! for LCUs a `customInformation PackageFormat="PSFX"` flag (domain.md §3).
 
-use crate::package::manifest::{decode_xml_text, parse_xml, AssemblyIdentity};
+use crate::cbs::xml::{decode_xml_text, parse_xml};
+use crate::package::manifest::AssemblyIdentity;
 use crate::{Error, Result};
 
 /// What an `<update>` element of the package installs.

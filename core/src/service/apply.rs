@@ -12,14 +12,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::plan::{PreparedComponent, PreparedPackage};
-use crate::package::manifest::{parse_version, SxsName};
+use crate::cbs::{SxsName, Version4, PACKAGES_DIR, WINSXS, WINSXS_MANIFESTS};
 use crate::wim::model::{attr, Dentry, Hash, ImageTree};
 use crate::{Error, Result};
-
-/// Component store, relative to the image root.
-pub const WINSXS: &str = "Windows\\WinSxS";
-/// Component manifests.
-pub const MANIFESTS: &str = "Windows\\WinSxS\\Manifests";
 
 /// What servicing changed, as paths (`/Windows/System32/kernel32.dll`), sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -217,14 +212,14 @@ impl<'t> Editor<'t> {
     /// Service one component (see the module docs).
     pub fn component(&mut self, c: &PreparedComponent) -> Result<()> {
         let key = c.identity.key();
-        let new_ver = parse_version(&c.identity.version).ok_or_else(|| {
+        let new_ver = Version4::parse_partial(&c.identity.version).ok_or_else(|| {
             Error::Invalid(format!("{}: version {:?}", c.folder, c.identity.version))
         })?;
         let winsxs = self.ensure_dir(WINSXS)?;
-        let manifests = self.ensure_dir(MANIFESTS)?;
+        let manifests = self.ensure_dir(WINSXS_MANIFESTS)?;
 
         // Versions of this component already in the store.
-        let same = |name: &[u16], strip: bool| -> Option<[u32; 4]> {
+        let same = |name: &[u16], strip: bool| -> Option<Version4> {
             let s = String::from_utf16_lossy(name);
             let s = if strip {
                 let cut = s.len().checked_sub(".manifest".len())?;
@@ -236,12 +231,7 @@ impl<'t> Editor<'t> {
                 s
             };
             let n = SxsName::parse(&s)?;
-            (n.arch.eq_ignore_ascii_case(&key.arch)
-                && sxs_name_matches(&n.name, &key.name)
-                && n.token.eq_ignore_ascii_case(&key.token)
-                && n.culture.eq_ignore_ascii_case(&key.culture))
-            .then(|| parse_version(&n.version))
-            .flatten()
+            n.is_of(&key).then(|| n.version4()).flatten()
         };
         let mut old_dirs = Vec::new();
         for &ch in &self.tree.nodes[winsxs].children {
@@ -383,7 +373,7 @@ impl<'t> Editor<'t> {
     /// Store the package's `update.mum` (and `update.cat`) as its record in
     /// `Windows\servicing\Packages`.
     pub fn record(&mut self, p: &PreparedPackage) -> Result<()> {
-        let dir = self.ensure_dir(super::records::PACKAGES_DIR)?;
+        let dir = self.ensure_dir(PACKAGES_DIR)?;
         let proto = Dentry {
             attributes: attr::ARCHIVE,
             security_id: self.tree.nodes[dir].security_id,
@@ -418,18 +408,6 @@ impl<'t> Editor<'t> {
             added: added.into_iter().collect(),
             replaced: replaced.into_iter().collect(),
             components,
-        }
-    }
-}
-
-/// True when a WinSxS folder's component name stands for `full` (lower-case). Windows shortens
-/// long names to `prefix..suffix`, so such a name matches by its two ends.
-pub(crate) fn sxs_name_matches(folder_name: &str, full: &str) -> bool {
-    let f = folder_name.to_ascii_lowercase();
-    match f.split_once("..") {
-        None => f == full,
-        Some((pre, suf)) => {
-            full.len() >= pre.len() + suf.len() && full.starts_with(pre) && full.ends_with(suf)
         }
     }
 }
@@ -635,22 +613,6 @@ mod tests {
         let mut ed = Editor::new(&mut t, 1).unwrap();
         let r = ed.component(&component(&[("System32", Some("Windows"), 9)]));
         assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
-    }
-
-    #[test]
-    fn shortened_store_names_match_their_component() {
-        let full = "microsoft-windows-servicingstack-onecore";
-        assert!(sxs_name_matches(
-            "Microsoft-Windows-ServicingStack-OneCore",
-            full
-        ));
-        assert!(sxs_name_matches("microsoft-windows-s..stack-onecore", full));
-        assert!(!sxs_name_matches("microsoft-windows-s..stack-onecor", full));
-        assert!(!sxs_name_matches("microsoft-windows-servicingstack", full));
-        assert!(!sxs_name_matches(
-            "microsoft-windows-servicingstack-onecore..x",
-            full
-        ));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::select::Refused;
 use crate::catalog::{Evaluation, Recommendation, Target, UpdateKind};
-use crate::package::PackageKind;
+use crate::cbs::PackageKind;
 use crate::report::{dism_script, ScriptPaths};
 
 fn kind_of(k: PackageKind) -> UpdateKind {

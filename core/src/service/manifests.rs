@@ -8,17 +8,10 @@
 
 use super::plan::rebuild_member;
 use super::rebuild::RtmFinder;
+use crate::cbs::PackageKind;
 use crate::io::SliceSource;
 use crate::manifest_base::{BaseManifest, STACK_COMPONENT, WCP_DLL};
-use crate::package::{Container, Package, PackageKind};
-
-fn rank(k: PackageKind) -> u8 {
-    match k {
-        PackageKind::Ssu => 0,
-        PackageKind::SafeOsDu => 1,
-        _ => 2,
-    }
-}
+use crate::package::{Container, Package};
 
 fn has_undecoded(p: &Package) -> bool {
     p.components
@@ -41,7 +34,7 @@ pub fn decode_for_image(packages: &mut [Package], image: &RtmFinder) -> Vec<Stri
             }
         }
     }
-    all.sort_by_key(|p| rank(p.kind));
+    all.sort_by_key(|p| p.kind.servicing_order());
     let mut notes = Vec::new();
     let mut base: Option<Result<BaseManifest, String>> = None;
     for p in all {

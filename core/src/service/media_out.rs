@@ -12,11 +12,12 @@ use super::job::{
     locate, open_packages, report, Job, PatchReport, PatchRequest, PatchTarget, Written,
 };
 use super::setup::{expand, SetupSink};
+use crate::cbs::PackageKind;
 use crate::hash::{hash_reader, hex};
 use crate::io::{FolderStore, OutputStore, Part, Progress, SharedReader, SliceSource, WriteAt};
 use crate::iso::write::{merged_tree, write_iso, Replacement};
 use crate::iso::IsoImage;
-use crate::package::{Package, PackageKind};
+use crate::package::Package;
 use crate::wim::split::{part_name, split_into, DEFAULT_SPLIT_MIB};
 use crate::wim::Wim;
 use crate::{Error, Result};

@@ -12,10 +12,11 @@ use sha2::Sha256;
 
 use super::rebuild::{rebuild, reverse, RtmFinder, MAX_REBUILT};
 use super::select::{Selected, Selection};
+use crate::cbs::{PackageKind, Version4};
 use crate::hash::hex;
 use crate::io::Progress;
 use crate::package::manifest::{expand_runtime_path, MAX_MANIFEST};
-use crate::package::{AssemblyIdentity, Package, PackageKind, PayloadForm, MAX_MUM};
+use crate::package::{AssemblyIdentity, Package, PayloadForm, MAX_MUM};
 use crate::wim::model::Hash;
 use crate::{Error, Result};
 
@@ -127,8 +128,8 @@ pub struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
-    /// The Safe OS DU's version (`26100.8037.1.0` → `[26100, 8037, 1, 0]`), the last one if several.
-    pub fn safeos_version(&self) -> Option<[u32; 4]> {
+    /// The Safe OS DU's version (`26100.8037.1.0` → `Version4([26100, 8037, 1, 0])`), the last one if several.
+    pub fn safeos_version(&self) -> Option<Version4> {
         self.packages
             .iter()
             .rev()

@@ -9,10 +9,10 @@
 //! folder's file with its `r\` delta applied, or the file of a folder that is itself the RTM
 //! version. Deltas may start with a CRC32 of the rest (checked by the delta engine).
 
+use crate::cbs::{IdentityKey, SxsName, Version4, WINSXS};
 use crate::delta::encode::{create, CreateOptions};
 use crate::delta::{apply, ApplyOptions};
 use crate::io::{read_vec, ReadAt};
-use crate::package::manifest::{parse_version, IdentityKey, SxsName};
 use crate::package::PayloadForm;
 use crate::wim::model::ImageTree;
 use crate::wim::Wim;
@@ -34,7 +34,7 @@ fn u16s(s: &str) -> Vec<u16> {
 
 /// True when a version is an RTM one (`x.y.z.1`).
 pub fn is_rtm(version: &str) -> bool {
-    parse_version(version).is_some_and(|v| v[3] == 1)
+    Version4::parse_partial(version).is_some_and(|v| v.0[3] == 1)
 }
 
 impl<'a> RtmFinder<'a> {
@@ -76,9 +76,9 @@ impl<'a> RtmFinder<'a> {
     pub fn rtm(&self, key: &IdentityKey, file: &str) -> Result<Vec<u8>> {
         let sxs = self
             .tree
-            .lookup("Windows/WinSxS")
+            .lookup(WINSXS)
             .map_err(|_| Error::NotFound("the image has no Windows\\WinSxS".into()))?;
-        let mut folders: Vec<([u32; 4], usize, String)> = Vec::new();
+        let mut folders: Vec<(Version4, usize, String)> = Vec::new();
         for &c in &self.tree.nodes[sxs].children {
             let d = &self.tree.nodes[c];
             if !d.is_dir() {
@@ -88,12 +88,8 @@ impl<'a> RtmFinder<'a> {
             let Some(n) = SxsName::parse(&name) else {
                 continue;
             };
-            if n.arch.eq_ignore_ascii_case(&key.arch)
-                && super::apply::sxs_name_matches(&n.name, &key.name)
-                && n.token.eq_ignore_ascii_case(&key.token)
-                && n.culture.eq_ignore_ascii_case(&key.culture)
-            {
-                if let Some(v) = parse_version(&n.version) {
+            if n.is_of(key) {
+                if let Some(v) = n.version4() {
                     folders.push((v, c, name));
                 }
             }
@@ -113,7 +109,7 @@ impl<'a> RtmFinder<'a> {
                 .map_err(|e| Error::Invalid(format!("{what} does not apply to its file: {e}")));
         }
         for (v, dir, name) in &folders {
-            if v[3] == 1 {
+            if v.0[3] == 1 {
                 if let Some(f) = self.file_in(*dir, file) {
                     return self.read(f, &format!("WinSxS\\{name}\\{file}"));
                 }

@@ -1,12 +1,9 @@
 //! The package record servicing leaves behind: `Windows\servicing\Packages\<identity>.mum` (and
 //! `.cat`), named `name~publickeytoken~arch~language~version` from the package's `update.mum`, as
-//! Windows names them. [`crate::wim::servicing`] reads them back, so `mediaprep inspect` of a
+//! Windows names them. [`crate::cbs::record`] names them and [`crate::wim::servicing`] reads them back, so `mediaprep inspect` of a
 //! patched image reports the package, and DISM-based tooling sees it too.
 
 use super::plan::PreparedPackage;
-
-/// Folder of the package records, relative to the image root.
-pub const PACKAGES_DIR: &str = "Windows\\servicing\\Packages";
 
 /// File names of the record: `.mum`, and `.cat` when the package has a catalog.
 pub fn record_names(p: &PreparedPackage) -> (String, Option<String>) {
@@ -18,8 +15,8 @@ pub fn record_names(p: &PreparedPackage) -> (String, Option<String>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::cbs::{parse_record_name, PackageKind};
     use crate::package::AssemblyIdentity;
-    use crate::wim::servicing::{parse_record_name, PackageKind};
 
     #[test]
     fn record_name_parses_back() {

@@ -14,8 +14,9 @@
 //! contributes that SSU, serviced before any Safe OS DU as Microsoft's procedure orders it (issue #7
 //! item 4, #15 item 4); its body is noted as not applied, which refuses nothing.
 
+use crate::cbs::PackageKind;
 use crate::package::msu::MsuMember;
-use crate::package::{Container, Package, PackageKind, PayloadForm};
+use crate::package::{Container, Package, PayloadForm};
 
 /// A package that will be serviced.
 #[derive(Debug, Clone, Copy)]
@@ -294,12 +295,7 @@ pub fn select_packages(packages: &[Package]) -> Selection<'_> {
             },
         }
     }
-    let rank = |k: PackageKind| match k {
-        PackageKind::Ssu => 0,
-        PackageKind::SafeOsDu => 1,
-        _ => 2,
-    };
     // Stable: packages of one kind keep the order the user gave.
-    sel.serviced.sort_by_key(|s| rank(s.kind));
+    sel.serviced.sort_by_key(|s| s.kind.servicing_order());
     sel
 }

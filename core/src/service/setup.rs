@@ -18,8 +18,9 @@ use std::io::{Read, Seek, Write};
 
 use sha2::{Digest, Sha256};
 
+use crate::cbs::PackageKind;
 use crate::io::Progress;
-use crate::package::{names, Expected, Package, PackageKind, Verification};
+use crate::package::{names, Expected, Package, Verification};
 use crate::{Error, Result};
 
 /// Most members accepted (real Setup DUs have a few hundred).

@@ -142,7 +142,7 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
             elements.len()
         )));
     }
-    let safeos = prepared.safeos_version();
+    let safeos = prepared.safeos_version().map(|v| v.0);
     let mut images = Vec::new();
     let mut patched = Vec::new();
     for (i, el) in elements.iter().enumerate() {

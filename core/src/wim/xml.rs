@@ -5,6 +5,7 @@
 //! (read-only DOM, no entity expansion beyond the predefined ones, no external fetches); the writer
 //! edits the decoded text itself, so nothing here needs to round-trip.
 
+use crate::cbs::Version4;
 use crate::{Error, Result};
 use serde::Serialize;
 
@@ -121,13 +122,15 @@ pub struct ImageInfo {
 impl ImageInfo {
     /// `MAJOR.MINOR.BUILD.SPBUILD` (SPBUILD 0 when absent), or `None` without major/minor/build.
     pub fn version_string(&self) -> Option<String> {
-        Some(format!(
-            "{}.{}.{}.{}",
-            self.major?,
-            self.minor?,
-            self.build?,
-            self.spbuild.unwrap_or(0)
-        ))
+        Some(
+            Version4([
+                self.major?,
+                self.minor?,
+                self.build?,
+                self.spbuild.unwrap_or(0),
+            ])
+            .to_string(),
+        )
     }
 }
 

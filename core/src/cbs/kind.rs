@@ -1,0 +1,69 @@
+//! What a package is for, as media servicing cares.
+
+/// What the package is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum PackageKind {
+    /// Safe OS Dynamic Update (`Package_for_SafeOSDU`): services WinRE.
+    SafeOsDu,
+    /// Setup Dynamic Update: a plain CAB of Setup files, no `update.mum`.
+    SetupDu,
+    /// Servicing stack update (`Package_for_ServicingStack_*`).
+    Ssu,
+    /// Latest cumulative update (`Package_for_RollupFix`, or an MSU carrying one).
+    Lcu,
+    /// Any other package (feature packages, language packs, KB packages).
+    Other,
+}
+
+impl PackageKind {
+    /// Kind implied by a package identity name (case-insensitively, as CBS compares names).
+    pub fn from_identity_name(name: &str) -> PackageKind {
+        let n = name.to_ascii_lowercase();
+        if n == "package_for_safeosdu" {
+            PackageKind::SafeOsDu
+        } else if n.starts_with("package_for_servicingstack") {
+            PackageKind::Ssu
+        } else if n == "package_for_rollupfix" {
+            PackageKind::Lcu
+        } else {
+            PackageKind::Other
+        }
+    }
+
+    /// Where packages of this kind go when several are serviced together: the servicing stack
+    /// first (later packages may need it), then the Safe OS DU, then the rest.
+    pub fn servicing_order(self) -> u8 {
+        match self {
+            PackageKind::Ssu => 0,
+            PackageKind::SafeOsDu => 1,
+            _ => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_names() {
+        assert_eq!(
+            PackageKind::from_identity_name("Package_for_SafeOSDU"),
+            PackageKind::SafeOsDu
+        );
+        assert_eq!(
+            PackageKind::from_identity_name("Package_for_ServicingStack_3624"),
+            PackageKind::Ssu
+        );
+        assert_eq!(
+            PackageKind::from_identity_name("package_for_rollupfix"),
+            PackageKind::Lcu
+        );
+        assert_eq!(
+            PackageKind::from_identity_name("Package_for_RollupFix_Wrapper"),
+            PackageKind::Other
+        );
+        assert!(PackageKind::Ssu.servicing_order() < PackageKind::SafeOsDu.servicing_order());
+        assert!(PackageKind::SafeOsDu.servicing_order() < PackageKind::Lcu.servicing_order());
+    }
+}
