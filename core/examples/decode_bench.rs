@@ -11,8 +11,9 @@
 
 use mediaprep_core::codec::{xpress::XpressEncoder, Compression, Decoder};
 use mediaprep_core::hash::sha1;
+use mediaprep_core::io::le::{u32_at, u64_at};
 use mediaprep_core::wim::format::{
-    le32, le64, resflags, BlobEntry, Header, BLOB_ENTRY_SIZE, HEADER_SIZE, SOLID_RESOURCE_MARKER,
+    resflags, BlobEntry, Header, BLOB_ENTRY_SIZE, HEADER_SIZE, SOLID_RESOURCE_MARKER,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +76,11 @@ fn resources(data: &[u8]) -> Res<(Header, Vec<Resource>)> {
                 let mut starts = vec![0u64];
                 for k in 0..(n - 1) as usize {
                     let e = &res[k * w as usize..];
-                    starts.push(if w == 8 { le64(e) } else { u64::from(le32(e)) });
+                    starts.push(if w == 8 {
+                        u64_at(e, 0).ok_or("short resource")?
+                    } else {
+                        u64::from(u32_at(e, 0).ok_or("short resource")?)
+                    });
                 }
                 starts.push((res.len() - tl) as u64);
                 for k in 0..n as usize {
@@ -100,13 +105,14 @@ fn resources(data: &[u8]) -> Res<(Header, Vec<Resource>)> {
                 continue;
             }
             let res = slice(data, e.res.offset, e.res.size_in_wim)?;
-            let total = le64(res);
-            let cs = u64::from(le32(&res[8..]));
-            let k = Compression::from_solid_id(le32(&res[12..])).ok_or("solid type")?;
+            let total = u64_at(res, 0).ok_or("short resource")?;
+            let cs = u64::from(u32_at(res, 8).ok_or("short resource")?);
+            let k = Compression::from_solid_id(u32_at(res, 12).ok_or("short resource")?)
+                .ok_or("solid type")?;
             let n = total.div_ceil(cs) as usize;
             let mut pos = 16 + 4 * n;
             for c in 0..n {
-                let clen = le32(&res[16 + 4 * c..]) as usize;
+                let clen = u32_at(res, 16 + 4 * c).ok_or("short resource")? as usize;
                 chunks.push(Chunk {
                     kind: k,
                     start: e.res.offset as usize + pos,

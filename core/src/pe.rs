@@ -17,6 +17,7 @@ pub use resource::{
     find_resource, find_resource_lang, locate_resource, read_resource, ResourceLocation,
 };
 
+use crate::io::le::{u16_at, u32_at};
 use crate::io::{check_range, read_vec, ReadAt};
 use crate::{Error, Result};
 
@@ -87,18 +88,6 @@ fn rd<const N: usize>(src: &dyn ReadAt, structure: &'static str, off: u64) -> Re
     let mut b = [0u8; N];
     src.read_at(off, &mut b)?;
     Ok(b)
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
 }
 
 #[derive(Clone, Copy)]

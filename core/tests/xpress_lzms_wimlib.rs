@@ -7,8 +7,9 @@
 
 use mediaprep_core::codec::{lzms::LzmsDecoder, xpress, Compression, Decoder};
 use mediaprep_core::hash::sha1;
+use mediaprep_core::io::le::{u32_at, u64_at};
 use mediaprep_core::wim::format::{
-    le32, le64, resflags, BlobEntry, Header, BLOB_ENTRY_SIZE, HEADER_SIZE, SOLID_RESOURCE_MARKER,
+    resflags, BlobEntry, Header, BLOB_ENTRY_SIZE, HEADER_SIZE, SOLID_RESOURCE_MARKER,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,9 +203,9 @@ fn plain_chunks(wim: &Wim, b: &BlobEntry) -> Vec<Chunk> {
     for k in 0..(n - 1) as usize {
         let e = &res[k * entry as usize..];
         starts.push(if entry == 8 {
-            le64(e)
+            u64_at(e, 0).unwrap()
         } else {
-            u64::from(le32(e))
+            u64::from(u32_at(e, 0).unwrap())
         });
     }
     let body = &res[table_len..];
@@ -221,14 +222,14 @@ fn plain_chunks(wim: &Wim, b: &BlobEntry) -> Vec<Chunk> {
 /// Chunks of a solid resource (header: u64 size, u32 chunk size, u32 type, u32 sizes[n]).
 fn solid_chunks(wim: &Wim, r: &BlobEntry) -> Vec<Chunk> {
     let res = &wim.data[r.res.offset as usize..(r.res.offset + r.res.size_in_wim) as usize];
-    let total = le64(res);
-    let cs = u64::from(le32(&res[8..]));
-    let kind = Compression::from_solid_id(le32(&res[12..])).unwrap();
+    let total = u64_at(res, 0).unwrap();
+    let cs = u64::from(u32_at(res, 8).unwrap());
+    let kind = Compression::from_solid_id(u32_at(res, 12).unwrap()).unwrap();
     let n = total.div_ceil(cs) as usize;
     let mut pos = 16 + 4 * n;
     (0..n)
         .map(|k| {
-            let clen = le32(&res[16 + 4 * k..]) as usize;
+            let clen = u32_at(res, 16 + 4 * k).unwrap() as usize;
             let c = Chunk {
                 kind,
                 compressed: res[pos..pos + clen].to_vec(),

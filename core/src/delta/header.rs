@@ -2,6 +2,7 @@
 //! them (preprocess data, patch bitstream) lie.
 
 use super::bits::BitReader;
+use crate::io::Le;
 use crate::{Error, Result};
 use serde::Serialize;
 
@@ -105,7 +106,7 @@ fn strip_crc(bytes: &[u8]) -> Result<(&[u8], Option<u32>, u64)> {
         return Ok((bytes, None, 0));
     }
     if bytes.len() >= 8 && is_sig(&bytes[4..8]) {
-        let want = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let want = Le::new(bytes, "PA30 CRC32 prefix").u32(0)?;
         let got = crc32fast::hash(&bytes[4..]);
         if want != got {
             return Err(Error::DigestMismatch {
@@ -144,7 +145,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
     } else {
         DeltaVersion::Pa31
     };
-    let target_file_time = u64::from_le_bytes(d[4..12].try_into().unwrap_or([0; 8]));
+    let target_file_time = Le::at(d, STRUCT, base).u64(4)?;
     let mut outer = BitReader::new(&d[12..], base + 12, STRUCT)?;
     let (fields, pa31) = match version {
         DeltaVersion::Pa30 => (read_fields(&mut outer)?, None),

@@ -7,6 +7,7 @@
 mod cache;
 mod file;
 pub mod folder;
+pub mod le;
 pub mod store;
 mod sub;
 
@@ -16,6 +17,7 @@ pub use file::FileSource;
 pub use folder::FolderStore;
 #[cfg(not(target_arch = "wasm32"))]
 pub use folder::FsFolder;
+pub use le::Le;
 #[cfg(not(target_arch = "wasm32"))]
 pub use store::FsStore;
 pub use store::{OutputStore, Part, SinkCursor};

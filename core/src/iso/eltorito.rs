@@ -6,7 +6,7 @@
 //! move the load addresses.
 
 use super::iso9660::SECTOR;
-use crate::io::ReadAt;
+use crate::io::{Le, ReadAt};
 use crate::{Error, Result};
 
 /// Identifier of a boot record volume descriptor for El Torito.
@@ -64,25 +64,24 @@ pub struct BootCatalog {
     pub entries: Vec<BootEntry>,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn entry(rec: &[u8; 32], record: usize, platform: u8) -> BootEntry {
-    BootEntry {
+fn entry(rec: &[u8; 32], record: usize, platform: u8) -> Result<BootEntry> {
+    let r = Le::new(rec, "El Torito entry");
+    Ok(BootEntry {
         record,
         platform,
         indicator: rec[0],
         media_type: rec[1],
-        load_segment: le16(rec, 2),
+        load_segment: r.u16(2)?,
         system_type: rec[4],
-        sector_count: le16(rec, 6),
-        load_rba: le32(rec, 8),
-    }
+        sector_count: r.u16(6)?,
+        load_rba: r.u32(8)?,
+    })
+}
+
+/// The 16-bit word sum of a validation entry (0 when it is intact).
+fn word_sum(v: &[u8; 32]) -> Result<u16> {
+    let r = Le::new(v, "El Torito validation entry");
+    (0..16).try_fold(0u16, |s, i| Ok(s.wrapping_add(r.u16(i * 2)?)))
 }
 
 /// Find the El Torito boot record among the volume descriptors and parse its catalog.
@@ -99,7 +98,7 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
             break;
         }
         if buf[0] == 0 && buf[7..7 + EL_TORITO_ID.len()] == *EL_TORITO_ID {
-            at = Some((le32(&buf, 0x47), off));
+            at = Some((Le::at(&buf, "El Torito boot record", off).u32(0x47)?, off));
             break;
         }
     }
@@ -115,9 +114,10 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
         ));
     }
     src.read_at(off, &mut buf)?;
-    let rec = |i: usize| -> [u8; 32] { buf[i * 32..i * 32 + 32].try_into().expect("32 bytes") };
-    let v = rec(0);
-    let sum = (0..16).fold(0u16, |s, i| s.wrapping_add(le16(&v, i * 2)));
+    let catalog = Le::at(&buf, "El Torito boot catalog", off);
+    let rec = |i: usize| -> Result<[u8; 32]> { catalog.array(i * 32) };
+    let v = rec(0)?;
+    let sum = word_sum(&v)?;
     if v[0] != 1 || v[30] != 0x55 || v[31] != 0xAA || sum != 0 {
         return Err(Error::malformed(
             "El Torito validation entry",
@@ -125,19 +125,19 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
             "bad header id, key bytes or checksum",
         ));
     }
-    let mut records = vec![v, rec(1)];
-    let mut entries = vec![entry(&rec(1), 1, v[1])];
+    let mut records = vec![v, rec(1)?];
+    let mut entries = vec![entry(&rec(1)?, 1, v[1])?];
     let mut i = 2;
     // Section headers (0x90 more follow, 0x91 last), each followed by its entries and their
     // extension records (0x44).
     while i < MAX_RECORDS {
-        let h = rec(i);
+        let h = rec(i)?;
         if h[0] != 0x90 && h[0] != 0x91 {
             break;
         }
         records.push(h);
         i += 1;
-        let n = usize::from(le16(&h, 2));
+        let n = usize::from(Le::new(&h, "El Torito section header").u16(2)?);
         for _ in 0..n {
             if i >= MAX_RECORDS {
                 return Err(Error::malformed(
@@ -146,12 +146,12 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
                     "section entries run past the catalog sector",
                 ));
             }
-            let e = rec(i);
-            entries.push(entry(&e, i, h[1]));
+            let e = rec(i)?;
+            entries.push(entry(&e, i, h[1])?);
             records.push(e);
             i += 1;
-            while i < MAX_RECORDS && rec(i)[0] == 0x44 {
-                records.push(rec(i));
+            while i < MAX_RECORDS && rec(i)?[0] == 0x44 {
+                records.push(rec(i)?);
                 i += 1;
             }
         }
@@ -193,7 +193,7 @@ mod tests {
         v[1] = platform;
         v[30] = 0x55;
         v[31] = 0xAA;
-        let sum = (0..16).fold(0u16, |s, i| s.wrapping_add(le16(&v, i * 2)));
+        let sum = word_sum(&v).unwrap();
         v[28..30].copy_from_slice(&0u16.wrapping_sub(sum).to_le_bytes());
         v
     }

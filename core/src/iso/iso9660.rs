@@ -6,7 +6,8 @@
 use super::extents::{ExtentBuilder, FileData, Run};
 use super::names::{clean_iso_name, decode_utf16be, unix_time};
 use super::{Node, NodeData, Tree, MAX_DIR_BYTES, MAX_DIR_ENTRIES};
-use crate::io::SharedReader;
+use crate::io::le::u32_at;
+use crate::io::{Le, SharedReader};
 use crate::{Error, Result};
 
 /// Sector size of the volume recognition area; ECMA-119 fixes it at 2048 on every real image.
@@ -23,11 +24,6 @@ pub(crate) struct Descriptors {
     pub joliet: Option<Vec<u8>>,
     /// NSR02/NSR03 seen in the recognition sequence: a UDF volume is present.
     pub nsr: Option<u8>,
-}
-
-fn both32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// Scan the volume recognition area from sector 16 (ISO descriptors, then BEA01 … TEA01).
@@ -83,7 +79,7 @@ impl IsoTree {
     /// Tree of a PVD or SVD; `joliet` selects UCS-2BE names.
     pub fn new(src: SharedReader, desc: &[u8], joliet: bool) -> Result<IsoTree> {
         let s = "ISO 9660 volume descriptor";
-        let block = u64::from(u16::from_le_bytes([desc[128], desc[129]]));
+        let block = u64::from(Le::at(desc, s, 16 * SECTOR).u16(128)?);
         if !matches!(block, 512 | 1024 | 2048) {
             return Err(Error::malformed(
                 s,
@@ -108,8 +104,9 @@ impl IsoTree {
     }
 
     fn record_extent(&self, r: &[u8]) -> (u64, u64) {
-        let lba = u64::from(both32(r, 2)) + u64::from(r[1]);
-        (lba * self.block, u64::from(both32(r, 10)))
+        // Both-endian fields: the little-endian half comes first. A short record reads as 0.
+        let lba = u64::from(u32_at(r, 2).unwrap_or(0)) + u64::from(r[1]);
+        (lba * self.block, u64::from(u32_at(r, 10).unwrap_or(0)))
     }
 
     fn record_name(&self, r: &[u8], is_dir: bool) -> String {

@@ -20,7 +20,7 @@ mod udf;
 mod udf_desc;
 pub mod write;
 
-use crate::io::{ReadAt, SharedReader};
+use crate::io::{Le, ReadAt, SharedReader};
 use crate::{Error, Result};
 use extents::{FileData, Run};
 use std::collections::HashSet;
@@ -173,8 +173,9 @@ fn check_volume_fits(pvd: &[u8], file_size: u64) -> Result<()> {
     if pvd.len() < 132 {
         return Ok(());
     }
-    let blocks = u64::from(u32::from_le_bytes([pvd[80], pvd[81], pvd[82], pvd[83]]));
-    let block = u64::from(u16::from_le_bytes([pvd[128], pvd[129]]));
+    let p = Le::new(pvd, "ISO 9660 primary volume descriptor");
+    let blocks = u64::from(p.u32(80)?);
+    let block = u64::from(p.u16(128)?);
     let claimed = blocks.saturating_mul(block);
     if claimed > file_size.saturating_add(TRUNCATION_SLACK) {
         return Err(Error::Truncated {

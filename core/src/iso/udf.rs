@@ -8,11 +8,10 @@
 use super::extents::{Extent, ExtentBuilder, FileData, Run};
 use super::names::{decode_cs0, decode_dstring, names_equal};
 use super::udf_desc::{
-    ad_size, expect_tag, le16, le32, parse_ad, parse_file_entry, parse_tag, tag_id, AdKind,
-    FileEntry,
+    ad_size, expect_tag, parse_ad, parse_file_entry, parse_tag, tag_id, AdKind, FileEntry,
 };
 use super::{Node, NodeData, Tree, MAX_DIR_BYTES, MAX_DIR_ENTRIES};
-use crate::io::{read_vec, SharedReader};
+use crate::io::{read_vec, Le, SharedReader};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -56,21 +55,23 @@ impl UdfVolume {
     /// Open the volume; the caller has seen an NSR02/NSR03 record in the recognition sequence.
     pub fn open(src: SharedReader) -> Result<UdfVolume> {
         let (block, avdp) = find_avdp(&src)?;
-        let main = (le32(&avdp, 16), le32(&avdp, 20));
-        let reserve = (le32(&avdp, 24), le32(&avdp, 28));
+        let a = Le::new(&avdp, "UDF Anchor Volume Descriptor Pointer");
+        let main = (a.u32(16)?, a.u32(20)?);
+        let reserve = (a.u32(24)?, a.u32(28)?);
         let (parts, lvd) = match read_vds(&src, block, main) {
             Ok(v) => v,
             Err(first) => read_vds(&src, block, reserve).map_err(|_| first)?,
         };
-        let lvd_off = le32(&lvd, 12) as u64 * block;
-        let lb_size = le32(&lvd, 212) as u64;
+        let l = Le::new(&lvd, "UDF Logical Volume Descriptor");
+        let lvd_off = l.u32(12)? as u64 * block;
+        let lb_size = l.u32(212)? as u64;
         if lb_size != block {
             return Err(Error::Unsupported(format!(
                 "UDF logical block size {lb_size} differs from the sector size {block}"
             )));
         }
         let label = decode_dstring(&lvd[84..212]);
-        let revision = le16(&lvd, 216 + 24);
+        let revision = l.u16(216 + 24)?;
         let mut vol = UdfVolume {
             src: src.clone(),
             block,
@@ -81,12 +82,13 @@ impl UdfVolume {
         };
         vol.maps = vol.read_partition_maps(&lvd, lvd_off, &parts)?;
         // FSD location: long_ad in the logical volume contents use.
-        let fsd_lbn = le32(&lvd, 248 + 4);
-        let fsd_part = le16(&lvd, 248 + 8);
+        let fsd_lbn = l.u32(248 + 4)?;
+        let fsd_part = l.u16(248 + 8)?;
         let fsd = vol.read_desc(fsd_part, fsd_lbn, &[tag_id::FSD], "UDF File Set Descriptor")?;
-        let root_lbn = le32(&fsd, 400 + 4);
-        let root_part = le16(&fsd, 400 + 8);
-        if le32(&fsd, 400) & 0x3FFF_FFFF == 0 {
+        let f = Le::new(&fsd, "UDF File Set Descriptor");
+        let root_lbn = f.u32(400 + 4)?;
+        let root_part = f.u16(400 + 8)?;
+        if f.u32(400)? & 0x3FFF_FFFF == 0 {
             return Err(Error::malformed(
                 "UDF File Set Descriptor",
                 fsd_lbn as u64,
@@ -104,8 +106,9 @@ impl UdfVolume {
         parts: &[Partition],
     ) -> Result<Vec<PartMap>> {
         let s = "UDF Logical Volume Descriptor";
-        let table_len = le32(lvd, 264) as usize;
-        let n_maps = le32(lvd, 268) as usize;
+        let l = Le::at(lvd, s, lvd_off);
+        let table_len = l.u32(264)? as usize;
+        let n_maps = l.u32(268)? as usize;
         let table = 440usize
             .checked_add(table_len)
             .and_then(|end| lvd.get(440..end))
@@ -143,15 +146,16 @@ impl UdfVolume {
                 .ok_or_else(|| Error::malformed(s, lvd_off, "truncated partition map"))?;
             match ty {
                 1 => {
-                    let p = find_part(le16(m, 4))?;
+                    let p = find_part(Le::at(m, s, lvd_off).u16(4)?)?;
                     maps.push(PartMap::Physical {
                         start: p.start,
                         len: p.len,
                     });
                 }
                 2 if m.len() >= 64 && m.get(5..28) == Some(&b"*UDF Metadata Partition"[..]) => {
-                    let p = find_part(le16(m, 38))?;
-                    let meta_lbn = le32(m, 40);
+                    let m = Le::at(m, s, lvd_off);
+                    let p = find_part(m.u16(38)?)?;
+                    let meta_lbn = m.u32(40)?;
                     maps.push(self.metadata_map(p, meta_lbn)?);
                 }
                 2 => {
@@ -354,7 +358,8 @@ impl UdfVolume {
                             &[tag_id::AED],
                             "UDF Allocation Extent Descriptor",
                         )?;
-                        let l_ad = le32(&aed, 20) as usize;
+                        let l_ad =
+                            Le::new(&aed, "UDF Allocation Extent Descriptor").u32(20)? as usize;
                         let max = (ad.len as usize).min(aed.len());
                         area = 24usize
                             .checked_add(l_ad)
@@ -485,7 +490,8 @@ impl UdfVolume {
             }
             let chars = rest[18];
             let l_fi = usize::from(rest[19]);
-            let l_iu = usize::from(le16(rest, 36));
+            let fid = Le::at(rest, s, pos as u64);
+            let l_iu = usize::from(fid.u16(36)?);
             let len = 38 + l_iu + l_fi;
             let name_raw = rest
                 .get(38 + l_iu..len)
@@ -507,8 +513,8 @@ impl UdfVolume {
                 out.push(Fid {
                     name,
                     is_dir: chars & 0x02 != 0,
-                    part: le16(rest, 20 + 8),
-                    lbn: le32(rest, 20 + 4),
+                    part: fid.u16(20 + 8)?,
+                    lbn: fid.u32(20 + 4)?,
                     pos,
                 });
             }
@@ -608,6 +614,7 @@ fn read_vds(
         let off = lbn * block;
         let buf = read_vec(&**src, s, off, block, block)?;
         let tag = parse_tag(&buf, s, off)?;
+        let d = Le::at(&buf, s, off);
         if u64::from(tag.location) != lbn {
             return Err(Error::malformed(
                 s,
@@ -627,16 +634,16 @@ fn read_vds(
                         "{s}: more than 16 continuation pointers"
                     )));
                 }
-                ext = (u64::from(le32(&buf, 24)), u64::from(le32(&buf, 20)) / block);
+                ext = (u64::from(d.u32(24)?), u64::from(d.u32(20)?) / block);
                 i = 0;
                 continue;
             }
             tag_id::PD => {
                 let p = Partition {
-                    vdsn: le32(&buf, 16),
-                    number: le16(&buf, 22),
-                    start: u64::from(le32(&buf, 188)),
-                    len: u64::from(le32(&buf, 192)),
+                    vdsn: d.u32(16)?,
+                    number: d.u16(22)?,
+                    start: u64::from(d.u32(188)?),
+                    len: u64::from(d.u32(192)?),
                 };
                 match parts.iter_mut().find(|q| q.number == p.number) {
                     Some(q) if q.vdsn <= p.vdsn => *q = p,
@@ -645,7 +652,7 @@ fn read_vds(
                 }
             }
             tag_id::LVD => {
-                let vdsn = le32(&buf, 16);
+                let vdsn = d.u32(16)?;
                 if lvd.as_ref().is_none_or(|(v, _)| *v <= vdsn) {
                     lvd = Some((vdsn, buf));
                 }

@@ -4,6 +4,8 @@
 //! descriptor is checked (tag checksum, CRC, recorded location) before any field is trusted, because
 //! a UDF tree is a graph of pointers and a corrupt pointer must stop at the first bad descriptor.
 
+use crate::io::le::{u16_at, u32_at};
+use crate::io::Le;
 use crate::{Error, Result};
 
 /// Tag identifiers (ECMA-167 3/7.2.1, 4/7.2.1).
@@ -37,24 +39,6 @@ pub(crate) fn crc_itu(data: &[u8]) -> u16 {
     crc
 }
 
-pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8).map_or(0, |s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_le_bytes(a)
-    })
-}
-
 /// A verified descriptor tag.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tag {
@@ -84,9 +68,10 @@ pub(crate) fn parse_tag(buf: &[u8], structure: &'static str, offset: u64) -> Res
             ),
         ));
     }
-    let id = le16(head, 0);
-    let crc = le16(head, 8);
-    let crc_len = usize::from(le16(head, 10));
+    let h = Le::at(head, structure, offset);
+    let id = h.u16(0)?;
+    let crc = h.u16(8)?;
+    let crc_len = usize::from(h.u16(10)?);
     let body = buf.get(16..16 + crc_len).ok_or_else(|| {
         Error::malformed(
             structure,
@@ -103,7 +88,7 @@ pub(crate) fn parse_tag(buf: &[u8], structure: &'static str, offset: u64) -> Res
     }
     Ok(Tag {
         id,
-        location: le32(head, 12),
+        location: h.u32(12)?,
     })
 }
 
@@ -167,7 +152,7 @@ pub(crate) fn ad_size(ad_type: u16) -> Option<usize> {
 
 /// Decode one allocation descriptor; `None` marks the end of the list (length 0).
 pub(crate) fn parse_ad(b: &[u8], ad_type: u16) -> Option<Ad> {
-    let raw = le32(b, 0);
+    let raw = u32_at(b, 0)?;
     let len = raw & 0x3FFF_FFFF;
     if len == 0 {
         return None;
@@ -178,10 +163,10 @@ pub(crate) fn parse_ad(b: &[u8], ad_type: u16) -> Option<Ad> {
         _ => AdKind::Zero,
     };
     let (lbn, part) = match ad_type {
-        0 => (le32(b, 4), None),
-        1 => (le32(b, 4), Some(le16(b, 8))),
+        0 => (u32_at(b, 4)?, None),
+        1 => (u32_at(b, 4)?, Some(u16_at(b, 8)?)),
         // ext_ad: extent length, recorded length, information length, lb_addr.
-        _ => (le32(b, 12), Some(le16(b, 16))),
+        _ => (u32_at(b, 12)?, Some(u16_at(b, 16)?)),
     };
     Some(Ad {
         len,
@@ -221,16 +206,17 @@ pub(crate) fn parse_file_entry(buf: &[u8], tag: &Tag, offset: u64) -> Result<Fil
             "shorter than its fixed part",
         ));
     }
-    let strategy = le16(buf, 16 + 4);
+    let e = Le::at(buf, structure, offset);
+    let strategy = e.u16(16 + 4)?;
     if strategy != 4 {
         return Err(Error::Unsupported(format!(
             "UDF ICB strategy {strategy} at offset {offset} (only strategy 4 is read)"
         )));
     }
     let file_type = buf[16 + 11];
-    let ad_type = le16(buf, 16 + 18) & 7;
-    let l_ea = le32(buf, l_ea_at) as usize;
-    let l_ad = le32(buf, l_ea_at + 4) as usize;
+    let ad_type = e.u16(16 + 18)? & 7;
+    let l_ea = e.u32(l_ea_at)? as usize;
+    let l_ad = e.u32(l_ea_at + 4)? as usize;
     let ad_start = fixed
         .checked_add(l_ea)
         .filter(|&s| s <= buf.len())
@@ -254,7 +240,7 @@ pub(crate) fn parse_file_entry(buf: &[u8], tag: &Tag, offset: u64) -> Result<Fil
     Ok(FileEntry {
         file_type,
         ad_type,
-        info_len: le64(buf, 56),
+        info_len: e.u64(56)?,
         mtime: parse_timestamp(&buf[mtime_at..mtime_at + 12]),
         ad_start,
         ad_len: l_ad,
@@ -263,8 +249,8 @@ pub(crate) fn parse_file_entry(buf: &[u8], tag: &Tag, offset: u64) -> Result<Fil
 
 /// Decode an ECMA-167 timestamp (1/7.3) to Unix seconds (UTC).
 pub(crate) fn parse_timestamp(b: &[u8]) -> Option<i64> {
-    let type_tz = le16(b, 0);
-    let year = i64::from(le16(b, 2) as i16);
+    let type_tz = u16_at(b, 0)?;
+    let year = i64::from(u16_at(b, 2)? as i16);
     let secs = super::names::unix_time(
         year,
         u32::from(*b.get(4)?),

@@ -18,7 +18,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use crate::io::{check_range, ReadAt, SharedReader};
+use crate::io::{check_range, Le, ReadAt, SharedReader};
 use crate::package::names;
 use crate::{Error, Result};
 
@@ -157,18 +157,6 @@ pub struct CabArchive {
     pub notes: Vec<String>,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .unwrap_or(0)
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .unwrap_or(0)
-}
-
 /// Read a NUL-terminated string of at most 255 bytes at `offset`; returns bytes and the offset after NUL.
 fn read_cstr(src: &dyn ReadAt, structure: &'static str, offset: u64) -> Result<(Vec<u8>, u64)> {
     let avail = src.size().saturating_sub(offset).min(256);
@@ -234,14 +222,15 @@ impl CabArchive {
             return Err(Error::malformed("CAB header", 0, "signature is not MSCF"));
         }
         let mut notes = Vec::new();
-        let cb_cabinet = le32(&hdr, 8) as u64;
-        let coff_files = le32(&hdr, 16) as u64;
+        let h = Le::new(&hdr, "CAB header");
+        let cb_cabinet = h.u32(8)? as u64;
+        let coff_files = h.u32(16)? as u64;
         let (minor, major) = (hdr[24], hdr[25]);
-        let n_folders = le16(&hdr, 26);
-        let n_files = le16(&hdr, 28);
-        let flags = le16(&hdr, 30);
-        let set_id = le16(&hdr, 32);
-        let set_index = le16(&hdr, 34);
+        let n_folders = h.u16(26)?;
+        let n_files = h.u16(28)?;
+        let flags = h.u16(30)?;
+        let set_id = h.u16(32)?;
+        let set_index = h.u16(34)?;
         if major != 1 {
             return Err(Error::malformed(
                 "CAB header",
@@ -271,7 +260,7 @@ impl CabArchive {
             let mut r = [0u8; 4];
             check_range("CAB reserve header", pos, 4, size)?;
             src.read_at(pos, &mut r)?;
-            let header_reserve = le16(&r, 0) as u64;
+            let header_reserve = Le::at(&r, "CAB reserve header", pos).u16(0)? as u64;
             if header_reserve > 60_000 {
                 return Err(Error::malformed(
                     "CAB reserve header",
@@ -305,9 +294,10 @@ impl CabArchive {
         for i in 0..n_folders as usize {
             let at = i * folder_len as usize;
             let f_off = pos + at as u64;
-            let first_data = le32(&table, at) as u64;
-            let blocks = le16(&table, at + 4);
-            let compression = FolderCompression::parse(le16(&table, at + 6), f_off)?;
+            let t = Le::at(&table, "CAB folder table", pos);
+            let first_data = t.u32(at)? as u64;
+            let blocks = t.u16(at + 4)?;
+            let compression = FolderCompression::parse(t.u16(at + 6)?, f_off)?;
             let walked = walk_blocks(
                 &*src,
                 first_data,
@@ -357,11 +347,12 @@ impl CabArchive {
             check_range("CAB file entry", at, 16, size)?;
             src.read_at(at, &mut fixed)?;
             let entry_off = at;
-            let size_field = le32(&fixed, 0) as u64;
-            let offset_in_folder = le32(&fixed, 4) as u64;
-            let folder = le16(&fixed, 8);
-            let attributes = le16(&fixed, 14);
-            let dos_time = (le16(&fixed, 10), le16(&fixed, 12));
+            let e = Le::at(&fixed, "CAB file entry", at);
+            let size_field = e.u32(0)? as u64;
+            let offset_in_folder = e.u32(4)? as u64;
+            let folder = e.u16(8)?;
+            let attributes = e.u16(14)?;
+            let dos_time = (e.u16(10)?, e.u16(12)?);
             let (raw, after) = read_cstr(&*src, "CAB file name", at + 16)?;
             at = after;
             let name = decode_name(&raw, attributes & ATTR_NAME_UTF8 != 0);
@@ -764,8 +755,9 @@ fn walk_blocks(
         let mut h = [0u8; 8];
         check_range("CAB data block", at, 8, size)?;
         src.read_at(at, &mut h)?;
-        let cb_data = le16(&h, 4) as u64;
-        let cb_uncomp = le16(&h, 6);
+        let b = Le::at(&h, "CAB data block", at);
+        let cb_data = b.u16(4)? as u64;
+        let cb_uncomp = b.u16(6)?;
         let data_offset = at + 8 + reserve;
         let end = check_range("CAB data block", data_offset, cb_data, size)?;
         if cb_uncomp == 0 {

@@ -9,7 +9,7 @@
 //! tables on the path and the data itself, so a `wcp.dll` inside a WIM image is never read whole.
 
 use super::{headers, Layout};
-use crate::io::{read_vec, ReadAt};
+use crate::io::{read_vec, Le, ReadAt};
 use crate::{Error, Result};
 
 /// `IMAGE_RESOURCE_DIRECTORY`: 16 bytes, the two entry counts at offsets 12 and 14.
@@ -213,8 +213,9 @@ impl Tree<'_, '_> {
         const S: &str = "PE resource directory";
         let off = self.at(dir, DIR_HEADER, S, from)?;
         let hdr = read_vec(self.l.src, S, off, u64::from(DIR_HEADER), 16)?;
-        let named = u32::from(u16::from_le_bytes([hdr[12], hdr[13]]));
-        let ids = u32::from(u16::from_le_bytes([hdr[14], hdr[15]]));
+        let h = Le::at(&hdr, S, off);
+        let named = u32::from(h.u16(12)?);
+        let ids = u32::from(h.u16(14)?);
         // Two u16 counts: at most 131070 entries (1 MiB), and `at` bounds them by the table.
         let count = named + ids;
         // `at` above proved dir + 16 <= size, a u32: no overflow.
@@ -229,8 +230,8 @@ impl Tree<'_, '_> {
             u64::from(u16::MAX) * 2 * u64::from(DIR_ENTRY),
         )?;
         for (i, e) in entries.chunks_exact(DIR_ENTRY as usize).enumerate() {
-            let name = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
-            let target = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+            let e = Le::new(e, S);
+            let (name, target) = (e.u32(0)?, e.u32(4)?);
             let hit = match want {
                 None => true,
                 // An integer id has the high bit clear; a set bit points to a name string instead.
@@ -271,8 +272,8 @@ impl Tree<'_, '_> {
         }
         let off = self.at(leaf.target, DATA_ENTRY, S, leaf.at)?;
         let e = read_vec(self.l.src, S, off, u64::from(DATA_ENTRY), 16)?;
-        let word = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
-        let (rva, size, code_page) = (word(0), word(4), word(8));
+        let e = Le::at(&e, S, off);
+        let (rva, size, code_page) = (e.u32(0)?, e.u32(4)?, e.u32(8)?);
         let data = self
             .l
             .offset(rva, size, "PE resource data")

@@ -2,6 +2,8 @@
 //! blob-table entries (all little-endian; see docs/formats.md §2.2 in the shared notes).
 
 use crate::codec::Compression;
+use crate::io::le::{array_at, u16_at, u32_at, u64_at};
+use crate::io::Le;
 use crate::{Error, Result};
 
 /// Size of the WIM header.
@@ -76,13 +78,12 @@ pub struct ResHdr {
 impl ResHdr {
     /// Parse 24 bytes.
     pub fn parse(b: &[u8; 24]) -> Self {
-        let mut s = [0u8; 8];
-        s[..7].copy_from_slice(&b[..7]);
+        // The reads are inside the 24-byte array, so none of them misses.
         ResHdr {
-            size_in_wim: u64::from_le_bytes(s),
+            size_in_wim: u64_at(b, 0).unwrap_or(0) & 0x00FF_FFFF_FFFF_FFFF,
             flags: b[7],
-            offset: le64(&b[8..16]),
-            uncompressed_size: le64(&b[16..24]),
+            offset: u64_at(b, 8).unwrap_or(0),
+            uncompressed_size: u64_at(b, 16).unwrap_or(0),
         }
     }
     /// Serialize to 24 bytes.
@@ -146,8 +147,8 @@ impl Header {
                 size: b.len() as u64,
             });
         }
-        let mut magic = [0u8; 8];
-        magic.copy_from_slice(&b[..8]);
+        let r = Le::new(b, "WIM header");
+        let magic: [u8; 8] = r.array(0)?;
         if &magic != MAGIC && &magic != PIPABLE_MAGIC {
             return Err(Error::malformed(
                 "WIM header",
@@ -160,7 +161,7 @@ impl Header {
                 "pipable WIM (wimlib --pipable); convert it with `wimlib-imagex optimize`".into(),
             ));
         }
-        let hsize = le32(&b[8..12]);
+        let hsize = r.u32(8)?;
         if hsize as usize != HEADER_SIZE {
             return Err(Error::malformed(
                 "WIM header",
@@ -168,23 +169,21 @@ impl Header {
                 format!("header size {hsize}, expected {HEADER_SIZE}"),
             ));
         }
-        let rh = |o: usize| ResHdr::parse(b[o..o + 24].try_into().expect("24 bytes"));
-        let mut guid = [0u8; 16];
-        guid.copy_from_slice(&b[0x18..0x28]);
+        let rh = |o: usize| r.array::<24>(o).map(|a| ResHdr::parse(&a));
         let h = Header {
             magic,
-            version: le32(&b[0x0C..0x10]),
-            flags: le32(&b[0x10..0x14]),
-            chunk_size: le32(&b[0x14..0x18]),
-            guid,
-            part_number: u16::from_le_bytes([b[0x28], b[0x29]]),
-            total_parts: u16::from_le_bytes([b[0x2A], b[0x2B]]),
-            image_count: le32(&b[0x2C..0x30]),
-            blob_table: rh(0x30),
-            xml: rh(0x48),
-            boot_metadata: rh(0x60),
-            boot_index: le32(&b[0x78..0x7C]),
-            integrity: rh(0x7C),
+            version: r.u32(0x0C)?,
+            flags: r.u32(0x10)?,
+            chunk_size: r.u32(0x14)?,
+            guid: r.array(0x18)?,
+            part_number: r.u16(0x28)?,
+            total_parts: r.u16(0x2A)?,
+            image_count: r.u32(0x2C)?,
+            blob_table: rh(0x30)?,
+            xml: rh(0x48)?,
+            boot_metadata: rh(0x60)?,
+            boot_index: r.u32(0x78)?,
+            integrity: rh(0x7C)?,
         };
         if h.version != VERSION_DEFAULT && h.version != VERSION_SOLID {
             return Err(Error::Unsupported(format!(
@@ -310,15 +309,13 @@ pub struct BlobEntry {
 }
 
 impl BlobEntry {
-    /// Parse 50 bytes.
+    /// Parse 50 bytes ([`BLOB_ENTRY_SIZE`]); fields past the end of a shorter slice read as 0.
     pub fn parse(b: &[u8]) -> Self {
-        let mut hash = [0u8; 20];
-        hash.copy_from_slice(&b[30..50]);
         BlobEntry {
-            res: ResHdr::parse(b[..24].try_into().expect("24 bytes")),
-            part_number: u16::from_le_bytes([b[24], b[25]]),
-            refcnt: le32(&b[26..30]),
-            hash,
+            res: ResHdr::parse(&array_at(b, 0).unwrap_or_default()),
+            part_number: u16_at(b, 24).unwrap_or(0),
+            refcnt: u32_at(b, 26).unwrap_or(0),
+            hash: array_at(b, 30).unwrap_or_default(),
         }
     }
     /// Serialize to 50 bytes.
@@ -330,18 +327,6 @@ impl BlobEntry {
         b[30..50].copy_from_slice(&self.hash);
         b
     }
-}
-
-/// Little-endian u32 from 4 bytes.
-pub fn le32(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Little-endian u64 from 8 bytes.
-pub fn le64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_le_bytes(a)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! each list offset is visited once (so cycles end), and depth and node counts are bounded, so a
 //! hostile file costs at most a bounded amount of time and memory.
 
-use crate::wim::format::{le32, le64};
+use crate::io::Le;
 use crate::wim::model::{attr, Dentry, Hash, ImageTree, NamedStream, ZERO_HASH};
 use crate::{Error, Result};
 use std::collections::HashSet;
@@ -42,20 +42,18 @@ fn slice<'a>(buf: &'a [u8], off: u64, len: u64, what: &str) -> Result<&'a [u8]> 
     Ok(&buf[off as usize..end as usize])
 }
 
-fn le16(b: &[u8]) -> u16 {
-    u16::from_le_bytes([b[0], b[1]])
-}
-
 fn utf16(b: &[u8]) -> Vec<u16> {
-    b.chunks_exact(2).map(le16).collect()
+    b.chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 /// Parse the security data at the start of the resource; returns the descriptors and the offset
 /// where the root dentry starts.
 fn parse_security(buf: &[u8]) -> Result<(Vec<Vec<u8>>, u64)> {
-    let head = slice(buf, 0, 8, "security data header")?;
-    let total = le32(&head[0..4]) as u64;
-    let count = le32(&head[4..8]) as u64;
+    let head = Le::new(slice(buf, 0, 8, "security data header")?, STRUCT);
+    let total = head.u32(0)? as u64;
+    let count = head.u32(4)? as u64;
     // A zero length means "no security data"; the header itself still occupies 8 bytes.
     let total = total.max(8);
     if total > buf.len() as u64 {
@@ -79,7 +77,7 @@ fn parse_security(buf: &[u8]) -> Result<(Vec<Vec<u8>>, u64)> {
     let mut off = 8 + count * 8;
     let mut out = Vec::with_capacity(count as usize);
     for (i, s) in sizes.chunks_exact(8).enumerate() {
-        let len = le64(s);
+        let len = Le::at(s, STRUCT, 8 + i as u64 * 8).u64(0)?;
         let end = off.checked_add(len).filter(|&e| e <= total).ok_or_else(|| {
             Error::malformed(
                 STRUCT,
@@ -104,8 +102,7 @@ struct RawDentry {
 
 /// Read the dentry at `off`; `None` for an end-of-directory marker.
 fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDentry>> {
-    let lenb = slice(buf, off, 8, "dentry length")?;
-    let length = le64(lenb);
+    let length = Le::at(slice(buf, off, 8, "dentry length")?, STRUCT, off).u64(0)?;
     if length <= 8 {
         return Ok(None);
     }
@@ -117,9 +114,9 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
         ));
     }
     let body = slice(buf, off, length, "dentry")?;
-    let f = &body[..DENTRY_FIXED as usize];
-    let attributes = le32(&f[0x08..0x0C]);
-    let security_id = le32(&f[0x0C..0x10]) as i32;
+    let f = Le::at(&body[..DENTRY_FIXED as usize], STRUCT, off);
+    let attributes = f.u32(0x08)?;
+    let security_id = f.u32(0x0C)? as i32;
     if security_id < -1 || (security_id >= 0 && security_id as usize >= n_security) {
         return Err(Error::malformed(
             STRUCT,
@@ -127,14 +124,13 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
             format!("security id {security_id} but the image has {n_security} descriptors"),
         ));
     }
-    let subdir_offset = le64(&f[0x10..0x18]);
-    let mut main_hash: Hash = ZERO_HASH;
-    main_hash.copy_from_slice(&f[0x40..0x54]);
-    let unknown_0x54 = le32(&f[0x54..0x58]);
+    let subdir_offset = f.u64(0x10)?;
+    let main_hash: Hash = f.array(0x40)?;
+    let unknown_0x54 = f.u32(0x54)?;
     let reparse_point = attributes & attr::REPARSE_POINT != 0;
-    let num_streams = le16(&f[0x60..0x62]) as u64;
-    let short_nbytes = le16(&f[0x62..0x64]) as u64;
-    let name_nbytes = le16(&f[0x64..0x66]) as u64;
+    let num_streams = f.u16(0x60)? as u64;
+    let short_nbytes = f.u16(0x62)? as u64;
+    let name_nbytes = f.u16(0x64)? as u64;
     if name_nbytes % 2 != 0 || short_nbytes % 2 != 0 {
         return Err(Error::malformed(
             STRUCT,
@@ -178,9 +174,13 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
     let mut named_streams = Vec::new();
     for i in 0..num_streams {
         let se_off = sp;
-        let head = slice(buf, se_off, STREAM_FIXED, "stream entry")?;
-        let se_len = le64(&head[0..8]);
-        let nb = le16(&head[0x24..0x26]) as u64;
+        let head = Le::at(
+            slice(buf, se_off, STREAM_FIXED, "stream entry")?,
+            STRUCT,
+            se_off,
+        );
+        let se_len = head.u64(0)?;
+        let nb = head.u16(0x24)? as u64;
         if nb % 2 != 0 || se_len < STREAM_FIXED || se_len < STREAM_FIXED + nb {
             return Err(Error::malformed(
                 STRUCT,
@@ -189,8 +189,7 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
             ));
         }
         slice(buf, se_off, se_len, "stream entry")?;
-        let mut h: Hash = ZERO_HASH;
-        h.copy_from_slice(&head[0x10..0x24]);
+        let h: Hash = head.array(0x10)?;
         if nb == 0 {
             unnamed.push(h);
         } else {
@@ -222,14 +221,9 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
     };
 
     let (hard_link_group, reparse_tag, rp_reserved, rp_flags) = if reparse_point {
-        (
-            0,
-            le32(&f[0x58..0x5C]),
-            le16(&f[0x5C..0x5E]),
-            le16(&f[0x5E..0x60]),
-        )
+        (0, f.u32(0x58)?, f.u16(0x5C)?, f.u16(0x5E)?)
     } else {
-        (le64(&f[0x58..0x60]), 0, 0, 0)
+        (f.u64(0x58)?, 0, 0, 0)
     };
 
     let d = Dentry {
@@ -237,9 +231,9 @@ fn read_dentry(buf: &[u8], off: u64, n_security: usize) -> Result<Option<RawDent
         short_name,
         attributes,
         security_id,
-        creation_time: le64(&f[0x28..0x30]),
-        last_access_time: le64(&f[0x30..0x38]),
-        last_write_time: le64(&f[0x38..0x40]),
+        creation_time: f.u64(0x28)?,
+        last_access_time: f.u64(0x30)?,
+        last_write_time: f.u64(0x38)?,
         unknown_0x54,
         hard_link_group,
         reparse_tag,

@@ -42,17 +42,7 @@ pub(crate) struct Image {
     pub file_len: usize,
 }
 
-pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
+pub(crate) use crate::io::le::{u16_at, u32_at};
 
 fn need<T>(v: Option<T>, at: usize, what: &str) -> Result<T> {
     v.ok_or_else(|| Error::malformed(STRUCT, at as u64, format!("{what} runs past the end")))

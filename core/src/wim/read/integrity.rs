@@ -2,8 +2,8 @@
 //! to the end of the blob table. It detects damage anywhere in resources or the table, which blob
 //! SHA-1s alone cannot (they only cover what a reader happens to decompress).
 
-use crate::io::{read_vec, Progress, ReadAt};
-use crate::wim::format::{le32, Header, HEADER_SIZE};
+use crate::io::{read_vec, Le, Progress, ReadAt};
+use crate::wim::format::{Header, HEADER_SIZE};
 use crate::{Error, Result};
 use sha1::{Digest, Sha1};
 
@@ -26,9 +26,10 @@ pub fn check(src: &dyn ReadAt, header: &Header, progress: &dyn Progress) -> Resu
             "shorter than its 12-byte header",
         ));
     }
-    let size = le32(&table[0..4]) as u64;
-    let n = le32(&table[4..8]) as u64;
-    let chunk = le32(&table[8..12]) as u64;
+    let t = Le::at(&table, STRUCT, r.offset);
+    let size = t.u32(0)? as u64;
+    let n = t.u32(4)? as u64;
+    let chunk = t.u32(8)? as u64;
     if size != 12 + 20 * n || size > table.len() as u64 {
         return Err(Error::malformed(
             STRUCT,

@@ -9,7 +9,7 @@
 //! into the same 64 MiB LZMS chunk reuse one decode.
 
 use crate::codec::{Compression, Decoder};
-use crate::io::{check_range, read_vec, ReadAt, SharedReader};
+use crate::io::{check_range, read_vec, Le, ReadAt, SharedReader};
 use crate::wim::format::ResHdr;
 use crate::{Error, Result};
 use std::sync::{Arc, Mutex};
@@ -162,9 +162,10 @@ impl ChunkedResource {
         }
         let mut h = [0u8; 16];
         src.read_at(res.offset, &mut h)?;
-        let usize = u64::from_le_bytes(h[0..8].try_into().unwrap_or_default());
-        let chunk_size = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        let ctype_id = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+        let hr = Le::at(&h, "WIM solid resource header", res.offset);
+        let usize = hr.u64(0)?;
+        let chunk_size = hr.u32(8)?;
+        let ctype_id = hr.u32(12)?;
         let ctype = Compression::from_solid_id(ctype_id).ok_or_else(|| {
             bad(
                 res.offset + 12,
@@ -203,8 +204,9 @@ impl ChunkedResource {
         let mut starts = Vec::with_capacity(n as usize + 1);
         let mut acc = 0u64;
         starts.push(0);
-        for (k, e) in table.chunks_exact(4).enumerate() {
-            let c = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as u64;
+        let entries = Le::at(&table, "WIM solid chunk table", res.offset + 16);
+        for k in 0..n as usize {
+            let c = entries.u32(k * 4)? as u64;
             acc += c;
             if acc > data_size {
                 return Err(bad(
