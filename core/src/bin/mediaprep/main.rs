@@ -2,7 +2,7 @@
 //! Exit code 0 on success, 1 on a reported error (never a panic).
 
 use clap::{Parser, Subcommand};
-use mediaprep_core::io::{FileSource, Progress, SharedReader};
+use mediaprep_core::io::{FileSource, FsStore, OutputStore, Part, Progress, SharedReader};
 use mediaprep_core::media::{self, Node, Target};
 use mediaprep_core::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -157,26 +157,26 @@ fn open_all(files: &[PathBuf]) -> Result<Vec<(String, SharedReader)>> {
     files.iter().map(|p| open(p)).collect()
 }
 
-/// Write `path` through a sibling temporary file renamed into place when `write` succeeds, so a
-/// failure or Ctrl-C never leaves a partial output under the requested name.
+/// Write `path` through the core's output protocol ([`FsStore`]): a sibling temporary file,
+/// synced and re-read (it must hold the `n` bytes `write` reports), then renamed into place. On
+/// any error the store removes the temporary file, so a failure or Ctrl-C never leaves a partial
+/// output under the requested name.
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> Result<u64>,
 ) -> Result<u64> {
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".mediaprep-part");
-    let tmp = path.with_file_name(tmp_name);
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        let n = write(&mut f)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(n)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut store = FsStore::new(path);
+    let mut f = store.create(Part::Output)?;
+    let n = write(&mut f)?;
+    let landed = store.reopen(Part::Output, f)?.size();
+    if landed != n {
+        return Err(Error::Invalid(format!(
+            "{}: wrote {n} bytes but {landed} landed",
+            path.display()
+        )));
     }
-    res
+    store.commit(Part::Output)?;
+    Ok(n)
 }
 
 fn print_wim(w: &media::WimReport, indent: &str) {
