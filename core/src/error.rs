@@ -73,9 +73,14 @@ pub enum Error {
     /// A length or count exceeds a sane limit.
     #[error("limit exceeded: {0}")]
     Limit(String),
-    /// A path or name was not found.
-    #[error("not found: {0}")]
-    NotFound(String),
+    /// Something the request or the input names is not there.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// What kind of thing was looked for ("image path", "CAB folder", "blob", "WinRE").
+        what: &'static str,
+        /// Which one, and where it was looked for.
+        name: String,
+    },
     /// The caller's request or a name in the input is invalid (e.g. path traversal).
     #[error("invalid: {0}")]
     Invalid(String),
@@ -229,6 +234,14 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: &'static str, name: impl fmt::Display) -> Self {
+        Error::NotFound {
+            what,
+            name: name.to_string(),
+        }
+    }
+
     /// Shorthand for [`Error::Codec`].
     pub fn codec(codec: &'static str, reason: impl fmt::Display) -> Self {
         Error::Codec {
@@ -252,7 +265,7 @@ impl Error {
             Error::DigestMismatch { .. } => "digest-mismatch",
             Error::Unsupported(_) => "unsupported",
             Error::Limit(_) => "limit",
-            Error::NotFound(_) => "not-found",
+            Error::NotFound { .. } => "not-found",
             Error::Invalid(_) => "invalid",
             Error::Cancelled => "cancelled",
         }

@@ -271,10 +271,13 @@ fn no_resource(path: &str, stack_version: Option<&str>) -> Error {
     let stack = stack_version
         .map(|v| format!(" (servicing stack {v})"))
         .unwrap_or_default();
-    Error::NotFound(format!(
-        "{path}{stack} has no resource type {BASE_RESOURCE_TYPE}, id {BASE_RESOURCE_ID}: \
+    Error::not_found(
+        "DCM base manifest",
+        format!(
+            "{path}{stack} has no resource type {BASE_RESOURCE_TYPE}, id {BASE_RESOURCE_ID}: \
          no DCM base manifest in it"
-    ))
+        ),
+    )
 }
 
 /// Name the file in a structural error from the PE reader.
@@ -312,7 +315,7 @@ fn arch_rank(arch: &str) -> u8 {
 pub fn servicing_stacks(tree: &ImageTree) -> Result<Vec<ServicingStack>> {
     let sxs = match tree.lookup(WINSXS) {
         Ok(n) => n,
-        Err(Error::NotFound(_)) => return Ok(Vec::new()),
+        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let Some(sxs_node) = tree.nodes.get(sxs).filter(|d| d.is_dir()) else {
@@ -370,7 +373,7 @@ pub fn newest_stack(stacks: &[ServicingStack]) -> Result<&ServicingStack> {
                     .join(", ")
             )
         };
-        Error::NotFound(format!(
+        Error::not_found("servicing stack", format!(
             "no servicing stack in the image: no Windows\\WinSxS\\<arch>_{STACK_COMPONENT}_{STACK_TOKEN}_<version>_none_<hash> \
              folder holds {WCP_DLL}{found}; give the base manifest or a wcp.dll instead"
         ))
@@ -536,7 +539,7 @@ mod tests {
     fn no_stack_is_a_not_found_naming_what_was_seen() {
         let e = newest_stack(&servicing_stacks(&tree(&[])).unwrap()).unwrap_err();
         assert!(
-            matches!(&e, Error::NotFound(m) if m.contains("no servicing stack")),
+            matches!(&e, Error::NotFound { name: m, .. } if m.contains("no servicing stack")),
             "{e}"
         );
         let only = stack(

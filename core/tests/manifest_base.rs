@@ -510,12 +510,12 @@ fn images_without_a_usable_stack_are_refused_by_name() {
     // Winre-fileonly.wim has a WinSxS but no servicing stack.
     let e = base_of(&fixture("Winre-fileonly.wim"), &[]).unwrap_err();
     assert!(
-        matches!(&e, Error::NotFound(m) if m.contains("no servicing stack")),
+        matches!(&e, Error::NotFound { name: m, .. } if m.contains("no servicing stack")),
         "{e}"
     );
     // install.wim's editions have no WinSxS at all.
     let e = base_of(&fixture("install.wim"), &[]).unwrap_err();
-    assert!(matches!(&e, Error::NotFound(_)), "{e}");
+    assert!(matches!(&e, Error::NotFound { .. }), "{e}");
     // An ISO without layers names what to add.
     let e = base_of(&fixture("media-udf.iso"), &[]).unwrap_err();
     assert!(e.to_string().contains("add layers"), "{e}");
@@ -538,7 +538,7 @@ fn images_without_a_usable_stack_are_refused_by_name() {
     );
     let e = base_of(&wim, &[]).unwrap_err();
     assert!(
-        matches!(&e, Error::NotFound(m) if m.contains(folder) && m.contains("614") && m.contains("10.0.26100.5")),
+        matches!(&e, Error::NotFound { name: m, .. } if m.contains(folder) && m.contains("614") && m.contains("10.0.26100.5")),
         "{e}"
     );
 }
@@ -562,7 +562,7 @@ fn raw_base_and_wcp_dll_files_both_work() {
     // A PE without 614/1 given as a file: named, not found.
     let e = base_of(&fixtures().join("pe/kernel32.dll"), &[]).unwrap_err();
     assert!(
-        matches!(&e, Error::NotFound(m) if m.contains("kernel32.dll")),
+        matches!(&e, Error::NotFound { name: m, .. } if m.contains("kernel32.dll")),
         "{e}"
     );
 }

@@ -285,7 +285,7 @@ fn bounded_member_reads() {
     ));
     assert!(matches!(
         pkg.read_member("nope", 10),
-        Err(Error::NotFound(_))
+        Err(Error::NotFound { .. })
     ));
     // Case-insensitive, either separator.
     let upper = big.name.to_ascii_uppercase().replace('\\', "/");

@@ -340,7 +340,10 @@ fn uncompressed_tree() {
     let mut b = vec![0u8; r.size() as usize];
     r.read_at(0, &mut b).unwrap();
     assert_eq!(b, b"hello world\n");
-    assert!(matches!(w.open_file(1, "/nope"), Err(Error::NotFound(_))));
+    assert!(matches!(
+        w.open_file(1, "/nope"),
+        Err(Error::NotFound { .. })
+    ));
     assert!(w.image_tree(2).is_err());
     assert!(w.image_tree(0).is_err());
 }

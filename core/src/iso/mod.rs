@@ -120,7 +120,7 @@ struct NoTree;
 
 impl Tree for NoTree {
     fn root(&self) -> Result<Node> {
-        Err(Error::NotFound("no file system selected".into()))
+        Err(Error::not_found("file system", "none selected"))
     }
     fn children(&self, _dir: &Node) -> Result<Vec<Node>> {
         Ok(Vec::new())
@@ -276,11 +276,12 @@ impl IsoImage {
     /// Switch lookups to another tree found on the image (e.g. to inspect the ISO 9660 tree of a
     /// UDF bridge disc); fails with [`Error::NotFound`] if the image has no such tree.
     pub fn use_filesystem(&mut self, kind: FsKind) -> Result<()> {
-        let (_, t) = self
-            .trees
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .ok_or_else(|| Error::NotFound(format!("no {kind:?} file system on this image")))?;
+        let (_, t) = self.trees.iter().find(|(k, _)| *k == kind).ok_or_else(|| {
+            Error::not_found(
+                "file system",
+                format!("no {kind:?} file system on this image"),
+            )
+        })?;
         t.root()?;
         self.active = kind;
         Ok(())
@@ -311,14 +312,14 @@ impl IsoImage {
         let mut full = String::from("/");
         for part in parts {
             if !node.is_dir {
-                return Err(Error::NotFound(format!(
-                    "{path}: {full} is not a directory"
-                )));
+                return Err(Error::not_found(
+                    "directory",
+                    format!("{path}: {full} is not a directory"),
+                ));
             }
-            let kid = self
-                .tree()
-                .child(&node, part)?
-                .ok_or_else(|| Error::NotFound(format!("{path} (no {part:?} in {full})")))?;
+            let kid = self.tree().child(&node, part)?.ok_or_else(|| {
+                Error::not_found("ISO path", format!("{path} (no {part:?} in {full})"))
+            })?;
             full = names::join(&full, &kid.name);
             node = kid;
         }

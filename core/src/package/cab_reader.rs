@@ -443,7 +443,7 @@ impl CabArchive {
         let folder = self
             .folders
             .get(file.folder as usize)
-            .ok_or_else(|| Error::NotFound(format!("folder {}", file.folder)))?;
+            .ok_or_else(|| Error::not_found("CAB folder", format!("folder {}", file.folder)))?;
         if file.size == 0 {
             return Ok(());
         }
@@ -476,7 +476,7 @@ impl CabArchive {
     fn file(&self, index: usize) -> Result<&CabFile> {
         self.files
             .get(index)
-            .ok_or_else(|| Error::NotFound(format!("CAB member #{index}")))
+            .ok_or_else(|| Error::not_found("CAB member", format!("CAB member #{index}")))
     }
 
     fn stream_stored(
@@ -677,7 +677,7 @@ impl CabArchive {
             let folder = self
                 .folders
                 .get(folder_index as usize)
-                .ok_or_else(|| Error::NotFound(format!("folder {folder_index}")))?;
+                .ok_or_else(|| Error::not_found("CAB folder", format!("folder {folder_index}")))?;
             files.sort_by_key(|&i| (self.files[i].offset_in_folder, i));
             files.dedup();
             for &i in &files {

@@ -651,8 +651,12 @@ impl Package {
     }
 
     fn index_of(&self, name: &str) -> Result<usize> {
-        self.find(name)
-            .ok_or_else(|| Error::NotFound(format!("member {name:?} in {}", self.file_name)))
+        self.find(name).ok_or_else(|| {
+            Error::not_found(
+                "package member",
+                format!("member {name:?} in {}", self.file_name),
+            )
+        })
     }
 
     /// Find the member holding `file` of `component`.
@@ -718,10 +722,13 @@ impl Package {
                 return Ok(loc(i, PayloadLayout::Flat, PayloadForm::Full));
             }
         }
-        Err(Error::NotFound(format!(
-            "payload {:?} of {} in {}",
-            file.name, component.manifest_name, self.file_name
-        )))
+        Err(Error::not_found(
+            "payload",
+            format!(
+                "payload {:?} of {} in {}",
+                file.name, component.manifest_name, self.file_name
+            ),
+        ))
     }
 
     /// Decode every DCM-compressed component manifest not decoded yet with `base` (the base of the

@@ -106,7 +106,7 @@ impl WimMembers {
         let (name, hash) = self
             .entries
             .get(index)
-            .ok_or_else(|| Error::NotFound(format!("WIM member {index}")))?;
+            .ok_or_else(|| Error::not_found("WIM member", format!("WIM member {index}")))?;
         match hash {
             Some(h) => self
                 .wim
@@ -179,7 +179,10 @@ fn in_container(what: &str, e: Error) -> Error {
     match e {
         Error::Limit(m) => Error::Limit(format!("{what}: {m}")),
         Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
-        Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
+        Error::NotFound { what: w, name } => Error::NotFound {
+            what: w,
+            name: format!("{what}: {name}"),
+        },
         other => other,
     }
 }

@@ -50,7 +50,7 @@ pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> 
         let tree = install.image_tree(i)?;
         let at = tree
             .lookup(WINRE_PATH)
-            .map_err(|_| Error::NotFound(format!("edition {i} has no {WINRE_PATH}")))?;
+            .map_err(|_| Error::not_found("WinRE", format!("edition {i} has no {WINRE_PATH}")))?;
         let h = tree.nodes[at].data.unwrap_or_default();
         match &mut shared {
             None => shared = Some((h, vec![i])),
@@ -231,10 +231,13 @@ impl<'a> WinreReplacement<'a> {
             let updated = self.selected[k];
             if updated {
                 let node = old.map(|(i, _)| i).ok_or_else(|| {
-                    Error::NotFound(format!(
-                        "image {index} has no {} to replace",
-                        WINRE_PATH.replace('/', "\\")
-                    ))
+                    Error::not_found(
+                        "WinRE",
+                        format!(
+                            "image {index} has no {} to replace",
+                            WINRE_PATH.replace('/', "\\")
+                        ),
+                    )
                 })?;
                 self.add_new_blob(w, progress)?;
                 set_data(&mut tree, node, self.new.sha1, self.modification_time);
@@ -454,7 +457,7 @@ impl<W: WriteAt + Send> ReadAt for ReadBack<W> {
 fn winre_hash(tree: &ImageTree, index: u32) -> Result<Option<(usize, Option<Hash>)>> {
     let i = match tree.lookup(WINRE_PATH) {
         Ok(i) => i,
-        Err(Error::NotFound(_)) => return Ok(None),
+        Err(Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
     let d = &tree.nodes[i];

@@ -147,9 +147,10 @@ pub(super) fn locate(
         let (r, layer) = match &node {
             Node::Iso(iso) => {
                 let r = iso.open_file(INSTALL_LAYER).map_err(|e| match e {
-                    Error::NotFound(_) => {
-                        Error::NotFound(format!("{}: no {INSTALL_LAYER}", label.join(" → ")))
-                    }
+                    Error::NotFound { .. } => Error::not_found(
+                        "install image",
+                        format!("{}: no {INSTALL_LAYER}", label.join(" → ")),
+                    ),
                     e => e,
                 })?;
                 (r, INSTALL_LAYER)

@@ -347,10 +347,9 @@ fn prepare_package<'a>(
                 }
                 continue;
             }
-            let (sha256, sha1, size) = digests
-                .get(&pf.member)
-                .copied()
-                .ok_or_else(|| Error::NotFound(format!("{label}: payload {}", f.name)))?;
+            let (sha256, sha1, size) = digests.get(&pf.member).copied().ok_or_else(|| {
+                Error::not_found("payload", format!("{label}: payload {}", f.name))
+            })?;
             let what = || format!("{label}: {} of {}", f.name, c.manifest_name);
             if let Some(want) = f.sha256 {
                 if want != sha256 {
@@ -419,10 +418,13 @@ pub fn rebuild_member(
         PayloadForm::Forward => Some(
             image
                 .ok_or_else(|| {
-                    Error::NotFound(format!("{what}: no image to find the f\\ delta's base in"))
+                    Error::not_found(
+                        "f\\ delta base",
+                        format!("{what}: no image to find the f\\ delta's base in"),
+                    )
                 })?
                 .rtm(&c.identity.key(), &f.name)
-                .map_err(|e| Error::NotFound(format!("{what} ({name}): {e}")))?,
+                .map_err(|e| Error::not_found("f\\ delta base", format!("{what} ({name}): {e}")))?,
         ),
         _ => None,
     };

@@ -77,7 +77,7 @@ impl<'a> RtmFinder<'a> {
         let sxs = self
             .tree
             .lookup(WINSXS)
-            .map_err(|_| Error::NotFound("the image has no Windows\\WinSxS".into()))?;
+            .map_err(|_| Error::not_found("image folder", WINSXS))?;
         let mut folders: Vec<(Version4, usize, String)> = Vec::new();
         for &c in &self.tree.nodes[sxs].children {
             let d = &self.tree.nodes[c];
@@ -115,21 +115,24 @@ impl<'a> RtmFinder<'a> {
                 }
             }
         }
-        Err(Error::NotFound(if folders.is_empty() {
-            format!(
-                "no RTM base: the image has no WinSxS folder of {}_{}_{}_{}",
-                key.arch, key.name, key.token, key.culture
-            )
-        } else {
-            format!(
-                "no RTM base: {} has neither r\\{file} nor an RTM (x.y.z.1) version",
-                folders
-                    .iter()
-                    .map(|f| f.2.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }))
+        Err(Error::not_found(
+            "RTM base",
+            if folders.is_empty() {
+                format!(
+                    "no RTM base: the image has no WinSxS folder of {}_{}_{}_{}",
+                    key.arch, key.name, key.token, key.culture
+                )
+            } else {
+                format!(
+                    "no RTM base: {} has neither r\\{file} nor an RTM (x.y.z.1) version",
+                    folders
+                        .iter()
+                        .map(|f| f.2.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        ))
     }
 }
 
@@ -147,8 +150,7 @@ pub fn rebuild(form: PayloadForm, member: Vec<u8>, rtm: Option<&[u8]>) -> Result
         PayloadForm::Full => Ok(member),
         PayloadForm::Null => apply(&[], &member, &apply_options()),
         PayloadForm::Forward => {
-            let base =
-                rtm.ok_or_else(|| Error::NotFound("no RTM base for the f\\ delta".into()))?;
+            let base = rtm.ok_or_else(|| Error::not_found("RTM base", "for the f\\ delta"))?;
             apply(base, &member, &apply_options())
         }
         PayloadForm::Reverse => Err(Error::Unsupported(

@@ -165,7 +165,7 @@ impl ImageTree {
             let name: Vec<u16> = comp.encode_utf16().collect();
             cur = self
                 .child(cur, &name)
-                .ok_or_else(|| Error::NotFound(format!("{path} (no '{comp}')")))?;
+                .ok_or_else(|| Error::not_found("image path", format!("{path} (no '{comp}')")))?;
         }
         Ok(cur)
     }

@@ -97,7 +97,7 @@ pub fn servicing_state(tree: &ImageTree, fetch: Option<BlobFetch<'_>>) -> Result
     let mut st = ServicingState::default();
     let dir = match tree.lookup(PACKAGES_DIR) {
         Ok(d) => d,
-        Err(Error::NotFound(_)) => return Ok(st),
+        Err(Error::NotFound { .. }) => return Ok(st),
         Err(e) => return Err(e),
     };
     let node = tree
@@ -298,7 +298,7 @@ mod tests {
             blobs
                 .get(h)
                 .cloned()
-                .ok_or_else(|| Error::NotFound("blob".into()))
+                .ok_or_else(|| Error::not_found("blob", "in the test map"))
         };
         let st = servicing_state(&t, Some(&fetch)).unwrap();
         // Only the KB package needed reading; WinPE feature packages are not "Package_*".

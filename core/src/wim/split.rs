@@ -63,10 +63,10 @@ pub fn part_name(first: &str, n: usize) -> String {
 
 fn raw(wim: &Wim, h: &Hash) -> Result<RawResource> {
     let r = wim.raw_resource(h).ok_or_else(|| {
-        Error::NotFound(format!(
-            "blob {} is listed but has no resource",
-            crate::hash::hex(h)
-        ))
+        Error::not_found(
+            "blob resource",
+            format!("blob {} is listed but has no resource", crate::hash::hex(h)),
+        )
     })?;
     if r.solid {
         return Err(Error::Unsupported(

@@ -371,10 +371,10 @@ impl Wim {
             .checked_sub(1)
             .and_then(|i| self.metadata.get(i as usize))
             .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "image {index} (the WIM has {} images)",
-                    self.metadata.len()
-                ))
+                Error::not_found(
+                    "image",
+                    format!("image {index} (the WIM has {} images)", self.metadata.len()),
+                )
             })
     }
 
@@ -413,7 +413,7 @@ impl Wim {
     fn part(&self, n: u16) -> Result<&Part> {
         n.checked_sub(1)
             .and_then(|i| self.parts.get(i as usize))
-            .ok_or_else(|| Error::NotFound(format!("split WIM part {n}")))
+            .ok_or_else(|| Error::not_found("split WIM part", format!("split WIM part {n}")))
     }
 
     fn reader_for(&self, b: &BlobInfo) -> Result<BlobReader> {
@@ -433,10 +433,9 @@ impl Wim {
                 }
             }
             BlobLocation::Solid { resource, offset } => {
-                let s = self
-                    .solids
-                    .get(resource)
-                    .ok_or_else(|| Error::NotFound(format!("solid resource {resource}")))?;
+                let s = self.solids.get(resource).ok_or_else(|| {
+                    Error::not_found("solid resource", format!("solid resource {resource}"))
+                })?;
                 BlobReader::chunked(s.reader.clone(), offset, b.size)
             }
         }
@@ -448,9 +447,9 @@ impl Wim {
         if *hash == ZERO_HASH {
             return Ok(BlobReader::empty());
         }
-        let b = self
-            .blob(hash)
-            .ok_or_else(|| Error::NotFound(format!("blob {} in the blob table", hex(hash))))?;
+        let b = self.blob(hash).ok_or_else(|| {
+            Error::not_found("blob", format!("blob {} in the blob table", hex(hash)))
+        })?;
         self.reader_for(b)
     }
 

@@ -21,7 +21,10 @@ impl<W: WriteAt> WimWriter<W> {
             return Ok(());
         }
         let raw = src.raw_resource(hash).ok_or_else(|| {
-            Error::NotFound(format!("blob {} in the source WIM", crate::hash::hex(hash)))
+            Error::not_found(
+                "blob",
+                format!("blob {} in the source WIM", crate::hash::hex(hash)),
+            )
         })?;
         if !raw.solid
             && self.add_raw_resource(
