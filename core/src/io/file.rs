@@ -17,8 +17,8 @@ mod native {
         /// Open `path` read-only. Inputs are never modified.
         pub fn open(path: impl AsRef<Path>) -> Result<Self> {
             let path = path.as_ref();
-            let file = File::open(path)
-                .map_err(|e| crate::Error::Io(format!("{}: {e}", path.display())))?;
+            let file =
+                File::open(path).map_err(|e| crate::Error::io(path.display().to_string(), e))?;
             let size = file.metadata()?.len();
             Ok(FileSource { file, size })
         }
@@ -44,7 +44,10 @@ mod native {
                         .file
                         .seek_read(&mut buf[done..], offset + done as u64)?;
                     if n == 0 {
-                        return Err(crate::Error::Io("unexpected end of file".into()));
+                        return Err(crate::Error::io(
+                            "reading",
+                            std::io::ErrorKind::UnexpectedEof.into(),
+                        ));
                     }
                     done += n;
                 }
@@ -56,3 +59,26 @@ mod native {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::FileSource;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::FileSource;
+    use crate::Error;
+
+    #[test]
+    fn a_missing_file_keeps_the_os_error_and_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.iso");
+        match FileSource::open(&path) {
+            Err(e @ Error::Os { .. }) => {
+                assert!(e.to_string().contains("absent.iso"), "{e}");
+                let source = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .expect("the io::Error is the source");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("opened a missing file"),
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub fn load(path: Option<&Path>) -> Result<(Catalog, CatalogSource)> {
     match path {
         Some(p) => {
             let bytes = std::fs::read(p)
-                .map_err(|e| Error::Io(format!("reading catalog {}: {e}", p.display())))?;
+                .map_err(|e| Error::io(format!("reading catalog {}", p.display()), e))?;
             let cat = Catalog::load(&bytes)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
             Ok((
@@ -51,7 +51,7 @@ pub fn run(
 ) -> Result<()> {
     if let Some(file) = check {
         let bytes = std::fs::read(&file)
-            .map_err(|e| Error::Io(format!("reading {}: {e}", file.display())))?;
+            .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
         let problems = check_catalog(&bytes);
         if problems.is_empty() {
             let cat = Catalog::load(&bytes)?;

@@ -64,7 +64,7 @@ pub struct DeltaArgs {
 /// Read a whole file, naming it in errors and refusing files above `limit`.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let len = std::fs::metadata(path)
-        .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?
+        .map_err(|e| Error::io(path.display().to_string(), e))?
         .len();
     if len > limit {
         return Err(Error::Limit(format!(
@@ -72,7 +72,7 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
             path.display()
         )));
     }
-    std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))
 }
 
 /// Put the file's name in front of an engine error.
