@@ -47,21 +47,16 @@ mod tests {
 
     #[test]
     fn kinds_from_names() {
+        let names = [
+            "Package_for_SafeOSDU",
+            "Package_for_ServicingStack_3624",
+            "package_for_rollupfix",
+            "Package_for_RollupFix_Wrapper",
+        ];
+        use PackageKind::*;
         assert_eq!(
-            PackageKind::from_identity_name("Package_for_SafeOSDU"),
-            PackageKind::SafeOsDu
-        );
-        assert_eq!(
-            PackageKind::from_identity_name("Package_for_ServicingStack_3624"),
-            PackageKind::Ssu
-        );
-        assert_eq!(
-            PackageKind::from_identity_name("package_for_rollupfix"),
-            PackageKind::Lcu
-        );
-        assert_eq!(
-            PackageKind::from_identity_name("Package_for_RollupFix_Wrapper"),
-            PackageKind::Other
+            names.map(PackageKind::from_identity_name),
+            [SafeOsDu, Ssu, Lcu, Other]
         );
         assert!(PackageKind::Ssu.servicing_order() < PackageKind::SafeOsDu.servicing_order());
         assert!(PackageKind::SafeOsDu.servicing_order() < PackageKind::Lcu.servicing_order());

@@ -128,7 +128,7 @@ pub struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
-    /// The Safe OS DU's version (`26100.8037.1.0` → `Version4([26100, 8037, 1, 0])`), the last one if several.
+    /// The Safe OS DU's version (`26100.8037.1.0`), the last one if several.
     pub fn safeos_version(&self) -> Option<Version4> {
         self.packages
             .iter()
