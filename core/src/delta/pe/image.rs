@@ -12,6 +12,9 @@ const MAX_SECTIONS: usize = 96;
 
 /// Data directory indexes (PE/COFF specification, "Optional Header Data Directories").
 pub(crate) const DIR_EXPORT: usize = 0;
+pub(crate) const DIR_IMPORT: usize = 1;
+pub(crate) const DIR_RESOURCE: usize = 2;
+pub(crate) const DIR_EXCEPTION: usize = 3;
 pub(crate) const DIR_DEBUG: usize = 6;
 pub(crate) const DIR_BOUND_IMPORT: usize = 11;
 pub(crate) const DIR_CLR: usize = 14;
@@ -20,14 +23,21 @@ pub(crate) const DIR_CLR: usize = 14;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Section {
     pub va: u32,
+    pub virtual_size: u32,
     pub raw_ptr: u32,
     pub raw_size: u32,
+    pub characteristics: u32,
 }
+
+/// `IMAGE_SCN_MEM_EXECUTE`.
+pub(crate) const SCN_MEM_EXECUTE: u32 = 0x2000_0000;
 
 /// Where the headers of a PE image put the fields the delta transforms touch.
 #[derive(Debug, Clone)]
 pub(crate) struct Image {
     pub machine: u16,
+    /// PE32+ (64-bit fields: image base, import thunks).
+    pub pe32_plus: bool,
     /// File offset of the COFF `TimeDateStamp`.
     pub timestamp_at: usize,
     /// File offset of the optional header's `CheckSum`.
@@ -126,17 +136,22 @@ impl Image {
         let mut sections = Vec::with_capacity(nsec);
         for i in 0..nsec {
             let at = sec_at + 40 * i;
+            let virtual_size = need(u32_at(b, at + 8), at, "section table")?;
             let va = need(u32_at(b, at + 12), at, "section table")?;
             let raw_size = need(u32_at(b, at + 16), at, "section table")?;
             let raw_ptr = need(u32_at(b, at + 20), at, "section table")?;
+            let characteristics = need(u32_at(b, at + 36), at, "section table")?;
             sections.push(Section {
                 va,
+                virtual_size,
                 raw_ptr,
                 raw_size,
+                characteristics,
             });
         }
         Ok(Image {
             machine,
+            pe32_plus,
             timestamp_at: coff + 4,
             checksum_at: opt + 64,
             image_base,
@@ -158,6 +173,11 @@ impl Image {
         (at.checked_add(len as usize)? <= self.file_len).then_some(at)
     }
 
+    /// Lowest section RVA (RVAs below it address the headers).
+    pub(crate) fn first_section_rva(&self) -> u32 {
+        self.sections.iter().map(|s| s.va).min().unwrap_or(0)
+    }
+
     fn offset_unchecked(&self, rva: u32, len: u32) -> Option<usize> {
         for s in &self.sections {
             let Some(d) = rva.checked_sub(s.va) else {
@@ -168,7 +188,7 @@ impl Image {
             }
         }
         // Below the first section, RVAs are file offsets (the headers).
-        let first = self.sections.iter().map(|s| s.va).min().unwrap_or(0);
+        let first = self.first_section_rva();
         if u64::from(rva) + u64::from(len) <= u64::from(first) {
             return Some(rva as usize);
         }

@@ -7,10 +7,13 @@
 //! → move relocations. See docs/formats/pa30-pe.md for what each step is established by.
 
 pub(crate) mod image;
+pub(crate) mod owned;
 pub(crate) mod preprocess;
 pub(crate) mod reloc;
 pub(crate) mod riftmap;
+pub(crate) mod tables;
 pub(crate) mod transform;
+pub(crate) mod x86;
 
 pub(crate) use transform::Prepared;
 
