@@ -146,7 +146,14 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     if !rva_map.is_identity() {
         // With an identity map every address transform is the identity (a jump's displacement
         // keeps its size), so they only run when an RVA moves.
-        address_transforms(h, &img, &mut out, &rva_map, pp.image_base);
+        address_transforms(
+            h.file_type,
+            h.flags,
+            &img,
+            &mut out,
+            &rva_map,
+            pp.image_base,
+        );
     }
 
     let missing = missing_transforms(h, &img, &rva_map, pp);
@@ -158,12 +165,44 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     })
 }
 
+/// The address transforms `flags` select for `file_type`, applied to `reference` with the RVA
+/// map given as (reference RVA, target RVA) breakpoints; checksum and timestamps untouched.
+pub(crate) fn address_only(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+) -> Result<Vec<u8>> {
+    if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 {
+        return Err(Error::Unsupported(format!(
+            "PE address transforms for file type {file_type} ({})",
+            file_type_name(file_type)
+        )));
+    }
+    let img = Image::parse(reference)?;
+    let map = Map::new(
+        rva_map
+            .iter()
+            .map(|&(r, t)| (i64::from(r), i64::from(t)))
+            .collect(),
+    );
+    let mut out = reference.to_vec();
+    address_transforms(file_type, flags, &img, &mut out, &map, img.image_base);
+    Ok(out)
+}
+
 /// The address transforms the flags select, in the order of the native transform table:
 /// MarkNonExe, imports, exports, resources, relocations, jumps, calls (I386); imports, exports,
 /// resources, relocations, (RIP-relative: not implemented), `.pdata` (AMD64).
-fn address_transforms(h: &DeltaHeader, img: &Image, out: &mut [u8], map: &Map, target_base: u64) {
-    let f = h.flags;
-    let i386 = h.file_type == FILE_TYPE_I386;
+fn address_transforms(
+    file_type: u64,
+    f: u64,
+    img: &Image,
+    out: &mut [u8],
+    map: &Map,
+    target_base: u64,
+) {
+    let i386 = file_type == FILE_TYPE_I386;
     let mut owned = Owned::new(out.len());
     if i386 && f & 0x2 != 0 {
         x86::mark_non_exe(img, &mut owned, out.len());
