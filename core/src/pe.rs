@@ -104,17 +104,7 @@ fn rd<const N: usize>(src: &dyn ReadAt, structure: &'static str, off: u64) -> Re
     Ok(b)
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
+use headers::{u16_at, u32_at};
 
 /// Maps RVAs to file offsets through the section table.
 struct Layout<'a> {

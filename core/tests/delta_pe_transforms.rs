@@ -62,48 +62,39 @@ fn assert_report(json: &str, tables: &[(&str, usize)]) {
     }
 }
 
+/// Make the reference from `target` with the script's `mode` ("shift": every RVA from `at` on
+/// moves up by `by`; "insert": `by` bytes inserted at `at`), run our AMD64 address transforms
+/// selected by `flags` with the pair's map `{at + by → at}`, and return pefile's comparison.
+fn pair_report(mode: &str, target: &Path, at: u32, by: u32, flags: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.dll");
+    let transformed = dir.path().join("transformed.dll");
+    let (at_s, by_s) = (format!("{at:#x}"), format!("{by:#x}"));
+    let (t, r) = (s(target), s(&reference));
+    run("python3", &[&script(), mode, t, r, &at_s, &by_s]);
+    let bytes = std::fs::read(&reference).unwrap();
+    assert_ne!(
+        bytes,
+        std::fs::read(target).unwrap(),
+        "{mode} changed nothing"
+    );
+    let out = delta::pe_address_transforms(8, flags, &bytes, &[(at + by, at)]).unwrap();
+    std::fs::write(&transformed, &out).unwrap();
+    let x = s(&transformed);
+    run("python3", &[&script(), "compare", t, r, x, &at_s, &by_s])
+}
+
 /// Shift the RVAs of `dll` at or above the section `at_section` by 0x3000, transform the
 /// reference with the AMD64 flags, and let pefile compare every covered table with the target.
 fn shifted_pair_matches(dll: &str, at_section: usize) {
     let Some(target) = libwine_dll(dll) else {
         return;
     };
-    let bytes = std::fs::read(&target).unwrap();
-    let sections = pe_sections(&bytes);
-    let at = sections[at_section];
+    let at = pe_sections(&std::fs::read(&target).unwrap())[at_section];
     let by = 0x3000u32;
-    let dir = tempfile::tempdir().unwrap();
-    let reference = dir.path().join("reference.dll");
-    let transformed = dir.path().join("transformed.dll");
-    run(
-        "python3",
-        &[
-            &script(),
-            "shift",
-            s(&target),
-            s(&reference),
-            &format!("{at:#x}"),
-            &format!("{by:#x}"),
-        ],
-    );
-    let r = std::fs::read(&reference).unwrap();
-    assert_ne!(r, bytes, "the shift changed nothing");
     // AMD64 flags as in the genuine vectors (0xe63e): imports, exports, resources, relocations,
     // RIP-relative (not implemented: not run), .pdata.
-    let out = delta::pe_address_transforms(8, 0xe63e, &r, &[(at + by, at)]).unwrap();
-    std::fs::write(&transformed, &out).unwrap();
-    let json = run(
-        "python3",
-        &[
-            &script(),
-            "compare",
-            s(&target),
-            s(&reference),
-            s(&transformed),
-            &format!("{at:#x}"),
-            &format!("{by:#x}"),
-        ],
-    );
+    let json = pair_report("shift", &target, at, by, 0xe63e);
     eprintln!("{dll} from section {at_section} (RVA {at:#x}) + {by:#x}:\n{json}");
     assert_report(
         &json,
@@ -151,33 +142,9 @@ fn resource_tree_split_by_a_map_breakpoint_matches_pefile() {
     let Some(target) = libwine_dll("aclui.dll") else {
         return;
     };
-    let bytes = std::fs::read(&target).unwrap();
-    let sections = pe_sections(&bytes);
-    let rsrc = sections[9];
+    let rsrc = pe_sections(&std::fs::read(&target).unwrap())[9];
     let (at, by) = (rsrc + 0x58, 0x1000u32);
-    let dir = tempfile::tempdir().unwrap();
-    let reference = dir.path().join("reference.dll");
-    let transformed = dir.path().join("transformed.dll");
-    let (at_s, by_s) = (format!("{at:#x}"), format!("{by:#x}"));
-    run(
-        "python3",
-        &[&script(), "insert", s(&target), s(&reference), &at_s, &by_s],
-    );
-    let r = std::fs::read(&reference).unwrap();
-    let out = delta::pe_address_transforms(8, 0x10, &r, &[(at + by, at)]).unwrap();
-    std::fs::write(&transformed, &out).unwrap();
-    let json = run(
-        "python3",
-        &[
-            &script(),
-            "compare",
-            s(&target),
-            s(&reference),
-            s(&transformed),
-            &at_s,
-            &by_s,
-        ],
-    );
+    let json = pair_report("insert", &target, at, by, 0x10);
     eprintln!("resources split at {at:#x} + {by:#x}:\n{json}");
     // Only the tree is compared: the file layout after the insertion differs from the target's.
     assert_report(

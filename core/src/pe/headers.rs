@@ -42,13 +42,15 @@ pub(crate) struct PeHeaders {
     pub sections: Vec<Section>,
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+/// Little-endian `u16` at `at`, `None` past the end.
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
         b.get(at..at.checked_add(2)?)?.try_into().ok()?,
     ))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+/// Little-endian `u32` at `at`, `None` past the end.
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(
         b.get(at..at.checked_add(4)?)?.try_into().ok()?,
     ))

@@ -22,37 +22,23 @@ pub(crate) use crate::pe::headers::Section;
 pub(crate) const SCN_MEM_EXECUTE: u32 = 0x2000_0000;
 
 /// Where the headers of a PE image put the fields the delta transforms touch: the shared header
-/// parser's view (`crate::pe::headers`) plus the image length that bounds every offset.
+/// parser's view (`crate::pe::headers`, reached through `Deref`) plus the image length that bounds
+/// every offset.
 #[derive(Debug, Clone)]
 pub(crate) struct Image {
-    pub machine: u16,
-    /// PE32+ (64-bit fields: image base, import thunks).
-    pub pe32_plus: bool,
-    /// File offset of the COFF `TimeDateStamp`.
-    pub timestamp_at: usize,
-    /// File offset of the optional header's `CheckSum`.
-    pub checksum_at: usize,
-    pub image_base: u64,
-    /// `SizeOfImage`.
-    pub size_of_image: u32,
-    /// (RVA, size) per data directory present in the header.
-    pub dirs: Vec<(u32, u32)>,
-    pub sections: Vec<Section>,
+    headers: PeHeaders,
     /// Length of the image file: every offset handed out lies inside it.
     pub file_len: usize,
 }
 
-pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
+impl std::ops::Deref for Image {
+    type Target = PeHeaders;
+    fn deref(&self) -> &PeHeaders {
+        &self.headers
+    }
 }
 
-pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
+pub(crate) use crate::pe::headers::{u16_at, u32_at};
 
 impl Image {
     /// Parse the headers of `b` (errors name the structure as "PE reference image: …").
@@ -66,21 +52,9 @@ impl Image {
             e => e,
         })?;
         Ok(Image {
-            machine: h.machine,
-            pe32_plus: h.pe32_plus,
-            timestamp_at: h.timestamp_at,
-            checksum_at: h.checksum_at,
-            image_base: h.image_base,
-            size_of_image: h.size_of_image,
-            dirs: h.dirs,
-            sections: h.sections,
+            headers: h,
             file_len: b.len(),
         })
-    }
-
-    /// Data directory `i` when present and non-empty.
-    pub(crate) fn dir(&self, i: usize) -> Option<(u32, u32)> {
-        self.dirs.get(i).copied().filter(|&(r, s)| r != 0 && s != 0)
     }
 
     /// File offset of `len` bytes at `rva`, inside one section's raw data (or the headers).

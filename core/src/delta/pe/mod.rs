@@ -4,7 +4,9 @@
 //!
 //! Order (as applied here): parse the preprocess buffer → check the file type and the reference
 //! image → zero the checksum → set every link timestamp to the target's → compose the copy rift
-//! → move relocations. See docs/formats/pa30-pe.md for what each step is established by.
+//! → when an RVA moves, the address transforms in the native table's order (MarkNonExe, imports,
+//! exports, resources, relocations, x86 jumps, x86 calls; `.pdata` on AMD64). See
+//! docs/formats/pa30-pe.md for what each step is established by (vector or description).
 
 pub(crate) mod image;
 pub(crate) mod owned;
