@@ -11,13 +11,13 @@
 //! [`find_resource`] / [`read_resource`] (module `resource`) look up any resource by integer type
 //! and name id over the same header and section-table reader.
 
+pub(crate) mod headers;
 mod resource;
 
 pub use resource::{
     find_resource, find_resource_lang, locate_resource, read_resource, ResourceLocation,
 };
 
-use crate::io::le::{u16_at, u32_at};
 use crate::io::{check_range, read_vec, ReadAt};
 use crate::{Error, Result};
 
@@ -70,10 +70,6 @@ pub struct PeVersion {
     pub product_version_string: Option<String>,
 }
 
-/// Largest PE header offset (`e_lfanew`) we accept; real ones are a few hundred bytes.
-const MAX_LFANEW: u64 = 1 << 20;
-/// The PE format's own limit on sections.
-const MAX_SECTIONS: u16 = 96;
 /// Upper bound on a version resource (real ones are a few KiB).
 const MAX_VERSION_RESOURCE: u64 = 1 << 20;
 /// Upper bound on entries scanned in one resource directory.
@@ -90,17 +86,12 @@ fn rd<const N: usize>(src: &dyn ReadAt, structure: &'static str, off: u64) -> Re
     Ok(b)
 }
 
-#[derive(Clone, Copy)]
-struct Section {
-    va: u32,
-    raw_size: u32,
-    raw_ptr: u32,
-}
+use headers::{u16_at, u32_at};
 
 /// Maps RVAs to file offsets through the section table.
 struct Layout<'a> {
     src: &'a dyn ReadAt,
-    sections: Vec<Section>,
+    sections: Vec<headers::Section>,
 }
 
 impl Layout<'_> {
@@ -148,90 +139,19 @@ struct Headers<'a> {
     layout: Layout<'a>,
 }
 
-/// Parse the DOS header, PE signature, COFF header, optional header and section table.
+/// Parse the DOS header, PE signature, COFF header, optional header and section table (the
+/// parser shared with the PE-typed delta transforms, `pe::headers`).
 fn headers(src: &dyn ReadAt) -> Result<Headers<'_>> {
-    let dos = rd::<64>(src, "DOS header", 0)?;
-    if &dos[..2] != b"MZ" {
-        return Err(Error::malformed("DOS header", 0, "no 'MZ' signature"));
-    }
-    let lfanew = u64::from(u32_at(&dos, 0x3C).unwrap_or(0));
-    if lfanew > MAX_LFANEW {
-        return Err(Error::malformed(
-            "DOS header",
-            0x3C,
-            format!("PE header offset {lfanew} is implausible"),
-        ));
-    }
-    let pe = rd::<24>(src, "PE header", lfanew)?;
-    if &pe[..4] != b"PE\0\0" {
-        return Err(Error::malformed(
-            "PE header",
-            lfanew,
-            "no 'PE\\0\\0' signature",
-        ));
-    }
-    let machine = Machine::from_raw(u16_at(&pe, 4).unwrap_or(0));
-    let nsections = u16_at(&pe, 6).unwrap_or(0);
-    let opt_size = u16_at(&pe, 20).unwrap_or(0);
-    if nsections > MAX_SECTIONS {
-        return Err(Error::malformed(
-            "COFF header",
-            lfanew + 6,
-            format!("{nsections} sections (the format allows {MAX_SECTIONS})"),
-        ));
-    }
-    let opt_off = lfanew + 24;
-    let opt = read_vec(
-        src,
-        "PE optional header",
-        opt_off,
-        u64::from(opt_size),
-        u64::from(u16::MAX),
-    )?;
-    let magic = u16_at(&opt, 0).ok_or_else(|| {
-        Error::malformed("PE optional header", opt_off, "too short for its magic")
-    })?;
-    let (pe32_plus, count_at, dirs_at) = match magic {
-        0x10b => (false, 92usize, 96usize),
-        0x20b => (true, 108, 112),
-        m => {
-            return Err(Error::malformed(
-                "PE optional header",
-                opt_off,
-                format!("unknown magic {m:#x}"),
-            ))
-        }
-    };
-    let ndirs = u32_at(&opt, count_at).unwrap_or(0);
-    // Data directory 2 is the resource table; a header too short to hold it has no resources.
-    let res_dir = if ndirs > 2 {
-        u32_at(&opt, dirs_at + 16).zip(u32_at(&opt, dirs_at + 20))
-    } else {
-        None
-    };
-
-    let sec_off = opt_off + u64::from(opt_size);
-    let table = read_vec(
-        src,
-        "PE section table",
-        sec_off,
-        u64::from(nsections) * 40,
-        u64::from(MAX_SECTIONS) * 40,
-    )?;
-    let sections = table
-        .chunks_exact(40)
-        .map(|s| Section {
-            va: u32_at(s, 12).unwrap_or(0),
-            raw_size: u32_at(s, 16).unwrap_or(0),
-            raw_ptr: u32_at(s, 20).unwrap_or(0),
-        })
-        .collect();
+    let h = headers::PeHeaders::read(src)?;
     Ok(Headers {
-        machine,
-        pe32_plus,
-        resources: res_dir.filter(|&(rva, size)| rva != 0 && size != 0),
-        resources_at: opt_off + dirs_at as u64 + 16,
-        layout: Layout { src, sections },
+        machine: Machine::from_raw(h.machine),
+        pe32_plus: h.pe32_plus,
+        resources: h.dir(2),
+        resources_at: h.dirs_at as u64 + 16,
+        layout: Layout {
+            src,
+            sections: h.sections,
+        },
     })
 }
 

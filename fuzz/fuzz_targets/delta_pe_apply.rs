@@ -1,6 +1,9 @@
 //! Any bytes as a PE-typed delta against a small synthetic PE reference (I386 and AMD64), and the
 //! same with the reference's headers and tables damaged by the input's tail: apply must return a
 //! target of the header's size or a typed error, never panic, hang or allocate without bound.
+//! The address transforms (imports, exports, resources, .pdata, relocations, x86 jumps/calls)
+//! also run directly with an RVA map taken from the input's first bytes, on the intact and the
+//! damaged reference: same length out, or a typed error.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mediaprep_core::delta::{self, ApplyOptions};
@@ -12,8 +15,9 @@ fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-/// A 4 KiB PE image: headers, .text (E8/E9 calls), .data (pointers into the image), .reloc
-/// (HIGHLOW or DIR64 fixups on those pointers), a debug directory with a REPRO entry.
+/// A 4 KiB PE image: headers, .text (E8/E9 calls), .data (pointers into the image, a debug
+/// directory with a REPRO entry, an export and an import directory), .reloc (HIGHLOW or DIR64
+/// fixups on those pointers, a resource tree, .pdata).
 fn reference(amd64: bool) -> Vec<u8> {
     let mut b = vec![0u8; 0x1000];
     b[0..2].copy_from_slice(b"MZ");
@@ -42,10 +46,18 @@ fn reference(amd64: bool) -> Vec<u8> {
     put32(&mut b, dir(5) + 4, 0x14);
     put32(&mut b, dir(6), 0x2100);
     put32(&mut b, dir(6) + 4, 28);
+    for (i, rva, size) in [(0, 0x2280, 40), (1, 0x2300, 40), (2, 0x3100, 0x40), (3, 0x3200, 24)] {
+        put32(&mut b, dir(i), rva);
+        put32(&mut b, dir(i) + 4, size);
+    }
     let sec = opt + opt_size as usize;
-    for (i, (name, va, raw)) in [(b".text", 0x1000u32, 0x400u32), (b".data", 0x2000, 0x800), (b".relo", 0x3000, 0xc00)]
-        .iter()
-        .enumerate()
+    for (i, (name, va, raw, ch)) in [
+        (b".text", 0x1000u32, 0x400u32, 0x6000_0020u32),
+        (b".data", 0x2000, 0x800, 0xc000_0040),
+        (b".relo", 0x3000, 0xc00, 0x4200_0040),
+    ]
+    .iter()
+    .enumerate()
     {
         let s = sec + 40 * i;
         b[s..s + 5].copy_from_slice(*name);
@@ -53,6 +65,37 @@ fn reference(amd64: bool) -> Vec<u8> {
         put32(&mut b, s + 12, *va);
         put32(&mut b, s + 16, 0x400);
         put32(&mut b, s + 20, *raw);
+        put32(&mut b, s + 36, *ch);
+    }
+    // Exports at RVA 0x2280 (file 0xa80): two functions, one name.
+    for (at, v) in [(0xa8c, 0x2380), (0xa94, 2), (0xa98, 1), (0xa9c, 0x22b0), (0xaa0, 0x22b8), (0xaa4, 0x22bc)] {
+        put32(&mut b, at, v);
+    }
+    put32(&mut b, 0xab0, 0x1010);
+    put32(&mut b, 0xab4, 0x1020);
+    put32(&mut b, 0xab8, 0x2390);
+    // Imports at RVA 0x2300 (file 0xb00): one descriptor, lookup and address tables of one name.
+    let w = if amd64 { 8 } else { 4 };
+    put32(&mut b, 0xb00, 0x2340);
+    put32(&mut b, 0xb0c, 0x2380);
+    put32(&mut b, 0xb10, 0x2360);
+    put32(&mut b, 0xb40, 0x2390);
+    put32(&mut b, 0xb60, 0x2390);
+    put32(&mut b, 0xb40 + w, 0);
+    b[0xb80..0xb88].copy_from_slice(b"x.dll\0\0\0");
+    b[0xb92..0xb96].copy_from_slice(b"f\0\0\0");
+    // Resources at RVA 0x3100 (file 0xd00): type 16 → id 1 → data entry → RVA 0x3180.
+    put16(&mut b, 0xd0e, 1);
+    put32(&mut b, 0xd10, 16);
+    put32(&mut b, 0xd14, 0x8000_0018);
+    put16(&mut b, 0xd26, 1);
+    put32(&mut b, 0xd28, 1);
+    put32(&mut b, 0xd2c, 0x30);
+    put32(&mut b, 0xd30, 0x3180);
+    put32(&mut b, 0xd34, 4);
+    // .pdata at RVA 0x3200 (file 0xe00): two RUNTIME_FUNCTIONs.
+    for (k, v) in [0x1000u32, 0x1010, 0x3280, 0x1010, 0x1020, 0x3280].iter().enumerate() {
+        put32(&mut b, 0xe00 + 4 * k, *v);
     }
     for k in 0..64 {
         let at = 0x400 + 8 * k;
@@ -83,12 +126,26 @@ fuzz_target!(|data: &[u8]| {
         max_target_size: 1 << 20,
         ..ApplyOptions::default()
     };
+    // An RVA map from the first 12 input bytes: three (reference RVA, target RVA) breakpoints.
+    let map: Vec<(u32, u32)> = data
+        .chunks_exact(4)
+        .take(3)
+        .map(|c| {
+            let r = u32::from(u16::from_le_bytes([c[0], c[1]])) & 0x7fff;
+            let t = u32::from(u16::from_le_bytes([c[2], c[3]])) & 0x7fff;
+            (r, t)
+        })
+        .collect();
     for amd64 in [false, true] {
         let mut r = reference(amd64);
+        let (file_type, flags) = if amd64 { (8, 0xe63e) } else { (2, 0xe1fe) };
         let check = |r: &[u8]| {
             if let Ok(out) = delta::apply(r, data, &opts) {
                 let h = delta::parse_header(data).expect("applied delta has a header");
                 assert_eq!(out.len() as u64, h.target_size);
+            }
+            if let Ok(out) = delta::pe_address_transforms(file_type, flags, r, &map) {
+                assert_eq!(out.len(), r.len());
             }
         };
         check(&r);

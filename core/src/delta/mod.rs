@@ -64,6 +64,20 @@ pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
     pe::transform::selected(flags)
 }
 
+/// The address transforms of a PE-typed delta alone (imports, exports, resources, relocations,
+/// `.pdata`, x86 jumps and calls, as `flags` select them for `file_type` 2 or 8), applied to
+/// `reference` with the RVA map given as sorted (reference RVA, target RVA) breakpoints (slope
+/// one, identity below the first). For tests and tools that check the transforms against an
+/// independent PE parser; [`apply`] runs them as part of a delta.
+pub fn pe_address_transforms(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+) -> Result<Vec<u8>> {
+    pe::transform::address_only(file_type, flags, reference, rva_map)
+}
+
 /// Parse the header of a delta (with or without its CRC32 prefix, which is checked).
 pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)

@@ -4,13 +4,18 @@
 //!
 //! Order (as applied here): parse the preprocess buffer → check the file type and the reference
 //! image → zero the checksum → set every link timestamp to the target's → compose the copy rift
-//! → move relocations. See docs/formats/pa30-pe.md for what each step is established by.
+//! → when an RVA moves, the address transforms in the native table's order (MarkNonExe, imports,
+//! exports, resources, relocations, x86 jumps, x86 calls; `.pdata` on AMD64). See
+//! docs/formats/pa30-pe.md for what each step is established by (vector or description).
 
 pub(crate) mod image;
+pub(crate) mod owned;
 pub(crate) mod preprocess;
 pub(crate) mod reloc;
 pub(crate) mod riftmap;
+pub(crate) mod tables;
 pub(crate) mod transform;
+pub(crate) mod x86;
 
 pub(crate) use transform::Prepared;
 

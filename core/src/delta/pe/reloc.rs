@@ -1,9 +1,11 @@
 //! The relocations transform: base relocations (PE/COFF specification, ".reloc section") moved
 //! into the target's address space. Each fixup's location is mapped reference RVA → target RVA
-//! and the table is rebuilt in 4 KiB page blocks; the absolute address stored at each fixup is
-//! mapped the same way when it points into the image. Established on x86_mscordbi (I386).
+//! and the table is rebuilt in 4 KiB page blocks; the address stored at each fixup is mapped the
+//! same way (`M(v − base) + base`) and its bytes claimed, so the x86 instruction transforms leave
+//! them alone. The table rebuild is established on x86_mscordbi (I386).
 
 use super::image::{self, Image};
+use super::owned::Owned;
 use super::riftmap::Map;
 
 /// `IMAGE_REL_BASED_ABSOLUTE` (padding), `HIGHLOW` (32-bit) and `DIR64` (64-bit) entry types.
@@ -15,9 +17,8 @@ const DIR_BASERELOC: usize = 5;
 /// Upper bound on relocation entries handled (a real image has at most a few hundred thousand).
 const MAX_ENTRIES: usize = 1 << 22;
 
-/// Apply the transform to `out` (the reference image being transformed). `size_of_image`
-/// bounds which stored addresses are image addresses.
-pub(crate) fn transform(img: &Image, out: &mut [u8], map: &Map, size_of_image: u32) {
+/// Apply the transform to `out` (the reference image being transformed).
+pub(crate) fn transform(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Map) {
     let Some((rva, size)) = img.dir(DIR_BASERELOC) else {
         return;
     };
@@ -64,18 +65,16 @@ pub(crate) fn transform(img: &Image, out: &mut [u8], map: &Map, size_of_image: u
             let hi = u64::from(image::u32_at(out, at + 4).unwrap_or(0));
             hi << 32 | lo
         };
-        let Some(off) = v.checked_sub(base) else {
-            continue;
-        };
-        if off >= u64::from(size_of_image) {
-            continue;
-        }
-        let nv = base.wrapping_add(u64::from(move_rva(off as u32)));
+        // Below the image the map is the identity, so only image addresses move.
+        let r = v.wrapping_sub(base) as i64;
+        let r = if width == 4 { i64::from(r as i32) } else { r };
+        let nv = base.wrapping_add(map.apply(r) as u64);
         if width == 4 {
             out[at..at + 4].copy_from_slice(&(nv as u32).to_le_bytes());
         } else {
             out[at..at + 8].copy_from_slice(&nv.to_le_bytes());
         }
+        owned.claim(at, width as usize);
     }
     // Rebuild the table in target order.
     let mut moved: Vec<(u32, u16)> = fixups.iter().map(|&(t, r)| (move_rva(r), t)).collect();

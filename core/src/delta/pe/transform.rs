@@ -1,8 +1,10 @@
 //! The transforms of the reference image and the gate that refuses what is not implemented.
 
 use super::image::{self, Image, DIR_BOUND_IMPORT, DIR_CLR, DIR_DEBUG, DIR_EXPORT};
+use super::owned::Owned;
 use super::preprocess::PePreprocess;
 use super::riftmap::{self, Map};
+use super::{tables, x86};
 use crate::delta::header::{file_type_name, DeltaHeader};
 use crate::delta::rift::Rift;
 use crate::{Error, Result};
@@ -31,12 +33,15 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x8000, "CLI metadata"),
 ];
 
-/// Transforms that translate reference addresses into the target's (identity when no RVA
-/// moves): imports, exports, resources, x86 jumps and calls, x64 RIP-relative operands, .pdata.
-/// Relocations (0x20) are implemented.
-const ADDRESS_TRANSFORMS: u64 = 0x4 | 0x8 | 0x10 | 0x80 | 0x100 | 0x200 | 0x400;
-/// x86 transforms that may change bytes even when no RVA moves.
-const X86_NON_ADDRESS: u64 = 0x2 | 0x40 | 0x80 | 0x100;
+/// Transforms implemented per file type (flag bits); every other selected bit is reported as
+/// missing when it could change bytes.
+const I386_DONE: u64 = 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x80 | 0x100;
+const AMD64_DONE: u64 = 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x400;
+/// Bits that change no byte of a native image: the CLI transforms (a .NET reference is refused
+/// before this point).
+const NO_OP_NATIVE: u64 = 0x4000 | 0x8000;
+/// I386 bits not described anywhere public (0x40): may change bytes even when no RVA moves.
+const I386_UNDESCRIBED: u64 = 0x40;
 
 /// Names of the transforms `flags` selects.
 pub(crate) fn selected(flags: u64) -> Vec<&'static str> {
@@ -138,23 +143,111 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     let ref_layout = Map::new(ref_points);
     let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
 
-    if h.flags & 0x20 != 0 && !rva_map.is_identity() {
-        super::reloc::transform(&img, &mut out, &rva_map, img.size_of_image);
+    if !rva_map.is_identity() {
+        // With an identity map every address transform is the identity (a jump's displacement
+        // keeps its size), so they only run when an RVA moves.
+        address_transforms(
+            h.file_type,
+            h.flags,
+            &img,
+            &mut out,
+            &rva_map,
+            pp.image_base,
+        );
     }
 
-    // Which selected transforms could still change bytes. Address translations (imports,
-    // exports, resources, relocations, calls, jumps, RIP-relative operands, .pdata) are the
-    // identity when no RVA moves; unbinding changes bytes only when bound imports exist.
+    let missing = missing_transforms(h, &img, &rva_map, pp);
+    Ok(Prepared {
+        reference: out,
+        rift,
+        complete: missing.is_empty(),
+        missing,
+    })
+}
+
+/// The address transforms `flags` select for `file_type`, applied to `reference` with the RVA
+/// map given as (reference RVA, target RVA) breakpoints; checksum and timestamps untouched.
+pub(crate) fn address_only(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+) -> Result<Vec<u8>> {
+    if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 {
+        return Err(Error::Unsupported(format!(
+            "PE address transforms for file type {file_type} ({})",
+            file_type_name(file_type)
+        )));
+    }
+    let img = Image::parse(reference)?;
+    let map = Map::new(
+        rva_map
+            .iter()
+            .map(|&(r, t)| (i64::from(r), i64::from(t)))
+            .collect(),
+    );
+    let mut out = reference.to_vec();
+    address_transforms(file_type, flags, &img, &mut out, &map, img.image_base);
+    Ok(out)
+}
+
+/// The address transforms the flags select, in the order of the native transform table:
+/// MarkNonExe, imports, exports, resources, relocations, jumps, calls (I386); imports, exports,
+/// resources, relocations, (RIP-relative: not implemented), `.pdata` (AMD64).
+fn address_transforms(
+    file_type: u64,
+    f: u64,
+    img: &Image,
+    out: &mut [u8],
+    map: &Map,
+    target_base: u64,
+) {
+    let i386 = file_type == FILE_TYPE_I386;
+    let mut owned = Owned::new(out.len());
+    if i386 && f & 0x2 != 0 {
+        x86::mark_non_exe(img, &mut owned, out.len());
+    }
+    if f & 0x4 != 0 {
+        tables::imports(img, out, &mut owned, map, target_base);
+    }
+    if f & 0x8 != 0 {
+        tables::exports(img, out, &mut owned, map);
+    }
+    if f & 0x10 != 0 {
+        tables::resources(img, out, &mut owned, map);
+    }
+    if f & 0x20 != 0 {
+        super::reloc::transform(img, out, &mut owned, map);
+    }
+    if i386 && f & 0x80 != 0 {
+        x86::jumps(img, out, &owned, map);
+    }
+    if i386 && f & 0x100 != 0 {
+        x86::calls(img, out, &owned, map);
+    }
+    if !i386 && f & 0x400 != 0 {
+        tables::pdata(img, out, &mut owned, map);
+    }
+}
+
+/// Which selected transforms could still change bytes and are not implemented: any bit not
+/// implemented for the file type when an RVA moves, I386's undescribed 0x40 always, unbind when
+/// the reference has bound imports, a non-zero preprocess checksum.
+fn missing_transforms(h: &DeltaHeader, img: &Image, map: &Map, pp: &PePreprocess) -> Vec<String> {
     let mut missing: Vec<String> = Vec::new();
     let known: u64 = TRANSFORMS.iter().map(|t| t.0).sum();
     if h.flags & !known != 0 {
         missing.push(format!("unknown flag bits {:#x}", h.flags & !known));
     }
-    if !rva_map.is_identity() {
-        for &(bit, name) in TRANSFORMS {
-            if h.flags & bit != 0 && bit & ADDRESS_TRANSFORMS != 0 {
-                missing.push(name.to_string());
-            }
+    let i386 = h.file_type == FILE_TYPE_I386;
+    let done = if i386 { I386_DONE } else { AMD64_DONE };
+    for &(bit, name) in TRANSFORMS {
+        if h.flags & bit == 0 || bit & (done | NO_OP_NATIVE | 0x2000) != 0 {
+            continue;
+        }
+        let undescribed = i386 && bit & I386_UNDESCRIBED != 0;
+        if undescribed || !map.is_identity() {
+            missing.push(name.to_string());
         }
     }
     if pp.checksum != 0 {
@@ -167,20 +260,7 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     if h.flags & 0x2000 != 0 && img.dir(DIR_BOUND_IMPORT).is_some() {
         missing.push("unbind (bound imports)".into());
     }
-    if h.file_type == FILE_TYPE_I386 {
-        // MarkNonExe, 0x40 and near→short jump collapsing are not pure address translations.
-        for &(bit, name) in TRANSFORMS {
-            if h.flags & bit & X86_NON_ADDRESS != 0 && !missing.iter().any(|m| m == name) {
-                missing.push(name.to_string());
-            }
-        }
-    }
-    Ok(Prepared {
-        reference: out,
-        rift,
-        complete: missing.is_empty(),
-        missing,
-    })
+    missing
 }
 
 /// Every place the reference stores its link timestamp takes the target's: the COFF header,

@@ -1,0 +1,192 @@
+//! The address transforms of PE-typed deltas checked against independent parsers (issue #14).
+//! No genuine vector moves an import, export, resource, `.pdata` entry or x86 branch, so each
+//! transform is checked on a pair whose RVAs move: `scripts/pe-rva-shift.py` (Python pefile
+//! locates every field) makes a reference from a real PE by moving every RVA at or above a
+//! section by a fixed amount; our transforms map it back; pefile (tables) and objdump (x86
+//! branches) then read, at every entry the transforms cover, the target's value.
+
+mod common;
+
+use common::{run, workspace};
+use mediaprep_core::delta;
+use std::path::{Path, PathBuf};
+
+/// A 64-bit libwine DLL with exports, imports, resources, `.pdata` and relocations (unpacked by
+/// `scripts/fixtures` into its cache). `None` outside CI when the cache is absent.
+fn libwine_dll(name: &str) -> Option<PathBuf> {
+    let cache = std::env::var_os("MEDIAPREP_FIXTURE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mediaprep-fixtures")
+        });
+    let p = cache
+        .join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
+        .join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{} missing (scripts/fixtures unpacks it; required in CI)",
+            p.display()
+        );
+    }
+    eprintln!("skipped: {} not found", p.display());
+    None
+}
+
+fn script() -> String {
+    workspace()
+        .join("scripts/pe-rva-shift.py")
+        .display()
+        .to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// Every table in the report was checked at least `min` times and holds no mismatch.
+fn assert_report(json: &str, tables: &[(&str, usize)]) {
+    let v: serde_json::Value = serde_json::from_str(json).expect("script prints JSON");
+    for (t, min) in tables {
+        let e = &v[*t];
+        let n = e["checked"].as_u64().unwrap_or(0) as usize;
+        assert!(n >= *min, "{t}: only {n} entries checked\n{json}");
+        let m = e["mismatches"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(usize::MAX);
+        assert_eq!(m, 0, "{t}: mismatches\n{json}");
+    }
+}
+
+/// Make the reference from `target` with the script's `mode` ("shift": every RVA from `at` on
+/// moves up by `by`; "insert": `by` bytes inserted at `at`), run our AMD64 address transforms
+/// selected by `flags` with the pair's map `{at + by → at}`, and return pefile's comparison.
+fn pair_report(mode: &str, target: &Path, at: u32, by: u32, flags: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.dll");
+    let transformed = dir.path().join("transformed.dll");
+    let (at_s, by_s) = (format!("{at:#x}"), format!("{by:#x}"));
+    let (t, r) = (s(target), s(&reference));
+    run("python3", &[&script(), mode, t, r, &at_s, &by_s]);
+    let bytes = std::fs::read(&reference).unwrap();
+    assert_ne!(
+        bytes,
+        std::fs::read(target).unwrap(),
+        "{mode} changed nothing"
+    );
+    let out = delta::pe_address_transforms(8, flags, &bytes, &[(at + by, at)]).unwrap();
+    std::fs::write(&transformed, &out).unwrap();
+    let x = s(&transformed);
+    run("python3", &[&script(), "compare", t, r, x, &at_s, &by_s])
+}
+
+/// Shift the RVAs of `dll` at or above the section `at_section` by 0x3000, transform the
+/// reference with the AMD64 flags, and let pefile compare every covered table with the target.
+fn shifted_pair_matches(dll: &str, at_section: usize) {
+    let Some(target) = libwine_dll(dll) else {
+        return;
+    };
+    let at = pe_sections(&std::fs::read(&target).unwrap())[at_section];
+    let by = 0x3000u32;
+    // AMD64 flags as in the genuine vectors (0xe63e): imports, exports, resources, relocations,
+    // RIP-relative (not implemented: not run), .pdata.
+    let json = pair_report("shift", &target, at, by, 0xe63e);
+    eprintln!("{dll} from section {at_section} (RVA {at:#x}) + {by:#x}:\n{json}");
+    assert_report(
+        &json,
+        &[
+            ("imports", 20),
+            ("exports", 5),
+            ("resources", 2),
+            ("resources-data-entry (described rule)", 1),
+            ("pdata", 10),
+            ("relocations", 1),
+        ],
+    );
+}
+
+/// Section RVAs of a PE (read here only to pick the shift point; the checks use pefile).
+fn pe_sections(b: &[u8]) -> Vec<u32> {
+    let rd16 = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let rd32 = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let pe = rd32(0x3c) as usize;
+    let n = rd16(pe + 6);
+    let sec = pe + 24 + rd16(pe + 20);
+    (0..n).map(|i| rd32(sec + 40 * i + 12)).collect()
+}
+
+#[test]
+fn tables_of_a_pe_whose_later_sections_moved_match_pefile() {
+    // aclui.dll: .text .data .rodata .rdata .pdata .xdata .bss .edata .idata .rsrc .reloc …;
+    // from .pdata on everything moves (the code and its .pdata begin addresses do not).
+    shifted_pair_matches("aclui.dll", 4);
+}
+
+#[test]
+fn tables_of_a_pe_whose_every_section_moved_match_pefile() {
+    // Every section moves: export function RVAs and .pdata begin/end addresses change too.
+    shifted_pair_matches("aclui.dll", 0);
+    shifted_pair_matches("advapi32.dll", 0);
+}
+
+#[test]
+fn resource_tree_split_by_a_map_breakpoint_matches_pefile() {
+    // A uniform shift leaves every tree-relative offset as it is, so it cannot tell whether the
+    // resource transform ran: here the breakpoint lies inside `.rsrc`. aclui.dll's tree holds
+    // the type-2 subtree below 0x58 and the type-5 subtree from 0x58 on; 0x1000 bytes inserted
+    // there move the second subtree, its leaves and the data after them.
+    let Some(target) = libwine_dll("aclui.dll") else {
+        return;
+    };
+    let rsrc = pe_sections(&std::fs::read(&target).unwrap())[9];
+    let (at, by) = (rsrc + 0x58, 0x1000u32);
+    let json = pair_report("insert", &target, at, by, 0x10);
+    eprintln!("resources split at {at:#x} + {by:#x}:\n{json}");
+    // Only the tree is compared: the file layout after the insertion differs from the target's.
+    assert_report(
+        &json,
+        &[
+            ("resources", 40),
+            ("resources-data-entry (described rule)", 40),
+        ],
+    );
+}
+
+#[test]
+fn x86_branches_match_objdump_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    run("python3", &[&script(), "x86pair", s(dir.path())]);
+    let reference = std::fs::read(dir.path().join("reference.exe")).unwrap();
+    let sites: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sites.json")).unwrap()).unwrap();
+    let map: Vec<(u32, u32)> = sites["map"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_u64().unwrap() as u32))
+        .collect();
+    // I386 flags without the undescribed 0x40: MarkNonExe, tables, relocations, jumps, calls.
+    let out = delta::pe_address_transforms(2, 0xe1fe & !0x40, &reference, &map).unwrap();
+    assert_ne!(out, reference, "no branch moved");
+    let transformed = dir.path().join("transformed.exe");
+    std::fs::write(&transformed, &out).unwrap();
+    let json = run(
+        "python3",
+        &[
+            &script(),
+            "branches",
+            s(&dir.path().join("target.exe")),
+            s(&transformed),
+            s(&dir.path().join("sites.json")),
+        ],
+    );
+    eprintln!("{json}");
+    assert_report(&json, &[("x86 branches", 14), ("x86 non-executable", 1)]);
+    // Without the jump and call transforms the branches keep the reference's destinations.
+    let only_tables = delta::pe_address_transforms(2, 0x3e, &reference, &map).unwrap();
+    assert_eq!(only_tables, reference);
+}
