@@ -570,7 +570,7 @@ fn write_pass_rebuilds_what_the_cache_did_not_keep() {
         let finder = RtmFinder::new(&wim, 1).unwrap();
         service::manifests::decode_for_image(&mut pkgs, &finder);
         let sel = service::select_packages(&pkgs);
-        let mut prepared = service::prepare_in(&sel, Some((&finder, 1)), &NoProgress).unwrap();
+        let mut prepared = service::prepare_in(&sel, Some(&finder), &NoProgress).unwrap();
         let p = &mut prepared.packages[0];
         assert!(!p.reverses.is_empty(), "{pkg}: no r\\ made");
         p.rebuilt.clear();
@@ -923,4 +923,83 @@ fn gcab(dir: &Path, names: &[String], out: &Path, compress: bool) {
     }
     let st = cmd.arg(out).args(names).current_dir(dir).status().unwrap();
     assert!(st.success(), "gcab failed for {}", out.display());
+}
+
+/// Issue 15 item 5: a WinRE WIM with two images (wimlib exports of the fixture's image) takes the
+/// real DU in one run, both images rebuilt on their common RTM bases (each image applied by wimlib
+/// and checked file by file, `r\` back to RTM); when image 2's RTM cmd.exe differs (wimlib
+/// `update`), the package is refused naming the file and both images, nothing written.
+#[test]
+fn several_images_with_delta_payloads() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let multi = t.path().join("multi.wim");
+    for name in ["WinRE A", "WinRE B"] {
+        run(
+            "wimlib-imagex",
+            &["export", s(&fx.join("Winre.wim")), "1", s(&multi), name],
+        );
+    }
+    let out = t.path().join("out.wim");
+    ok(&patch(&multi, &["safeos-du-real.cab"], &out, &[]));
+    run("wimlib-imagex", &["verify", s(&out)]);
+    for idx in ["1", "2"] {
+        let dir = t.path().join(format!("image{idx}"));
+        std::fs::create_dir(&dir).unwrap();
+        let root = dir.join("applied");
+        run("wimlib-imagex", &["apply", s(&out), idx, s(&root)]);
+        let comps = check_components(&root, &fx.join(BASE_1000), &dir);
+        assert_eq!(comps.len(), 4, "image {idx}: {comps:?}");
+    }
+
+    // Image 2's RTM cmd.exe replaced by other bytes: the bases disagree.
+    let cmd_rtm = spec()["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "cmd.exe")
+        .unwrap()["folder"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = t.path().join("other-cmd.exe");
+    std::fs::write(&other, b"not the RTM cmd.exe").unwrap();
+    let mut update = Command::new("wimlib-imagex")
+        .args(["update", s(&multi), "2"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let cmd = format!("add '{}' '/Windows/WinSxS/{cmd_rtm}/cmd.exe'\n", s(&other));
+        update
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cmd.as_bytes())
+            .unwrap();
+    }
+    assert!(update.wait().unwrap().success());
+    let refused = t.path().join("refused");
+    std::fs::create_dir(&refused).unwrap();
+    let o = patch(
+        &multi,
+        &["safeos-du-real.cab"],
+        &refused.join("out.wim"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cmd.exe") && err.contains("images 1 and 2 hold different RTM bases"),
+        "{err}"
+    );
+    assert!(entries(&refused).is_empty());
+    // Each image alone is still serviced (image 2's f\ delta does not rebuild on its base).
+    ok(&patch(
+        &multi,
+        &["safeos-du-real.cab"],
+        &refused.join("one.wim"),
+        &["--index", "1"],
+    ));
 }

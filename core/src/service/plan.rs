@@ -123,8 +123,9 @@ pub struct Prepared<'a> {
     pub packages: Vec<PreparedPackage<'a>>,
     /// Remarks from the selection.
     pub notes: Vec<String>,
-    /// The image (1-based) whose component store gave the RTM bases of `f\` deltas.
-    pub base_image: Option<u32>,
+    /// The images (1-based) whose component stores gave the RTM bases of `f\` deltas and `r\`
+    /// deltas (empty: none was looked in).
+    pub base_images: Vec<u32>,
 }
 
 impl Prepared<'_> {
@@ -155,7 +156,7 @@ pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepa
 /// not match the manifest's digest, refuses its package ([`Error::Refused`], with the hand-off).
 pub fn prepare_in<'a>(
     sel: &Selection<'a>,
-    image: Option<(&RtmFinder, u32)>,
+    image: Option<&RtmFinder>,
     progress: &dyn Progress,
 ) -> Result<Prepared<'a>> {
     if !sel.refused.is_empty() {
@@ -167,8 +168,7 @@ pub fn prepare_in<'a>(
     let mut packages = Vec::new();
     let mut budget = PAYLOAD_CACHE;
     for s in &sel.serviced {
-        let finder = image.map(|(f, _)| f);
-        match prepare_package(s, &mut budget, finder, progress) {
+        match prepare_package(s, &mut budget, image, progress) {
             Ok(p) => packages.push(p),
             Err(Error::Refused(r)) if r.packages.is_empty() => {
                 let why = r.notes.join("; ");
@@ -180,7 +180,7 @@ pub fn prepare_in<'a>(
     Ok(Prepared {
         packages,
         notes: sel.notes.clone(),
-        base_image: image.map(|(_, i)| i),
+        base_images: image.map(RtmFinder::indices).unwrap_or_default(),
     })
 }
 

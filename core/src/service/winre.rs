@@ -386,12 +386,10 @@ fn add_rebuilt<W: WriteAt>(
     fn finder_for<'w>(
         finder: &mut Option<RtmFinder<'w>>,
         src: &'w Wim,
-        base_image: Option<u32>,
+        base_images: &[u32],
     ) -> Result<()> {
-        if finder.is_none() {
-            if let Some(i) = base_image {
-                *finder = Some(RtmFinder::new(src, i)?);
-            }
+        if finder.is_none() && !base_images.is_empty() {
+            *finder = Some(RtmFinder::over(src, base_images)?);
         }
         Ok(())
     }
@@ -410,7 +408,7 @@ fn add_rebuilt<W: WriteAt>(
                 let bytes = match p.reverses.get(&pf.member) {
                     Some(r) => r.as_slice(),
                     None => {
-                        finder_for(&mut finder, src, prepared.base_image)?;
+                        finder_for(&mut finder, src, &prepared.base_images)?;
                         let img = finder.as_ref().ok_or_else(|| {
                             Error::Invalid(format!(
                                 "{}: no image for the r\\ of {}",
@@ -457,7 +455,7 @@ fn add_rebuilt<W: WriteAt>(
                     (n.as_slice(), r.map(Vec::as_slice))
                 }
                 _ => {
-                    finder_for(&mut finder, src, prepared.base_image)?;
+                    finder_for(&mut finder, src, &prepared.base_images)?;
                     again = rebuild_member(p.package, c, f, pf.form, pf.member, finder.as_ref())?;
                     (again.0.as_slice(), again.1.as_deref())
                 }
