@@ -1400,7 +1400,7 @@ test("the real-layout Safe OS DU (DCM manifests, f\\/n\\ deltas): same bytes as 
 // The rows the patch result lists: each package serviced (.patch-package) and each note (.patch-note).
 async function patchRows(page) {
   const rows = async (sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent));
-  return { packages: await rows("#patch-result .patch-package"), notes: await rows("#patch-result .patch-note") };
+  return { packages: await rows("#patch-result .patch-package td"), notes: await rows("#patch-result .patch-note td") };
 }
 
 test("real-layout .msu (CAB and WIM kinds) + the new-base Safe OS DU: SSU first, same bytes as the CLI, wimlib verifies; the LCU body's note shown", async () => {
