@@ -200,6 +200,17 @@ fn applied(wim: &Path, dir: &Path) -> PathBuf {
     root
 }
 
+/// A patch that must be refused: exit 1, stderr naming every `needle`, nothing left in `dir`.
+fn assert_refused(o: &std::process::Output, needles: &[&str], dir: &Path) {
+    assert_eq!(o.status.code(), Some(1), "not refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        needles.iter().all(|n| err.contains(n)),
+        "{needles:?}: {err}"
+    );
+    assert!(entries(dir).is_empty(), "left {:?}", entries(dir));
+}
+
 #[test]
 fn real_layout_safe_os_du_services_the_winre() {
     let fx = fixtures();
@@ -678,13 +689,11 @@ fn iso_target_services_the_real_du_and_setup_target_refuses_it() {
         &out.join("sources.zip"),
         &["--target", "setup"],
     );
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("safeos-du-real.cab") && err.contains("not a Setup Dynamic Update"),
-        "{err}"
+    assert_refused(
+        &o,
+        &["safeos-du-real.cab", "not a Setup Dynamic Update"],
+        &out,
     );
-    assert!(entries(&out).is_empty());
 }
 
 /// A payload present only as an `r\` delta cannot be rebuilt: the package is refused, naming it.
@@ -733,13 +742,7 @@ fn reverse_only_payload_is_refused() {
         "-o",
         s(&out.join("WinRE.wim")),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("cmd.exe") && err.contains("reverse (r\\) delta"),
-        "{err}"
-    );
-    assert!(entries(&out).is_empty());
+    assert_refused(&o, &["cmd.exe", "reverse (r\\) delta"], &out);
 }
 
 /// The `.msu` fixtures carrying the real-layout SSU (`ssu-real.json`): a CAB and a WIM container.
@@ -988,13 +991,11 @@ fn several_images_with_delta_payloads() {
         &refused.join("out.wim"),
         &[],
     );
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("cmd.exe") && err.contains("images 1 and 2 hold different RTM bases"),
-        "{err}"
+    assert_refused(
+        &o,
+        &["cmd.exe", "images 1 and 2 hold different RTM bases"],
+        &refused,
     );
-    assert!(entries(&refused).is_empty());
     // Each image alone is still serviced (image 2's f\ delta does not rebuild on its base).
     ok(&patch(
         &multi,
