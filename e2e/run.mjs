@@ -1397,6 +1397,57 @@ test("the real-layout Safe OS DU (DCM manifests, f\\/n\\ deltas): same bytes as 
   await refused.close();
 });
 
+// The rows the patch result lists: each package serviced (.patch-package) and each note (.patch-note).
+async function patchRows(page) {
+  const rows = async (sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent));
+  return { packages: await rows("#patch-result .patch-package td"), notes: await rows("#patch-result .patch-note td") };
+}
+
+test("real-layout .msu (CAB and WIM kinds) + the new-base Safe OS DU: SSU first, same bytes as the CLI, wimlib verifies; the LCU body's note shown", async () => {
+  const media = fix("Winre.wim");
+  const du = fix("safeos-du-real-newbase.cab");
+  const d = tmpDir("cli-real-msu");
+  for (const msu of ["lcu-ssu-real.msu", "lcu-ssu-real-wim.msu"]) {
+    const ref = path.join(d, `${msu}.wim`);
+    const cliOut = JSON.parse(execFileSync(cli(), ["patch", media, "--package", du, "--package", fix(msu), "-o", ref, "--json"]).toString());
+    const { page, got } = await patchInBrowser([media, du, fix(msu)], "winre", undefined, `winre-${msu}.wim`);
+    const { packages, notes } = await patchRows(page);
+    await page.close();
+    execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+    assert(sha256File(got) === sha256File(ref), `${msu}: the browser's output differs from \`mediaprep patch\``);
+    // The SSU then the DU, each "serviced", as the CLI lists them.
+    assert(packages.length === 2 && /SSU-26100\.8037-x64\.cab/.test(packages[0]) && /safeos-du-real-newbase\.cab/.test(packages[1])
+      && packages.every((p) => /: serviced$/.test(p)), `${msu}: package rows ${JSON.stringify(packages)}`);
+    assert(JSON.stringify(packages.map((p) => p.replace(/: serviced$/, ""))) === JSON.stringify(cliOut.outcome.packages),
+      `${msu}: rows ${JSON.stringify(packages)} != CLI ${JSON.stringify(cliOut.outcome.packages)}`);
+    // The LCU body is not applied to WinRE, with the reason; the notes are the CLI's.
+    assert(notes.some((n) => n.includes(`${msu}/Windows11.0-KB5079473-x64.`) && /not applied: WinRE takes the SSU and the Safe OS DU only/.test(n)),
+      `${msu}: no note on the LCU body: ${JSON.stringify(notes)}`);
+    assert(JSON.stringify(notes) === JSON.stringify(cliOut.outcome.notes), `${msu}: notes differ from the CLI's: ${JSON.stringify(notes)}`);
+  }
+});
+
+test("install target with the real-layout Safe OS DU (media-udf.iso): same bytes as the CLI, wimlib verifies it and the nested WinRE", async () => {
+  const iso = fix("media-udf.iso");
+  const du = fix("safeos-du-real.cab");
+  const ref = path.join(tmpDir("cli-real-install"), "install.wim");
+  execFileSync(cli(), ["patch", iso, "--package", du, "--target", "install", "-o", ref], { stdio: "ignore" });
+  const { page, got } = await patchInBrowser([iso, du], "install", undefined, "install-real-patched.wim");
+  const { packages } = await patchRows(page);
+  await page.close();
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  assert(sha256File(got) === sha256File(ref), "browser install.wim differs from `mediaprep patch --target install` with safeos-du-real.cab");
+  assert(packages.length === 1 && /KB5079600/.test(packages[0]) && /serviced/.test(packages[0]), `package rows ${JSON.stringify(packages)}`);
+  // Each edition's WinRE, as wimlib extracts it, verifies and holds the DU's ntdll folder with its r\.
+  for (const idx of [1, 2, 3]) {
+    const winre = wimExtract(got, idx, "/Windows/System32/Recovery/Winre.wim");
+    execFileSync("wimlib-imagex", ["verify", winre], { stdio: "ignore" });
+    const sxs = execFileSync("wimlib-imagex", ["dir", winre, "1", "--path=/Windows/WinSxS"]).toString();
+    assert(/ntdll_31bf3856ad364e35_10\.0\.26100\.8037_none_[0-9a-f]+\/r\/ntdll\.dll$/m.test(sxs),
+      `edition ${idx}: no serviced ntdll with r\\ in the nested WinRE`);
+  }
+});
+
 // Click an entry of the file browser by its name and wait for the next listing or extraction.
 async function browseInto(page, name) {
   const where = await page.textContent("#browse-where").catch(() => "");

@@ -331,3 +331,134 @@ fn only_top_level_members_of_a_wim_are_msu_members() {
         }
     }
 }
+
+/// The shared malformed/odd WIMs (`../shared/testdata/wim`, see its SOURCES.md), given to the
+/// WIM `.msu` opener. `None` (printed skip) without them; a panic under `CI`.
+fn shared_wims() -> Option<Vec<std::path::PathBuf>> {
+    let dir = workspace().join("../shared/testdata/wim");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} missing (required in CI)",
+            dir.display()
+        );
+        eprintln!(
+            "skipped: shared WIM test data not found at {}",
+            dir.display()
+        );
+        return None;
+    }
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// Every shared WIM given to `open_package` and to `mediaprep package`: a typed error (exit 1,
+/// never a panic's 101, never a hang) or a listing equal to wimlib's, whose members read as wimlib
+/// extracts them; each file's truncations are errors or listings too, never a panic.
+#[test]
+fn shared_malformed_wims_are_typed_errors_or_correct_listings() {
+    let Some(files) = shared_wims() else {
+        return;
+    };
+    assert!(files.len() >= 10, "{files:?}");
+    let (mut listed, mut refused) = (0, 0);
+    for path in &files {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        // The CLI in a child process: a panic would exit 101, a hang would never exit.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mediaprep"))
+            .args(["package", s(path), "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut waited = 0;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if waited >= 1200 {
+                let _ = child.kill();
+                panic!("{name}: `mediaprep package` still running after 120 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            waited += 1;
+        };
+        assert!(
+            matches!(status.code(), Some(0) | Some(1)),
+            "{name}: exit {status:?}"
+        );
+
+        let bytes = read(path);
+        let src: SharedReader = Arc::new(SliceSource::new(bytes.clone()));
+        match open_package(src, name) {
+            Ok(p) => {
+                listed += 1;
+                assert_eq!(p.container, Container::MsuWim, "{name}");
+                assert_eq!(p.kind, PackageKind::Other, "{name}");
+                let mut names: Vec<String> = p.members.iter().map(|m| m.name.clone()).collect();
+                names.sort();
+                // wimlib lists directories too; members are the files.
+                let files_only: Vec<String> = wimlib_members(path)
+                    .into_iter()
+                    .filter(|n| {
+                        p.members.iter().any(|m| &m.name == n)
+                            || !wimlib_members(path)
+                                .iter()
+                                .any(|o| o.starts_with(&format!("{n}\\")))
+                    })
+                    .collect();
+                assert_eq!(names, files_only, "{name}: members differ from wimlib's");
+                for m in &p.members {
+                    // wimlib refuses to extract a file whose data is corrupt; ours must fail too.
+                    let want = Command::new("wimlib-imagex")
+                        .args([
+                            "extract",
+                            s(path),
+                            "1",
+                            &m.name.replace('\\', "/"),
+                            "--to-stdout",
+                        ])
+                        .output()
+                        .unwrap();
+                    match p.read_member(&m.name, 1 << 20) {
+                        Ok(got) => {
+                            assert!(
+                                want.status.success(),
+                                "{name}: {} read, wimlib fails",
+                                m.name
+                            );
+                            assert_eq!(got, want.stdout, "{name}: {}", m.name);
+                        }
+                        Err(e) => {
+                            assert!(!want.status.success(), "{name}: {}: {e}", m.name);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.to_string().is_empty(), "{name}");
+            }
+        }
+        // Every truncation (a few hundred bytes apart, and the header edges): typed, no panic.
+        for len in (0..bytes.len()).step_by(97).chain([0, 8, 207, 208, 209]) {
+            let src: SharedReader =
+                Arc::new(SliceSource::new(bytes[..len.min(bytes.len())].to_vec()));
+            if let Ok(p) = open_package(src, name) {
+                for m in &p.members {
+                    let _ = p.read_member(&m.name, 1 << 20);
+                }
+            }
+        }
+    }
+    eprintln!("{listed} listed, {refused} refused of {}", files.len());
+    assert!(
+        listed > 0 && refused > 0,
+        "{listed} listed, {refused} refused"
+    );
+}

@@ -200,6 +200,17 @@ fn applied(wim: &Path, dir: &Path) -> PathBuf {
     root
 }
 
+/// A patch that must be refused: exit 1, stderr naming every `needle`, nothing left in `dir`.
+fn assert_refused(o: &std::process::Output, needles: &[&str], dir: &Path) {
+    assert_eq!(o.status.code(), Some(1), "not refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        needles.iter().all(|n| err.contains(n)),
+        "{needles:?}: {err}"
+    );
+    assert!(entries(dir).is_empty(), "left {:?}", entries(dir));
+}
+
 #[test]
 fn real_layout_safe_os_du_services_the_winre() {
     let fx = fixtures();
@@ -558,35 +569,131 @@ fn write_pass_rebuilds_what_the_cache_did_not_keep() {
     use mediaprep_core::service::{self, rebuild::RtmFinder, PatchOptions};
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
-    let cli = t.path().join("cli.wim");
+    // The f\ package (rebuilt files and their r\) and the full-file one (r\ of full files).
+    for pkg in ["safeos-du-real.cab", FULL_DU] {
+        let cli = t.path().join(format!("{pkg}.wim"));
+        ok(&patch(&fx.join("Winre.wim"), &[pkg], &cli, &[]));
+
+        let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
+        let wim = mediaprep_core::wim::Wim::open(src).unwrap();
+        let pr: SharedReader = Arc::new(FileSource::open(fx.join(pkg)).unwrap());
+        let mut pkgs = vec![mediaprep_core::package::open_package(pr, pkg).unwrap()];
+        let finder = RtmFinder::new(&wim, 1).unwrap();
+        service::manifests::decode_for_image(&mut pkgs, &finder);
+        let sel = service::select_packages(&pkgs);
+        let mut prepared = service::prepare_in(&sel, Some(&finder), &NoProgress).unwrap();
+        let p = &mut prepared.packages[0];
+        assert!(!p.reverses.is_empty(), "{pkg}: no r\\ made");
+        p.rebuilt.clear();
+        p.reverses.clear();
+        p.payloads.clear();
+        let (_, bytes) = service::patch_wim(
+            &wim,
+            &prepared,
+            &PatchOptions::default(),
+            Vec::new(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(
+            bytes == read(&cli),
+            "{pkg}: the write pass gave other bytes"
+        );
+    }
+}
+
+/// The real DU with ntdll and cmd.exe shipped as full files (issue 15 item 3): their new folders
+/// hold the file and an `r\` made by our encoder that applies back to the fixture's RTM file;
+/// the full file without an RTM base in the image (MOUNTMGR.SYS, winpeshl.exe) gets none.
+const FULL_DU: &str = "safeos-du-real-full.cab";
+
+#[test]
+fn full_file_payloads_get_an_r_delta_to_the_image_rtm() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("WinRE.wim");
+    ok(&patch(&fx.join("Winre.wim"), &[FULL_DU], &out, &[]));
+    let root = applied(&out, t.path());
+    // check_components: every digest = its manifest's, r\ exactly for the files with an RTM
+    // (ntdll.dll: current + r\ in the image; cmd.exe: the RTM folder), each applied back.
+    let comps = check_components(&root, &fx.join(BASE_1000), t.path());
+    assert_eq!(comps.len(), 4, "{comps:?}");
+    let sxs = root.join("Windows/WinSxS");
+    for (family, file, has_r) in [
+        ("ntdll", "ntdll.dll", true),
+        ("commandprompt", "cmd.exe", true),
+        ("mountmgr", "MOUNTMGR.SYS", false),
+        ("winpe-tools", "winpeshl.exe", false),
+    ] {
+        let folder = entries(&sxs)
+            .into_iter()
+            .find(|n| n.contains(family) && n.contains(NEW))
+            .unwrap();
+        assert_eq!(
+            sxs.join(&folder).join("r").join(file).is_file(),
+            has_r,
+            "{folder}\\r\\{file}"
+        );
+    }
+    // The same files as from the f\ package: the new file bytes do not depend on the form.
+    let from_f = t.path().join("f.wim");
     ok(&patch(
         &fx.join("Winre.wim"),
         &["safeos-du-real.cab"],
-        &cli,
+        &from_f,
         &[],
     ));
+    for p in ["/Windows/System32/ntdll.dll", "/Windows/System32/cmd.exe"] {
+        assert!(
+            wimlib_extract(&out, 1, p) == wimlib_extract(&from_f, 1, p),
+            "{p}"
+        );
+    }
+}
 
-    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
-    let wim = mediaprep_core::wim::Wim::open(src).unwrap();
-    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du-real.cab")).unwrap());
-    let mut pkgs = vec![mediaprep_core::package::open_package(pr, "safeos-du-real.cab").unwrap()];
-    let finder = RtmFinder::new(&wim, 1).unwrap();
-    service::manifests::decode_for_image(&mut pkgs, &finder);
-    let sel = service::select_packages(&pkgs);
-    let mut prepared = service::prepare_in(&sel, Some((&finder, 1)), &NoProgress).unwrap();
-    let p = &mut prepared.packages[0];
-    assert!(!p.rebuilt.is_empty() && !p.reverses.is_empty());
-    p.rebuilt.clear();
-    p.reverses.clear();
-    let (_, bytes) = service::patch_wim(
-        &wim,
-        &prepared,
-        &PatchOptions::default(),
-        Vec::new(),
-        &NoProgress,
-    )
-    .unwrap();
-    assert!(bytes == read(&cli));
+/// The third target (issue 15 "all three targets"): the ISO target carries the install target's
+/// install.wim, for the real DU alone and after each `.msu`'s SSU (7-Zip extracts it from the ISO
+/// byte-identical to `--target install`'s output, which wimlib verifies); the Setup target expands
+/// a Setup DU only, so it refuses a Safe OS DU by name and writes nothing.
+#[test]
+fn iso_target_services_the_real_du_and_setup_target_refuses_it() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let iso = fx.join("media-udf.iso");
+    let runs: Vec<Vec<&str>> = std::iter::once(vec!["safeos-du-real.cab"])
+        .chain(
+            REAL_MSUS
+                .iter()
+                .map(|m| vec![*m, "safeos-du-real-newbase.cab"]),
+        )
+        .collect();
+    for (k, pkgs) in runs.iter().enumerate() {
+        let dir = t.path().join(k.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        let out_iso = dir.join("new.iso");
+        ok(&patch(&iso, pkgs, &out_iso, &["--target", "iso"]));
+        let inst = dir.join("install.wim");
+        ok(&patch(&iso, pkgs, &inst, &["--target", "install"]));
+        run("wimlib-imagex", &["verify", s(&inst)]);
+        let from_iso = run_bytes("7zz", &["e", "-so", s(&out_iso), "sources/install.wim"]);
+        assert!(
+            from_iso == read(&inst),
+            "{pkgs:?}: the ISO's install.wim differs from --target install"
+        );
+    }
+    let out = t.path().join("setup");
+    std::fs::create_dir(&out).unwrap();
+    let o = patch(
+        &iso,
+        &["safeos-du-real.cab"],
+        &out.join("sources.zip"),
+        &["--target", "setup"],
+    );
+    assert_refused(
+        &o,
+        &["safeos-du-real.cab", "not a Setup Dynamic Update"],
+        &out,
+    );
 }
 
 /// A payload present only as an `r\` delta cannot be rebuilt: the package is refused, naming it.
@@ -635,13 +742,7 @@ fn reverse_only_payload_is_refused() {
         "-o",
         s(&out.join("WinRE.wim")),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("cmd.exe") && err.contains("reverse (r\\) delta"),
-        "{err}"
-    );
-    assert!(entries(&out).is_empty());
+    assert_refused(&o, &["cmd.exe", "reverse (r\\) delta"], &out);
 }
 
 /// The `.msu` fixtures carrying the real-layout SSU (`ssu-real.json`): a CAB and a WIM container.
@@ -825,4 +926,81 @@ fn gcab(dir: &Path, names: &[String], out: &Path, compress: bool) {
     }
     let st = cmd.arg(out).args(names).current_dir(dir).status().unwrap();
     assert!(st.success(), "gcab failed for {}", out.display());
+}
+
+/// Issue 15 item 5: a WinRE WIM with two images (wimlib exports of the fixture's image) takes the
+/// real DU in one run, both images rebuilt on their common RTM bases (each image applied by wimlib
+/// and checked file by file, `r\` back to RTM); when image 2's RTM cmd.exe differs (wimlib
+/// `update`), the package is refused naming the file and both images, nothing written.
+#[test]
+fn several_images_with_delta_payloads() {
+    let fx = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let multi = t.path().join("multi.wim");
+    for name in ["WinRE A", "WinRE B"] {
+        run(
+            "wimlib-imagex",
+            &["export", s(&fx.join("Winre.wim")), "1", s(&multi), name],
+        );
+    }
+    let out = t.path().join("out.wim");
+    ok(&patch(&multi, &["safeos-du-real.cab"], &out, &[]));
+    run("wimlib-imagex", &["verify", s(&out)]);
+    for idx in ["1", "2"] {
+        let dir = t.path().join(format!("image{idx}"));
+        std::fs::create_dir(&dir).unwrap();
+        let root = dir.join("applied");
+        run("wimlib-imagex", &["apply", s(&out), idx, s(&root)]);
+        let comps = check_components(&root, &fx.join(BASE_1000), &dir);
+        assert_eq!(comps.len(), 4, "image {idx}: {comps:?}");
+    }
+
+    // Image 2's RTM cmd.exe replaced by other bytes: the bases disagree.
+    let cmd_rtm = spec()["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "cmd.exe")
+        .unwrap()["folder"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = t.path().join("other-cmd.exe");
+    std::fs::write(&other, b"not the RTM cmd.exe").unwrap();
+    let mut update = Command::new("wimlib-imagex")
+        .args(["update", s(&multi), "2"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let cmd = format!("add '{}' '/Windows/WinSxS/{cmd_rtm}/cmd.exe'\n", s(&other));
+        update
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cmd.as_bytes())
+            .unwrap();
+    }
+    assert!(update.wait().unwrap().success());
+    let refused = t.path().join("refused");
+    std::fs::create_dir(&refused).unwrap();
+    let o = patch(
+        &multi,
+        &["safeos-du-real.cab"],
+        &refused.join("out.wim"),
+        &[],
+    );
+    assert_refused(
+        &o,
+        &["cmd.exe", "images 1 and 2 hold different RTM bases"],
+        &refused,
+    );
+    // Each image alone is still serviced (image 2's f\ delta does not rebuild on its base).
+    ok(&patch(
+        &multi,
+        &["safeos-du-real.cab"],
+        &refused.join("one.wim"),
+        &["--index", "1"],
+    ));
 }

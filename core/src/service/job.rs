@@ -23,7 +23,6 @@ use crate::codec::parallel::Backend;
 use crate::hash::{digest_reader, FileDigests};
 use crate::io::{OutputStore, Part, Progress, ReadAt, SharedReader, SinkCursor};
 use crate::media::{self, Node, Target};
-use crate::package::PayloadForm;
 use crate::package::{open_package, Package};
 use crate::wim::format::ResHdr;
 use crate::wim::write::{WimWriter, WriteSummary};
@@ -302,31 +301,17 @@ fn plan_winre<'p>(
     indices: Vec<u32>,
     progress: &dyn Progress,
 ) -> Result<(Prepared<'p>, PatchPlan)> {
-    let serviced_images = if indices.is_empty() {
-        wim.images().len()
+    // Payloads shipped as deltas are rebuilt once for every serviced image, on the RTM bases
+    // of all of them (which must agree, `RtmFinder::rtm`).
+    let images: Vec<u32> = if indices.is_empty() {
+        (1..=wim.images().len() as u32).collect()
     } else {
-        indices.len()
+        indices.clone()
     };
-    let base_index = indices.first().copied().unwrap_or(1);
-    let finder = RtmFinder::new(wim, base_index)?;
+    let finder = RtmFinder::over(wim, &images)?;
     let decoded = decode_for_image(packages, &finder);
     let packages: &'p [Package] = packages;
-    let mut prepared = prepare_in(
-        &select_packages(packages),
-        Some((&finder, base_index)),
-        progress,
-    )?;
-    let deltas = prepared
-        .packages
-        .iter()
-        .flat_map(|p| p.components.iter().flat_map(|c| c.files.iter()))
-        .any(|f| f.form != PayloadForm::Full);
-    if deltas && serviced_images > 1 {
-        return Err(Error::Unsupported(format!(
-            "payloads shipped as deltas are rebuilt on one image's component store, and {serviced_images} \
-             images are selected: service them one at a time (--index)"
-        )));
-    }
+    let mut prepared = prepare_in(&select_packages(packages), Some(&finder), progress)?;
     prepared.notes.extend(decoded);
     let opts = PatchOptions {
         indices,

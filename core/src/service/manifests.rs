@@ -39,9 +39,7 @@ pub fn decode_for_image(packages: &mut [Package], image: &RtmFinder) -> Vec<Stri
     let mut base: Option<Result<BaseManifest, String>> = None;
     for p in all {
         if has_undecoded(p) {
-            let b = base.get_or_insert_with(|| {
-                BaseManifest::from_tree(image.wim(), image.tree()).map_err(|e| e.to_string())
-            });
+            let b = base.get_or_insert_with(|| image_base(image));
             match b {
                 Ok(b) => {
                     if p.decode_manifests(b).is_ok() {
@@ -84,6 +82,30 @@ pub fn decode_for_image(packages: &mut [Package], image: &RtmFinder) -> Vec<Stri
         }
     }
     notes
+}
+
+/// The base of the images' newest servicing stack; with several images, every image's base must
+/// be the same bytes (their manifests are decoded once for all of them).
+fn image_base(image: &RtmFinder) -> Result<BaseManifest, String> {
+    let mut first: Option<(u32, BaseManifest)> = None;
+    for (index, tree) in image.trees() {
+        let b = BaseManifest::from_tree(image.wim(), tree).map_err(|e| e.to_string())?;
+        match &first {
+            Some((i, f)) if f.sha256_hex() != b.sha256_hex() => {
+                return Err(format!(
+                    "images {i} and {index} have different servicing stack bases (SHA-256 {} and \
+                     {}): service them one at a time (--index)",
+                    f.sha256_hex(),
+                    b.sha256_hex()
+                ))
+            }
+            Some(_) => {}
+            None => first = Some((index, b)),
+        }
+    }
+    first
+        .map(|(_, b)| b)
+        .ok_or_else(|| "no image to read the base from".to_string())
 }
 
 fn describe(b: &BaseManifest) -> String {

@@ -38,7 +38,8 @@ pub struct PreparedFile {
     pub size: u64,
     /// What the package member holds (the file, or a delta it was rebuilt from).
     pub form: PayloadForm,
-    /// The `r\` delta written next to the file (files rebuilt from `f\` only).
+    /// The `r\` delta written next to the file: files rebuilt from `f\`, and full files whose
+    /// component has an RTM base in the image.
     pub reverse: Option<ReverseDelta>,
 }
 
@@ -123,8 +124,9 @@ pub struct Prepared<'a> {
     pub packages: Vec<PreparedPackage<'a>>,
     /// Remarks from the selection.
     pub notes: Vec<String>,
-    /// The image (1-based) whose component store gave the RTM bases of `f\` deltas.
-    pub base_image: Option<u32>,
+    /// The images (1-based) whose component stores gave the RTM bases of `f\` deltas and `r\`
+    /// deltas (empty: none was looked in).
+    pub base_images: Vec<u32>,
 }
 
 impl Prepared<'_> {
@@ -155,7 +157,7 @@ pub fn prepare<'a>(sel: &Selection<'a>, progress: &dyn Progress) -> Result<Prepa
 /// not match the manifest's digest, refuses its package ([`Error::Refused`], with the hand-off).
 pub fn prepare_in<'a>(
     sel: &Selection<'a>,
-    image: Option<(&RtmFinder, u32)>,
+    image: Option<&RtmFinder>,
     progress: &dyn Progress,
 ) -> Result<Prepared<'a>> {
     if !sel.refused.is_empty() {
@@ -167,8 +169,7 @@ pub fn prepare_in<'a>(
     let mut packages = Vec::new();
     let mut budget = PAYLOAD_CACHE;
     for s in &sel.serviced {
-        let finder = image.map(|(f, _)| f);
-        match prepare_package(s, &mut budget, finder, progress) {
+        match prepare_package(s, &mut budget, image, progress) {
             Ok(p) => packages.push(p),
             Err(Error::Refused(r)) if r.packages.is_empty() => {
                 let why = r.notes.join("; ");
@@ -180,7 +181,7 @@ pub fn prepare_in<'a>(
     Ok(Prepared {
         packages,
         notes: sel.notes.clone(),
-        base_image: image.map(|(_, i)| i),
+        base_images: image.map(RtmFinder::indices).unwrap_or_default(),
     })
 }
 
@@ -320,12 +321,7 @@ fn prepare_package<'a>(
                 let (new, rev) =
                     rebuild_member(p, c, f, pf.form, pf.member, image).map_err(|e| match e {
                         Error::Cancelled => e,
-                        // A refusal of this package (the caller adds it to the selection's).
-                        e => Error::Refused(Box::new(crate::error::Refusal {
-                            packages: Vec::new(),
-                            notes: vec![format!("{label}: {e}")],
-                            script: String::new(),
-                        })),
+                        e => refusal(&label, e),
                     })?;
                 pf.sha1 = if new.is_empty() {
                     crate::wim::model::ZERO_HASH
@@ -380,6 +376,24 @@ fn prepare_package<'a>(
                 sha1
             };
             pf.size = size;
+            // A full file whose component has an RTM base in the image gets its r\ too.
+            let Some(img) = image else { continue };
+            let rev = full_reverse(p, c, f, pf.member, payloads.get(&pf.member), img).map_err(
+                |e| match e {
+                    Error::Cancelled => e,
+                    e => refusal(&label, e),
+                },
+            )?;
+            if let Some(r) = rev {
+                pf.reverse = Some(ReverseDelta {
+                    sha1: crate::hash::sha1(&r),
+                    size: r.len() as u64,
+                });
+                if r.len() as u64 <= *budget {
+                    *budget -= r.len() as u64;
+                    reverses.insert(pf.member, r);
+                }
+            }
         }
     }
     Ok(PreparedPackage {
@@ -397,6 +411,52 @@ fn prepare_package<'a>(
         rebuilt,
         reverses,
     })
+}
+
+/// A refusal of one package for `e` (the caller adds it to the selection's, with the hand-off).
+fn refusal(label: &str, e: Error) -> Error {
+    Error::Refused(Box::new(crate::error::Refusal {
+        packages: Vec::new(),
+        notes: vec![format!("{label}: {e}")],
+        script: String::new(),
+    }))
+}
+
+/// The `r\` delta for the full-file payload `f` (CAB member `member`; its bytes in `cached` when
+/// pass 1 kept them) when its component family has an RTM base in `image`: made by our encoder
+/// and applied back. `None` when there is no base (a new component or file, or a family the
+/// image holds neither at RTM nor with an `r\`), or when the component is itself the RTM version.
+/// An `r\` in the image that does not apply to its file is an error (the store is inconsistent).
+pub fn full_reverse(
+    p: &Package,
+    c: &crate::package::Component,
+    f: &crate::package::ManifestFile,
+    member: usize,
+    cached: Option<&Vec<u8>>,
+    image: &RtmFinder,
+) -> Result<Option<Vec<u8>>> {
+    if super::rebuild::is_rtm(&c.identity.version) {
+        return Ok(None);
+    }
+    let what = format!("{} of {}", f.name, c.manifest_name);
+    let rtm = match image.rtm(&c.identity.key(), &f.name) {
+        Ok(r) => r,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(Error::Invalid(format!("{what}: its RTM base: {e}"))),
+    };
+    let read;
+    let new = match cached {
+        Some(b) => b.as_slice(),
+        None => {
+            read = p.archive().read(member, MAX_REBUILT).map_err(|e| {
+                Error::Invalid(format!("{what}: the full file for its r\\ delta: {e}"))
+            })?;
+            read.as_slice()
+        }
+    };
+    reverse(new, &rtm)
+        .map(Some)
+        .map_err(|e| Error::Invalid(format!("{what}: the r\\ delta to RTM: {e}")))
 }
 
 /// Rebuild the file `f` of component `c` from its delta member (`form`, CAB member `member`) and

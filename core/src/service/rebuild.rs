@@ -21,11 +21,13 @@ use crate::{Error, Result};
 /// Largest file rebuilt from a delta (and largest base read from the image for it).
 pub const MAX_REBUILT: u64 = 512 << 20;
 
-/// The component store of the image being serviced, as it was before this run (a run never
-/// changes a family's RTM file, so later packages of the run see the same bases).
+/// The component stores of the images being serviced, as they were before this run (a run never
+/// changes a family's RTM file, so later packages of the run see the same bases). Several images
+/// (a multi-image WinRE) are serviced with one set of rebuilt files, so every image that holds a
+/// family's RTM base must hold the same bytes.
 pub struct RtmFinder<'a> {
     wim: &'a Wim,
-    tree: ImageTree,
+    trees: Vec<(u32, ImageTree)>,
 }
 
 fn u16s(s: &str) -> Vec<u16> {
@@ -40,10 +42,19 @@ pub fn is_rtm(version: &str) -> bool {
 impl<'a> RtmFinder<'a> {
     /// The finder over image `index` (1-based) of `wim`.
     pub fn new(wim: &'a Wim, index: u32) -> Result<Self> {
-        Ok(RtmFinder {
-            wim,
-            tree: wim.image_tree(index)?,
-        })
+        Self::over(wim, &[index])
+    }
+
+    /// The finder over images `indices` (1-based, at least one) of `wim`.
+    pub fn over(wim: &'a Wim, indices: &[u32]) -> Result<Self> {
+        if indices.is_empty() {
+            return Err(Error::Invalid("no image to find RTM bases in".into()));
+        }
+        let trees = indices
+            .iter()
+            .map(|&i| Ok((i, wim.image_tree(i)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RtmFinder { wim, trees })
     }
 
     /// The image file the finder reads.
@@ -51,89 +62,133 @@ impl<'a> RtmFinder<'a> {
         self.wim
     }
 
-    /// The image's tree as it was before servicing.
+    /// The first image's tree as it was before servicing.
     pub fn tree(&self) -> &ImageTree {
-        &self.tree
+        &self.trees[0].1
     }
 
-    fn read(&self, node: usize, what: &str) -> Result<Vec<u8>> {
-        let d = &self.tree.nodes[node];
-        let r = self.wim.open_data(d)?;
-        read_vec(&r, "image file", 0, r.size(), MAX_REBUILT)
-            .map_err(|e| Error::Invalid(format!("{what}: {e}")))
+    /// The images (1-based) the finder looks in, the first one first.
+    pub fn indices(&self) -> Vec<u32> {
+        self.trees.iter().map(|t| t.0).collect()
     }
 
-    fn file_in(&self, dir: usize, rel: &str) -> Option<usize> {
-        let mut cur = dir;
-        for part in rel.split(['\\', '/']).filter(|p| !p.is_empty()) {
-            cur = self.tree.child(cur, &u16s(part))?;
-        }
-        (!self.tree.nodes[cur].is_dir()).then_some(cur)
+    /// Every image's tree, with its index.
+    pub fn trees(&self) -> impl Iterator<Item = (u32, &ImageTree)> {
+        self.trees.iter().map(|(i, t)| (*i, t))
     }
 
     /// The RTM bytes of `file` (its name in the component folder) of the family `key`, or why
-    /// there is none. The `r\` delta carries the RTM file's hash, which the engine checks.
+    /// there is none. The `r\` delta carries the RTM file's hash, which the engine checks. With
+    /// several images: the base of every image that has one, which must be the same bytes (an
+    /// image without one takes the others'; the rebuilt file is checked against its manifest).
     pub fn rtm(&self, key: &IdentityKey, file: &str) -> Result<Vec<u8>> {
-        let sxs = self
-            .tree
-            .lookup(WINSXS)
-            .map_err(|_| Error::not_found("image folder", WINSXS))?;
-        let mut folders: Vec<(Version4, usize, String)> = Vec::new();
-        for &c in &self.tree.nodes[sxs].children {
-            let d = &self.tree.nodes[c];
-            if !d.is_dir() {
-                continue;
-            }
-            let name = d.name_string();
-            let Some(n) = SxsName::parse(&name) else {
-                continue;
-            };
-            if n.is_of(key) {
-                if let Some(v) = n.version4() {
-                    folders.push((v, c, name));
+        let mut found: Option<(u32, Vec<u8>)> = None;
+        let mut missing = None;
+        for (index, tree) in &self.trees {
+            match rtm_in(self.wim, tree, key, file) {
+                Ok(bytes) => match &found {
+                    Some((first, b)) if *b != bytes => {
+                        return Err(Error::Unsupported(format!(
+                            "images {first} and {index} hold different RTM bases of {file} \
+                             ({}_{}): service them one at a time (--index)",
+                            key.arch, key.name
+                        )))
+                    }
+                    Some(_) => {}
+                    None => found = Some((*index, bytes)),
+                },
+                Err(Error::NotFound { name, .. }) => {
+                    missing.get_or_insert(if self.trees.len() > 1 {
+                        format!("image {index}: {name}")
+                    } else {
+                        name
+                    });
                 }
+                Err(e) => return Err(e),
             }
         }
-        folders.sort_by_key(|f| std::cmp::Reverse(f.0));
-        for (_, dir, name) in &folders {
-            let (Some(r), Some(cur)) = (
-                self.file_in(*dir, &format!("r\\{file}")),
-                self.file_in(*dir, file),
-            ) else {
-                continue;
-            };
-            let what = format!("WinSxS\\{name}\\r\\{file}");
-            let delta = self.read(r, &what)?;
-            let current = self.read(cur, &format!("WinSxS\\{name}\\{file}"))?;
-            return apply(&current, &delta, &apply_options())
-                .map_err(|e| Error::Invalid(format!("{what} does not apply to its file: {e}")));
+        match (found, missing) {
+            (Some((_, b)), _) => Ok(b),
+            (None, m) => Err(Error::not_found("RTM base", m.unwrap_or_default())),
         }
-        for (v, dir, name) in &folders {
-            if v.0[3] == 1 {
-                if let Some(f) = self.file_in(*dir, file) {
-                    return self.read(f, &format!("WinSxS\\{name}\\{file}"));
-                }
-            }
-        }
-        Err(Error::not_found(
-            "RTM base",
-            if folders.is_empty() {
-                format!(
-                    "no RTM base: the image has no WinSxS folder of {}_{}_{}_{}",
-                    key.arch, key.name, key.token, key.culture
-                )
-            } else {
-                format!(
-                    "no RTM base: {} has neither r\\{file} nor an RTM (x.y.z.1) version",
-                    folders
-                        .iter()
-                        .map(|f| f.2.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        ))
     }
+}
+
+fn read(wim: &Wim, tree: &ImageTree, node: usize, what: &str) -> Result<Vec<u8>> {
+    let d = &tree.nodes[node];
+    let r = wim.open_data(d)?;
+    read_vec(&r, "image file", 0, r.size(), MAX_REBUILT)
+        .map_err(|e| Error::Invalid(format!("{what}: {e}")))
+}
+
+fn file_in(tree: &ImageTree, dir: usize, rel: &str) -> Option<usize> {
+    let mut cur = dir;
+    for part in rel.split(['\\', '/']).filter(|p| !p.is_empty()) {
+        cur = tree.child(cur, &u16s(part))?;
+    }
+    (!tree.nodes[cur].is_dir()).then_some(cur)
+}
+
+/// [`RtmFinder::rtm`] in one image's tree.
+fn rtm_in(wim: &Wim, tree: &ImageTree, key: &IdentityKey, file: &str) -> Result<Vec<u8>> {
+    let sxs = tree
+        .lookup(WINSXS)
+        .map_err(|_| Error::not_found("image folder", WINSXS))?;
+    let mut folders: Vec<(Version4, usize, String)> = Vec::new();
+    for &c in &tree.nodes[sxs].children {
+        let d = &tree.nodes[c];
+        if !d.is_dir() {
+            continue;
+        }
+        let name = d.name_string();
+        let Some(n) = SxsName::parse(&name) else {
+            continue;
+        };
+        if n.is_of(key) {
+            if let Some(v) = n.version4() {
+                folders.push((v, c, name));
+            }
+        }
+    }
+    folders.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, dir, name) in &folders {
+        let (Some(r), Some(cur)) = (
+            file_in(tree, *dir, &format!("r\\{file}")),
+            file_in(tree, *dir, file),
+        ) else {
+            continue;
+        };
+        let what = format!("WinSxS\\{name}\\r\\{file}");
+        let delta = read(wim, tree, r, &what)?;
+        let current = read(wim, tree, cur, &format!("WinSxS\\{name}\\{file}"))?;
+        return apply(&current, &delta, &apply_options())
+            .map_err(|e| Error::Invalid(format!("{what} does not apply to its file: {e}")));
+    }
+    for (v, dir, name) in &folders {
+        if v.0[3] == 1 {
+            if let Some(f) = file_in(tree, *dir, file) {
+                return read(wim, tree, f, &format!("WinSxS\\{name}\\{file}"));
+            }
+        }
+    }
+    Err(Error::not_found(
+        "RTM base",
+        if folders.is_empty() {
+            format!(
+                "no RTM base: the image has no WinSxS folder of {}_{}_{}_{}",
+                key.arch, key.name, key.token, key.culture
+            )
+        } else {
+            format!(
+                "no RTM base: {} has neither r\\{file} nor an RTM (x.y.z.1) version",
+                folders
+                    .iter()
+                    .map(|f| f.2.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    ))
 }
 
 fn apply_options() -> ApplyOptions {

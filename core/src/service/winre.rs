@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use sha2::{Digest, Sha256};
 
 use super::apply::{apply_packages, ChangeLog};
-use super::plan::{rebuild_member, Prepared, PreparedPackage};
+use super::plan::{full_reverse, rebuild_member, Prepared, PreparedPackage};
 use super::rebuild::RtmFinder;
 use crate::codec::Compression;
 use crate::io::{Progress, SharedReader, WriteAt};
@@ -382,18 +382,69 @@ fn add_rebuilt<W: WriteAt>(
     w: &mut WimWriter<W>,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let mut finder = None;
+    let mut finder: Option<RtmFinder> = None;
+    fn finder_for<'w>(
+        finder: &mut Option<RtmFinder<'w>>,
+        src: &'w Wim,
+        base_images: &[u32],
+    ) -> Result<()> {
+        if finder.is_none() && !base_images.is_empty() {
+            *finder = Some(RtmFinder::over(src, base_images)?);
+        }
+        Ok(())
+    }
     for (c, pc) in p.package.components.iter().zip(&p.components) {
         for (f, pf) in c.files.iter().zip(&pc.files) {
-            if pf.form == PayloadForm::Full {
-                continue;
-            }
             if progress.cancelled() {
                 return Err(Error::Cancelled);
             }
             let rev = pf
                 .reverse
                 .filter(|r| seen.contains(&r.sha1) && !w.has_blob(&r.sha1));
+            if pf.form == PayloadForm::Full {
+                // The file itself goes with the payloads; here only its r\ (see full_reverse).
+                let Some(want) = rev else { continue };
+                let again;
+                let bytes = match p.reverses.get(&pf.member) {
+                    Some(r) => r.as_slice(),
+                    None => {
+                        finder_for(&mut finder, src, &prepared.base_images)?;
+                        let img = finder.as_ref().ok_or_else(|| {
+                            Error::Invalid(format!(
+                                "{}: no image for the r\\ of {}",
+                                p.label, f.name
+                            ))
+                        })?;
+                        again = full_reverse(
+                            p.package,
+                            c,
+                            f,
+                            pf.member,
+                            p.payloads.get(&pf.member),
+                            img,
+                        )?
+                        .ok_or_else(|| {
+                            Error::Invalid(format!(
+                                "{}: the RTM base of {} is gone since pass 1",
+                                p.label, f.name
+                            ))
+                        })?;
+                        again.as_slice()
+                    }
+                };
+                let got = w.add_blob(bytes)?;
+                if got != want.sha1 {
+                    return Err(Error::DigestMismatch {
+                        what: format!(
+                            "{}: the r\\ delta of {} differs from pass 1",
+                            p.label, f.name
+                        ),
+                        expected: crate::hash::hex(&want.sha1),
+                        actual: crate::hash::hex(&got),
+                    });
+                }
+                continue;
+            }
             let new_wanted = pf.size > 0 && seen.contains(&pf.sha1) && !w.has_blob(&pf.sha1);
             if !new_wanted && rev.is_none() {
                 continue;
@@ -404,11 +455,7 @@ fn add_rebuilt<W: WriteAt>(
                     (n.as_slice(), r.map(Vec::as_slice))
                 }
                 _ => {
-                    if finder.is_none() {
-                        if let Some(i) = prepared.base_image {
-                            finder = Some(RtmFinder::new(src, i)?);
-                        }
-                    }
+                    finder_for(&mut finder, src, &prepared.base_images)?;
                     again = rebuild_member(p.package, c, f, pf.form, pf.member, finder.as_ref())?;
                     (again.0.as_slice(), again.1.as_deref())
                 }
