@@ -754,53 +754,41 @@ test("at a glance: one row per image group with status words and the needed KBs 
   }
 });
 
-test("a WinRE saved under another name (recovery-image.wim) is recognised as WinRE and gets the Safe OS DU verdicts", async () => {
-  const d = tmpDir("renamed");
-  const renamed = path.join(d, "recovery-image.wim");
-  fs.copyFileSync(fix("Winre.wim"), renamed);
-  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
-  await openFiles(page, [renamed], "#summary");
-  const rows = await glanceRows(page);
-  assert(rows.length === 1 && rows[0].role === "winre", `rows: ${JSON.stringify(rows)}`);
-  const safeos = await page.$$eval("tr.finding", (els) => els.map((e) => ({ kb: e.dataset.kb, verdict: e.dataset.verdict }))
-    .filter((f) => f.verdict !== "not-applicable"));
-  const check = JSON.parse(execFileSync(cli(), ["check", renamed, "--json", "--today", "2026-11-30"]).toString());
-  const cliSafeos = check.evaluation.findings.filter((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable");
-  assert(cliSafeos.length > 0 && cliSafeos.every((f) => safeos.some((s) => s.kb === f.kb && s.verdict === f.verdict)),
-    "the Safe OS DU verdicts of the renamed WinRE differ from the CLI's");
-  assert(rows[0].kbs.some((kb) => cliSafeos.some((f) => f.kb === kb && f.verdict === "applies")), "no Safe OS DU linked for the renamed WinRE");
-  await page.close();
-});
+// Open fixture `name` saved as `as` alone in a fresh page; the summary rows and `mediaprep check` of it.
+async function openRenamed(page, name, as) {
+  const file = path.join(tmpDir("renamed"), as);
+  fs.copyFileSync(fix(name), file);
+  await page.goto(`${BASE}?today=2026-11-30`);
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  await openFiles(page, [file], "#summary");
+  const check = JSON.parse(execFileSync(cli(), ["check", file, "--json", "--today", "2026-11-30"]).toString());
+  return { rows: await glanceRows(page), check };
+}
 
-test("WinRE by content: a WinRE with its XML type fields and name stripped, saved under another name, gets the CLI's Safe OS DU verdicts; a boot.wim saved as another name is no WinRE", async () => {
-  const d = tmpDir("by-content");
-  const stripped = path.join(d, "old-recovery-backup.wim");
-  fs.copyFileSync(fix("backup-image.wim"), stripped);
-  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
-  await openFiles(page, [stripped], "#summary");
-  let rows = await glanceRows(page);
-  assert(rows.length === 1 && rows[0].role === "winre", `stripped WinRE rows: ${JSON.stringify(rows)}`);
+// The page shows every Safe OS DU verdict the CLI gives (not "not applicable"), and no other one.
+async function assertSafeosAsCli(page, check, rows, what) {
   const shown = await page.$$eval("tr.finding", (els) => els.map((e) => ({ kb: e.dataset.kb, verdict: e.dataset.verdict })));
-  const check = JSON.parse(execFileSync(cli(), ["check", stripped, "--json", "--today", "2026-11-30"]).toString());
-  assert(check.inspection.wims[0].images[0].role === "winre", "the CLI does not take it for WinRE");
   const cliSafeos = check.evaluation.findings.filter((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable");
   const pageSafeos = shown.filter((f) => cliSafeos.some((c) => c.kb === f.kb));
   assert(cliSafeos.length > 0 && cliSafeos.every((f) => pageSafeos.some((s) => s.kb === f.kb))
     && pageSafeos.every((s) => cliSafeos.some((f) => s.kb === f.kb && s.verdict === f.verdict)),
-    `Safe OS DU verdicts differ: page ${JSON.stringify(pageSafeos)}, CLI ${JSON.stringify(cliSafeos.map((f) => [f.kb, f.verdict]))}`);
-  const recs = [...new Set(check.evaluation.recommendations.map((r) => r.kb))].sort();
-  assert(JSON.stringify(rows[0].kbs.slice().sort()) === JSON.stringify(recs), `links ${rows[0].kbs} vs CLI ${recs}`);
-  assert(cliSafeos.some((f) => f.verdict === "applies" && rows[0].kbs.includes(f.kb)), "no Safe OS DU linked");
-  assert((await page.textContent("#glance-patch")) === "Patch WinRE", "primary action");
+    `${what}: Safe OS DU verdicts differ: page ${JSON.stringify(pageSafeos)}, CLI ${JSON.stringify(cliSafeos.map((f) => [f.kb, f.verdict]))}`);
+  assert(cliSafeos.some((f) => f.verdict === "applies" && rows[0].kbs.includes(f.kb)), `${what}: no Safe OS DU linked`);
+}
 
-  const renamedBoot = path.join(d, "pe-and-setup.wim");
-  fs.copyFileSync(fix("winpe-setup.wim"), renamedBoot);
-  await page.goto(`${BASE}?today=2026-11-30`);
-  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
-  await openFiles(page, [renamedBoot], "#summary");
-  rows = await glanceRows(page);
+test("a WinRE under another name is WinRE and gets the CLI's Safe OS DU verdicts: as recovery-image.wim, and with its XML type fields and name stripped (by content); a boot.wim under another name is no WinRE", async () => {
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  for (const [name, as] of [["Winre.wim", "recovery-image.wim"], ["backup-image.wim", "old-recovery-backup.wim"]]) {
+    const { rows, check } = await openRenamed(page, name, as);
+    assert(rows.length === 1 && rows[0].role === "winre", `${as} rows: ${JSON.stringify(rows)}`);
+    assert(check.inspection.wims[0].images[0].role === "winre", `${as}: the CLI does not take it for WinRE`);
+    await assertSafeosAsCli(page, check, rows, as);
+    const recs = [...new Set(check.evaluation.recommendations.map((r) => r.kb))].sort();
+    assert(JSON.stringify(rows[0].kbs.slice().sort()) === JSON.stringify(recs), `${as}: links ${rows[0].kbs} vs CLI ${recs}`);
+    assert((await page.textContent("#glance-patch")) === "Patch WinRE", `${as}: primary action`);
+  }
+  const { rows, check: bootCheck } = await openRenamed(page, "winpe-setup.wim", "pe-and-setup.wim");
   assert(rows.length > 0 && rows.every((r) => r.role === "boot"), `renamed boot.wim rows: ${JSON.stringify(rows)}`);
-  const bootCheck = JSON.parse(execFileSync(cli(), ["check", renamedBoot, "--json", "--today", "2026-11-30"]).toString());
   const bootRecs = [...new Set(bootCheck.evaluation.recommendations.map((r) => r.kb))].sort();
   assert(JSON.stringify([...new Set(rows.flatMap((r) => r.kbs))].sort()) === JSON.stringify(bootRecs), `links vs CLI ${bootRecs}`);
   assert(!bootCheck.evaluation.findings.some((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable"), "Safe OS DU for a boot image");
