@@ -676,11 +676,17 @@ async function inFirstScreen(page, selector) {
     return r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth && r.height > 0; });
 }
 
-test("at a glance: one row per image group with status words and the needed KBs (as `mediaprep check`), packages, one action; all in the first screen at 1366×768 and 414×896", async () => {
+// Every fixture ISO (by glob), and at the laptop size also a lone WinRE, install.wim and install.esd.
+const FIXTURE_ISOS = fs.readdirSync(FIX).filter((n) => n.toLowerCase().endsWith(".iso")).sort();
+const LONE_WIMS = ["Winre.wim", "install.wim", "install.esd"];
+
+test("at a glance: one row per image group with status words and the needed KBs (as `mediaprep check`), packages, one action; every row and the action in the first screen at 1366×768 (sample, every fixture ISO, a lone WinRE / install.wim / install.esd) and 414×896 (sample, ISOs)", async () => {
+  assert(FIXTURE_ISOS.length >= 3, `fixture ISOs: ${FIXTURE_ISOS}`);
   for (const [width, height] of [[1366, 768], [414, 896]]) {
     const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
     await page.setViewportSize({ width, height });
-    const inputs = [["sample", null], ...["media-udf.iso", "media-esd.iso", "media-msft.iso"].map((i) => [i, fix(i)])];
+    const files = width > 1000 ? [...FIXTURE_ISOS, ...LONE_WIMS] : FIXTURE_ISOS;
+    const inputs = [["sample", null], ...files.map((i) => [i, fix(i)])];
     for (const [name, iso] of inputs) {
       await page.goto(`${BASE}?today=2026-11-30`);
       await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
@@ -714,9 +720,15 @@ test("at a glance: one row per image group with status words and the needed KBs 
       assert(rows.some((r) => r.role === "winre"), `${name}: no WinRE row`);
       assert((await page.getAttribute(".glance-package[data-file='safeos-du.cab']", "data-status")) === "ok", `${name}: package not verified for this media`);
       assert(!(await page.$eval("#glance-patch", (b) => b.disabled)), `${name}: action disabled with a verified package`);
-      assert((await page.textContent("#glance-patch")) === "Patch WinRE", `${name}: primary action`);
-      for (const sel of ["#summary-title", "li.glance-row:last-child", "#glance-patch"]) {
+      // A lone install.wim/.esd leads to patching install.wim (decisions.md 28); the rest to WinRE.
+      const action = /^install\.(wim|esd)$/.test(name) ? "Patch install.wim" : "Patch WinRE";
+      assert((await page.textContent("#glance-patch")) === action, `${name}: primary action`);
+      for (const sel of ["#summary-title", "#glance-patch"]) {
         assert(await inFirstScreen(page, sel), `${name} at ${width}×${height}: ${sel} is not in the first screen`);
+      }
+      for (let i = 1; i <= rows.length; i++) {
+        const sel = `li.glance-row:nth-child(${i}) .glance-head`;
+        assert(await inFirstScreen(page, sel), `${name} at ${width}×${height}: status row ${i} is not in the first screen`);
       }
       // Details are one click away and keyboard accessible; the superseded rows are folded.
       const details = page.locator("li.glance-row[data-role='winre'] details.glance-details").first();
@@ -729,27 +741,58 @@ test("at a glance: one row per image group with status words and the needed KBs 
       }
       await page.keyboard.press("Enter");
       await page.screenshot({ path: path.join(OUT, `25-glance-${name}-${width}x${height}.png`) });
+      if (name === "install.wim") {
+        // The action patches install.wim: every edition carries the patched WinRE.
+        await page.click("#glance-patch");
+        await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+        if (await page.$("#error")) throw new Error(`${name}: ${await page.textContent("#error")}`);
+        assert((await page.locator(".patch-edition").count()) === 3, `${name}: editions in the result`);
+      }
     }
     assert(page.errors.length === 0, `page errors: ${page.errors}`);
     await page.close();
   }
 });
 
-test("a WinRE saved under another name (recovery-image.wim) is recognised as WinRE and gets the Safe OS DU verdicts", async () => {
-  const d = tmpDir("renamed");
-  const renamed = path.join(d, "recovery-image.wim");
-  fs.copyFileSync(fix("Winre.wim"), renamed);
-  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
-  await openFiles(page, [renamed], "#summary");
-  const rows = await glanceRows(page);
-  assert(rows.length === 1 && rows[0].role === "winre", `rows: ${JSON.stringify(rows)}`);
-  const safeos = await page.$$eval("tr.finding", (els) => els.map((e) => ({ kb: e.dataset.kb, verdict: e.dataset.verdict }))
-    .filter((f) => f.verdict !== "not-applicable"));
-  const check = JSON.parse(execFileSync(cli(), ["check", renamed, "--json", "--today", "2026-11-30"]).toString());
+// Open fixture `name` saved as `as` alone in a fresh page; the summary rows and `mediaprep check` of it.
+async function openRenamed(page, name, as) {
+  const file = path.join(tmpDir("renamed"), as);
+  fs.copyFileSync(fix(name), file);
+  await page.goto(`${BASE}?today=2026-11-30`);
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  await openFiles(page, [file], "#summary");
+  const check = JSON.parse(execFileSync(cli(), ["check", file, "--json", "--today", "2026-11-30"]).toString());
+  return { rows: await glanceRows(page), check };
+}
+
+// The page shows every Safe OS DU verdict the CLI gives (not "not applicable"), and no other one.
+async function assertSafeosAsCli(page, check, rows, what) {
+  const shown = await page.$$eval("tr.finding", (els) => els.map((e) => ({ kb: e.dataset.kb, verdict: e.dataset.verdict })));
   const cliSafeos = check.evaluation.findings.filter((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable");
-  assert(cliSafeos.length > 0 && cliSafeos.every((f) => safeos.some((s) => s.kb === f.kb && s.verdict === f.verdict)),
-    "the Safe OS DU verdicts of the renamed WinRE differ from the CLI's");
-  assert(rows[0].kbs.some((kb) => cliSafeos.some((f) => f.kb === kb && f.verdict === "applies")), "no Safe OS DU linked for the renamed WinRE");
+  const pageSafeos = shown.filter((f) => cliSafeos.some((c) => c.kb === f.kb));
+  assert(cliSafeos.length > 0 && cliSafeos.every((f) => pageSafeos.some((s) => s.kb === f.kb))
+    && pageSafeos.every((s) => cliSafeos.some((f) => s.kb === f.kb && s.verdict === f.verdict)),
+    `${what}: Safe OS DU verdicts differ: page ${JSON.stringify(pageSafeos)}, CLI ${JSON.stringify(cliSafeos.map((f) => [f.kb, f.verdict]))}`);
+  assert(cliSafeos.some((f) => f.verdict === "applies" && rows[0].kbs.includes(f.kb)), `${what}: no Safe OS DU linked`);
+}
+
+test("a WinRE under another name is WinRE and gets the CLI's Safe OS DU verdicts: as recovery-image.wim, and with its XML type fields and name stripped (by content); a boot.wim under another name is no WinRE", async () => {
+  const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+  for (const [name, as] of [["Winre.wim", "recovery-image.wim"], ["backup-image.wim", "old-recovery-backup.wim"]]) {
+    const { rows, check } = await openRenamed(page, name, as);
+    assert(rows.length === 1 && rows[0].role === "winre", `${as} rows: ${JSON.stringify(rows)}`);
+    assert(check.inspection.wims[0].images[0].role === "winre", `${as}: the CLI does not take it for WinRE`);
+    await assertSafeosAsCli(page, check, rows, as);
+    const recs = [...new Set(check.evaluation.recommendations.map((r) => r.kb))].sort();
+    assert(JSON.stringify(rows[0].kbs.slice().sort()) === JSON.stringify(recs), `${as}: links ${rows[0].kbs} vs CLI ${recs}`);
+    assert((await page.textContent("#glance-patch")) === "Patch WinRE", `${as}: primary action`);
+  }
+  const { rows, check: bootCheck } = await openRenamed(page, "winpe-setup.wim", "pe-and-setup.wim");
+  assert(rows.length > 0 && rows.every((r) => r.role === "boot"), `renamed boot.wim rows: ${JSON.stringify(rows)}`);
+  const bootRecs = [...new Set(bootCheck.evaluation.recommendations.map((r) => r.kb))].sort();
+  assert(JSON.stringify([...new Set(rows.flatMap((r) => r.kbs))].sort()) === JSON.stringify(bootRecs), `links vs CLI ${bootRecs}`);
+  assert(!bootCheck.evaluation.findings.some((f) => f.kind === "safeos-du" && f.verdict !== "not-applicable"), "Safe OS DU for a boot image");
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
   await page.close();
 });
 
@@ -775,6 +818,45 @@ test("accessibility: axe-core reports no serious or critical violation on the st
   v = await seriousA11y(page);
   assert(v.length === 0, `sample summary: ${JSON.stringify(v, null, 1)}`);
   await page.close();
+});
+
+test("accessibility: no serious or critical axe-core violation on the package view, the patch result, the file browser and an error, in the light and the dark colour scheme", async () => {
+  for (const scheme of ["light", "dark"]) {
+    const page = await openApp(undefined, `${BASE}?today=2026-11-30`);
+    // prefers-color-scheme through DevTools (Emulation.setEmulatedMedia).
+    await page.emulateMedia({ colorScheme: scheme });
+    assert(await page.evaluate((s) => matchMedia(`(prefers-color-scheme: ${s})`).matches, scheme), `${scheme} not emulated`);
+    const check = async (what) => {
+      await page.$$eval("details", (ds) => ds.forEach((d) => { d.open = true; }));
+      const v = await seriousA11y(page);
+      assert(v.length === 0, `${what} (${scheme}): ${JSON.stringify(v, null, 1)}`);
+      await page.screenshot({ path: path.join(OUT, `26-a11y-${what.replace(/\W+/g, "-")}-${scheme}.png`), fullPage: true });
+    };
+    // The summary with a WinRE and its package; then the package view; then the patch result.
+    await openFiles(page, [fix("Winre.wim"), fix("safeos-du.cab")], ".package-view");
+    await page.waitForFunction(() => !document.querySelector("#job"), null, { timeout: 120000 });
+    await check("summary and package view");
+    await page.click("#glance-patch");
+    await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+    if (await page.$("#error")) throw new Error(`patch failed: ${await page.textContent("#error")}`);
+    await check("patch result");
+    // The file browser inside an ISO's install.wim.
+    await page.goto(`${BASE}?today=2026-11-30`);
+    await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+    await openFiles(page, [fix("media-udf.iso")], "#media-view");
+    await page.click("#browse-open");
+    await page.waitForSelector(".browse-entry");
+    await browseInto(page, "sources");
+    await check("file browser");
+    // An error in plain words.
+    const junk = path.join(tmpDir("a11y"), "damaged.iso");
+    fs.writeFileSync(junk, crypto.randomBytes(64 * 1024));
+    await chooseFiles(page, [junk]);
+    await page.waitForSelector("#error", { timeout: 60000 });
+    await check("error");
+    assert(page.errors.length === 0, `page errors: ${page.errors}`);
+    await page.close();
+  }
 });
 
 test("split WIM set: a set with a part missing says which in plain words; all five .swm parts chosen at once show wimlib's editions", async () => {

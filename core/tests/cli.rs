@@ -522,3 +522,87 @@ fn catalog_export_loads_back_and_bad_files_name_the_field() {
         }
     }
 }
+
+/// A WinRE whose XML type fields and name are stripped is WinRE by its tree, so `check` gives it
+/// the Safe OS DU verdicts (and recommends the one that applies to either side); a boot.wim saved as winpe-setup.wim stays a
+/// boot image (LCU verdicts, no Safe OS DU). Issue #18.
+#[test]
+fn check_gives_roles_by_content_for_a_stripped_winre_and_a_renamed_boot_wim() {
+    let fx = fixtures();
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&stdout_ok(&mediaprep(args))).unwrap()
+    };
+    let stripped = fx.join("backup-image.wim");
+    let stripped = stripped.to_str().unwrap();
+    let inspect = json(&["inspect", "--json", stripped]);
+    let img = &inspect["wims"][0]["images"][0];
+    assert_eq!(img["installation_type"], serde_json::Value::Null);
+    assert_eq!(img["role"], "winre");
+    assert_eq!(img["pe_content"], "recovery");
+    let check = json(&["check", "--json", "--today", "2026-11-30", stripped]);
+    let safeos: Vec<&serde_json::Value> = check["evaluation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "safeos-du" && f["verdict"] != "not-applicable")
+        .collect();
+    assert!(
+        safeos.iter().any(|f| f["verdict"] == "applies"),
+        "{safeos:#?}"
+    );
+    assert!(check["evaluation"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["kind"] == "safeos-du" && r["target"] == "winre"));
+
+    // The stripped XML no longer names EDITIONID, the only client/server hint a lone WinRE has:
+    // the Safe OS DUs of one side only cannot be decided, and say why.
+    for f in safeos.iter().filter(|f| f["verdict"] == "unknown") {
+        let why = f["reasons"][0].as_str().unwrap();
+        assert!(why.contains("both client and server releases"), "{why}");
+    }
+
+    let renamed = fx.join("winpe-setup.wim");
+    let check = json(&[
+        "check",
+        "--json",
+        "--today",
+        "2026-11-30",
+        renamed.to_str().unwrap(),
+    ]);
+    let images = check["inspection"]["wims"][0]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert!(images.iter().all(|i| i["role"] == "boot"), "{images:#?}");
+    let findings = check["evaluation"]["findings"].as_array().unwrap();
+    assert!(findings
+        .iter()
+        .filter(|f| f["kind"] == "safeos-du")
+        .all(|f| f["verdict"] == "not-applicable"));
+    assert!(findings
+        .iter()
+        .any(|f| f["kind"] == "lcu" && f["verdict"] == "applies"));
+    // As the genuine boot.wim's verdicts, image for image.
+    let boot = json(&[
+        "check",
+        "--json",
+        "--today",
+        "2026-11-30",
+        fx.join("boot.wim").to_str().unwrap(),
+    ]);
+    let key = |v: &serde_json::Value| -> Vec<(u64, String, String)> {
+        v["evaluation"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["image"].as_u64().unwrap(),
+                    f["kb"].as_str().unwrap().to_string(),
+                    f["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&check), key(&boot));
+}

@@ -215,6 +215,8 @@ fn inspection_json_conforms_to_the_documented_schema() {
         "Winre-stale.wim",
         "Winre-norecords.wim",
         "Winre-fileonly.wim",
+        "backup-image.wim",
+        "winpe-setup.wim",
     ]
     .iter()
     .map(|n| vec![fx.join(n)])
@@ -241,4 +243,92 @@ fn inspection_json_conforms_to_the_documented_schema() {
     v["wims"][0]["images"][0]["surprise"] = serde_json::json!(1);
     v["container"] = serde_json::json!("zip");
     assert_eq!(schema::violations(&schema, &v).len(), 2);
+}
+
+/// What each image is (issue #18): the XML, the name, the file name (boot.wim) and, where they
+/// leave it open, the tree. wimlib shows what the fixtures hold; the roles follow from that.
+#[test]
+fn image_roles_come_from_what_the_images_hold() {
+    use mediaprep_core::catalog::ImageRole;
+    use mediaprep_core::media::PeContent;
+    let fx = fixtures();
+    let roles = |name: &str| -> Vec<(ImageRole, Option<PeContent>, bool)> {
+        let rep = media::inspect(open(&fx.join(name)), &NoProgress).unwrap();
+        let mut v = Vec::new();
+        for w in &rep.wims {
+            for i in &w.images {
+                v.push((i.role, i.pe_content, i.version_signals.is_some()));
+            }
+            for re in &w.winre {
+                for i in &re.wim.images {
+                    v.push((i.role, i.pe_content, i.version_signals.is_some()));
+                }
+            }
+        }
+        // The facts the verdicts are computed from carry the same roles, in the same order.
+        let facts: Vec<ImageRole> = media::image_facts(&rep).iter().map(|f| f.role).collect();
+        assert_eq!(facts, v.iter().map(|r| r.0).collect::<Vec<_>>(), "{name}");
+        v
+    };
+    let has = |name: &str, idx: u32, path: &str| {
+        wimlib_dir(&fx.join(name), idx)
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(path))
+    };
+
+    // The WinRE with its XML type fields and name stripped: only its tree says WinRE.
+    let info = info_images(&wimlib_info(&fx.join("backup-image.wim")));
+    assert_eq!(field(&info[0], "Name"), Some("Backup image"));
+    assert_eq!(field(&info[0], "Edition ID"), None, "{info:?}");
+    assert_eq!(field(&info[0], "Installation Type"), None, "{info:?}");
+    assert!(has("backup-image.wim", 1, "/Windows/System32/winpeshl.exe"));
+    assert!(has("backup-image.wim", 1, "/sources/recovery"));
+    assert!(!has("backup-image.wim", 1, "/sources/setup.exe"));
+    assert_eq!(
+        roles("backup-image.wim"),
+        [(ImageRole::Winre, Some(PeContent::Recovery), true)]
+    );
+
+    // A boot.wim saved under another name: WinPE (no sources\recovery) and Setup.
+    assert!(has("winpe-setup.wim", 1, "/Windows/System32/winpeshl.exe"));
+    assert!(!has("winpe-setup.wim", 1, "/sources/recovery"));
+    assert!(has("winpe-setup.wim", 2, "/sources/setup.exe"));
+    assert!(has("winpe-setup.wim", 2, "/sources/recovery"));
+    assert_eq!(
+        roles("winpe-setup.wim"),
+        [
+            (ImageRole::Boot, Some(PeContent::PlainPe), true),
+            (ImageRole::Boot, Some(PeContent::Setup), true),
+        ]
+    );
+
+    // Unchanged: boot.wim by its name, install editions never decoded for this (their XML says
+    // Client), the nested WinRE and a lone Winre.wim.
+    let boot = roles("boot.wim");
+    assert!(
+        boot.iter().all(|r| r.0 == ImageRole::Boot && r.2),
+        "{boot:?}"
+    );
+    let install = roles("install.wim");
+    assert_eq!(install.len(), 4);
+    assert!(install[..3]
+        .iter()
+        .all(|r| *r == (ImageRole::Install, None, false)));
+    assert_eq!(
+        install[3],
+        (ImageRole::Winre, Some(PeContent::Recovery), true)
+    );
+    assert_eq!(roles("Winre.wim")[0].0, ImageRole::Winre);
+    let esd = roles("media-esd.iso");
+    assert_eq!(
+        esd.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [
+            ImageRole::Install,
+            ImageRole::Install,
+            ImageRole::Install,
+            ImageRole::Winre,
+            ImageRole::Boot,
+            ImageRole::Boot
+        ]
+    );
 }

@@ -379,7 +379,7 @@ impl State {
     }
 
     /// Size of the WinRE image for the partition check: the first one nested in an install
-    /// image, or the opened file itself when it is a lone WindowsPE WIM that is not boot.wim.
+    /// image, or the opened file itself when its images are WinRE (the inspection's `role`).
     fn winre_size(&self) -> Option<u64> {
         let i = self.media.as_ref()?.get("inspection")?;
         let wims = list(i, "wims");
@@ -391,7 +391,7 @@ impl State {
             && num(&wims[0], "boot_index") == Some(0)
             && list(&wims[0], "images")
                 .iter()
-                .all(|img| text(img, "installation_type") == "WindowsPE");
+                .all(|img| text(img, "role") == "winre");
         lone_pe.then(|| num(i, "size")).flatten()
     }
 }

@@ -1,8 +1,10 @@
 //! The inspection report: what is inside the media, down to the WinRE nested in install.wim.
 //! Schema: docs/schema/inspection.md.
 
+use super::role::{needs_content, pe_content, role_of, xml_says_pe, PeContent};
 use super::version::{version_signals, VersionReport};
 use super::{open_files, open_node, Node};
+use crate::catalog::ImageRole;
 use crate::io::{Progress, ReadAt, SharedReader};
 use crate::iso::IsoImage;
 use crate::wim::Wim;
@@ -109,6 +111,12 @@ pub struct ImageReport {
     pub file_count: Option<u64>,
     /// TOTALBYTES.
     pub total_bytes: Option<u64>,
+    /// What the image's tree says it is; read only when its XML says Windows PE or nothing
+    /// (`media::role`), else `None`.
+    pub pe_content: Option<PeContent>,
+    /// What the image is (WinRE, install edition, boot image), from the XML, its name, the
+    /// file's name (boot.wim) and its content: the role the applicability engine uses.
+    pub role: ImageRole,
     /// Version signals (WinRE/WinPE images).
     pub version_signals: Option<VersionReport>,
 }
@@ -126,14 +134,6 @@ pub struct WinreReport {
     pub shared_by: Vec<u32>,
     /// The WinRE WIM itself.
     pub wim: Box<WimReport>,
-}
-
-fn is_pe(info: &crate::wim::ImageInfo) -> bool {
-    let pe = |s: &Option<String>| {
-        s.as_deref()
-            .is_some_and(|v| v.eq_ignore_ascii_case("WindowsPE"))
-    };
-    pe(&info.installation_type) || pe(&info.edition)
 }
 
 /// Describe one WIM; `nested` allows one more level of WinRE search.
@@ -158,10 +158,17 @@ pub fn inspect_wim(
             return Err(crate::Error::Cancelled);
         }
         let mut version_report = None;
-        let want_tree = nested || is_pe(info);
-        if want_tree {
+        let mut content = None;
+        // The top level reads every tree anyway (the nested WinRE search); below it, only the
+        // images whose XML leaves open what they are (`needs_content`) are decoded.
+        let want_content = needs_content(info);
+        if nested || want_content {
             let tree = wim.image_tree(info.index)?;
-            if is_pe(info) {
+            if want_content {
+                content = Some(pe_content(&tree));
+            }
+            let pe = xml_says_pe(info) || content.is_some_and(|c| c != PeContent::NotPe);
+            if pe {
                 version_report = Some(version_signals(wim, info, &tree));
             }
             if nested {
@@ -175,7 +182,11 @@ pub fn inspect_wim(
                             let size = reader.size();
                             let inner = Wim::open(reader)?;
                             let p = format!("{path} → {}:{}", info.index, tree.path_of(n));
-                            let rep = inspect_wim(&inner, &p, false, progress)?;
+                            let mut rep = inspect_wim(&inner, &p, false, progress)?;
+                            // Whatever its images say, the file at this path is the WinRE.
+                            for img in &mut rep.images {
+                                img.role = ImageRole::Winre;
+                            }
                             winre.push(WinreReport {
                                 path: tree.path_of(n),
                                 size,
@@ -188,7 +199,7 @@ pub fn inspect_wim(
                 }
             }
         }
-        images.push(ImageReport {
+        let mut report = ImageReport {
             index: info.index,
             name: info.name.clone(),
             edition: info.edition.clone().or_else(|| info.flags.clone()),
@@ -204,8 +215,12 @@ pub fn inspect_wim(
             dir_count: info.dir_count,
             file_count: info.file_count,
             total_bytes: info.total_bytes,
+            pe_content: content,
+            role: ImageRole::Install,
             version_signals: version_report,
-        });
+        };
+        report.role = role_of(path, &report);
+        images.push(report);
         progress.update("inspect", i as u64 + 1, total);
     }
     Ok(WimReport {

@@ -6,12 +6,14 @@
 
 mod facts;
 mod inspect;
+mod role;
 mod version;
 
 pub use facts::image_facts;
 pub use inspect::{
     inspect, inspect_wim, ImageReport, Inspection, IsoLayout, IsoReport, WimReport, WinreReport,
 };
+pub use role::PeContent;
 pub use version::{version_signals, VersionReport};
 
 use crate::io::{ReadAt, SharedReader};

@@ -32,7 +32,7 @@ pub struct Image {
     pub pos: usize,
     /// The evaluation's label.
     pub label: String,
-    /// Role, as the core's facts decide it (boot.wim by path, WindowsPE = WinRE).
+    /// Role, as the core decides it (the inspection's `role`).
     pub role: Role,
     /// The WIM it is in (a nested WinRE: "Winre.wim in PATH").
     pub wim: String,
@@ -115,20 +115,12 @@ pub fn images(inspection: &Value) -> Vec<Image> {
     for w in list(inspection, "wims") {
         let path = text(w, "path");
         for img in list(w, "images") {
-            // As the core's facts decide it (media::facts): WindowsPE by either XML field, or
-            // the recovery environment's name; boot.wim by its path.
-            let pe = ["installation_type", "edition"]
-                .iter()
-                .any(|k| text(img, k).eq_ignore_ascii_case("WindowsPE"))
-                || text(img, "name")
-                    .to_ascii_lowercase()
-                    .contains("windows recovery environment");
-            let role = if path.to_ascii_lowercase().ends_with("boot.wim") {
-                Role::Boot
-            } else if pe {
-                Role::Winre
-            } else {
-                Role::Install
+            // The core decides (media::role: XML, name, boot.wim by file name, the tree's
+            // winpeshl.exe / sources\setup.exe / sources\recovery) and sends it with the image.
+            let role = match text(img, "role").as_str() {
+                "winre" => Role::Winre,
+                "boot" => Role::Boot,
+                _ => Role::Install,
             };
             out.push(image_of(w, img, &path, role));
         }
@@ -327,6 +319,40 @@ pub fn package_status(pkg: &Value, media: &[Image]) -> (&'static str, String) {
     }
 }
 
+/// The one primary action: its target, the editions it takes and its words; `None` when the
+/// media has no WinRE. A lone install.wim / install.esd / .swm set (no ISO) whose only WinRE is
+/// the one its editions carry leads to "Patch install.wim" (those editions, with the patched WinRE
+/// inside: what one deploys from such a file); anything else with a WinRE to "Patch WinRE"
+/// (docs/decisions.md 28).
+pub fn primary_action(
+    inspection: &Value,
+    media: &[Image],
+) -> Option<(PatchTarget, Vec<u32>, &'static str)> {
+    if !media.iter().any(|i| i.role == Role::Winre) {
+        return None;
+    }
+    let own_winre = media
+        .iter()
+        .any(|i| i.role == Role::Winre && i.carried_by.is_empty());
+    let wims = list(inspection, "wims");
+    if text(inspection, "container") != "iso" && !own_winre && wims.len() == 1 {
+        if let [re] = list(&wims[0], "winre") {
+            let carried: Vec<u32> = list(re, "shared_by")
+                .iter()
+                .filter_map(|i| i.as_u64().and_then(|i| u32::try_from(i).ok()))
+                .collect();
+            // Every edition: an empty selection, as the patch panel sends it.
+            let editions = if carried.len() == list(&wims[0], "images").len() {
+                Vec::new()
+            } else {
+                carried
+            };
+            return Some((PatchTarget::Install, editions, "Patch install.wim"));
+        }
+    }
+    Some((PatchTarget::Winre, Vec::new(), "Patch WinRE"))
+}
+
 /// Props of [`Summary`].
 #[derive(Properties, PartialEq)]
 pub struct SummaryProps {
@@ -364,8 +390,9 @@ pub fn summary(props: &SummaryProps) -> Html {
         })
         .collect();
     let winre = rows.iter().find(|r| r.role == Role::Winre);
+    let action = primary_action(&props.inspection, &media);
     let usable = pkgs.iter().any(|(_, class, _)| *class == "ok");
-    let why_not = if winre.is_none() {
+    let why_not = if action.is_none() {
         Some("This media has no WinRE image to patch.".to_string())
     } else if props.busy {
         Some("A job is running.".to_string())
@@ -395,9 +422,11 @@ pub fn summary(props: &SummaryProps) -> Html {
             )
         })
     };
+    let (target, editions, words) =
+        action.unwrap_or((PatchTarget::Winre, Vec::new(), "Patch WinRE"));
     let on_primary = {
         let cb = props.on_patch.clone();
-        Callback::from(move |_: MouseEvent| cb.emit((PatchTarget::Winre, Vec::new())))
+        Callback::from(move |_: MouseEvent| cb.emit((target, editions.clone())))
     };
     html! {
         <section class="card summary" id="summary" aria-labelledby="summary-title">
@@ -456,7 +485,7 @@ pub fn summary(props: &SummaryProps) -> Html {
             }
             <div class="glance-action row">
                 <button id="glance-patch" onclick={on_primary} disabled={why_not.is_some()}
-                    aria-describedby={why_not.as_ref().map(|_| "glance-why")}>{"Patch WinRE"}</button>
+                    aria-describedby={why_not.as_ref().map(|_| "glance-why")}>{ words }</button>
                 if let Some(w) = &why_not {
                     <span class="muted" id="glance-why">{ w.clone() }</span>
                 }
@@ -471,8 +500,13 @@ mod tests {
 
     fn inspection() -> Value {
         let img = |i: u64, name: &str, t: &str, v: &str| {
+            let role = match t {
+                "WindowsPE" if name == "PE" => "boot",
+                "WindowsPE" => "winre",
+                _ => "install",
+            };
             serde_json::json!({"index": i, "name": name, "installation_type": t, "arch": "x64",
-                "version": v, "version_signals": null})
+                "version": v, "version_signals": null, "role": role})
         };
         serde_json::json!({"container": "iso", "wims": [
             {"path": "/sources/install.wim", "images": [
@@ -517,6 +551,39 @@ mod tests {
             matches!(&r[3].status, Status::CannotTell(w) if w.contains("KB4") && w.contains("because"))
         );
         assert_eq!(status_words(&Status::Needs(2), None), "needs 2 updates");
+    }
+
+    #[test]
+    fn the_primary_action_patches_install_wim_for_a_lone_install_wim_else_winre() {
+        let iso = inspection();
+        assert_eq!(
+            primary_action(&iso, &images(&iso)),
+            Some((PatchTarget::Winre, Vec::new(), "Patch WinRE"))
+        );
+        // The same install.wim alone: its editions carry the only WinRE.
+        let mut lone = iso.clone();
+        lone["container"] = "wim".into();
+        lone["wims"].as_array_mut().unwrap().truncate(1);
+        assert_eq!(
+            primary_action(&lone, &images(&lone)),
+            Some((PatchTarget::Install, Vec::new(), "Patch install.wim"))
+        );
+        // Editions 1 and 3 carry it, edition 2 has none: those two are taken.
+        lone["wims"][0]["winre"][0]["shared_by"] = serde_json::json!([1, 3]);
+        assert_eq!(
+            primary_action(&lone, &images(&lone)).map(|a| a.1),
+            Some(vec![1, 3])
+        );
+        // A lone WinRE: patch it. A lone boot.wim: nothing to patch.
+        let winre = serde_json::json!({"container": "wim", "wims": [{"path": "x.wim", "winre": [],
+            "images": [{"index": 1, "name": "RE", "role": "winre", "version": "10.0.26100.1"}]}]});
+        assert_eq!(
+            primary_action(&winre, &images(&winre)).map(|a| a.0),
+            Some(PatchTarget::Winre)
+        );
+        let mut boot = iso.clone();
+        boot["wims"].as_array_mut().unwrap().remove(0);
+        assert_eq!(primary_action(&boot, &images(&boot)), None);
     }
 
     #[test]
