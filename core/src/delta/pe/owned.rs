@@ -4,33 +4,45 @@
 //! alone whose bytes or branch target are claimed, so an operand is never rewritten twice
 //! (jlevere/msdelta's description of the native per-file-offset marker).
 
-/// One flag per byte of the reference image.
-pub(crate) struct Owned(Vec<bool>);
+/// One bit per byte of the reference image (an eighth of its size in memory).
+pub(crate) struct Owned {
+    bits: Vec<u64>,
+    len: usize,
+}
 
 impl Owned {
     pub(crate) fn new(len: usize) -> Owned {
-        Owned(vec![false; len])
+        Owned {
+            bits: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    fn set(&mut self, at: usize, len: usize, on: bool) {
+        let end = at.saturating_add(len).min(self.len);
+        for i in at..end {
+            let (w, b) = (i / 64, 1u64 << (i % 64));
+            if on {
+                self.bits[w] |= b;
+            } else {
+                self.bits[w] &= !b;
+            }
+        }
     }
 
     /// Claim `len` bytes at `at` (clipped to the image).
     pub(crate) fn claim(&mut self, at: usize, len: usize) {
-        let end = at.saturating_add(len).min(self.0.len());
-        if at < end {
-            self.0[at..end].fill(true);
-        }
+        self.set(at, len, true);
     }
 
     /// Release `len` bytes at `at` (clipped to the image).
     pub(crate) fn release(&mut self, at: usize, len: usize) {
-        let end = at.saturating_add(len).min(self.0.len());
-        if at < end {
-            self.0[at..end].fill(false);
-        }
+        self.set(at, len, false);
     }
 
     /// Whether byte `at` is claimed; bytes past the image are not.
     pub(crate) fn is(&self, at: usize) -> bool {
-        self.0.get(at).copied().unwrap_or(false)
+        at < self.len && self.bits[at / 64] & (1 << (at % 64)) != 0
     }
 
     /// Whether any of `len` bytes at `at` is claimed.

@@ -198,15 +198,15 @@ pub(crate) fn resources(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Ma
             if target & 0x8000_0000 != 0 {
                 // Only subdirectories after their entry are followed (as the native walk is
                 // described); offsets grow strictly, so the walk ends.
-                let child = base + rel as usize;
-                if child > e && child + 16 <= end {
+                let child = base.saturating_add(rel as usize);
+                if child > e && child.saturating_add(16) <= end {
                     stack.push(child);
                 }
                 put32(out, e + 4, 0x8000_0000 | (remap(rel) & 0x7fff_ffff));
                 owned.claim(e + 4, 4);
             } else {
-                let data = base + rel as usize;
-                if data + 16 <= end && !owned.is(data) {
+                let data = base.saturating_add(rel as usize);
+                if data.saturating_add(16) <= end && !owned.is(data) {
                     let v = image::u32_at(out, data).unwrap_or(0);
                     put32(out, data, remap(v));
                     owned.claim(data, 4);

@@ -58,7 +58,7 @@ fn target_owned(img: &Image, owned: &Owned, target: u32) -> bool {
             && u64::from(target) < u64::from(s.va) + u64::from(s.virtual_size.max(s.raw_size))
     });
     match at {
-        Some(s) => owned.is(s.raw_ptr as usize + (target - s.va) as usize),
+        Some(s) => owned.is((s.raw_ptr as usize).saturating_add((target - s.va) as usize)),
         None => owned.is(target as usize),
     }
 }
