@@ -378,6 +378,14 @@ impl State {
         .unwrap_or_default()
     }
 
+    /// The opened media is an ISO (the whole-media targets apply).
+    fn media_is_iso(&self) -> bool {
+        self.media
+            .as_ref()
+            .and_then(|m| m.get("inspection"))
+            .is_some_and(|i| text(i, "container") == "iso")
+    }
+
     /// Size of the WinRE image for the partition check: the first one nested in an install
     /// image, or the opened file itself when it is a lone WindowsPE WIM that is not boot.wim.
     fn winre_size(&self) -> Option<u64> {
@@ -831,7 +839,7 @@ pub fn app() -> Html {
                 }) {
                     <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
                         result={state.patched.clone()} cleaned={state.cleaned}
-                        editions={state.install_editions()} />
+                        editions={state.install_editions()} iso={state.media_is_iso()} />
                 }
                 if let Some(h) = &state.hash {
                     <HashCard result={h.clone()} />
