@@ -1352,8 +1352,10 @@ test("Write a patched ISO (#target-iso): equals `mediaprep patch --target iso` f
       execFileSync("cabextract", ["-q", "-d", cab, fix("setup-du.cab")], { stdio: "ignore" });
       for (const [rel, h] of treeDigests(cab)) {
         assert(after.has(`sources/${rel}`), `${tag}: Setup DU file ${rel} not in sources/`);
-        const x = isoExtract(got, `sources/${rel}`);
-        assert(sha256File(x) === h, `${tag}: sources/${rel} differs from cabextract's`);
+        const xd = tmpDir("iso-setup");
+        execFileSync("7zz", ["e", "-y", "-ssc-", `-o${xd}`, got, `sources/${rel}`], { stdio: "ignore" });
+        const [one] = fs.readdirSync(xd);
+        assert(one && sha256File(path.join(xd, one)) === h, `${tag}: sources/${rel} differs from cabextract's`);
       }
     }
     const joliet = tag !== "media-msft.iso";

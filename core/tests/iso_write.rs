@@ -569,6 +569,9 @@ fn esd_media_get_a_serviced_lzx_install_wim_in_place_of_install_esd() {
     assert!(!usb.join("sources/install.esd").exists());
 }
 
+/// A change made to an image's bytes.
+type Corrupt = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn malformed_boot_catalogs_fail_the_rebuild_with_a_typed_error() {
     let t = tempfile::tempdir().unwrap();
@@ -580,7 +583,7 @@ fn malformed_boot_catalogs_fail_the_rebuild_with_a_typed_error() {
     let cat = u32::from_le_bytes(bytes[br + 0x47..br + 0x4B].try_into().unwrap()) as usize * 2048;
     let put32 =
         |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Corrupt)> = vec![
         ("bad checksum", Box::new(move |b| b[cat + 28] ^= 1)),
         ("bad key bytes", Box::new(move |b| b[cat + 31] = 0)),
         (

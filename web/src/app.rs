@@ -680,12 +680,17 @@ pub fn app() -> Html {
                 .iter()
                 .filter_map(|(j, _)| j.output.clone())
                 .collect();
+            let usb_job = outputs.iter().any(|o| o == crate::usb::JOB_NAME);
             state.dispatch(Action::Cancelled);
             generation.set(*generation + 1);
             // The terminated worker releases its OPFS handle a moment later; then its
             // temporary output (and its output, had it just finished) can go.
             let dispatcher = state.dispatcher();
             wasm_bindgen_futures::spawn_local(async move {
+                if usb_job {
+                    yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
+                    crate::usb::clean_after_cancel().await;
+                }
                 for _ in 0..25 {
                     yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
                     if let Ok(dir) = crate::save::opfs_root().await {
@@ -717,7 +722,7 @@ pub fn app() -> Html {
                 PatchTarget::Install => ("install-patched.wim", "patching install.wim"),
                 PatchTarget::Setup => ("setup-du-sources.zip", "expanding the Setup DU"),
                 PatchTarget::Iso => ("media-patched.iso", "writing the patched ISO"),
-                PatchTarget::Folder => ("usb-folder", "writing the USB folder"),
+                PatchTarget::Folder => (crate::usb::JOB_NAME, "writing the USB folder"),
             };
             let request = Request::Patch {
                 media: media.len() as u32,
