@@ -1317,7 +1317,8 @@ function sevenZipFiles(iso) {
   const files = new Map();
   for (const block of out.split(/\r?\n\r?\n/)) {
     const p = /^Path = (.*)$/m.exec(block), f = /^Folder = (.*)$/m.exec(block), sz = /^Size = (\d+)$/m.exec(block);
-    if (p && f && f[1] === "-" && sz && !p[1].endsWith(".iso")) files.set(p[1].toLowerCase(), Number(sz[1]));
+    // 7-Zip shows El Torito boot images as "[BOOT]/…" pseudo files: not part of the tree.
+    if (p && f && f[1] === "-" && sz && !p[1].endsWith(".iso") && !p[1].startsWith("[BOOT]")) files.set(p[1].toLowerCase(), Number(sz[1]));
   }
   return files;
 }

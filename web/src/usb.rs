@@ -404,14 +404,16 @@ pub async fn write_folder(
             present[0]
         )));
     }
-    let movable = js_sys::Reflect::get(&js_sys::global(), &"FileSystemHandle".into())
+    // Chromium defines move() on FileSystemFileHandle.prototype (not on FileSystemHandle).
+    let movable = js_sys::Reflect::get(&js_sys::global(), &"FileSystemFileHandle".into())
         .and_then(|c| js_sys::Reflect::get(&c, &"prototype".into()))
         .and_then(|p| js_sys::Reflect::get(&p, &"move".into()))
         .map(|f| f.is_function())
         .unwrap_or(false);
     if !movable {
         return Err(Error::Unsupported(
-            "this browser cannot rename files in a chosen folder (FileSystemHandle.move)".into(),
+            "this browser cannot rename files in a chosen folder (FileSystemFileHandle.move)"
+                .into(),
         ));
     }
     let mut stage = OpfsStore::open(JOB_NAME, &[Part::WinreStage, Part::InstallStage]).await?;
