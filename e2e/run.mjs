@@ -1368,6 +1368,192 @@ test("Setup DU target: the sources\\ ZIP holds exactly cabextract's files, and e
   await page.close();
 });
 
+// A small bootable ISO made by xorriso: a BIOS no-emulation entry (boot/etfsboot.com, 4 virtual
+// sectors) and a UEFI entry (efi/microsoft/boot/efisys.bin, platform 0xEF), as Microsoft's media
+// has; the boot images are plain bytes (the Rust tests boot one in QEMU).
+function bootableIso() {
+  const d = tmpDir("bootiso");
+  const tree = path.join(d, "tree");
+  for (const sub of ["boot", "efi/microsoft/boot", "sources"]) fs.mkdirSync(path.join(tree, sub), { recursive: true });
+  fs.writeFileSync(path.join(tree, "boot/etfsboot.com"), Buffer.alloc(2048, 0xF4));
+  fs.writeFileSync(path.join(tree, "efi/microsoft/boot/efisys.bin"), Buffer.from(Array.from({ length: 16384 }, (_, i) => (i * 7) % 251)));
+  fs.writeFileSync(path.join(tree, "sources/lang.ini"), "[Available UI Languages]\r\nen-US = 3\r\n");
+  fs.writeFileSync(path.join(tree, "setup.exe"), crypto.randomBytes(70000));
+  const iso = path.join(d, "bootable.iso");
+  execFileSync("xorriso", ["-as", "mkisofs", "-V", "BOOTTEST", "-J", "-o", iso,
+    "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "4",
+    "-eltorito-alt-boot", "-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot", tree], { stdio: "ignore" });
+  return iso;
+}
+
+// `xorriso -report_el_torito plain` without the LBA column (the images move when rebuilt).
+function bootEntries(iso) {
+  const out = execFileSync("xorriso", ["-indev", iso, "-report_el_torito", "plain"], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+  return out.split("\n").filter((l) => /^El Torito (boot img|img path|cat path)/.test(l))
+    .map((l) => l.replace(/\s+\d+\s*$/, "").replace(/\s+/g, " ").trim());
+}
+
+// The files 7-Zip lists in an ISO: lower-cased path → size.
+function sevenZipFiles(iso) {
+  const out = execFileSync("7zz", ["l", "-slt", iso]).toString();
+  const files = new Map();
+  for (const block of out.split(/\r?\n\r?\n/)) {
+    const p = /^Path = (.*)$/m.exec(block), f = /^Folder = (.*)$/m.exec(block), sz = /^Size = (\d+)$/m.exec(block);
+    // 7-Zip shows El Torito boot images as "[BOOT]/…" pseudo files: not part of the tree.
+    if (p && f && f[1] === "-" && sz && !p[1].endsWith(".iso") && !p[1].startsWith("[BOOT]")) files.set(p[1].toLowerCase(), Number(sz[1]));
+  }
+  return files;
+}
+
+test("Write a patched ISO (#target-iso): equals `mediaprep patch --target iso` for a bridge, a UDF-only and a bootable source; 7-Zip, isoinfo and xorriso read it", async () => {
+  const d = tmpDir("cli-iso");
+  const boot = bootableIso();
+  const cases = [
+    ["media-udf.iso", fix("media-udf.iso"), [fix("safeos-du.cab"), fix("setup-du.cab")]],
+    ["media-msft.iso", fix("media-msft.iso"), [fix("safeos-du.cab")]],
+    ["bootable.iso", boot, [fix("setup-du.cab")]],
+  ];
+  for (const [tag, iso, pkgs] of cases) {
+    const { page, got } = await patchInBrowser([iso, ...pkgs], "iso", undefined, `iso-${tag}`);
+    assert(/Patched ISO written and verified/.test(await page.textContent("#patch-result")), `${tag}: result heading`);
+    if (tag === "media-udf.iso") await page.locator("#patch-view").screenshot({ path: path.join(OUT, "23-patched-iso.png") });
+    await page.close();
+    const ref = path.join(d, `${tag}`);
+    execFileSync(cli(), ["patch", iso, ...pkgs.flatMap((p) => ["--package", p]), "--target", "iso", "-o", ref], { stdio: "ignore" });
+    assert(sha256File(ref) === sha256File(got), `${tag}: browser ISO differs from \`mediaprep patch --target iso\``);
+    // Independent readers: 7-Zip tests the image and lists the source's files plus the Setup DU's;
+    // isoinfo reads the ISO 9660 (and, on the bridge layout, the Joliet) directory records.
+    const t = execFileSync("7zz", ["t", got]).toString();
+    assert(/Everything is Ok/.test(t) && !/Warnings|Headers Error/.test(t), `${tag}: 7zz t says ${t}`);
+    const before = sevenZipFiles(iso), after = sevenZipFiles(got);
+    for (const [p, size] of before) {
+      assert(after.has(p), `${tag}: ${p} missing from the written ISO`);
+      if (p !== "sources/install.wim") assert(after.get(p) === size, `${tag}: ${p} is ${after.get(p)} bytes, was ${size}`);
+    }
+    if (pkgs.includes(fix("setup-du.cab"))) {
+      const cab = tmpDir("cab-iso");
+      execFileSync("cabextract", ["-q", "-d", cab, fix("setup-du.cab")], { stdio: "ignore" });
+      for (const [rel, h] of treeDigests(cab)) {
+        assert(after.has(`sources/${rel}`), `${tag}: Setup DU file ${rel} not in sources/`);
+        const xd = tmpDir("iso-setup");
+        execFileSync("7zz", ["e", "-y", "-ssc-", `-o${xd}`, got, `sources/${rel}`], { stdio: "ignore" });
+        const [one] = fs.readdirSync(xd);
+        assert(one && sha256File(path.join(xd, one)) === h, `${tag}: sources/${rel} differs from cabextract's`);
+      }
+    }
+    const joliet = tag !== "media-msft.iso";
+    const listed = execFileSync("isoinfo", ["-f", ...(joliet ? ["-J"] : []), "-i", got]).toString().toLowerCase();
+    assert(joliet ? /\/sources\/install\.wim|\/sources\/lang\.ini/.test(listed) : /readme/.test(listed), `${tag}: isoinfo -f lists ${listed}`);
+    if (tag === "bootable.iso") {
+      const want = bootEntries(iso), have = bootEntries(got);
+      assert(want.length >= 2 && JSON.stringify(want) === JSON.stringify(have), `${tag}: boot entries ${JSON.stringify(have)} != source ${JSON.stringify(want)}`);
+    }
+  }
+});
+
+// In place of the directory picker: an OPFS directory (`usb-stick` unless the page sets
+// window.__usbDir), and the options the page asked with.
+const PICKER_TO_OPFS = () => {
+  window.showDirectoryPicker = async (opts) => {
+    window.__pickerOpts = opts;
+    const root = await navigator.storage.getDirectory();
+    return root.getDirectoryHandle(window.__usbDir || "usb-stick", { create: true });
+  };
+};
+
+// Every file under an OPFS directory, read in the page: lower-cased relative path → [size, SHA-256].
+async function opfsTree(page, dirName) {
+  const entries = await page.evaluate(async (name) => {
+    const out = [];
+    const walk = async (dir, rel) => {
+      for await (const [n, h] of dir.entries()) {
+        const r = rel ? `${rel}/${n}` : n;
+        if (h.kind === "directory") { out.push([r, -1, ""]); await walk(h, r); continue; }
+        const buf = await (await h.getFile()).arrayBuffer();
+        const d = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
+        out.push([r, buf.byteLength, Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("")]);
+      }
+    };
+    await walk(await (await navigator.storage.getDirectory()).getDirectoryHandle(name), "");
+    return out;
+  }, dirName);
+  return new Map(entries.map(([r, size, h]) => [r.toLowerCase(), `${size} ${h}`]));
+}
+
+// The same for a directory on disk (directories as size -1).
+function diskTree(dir) {
+  const out = new Map();
+  const walk = (d, rel) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) { out.set(r.toLowerCase(), "-1 "); walk(p, r); } else out.set(r.toLowerCase(), `${fs.statSync(p).size} ${sha256File(p)}`);
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+test("Write to a USB stick (#target-folder): the tree in the chosen folder equals `mediaprep patch --target folder` (split set included); a non-empty folder is refused; no picker, no control", async () => {
+  const iso = fix("media-udf.iso");
+  const pkgs = [fix("safeos-du.cab"), fix("setup-du.cab")];
+  const page = await openApp(PICKER_TO_OPFS);
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const n of ["usb-stick", "usb-full"]) await root.removeEntry(n, { recursive: true }).catch(() => {});
+  });
+  await openFiles(page, [iso, ...pkgs], ".package-view");
+  await page.waitForSelector("#patch-view");
+  assert(await page.isEnabled("#target-folder"), "USB control disabled with a picker present");
+  await page.check("#target-folder");
+  await page.fill("#split-mib", "2");
+  await page.dispatchEvent("#split-mib", "change");
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  if (await page.$("#error")) throw new Error(`USB patch failed: ${await page.textContent("#error")}`);
+  assert(/USB folder written and verified/.test(await page.textContent("#patch-result")), "result heading");
+  const opts = await page.evaluate(() => window.__pickerOpts);
+  assert(opts && opts.mode === "readwrite", `picker asked with ${JSON.stringify(opts)}`);
+  const parts = Number(await page.getAttribute("#usb-written", "data-split-parts"));
+  const got = await opfsTree(page, "usb-stick");
+  const ref = path.join(tmpDir("cli-folder"), "usb");
+  execFileSync(cli(), ["patch", iso, ...pkgs.flatMap((p) => ["--package", p]), "--target", "folder", "--split-mib", "2", "-o", ref], { stdio: "ignore" });
+  const want = diskTree(ref);
+  const swm = [...want.keys()].filter((k) => /^sources\/install\d*\.swm$/.test(k));
+  assert(swm.length > 1 && parts === swm.length, `split parts: page says ${parts}, the CLI wrote ${swm}`);
+  assert(!got.has("sources/install.wim"), "install.wim not split in the browser");
+  assert(got.size === want.size, `page tree has ${got.size} entries, the CLI's ${want.size}: ${[...got.keys()].filter((k) => !want.has(k))} / ${[...want.keys()].filter((k) => !got.has(k))}`);
+  for (const [k, v] of want) assert(got.get(k) === v, `${k}: page ${got.get(k)} != CLI ${v}`);
+  assert(Number(await page.getAttribute("#usb-written", "data-files")) === [...want.values()].filter((v) => !v.startsWith("-1")).length, "file count shown");
+  await page.locator("#patch-view").screenshot({ path: path.join(OUT, "24-usb-folder.png") });
+  const left = await opfsNames(page);
+  assert(!left.some((n) => n.endsWith(".partial")), `temporary files left in OPFS: ${left}`);
+  // A folder that is not empty is refused before anything is written.
+  await page.evaluate(async () => {
+    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle("usb-full", { create: true });
+    const w = await (await d.getFileHandle("keep.txt", { create: true })).createWritable();
+    await w.write("mine");
+    await w.close();
+    window.__usbDir = "usb-full";
+  });
+  await page.click("#patch-start");
+  await page.waitForSelector("#error", { timeout: 120000 });
+  const err = await page.textContent("#error");
+  assert(/not empty/.test(err), `error for a non-empty folder: ${err}`);
+  const full = await opfsTree(page, "usb-full");
+  assert(full.size === 1 && full.has("keep.txt"), `the non-empty folder now holds ${[...full.keys()]}`);
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+  // Without showDirectoryPicker (Firefox, Safari) the control is off and says why.
+  const plain = await openApp(() => { delete window.showDirectoryPicker; delete Window.prototype.showDirectoryPicker; });
+  await openFiles(plain, [iso, pkgs[0]], ".package-view");
+  await plain.waitForSelector("#patch-view");
+  assert(await plain.isDisabled("#target-folder"), "USB control enabled without a directory picker");
+  const why = await plain.textContent("#target-folder-reason");
+  assert(/showDirectoryPicker/.test(why) && /Chrome or Edge/.test(why), `reason: ${why}`);
+  await plain.close();
+});
+
 test("same bytes as the CLI for every source layout: an integrity table (kept), XPRESS, ESD (LZMS solid) → WinRE and install.wim", async () => {
   const pkg = fix("safeos-du.cab");
   const d = tmpDir("cli-layouts");

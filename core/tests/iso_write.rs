@@ -486,3 +486,145 @@ fn a_failed_iso_or_folder_patch_leaves_nothing() {
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0, "{target}");
     }
 }
+
+#[test]
+fn esd_media_get_a_serviced_lzx_install_wim_in_place_of_install_esd() {
+    let media = fixture("media-esd.iso");
+    let safeos = fixture("safeos-du.cab");
+    let t = tempfile::tempdir().unwrap();
+    let iso = t.path().join("new.iso");
+    let install = t.path().join("install.wim");
+    let args = |target: &str, out: &Path| {
+        vec![
+            "patch".to_string(),
+            s(&media).into(),
+            "--package".into(),
+            s(&safeos).into(),
+            "--target".into(),
+            target.into(),
+            "-o".into(),
+            s(out).into(),
+        ]
+    };
+    let run_args =
+        |a: Vec<String>| ok(mediaprep(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    run_args(args("iso", &iso));
+    // The install target over the ESD, named explicitly, is what the ISO carries.
+    let mut a = args("install", &install);
+    a.insert(2, "/sources/install.esd".into());
+    run_args(a);
+    let listing = sevenzip_listing(&iso);
+    assert!(
+        listing
+            .iter()
+            .any(|l| l.starts_with("sources/install.wim ")),
+        "{listing:?}"
+    );
+    assert!(
+        !listing.iter().any(|l| l.contains("install.esd")),
+        "{listing:?}"
+    );
+    let x = t.path().join("x");
+    sevenzip_extract(&iso, &x);
+    let carried = x.join("sources/install.wim");
+    assert!(std::fs::read(&carried).unwrap() == std::fs::read(&install).unwrap());
+    // wimlib: verifies, LZX (not solid LZMS), the ESD's editions.
+    run("wimlib-imagex", &["verify", s(&carried)]);
+    let info = common::wimlib_info(&carried);
+    assert!(info.contains("LZX"), "{info}");
+    let esd = t.path().join("install.esd");
+    run(
+        "7zz",
+        &[
+            "e",
+            "-y",
+            &format!("-o{}", t.path().display()),
+            s(&media),
+            "sources/install.esd",
+        ],
+    );
+    // Same editions (the serviced WinRE changes sizes and times, not identities).
+    let editions = |info: &str| {
+        common::info_images(info)
+            .into_iter()
+            .map(|img| {
+                img.into_iter()
+                    .filter(|(k, _)| ["Index", "Name", "Edition ID", "Build"].contains(&k.as_str()))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let want = editions(&common::wimlib_info(&esd));
+    assert_eq!(want.len(), 3);
+    assert_eq!(editions(&info), want); // The folder target splits it for FAT32 (the ESD itself could not be split).
+    let usb = t.path().join("usb");
+    let mut a = args("folder", &usb);
+    a.extend(["--split-mib".into(), "2".into()]);
+    run_args(a);
+    let reference = format!("--ref={}/sources/install*.swm", usb.display());
+    run(
+        "wimlib-imagex",
+        &["verify", s(&usb.join("sources/install.swm")), &reference],
+    );
+    assert!(!usb.join("sources/install.esd").exists());
+}
+
+/// A change made to an image's bytes.
+type Corrupt = Box<dyn Fn(&mut Vec<u8>)>;
+
+#[test]
+fn malformed_boot_catalogs_fail_the_rebuild_with_a_typed_error() {
+    let t = tempfile::tempdir().unwrap();
+    let src = boot_source(t.path(), "xorriso");
+    let bytes = std::fs::read(&src).unwrap();
+    // The boot record's catalog pointer and the catalog itself, as xorriso wrote them.
+    let br = 17 * 2048;
+    assert_eq!(&bytes[br + 7..br + 30], b"EL TORITO SPECIFICATION");
+    let cat = u32::from_le_bytes(bytes[br + 0x47..br + 0x4B].try_into().unwrap()) as usize * 2048;
+    let put32 =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let cases: Vec<(&str, Corrupt)> = vec![
+        ("bad checksum", Box::new(move |b| b[cat + 28] ^= 1)),
+        ("bad key bytes", Box::new(move |b| b[cat + 31] = 0)),
+        (
+            "catalog past the end",
+            Box::new(move |b| put32(b, br + 0x47, u32::MAX / 2)),
+        ),
+        (
+            "catalog at the descriptors",
+            Box::new(move |b| put32(b, br + 0x47, 16)),
+        ),
+        (
+            "load RBA past the end",
+            Box::new(move |b| put32(b, cat + 32 + 8, 1 << 30)),
+        ),
+        (
+            "load RBA at the catalog",
+            Box::new(move |b| put32(b, cat + 32 + 8, (cat / 2048) as u32)),
+        ),
+        (
+            "section count beyond the sector",
+            Box::new(move |b| b[cat + 64 + 2..cat + 64 + 4].copy_from_slice(&[0xFF, 0xFF])),
+        ),
+        (
+            "truncated inside the catalog",
+            Box::new(move |b| b.truncate(cat + 40)),
+        ),
+    ];
+    for (what, corrupt) in cases {
+        let mut b = bytes.clone();
+        corrupt(&mut b);
+        let bad = t.path().join("bad.iso");
+        std::fs::write(&bad, &b).unwrap();
+        let out = t.path().join("out.iso");
+        let o = mediaprep(&["rebuild-iso", s(&bad), "-o", s(&out)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(
+            err.contains("El Torito") || what.starts_with("truncated"),
+            "{what}: {err}"
+        );
+        assert!(!out.exists(), "{what}: output left behind");
+    }
+}

@@ -378,6 +378,14 @@ impl State {
         .unwrap_or_default()
     }
 
+    /// The opened media is an ISO (the whole-media targets apply).
+    fn media_is_iso(&self) -> bool {
+        self.media
+            .as_ref()
+            .and_then(|m| m.get("inspection"))
+            .is_some_and(|i| text(i, "container") == "iso")
+    }
+
     /// Size of the WinRE image for the partition check: the first one nested in an install
     /// image, or the opened file itself when its images are WinRE (the inspection's `role`).
     fn winre_size(&self) -> Option<u64> {
@@ -672,12 +680,17 @@ pub fn app() -> Html {
                 .iter()
                 .filter_map(|(j, _)| j.output.clone())
                 .collect();
+            let usb_job = outputs.iter().any(|o| o == crate::usb::JOB_NAME);
             state.dispatch(Action::Cancelled);
             generation.set(*generation + 1);
             // The terminated worker releases its OPFS handle a moment later; then its
             // temporary output (and its output, had it just finished) can go.
             let dispatcher = state.dispatcher();
             wasm_bindgen_futures::spawn_local(async move {
+                if usb_job {
+                    yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
+                    crate::usb::clean_after_cancel().await;
+                }
                 for _ in 0..25 {
                     yew::platform::time::sleep(std::time::Duration::from_millis(200)).await;
                     if let Ok(dir) = crate::save::opfs_root().await {
@@ -709,7 +722,7 @@ pub fn app() -> Html {
                 PatchTarget::Install => ("install-patched.wim", "patching install.wim"),
                 PatchTarget::Setup => ("setup-du-sources.zip", "expanding the Setup DU"),
                 PatchTarget::Iso => ("media-patched.iso", "writing the patched ISO"),
-                PatchTarget::Folder => ("usb-folder", "writing the USB folder"),
+                PatchTarget::Folder => (crate::usb::JOB_NAME, "writing the USB folder"),
             };
             let request = Request::Patch {
                 media: media.len() as u32,
@@ -831,7 +844,7 @@ pub fn app() -> Html {
                 }) {
                     <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
                         result={state.patched.clone()} cleaned={state.cleaned}
-                        editions={state.install_editions()} />
+                        editions={state.install_editions()} iso={state.media_is_iso()} />
                 }
                 if let Some(h) = &state.hash {
                     <HashCard result={h.clone()} />

@@ -71,6 +71,13 @@ impl WorkerClient {
     pub fn send(&self, request: Request, files: &[web_sys::File]) -> Result<u32, JsValue> {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
+        let to_folder = matches!(
+            &request,
+            Request::Patch {
+                target: crate::protocol::PatchTarget::Folder,
+                ..
+            }
+        );
         let json = serde_json::to_string(&Envelope { id, request })
             .map_err(|e| JsValue::from_str(&e.to_string()))?;
         let msg = js_sys::Object::new();
@@ -80,6 +87,15 @@ impl WorkerClient {
             arr.push(f);
         }
         js_sys::Reflect::set(&msg, &"files".into(), &arr)?;
+        if to_folder {
+            // The folder the user picked travels beside the JSON (structured clone).
+            if let Some(p) = crate::usb::take_picked() {
+                js_sys::Reflect::set(&msg, &"dir".into(), &p.dir)?;
+                if let Some(mib) = p.split_mib {
+                    js_sys::Reflect::set(&msg, &"split_mib".into(), &(mib as f64).into())?;
+                }
+            }
+        }
         if let Some(queue) = self.pending.borrow_mut().as_mut() {
             queue.push(msg);
             return Ok(id);

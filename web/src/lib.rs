@@ -13,6 +13,7 @@ pub mod sample;
 pub mod save;
 pub mod source;
 pub mod update;
+pub mod usb;
 pub mod views;
 pub mod worker;
 

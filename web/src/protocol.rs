@@ -125,6 +125,10 @@ pub struct PatchResult {
     /// Remarks from servicing (e.g. an LCU body not applied to WinRE).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The folder target: what was written into the chosen folder (then `opfs` is empty and
+    /// `sha256` zeros: a tree has no single digest).
+    #[serde(default)]
+    pub folder: Option<crate::usb::FolderWritten>,
 }
 
 /// The forms a report can be exported in.

@@ -206,7 +206,8 @@ impl WriteAt for OpfsSink {
     }
 }
 
-fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue> {
+/// Call `target.method(...args)` (methods web-sys does not bind everywhere, e.g. `move`).
+pub(crate) fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue> {
     let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
@@ -359,14 +360,7 @@ impl OutputStore for OpfsStore {
     }
 
     fn reopen(&mut self, _part: Part, sink: ReadBackSink) -> Result<SharedReader> {
-        let mut sink = sink.0;
-        sink.flush()?;
-        let size = sink.size()?;
-        let back = OpfsReader {
-            sink: Mutex::new(sink),
-            size,
-        };
-        Ok(Arc::new(CachedReader::new(back, 1 << 20, 16)))
+        opfs_reader(sink.0)
     }
 
     fn commit(&mut self, part: Part) -> Result<()> {
@@ -426,6 +420,18 @@ impl ReadAt for OpfsReader {
             .map_err(|_| Error::Invalid("output lock poisoned".into()))?
             .read_back(offset, buf)
     }
+}
+
+/// A reader over what was written through `sink` (flushed; the handle is released when the
+/// reader is dropped).
+pub fn opfs_reader(mut sink: OpfsSink) -> Result<SharedReader> {
+    sink.flush()?;
+    let size = sink.size()?;
+    let back = OpfsReader {
+        sink: Mutex::new(sink),
+        size,
+    };
+    Ok(Arc::new(CachedReader::new(back, 1 << 20, 16)))
 }
 
 /// Give the verified file its final name (`FileSystemHandle.move`, Chromium); where that is

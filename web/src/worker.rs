@@ -89,6 +89,17 @@ fn on_message(e: MessageEvent) {
         })
         .unwrap_or_default();
     let id = env.id;
+    // The folder the user picked for the USB target, and the split size asked for.
+    let dir = js_sys::Reflect::get(&data, &"dir".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<web_sys::FileSystemDirectoryHandle>().ok())
+        .map(|d| {
+            let split = js_sys::Reflect::get(&data, &"split_mib".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .map(|f| f as u64);
+            (d, split)
+        });
     if let Request::Report { format, session } = env.request {
         match crate::jobs::report(format, &session) {
             Ok(bytes) => {
@@ -111,6 +122,12 @@ fn on_message(e: MessageEvent) {
             let res = async {
                 let mut named = named_sources(files)?;
                 let packages = named.split_off((media as usize).min(named.len()));
+                if target == PatchTarget::Folder {
+                    let (dir, split) = dir.ok_or_else(|| {
+                        Error::Invalid("no folder was chosen for the USB target".into())
+                    })?;
+                    return to_folder(dir, split, named, packages, &reporter).await;
+                }
                 patch(target, indices, named, packages, &out_name, &reporter).await
             }
             .await;
@@ -231,6 +248,39 @@ async fn patch(
         compression: wim.then(crate::pool::report),
         packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
         notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
+        folder: None,
+    })
+}
+
+/// The folder target into the folder the user picked ([`crate::usb::write_folder`]), as
+/// `mediaprep patch --target folder` (same tree, same split, same checks).
+async fn to_folder(
+    dir: web_sys::FileSystemDirectoryHandle,
+    split_mib: Option<u64>,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    progress: &dyn Progress,
+) -> Result<PatchResult> {
+    let request = PatchRequest {
+        target: PatchTarget::Folder,
+        backend: crate::pool::prepare().await,
+        ..Default::default()
+    };
+    let (rep, folder) =
+        crate::usb::write_folder(dir, split_mib, &request, media, packages, progress).await?;
+    Ok(PatchResult {
+        target: PatchTarget::Folder,
+        input: rep.input.clone(),
+        opfs: String::new(),
+        size: folder.bytes,
+        sha256: [0; 32],
+        versions: Vec::new(),
+        editions: rep.editions.iter().map(|e| (e.index, e.updated)).collect(),
+        setup_files: rep.setup.as_ref().map(|s| s.files.len()),
+        compression: Some(crate::pool::report()),
+        packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
+        notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
+        folder: Some(folder),
     })
 }
 

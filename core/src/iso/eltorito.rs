@@ -6,7 +6,8 @@
 //! move the load addresses.
 
 use super::iso9660::SECTOR;
-use crate::io::{Le, ReadAt};
+use crate::io::le::Le;
+use crate::io::ReadAt;
 use crate::{Error, Result};
 
 /// Identifier of a boot record volume descriptor for El Torito.
@@ -84,28 +85,50 @@ fn word_sum(v: &[u8; 32]) -> Result<u16> {
     (0..16).try_fold(0u16, |s, i| Ok(s.wrapping_add(r.u16(i * 2)?)))
 }
 
+/// Volume descriptors scanned for the boot record (from sector 16).
+const MAX_DESCRIPTORS: u64 = 64;
+
 /// Find the El Torito boot record among the volume descriptors and parse its catalog.
+///
+/// Every location is checked against the image: the catalog must lie after the descriptors it
+/// was found among and inside the image, every entry's image must start after them, not at the
+/// catalog itself (an entry pointing back at the catalog or the descriptors would make the
+/// rebuilt image copy them as a boot image), and end inside the image where its size is known.
 pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
     let mut buf = vec![0u8; SECTOR as usize];
     let mut at = None;
-    for i in 0..64u64 {
+    let mut last_vd = 16u64;
+    for i in 0..MAX_DESCRIPTORS {
         let off = (16 + i) * SECTOR;
         if off + SECTOR > src.size() {
             break;
         }
         src.read_at(off, &mut buf)?;
-        if &buf[1..6] != b"CD001" || buf[0] == 255 {
+        if &buf[1..6] != b"CD001" {
             break;
         }
-        if buf[0] == 0 && buf[7..7 + EL_TORITO_ID.len()] == *EL_TORITO_ID {
-            at = Some((Le::at(&buf, "El Torito boot record", off).u32(0x47)?, off));
+        last_vd = 16 + i;
+        if buf[0] == 255 {
             break;
+        }
+        if at.is_none() && buf[0] == 0 && buf[7..7 + EL_TORITO_ID.len()] == *EL_TORITO_ID {
+            at = Some((Le::at(&buf, "El Torito boot record", off).u32(0x47)?, off));
         }
     }
     let Some((sector, vd_off)) = at else {
         return Ok(None);
     };
     let off = u64::from(sector) * SECTOR;
+    if u64::from(sector) <= last_vd {
+        return Err(Error::malformed(
+            "El Torito boot record",
+            vd_off + 0x47,
+            format!(
+                "boot catalog sector {sector} lies in the system area or the volume descriptors \
+                 (sectors 0 to {last_vd})"
+            ),
+        ));
+    }
     if off + SECTOR > src.size() {
         return Err(Error::malformed(
             "El Torito boot record",
@@ -114,30 +137,60 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
         ));
     }
     src.read_at(off, &mut buf)?;
-    let catalog = Le::at(&buf, "El Torito boot catalog", off);
-    let rec = |i: usize| -> Result<[u8; 32]> { catalog.array(i * 32) };
-    let v = rec(0)?;
+    let rec = |i: usize| -> [u8; 32] {
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&buf[i * 32..i * 32 + 32]);
+        r
+    };
+    let v = rec(0);
     let sum = word_sum(&v)?;
-    if v[0] != 1 || v[30] != 0x55 || v[31] != 0xAA || sum != 0 {
+    if v[0] != 1 {
         return Err(Error::malformed(
             "El Torito validation entry",
             off,
-            "bad header id, key bytes or checksum",
+            format!("header id {:#04x}, expected 0x01", v[0]),
         ));
     }
-    let mut records = vec![v, rec(1)?];
-    let mut entries = vec![entry(&rec(1)?, 1, v[1])?];
+    if v[30] != 0x55 || v[31] != 0xAA {
+        return Err(Error::malformed(
+            "El Torito validation entry",
+            off + 30,
+            format!(
+                "key bytes {:#04x} {:#04x}, expected 0x55 0xAA",
+                v[30], v[31]
+            ),
+        ));
+    }
+    if sum != 0 {
+        return Err(Error::malformed(
+            "El Torito validation entry",
+            off + 28,
+            format!("checksum leaves a word sum of {sum:#06x}, expected 0"),
+        ));
+    }
+    let mut records = vec![v, rec(1)];
+    let mut entries = vec![entry(&rec(1), 1, v[1])?];
     let mut i = 2;
     // Section headers (0x90 more follow, 0x91 last), each followed by its entries and their
-    // extension records (0x44).
+    // extension records (0x44). Every step moves forward through one sector: no loop can form.
     while i < MAX_RECORDS {
-        let h = rec(i)?;
+        let h = rec(i);
         if h[0] != 0x90 && h[0] != 0x91 {
             break;
         }
         records.push(h);
         i += 1;
         let n = usize::from(Le::new(&h, "El Torito section header").u16(2)?);
+        if n > MAX_RECORDS - i {
+            return Err(Error::malformed(
+                "El Torito section header",
+                off + ((i - 1) * 32) as u64 + 2,
+                format!(
+                    "{n} section entries do not fit in the {} records left in the catalog sector",
+                    MAX_RECORDS - i
+                ),
+            ));
+        }
         for _ in 0..n {
             if i >= MAX_RECORDS {
                 return Err(Error::malformed(
@@ -146,18 +199,21 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
                     "section entries run past the catalog sector",
                 ));
             }
-            let e = rec(i)?;
+            let e = rec(i);
             entries.push(entry(&e, i, h[1])?);
             records.push(e);
             i += 1;
-            while i < MAX_RECORDS && rec(i)?[0] == 0x44 {
-                records.push(rec(i)?);
+            while i < MAX_RECORDS && rec(i)[0] == 0x44 {
+                records.push(rec(i));
                 i += 1;
             }
         }
         if h[0] == 0x91 {
             break;
         }
+    }
+    for e in &entries {
+        check_entry(e, off, sector, last_vd, src.size())?;
     }
     Ok(Some(BootCatalog {
         sector,
@@ -166,13 +222,47 @@ pub fn read_boot_catalog(src: &dyn ReadAt) -> Result<Option<BootCatalog>> {
     }))
 }
 
+/// An entry's image must lie after the descriptors, apart from the catalog, inside the image.
+fn check_entry(e: &BootEntry, cat_off: u64, cat: u32, last_vd: u64, size: u64) -> Result<()> {
+    if e.indicator != 0x88 && e.load_rba == 0 {
+        // An unused, non-bootable entry: nothing is loaded from it.
+        return Ok(());
+    }
+    let at = cat_off + (e.record * 32) as u64 + 8;
+    let rba = e.load_rba;
+    let bad = |why: String| Err(Error::malformed("El Torito boot entry", at, why));
+    if u64::from(rba) <= last_vd {
+        return bad(format!(
+            "load RBA {rba} points into the system area or the volume descriptors"
+        ));
+    }
+    if rba == cat {
+        return bad(format!("load RBA {rba} points at the boot catalog itself"));
+    }
+    let start = u64::from(rba) * SECTOR;
+    let len = e.image_len().unwrap_or(1);
+    if start.saturating_add(len) > size {
+        return bad(format!(
+            "boot image at sector {rba} ({len} bytes) runs past the image end ({size} bytes)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::io::SliceSource;
 
+    /// Sectors of the test image: room for the 2880-sector UEFI image at 40.
+    const IMAGE_SECTORS: usize = 800;
+
     fn image(catalog: &[[u8; 32]]) -> SliceSource {
-        let mut img = vec![0u8; 2048 * 21];
+        SliceSource::new(image_bytes(catalog))
+    }
+
+    fn image_bytes(catalog: &[[u8; 32]]) -> Vec<u8> {
+        let mut img = vec![0u8; 2048 * IMAGE_SECTORS];
         let br = &mut img[16 * 2048..17 * 2048];
         br[1..6].copy_from_slice(b"CD001");
         br[6] = 1;
@@ -184,7 +274,7 @@ mod tests {
         for (i, r) in catalog.iter().enumerate() {
             img[20 * 2048 + i * 32..20 * 2048 + i * 32 + 32].copy_from_slice(r);
         }
-        SliceSource::new(img)
+        img
     }
 
     fn validation(platform: u8) -> [u8; 32] {
@@ -196,6 +286,109 @@ mod tests {
         let sum = word_sum(&v).unwrap();
         v[28..30].copy_from_slice(&0u16.wrapping_sub(sum).to_le_bytes());
         v
+    }
+
+    fn default_entry(rba: u32, sectors: u16) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        d[0] = 0x88;
+        d[6..8].copy_from_slice(&sectors.to_le_bytes());
+        d[8..12].copy_from_slice(&rba.to_le_bytes());
+        d
+    }
+
+    fn header(id: u8, platform: u8, count: u16) -> [u8; 32] {
+        let mut h = [0u8; 32];
+        h[0] = id;
+        h[1] = platform;
+        h[2..4].copy_from_slice(&count.to_le_bytes());
+        h
+    }
+
+    /// The reason of a malformed-catalog error, failing on anything else (or on success).
+    fn malformed(img: &[u8]) -> (&'static str, u64, String) {
+        match read_boot_catalog(&SliceSource::new(img.to_vec())) {
+            Err(Error::Malformed {
+                structure,
+                offset,
+                reason,
+            }) => (structure, offset, reason),
+            other => panic!("expected a malformed catalog, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_catalogs_are_typed_errors() {
+        let good = [validation(0), default_entry(30, 4)];
+        assert!(read_boot_catalog(&image(&good)).unwrap().is_some());
+        let cat = 20 * 2048u64;
+        // Key bytes, header id, checksum: each named with its offset.
+        let mut v = validation(0);
+        v[31] = 0xAB;
+        let (s, at, why) = malformed(&image_bytes(&[v, default_entry(30, 4)]));
+        assert_eq!((s, at), ("El Torito validation entry", cat + 30));
+        assert!(why.contains("key bytes"), "{why}");
+        let mut v = validation(0);
+        v[0] = 2;
+        assert!(malformed(&image_bytes(&[v])).2.contains("header id"));
+        let mut v = validation(0);
+        v[5] ^= 0x10;
+        assert_eq!(malformed(&image_bytes(&[v])).1, cat + 28);
+        // Truncated: the image ends inside the catalog sector, or inside the boot image.
+        let full = image_bytes(&good);
+        let (_, _, why) = malformed(&full[..20 * 2048 + 100]);
+        assert!(why.contains("beyond the image"), "{why}");
+        let (s, _, why) = malformed(&full[..30 * 2048 + 1000]);
+        assert_eq!(s, "El Torito boot entry");
+        assert!(why.contains("runs past the image end"), "{why}");
+        // Load RBA past the end, into the descriptors, at the catalog itself.
+        for (rba, words) in [
+            (u32::MAX, "past the image end"),
+            (IMAGE_SECTORS as u32, "past the image end"),
+            (0, "system area"),
+            (16, "volume descriptors"),
+            (20, "boot catalog itself"),
+        ] {
+            let (_, at, why) = malformed(&image_bytes(&[validation(0), default_entry(rba, 4)]));
+            assert!(why.contains(words), "rba {rba}: {why}");
+            assert_eq!(at, cat + 32 + 8);
+        }
+        // Section entry counts beyond the sector, and a section running off its end.
+        let (s, _, why) = malformed(&image_bytes(&[
+            validation(0),
+            default_entry(30, 4),
+            header(0x91, PLATFORM_EFI, 0xFFFF),
+        ]));
+        assert_eq!(s, "El Torito section header");
+        assert!(why.contains("do not fit"), "{why}");
+        let mut recs = vec![validation(0), default_entry(30, 4), header(0x91, 0xEF, 61)];
+        recs.extend((0..61).map(|_| default_entry(30, 4)));
+        assert!(read_boot_catalog(&image(&recs)).unwrap().is_some());
+        recs[2] = header(0x91, 0xEF, 62);
+        assert!(malformed(&image_bytes(&recs)).2.contains("do not fit"));
+        // Extension records that fill the sector after an entry end the section at the sector.
+        let mut recs = vec![validation(0), default_entry(30, 4), header(0x91, 0xEF, 2)];
+        recs.push(default_entry(30, 4));
+        recs.extend((0..60).map(|_| {
+            let mut x = [0u8; 32];
+            x[0] = 0x44;
+            x
+        }));
+        let (s, _, why) = malformed(&image_bytes(&recs));
+        assert_eq!(s, "El Torito section");
+        assert!(why.contains("past the catalog sector"), "{why}");
+        // The boot record points the catalog at itself (sector 16) or at the system area.
+        for sector in [0u32, 16, 17] {
+            let mut img = image_bytes(&good);
+            img[16 * 2048 + 0x47..16 * 2048 + 0x4B].copy_from_slice(&sector.to_le_bytes());
+            let (s, _, why) = malformed(&img);
+            assert_eq!(s, "El Torito boot record");
+            assert!(why.contains("system area"), "{sector}: {why}");
+        }
+        // Section headers chained (0x90) through the whole sector end at the sector: no loop.
+        let mut recs = vec![validation(0), default_entry(30, 4)];
+        recs.extend((0..62).map(|_| header(0x90, 0xEF, 0)));
+        let c = read_boot_catalog(&image(&recs)).unwrap().unwrap();
+        assert_eq!((c.records.len(), c.entries.len()), (64, 1));
     }
 
     #[test]

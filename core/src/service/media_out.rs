@@ -18,7 +18,9 @@ use crate::io::{FolderStore, OutputStore, Part, Progress, SharedReader, SliceSou
 use crate::iso::write::{merged_tree, write_iso, Replacement};
 use crate::iso::IsoImage;
 use crate::package::Package;
-use crate::wim::split::{part_name, split_into, DEFAULT_SPLIT_MIB};
+use crate::wim::split::{
+    part_name, plan_split, verify_split, write_part, SplitPlan, DEFAULT_SPLIT_MIB,
+};
 use crate::wim::Wim;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -26,6 +28,10 @@ use std::sync::Arc;
 
 /// Most bytes of Setup DU files held in memory while the media is rebuilt.
 pub const MAX_SETUP_BYTES: u64 = 1 << 30;
+/// Where Windows media keeps its editions.
+const INSTALL_WIM: &str = "/sources/install.wim";
+/// The same, as an ESD (Media Creation Tool media).
+const INSTALL_ESD: &str = "/sources/install.esd";
 /// Bytes copied per step into a folder.
 const COPY_PIECE: u64 = 4 << 20;
 
@@ -92,8 +98,18 @@ fn prepare_media<S: OutputStore>(
     }
     let mut replacements = Vec::new();
     let mut rep = report(request, name.clone());
+    // Media with install.esd (and no install.wim): its editions are serviced and written as an
+    // LZX install.wim that takes install.esd's place (decision 29).
+    let esd = request.layers.is_empty()
+        && iso.open_file(INSTALL_WIM).is_err()
+        && iso.open_file(INSTALL_ESD).is_ok();
     if !servicing.is_empty() {
-        let found = locate(media, &request.layers, PatchTarget::Install)?;
+        let layers = if esd {
+            vec![INSTALL_ESD.to_string()]
+        } else {
+            request.layers.clone()
+        };
+        let found = locate(media, &layers, PatchTarget::Install)?;
         let mut job = Job {
             request,
             store,
@@ -103,8 +119,9 @@ fn prepare_media<S: OutputStore>(
         rep = r;
         if let Some(back) = back {
             replacements.push(Replacement {
-                path: "/sources/install.wim".into(),
+                path: INSTALL_WIM.into(),
                 data: back,
+                replaces: esd.then(|| INSTALL_ESD.to_string()),
             });
         }
     }
@@ -118,6 +135,7 @@ fn prepare_media<S: OutputStore>(
             replacements.push(Replacement {
                 path: format!("/sources/{path}"),
                 data: Arc::new(SliceSource::new(bytes)),
+                replaces: None,
             });
         }
         rep.setup = Some(exp);
@@ -209,10 +227,147 @@ pub struct FolderSummary {
     pub split_warnings: Vec<String>,
 }
 
+/// What one entry of the folder target holds.
+pub enum FolderContent {
+    /// A directory.
+    Dir,
+    /// A file's bytes (`None`: an empty file).
+    Bytes(Option<SharedReader>),
+    /// Part `n` (0-based) of the split install.wim, written by [`FolderPlan::write_split_part`].
+    SplitPart(usize),
+}
+
+/// One entry of the folder target's tree, parents before children.
+pub struct FolderItem {
+    /// Path relative to the folder, `/`-separated (`sources/install.swm`).
+    pub path: String,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// What it holds.
+    pub content: FolderContent,
+}
+
+/// The folder target planned: the tree to write, with the media prepared (install.wim serviced
+/// into the stage store, Setup DU files expanded) and install.wim's split planned. The caller
+/// writes every item, re-reads it, and commits the folder only when all are verified; the
+/// stage store must stay open until then.
+pub struct FolderPlan {
+    /// The job's report (`written` stays empty: a directory has no single digest).
+    pub report: PatchReport,
+    /// The entries in writing order; split parts are consecutive.
+    pub items: Vec<FolderItem>,
+    /// Counts of what the items hold.
+    pub summary: FolderSummary,
+    split: Option<(Wim, SplitPlan)>,
+}
+
+impl FolderPlan {
+    /// Write split part `index` (0-based) into `sink`; returns its size.
+    pub fn write_split_part(
+        &self,
+        index: usize,
+        sink: &mut dyn WriteAt,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let (wim, plan) = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("install.wim is not split in this plan".into()))?;
+        write_part(wim, plan, index, sink, progress)
+    }
+
+    /// Check the written parts (read back, in order) as one set against the unsplit install.wim.
+    pub fn verify_split(&self, parts: Vec<SharedReader>, progress: &dyn Progress) -> Result<()> {
+        let (wim, plan) = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("install.wim is not split in this plan".into()))?;
+        verify_split(wim, plan, parts, progress)
+    }
+}
+
+/// Prepare the media and plan the folder target's tree (see [`run_patch_to_folder`]); an
+/// install.wim over `split_mib` MiB (default 3800) becomes `sources/install.swm`,
+/// `install2.swm`, … On error the stage is discarded; on success the caller discards it after
+/// writing.
+pub fn plan_folder<S: OutputStore>(
+    request: &PatchRequest,
+    media: Vec<(String, SharedReader)>,
+    packages: Vec<(String, SharedReader)>,
+    stage: &mut S,
+    split_mib: Option<u64>,
+    progress: &dyn Progress,
+) -> Result<FolderPlan> {
+    let limit = split_mib
+        .unwrap_or(DEFAULT_SPLIT_MIB)
+        .checked_mul(1 << 20)
+        .filter(|&l| l > 0)
+        .ok_or_else(|| Error::Invalid("split size out of range".into()))?;
+    let res = (|| {
+        let mut p = prepare_media(request, media, packages, stage, progress)?;
+        p.report.written = None;
+        let mut plan = FolderPlan {
+            report: p.report,
+            items: Vec::new(),
+            summary: FolderSummary::default(),
+            split: None,
+        };
+        if request.dry_run {
+            return Ok(plan);
+        }
+        for it in merged_tree(&p.iso, p.replacements)? {
+            let rel = it.path.trim_start_matches('/').to_string();
+            if it.is_dir {
+                plan.items.push(FolderItem {
+                    path: rel,
+                    size: 0,
+                    content: FolderContent::Dir,
+                });
+                continue;
+            }
+            if rel.eq_ignore_ascii_case("sources/install.wim") && it.size > limit {
+                let wim = Wim::open(
+                    it.data
+                        .ok_or_else(|| Error::Invalid("install.wim has no content".into()))?,
+                )?;
+                let split = plan_split(&wim, limit)?;
+                let dir = &rel[..rel.len() - "install.wim".len()];
+                for (i, part) in split.parts.iter().enumerate() {
+                    plan.items.push(FolderItem {
+                        path: format!("{dir}{}", part_name("install.swm", i + 1)),
+                        size: part.size,
+                        content: FolderContent::SplitPart(i),
+                    });
+                }
+                plan.summary.split_parts = split.parts.len();
+                plan.summary.split_warnings = split.warnings.clone();
+                plan.split = Some((wim, split));
+                continue;
+            }
+            plan.items.push(FolderItem {
+                path: rel,
+                size: it.size,
+                content: FolderContent::Bytes(it.data),
+            });
+        }
+        for it in &plan.items {
+            if !matches!(it.content, FolderContent::Dir) {
+                plan.summary.files += 1;
+                plan.summary.bytes += it.size;
+            }
+        }
+        Ok(plan)
+    })();
+    if res.is_err() {
+        stage.discard(Part::InstallStage);
+    }
+    res
+}
+
 /// The folder target: the media tree (patched install.wim, Setup DU files) written into `folder`;
 /// an install.wim over `split_mib` MiB (default 3800) becomes `sources/install.swm`,
 /// `install2.swm`, … Intermediates go through `stage`; `folder` is committed only when every file
-/// was written and re-read.
+/// was written and re-read (the split set re-read as a set).
 pub fn run_patch_to_folder<S: OutputStore, F: FolderStore>(
     request: &PatchRequest,
     media: Vec<(String, SharedReader)>,
@@ -222,53 +377,35 @@ pub fn run_patch_to_folder<S: OutputStore, F: FolderStore>(
     split_mib: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<(PatchReport, FolderSummary)> {
-    let limit = split_mib
-        .unwrap_or(DEFAULT_SPLIT_MIB)
-        .checked_mul(1 << 20)
-        .filter(|&l| l > 0)
-        .ok_or_else(|| Error::Invalid("split size out of range".into()))?;
+    let plan = plan_folder(request, media, packages, stage, split_mib, progress)?;
     let res = (|| {
-        let mut p = prepare_media(request, media, packages, stage, progress)?;
-        let mut sum = FolderSummary::default();
-        if request.dry_run {
-            return Ok((p.report, sum));
-        }
-        let items = merged_tree(&p.iso, p.replacements)?;
-        for it in items {
-            let rel = it.path.trim_start_matches('/').to_string();
-            if it.is_dir {
-                folder.create_dir(&rel)?;
-                continue;
+        let mut parts = Vec::new();
+        for it in &plan.items {
+            match &it.content {
+                FolderContent::Dir => folder.create_dir(&it.path)?,
+                FolderContent::Bytes(data) => {
+                    copy_file(folder.file(&it.path)?, data.as_ref(), progress)?;
+                }
+                FolderContent::SplitPart(i) => {
+                    let mut store = folder.file(&it.path)?;
+                    store.reserve(it.size)?;
+                    let mut sink = store.create(Part::Output)?;
+                    plan.write_split_part(*i, &mut sink, progress)?;
+                    let back = store.reopen(Part::Output, sink)?;
+                    parts.push((store, back));
+                }
             }
-            let is_install = rel.eq_ignore_ascii_case("sources/install.wim");
-            if is_install && it.size > limit {
-                let wim = Wim::open(
-                    it.data
-                        .clone()
-                        .ok_or_else(|| Error::Invalid("install.wim has no content".into()))?,
-                )?;
-                let dir = &rel[..rel.len() - "install.wim".len()];
-                let plan = split_into(
-                    &wim,
-                    limit,
-                    |i| folder.file(&format!("{dir}{}", part_name("install.swm", i + 1))),
-                    progress,
-                )?;
-                sum.bytes += plan.parts.iter().map(|x| x.size).sum::<u64>();
-                sum.files += plan.parts.len() as u64;
-                sum.split_parts = plan.parts.len();
-                sum.split_warnings = plan.warnings;
-                continue;
-            }
-            copy_file(folder.file(&rel)?, it.data.as_ref(), progress)?;
-            sum.bytes += it.size;
-            sum.files += 1;
         }
-        folder.commit()?;
-        // A directory has no single digest: `written` stays empty; the summary counts files.
-        p.report.written = None;
-        Ok((p.report, sum))
+        if !parts.is_empty() {
+            let readers = parts.iter().map(|(_, r)| r.clone()).collect();
+            plan.verify_split(readers, progress)?;
+            for (mut store, back) in parts {
+                drop(back);
+                store.commit(Part::Output)?;
+            }
+        }
+        folder.commit()
     })();
     stage.discard(Part::InstallStage);
-    res
+    res.map(|()| (plan.report, plan.summary))
 }

@@ -41,7 +41,9 @@ pub mod winre;
 
 pub use apply::ChangeLog;
 pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
-pub use media_out::{run_patch_to_folder, FolderSummary};
+pub use media_out::{
+    plan_folder, run_patch_to_folder, FolderContent, FolderItem, FolderPlan, FolderSummary,
+};
 pub use plan::{prepare, prepare_in, Prepared};
 pub use select::{select_packages, Selection};
 pub use winre::{

@@ -19,6 +19,9 @@ pub struct PatchProps {
     pub cleaned: bool,
     /// The install.wim editions of the opened media (index, name); empty when it has none.
     pub editions: Vec<(u32, String)>,
+    /// The opened media is an ISO: the whole-media targets (a patched ISO) are offered.
+    #[prop_or_default]
+    pub iso: bool,
 }
 
 /// Start button, then a result card with the output's size and SHA-256 and a save button.
@@ -50,6 +53,15 @@ pub fn patch_panel(props: &PatchProps) -> Html {
         })
     };
     let target = use_state(|| PatchTarget::Winre);
+    {
+        // Whole-media targets need an ISO: back to WinRE when other media is opened.
+        let target = target.clone();
+        use_effect_with(props.iso, move |iso| {
+            if !*iso && matches!(*target, PatchTarget::Iso | PatchTarget::Folder) {
+                target.set(PatchTarget::Winre);
+            }
+        });
+    }
     // Editions left out; all are in by default, and again when other media is opened.
     let unchecked = use_state(Vec::<u32>::new);
     {
@@ -81,11 +93,45 @@ pub fn patch_panel(props: &PatchProps) -> Html {
         (PatchTarget::Install, None) => Some("Choose at least one edition."),
         _ => None,
     };
+    let usb_off = crate::usb::unavailable();
+    let split_mib = use_state(|| mediaprep_core::wim::split::DEFAULT_SPLIT_MIB);
+    let pick_problem = use_state(|| None::<String>);
+    let on_split = {
+        let split_mib = split_mib.clone();
+        Callback::from(move |e: Event| {
+            let v = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .and_then(|i| i.value().trim().parse::<u64>().ok())
+                .filter(|v| (1..=4095).contains(v));
+            if let Some(v) = v {
+                split_mib.set(v);
+            }
+        })
+    };
     let on_start = {
         let target = target.clone();
         let on_patch = props.on_patch.clone();
         let chosen = chosen.clone();
+        let (split_mib, pick_problem) = (split_mib.clone(), pick_problem.clone());
         Callback::from(move |_: MouseEvent| {
+            if *target == PatchTarget::Folder {
+                // The picker needs the click's user activation: ask now, start when chosen.
+                let (on_patch, split, problem) =
+                    (on_patch.clone(), *split_mib, pick_problem.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    match crate::usb::pick_directory(Some(split)).await {
+                        Ok(Some(_)) => {
+                            problem.set(None);
+                            on_patch.emit((PatchTarget::Folder, Vec::new()));
+                        }
+                        Ok(None) => {
+                            problem.set(Some("No folder chosen; nothing was written.".into()))
+                        }
+                        Err(e) => problem.set(Some(format!("Could not open the folder: {e}"))),
+                    }
+                });
+                return;
+            }
             let indices = match *target {
                 PatchTarget::Install => match &chosen {
                     Some(v) => v.clone(),
@@ -99,6 +145,8 @@ pub fn patch_panel(props: &PatchProps) -> Html {
     let done = match props.result.as_ref().map(|r| r.target) {
         Some(PatchTarget::Setup) => "Setup DU expanded and verified",
         Some(PatchTarget::Install) => "install.wim patched and verified",
+        Some(PatchTarget::Iso) => "Patched ISO written and verified",
+        Some(PatchTarget::Folder) => "USB folder written and verified",
         _ => "WinRE patched and verified",
     };
     html! {
@@ -113,6 +161,16 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                     onchange={pick(PatchTarget::Install)} />{" install.wim with the patched WinRE"}</label>
                 <label><input type="radio" name="patch-target" id="target-setup" checked={*target == PatchTarget::Setup}
                     onchange={pick(PatchTarget::Setup)} />{r" the Setup DU's files for sources\ (ZIP)"}</label>
+                if props.iso {
+                    <label><input type="radio" name="patch-target" id="target-iso" checked={*target == PatchTarget::Iso}
+                        onchange={pick(PatchTarget::Iso)} />{r" a patched ISO (bootable, install.wim and Setup DU files in sources\)"}</label>
+                    <label><input type="radio" name="patch-target" id="target-folder" checked={*target == PatchTarget::Folder}
+                        disabled={usb_off.is_some()} onchange={pick(PatchTarget::Folder)} />
+                        {r" the media's files written to a USB stick (a folder you choose; install.wim split for FAT32)"}</label>
+                    if let Some(why) = usb_off {
+                        <p class="muted" id="target-folder-reason">{ why }</p>
+                    }
+                }
             </fieldset>
             if *target == PatchTarget::Install && !props.editions.is_empty() {
                 <fieldset id="patch-editions" class="choices">
@@ -125,6 +183,16 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                         </label>
                     }) }
                 </fieldset>
+            }
+            if *target == PatchTarget::Folder {
+                <p class="row" id="usb-options">
+                    <label for="split-mib">{"Split install.wim into parts of at most (MiB) "}</label>
+                    <input type="number" id="split-mib" min="1" max="4095" value={split_mib.to_string()} onchange={on_split} />
+                </p>
+                <p class="muted">{"Start asks for the folder: choose the root of an empty, FAT32-formatted stick. Every file is read back and checked; nothing is left in the folder if anything fails."}</p>
+            }
+            if let Some(m) = pick_problem.as_ref() {
+                <p class="bad" id="usb-error" role="alert">{ m.clone() }</p>
             }
             if let Some(m) = install_problem {
                 <p class="bad" id="patch-editions-error" role="alert">{ m }</p>
@@ -139,7 +207,13 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                     <table>
                         <tr><th scope="row">{"From"}</th><td>{ r.input.clone() }</td></tr>
                         <tr><th scope="row">{"Size"}</th><td id="patch-size">{ format!("{} ({} bytes)", human_size(r.size), r.size) }</td></tr>
-                        <tr><th scope="row">{"SHA-256"}</th><td><code id="patch-sha256">{ mediaprep_core::hash::hex(&r.sha256) }</code></td></tr>
+                        if let Some(f) = &r.folder {
+                            <tr><th scope="row">{"Written to"}</th><td id="usb-written"
+                                data-files={f.files.to_string()} data-split-parts={f.split_parts.to_string()}>
+                                { folder_text(f) }</td></tr>
+                        } else {
+                            <tr><th scope="row">{"SHA-256"}</th><td><code id="patch-sha256">{ mediaprep_core::hash::hex(&r.sha256) }</code></td></tr>
+                        }
                         { for r.versions.iter().map(|(index, before, after)| html! {
                             <tr><th scope="row">{ format!("WinRE image {index}") }</th>
                                 <td class="patch-version">{ format!("{} → {}", before.as_deref().unwrap_or(""), after.as_deref().unwrap_or("")) }</td></tr>
@@ -166,12 +240,14 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                             <tr><th scope="row">{r"Files for sources\"}</th><td id="setup-count">{ files }</td></tr>
                         }
                     </table>
+                    if r.folder.is_none() {
                     <p class="row">
                         if crate::save::can_pick() {
                             <button id="patch-save-as" onclick={on_save_as}>{"Save to…"}</button>
                         }
                         <button id="patch-download" class="secondary" onclick={on_save}>{ format!("Download {}", r.opfs) }</button>
                     </p>
+                    }
                     if let Some(s) = &*save_status {
                         <p id="save-status" role="status">{ s.clone() }</p>
                     }
@@ -179,6 +255,24 @@ pub fn patch_panel(props: &PatchProps) -> Html {
             }
         </section>
     }
+}
+
+/// What the USB target wrote, in words.
+fn folder_text(f: &crate::usb::FolderWritten) -> String {
+    let mut s = format!(
+        "the folder \"{}\": {} files, {} ({} bytes)",
+        f.dir,
+        f.files,
+        human_size(f.bytes),
+        f.bytes
+    );
+    if f.split_parts > 0 {
+        s.push_str(&format!(
+            "; install.wim split into {} parts (install.swm, install2.swm, …)",
+            f.split_parts
+        ));
+    }
+    s
 }
 
 /// How the chunks were compressed, from the result's `compression` (see `crate::pool`).

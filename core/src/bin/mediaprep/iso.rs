@@ -41,6 +41,7 @@ pub fn run(a: RebuildArgs, progress: &dyn Progress) -> Result<()> {
         reps.push(Replacement {
             path: path.to_string(),
             data: Arc::new(FileSource::open(file)?),
+            replaces: None,
         });
     }
     let mut store = FsStore::new(&a.output);

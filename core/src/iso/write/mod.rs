@@ -38,6 +38,10 @@ pub struct Replacement {
     pub path: String,
     /// The new content.
     pub data: SharedReader,
+    /// A source file this one takes the place of, in the same directory: that entry is renamed
+    /// to `path`'s name (e.g. `/sources/install.esd` → `install.wim` when the serviced ESD is
+    /// written as a WIM; docs/decisions.md). A missing entry is not an error.
+    pub replaces: Option<String>,
 }
 
 /// Which file systems the rebuilt image carries.
@@ -185,6 +189,9 @@ impl IsoPlan {
         let primary_label = label_of(FsKind::Iso9660).unwrap_or_else(|| label.clone());
         let mut names = Vec::with_capacity(replacements.len());
         for (i, r) in replacements.into_iter().enumerate() {
+            if let Some(old) = &r.replaces {
+                main.rename(old, &r.path)?;
+            }
             let k = main.replace(&r.path, r.data, i)?;
             names.push(main.path(k));
         }
@@ -740,6 +747,9 @@ pub struct TreeItem {
 pub fn merged_tree(src: &IsoImage, replacements: Vec<Replacement>) -> Result<Vec<TreeItem>> {
     let (mut t, _) = tree::tree_of(src, 0)?;
     for (i, r) in replacements.into_iter().enumerate() {
+        if let Some(old) = &r.replaces {
+            t.rename(old, &r.path)?;
+        }
         t.replace(&r.path, r.data, i)?;
     }
     Ok(t.depth_first()

@@ -204,6 +204,43 @@ impl WTree {
         }
     }
 
+    /// The node at `path`, if there is one.
+    fn find(&self, path: &str) -> Result<Option<usize>> {
+        let mut at = 0usize;
+        for part in crate::iso::names::split_path(path)? {
+            match self.child(at, part) {
+                Some(k) => at = k,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(at))
+    }
+
+    /// Give the file at `old` the name of `new`'s last component; both must be in the same
+    /// directory, and `new` must not exist yet. A missing `old` is left alone.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<()> {
+        let Some(k) = self.find(old)? else {
+            return Ok(());
+        };
+        let parts = crate::iso::names::split_path(new)?;
+        let Some((name, dirs)) = parts.split_last() else {
+            return Err(Error::Invalid(format!("{new}: not a file path")));
+        };
+        let parent = self.nodes[k].parent;
+        if k == 0 || self.nodes[k].is_dir || self.find(&dirs.join("/"))? != Some(parent) {
+            return Err(Error::Invalid(format!(
+                "{old} can only be renamed to a file in its own directory, not {new}"
+            )));
+        }
+        if self.child(parent, name).is_some_and(|c| c != k) {
+            return Err(Error::Invalid(format!(
+                "{new} exists already; {old} cannot take its name"
+            )));
+        }
+        self.nodes[k].name = (*name).to_string();
+        Ok(())
+    }
+
     /// Every node in depth-first order (parents before children, children in name order):
     /// the order file data is laid out in.
     pub fn depth_first(&self) -> Vec<usize> {
