@@ -1554,6 +1554,131 @@ test("Write to a USB stick (#target-folder): the tree in the chosen folder equal
   await plain.close();
 });
 
+// Cancel of the whole-media targets: Cancel clicked while the job is mid-write (running, past its
+// reading stage for the ISO, its temporary files present) leaves no temporary file: none in OPFS for the ISO, none in the chosen
+// folder for the USB stick; a later run of the same job completes. Small fixtures make short jobs,
+// so a run that ends before the click is retried (up to 6 times) instead of passing unchecked.
+async function cancelMidJob(page, where = "", reset = async () => {}) {
+  for (let attempt = 0; attempt < 6; attempt++) {
+    await reset();
+    await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+    await page.click("#patch-start");
+    const at = await page.evaluate(async (where) => {
+      const deadline = Date.now() + 120000;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+        const j = document.querySelector("#job");
+        if (!j) {
+          if (document.querySelector("#patch-result, #error")) return { finished: true };
+          continue;
+        }
+        // The jobs are short: a running job past its reading stage with its temporary files
+        // present is mid-write (the progress numbers of the last stage may already read 100 %).
+        if (!where && ["starting", "checking payloads"].includes(j.dataset.stage)) continue; // into the writing
+        // Mid-write: a temporary file exists (OPFS root for the ISO, the chosen folder for USB).
+        const partials = [];
+        const walk = async (dir, rel) => {
+          for await (const [n, h] of dir.entries()) {
+            if (h.kind === "directory") await walk(h, `${rel}${n}/`);
+            else if (n.endsWith(".partial")) partials.push(rel + n);
+          }
+        };
+        await walk(await navigator.storage.getDirectory(), "").catch(() => {});
+        if (!partials.some((n) => n.startsWith(where))) continue;
+        const k = document.querySelector("#job"); // after the awaits: look again, then click at once
+        if (!k) continue;
+        const done = Number(k.dataset.done), total = Number(k.dataset.total);
+        document.querySelector("#cancel").click();
+        return { stage: k.dataset.stage, done, total, partials };
+      }
+      return { timeout: true };
+    }, where);
+    assert(!at.timeout, "the job neither finished nor showed progress");
+    if (at.finished) {
+      if (await page.$("#error")) throw new Error(`job failed: ${await page.textContent("#error")}`);
+      continue;
+    }
+    return at;
+  }
+  throw new Error("every attempt finished before Cancel could be clicked mid-way");
+}
+
+test("cancel the whole-media targets: Cancel mid-way leaves no temporary file (ISO in OPFS, USB folder); the same job then completes", async () => {
+  const iso = fix("media-udf.iso");
+  const pkgs = [fix("safeos-du.cab"), fix("setup-du.cab")];
+  const page = await openApp(PICKER_TO_OPFS);
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const n of ["media-patched.iso", "usb-stick"]) await root.removeEntry(n, { recursive: true }).catch(() => {});
+  });
+  await openFiles(page, [iso, ...pkgs], ".package-view");
+  await page.waitForSelector("#patch-view");
+  // ISO: the cancelled job's OPFS files go.
+  await page.check("#target-iso");
+  const at = await cancelMidJob(page);
+  console.log(`     ISO cancelled during "${at.stage}" at ${(100 * at.done / at.total).toFixed(1)}% with ${at.partials}`);
+  await page.waitForSelector("#patch-cleaned", { timeout: 15000 });
+  assert(!(await page.$("#patch-result")), "a result was shown for the cancelled ISO");
+  let left = await opfsNames(page);
+  assert(!left.some((n) => n.endsWith(".partial") || n === "media-patched.iso"), `left in OPFS after cancel: ${left}`);
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  if (await page.$("#error")) throw new Error(`ISO after cancel failed: ${await page.textContent("#error")}`);
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 120000 }), page.click("#patch-download")]);
+  const got = path.join(OUT, "iso-after-cancel.iso");
+  await dl.saveAs(got);
+  const ref = path.join(tmpDir("cli-iso-cancel"), "ref.iso");
+  execFileSync(cli(), ["patch", iso, ...pkgs.flatMap((p) => ["--package", p]), "--target", "iso", "-o", ref], { stdio: "ignore" });
+  assert(sha256File(ref) === sha256File(got), "the ISO written after a cancel differs from `mediaprep patch --target iso`");
+  // USB stick: the chosen folder keeps no .partial file after a cancel.
+  await page.check("#target-folder");
+  const emptyStick = () => page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry("usb-stick", { recursive: true }).catch(() => {});
+  });
+  const u = await cancelMidJob(page, "usb-stick/", emptyStick);
+  console.log(`     USB cancelled during "${u.stage}" at ${(100 * u.done / u.total).toFixed(1)}% with ${u.partials}`);
+  assert(u.partials.some((n) => n.startsWith("usb-stick/")), `USB cancelled before writing into the folder: ${u.partials}`);
+  // Names only: a file the terminated worker had open may not be readable yet.
+  const usbNames = () => page.evaluate(async () => {
+    const out = [];
+    const walk = async (dir, rel) => {
+      for await (const [n, h] of dir.entries()) {
+        out.push(rel ? `${rel}/${n}` : n);
+        if (h.kind === "directory") await walk(h, rel ? `${rel}/${n}` : n);
+      }
+    };
+    const root = await navigator.storage.getDirectory();
+    const d = await root.getDirectoryHandle("usb-stick").catch(() => null);
+    // The page's clean-up may remove an entry while we list: then look again.
+    if (d) return walk(d, "").then(() => out, () => null);
+    return out;
+  });
+  let names = [];
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    names = (await usbNames()) ?? [".partial (listing raced the clean-up)"];
+    if (!names.some((k) => k.endsWith(".partial"))) break;
+  }
+  assert(!names.some((k) => k.endsWith(".partial")), `left in the USB folder after cancel: ${names}`);
+  await page.waitForSelector("#patch-cleaned", { timeout: 15000 });
+  left = await opfsNames(page);
+  assert(!left.some((n) => n.endsWith(".partial")), `staging files left in OPFS after the USB cancel: ${left}`);
+  assert(!(await page.$("#patch-result")), "a result was shown for the cancelled USB job");
+  // Emptied (as the page tells the user to do when final names remain), the same job completes.
+  await emptyStick();
+  await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
+  await page.click("#patch-start");
+  await page.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  if (await page.$("#error")) throw new Error(`USB after cancel failed: ${await page.textContent("#error")}`);
+  assert(/USB folder written and verified/.test(await page.textContent("#patch-result")), "USB result heading after cancel");
+  left = await opfsNames(page);
+  assert(!left.some((n) => n.endsWith(".partial")), `temporary files left in OPFS: ${left}`);
+  assert(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("same bytes as the CLI for every source layout: an integrity table (kept), XPRESS, ESD (LZMS solid) → WinRE and install.wim", async () => {
   const pkg = fix("safeos-du.cab");
   const d = tmpDir("cli-layouts");
