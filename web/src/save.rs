@@ -18,7 +18,7 @@ use web_sys::{
 /// Suffix of files still being written; anything with it is swept at start and on cancel.
 pub const PARTIAL: &str = ".partial";
 
-fn js_err(what: &str, e: JsValue) -> Error {
+pub(crate) fn js_err(what: &str, e: JsValue) -> Error {
     Error::Io(format!("{what}: {e:?}"))
 }
 
@@ -244,15 +244,19 @@ pub fn can_pick() -> bool {
         .unwrap_or(false)
 }
 
-/// Ask the user where to save `suggested`; `None` when they cancel.
-pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHandle>> {
-    let opts = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&opts, &"suggestedName".into(), &suggested.into());
-    let p: js_sys::Promise = call(&js_sys::global(), "showSaveFilePicker", &[&opts])?
+/// Run one of the page's file pickers (`showSaveFilePicker`, `showDirectoryPicker`) with
+/// `opts`: the handle it gives, or `None` when the user cancels (the promise rejects with
+/// `AbortError`); `what` names the choice in errors.
+pub(crate) async fn run_picker(
+    method: &str,
+    opts: &js_sys::Object,
+    what: &str,
+) -> Result<Option<JsValue>> {
+    let p: js_sys::Promise = call(&js_sys::global(), method, &[opts])?
         .dyn_into()
-        .map_err(|_| Error::Io("showSaveFilePicker() did not return a promise".into()))?;
+        .map_err(|_| Error::Io(format!("{method}() did not return a promise")))?;
     match JsFuture::from(p).await {
-        Ok(h) => Ok(h.dyn_into().ok()),
+        Ok(h) => Ok(Some(h)),
         Err(e) => {
             let name = js_sys::Reflect::get(&e, &"name".into())
                 .ok()
@@ -260,10 +264,21 @@ pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHa
             if name.as_deref() == Some("AbortError") {
                 Ok(None)
             } else {
-                Err(js_err("choosing where to save", e))
+                Err(js_err(what, e))
             }
         }
     }
+}
+
+/// Ask the user where to save `suggested`; `None` when they cancel.
+pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHandle>> {
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"suggestedName".into(), &suggested.into());
+    Ok(
+        run_picker("showSaveFilePicker", &opts, "choosing where to save")
+            .await?
+            .and_then(|h| h.dyn_into().ok()),
+    )
 }
 
 /// A job's outputs in the origin-private file system ([`OutputStore`]): each part is a

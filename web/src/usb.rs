@@ -9,7 +9,9 @@
 //! are verified do they get their names; on any failure everything written is removed. Split
 //! parts are made in OPFS first (the WIM writer needs positioned writes), one at a time.
 
-use crate::save::{call, file_handle, opfs_reader, opfs_root, remove, OpfsSink, OpfsStore};
+use crate::save::{
+    call, file_handle, js_err, opfs_reader, opfs_root, remove, run_picker, OpfsSink, OpfsStore,
+};
 use crate::source::JsFileSource;
 use mediaprep_core::hash::{hash_reader, hex, MultiHasher};
 use mediaprep_core::io::{OutputStore, Part, Progress, ReadAt, SharedReader};
@@ -81,29 +83,15 @@ pub async fn pick_directory(split_mib: Option<u64>) -> Result<Option<String>> {
     let opts = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&opts, &"mode".into(), &"readwrite".into());
     let _ = js_sys::Reflect::set(&opts, &"id".into(), &"mediaprep-usb".into());
-    let p: js_sys::Promise = call(&js_sys::global(), "showDirectoryPicker", &[&opts])?
+    let Some(h) = run_picker("showDirectoryPicker", &opts, "choosing the folder").await? else {
+        return Ok(None);
+    };
+    let h: FileSystemDirectoryHandle = h
         .dyn_into()
-        .map_err(|_| Error::Io("showDirectoryPicker() did not return a promise".into()))?;
-    match JsFuture::from(p).await {
-        Ok(h) => {
-            let h: FileSystemDirectoryHandle = h
-                .dyn_into()
-                .map_err(|_| Error::Io("the picker did not return a directory".into()))?;
-            let name = h.name();
-            PICKED.with(|p| *p.borrow_mut() = Some(Picked { dir: h, split_mib }));
-            Ok(Some(name))
-        }
-        Err(e) => {
-            let name = js_sys::Reflect::get(&e, &"name".into())
-                .ok()
-                .and_then(|v| v.as_string());
-            if name.as_deref() == Some("AbortError") {
-                Ok(None)
-            } else {
-                Err(Error::Io(format!("choosing the folder: {e:?}")))
-            }
-        }
-    }
+        .map_err(|_| Error::Io("the picker did not return a directory".into()))?;
+    let name = h.name();
+    PICKED.with(|p| *p.borrow_mut() = Some(Picked { dir: h, split_mib }));
+    Ok(Some(name))
 }
 
 /// The directory picked last, once (it travels with the job to the worker); remembered as the
@@ -154,10 +142,6 @@ async fn prune(dir: &FileSystemDirectoryHandle) -> Result<bool> {
         }
     }
     Ok(left == 0)
-}
-
-fn js_err(what: &str, e: JsValue) -> Error {
-    Error::Io(format!("{what}: {e:?}"))
 }
 
 async fn promise(v: JsValue, what: &str) -> Result<JsValue> {
