@@ -6,11 +6,13 @@ mod common;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{field, fixture, info_header, info_images, run, wimlib_extract, wimlib_info};
+use common::{
+    diff_trees, dir_names, field, fixture, info_header, info_images, run, sevenzip_paths,
+    wimlib_apply, wimlib_extract, wimlib_info, wimlib_verify,
+};
 use mediaprep_core::io::{FileSource, NoProgress, Progress, SharedReader};
 use mediaprep_core::package::{open_package, Expected};
 use mediaprep_core::service::install::{
@@ -145,33 +147,16 @@ fn image_count(path: &Path) -> u32 {
 
 /// Apply image `idx` with wimlib into `dir`, then remove the WinRE so the rest can be compared.
 fn apply_without_winre(wim: &Path, idx: u32, dir: &Path) {
-    run(
-        "wimlib-imagex",
-        &["apply", s(wim), &idx.to_string(), s(dir), "--no-acls"],
-    );
+    wimlib_apply(wim, idx, dir, &["--no-acls"]);
     let w = dir.join(WINRE_PATH);
     assert!(w.exists(), "{} has no WinRE after apply", wim.display());
     std::fs::remove_file(w).unwrap();
 }
 
-fn diff_trees(a: &Path, b: &Path) {
-    let out = Command::new("diff")
-        .args(["-r", "--no-dereference"])
-        .arg(a)
-        .arg(b)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "trees differ:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
 /// Full check of one replacement against wimlib: verify, WinRE bytes per edition, every other file,
 /// raw copies, the old blob's presence, XML times, boot index.
 fn check_output(input: &Path, out: &Path, new: &Path, selected: &[u32], tmp: &Path) {
-    run("wimlib-imagex", &["verify", s(out)]);
+    wimlib_verify(out);
     let new_bytes = std::fs::read(new).unwrap();
     let n = image_count(input);
     assert_eq!(image_count(out), n);
@@ -272,6 +257,25 @@ fn check_output(input: &Path, out: &Path, new: &Path, selected: &[u32], tmp: &Pa
     }
 }
 
+/// The replacement every edition test starts from: the fixture install.wim, the newer WinRE that
+/// goes into it, a fresh temporary directory and the output path in it.
+fn replacement() -> (PathBuf, PathBuf, tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("install.wim");
+    (fixture("install.wim"), fixture("Winre-stale.wim"), tmp, out)
+}
+
+/// [`replace_to_file`] for a single (not split) input.
+fn replace_one(
+    input: &Path,
+    new: &Path,
+    opts: &InstallOptions,
+    out: &Path,
+    progress: &dyn Progress,
+) -> mediaprep_core::Result<(InstallSummary, Vec<ImageOutcome>)> {
+    replace_to_file(&[input.to_path_buf()], new, opts, out, progress)
+}
+
 fn opts(indices: &[u32]) -> InstallOptions {
     InstallOptions {
         indices: indices.to_vec(),
@@ -282,23 +286,13 @@ fn opts(indices: &[u32]) -> InstallOptions {
 
 #[test]
 fn all_editions_get_the_new_winre_and_the_rest_is_raw_copied() {
-    let input = fixture("install.wim");
-    let new = fixture("Winre-stale.wim");
+    let (input, new, tmp, out) = replacement();
     assert_ne!(
         sha1_hex(&std::fs::read(&new).unwrap()),
         sha1_hex(&wimlib_extract(&input, 1, WINRE_IN_IMAGE)),
         "fixture WinREs must differ"
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("install.wim");
-    let (sum, images) = replace_to_file(
-        std::slice::from_ref(&input),
-        &new,
-        &opts(&[]),
-        &out,
-        &NoProgress,
-    )
-    .unwrap();
+    let (sum, images) = replace_one(&input, &new, &opts(&[]), &out, &NoProgress).unwrap();
     assert!(images.iter().all(|o| o.updated));
     assert!(sum.write.raw_copied_blobs > 3);
     check_output(&input, &out, &new, &[1, 2, 3], tmp.path());
@@ -306,14 +300,7 @@ fn all_editions_get_the_new_winre_and_the_rest_is_raw_copied() {
     // Determinism: a second run, and the in-memory sink path (read back + verified), give the
     // same bytes.
     let again = tmp.path().join("again.wim");
-    replace_to_file(
-        std::slice::from_ref(&input),
-        &new,
-        &opts(&[]),
-        &again,
-        &NoProgress,
-    )
-    .unwrap();
+    replace_one(&input, &new, &opts(&[]), &again, &NoProgress).unwrap();
     let first = std::fs::read(&out).unwrap();
     assert!(first == std::fs::read(&again).unwrap(), "two runs differ");
     let wim = open_wim(std::slice::from_ref(&input));
@@ -345,23 +332,13 @@ fn all_editions_get_the_new_winre_and_the_rest_is_raw_copied() {
 
 #[test]
 fn subset_keeps_the_old_winre_elsewhere() {
-    let input = fixture("install.wim");
-    let new = fixture("Winre-stale.wim");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("install.wim");
+    let (input, new, tmp, out) = replacement();
     // This run also compresses the new WinRE blob instead of storing it.
     let recompress = InstallOptions {
         recompress_winre: true,
         ..opts(&[3, 1])
     };
-    let (_, images) = replace_to_file(
-        std::slice::from_ref(&input),
-        &new,
-        &recompress,
-        &out,
-        &NoProgress,
-    )
-    .unwrap();
+    let (_, images) = replace_one(&input, &new, &recompress, &out, &NoProgress).unwrap();
     assert_eq!(
         images.iter().map(|o| o.updated).collect::<Vec<_>>(),
         [true, false, true]
@@ -375,14 +352,7 @@ fn esd_and_split_inputs_are_written_as_lzx() {
     let tmp = tempfile::tempdir().unwrap();
     let esd = fixture("install.esd");
     let out = tmp.path().join("from-esd.wim");
-    replace_to_file(
-        std::slice::from_ref(&esd),
-        &new,
-        &opts(&[2]),
-        &out,
-        &NoProgress,
-    )
-    .unwrap();
+    replace_one(&esd, &new, &opts(&[2]), &out, &NoProgress).unwrap();
     assert_eq!(
         field(&info_header(&wimlib_info(&out)), "Compression"),
         Some("LZX")
@@ -394,7 +364,7 @@ fn esd_and_split_inputs_are_written_as_lzx() {
         .collect();
     let out = tmp.path().join("from-swm.wim");
     replace_to_file(&parts, &new, &opts(&[]), &out, &NoProgress).unwrap();
-    run("wimlib-imagex", &["verify", s(&out)]);
+    wimlib_verify(&out);
     for i in 1..=image_count(&out) {
         assert!(wimlib_extract(&out, i, WINRE_IN_IMAGE) == std::fs::read(&new).unwrap());
     }
@@ -414,26 +384,16 @@ impl Progress for CancelAfter {
     }
 }
 
-fn dir_names(d: &Path) -> Vec<String> {
-    std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 #[test]
 fn cancelled_or_refused_writes_leave_nothing() {
-    let input = fixture("install.wim");
-    let new = fixture("Winre-stale.wim");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("install.wim");
+    let (input, new, tmp, out) = replacement();
     // Count the progress calls of a whole run (build and read-back check), then cancel at points
     // spread over it, the last one inside the check of the finished temporary file.
     let count = CancelAfter {
         calls: AtomicU64::new(0),
         limit: u64::MAX,
     };
-    replace_to_file(std::slice::from_ref(&input), &new, &opts(&[]), &out, &count).unwrap();
+    replace_one(&input, &new, &opts(&[]), &out, &count).unwrap();
     std::fs::remove_file(&out).unwrap();
     let total = count.calls.load(Ordering::Relaxed);
     assert!(total > 10, "{total} progress calls");
@@ -442,7 +402,7 @@ fn cancelled_or_refused_writes_leave_nothing() {
             calls: AtomicU64::new(0),
             limit,
         };
-        let r = replace_to_file(std::slice::from_ref(&input), &new, &opts(&[]), &out, &p);
+        let r = replace_one(&input, &new, &opts(&[]), &out, &p);
         assert!(matches!(r, Err(Error::Cancelled)), "limit {limit}: {r:?}");
         assert!(
             dir_names(tmp.path()).is_empty(),
@@ -453,23 +413,11 @@ fn cancelled_or_refused_writes_leave_nothing() {
 
     // Bad requests are refused before anything is written.
     for (idx, what) in [(vec![0], "0"), (vec![4], "4"), (vec![2, 2], "twice")] {
-        let r = replace_to_file(
-            std::slice::from_ref(&input),
-            &new,
-            &opts(&idx),
-            &out,
-            &NoProgress,
-        );
+        let r = replace_one(&input, &new, &opts(&idx), &out, &NoProgress);
         assert!(matches!(r, Err(Error::Invalid(_))), "{what}: {r:?}");
     }
     let not_wim = fixture("setup-du.cab");
-    let r = replace_to_file(
-        std::slice::from_ref(&input),
-        &not_wim,
-        &opts(&[]),
-        &out,
-        &NoProgress,
-    );
+    let r = replace_one(&input, &not_wim, &opts(&[]), &out, &NoProgress);
     assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
 
     // A WinRE whose bytes do not match the SHA-1 the caller gave is refused mid-write.
@@ -534,22 +482,21 @@ fn setup_du_zip_has_every_file_with_its_digest() {
     let zopts = ZipOptions {
         modification_time: Some(MOD_TIME),
     };
-    let (exp, cur) = setup::expand_to_zip(
-        &pkg,
-        &Expected::default(),
-        std::io::Cursor::new(Vec::new()),
-        &zopts,
-        &NoProgress,
-    )
-    .unwrap();
-    let zip = cur.into_inner();
+    let expand = || {
+        let (exp, cur) = setup::expand_to_zip(
+            &pkg,
+            &Expected::default(),
+            std::io::Cursor::new(Vec::new()),
+            &zopts,
+            &NoProgress,
+        )
+        .unwrap();
+        (exp, cur.into_inner())
+    };
+    let (exp, zip) = expand();
     let zpath = tmp.path().join("sources.zip");
     std::fs::write(&zpath, &zip).unwrap();
-    let listed: Vec<String> = run("7zz", &["l", "-slt", "-ba", s(&zpath)])
-        .lines()
-        .filter_map(|l| l.strip_prefix("Path = "))
-        .map(|p| p.replace('\\', "/"))
-        .collect();
+    let listed = sevenzip_paths(&zpath);
     let mut sorted = listed.clone();
     sorted.sort();
     let mut keys: Vec<String> = want.keys().cloned().collect();
@@ -565,15 +512,7 @@ fn setup_du_zip_has_every_file_with_its_digest() {
     assert!(exp.verification.ok);
 
     // Same package and options, same ZIP.
-    let (_, again) = setup::expand_to_zip(
-        &pkg,
-        &Expected::default(),
-        std::io::Cursor::new(Vec::new()),
-        &zopts,
-        &NoProgress,
-    )
-    .unwrap();
-    assert!(again.into_inner() == zip);
+    assert!(expand().1 == zip);
 }
 
 struct DirSink {

@@ -11,7 +11,7 @@ pub mod cli;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The workspace root (parent of the `core` crate).
@@ -60,21 +60,95 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
 
 /// Run a tool and return its raw stdout; panics with stderr when it fails.
 pub fn run_bytes(cmd: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(cmd)
-        .args(args)
+    run_cmd(Command::new(cmd).args(args)).stdout
+}
+
+/// Run a prepared command (arguments, directory, environment set by the caller) and return its
+/// output; panics, naming the command and showing both streams, when it cannot start or fails.
+pub fn run_cmd(cmd: &mut Command) -> Output {
+    let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (oracle tool missing?)"));
     assert!(
         out.status.success(),
-        "{cmd} {args:?} failed ({}): {}",
+        "{cmd:?} failed ({}): {}\n{}",
         out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout
+    out
+}
+
+/// [`run_cmd`]'s stdout as (lossy UTF-8) text.
+pub fn run_cmd_text(cmd: &mut Command) -> String {
+    String::from_utf8_lossy(&run_cmd(cmd).stdout).into_owned()
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("fixture paths are UTF-8")
+}
+
+/// `wimlib-imagex verify <path>` must pass.
+pub fn wimlib_verify(path: &Path) {
+    run("wimlib-imagex", &["verify", s(path)]);
+}
+
+/// Whether `wimlib-imagex verify` accepts the file (for files a test damaged on purpose).
+pub fn wimlib_accepts(path: &Path) -> bool {
+    Command::new("wimlib-imagex")
+        .args(["verify", s(path)])
+        .output()
+        .expect("wimlib-imagex runs")
+        .status
+        .success()
+}
+
+/// `wimlib-imagex apply <path> <idx> <dest> EXTRA…` must pass.
+pub fn wimlib_apply(path: &Path, idx: u32, dest: &Path, extra: &[&str]) {
+    let idx = idx.to_string();
+    let mut args = vec!["apply", s(path), &idx, s(dest)];
+    args.extend_from_slice(extra);
+    run("wimlib-imagex", &args);
+}
+
+/// Two directory trees are the same (`diff -r --no-dereference`: names, bytes, link targets).
+pub fn diff_trees(a: &Path, b: &Path) {
+    run("diff", &["-r", "--no-dereference", s(a), s(b)]);
+}
+
+/// `sha256sum -c SHA256SUMS` in `dir` must pass; its report (`name: OK` lines).
+pub fn sha256sum_check(dir: &Path) -> String {
+    run_cmd_text(
+        Command::new("sha256sum")
+            .args(["-c", "SHA256SUMS"])
+            .current_dir(dir),
+    )
+}
+
+/// The strings of a JSON array (panics when it is not an array of strings).
+pub fn str_array(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap_or_else(|| panic!("not a string: {x}")))
+        .collect()
+}
+
+/// `text` contains every one of `wants`; the failure names the first missing one.
+pub fn assert_contains_all(text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "{text} lacks {want}");
+    }
+}
+
+/// The names of the entries in `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// `wimlib-imagex info <path>`.
@@ -197,6 +271,10 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+    /// `len` bytes, each the low byte of the next value shifted right by `shift` bits.
+    pub fn bytes(&mut self, len: usize, shift: u32) -> Vec<u8> {
+        (0..len).map(|_| (self.next() >> shift) as u8).collect()
     }
     /// A value in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
