@@ -2,15 +2,9 @@
 
 mod common;
 
+use common::cli::{fx_arg, mediaprep, ok, s};
 use common::*;
 use std::process::Command;
-
-fn mediaprep(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn extract_nested_winre_equals_wimlib_and_bad_input_exits_1() {
@@ -19,33 +13,33 @@ fn extract_nested_winre_equals_wimlib_and_bad_input_exits_1() {
     let dest = out.path().join("winre.wim");
     let o = mediaprep(&[
         "extract",
-        fx.join("media-udf.iso").to_str().unwrap(),
+        &fx_arg("media-udf.iso"),
         "/sources/install.wim",
         "1:/Windows/System32/Recovery/Winre.wim",
         "-o",
-        dest.to_str().unwrap(),
+        s(&dest),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&o);
     let want = wimlib_extract(
         &fx.join("install.wim"),
         1,
         "/Windows/System32/Recovery/Winre.wim",
     );
     assert_eq!(std::fs::read(&dest).unwrap(), want);
-    run("wimlib-imagex", &["verify", dest.to_str().unwrap()]);
+    wimlib_verify(&dest);
 
-    let h = mediaprep(&["hash", dest.to_str().unwrap()]);
-    let sum = run("sha256sum", &[dest.to_str().unwrap()]);
+    let h = mediaprep(&["hash", s(&dest)]);
+    let sum = run("sha256sum", &[s(&dest)]);
     assert!(String::from_utf8_lossy(&h.stdout).contains(sum.split_whitespace().next().unwrap()));
 
     let junk = out.path().join("junk.iso");
     std::fs::write(&junk, vec![1u8; 50_000]).unwrap();
-    let o = mediaprep(&["inspect", junk.to_str().unwrap()]);
+    let o = mediaprep(&["inspect", s(&junk)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("junk.iso"));
     let o = mediaprep(&[
         "extract",
-        fx.join("install.wim").to_str().unwrap(),
+        &fx_arg("install.wim"),
         "1:/nope",
         "-o",
         out.path().join("x").to_str().unwrap(),
@@ -57,11 +51,7 @@ fn extract_nested_winre_equals_wimlib_and_bad_input_exits_1() {
 #[test]
 fn inspect_json_reports_winre_version_signals() {
     let fx = fixtures();
-    let o = mediaprep(&[
-        "inspect",
-        "--json",
-        fx.join("Winre-stale.wim").to_str().unwrap(),
-    ]);
+    let o = mediaprep(&["inspect", "--json", &fx_arg("Winre-stale.wim")]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let img = &v["wims"][0]["images"][0];
@@ -106,38 +96,24 @@ fn inspect_json_reports_winre_version_signals() {
 
 #[test]
 fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
-    let fx = fixtures();
     let out = tempfile::tempdir().unwrap();
     let zip = out.path().join("report.zip");
     let o = mediaprep(&[
         "report",
-        fx.join("media-udf.iso").to_str().unwrap(),
+        &fx_arg("media-udf.iso"),
         "--package",
-        fx.join("safeos-du.cab").to_str().unwrap(),
+        &fx_arg("safeos-du.cab"),
         "--package",
-        fx.join("safeos-du-tampered.cab").to_str().unwrap(),
+        &fx_arg("safeos-du-tampered.cab"),
         "--generated",
         "2026-11-23T00:00:00Z",
         "-o",
-        zip.to_str().unwrap(),
+        s(&zip),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&o);
     let dir = out.path().join("unzipped");
-    run(
-        "unzip",
-        &["-q", zip.to_str().unwrap(), "-d", dir.to_str().unwrap()],
-    );
-    let check = Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    let listed = String::from_utf8_lossy(&check.stdout);
+    run("unzip", &["-q", s(&zip), "-d", s(&dir)]);
+    let listed = sha256sum_check(&dir);
     for name in [
         "report.json",
         "report.html",
@@ -159,10 +135,7 @@ fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
         .as_array()
         .unwrap()
         .len();
-    let info = run(
-        "wimlib-imagex",
-        &["info", fx.join("install.wim").to_str().unwrap()],
-    );
+    let info = run("wimlib-imagex", &["info", &fx_arg("install.wim")]);
     let count: usize = info
         .lines()
         .find(|l| l.starts_with("Image Count:"))
@@ -185,23 +158,13 @@ fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
 
     // Other forms follow the extension; an unknown one is refused and nothing is left behind.
     let html = out.path().join("r.html");
-    let o = mediaprep(&[
-        "report",
-        fx.join("install.wim").to_str().unwrap(),
-        "-o",
-        html.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = mediaprep(&["report", &fx_arg("install.wim"), "-o", s(&html)]);
+    ok(&o);
     assert!(std::fs::read_to_string(&html)
         .unwrap()
         .starts_with("<!DOCTYPE html>"));
     let bad = out.path().join("r.txt");
-    let o = mediaprep(&[
-        "report",
-        fx.join("install.wim").to_str().unwrap(),
-        "-o",
-        bad.to_str().unwrap(),
-    ]);
+    let o = mediaprep(&["report", &fx_arg("install.wim"), "-o", s(&bad)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!bad.exists());
 }
@@ -226,17 +189,17 @@ fn base_manifest_names_the_newest_stack_and_writes_its_base() {
     let dest = out.path().join("base.bin");
     let o = mediaprep(&[
         "base-manifest",
-        fx.join("media-udf.iso").to_str().unwrap(),
+        &fx_arg("media-udf.iso"),
         "/sources/install.wim",
         "1:/Windows/System32/Recovery/Winre.wim",
         "-o",
-        dest.to_str().unwrap(),
+        s(&dest),
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), want);
-    let sum = run("sha256sum", &[want_file.to_str().unwrap()]);
+    let sum = run("sha256sum", &[s(&want_file)]);
     assert_eq!(v["sha256"], sum.split_whitespace().next().unwrap());
     assert_eq!(v["size"], want.len());
     assert_eq!(v["source"]["kind"], "image");
@@ -250,8 +213,8 @@ fn base_manifest_names_the_newest_stack_and_writes_its_base() {
 
     // Text, from a wcp.dll file: names the file and its version.
     let dll = fx.join(format!("wcp/wcp-{ver}.dll"));
-    let o = mediaprep(&["base-manifest", dll.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = mediaprep(&["base-manifest", s(&dll)]);
+    ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains(&format!("{} bytes", want.len())), "{text}");
     assert!(
@@ -263,9 +226,9 @@ fn base_manifest_names_the_newest_stack_and_writes_its_base() {
     let none = out.path().join("none.bin");
     let o = mediaprep(&[
         "base-manifest",
-        fx.join("Winre-fileonly.wim").to_str().unwrap(),
+        &fx_arg("Winre-fileonly.wim"),
         "-o",
-        none.to_str().unwrap(),
+        s(&none),
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no servicing stack"));
@@ -299,7 +262,7 @@ fn safeos_catalog(
     });
     let p = dir.join(name);
     std::fs::write(&p, serde_json::to_string_pretty(&cat).unwrap()).unwrap();
-    p.to_str().unwrap().to_string()
+    s(&p).to_string()
 }
 
 /// Files in `dir` named `name` or starting `name.` (the output or any temporary of it).
@@ -309,11 +272,6 @@ fn left_behind(dir: &std::path::Path, name: &str) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|f| f == name || f.starts_with(&format!("{name}.")))
         .collect()
-}
-
-fn stdout_ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn finding<'a>(check: &'a serde_json::Value, kb: &str) -> &'a serde_json::Value {
@@ -330,7 +288,7 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let winre = fx.join("Winre.wim");
-    let winre = winre.to_str().unwrap();
+    let winre = s(&winre);
     let old_du = ("KB5040530", "2024-07-09", 1000);
     let a = safeos_catalog(t.path(), "a.json", "2026.11.23", &[old_du]);
     let b = safeos_catalog(
@@ -349,7 +307,7 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
             "2026-12-03",
             "--json",
         ]);
-        serde_json::from_str(&stdout_ok(&o)).unwrap()
+        serde_json::from_str(&ok(&o)).unwrap()
     };
     let with_a = check(&a);
     assert_eq!(finding(&with_a, "KB5040530")["verdict"], "already-current");
@@ -369,7 +327,7 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
     assert_eq!(recs[0]["kb"], "KB5079500");
 
     // The text form: the age line first, plain words for a fresh catalog.
-    let text = stdout_ok(&mediaprep(&[
+    let text = ok(&mediaprep(&[
         "check",
         winre,
         "--catalog",
@@ -393,7 +351,7 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let winre = fx.join("Winre.wim");
-    let winre = winre.to_str().unwrap();
+    let winre = s(&winre);
     let a = safeos_catalog(
         t.path(),
         "a.json",
@@ -401,7 +359,7 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
         &[("KB5040530", "2024-07-09", 1000)],
     );
     // 2027-01-12 is January's release day, after the catalog's date.
-    let text = stdout_ok(&mediaprep(&[
+    let text = ok(&mediaprep(&[
         "check",
         winre,
         "--catalog",
@@ -428,9 +386,9 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
         "--today",
         "2027-01-20",
         "-o",
-        md.to_str().unwrap(),
+        s(&md),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("Catalog of 2026-11-23 (58 days old)"));
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("up to date as of 2026-11-23"), "{md}");
@@ -440,15 +398,8 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
     );
     assert!(md.contains("58 days old") && md.contains("a.json"), "{md}");
     let json = t.path().join("r.json");
-    let o = mediaprep(&[
-        "report",
-        winre,
-        "--today",
-        "2027-06-01",
-        "-o",
-        json.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = mediaprep(&["report", winre, "--today", "2027-06-01", "-o", s(&json)]);
+    ok(&o);
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(r["catalog"]["source"]["kind"], "built-in");
     assert_eq!(r["catalog"]["age_days"], 190);
@@ -458,17 +409,17 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
 #[test]
 fn catalog_export_loads_back_and_bad_files_name_the_field() {
     let t = tempfile::tempdir().unwrap();
-    let exported = stdout_ok(&mediaprep(&["catalog", "--json"]));
+    let exported = ok(&mediaprep(&["catalog", "--json"]));
     let file = t.path().join("exported.json");
     std::fs::write(&file, &exported).unwrap();
-    let f = file.to_str().unwrap();
+    let f = s(&file);
     // Export → load → export gives the same file; it passes the maintenance checks.
     assert_eq!(
-        stdout_ok(&mediaprep(&["catalog", "--catalog", f, "--json"])),
+        ok(&mediaprep(&["catalog", "--catalog", f, "--json"])),
         exported
     );
-    assert!(stdout_ok(&mediaprep(&["catalog", "--check", f])).contains("passes every check"));
-    let listed = stdout_ok(&mediaprep(&["catalog", "--today", "2026-12-03"]));
+    assert!(ok(&mediaprep(&["catalog", "--check", f])).contains("passes every check"));
+    let listed = ok(&mediaprep(&["catalog", "--today", "2026-12-03"]));
     assert!(
         listed.contains("Catalog of 2026-11-23 (10 days old)"),
         "{listed}"
@@ -477,13 +428,7 @@ fn catalog_export_loads_back_and_bad_files_name_the_field() {
     // A misspelt field: --catalog refuses it, naming the JSON path.
     let bad = t.path().join("bad.json");
     std::fs::write(&bad, exported.replacen("\"revision\"", "\"revison\"", 1)).unwrap();
-    let fx = fixtures();
-    let o = mediaprep(&[
-        "check",
-        fx.join("Winre.wim").to_str().unwrap(),
-        "--catalog",
-        bad.to_str().unwrap(),
-    ]);
+    let o = mediaprep(&["check", &fx_arg("Winre.wim"), "--catalog", s(&bad)]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("$.updates[0].revison: unknown field"), "{err}");
@@ -498,7 +443,7 @@ fn catalog_export_loads_back_and_bad_files_name_the_field() {
             .unwrap()
     };
     let o = run_script(&[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&o);
     let off = exported.replacen(
         "\"release_date\": \"2025-07-08\"",
         "\"release_date\": \"2025-07-09\"",
@@ -514,7 +459,7 @@ fn catalog_export_loads_back_and_bad_files_name_the_field() {
         (twice, vec!["revison: unknown field"]),
     ] {
         std::fs::write(&bad, content).unwrap();
-        let o = run_script(&[bad.to_str().unwrap()]);
+        let o = run_script(&[s(&bad)]);
         assert_eq!(o.status.code(), Some(1));
         let err = String::from_utf8_lossy(&o.stderr);
         for w in want {
@@ -530,10 +475,10 @@ fn catalog_export_loads_back_and_bad_files_name_the_field() {
 fn check_gives_roles_by_content_for_a_stripped_winre_and_a_renamed_boot_wim() {
     let fx = fixtures();
     let json = |args: &[&str]| -> serde_json::Value {
-        serde_json::from_str(&stdout_ok(&mediaprep(args))).unwrap()
+        serde_json::from_str(&ok(&mediaprep(args))).unwrap()
     };
     let stripped = fx.join("backup-image.wim");
-    let stripped = stripped.to_str().unwrap();
+    let stripped = s(&stripped);
     let inspect = json(&["inspect", "--json", stripped]);
     let img = &inspect["wims"][0]["images"][0];
     assert_eq!(img["installation_type"], serde_json::Value::Null);
@@ -564,13 +509,7 @@ fn check_gives_roles_by_content_for_a_stripped_winre_and_a_renamed_boot_wim() {
     }
 
     let renamed = fx.join("winpe-setup.wim");
-    let check = json(&[
-        "check",
-        "--json",
-        "--today",
-        "2026-11-30",
-        renamed.to_str().unwrap(),
-    ]);
+    let check = json(&["check", "--json", "--today", "2026-11-30", s(&renamed)]);
     let images = check["inspection"]["wims"][0]["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     assert!(images.iter().all(|i| i["role"] == "boot"), "{images:#?}");
@@ -588,7 +527,7 @@ fn check_gives_roles_by_content_for_a_stripped_winre_and_a_renamed_boot_wim() {
         "--json",
         "--today",
         "2026-11-30",
-        fx.join("boot.wim").to_str().unwrap(),
+        &fx_arg("boot.wim"),
     ]);
     let key = |v: &serde_json::Value| -> Vec<(u64, String, String)> {
         v["evaluation"]["findings"]

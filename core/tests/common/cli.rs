@@ -30,6 +30,11 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A fixture's path as a command-line argument.
+pub fn fx_arg(name: &str) -> String {
+    s(&super::fixture(name)).to_string()
+}
+
 /// `mediaprep patch INPUT --package FIXTURE… -o OUT EXTRA…`.
 pub fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> Output {
     let fx = fixtures();
