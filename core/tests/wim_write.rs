@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+
+use common::{diff_trees, run, run_bytes, wimlib, wimlib_try, Rng};
 
 use mediaprep_core::codec::Compression;
 use mediaprep_core::hash::sha1;
@@ -18,25 +21,6 @@ use mediaprep_core::Error;
 
 fn u(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
-}
-
-fn wimlib(args: &[&str]) -> (bool, String) {
-    let out = Command::new("wimlib-imagex")
-        .args(args)
-        .output()
-        .expect("wimlib-imagex is installed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn wimlib_ok(args: &[&str]) -> String {
-    let (ok, text) = wimlib(args);
-    assert!(ok, "wimlib-imagex {args:?} failed:\n{text}");
-    text
 }
 
 /// `Key: value` fields of `wimlib-imagex info` output (first occurrence per key).
@@ -228,15 +212,7 @@ fn text_data(n: usize, seed: u32) -> Vec<u8> {
 }
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    Rng(seed | 1).bytes(n, 24)
 }
 
 /// The rich test tree: dirs, empty file/dir, unicode, deep path, hard links, ADS, symlink,
@@ -332,7 +308,7 @@ fn rich_tree() -> (Builder, [u64; 4]) {
 }
 
 fn dir_listing(wim: &Path, image: u32) -> BTreeSet<String> {
-    wimlib_ok(&["dir", wim.to_str().unwrap(), &image.to_string()])
+    wimlib(&["dir", wim.to_str().unwrap(), &image.to_string()])
         .lines()
         .filter(|l| l.starts_with('/'))
         .map(str::to_string)
@@ -342,8 +318,8 @@ fn dir_listing(wim: &Path, image: u32) -> BTreeSet<String> {
 /// verify + info + dir + apply checks of one image written from `b`.
 fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u64; 4]) {
     let w = wim.to_str().unwrap();
-    wimlib_ok(&["verify", w]);
-    let info = wimlib_ok(&["info", w, &image.to_string()]);
+    wimlib(&["verify", w]);
+    let info = wimlib(&["info", w, &image.to_string()]);
     assert_eq!(info_field(&info, "Name"), name);
     assert_eq!(
         info_field(&info, "Directory Count"),
@@ -369,7 +345,7 @@ fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u
 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    wimlib_ok(&["apply", w, &image.to_string(), out.to_str().unwrap()]);
+    wimlib(&["apply", w, &image.to_string(), out.to_str().unwrap()]);
     for (path, data) in &b.files {
         let p = out.join(path.trim_start_matches('/'));
         let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -380,16 +356,9 @@ fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u
         .iter()
         .filter(|(p, _)| p.ends_with(".bin") && p.contains("links"))
     {
-        let st = Command::new("stat")
-            .args(["-c", "%h"])
-            .arg(out.join(path.trim_start_matches('/')))
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&st.stdout).trim(),
-            "3",
-            "{path} link count"
-        );
+        let linked = out.join(path.trim_start_matches('/'));
+        let st = run("stat", &["-c", "%h", linked.to_str().unwrap()]);
+        assert_eq!(st.trim(), "3", "{path} link count");
     }
     if b.paths.contains("/link.txt") {
         let target = std::fs::read_link(out.join("link.txt")).unwrap();
@@ -438,7 +407,7 @@ fn rich_tree_every_compression() {
         opts.guid = [0x42; 16];
         let (_tmp, path, b, expect) = write_rich(opts);
         check_with_wimlib(&path, 1, &b, "Rich", expect);
-        let hdr = wimlib_ok(&["info", "--header", path.to_str().unwrap()]);
+        let hdr = wimlib(&["info", "--header", path.to_str().unwrap()]);
         let want_cs = if compression == Compression::None {
             "0"
         } else {
@@ -447,7 +416,7 @@ fn rich_tree_every_compression() {
         assert_eq!(header_field(&hdr, "Chunk Size"), want_cs);
         assert_eq!(header_field(&hdr, "Image Count"), "1");
         assert_eq!(header_field(&hdr, "GUID"), "42".repeat(16));
-        let info = wimlib_ok(&["info", path.to_str().unwrap()]);
+        let info = wimlib(&["info", path.to_str().unwrap()]);
         assert_eq!(info_field(&info, "Compression"), compression.name());
 
         let bytes = std::fs::read(&path).unwrap();
@@ -487,7 +456,7 @@ fn rich_tree_every_compression() {
 
 /// The `dir --detailed` record of one path.
 fn detailed_record(wim: &Path, path: &str) -> String {
-    let text = wimlib_ok(&["dir", wim.to_str().unwrap(), "1", "--detailed"]);
+    let text = wimlib(&["dir", wim.to_str().unwrap(), "1", "--detailed"]);
     let key = format!("Full Path           = \"{path}\"");
     let start = text
         .find(&key)
@@ -564,13 +533,13 @@ fn multi_image_shared_blobs_boot_index_integrity() {
     check_with_wimlib(&path, 1, &b1, "First", e1);
     check_with_wimlib(&path, 2, &b2, "Second", e2);
     let p = path.to_str().unwrap();
-    let info = wimlib_ok(&["info", p]);
+    let info = wimlib(&["info", p]);
     assert_eq!(info_field(&info, "Boot Index"), "2");
-    let hdr = wimlib_ok(&["info", "--header", p]);
+    let hdr = wimlib(&["info", "--header", p]);
     assert_ne!(header_field(&hdr, "Integrity Size"), "0");
     assert_eq!(header_field(&hdr, "Boot Index"), "2");
     // wimlib checks the integrity table on request.
-    wimlib_ok(&["info", "--check", p]);
+    wimlib(&["info", "--check", p]);
 
     let bytes = std::fs::read(&path).unwrap();
     let table = blob_table(&bytes);
@@ -596,7 +565,7 @@ fn multi_image_shared_blobs_boot_index_integrity() {
     bad[off] ^= 0xFF;
     let badp = tmp.path().join("bad.wim");
     std::fs::write(&badp, &bad).unwrap();
-    let (ok, text) = wimlib(&["info", "--check", badp.to_str().unwrap()]);
+    let (ok, text) = wimlib_try(&["info", "--check", badp.to_str().unwrap()]);
     assert!(!ok, "corruption not detected:\n{text}");
 }
 
@@ -629,7 +598,7 @@ fn abandoned_blob_space_is_zeroed_before_the_blob_table() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("gap.wim");
     std::fs::write(&p, &bytes).unwrap();
-    wimlib_ok(&["verify", p.to_str().unwrap()]);
+    wimlib(&["verify", p.to_str().unwrap()]);
 }
 
 #[test]
@@ -737,10 +706,10 @@ fn streaming_blob_bounded_reads_and_digest_check() {
         "reads are bounded"
     );
     let p = path.to_str().unwrap();
-    wimlib_ok(&["verify", p]);
-    wimlib_ok(&["info", "--check", p]);
+    wimlib(&["verify", p]);
+    wimlib(&["info", "--check", p]);
     let out = tmp.path().join("x");
-    wimlib_ok(&["apply", p, "1", out.to_str().unwrap()]);
+    wimlib(&["apply", p, "1", out.to_str().unwrap()]);
     assert_eq!(sha1(&std::fs::read(out.join("big.bin")).unwrap()), hash);
 }
 
@@ -775,7 +744,7 @@ fn interrupted_write_is_refused_and_helper_cleans_up() {
     let bytes = std::fs::read(&path).unwrap();
     let flags_field = u32::from_le_bytes(bytes[0x10..0x14].try_into().unwrap());
     assert_ne!(flags_field & flags::WRITE_IN_PROGRESS, 0);
-    let (ok, text) = wimlib(&["verify", path.to_str().unwrap()]);
+    let (ok, text) = wimlib_try(&["verify", path.to_str().unwrap()]);
     assert!(!ok, "wimlib accepted an unfinished WIM:\n{text}");
 
     // The helper leaves nothing behind on error…
@@ -813,7 +782,7 @@ fn interrupted_write_is_refused_and_helper_cleans_up() {
                 std::fs::metadata(tmp_path).unwrap().len(),
                 summary.file_size
             );
-            let (ok, _) = wimlib(&["verify", tmp_path.to_str().unwrap()]);
+            let (ok, _) = wimlib_try(&["verify", tmp_path.to_str().unwrap()]);
             assert!(ok, "the checked file is complete");
             Err(Error::Invalid("refused by the check".into()))
         },
@@ -832,7 +801,7 @@ fn interrupted_write_is_refused_and_helper_cleans_up() {
         Ok(())
     })
     .unwrap();
-    wimlib_ok(&["verify", ok_path.to_str().unwrap()]);
+    wimlib(&["verify", ok_path.to_str().unwrap()]);
 }
 
 /// Build a tree from a real directory (files and subdirectories only), hashing file contents.
@@ -894,7 +863,7 @@ fn raw_copy_from_wimlib_lzx() {
     std::fs::write(src_dir.join("small.txt"), b"tiny").unwrap();
     std::fs::write(src_dir.join("noise.bin"), noise(70_000, 5)).unwrap();
     let src_wim = tmp.path().join("src.wim");
-    wimlib_ok(&[
+    wimlib(&[
         "capture",
         src_dir.to_str().unwrap(),
         src_wim.to_str().unwrap(),
@@ -966,9 +935,9 @@ fn raw_copy_from_wimlib_lzx() {
     }
     copied_check_sees_a_changed_byte(&out_bytes, &out_table, &summary.copied);
     let p = out.to_str().unwrap();
-    wimlib_ok(&["verify", p]);
+    wimlib(&["verify", p]);
     let x = tmp.path().join("x");
-    wimlib_ok(&["apply", p, "1", x.to_str().unwrap()]);
+    wimlib(&["apply", p, "1", x.to_str().unwrap()]);
     for rel in ["big.txt", "sub/mid.txt", "small.txt", "noise.bin"] {
         assert_eq!(
             std::fs::read(x.join(rel)).unwrap(),
@@ -1045,18 +1014,14 @@ fn xml_from_source_keeps_unknown_elements() {
     })
     .unwrap();
     let p = path.to_str().unwrap();
-    wimlib_ok(&["verify", p]);
-    let info = wimlib_ok(&["info", p, "1"]);
+    wimlib(&["verify", p]);
+    let info = wimlib(&["info", p, "1"]);
     assert_eq!(info_field(&info, "Name"), "WinRE");
     assert_eq!(info_field(&info, "Directory Count"), "1");
     assert_eq!(info_field(&info, "File Count"), "1");
     assert_eq!(info_field(&info, "Service Pack Build"), "8246");
     assert_eq!(info_field(&info, "Build"), "26100");
-    let raw = Command::new("wimlib-imagex")
-        .args(["info", "--xml", p])
-        .output()
-        .unwrap()
-        .stdout;
+    let raw = run_bytes("wimlib-imagex", &["info", "--xml", p]);
     let text = mediaprep_core::wim::xml_write::decode_xml_bytes(&raw).unwrap();
     assert!(
         text.contains("<CUSTOM attr=\"v\">kept &amp; escaped</CUSTOM>"),
@@ -1194,7 +1159,7 @@ fn metadata_bytes_match_wimlib_capture() {
     std::fs::hard_link(src.join("a.txt"), src.join("sub/hl2.txt")).unwrap();
     std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
     let wim = tmp.path().join("cap.wim");
-    wimlib_ok(&[
+    wimlib(&[
         "capture",
         src.to_str().unwrap(),
         wim.to_str().unwrap(),
@@ -1222,7 +1187,7 @@ fn metadata_bytes_match_wimlib_capture() {
             .map_or(0, |e| e.res.uncompressed_size)
     };
     let st = mediaprep_core::wim::meta_write::image_stats(&tree, &size_of);
-    let info = wimlib_ok(&["info", wim.to_str().unwrap(), "1"]);
+    let info = wimlib(&["info", wim.to_str().unwrap(), "1"]);
     assert_eq!(
         info_field(&info, "Directory Count"),
         st.dir_count.to_string()
@@ -1289,7 +1254,7 @@ fn rebuild_shared_samples_raw_copy_and_recompress() {
         }
         let src_bytes = std::fs::read(&src_path).unwrap();
         let src_header = header_of(&src_bytes);
-        let src_info = wimlib_ok(&["info", src_path.to_str().unwrap()]);
+        let src_info = wimlib(&["info", src_path.to_str().unwrap()]);
         let n: u32 = info_field(&src_info, "Image Count").parse().unwrap();
         let tmp = tempfile::tempdir().unwrap();
         for (tag, opts) in [
@@ -1300,7 +1265,7 @@ fn rebuild_shared_samples_raw_copy_and_recompress() {
             let out = tmp.path().join(format!("{tag}.wim"));
             let summary = rebuild(&src_path, &out, opts.clone());
             let o = out.to_str().unwrap();
-            wimlib_ok(&["verify", o]);
+            wimlib(&["verify", o]);
             if tag == "same" && src_header.version != 0xE00 {
                 assert!(
                     summary.raw_copied_blobs > 0 || summary.blobs == 0,
@@ -1313,8 +1278,8 @@ fn rebuild_shared_samples_raw_copy_and_recompress() {
                     dir_listing(&src_path, i),
                     "{name} {tag} image {i}"
                 );
-                let a = wimlib_ok(&["info", src_path.to_str().unwrap(), &i.to_string()]);
-                let b = wimlib_ok(&["info", o, &i.to_string()]);
+                let a = wimlib(&["info", src_path.to_str().unwrap(), &i.to_string()]);
+                let b = wimlib(&["info", o, &i.to_string()]);
                 for k in [
                     "Name",
                     "Directory Count",
@@ -1331,24 +1296,14 @@ fn rebuild_shared_samples_raw_copy_and_recompress() {
             }
             let ta = tmp.path().join(format!("{tag}-a"));
             let tb = tmp.path().join(format!("{tag}-b"));
-            wimlib_ok(&[
+            wimlib(&[
                 "apply",
                 src_path.to_str().unwrap(),
                 "1",
                 ta.to_str().unwrap(),
             ]);
-            wimlib_ok(&["apply", o, "1", tb.to_str().unwrap()]);
-            let diff = Command::new("diff")
-                .arg("-r")
-                .arg(&ta)
-                .arg(&tb)
-                .output()
-                .unwrap();
-            assert!(
-                diff.status.success(),
-                "{name} {tag}: {}",
-                String::from_utf8_lossy(&diff.stdout)
-            );
+            wimlib(&["apply", o, "1", tb.to_str().unwrap()]);
+            diff_trees(&ta, &tb);
         }
     }
 }
@@ -1394,14 +1349,14 @@ fn service_like_edit_replaces_and_adds_files() {
     })
     .unwrap();
     let o = out.to_str().unwrap();
-    wimlib_ok(&["verify", o]);
+    wimlib(&["verify", o]);
     let mut want = listing;
     want.insert("/added.txt".into());
     assert_eq!(dir_listing(&out, 1), want);
-    let info = wimlib_ok(&["info", o, "1"]);
+    let info = wimlib(&["info", o, "1"]);
     assert_eq!(info_field(&info, "Service Pack Build"), "8246");
     let x = tmp.path().join("x");
-    wimlib_ok(&["apply", o, "1", x.to_str().unwrap()]);
+    wimlib(&["apply", o, "1", x.to_str().unwrap()]);
     assert_eq!(
         std::fs::read(x.join(victim_path.trim_start_matches('/'))).unwrap(),
         new_content

@@ -25,10 +25,7 @@ pub fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// A path as `&str` (the fixtures' paths are UTF-8).
-pub fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+pub use super::s;
 
 /// A fixture's path as a command-line argument.
 pub fn fx_arg(name: &str) -> String {

@@ -84,8 +84,9 @@ pub fn run_cmd_text(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&run_cmd(cmd).stdout).into_owned()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("fixture paths are UTF-8")
+/// A path as `&str` (the test paths are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
 }
 
 /// `wimlib-imagex verify <path>` must pass.
@@ -93,14 +94,29 @@ pub fn wimlib_verify(path: &Path) {
     run("wimlib-imagex", &["verify", s(path)]);
 }
 
+/// `wimlib-imagex ARGS…`, which must succeed: its stdout.
+pub fn wimlib(args: &[&str]) -> String {
+    run("wimlib-imagex", args)
+}
+
+/// `wimlib-imagex ARGS…` where failing is an answer (damaged or unfinished files): whether it
+/// succeeded, and its stdout and stderr together.
+pub fn wimlib_try(args: &[&str]) -> (bool, String) {
+    let out = Command::new("wimlib-imagex")
+        .args(args)
+        .output()
+        .expect("wimlib-imagex is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Whether `wimlib-imagex verify` accepts the file (for files a test damaged on purpose).
 pub fn wimlib_accepts(path: &Path) -> bool {
-    Command::new("wimlib-imagex")
-        .args(["verify", s(path)])
-        .output()
-        .expect("wimlib-imagex runs")
-        .status
-        .success()
+    wimlib_try(&["verify", s(path)]).0
 }
 
 /// `wimlib-imagex apply <path> <idx> <dest> EXTRA…` must pass.
