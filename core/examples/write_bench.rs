@@ -28,19 +28,21 @@ fn walk(dir: &Path, tree: &mut ImageTree, parent: usize, files: &mut Vec<(usize,
         if !ft.is_dir() && !ft.is_file() {
             continue;
         }
-        let idx = tree.nodes.len();
-        tree.nodes.push(Dentry {
-            name: e.file_name().to_string_lossy().encode_utf16().collect(),
-            attributes: if ft.is_dir() {
-                attr::DIRECTORY
-            } else {
-                attr::NORMAL
-            },
-            security_id: -1,
+        let attributes = if ft.is_dir() {
+            attr::DIRECTORY
+        } else {
+            attr::NORMAL
+        };
+        let name = e.file_name().to_string_lossy().encode_utf16().collect();
+        let idx = tree.add_child(
             parent,
-            ..Default::default()
-        });
-        tree.nodes[parent].children.push(idx);
+            Dentry {
+                name,
+                attributes,
+                security_id: -1,
+                ..Default::default()
+            },
+        );
         if ft.is_dir() {
             walk(&e.path(), tree, idx, files);
         } else {
@@ -64,12 +66,7 @@ fn verify(wim: &Path) {
 
 fn ours(dir: &Path, out: &Path, threads: usize) -> (f64, u64, u64) {
     let t = Instant::now();
-    let mut tree = ImageTree::default();
-    tree.nodes.push(Dentry {
-        attributes: attr::DIRECTORY,
-        security_id: -1,
-        ..Default::default()
-    });
+    let mut tree = ImageTree::with_root();
     let mut files = Vec::new();
     walk(dir, &mut tree, 0, &mut files);
     let mut input = 0u64;

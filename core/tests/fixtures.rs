@@ -358,11 +358,7 @@ fn tree_from_wimlib(wim: &std::path::Path, idx: u32) -> mediaprep_core::wim::mod
         "wimlib-imagex",
         &["dir", wim.to_str().unwrap(), &idx.to_string(), "--detailed"],
     );
-    let mut t = ImageTree::default();
-    t.nodes.push(Dentry {
-        attributes: attr::DIRECTORY,
-        ..Default::default()
-    });
+    let mut t = ImageTree::with_root();
     for block in detailed.split("Full Path           = \"").skip(1) {
         let path = block.split('"').next().unwrap();
         let is_dir = block.contains("FILE_ATTRIBUTE_DIRECTORY is set");
@@ -373,21 +369,21 @@ fn tree_from_wimlib(wim: &std::path::Path, idx: u32) -> mediaprep_core::wim::mod
             continue;
         }
         let p = t.lookup(parent).unwrap();
-        let i = t.nodes.len();
         let mut h = [0u8; 20];
-        h[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        t.nodes.push(Dentry {
-            name: name.encode_utf16().collect(),
-            attributes: if is_dir {
-                attr::DIRECTORY
-            } else {
-                attr::NORMAL
+        h[..8].copy_from_slice(&(t.nodes.len() as u64).to_le_bytes());
+        let (attributes, data) = match is_dir {
+            true => (attr::DIRECTORY, None),
+            false => (attr::NORMAL, Some(h)),
+        };
+        t.add_child(
+            p,
+            Dentry {
+                name: name.encode_utf16().collect(),
+                attributes,
+                data,
+                ..Default::default()
             },
-            data: (!is_dir).then_some(h),
-            parent: p,
-            ..Default::default()
-        });
-        t.nodes[p].children.push(i);
+        );
     }
     t
 }

@@ -8,6 +8,9 @@ use mediaprep_core::wim::format::{resflags, BlobEntry, Header, ResHdr, BLOB_ENTR
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::{wimlib_capture, wimlib_extract, wimlib_verify};
+
 fn have_wimlib() -> bool {
     Command::new("wimlib-imagex")
         .arg("--version")
@@ -128,19 +131,11 @@ fn capture(dir: &Path, wim: &Path, compress: &str) {
 }
 
 fn capture_with(dir: &Path, wim: &Path, compress: &str, extra: &[&str]) {
-    let st = Command::new("wimlib-imagex")
-        .arg("capture")
-        .arg(dir)
-        .arg(wim)
-        .arg(format!("--compress={compress}"))
-        .arg("--no-acls")
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "capture failed: {}",
-        String::from_utf8_lossy(&st.stderr)
+    let compress = format!("--compress={compress}");
+    wimlib_capture(
+        dir,
+        wim,
+        &[&[compress.as_str(), "--no-acls"], extra].concat(),
     );
 }
 
@@ -412,33 +407,8 @@ fn wimlib_reads_our_chunks() {
         wim[at..at + BLOB_ENTRY_SIZE].copy_from_slice(&e.to_bytes());
         let ours = tmp.path().join("ours.wim");
         std::fs::write(&ours, &wim).unwrap();
-        let v = Command::new("wimlib-imagex")
-            .arg("verify")
-            .arg(&ours)
-            .output()
-            .unwrap();
-        assert!(
-            v.status.success(),
-            "{name}: verify: {}{}",
-            String::from_utf8_lossy(&v.stdout),
-            String::from_utf8_lossy(&v.stderr)
-        );
-        let dest = tmp.path().join("x");
-        let x = Command::new("wimlib-imagex")
-            .arg("extract")
-            .arg(&ours)
-            .arg("1")
-            .arg(format!("/{name}"))
-            .arg(format!("--dest-dir={}", dest.display()))
-            .arg("--no-acls")
-            .output()
-            .unwrap();
-        assert!(
-            x.status.success(),
-            "{name}: extract: {}",
-            String::from_utf8_lossy(&x.stderr)
-        );
-        let back = std::fs::read(dest.join(name)).unwrap();
+        wimlib_verify(&ours);
+        let back = wimlib_extract(&ours, 1, &format!("/{name}"));
         assert!(back == data, "{name}: wimlib extracted different bytes");
         // Our decoder agrees on the patched WIM too.
         assert!(check_wim(&wim).0 >= 1);

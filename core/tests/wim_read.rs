@@ -409,6 +409,19 @@ fn multi_image_and_properties() {
     );
 }
 
+/// `bytes` (a damaged copy of the WIM at `p`) written beside it; wimlib must reject it before the
+/// test asks our reader.
+fn damaged_copy(p: &Path, bytes: &[u8]) -> PathBuf {
+    let bad = p.with_extension("bad.wim");
+    fs::write(&bad, bytes).unwrap();
+    assert!(
+        !wimlib_accepts(&bad),
+        "wimlib must reject {}",
+        bad.display()
+    );
+    bad
+}
+
 #[test]
 fn integrity_table() {
     let (_t, p) = generated(&["--compress=none", "--check"], 20, 50_000);
@@ -417,12 +430,7 @@ fn integrity_table() {
     // Flip a byte inside a file resource: wimlib's verdict, then ours.
     let mut bytes = fs::read(&p).unwrap();
     bytes[300] ^= 0x40;
-    let bad = p.with_extension("bad.wim");
-    fs::write(&bad, &bytes).unwrap();
-    assert!(
-        !wimlib_accepts(&bad),
-        "wimlib should reject the damaged WIM"
-    );
+    let bad = damaged_copy(&p, &bytes);
     let w = Wim::open(src(&bad)).unwrap();
     assert_eq!(w.check_integrity(&NoProgress).unwrap(), Some(false));
     let rep = w.verify_blobs(&NoProgress).unwrap();
@@ -724,12 +732,7 @@ fn corrupt_chunk_is_a_codec_error() {
     for b in &mut bytes[first_chunk as usize..first_chunk as usize + 64] {
         *b = 0xFF;
     }
-    let bad = p.with_extension("bad.wim");
-    fs::write(&bad, &bytes).unwrap();
-    assert!(
-        !wimlib_accepts(&bad),
-        "wimlib must reject the damaged chunk"
-    );
+    let bad = damaged_copy(&p, &bytes);
     let w = Wim::open(src(&bad)).unwrap();
     let r = w.open_blob(&h).unwrap();
     let mut buf = vec![0u8; 100];

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{diff_trees, run, run_bytes, wimlib, wimlib_try, Rng};
+use common::{diff_trees, run, run_bytes, wimlib, wimlib_capture, wimlib_try, Rng};
 
 use mediaprep_core::codec::Compression;
 use mediaprep_core::hash::sha1;
@@ -23,24 +23,24 @@ fn u(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
 }
 
-/// `Key: value` fields of `wimlib-imagex info` output (first occurrence per key).
-fn info_field(info: &str, key: &str) -> String {
+/// The first `Key<sep>value` line of wimlib-imagex output naming `key`: its value.
+fn field_by(info: &str, key: &str, sep: char) -> String {
     info.lines()
         .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
+            let (k, v) = l.split_once(sep)?;
             (k.trim() == key).then(|| v.trim().to_string())
         })
         .unwrap_or_else(|| panic!("no '{key}' in:\n{info}"))
 }
 
+/// `Key: value` fields of `wimlib-imagex info` output (first occurrence per key).
+fn info_field(info: &str, key: &str) -> String {
+    field_by(info, key, ':')
+}
+
 /// `Key = value` fields of `wimlib-imagex info --header` output.
 fn header_field(info: &str, key: &str) -> String {
-    info.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == key).then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("no '{key}' in:\n{info}"))
+    field_by(info, key, '=')
 }
 
 /// A minimal self-relative security descriptor: owner = BUILTIN\Administrators, DACL granting
@@ -111,12 +111,7 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        let mut tree = ImageTree::default();
-        tree.nodes.push(Dentry {
-            attributes: attr::DIRECTORY,
-            security_id: -1,
-            ..Default::default()
-        });
+        let tree = ImageTree::with_root();
         let mut paths = BTreeSet::new();
         paths.insert("/".to_string());
         Builder {
@@ -131,13 +126,10 @@ impl Builder {
     fn push(&mut self, parent: usize, name: &str, mut d: Dentry) -> usize {
         self.time += 10_000_000;
         d.name = u(name);
-        d.parent = parent;
         d.creation_time = self.time;
         d.last_access_time = self.time;
         d.last_write_time = self.time;
-        let idx = self.tree.nodes.len();
-        self.tree.nodes.push(d);
-        self.tree.nodes[parent].children.push(idx);
+        let idx = self.tree.add_child(parent, d);
         self.paths.insert(self.tree.path_of(idx));
         idx
     }
@@ -163,6 +155,18 @@ impl Builder {
 
     fn file(&mut self, parent: usize, name: &str, data: &[u8]) -> usize {
         let hash = self.blob(data);
+        self.linked_file(parent, name, data, hash, 0)
+    }
+
+    /// A file whose blob is already added (`hash`), in hard-link group `group` (0: none).
+    fn linked_file(
+        &mut self,
+        parent: usize,
+        name: &str,
+        data: &[u8],
+        hash: Option<Hash>,
+        group: u64,
+    ) -> usize {
         let idx = self.push(
             parent,
             name,
@@ -170,6 +174,7 @@ impl Builder {
                 attributes: attr::ARCHIVE,
                 security_id: -1,
                 data: hash,
+                hard_link_group: group,
                 ..Default::default()
             },
         );
@@ -252,18 +257,7 @@ fn rich_tree() -> (Builder, [u64; 4]) {
     let data = text_data(70_000, 7);
     let hash = b.blob(&data);
     for (parent, name) in [(hl, "a.bin"), (hl, "b.bin"), (0, "c.bin")] {
-        let idx = b.push(
-            parent,
-            name,
-            Dentry {
-                attributes: attr::ARCHIVE,
-                security_id: -1,
-                data: hash,
-                hard_link_group: 0x1234,
-                ..Default::default()
-            },
-        );
-        b.files.push((b.tree.path_of(idx), data.clone()));
+        b.linked_file(parent, name, &data, hash, 0x1234);
     }
     total += 3 * data.len() as u64;
     let hlbytes = 2 * data.len() as u64;
@@ -321,26 +315,15 @@ fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u
     wimlib(&["verify", w]);
     let info = wimlib(&["info", w, &image.to_string()]);
     assert_eq!(info_field(&info, "Name"), name);
-    assert_eq!(
-        info_field(&info, "Directory Count"),
-        expect[0].to_string(),
-        "{info}"
-    );
-    assert_eq!(
-        info_field(&info, "File Count"),
-        expect[1].to_string(),
-        "{info}"
-    );
-    assert_eq!(
-        info_field(&info, "Total Bytes"),
-        expect[2].to_string(),
-        "{info}"
-    );
-    assert_eq!(
-        info_field(&info, "Hard Link Bytes"),
-        expect[3].to_string(),
-        "{info}"
-    );
+    let counts = [
+        "Directory Count",
+        "File Count",
+        "Total Bytes",
+        "Hard Link Bytes",
+    ];
+    for (key, want) in counts.into_iter().zip(expect) {
+        assert_eq!(info_field(&info, key), want.to_string(), "{key}: {info}");
+    }
     assert_eq!(dir_listing(wim, image), b.paths);
 
     let tmp = tempfile::tempdir().unwrap();
@@ -364,6 +347,12 @@ fn check_with_wimlib(wim: &Path, image: u32, b: &Builder, name: &str, expect: [u
         let target = std::fs::read_link(out.join("link.txt")).unwrap();
         assert_eq!(target, PathBuf::from("Program Files/hello.txt"));
     }
+}
+
+/// `wimlib-imagex capture SRC WIM ARGS…`, then the WIM's bytes.
+fn captured(src: &Path, wim: &Path, args: &[&str]) -> Vec<u8> {
+    wimlib_capture(src, wim, args);
+    std::fs::read(wim).unwrap()
 }
 
 fn header_of(bytes: &[u8]) -> Header {
@@ -814,17 +803,14 @@ fn tree_from_dir(root: &Path) -> (ImageTree, Vec<(Hash, Vec<u8>)>) {
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let ft = e.file_type().unwrap();
-            let idx = tree.nodes.len();
             let mut d = Dentry {
                 name: u(&e.file_name().to_string_lossy()),
                 security_id: -1,
-                parent,
                 ..Default::default()
             };
             if ft.is_dir() {
                 d.attributes = attr::DIRECTORY;
-                tree.nodes.push(d);
-                tree.nodes[parent].children.push(idx);
+                let idx = tree.add_child(parent, d);
                 walk(&e.path(), tree, idx, blobs);
             } else {
                 let data = std::fs::read(e.path()).unwrap();
@@ -834,20 +820,14 @@ fn tree_from_dir(root: &Path) -> (ImageTree, Vec<(Hash, Vec<u8>)>) {
                 } else {
                     sha1(&data)
                 });
-                tree.nodes.push(d);
-                tree.nodes[parent].children.push(idx);
+                tree.add_child(parent, d);
                 if !data.is_empty() {
                     blobs.push((sha1(&data), data));
                 }
             }
         }
     }
-    let mut tree = ImageTree::default();
-    tree.nodes.push(Dentry {
-        attributes: attr::DIRECTORY,
-        security_id: -1,
-        ..Default::default()
-    });
+    let mut tree = ImageTree::with_root();
     let mut blobs = Vec::new();
     walk(root, &mut tree, 0, &mut blobs);
     (tree, blobs)
@@ -863,14 +843,7 @@ fn raw_copy_from_wimlib_lzx() {
     std::fs::write(src_dir.join("small.txt"), b"tiny").unwrap();
     std::fs::write(src_dir.join("noise.bin"), noise(70_000, 5)).unwrap();
     let src_wim = tmp.path().join("src.wim");
-    wimlib(&[
-        "capture",
-        src_dir.to_str().unwrap(),
-        src_wim.to_str().unwrap(),
-        "Captured",
-        "--compress=lzx",
-    ]);
-    let src_bytes = std::fs::read(&src_wim).unwrap();
+    let src_bytes = captured(&src_dir, &src_wim, &["Captured", "--compress=lzx"]);
     let src_table = blob_table(&src_bytes);
     let src = SliceSource::new(src_bytes.clone());
     let (tree, blobs) = tree_from_dir(&src_dir);
@@ -1159,14 +1132,7 @@ fn metadata_bytes_match_wimlib_capture() {
     std::fs::hard_link(src.join("a.txt"), src.join("sub/hl2.txt")).unwrap();
     std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
     let wim = tmp.path().join("cap.wim");
-    wimlib(&[
-        "capture",
-        src.to_str().unwrap(),
-        wim.to_str().unwrap(),
-        "Cap",
-        "--compress=none",
-    ]);
-    let bytes = std::fs::read(&wim).unwrap();
+    let bytes = captured(&src, &wim, &["Cap", "--compress=none"]);
     let table = blob_table(&bytes);
     let meta = table
         .iter()

@@ -183,23 +183,18 @@ fn write_via(
 }
 
 fn write_with(path: &Path, files: &[(String, Vec<u8>)], opts: WriteOptions, entry: Entry) {
-    let mut tree = ImageTree::default();
-    tree.nodes.push(Dentry {
-        attributes: attr::DIRECTORY,
-        security_id: -1,
-        ..Default::default()
-    });
+    let mut tree = ImageTree::with_root();
     for (name, data) in files {
-        let idx = tree.nodes.len();
-        tree.nodes.push(Dentry {
-            name: u(name),
-            attributes: attr::NORMAL,
-            security_id: -1,
-            parent: 0,
-            data: Some(sha1(data)),
-            ..Default::default()
-        });
-        tree.nodes[0].children.push(idx);
+        tree.add_child(
+            0,
+            Dentry {
+                name: u(name),
+                attributes: attr::NORMAL,
+                security_id: -1,
+                data: Some(sha1(data)),
+                ..Default::default()
+            },
+        );
     }
     write_wim_file(path, opts, |w| {
         if let Entry::Batched = entry {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::Rng;
+use common::{wimlib_apply, wimlib_capture, wimlib_verify, Rng};
 
 // ---------------------------------------------------------------- corpus + oracle helpers
 
@@ -111,19 +111,7 @@ fn build_corpus(dir: &Path, bin_budget: usize) {
 }
 
 fn capture(src: &Path, wim: &Path, args: &[&str]) {
-    let out = Command::new("wimlib-imagex")
-        .arg("capture")
-        .arg(src)
-        .arg(wim)
-        .args(args)
-        .arg("--threads=1")
-        .output()
-        .expect("run wimlib-imagex");
-    assert!(
-        out.status.success(),
-        "wimlib capture failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wimlib_capture(src, wim, &[args, &["--threads=1"]].concat());
 }
 
 // ---------------------------------------------------------------- minimal WIM walker
@@ -545,26 +533,9 @@ fn xpress_encoder_output_accepted_by_wimlib() {
     // Our own reader sees the new resources too.
     verify_wim(&wim_path);
 
-    let v = Command::new("wimlib-imagex")
-        .arg("verify")
-        .arg(&wim_path)
-        .output()
-        .unwrap();
-    assert!(
-        v.status.success(),
-        "wimlib verify: {}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    wimlib_verify(&wim_path);
     let dest = out.path().join("applied");
-    let a = Command::new("wimlib-imagex")
-        .arg("apply")
-        .arg(&wim_path)
-        .arg("1")
-        .arg(&dest)
-        .output()
-        .unwrap();
-    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    wimlib_apply(&wim_path, 1, &dest, &[]);
     let mut compared = 0;
     let mut stack = vec![src.path().to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -106,11 +106,7 @@ pub(super) mod tests {
 
     /// A tree holding exactly `paths` (directories end in `/`).
     fn tree(paths: &[&str]) -> ImageTree {
-        let mut t = ImageTree::default();
-        t.nodes.push(Dentry {
-            attributes: attr::DIRECTORY,
-            ..Default::default()
-        });
+        let mut t = ImageTree::with_root();
         for p in paths {
             let is_dir = p.ends_with('/');
             let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
@@ -121,15 +117,15 @@ pub(super) mod tests {
                     Some(c) => c,
                     None => {
                         let leaf = i + 1 == parts.len() && !is_dir;
-                        t.nodes.push(Dentry {
-                            name,
-                            parent: cur,
-                            attributes: if leaf { 0 } else { attr::DIRECTORY },
-                            ..Default::default()
-                        });
-                        let n = t.nodes.len() - 1;
-                        t.nodes[cur].children.push(n);
-                        n
+                        let attributes = if leaf { 0 } else { attr::DIRECTORY };
+                        t.add_child(
+                            cur,
+                            Dentry {
+                                name,
+                                attributes,
+                                ..Default::default()
+                            },
+                        )
                     }
                 };
             }

@@ -131,6 +131,28 @@ fn fold_u16(c: u16) -> u16 {
 }
 
 impl ImageTree {
+    /// A tree of only its root directory (no security descriptor), to be filled node by node with
+    /// [`ImageTree::add_child`].
+    pub fn with_root() -> Self {
+        ImageTree {
+            security: Vec::new(),
+            nodes: vec![Dentry {
+                attributes: attr::DIRECTORY,
+                security_id: -1,
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// Add `d` as the last child of directory `parent` (its `parent` field is set); its index.
+    pub fn add_child(&mut self, parent: usize, mut d: Dentry) -> usize {
+        let idx = self.nodes.len();
+        d.parent = parent;
+        self.nodes.push(d);
+        self.nodes[parent].children.push(idx);
+        idx
+    }
+
     /// The root dentry.
     pub fn root(&self) -> &Dentry {
         &self.nodes[0]

@@ -156,28 +156,23 @@ mod tests {
     use std::collections::HashMap;
 
     fn add(t: &mut ImageTree, parent: usize, name: &str, data: Option<Hash>) -> usize {
-        let idx = t.nodes.len();
-        t.nodes.push(Dentry {
-            name: name.encode_utf16().collect(),
-            attributes: if data.is_none() {
-                attr::DIRECTORY
-            } else {
-                attr::NORMAL
-            },
-            data,
+        let attributes = match data {
+            None => attr::DIRECTORY,
+            Some(_) => attr::NORMAL,
+        };
+        t.add_child(
             parent,
-            ..Default::default()
-        });
-        t.nodes[parent].children.push(idx);
-        idx
+            Dentry {
+                name: name.encode_utf16().collect(),
+                attributes,
+                data,
+                ..Default::default()
+            },
+        )
     }
 
     fn tree_with(files: &[(&str, Hash)]) -> ImageTree {
-        let mut t = ImageTree::default();
-        t.nodes.push(Dentry {
-            attributes: attr::DIRECTORY,
-            ..Default::default()
-        });
+        let mut t = ImageTree::with_root();
         let w = add(&mut t, 0, "Windows", None);
         let s = add(&mut t, w, "servicing", None);
         let p = add(&mut t, s, "Packages", None);
@@ -247,11 +242,7 @@ mod tests {
 
     #[test]
     fn no_packages_dir_is_empty_state() {
-        let mut t = ImageTree::default();
-        t.nodes.push(Dentry {
-            attributes: attr::DIRECTORY,
-            ..Default::default()
-        });
+        let mut t = ImageTree::with_root();
         add(&mut t, 0, "Windows", None);
         let st = servicing_state(&t, None).unwrap();
         assert!(!st.has_packages_dir);

@@ -119,6 +119,13 @@ pub fn wimlib_accepts(path: &Path) -> bool {
     wimlib_try(&["verify", s(path)]).0
 }
 
+/// `wimlib-imagex capture <src> <wim> ARGS…` must pass.
+pub fn wimlib_capture(src: &Path, wim: &Path, args: &[&str]) {
+    let mut all = vec!["capture", s(src), s(wim)];
+    all.extend_from_slice(args);
+    run("wimlib-imagex", &all);
+}
+
 /// `wimlib-imagex apply <path> <idx> <dest> EXTRA…` must pass.
 pub fn wimlib_apply(path: &Path, idx: u32, dest: &Path, extra: &[&str]) {
     let idx = idx.to_string();
