@@ -9,43 +9,29 @@ use mediaprep_core::iso::{looks_like_iso, FsKind, IsoEntry, IsoImage};
 use mediaprep_core::Error;
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (oracle tool missing?)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{run, run_cmd_text, s, Rng};
 
 /// Deterministic pseudo-random bytes (xorshift), so content mismatches cannot hide in zeros.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1).bytes(len, 0)
+}
+
+/// A fresh temporary directory with [`make_tree`]'s tree in its `src`.
+fn tree_in_tmp() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src);
+    (tmp, src)
 }
 
 /// The source tree every image is built from.
 fn make_tree(root: &Path) {
-    let w = |p: &str, data: &[u8]| {
-        let path = root.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, data).unwrap();
-    };
+    let w = |p: &str, data: &[u8]| write_files(root, &[(p, data.to_vec())]);
     w("README.TXT", b"top level readme\r\n");
     w("empty.dat", b"");
     w("sources/boot.wim", &noise(1, 3 * 1024 * 1024 + 17));
@@ -62,6 +48,15 @@ fn make_tree(root: &Path) {
             &format!("many/file_with_a_longish_name_{i:04}.txt"),
             &noise(100 + i, (i as usize * 37) % 5000),
         );
+    }
+}
+
+/// Write each `(relative path, bytes)` under `root`, creating the directories.
+fn write_files(root: &Path, files: &[(&str, Vec<u8>)]) {
+    for (p, d) in files {
+        let path = root.join(p);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, d).unwrap();
     }
 }
 
@@ -110,7 +105,7 @@ fn assert_same(ours: &Listing, theirs: &Listing, what: &str) {
 
 /// `udfinfo` (udftools) → (label, udfrev), an independent reading of the UDF volume descriptors.
 fn udfinfo(img: &Path) -> (String, String) {
-    let text = run(Command::new("udfinfo").arg(img));
+    let text = run_cmd_text(Command::new("udfinfo").arg(img));
     let field = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(k))
@@ -118,6 +113,22 @@ fn udfinfo(img: &Path) -> (String, String) {
             .to_string()
     };
     (field("label="), field("udfrev="))
+}
+
+/// The image's UDF revision and volume label are the ones udfinfo reads.
+fn check_udf_with_udfinfo(img: &IsoImage, iso: &Path) {
+    let udf = img
+        .filesystems()
+        .into_iter()
+        .find(|f| f.kind == FsKind::Udf)
+        .unwrap();
+    let (label, rev) = udfinfo(iso);
+    assert!(
+        udf.version.starts_with(&format!("UDF {rev}")),
+        "{} vs {rev}",
+        udf.version
+    );
+    assert_eq!(img.volume_label(), Some(label));
 }
 
 fn open_path(p: &Path) -> IsoImage {
@@ -142,7 +153,7 @@ fn our_listing(img: &IsoImage) -> BTreeMap<String, (bool, u64)> {
 
 /// `7zz l -slt` → path → (is_dir, size).
 fn sevenzip_listing(iso: &Path) -> BTreeMap<String, (bool, u64)> {
-    let text = run(Command::new("7zz").arg("l").arg("-slt").arg(iso));
+    let text = run_cmd_text(Command::new("7zz").arg("l").arg("-slt").arg(iso));
     let body = text.split("----------\n").nth(1).expect("7zz -slt body");
     let mut out = BTreeMap::new();
     for block in body.split("\n\n") {
@@ -171,11 +182,13 @@ fn check_against_sources(iso: &Path, src: &Path, extracted: &Path) {
     let ours = our_listing(&img);
     assert_same(&ours, &source_listing(src), "the source dir");
     assert_same(&ours, &sevenzip_listing(iso), "7zz l -slt");
-    run(Command::new("7zz")
-        .arg("x")
-        .arg("-y")
-        .arg(format!("-o{}", extracted.display()))
-        .arg(iso));
+    run_cmd_text(
+        Command::new("7zz")
+            .arg("x")
+            .arg("-y")
+            .arg(format!("-o{}", extracted.display()))
+            .arg(iso),
+    );
     for (path, (is_dir, size)) in &ours {
         let st = img.stat(path).unwrap();
         assert_eq!((st.is_dir, st.path.as_str()), (*is_dir, path.as_str()));
@@ -213,44 +226,28 @@ fn check_against_sources(iso: &Path, src: &Path, extracted: &Path) {
     }
 }
 
+/// genisoimage's options for the UDF bridge layout (ISO 9660 + Joliet + UDF) of Windows media.
+const UDF_BRIDGE: &[&str] = &["-udf", "-iso-level", "3", "-J", "-allow-limited-size"];
+
 fn genisoimage(args: &[&str], label: &str, src: &Path, out: &Path) {
     // -D: keep deep directories in place (Windows media nest deeper than ISO 9660's 8 levels).
-    run(Command::new("genisoimage")
-        .args(["-quiet", "-D", "-input-charset", "utf-8"])
-        .args(args)
-        .arg("-V")
-        .arg(label)
-        .arg("-o")
-        .arg(out)
-        .arg(src));
+    let head = ["-quiet", "-D", "-input-charset", "utf-8"];
+    let tail = ["-V", label, "-o", s(out), s(src)];
+    run("genisoimage", &[&head[..], args, &tail].concat());
 }
 
 #[test]
 fn genisoimage_udf_bridge_matches_source_and_7zip() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    make_tree(&src);
+    let (tmp, src) = tree_in_tmp();
     let iso = tmp.path().join("x.iso");
-    genisoimage(
-        &["-udf", "-iso-level", "3", "-J", "-allow-limited-size"],
-        "MY_LABEL",
-        &src,
-        &iso,
-    );
+    genisoimage(UDF_BRIDGE, "MY_LABEL", &src, &iso);
     let bytes = fs::read(&iso).unwrap();
     assert!(looks_like_iso(&SliceSource::new(bytes)));
     let img = open_path(&iso);
     assert_eq!(img.active_filesystem(), FsKind::Udf);
     let kinds: Vec<FsKind> = img.filesystems().iter().map(|f| f.kind).collect();
     assert_eq!(kinds, [FsKind::Iso9660, FsKind::Joliet, FsKind::Udf]);
-    let udf = &img.filesystems()[2];
-    let (label, rev) = udfinfo(&iso);
-    assert!(
-        udf.version.starts_with(&format!("UDF {rev}")),
-        "{} vs {rev}",
-        udf.version
-    );
-    assert_eq!(img.volume_label(), Some(label));
+    check_udf_with_udfinfo(&img, &iso);
     assert_eq!(img.volume_label().as_deref(), Some("MY_LABEL"));
     check_against_sources(&iso, &src, &tmp.path().join("x7"));
 
@@ -288,9 +285,7 @@ fn genisoimage_udf_bridge_matches_source_and_7zip() {
 
 #[test]
 fn genisoimage_joliet_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    make_tree(&src);
+    let (tmp, src) = tree_in_tmp();
     let iso = tmp.path().join("j.iso");
     genisoimage(
         &["-iso-level", "3", "-J", "-joliet-long"],
@@ -309,15 +304,14 @@ fn genisoimage_plain_iso9660() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     // ISO 9660 names are upper-case d-characters; keep the source within them.
-    for (p, d) in [
-        ("README.TXT", noise(7, 10)),
-        ("NOEXT", noise(8, 3000)),
-        ("SUB/DEEP/FILE.BIN", noise(9, 70_000)),
-    ] {
-        let path = src.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, d).unwrap();
-    }
+    write_files(
+        &src,
+        &[
+            ("README.TXT", noise(7, 10)),
+            ("NOEXT", noise(8, 3000)),
+            ("SUB/DEEP/FILE.BIN", noise(9, 70_000)),
+        ],
+    );
     let iso = tmp.path().join("p.iso");
     genisoimage(&["-iso-level", "3"], "PLAIN", &src, &iso);
     let img = open_path(&iso);
@@ -362,7 +356,7 @@ iso.write(out)
             .map(|s| s.success())
             .unwrap_or(false);
         if !plain {
-            run(Command::new("python3").args([
+            run_cmd_text(Command::new("python3").args([
                 "-m",
                 "pip",
                 "install",
@@ -371,38 +365,20 @@ iso.write(out)
                 "pycdlib",
             ]));
         }
-        run(Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(src)
-            .arg(out)
-            .arg(udf_rev));
+        run("python3", &["-c", script, s(src), s(out), udf_rev]);
     }
 }
 
 #[test]
 fn pycdlib_microsoft_layout_udf_only_tree() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    make_tree(&src);
+    let (tmp, src) = tree_in_tmp();
     // The ISO 9660 tree has README.TXT, which the UDF tree also has (from make_tree) with
     // different content: lookups must come from UDF.
     let iso = tmp.path().join("ms.iso");
     pycdlib_image(&src, &iso, "2.60");
     let img = open_path(&iso);
     assert_eq!(img.active_filesystem(), FsKind::Udf);
-    let udf = img
-        .filesystems()
-        .into_iter()
-        .find(|f| f.kind == FsKind::Udf)
-        .unwrap();
-    let (label, rev) = udfinfo(&iso);
-    assert!(
-        udf.version.starts_with(&format!("UDF {rev}")),
-        "{} vs {rev}",
-        udf.version
-    );
-    assert_eq!(img.volume_label(), Some(label));
+    check_udf_with_udfinfo(&img, &iso);
     // The ISO 9660 tree really holds only README.TXT, with the bridge text.
     let mut iso9660 = open_path(&iso);
     iso9660.use_filesystem(FsKind::Iso9660).unwrap();
@@ -424,11 +400,13 @@ fn pycdlib_microsoft_layout_udf_only_tree() {
     let ours = our_listing(&img);
     assert_same(&ours, &source_listing(&src), "the source dir");
     assert_same(&ours, &sevenzip_listing(&iso), "7zz l -slt");
-    run(Command::new("7zz")
-        .arg("x")
-        .arg("-y")
-        .arg(format!("-o{}", tmp.path().join("x7").display()))
-        .arg(&iso));
+    run_cmd_text(
+        Command::new("7zz")
+            .arg("x")
+            .arg("-y")
+            .arg(format!("-o{}", tmp.path().join("x7").display()))
+            .arg(&iso),
+    );
     for (path, (is_dir, _)) in &ours {
         if !is_dir {
             let data = read_all(&img.open_file(path).unwrap());
@@ -452,12 +430,14 @@ fn mkudffs_empty_volumes_all_revisions_and_block_sizes() {
     ] {
         let img_path = tmp.path().join(format!("u{rev}-{bs}.img"));
         fs::write(&img_path, vec![0u8; 20 << 20]).unwrap();
-        run(Command::new("mkudffs")
-            .arg("--media-type=hd")
-            .arg(format!("--udfrev={rev}"))
-            .arg(format!("--blocksize={bs}"))
-            .arg("--label=MkUdfLabel")
-            .arg(&img_path));
+        run_cmd_text(
+            Command::new("mkudffs")
+                .arg("--media-type=hd")
+                .arg(format!("--udfrev={rev}"))
+                .arg(format!("--blocksize={bs}"))
+                .arg("--label=MkUdfLabel")
+                .arg(&img_path),
+        );
         assert_eq!(
             udfinfo(&img_path),
             ("MkUdfLabel".to_string(), rev.to_string())
@@ -490,9 +470,11 @@ fn mkudffs_write_once_vat_volume_is_unsupported_not_misread() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("bdr.img");
     fs::write(&p, vec![0u8; 30 << 20]).unwrap();
-    run(Command::new("mkudffs")
-        .args(["--media-type=bdr", "--udfrev=2.50", "--blocksize=2048"])
-        .arg(&p));
+    run_cmd_text(
+        Command::new("mkudffs")
+            .args(["--media-type=bdr", "--udfrev=2.50", "--blocksize=2048"])
+            .arg(&p),
+    );
     assert_eq!(udfinfo(&p).1, "2.50");
     match IsoImage::open(Arc::new(SliceSource::new(fs::read(&p).unwrap()))) {
         Err(Error::Unsupported(m)) => assert!(m.contains("Virtual"), "{m}"),
@@ -521,16 +503,15 @@ fn read_everything(bytes: Vec<u8>) -> Result<BTreeMap<String, Vec<u8>>, Error> {
 
 fn small_udf_iso(tmp: &Path) -> Vec<u8> {
     let src = tmp.join("small");
-    for (p, d) in [
-        ("a.txt", noise(20, 5000)),
-        ("cyc/loop/inner.txt", noise(21, 100)),
-        ("cyc/z.bin", noise(22, 9000)),
-        ("last.bin", noise(23, 20_000)),
-    ] {
-        let path = src.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, d).unwrap();
-    }
+    write_files(
+        &src,
+        &[
+            ("a.txt", noise(20, 5000)),
+            ("cyc/loop/inner.txt", noise(21, 100)),
+            ("cyc/z.bin", noise(22, 9000)),
+            ("last.bin", noise(23, 20_000)),
+        ],
+    );
     let iso = tmp.join("small.iso");
     genisoimage(&["-udf", "-iso-level", "3", "-J"], "SMALL", &src, &iso);
     fs::read(iso).unwrap()
@@ -623,17 +604,7 @@ fn find_fid(img: &[u8], name: &str) -> usize {
 /// Recompute a UDF descriptor's CRC and tag checksum after patching it.
 fn reseal(img: &mut [u8], o: usize) {
     let crc_len = u16::from_le_bytes([img[o + 10], img[o + 11]]) as usize;
-    let mut crc: u16 = 0;
-    for &b in &img[o + 16..o + 16 + crc_len] {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
+    let crc = mediaprep_core::iso::udf_tag_crc(&img[o + 16..o + 16 + crc_len]);
     img[o + 8..o + 10].copy_from_slice(&crc.to_le_bytes());
     let sum = (0..16)
         .filter(|&i| i != 4)
@@ -737,6 +708,17 @@ fn iso9660_directory_cycle_and_extent_past_end() {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The 40 bytes at `off` of `r` are those of the source file (`what` names the tree read).
+fn same_40_bytes(r: &SharedReader, src_file: &mut fs::File, off: u64, what: &str) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut a = vec![0u8; 40];
+    r.read_at(off, &mut a).unwrap();
+    let mut b = vec![0u8; 40];
+    src_file.seek(SeekFrom::Start(off)).unwrap();
+    src_file.read_exact(&mut b).unwrap();
+    assert_eq!(a, b, "{what} offset {off}");
+}
+
 /// A file above 4 GiB: UDF extents of < 1 GiB each and ISO 9660 multi-extent records.
 /// Writes ~4.5 GB (sparse source, real image), so it runs only with MEDIAPREP_SLOW_TESTS=1.
 #[test]
@@ -764,12 +746,7 @@ fn huge_file_over_4gib() {
         }
     }
     let iso = tmp.path().join("big.iso");
-    genisoimage(
-        &["-udf", "-iso-level", "3", "-J", "-allow-limited-size"],
-        "BIG",
-        &src,
-        &iso,
-    );
+    genisoimage(UDF_BRIDGE, "BIG", &src, &iso);
     let file_src: SharedReader = Arc::new(mediaprep_core::io::FileSource::open(&iso).unwrap());
     let img = IsoImage::open(file_src.clone()).unwrap();
     assert_eq!(img.active_filesystem(), FsKind::Udf);
@@ -786,13 +763,7 @@ fn huge_file_over_4gib() {
         (4 << 30) - 8,
         size - 40,
     ] {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut a = vec![0u8; 40];
-        r.read_at(off, &mut a).unwrap();
-        let mut b = vec![0u8; 40];
-        src_file.seek(SeekFrom::Start(off)).unwrap();
-        src_file.read_exact(&mut b).unwrap();
-        assert_eq!(a, b, "offset {off}");
+        same_40_bytes(&r, &mut src_file, off, "");
     }
     assert!(r.read_at(size - 39, &mut [0u8; 40]).is_err());
 
@@ -803,20 +774,22 @@ fn huge_file_over_4gib() {
     drop(file_src);
     fs::remove_file(&iso).unwrap();
     let iso = tmp.path().join("big-xorriso.iso");
-    run(Command::new("xorriso")
-        .args([
-            "-as",
-            "mkisofs",
-            "-quiet",
-            "-iso-level",
-            "3",
-            "-J",
-            "-V",
-            "BIG",
-            "-o",
-        ])
-        .arg(&iso)
-        .arg(&src));
+    run_cmd_text(
+        Command::new("xorriso")
+            .args([
+                "-as",
+                "mkisofs",
+                "-quiet",
+                "-iso-level",
+                "3",
+                "-J",
+                "-V",
+                "BIG",
+                "-o",
+            ])
+            .arg(&iso)
+            .arg(&src),
+    );
     assert_eq!(
         sevenzip_listing(&iso).get("/install.wim"),
         Some(&(false, size))
@@ -828,13 +801,7 @@ fn huge_file_over_4gib() {
         let r = img.open_file("/install.wim").unwrap();
         assert_eq!(r.size(), size, "{kind:?}");
         for off in [0u64, (1 << 30) - 8, (4 << 30) - 8, size - 40] {
-            use std::io::{Read, Seek, SeekFrom};
-            let mut a = vec![0u8; 40];
-            r.read_at(off, &mut a).unwrap();
-            let mut b = vec![0u8; 40];
-            src_file.seek(SeekFrom::Start(off)).unwrap();
-            src_file.read_exact(&mut b).unwrap();
-            assert_eq!(a, b, "{kind:?} offset {off}");
+            same_40_bytes(&r, &mut src_file, off, &format!("{kind:?}"));
         }
     }
 }

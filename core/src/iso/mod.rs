@@ -20,6 +20,9 @@ mod udf;
 mod udf_desc;
 pub mod write;
 
+/// The CRC of UDF descriptor tags (ECMA-167 7.2.6), for tools and tests that patch a descriptor.
+pub use udf_desc::crc_itu as udf_tag_crc;
+
 use crate::io::{Le, ReadAt, SharedReader};
 use crate::{Error, Result};
 use extents::{FileData, Run};

@@ -24,7 +24,7 @@ pub(crate) mod tag_id {
 }
 
 /// CRC-ITU-T (polynomial 0x1021, initial 0, no reflection) as ECMA-167 7.2.6 specifies.
-pub(crate) fn crc_itu(data: &[u8]) -> u16 {
+pub fn crc_itu(data: &[u8]) -> u16 {
     let mut crc: u16 = 0;
     for &b in data {
         crc ^= u16::from(b) << 8;
