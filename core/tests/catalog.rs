@@ -9,6 +9,9 @@ use mediaprep_core::catalog::{
 };
 use serde_json::Value;
 
+mod common;
+use common::old_25h2_winre;
+
 fn embedded() -> Catalog {
     Catalog::embedded().expect("embedded catalog parses")
 }
@@ -719,18 +722,7 @@ fn ambiguous_product_is_reported() {
 #[test]
 fn shipped_catalog_recommends_a_24h2_safeos_du_for_old_25h2_winre() {
     let c = embedded();
-    let img = ImageFacts {
-        label: "Winre.wim in install.wim #1".into(),
-        role: ImageRole::Winre,
-        arch: Some("x64".into()),
-        build: Some(26100),
-        revision: Some(1),
-        revision_source: Some("WIM XML SPBUILD".into()),
-        installed_safeos_revision: None,
-        installation_type: Some("WindowsPE".into()),
-        edition: Some("WindowsPE".into()),
-        product_hint: Some("Windows 11, version 25H2".into()),
-    };
+    let img = old_25h2_winre();
     let ev = evaluate(&c, &[img]);
     let safeos: Vec<_> = ev
         .recommendations

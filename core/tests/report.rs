@@ -4,6 +4,9 @@
 use std::io::Read;
 use std::process::Command;
 
+mod common;
+use common::{old_25h2_winre, run, s, sha256sum_check};
+
 use mediaprep_core::catalog::{evaluate, Catalog, ImageFacts, ImageRole};
 use mediaprep_core::report::{dism_script, Report, ScriptPaths};
 use serde_json::json;
@@ -11,18 +14,7 @@ use serde_json::json;
 const EVIL: &str = "<script>alert('x')</script><img src=\"https://evil.example/p.png\">";
 
 fn images() -> Vec<ImageFacts> {
-    let base = ImageFacts {
-        label: "Winre.wim in install.wim #1".into(),
-        role: ImageRole::Winre,
-        arch: Some("x64".into()),
-        build: Some(26100),
-        revision: Some(1),
-        revision_source: Some("WIM XML SPBUILD".into()),
-        installed_safeos_revision: None,
-        installation_type: Some("WindowsPE".into()),
-        edition: Some("WindowsPE".into()),
-        product_hint: Some("Windows 11, version 25H2".into()),
-    };
+    let base = old_25h2_winre();
     vec![
         base.clone(),
         ImageFacts {
@@ -218,32 +210,10 @@ fn zip_bundle_opens_and_checksums_verify() {
     let dir = tempfile::tempdir().expect("tempdir");
     let zpath = dir.path().join("bundle.zip");
     std::fs::write(&zpath, &bytes).expect("write zip");
-    let t = Command::new("unzip")
-        .arg("-t")
-        .arg(&zpath)
-        .output()
-        .expect("unzip runs");
-    assert!(
-        t.status.success(),
-        "unzip -t: {}",
-        String::from_utf8_lossy(&t.stdout)
-    );
-    let x = Command::new("unzip")
-        .arg("-q")
-        .arg(&zpath)
-        .arg("-d")
-        .arg(dir.path().join("out"))
-        .output()
-        .expect("unzip runs");
-    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
-    let c = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(dir.path().join("out"))
-        .output()
-        .expect("sha256sum runs");
-    let out = String::from_utf8_lossy(&c.stdout);
-    assert!(c.status.success(), "sha256sum -c: {out}");
+    let out_dir = dir.path().join("out");
+    run("unzip", &["-t", s(&zpath)]);
+    run("unzip", &["-q", s(&zpath), "-d", s(&out_dir)]);
+    let out = sha256sum_check(&out_dir);
     assert_eq!(out.matches(": OK").count(), 5, "{out}");
 
     // And a tampered file must fail the same check.

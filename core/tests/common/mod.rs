@@ -253,6 +253,24 @@ pub fn iso9660_paths(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The facts of a 25H2 install.wim's WinRE whose XML still says revision 1 (an old SPBUILD), as
+/// the inspection gives them to the catalog.
+pub fn old_25h2_winre() -> mediaprep_core::catalog::ImageFacts {
+    use mediaprep_core::catalog::{ImageFacts, ImageRole};
+    ImageFacts {
+        label: "Winre.wim in install.wim #1".into(),
+        role: ImageRole::Winre,
+        arch: Some("x64".into()),
+        build: Some(26100),
+        revision: Some(1),
+        revision_source: Some("WIM XML SPBUILD".into()),
+        installed_safeos_revision: None,
+        installation_type: Some("WindowsPE".into()),
+        edition: Some("WindowsPE".into()),
+        product_hint: Some("Windows 11, version 25H2".into()),
+    }
+}
+
 /// `MANIFEST.json` of the fixture directory.
 pub fn manifest() -> serde_json::Value {
     let p = fixture("MANIFEST.json");
