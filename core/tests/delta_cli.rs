@@ -6,16 +6,10 @@
 
 mod common;
 
+use common::cli::mediaprep;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn mediaprep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn ok(args: &[&str]) -> Output {
     let o = mediaprep(args);
@@ -41,10 +35,6 @@ fn vectors() -> Option<PathBuf> {
     msdelta_vectors()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// Nothing but `keep` in `dir` (no output, no temporary file).
 fn only(dir: &Path, keep: &[&str]) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -65,16 +55,17 @@ fn delta_info_reports_header_fields() {
         s(&v.join("raw/cmd__to__notepad__raw_flag0x20000.pa30")),
     ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for want in [
-        "PA30",
-        "RAW",
-        "0x20000",
-        "360448 bytes",
-        "hash          none",
-        "crc32 prefix  none",
-    ] {
-        assert!(text.contains(want), "{text} lacks {want}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "PA30",
+            "RAW",
+            "0x20000",
+            "360448 bytes",
+            "hash          none",
+            "crc32 prefix  none",
+        ],
+    );
     let dcm = std::fs::read_dir(v.join("dcm"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -507,23 +498,19 @@ fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
     let d = v.join("pe/x86_mscordbi/delta.pa30");
     let o = ok(&["delta", "info", s(&d)]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for want in [
-        "I386",
-        "0xe1fe",
-        "transforms",
-        "relocations",
-        "x86 relative calls",
-    ] {
-        assert!(text.contains(want), "{text} lacks {want}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "I386",
+            "0xe1fe",
+            "transforms",
+            "relocations",
+            "x86 relative calls",
+        ],
+    );
     let o = ok(&["delta", "info", "--json", s(&d)]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = j["transforms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap())
-        .collect();
+    let names = str_array(&j["transforms"]);
     assert!(names.contains(&"relocations"), "{names:?}");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("mscordbi.dll");

@@ -46,13 +46,7 @@ fn manifest_agrees_with_wimlib() {
         );
         assert_eq!(images.len() as u64, entry["image_count"].as_u64().unwrap());
         let names: Vec<&str> = images.iter().map(|i| field(i, "Name").unwrap()).collect();
-        let mnames: Vec<&str> = entry["names"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(names, mnames, "{name}");
+        assert_eq!(names, str_array(&entry["names"]), "{name}");
     }
 }
 
