@@ -527,15 +527,7 @@ fn images_without_a_usable_stack_are_refused_by_name() {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::copy(fixtures().join("pe/kernel32.dll"), d.join("wcp.dll")).unwrap();
     let wim = t.path().join("nores.wim");
-    run(
-        "wimlib-imagex",
-        &[
-            "capture",
-            t.path().join("tree").to_str().unwrap(),
-            wim.to_str().unwrap(),
-            "x",
-        ],
-    );
+    wimlib_capture(&t.path().join("tree"), &wim, &["x"]);
     let e = base_of(&wim, &[]).unwrap_err();
     assert!(
         matches!(&e, Error::NotFound { name: m, .. } if m.contains(folder) && m.contains("614") && m.contains("10.0.26100.5")),
@@ -616,16 +608,7 @@ fn genuine_base_wrapped_in_a_pe_and_an_image_reads_back_byte_for_byte() {
 
     // Through an image, as a manifest decoder will take it.
     let wim = t.path().join("genuine.wim");
-    run(
-        "wimlib-imagex",
-        &[
-            "capture",
-            t.path().join("tree").to_str().unwrap(),
-            wim.to_str().unwrap(),
-            "x",
-            "--compress=LZX",
-        ],
-    );
+    wimlib_capture(&t.path().join("tree"), &wim, &["x", "--compress=LZX"]);
     let b = base_of(&wim, &[]).unwrap();
     assert_eq!(b.bytes, genuine);
     assert_eq!(b.sha256_hex(), hex(&sha256(&genuine)));

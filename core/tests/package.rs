@@ -16,6 +16,9 @@ use mediaprep_core::Error;
 use serde_json::{json, Value};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/make-package.py");
+mod common;
+use common::Rng;
+
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/cab");
 
 fn make(dir: &Path, name: &str, spec: &Value) -> PathBuf {
@@ -564,19 +567,29 @@ fn open_and_read_all(bytes: Vec<u8>, name: String) -> mediaprep_core::Result<usi
     Ok(pkg.members.len())
 }
 
+/// The `.cab` files of the corpus, `(path, file name)`, that are (or, with `malformed` false, are
+/// not) damaged on purpose, as their name's prefix says.
+fn corpus_cabs(malformed: bool) -> Vec<(PathBuf, String)> {
+    std::fs::read_dir(CORPUS)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (p, name)
+        })
+        .filter(|(_, name)| {
+            let bad = ["bad_", "partial_", "cve-", "hidden-", "lzx-"]
+                .iter()
+                .any(|pre| name.starts_with(pre));
+            name.ends_with(".cab") && bad == malformed
+        })
+        .collect()
+}
+
 #[test]
 fn corpus_malformed_cabs_fail_cleanly() {
     let mut n = 0;
-    for e in std::fs::read_dir(CORPUS).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with(".cab")
-            || !["bad_", "partial_", "cve-", "hidden-", "lzx-"]
-                .iter()
-                .any(|pre| name.starts_with(pre))
-        {
-            continue;
-        }
+    for (p, name) in corpus_cabs(true) {
         n += 1;
         let bytes = std::fs::read(&p).unwrap();
         let label = name.clone();
@@ -590,15 +603,8 @@ fn corpus_malformed_cabs_fail_cleanly() {
 #[test]
 fn corpus_good_cabs_match_cabextract() {
     let mut n = 0;
-    for e in std::fs::read_dir(CORPUS).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with(".cab")
-            || ["bad_", "partial_", "cve-", "hidden-", "lzx-"]
-                .iter()
-                .any(|pre| name.starts_with(pre))
-            || name == "cabextract-large-files-cab.cab"
-        {
+    for (p, name) in corpus_cabs(false) {
+        if name == "cabextract-large-files-cab.cab" {
             continue;
         }
         let bytes = std::fs::read(&p).unwrap();
@@ -690,13 +696,8 @@ fn mutated_cabs_never_panic() {
     ] {
         seeds.push(std::fs::read(Path::new(CORPUS).join(n)).unwrap());
     }
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut rnd = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rnd = move || rng.next();
     let mut variants = Vec::new();
     for seed in &seeds {
         for _ in 0..150 {

@@ -150,13 +150,8 @@ fn truncated_copies_fail_cleanly() {
 #[test]
 fn bit_flips_never_panic() {
     let data = std::fs::read(fixtures().join("pe/ntoskrnl.exe")).unwrap();
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || rng.next();
     // Headers, section table and the resource tree are where damage matters; hit them hardest.
     let rsrc_hot = data.len().saturating_sub(64 * 1024);
     for i in 0..3000 {
