@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::process::Command;
+
+mod common;
+use common::{wimlib_apply, wimlib_verify, Rng};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,24 +21,9 @@ fn u(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
 }
 
-fn wimlib_ok(args: &[&str]) {
-    let o = Command::new("wimlib-imagex").args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "wimlib-imagex {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
+    let mut rng = Rng(seed | 1);
+    move || rng.next()
 }
 
 /// Word salad: compresses well, with long and short matches.
@@ -223,15 +210,30 @@ fn write_with(path: &Path, files: &[(String, Vec<u8>)], opts: WriteOptions, entr
     .unwrap();
 }
 
-#[test]
-fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
+/// Each compression (LZX, XPRESS), its name and the bytes of [`files`] written with one thread.
+type References = Vec<(Compression, &'static str, Vec<u8>)>;
+
+/// A temporary directory, [`files`], and the one-thread output for each compression: the reference
+/// every other way of writing them must give.
+fn references() -> (tempfile::TempDir, Vec<(String, Vec<u8>)>, References) {
     let tmp = tempfile::tempdir().unwrap();
     let files = files();
-    for compression in [Compression::Lzx, Compression::Xpress] {
-        let name = compression.name();
-        let one = tmp.path().join(format!("{name}-1.wim"));
-        write(&one, &files, compression, 1);
-        let one_bytes = std::fs::read(&one).unwrap();
+    let refs = [Compression::Lzx, Compression::Xpress]
+        .into_iter()
+        .map(|compression| {
+            let name = compression.name();
+            let one = tmp.path().join(format!("{name}-1.wim"));
+            write(&one, &files, compression, 1);
+            (compression, name, std::fs::read(&one).unwrap())
+        })
+        .collect();
+    (tmp, files, refs)
+}
+
+#[test]
+fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
+    let (tmp, files, refs) = references();
+    for (compression, name, one_bytes) in refs {
         for threads in [2, 3, 4] {
             let many = tmp.path().join(format!("{name}-{threads}.wim"));
             write(&many, &files, compression, threads);
@@ -251,10 +253,9 @@ fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
         }
         // Independent check of the parallel output (identical bytes, but verify it directly).
         let p = tmp.path().join(format!("{name}-4.wim"));
-        let p = p.to_str().unwrap();
-        wimlib_ok(&["verify", p]);
+        wimlib_verify(&p);
         let x = tmp.path().join(format!("x-{name}"));
-        wimlib_ok(&["apply", p, "1", x.to_str().unwrap()]);
+        wimlib_apply(&p, 1, &x, &[]);
         for (rel, data) in &files {
             assert!(
                 std::fs::read(x.join(rel)).unwrap() == *data,
@@ -266,13 +267,8 @@ fn thread_count_does_not_change_the_bytes_and_wimlib_verifies() {
 
 #[test]
 fn a_chunk_backend_writes_the_same_bytes_as_one_thread() {
-    let tmp = tempfile::tempdir().unwrap();
-    let files = files();
-    for compression in [Compression::Lzx, Compression::Xpress] {
-        let name = compression.name();
-        let one = tmp.path().join(format!("{name}-1.wim"));
-        write(&one, &files, compression, 1);
-        let one_bytes = std::fs::read(&one).unwrap();
+    let (tmp, files, refs) = references();
+    for (compression, name, one_bytes) in refs {
         for (helpers, entry) in [
             (1, Entry::OneByOne),
             (3, Entry::OneByOne),
