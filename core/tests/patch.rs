@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{mediaprep, ok, patch, s};
+use common::cli::{mediaprep, ok, patch, patch_fixture, s};
 use common::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -52,15 +52,6 @@ fn wim_apply(wim: &Path, dir: &Path) {
 fn cabextract(cab: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
     run("cabextract", &["-q", "-d", s(dir), s(cab)]);
     files(dir)
-}
-
-fn dir_entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The tree the Safe OS DU fixture must produce from the WinRE fixture, built from wimlib's apply
@@ -119,12 +110,22 @@ fn expected_tree(
     want
 }
 
+/// `mediaprep patch Winre.wim --package safeos-du.cab -o OUT EXTRA…`, which must succeed: its stdout.
+fn patch_winre(out: &Path, extra: &[&str]) -> String {
+    ok(&patch(
+        &fixture("Winre.wim"),
+        &["safeos-du.cab"],
+        out,
+        extra,
+    ))
+}
+
 #[test]
 fn patched_winre_verifies_and_applies_to_the_expected_tree() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
-    let text = ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+    let text = patch_winre(&out, &[]);
     assert!(
         text.contains("10.0.26100.1000 -> 10.0.26100.8037"),
         "{text}"
@@ -152,7 +153,7 @@ fn patched_winre_verifies_and_applies_to_the_expected_tree() {
     // Case: no second "Drivers" directory next to the image's "drivers".
     let s32 = b.join("Windows/System32");
     assert!(
-        dir_entries(&s32)
+        dir_names(&s32)
             .iter()
             .filter(|n| n.eq_ignore_ascii_case("drivers"))
             .count()
@@ -162,7 +163,7 @@ fn patched_winre_verifies_and_applies_to_the_expected_tree() {
     // Hard links: each projection is the WinSxS copy (same inode, two links), new and untouched.
     let sxs = b.join("Windows/WinSxS");
     let folder = |c: &str, v: &str| {
-        dir_entries(&sxs)
+        dir_names(&sxs)
             .into_iter()
             .find(|n| n.starts_with(&format!("amd64_{c}_31bf3856ad364e35_{v}_")))
             .unwrap_or_else(|| panic!("{c} {v} in WinSxS"))
@@ -251,7 +252,7 @@ fn unchanged_resources_are_copied_byte_for_byte() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
-    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+    patch_winre(&out, &[]);
     let open = |p: &Path| {
         let r: SharedReader = Arc::new(FileSource::open(p).unwrap());
         (Wim::open(r).unwrap(), std::fs::read(p).unwrap())
@@ -279,47 +280,26 @@ fn unchanged_resources_are_copied_byte_for_byte() {
 
 #[test]
 fn output_is_reproducible_and_install_wim_input_finds_winre() {
-    let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let (o1, o2, o3) = (
-        t.path().join("a.wim"),
-        t.path().join("b.wim"),
-        t.path().join("c.wim"),
-    );
-    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o1, &[]));
-    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o2, &[]));
+    let (t, [o1, o2, o3]) = tmp_paths(["a.wim", "b.wim", "c.wim"]);
+    patch_winre(&o1, &[]);
+    patch_winre(&o2, &[]);
     assert!(
         std::fs::read(&o1).unwrap() == std::fs::read(&o2).unwrap(),
         "two runs differ"
     );
     // install.wim carries the same Winre.wim: the same WinRE comes out.
-    let text = ok(&patch(
-        &fx.join("install.wim"),
-        &["safeos-du.cab"],
-        &o3,
-        &[],
-    ));
+    let text = ok(&patch_fixture("install.wim", &["safeos-du.cab"], &o3, &[]));
     assert!(text.contains("Recovery/Winre.wim"), "{text}");
     assert!(std::fs::read(&o1).unwrap() == std::fs::read(&o3).unwrap());
     // Another time gives another image (and GUID).
     let o4 = t.path().join("d.wim");
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &o4,
-        &["--time", "1800000000"],
-    ));
+    patch_winre(&o4, &["--time", "1800000000"]);
     assert!(std::fs::read(&o1).unwrap() != std::fs::read(&o4).unwrap());
     run("wimlib-imagex", &["verify", s(&o4)]);
 }
 
-fn left_in(dir: &Path) -> Vec<String> {
-    dir_entries(dir)
-}
-
 #[test]
 fn refused_packages_leave_no_output() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
     for (pkg, why) in [
@@ -327,18 +307,14 @@ fn refused_packages_leave_no_output() {
         ("safeos-du-traversal.cab", ".."),
         ("safeos-du-psf.cab", "DCM-compressed"),
     ] {
-        let o = patch(&fx.join("Winre.wim"), &[pkg], &out, &[]);
+        let o = patch_fixture("Winre.wim", &[pkg], &out, &[]);
         assert_eq!(o.status.code(), Some(1), "{pkg} was not refused");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(why), "{pkg}: {err}");
-        assert!(
-            left_in(t.path()).is_empty(),
-            "{pkg} left {:?}",
-            left_in(t.path())
-        );
+        assert_empty_dir(t.path(), pkg);
     }
     // The refusal comes with the DISM hand-off script (PSFX: DISM can apply it).
-    let o = patch(&fx.join("Winre.wim"), &["safeos-du-psf.cab"], &out, &[]);
+    let o = patch_fixture("Winre.wim", &["safeos-du-psf.cab"], &out, &[]);
     let script = String::from_utf8_lossy(&o.stdout);
     assert!(
         script.contains("dism") || script.contains("DISM"),
@@ -347,8 +323,8 @@ fn refused_packages_leave_no_output() {
     assert!(script.contains("KB5079500"), "{script}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("PSFX"));
     // An LCU whose SSU is not plain: refused, and the script adds the LCU to WinRE for its SSU.
-    let o = patch(
-        &fx.join("Winre.wim"),
+    let o = patch_fixture(
+        "Winre.wim",
         &["lcu-ssu-psf.msu", "safeos-du.cab"],
         &out,
         &[],
@@ -363,25 +339,24 @@ fn refused_packages_leave_no_output() {
     assert!(script.contains("KB5079473"), "{script}");
     // The Safe OS DU given with it is not applied either, so the script carries it too.
     assert!(script.contains("KB5079500"), "{script}");
-    assert!(left_in(t.path()).is_empty());
+    assert_empty_dir(t.path(), "");
     // A good package together with a refused one: nothing is half-applied.
-    let o = patch(
-        &fx.join("Winre.wim"),
+    let o = patch_fixture(
+        "Winre.wim",
         &["safeos-du.cab", "safeos-du-psf.cab"],
         &out,
         &[],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(left_in(t.path()).is_empty());
+    assert_empty_dir(t.path(), "");
 }
 
 #[test]
 fn dry_run_writes_nothing() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
-    let o = patch(
-        &fx.join("Winre.wim"),
+    let o = patch_fixture(
+        "Winre.wim",
         &["safeos-du.cab"],
         &out,
         &["--dry-run", "--json"],
@@ -399,7 +374,7 @@ fn dry_run_writes_nothing() {
         "{replaced:?}"
     );
     assert_eq!(ch["removed"].as_array().unwrap().len(), 6);
-    assert!(left_in(t.path()).is_empty());
+    assert_empty_dir(t.path(), "");
 }
 
 struct CancelAfter(std::sync::atomic::AtomicU64, u64);
@@ -432,7 +407,7 @@ fn cancelled_write_leaves_nothing() {
             |_, _| Ok(()),
         );
         assert!(matches!(r, Err(Error::Cancelled)), "{after}: {r:?}");
-        assert!(left_in(t.path()).is_empty(), "left {:?}", left_in(t.path()));
+        assert_empty_dir(t.path(), "");
     }
 }
 
@@ -488,8 +463,8 @@ fn patch_then_inspect_and_check_round_trip() {
     );
 
     let out = t.path().join("WinRE.wim");
-    ok(&patch(
-        &fx.join("Winre.wim"),
+    ok(&patch_fixture(
+        "Winre.wim",
         &["lcu-ssu.msu", "safeos-du.cab"],
         &out,
         &[],
@@ -515,7 +490,7 @@ fn patch_then_inspect_and_check_round_trip() {
     wim_apply(&out, &b);
     let win = b.join("Windows");
     assert_eq!(
-        dir_entries(&win)
+        dir_names(&win)
             .iter()
             .filter(|n| n.eq_ignore_ascii_case("servicing"))
             .count(),
@@ -536,23 +511,17 @@ fn patch_then_inspect_and_check_round_trip() {
 #[test]
 fn install_target_puts_the_patched_winre_in_every_edition() {
     let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let (winre, install) = (t.path().join("winre.wim"), t.path().join("install.wim"));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &winre,
-        &[],
-    ));
-    let text = ok(&patch(
-        &fx.join("media-udf.iso"),
+    let (t, [winre, install]) = tmp_paths(["winre.wim", "install.wim"]);
+    patch_winre(&winre, &[]);
+    let text = ok(&patch_fixture(
+        "media-udf.iso",
         &["safeos-du.cab"],
         &install,
         &["--target", "install"],
     ));
     assert!(text.contains("replaced in images [1, 2, 3]"), "{text}");
     run("wimlib-imagex", &["verify", s(&install)]);
-    assert_eq!(left_in(t.path()), vec!["install.wim", "winre.wim"]);
+    assert_eq!(dir_names(t.path()), vec!["install.wim", "winre.wim"]);
     let want = std::fs::read(&winre).unwrap();
     for i in 1..=3 {
         let got = wimlib_extract(&install, i, "/Windows/System32/Recovery/Winre.wim");
@@ -577,8 +546,8 @@ fn setup_target_expands_the_setup_du_into_a_zip() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let zip = t.path().join("sources.zip");
-    ok(&patch(
-        &fx.join("media-udf.iso"),
+    ok(&patch_fixture(
+        "media-udf.iso",
         &["setup-du.cab"],
         &zip,
         &["--target", "setup"],
@@ -588,8 +557,8 @@ fn setup_target_expands_the_setup_du_into_a_zip() {
     run("7zz", &["x", "-y", &format!("-o{}", s(&x)), s(&zip)]);
     assert_eq!(files(&x), cab);
     // A Safe OS DU is not a Setup DU.
-    let o = patch(
-        &fx.join("media-udf.iso"),
+    let o = patch_fixture(
+        "media-udf.iso",
         &["safeos-du.cab"],
         &t.path().join("bad.zip"),
         &["--target", "setup"],
@@ -651,12 +620,7 @@ fn compression_choice_layers_and_partition_check() {
 
     // Explicit layers down to the nested WinRE give the same image as the bare Winre.wim.
     let (bare, layered) = (t.path().join("bare.wim"), t.path().join("layered.wim"));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &bare,
-        &[],
-    ));
+    patch_winre(&bare, &[]);
     let o = mediaprep(&[
         "patch",
         s(&fx.join("media-udf.iso")),
@@ -673,8 +637,8 @@ fn compression_choice_layers_and_partition_check() {
     // Recovery partition: 1 GB with 600 MB free fits; 3 MB free does not.
     let fit = |free: &str| {
         let out = t.path().join(format!("fit-{free}.wim"));
-        let v = j(&patch(
-            &fx.join("Winre.wim"),
+        let v = j(&patch_fixture(
+            "Winre.wim",
             &["safeos-du.cab"],
             &out,
             &[
@@ -698,7 +662,7 @@ fn in_memory_patch_equals_the_cli_output() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("cli.wim");
-    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &out, &[]));
+    patch_winre(&out, &[]);
 
     let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
     let wim = Wim::open(src).unwrap();
@@ -725,10 +689,8 @@ fn in_memory_patch_equals_the_cli_output() {
 /// applied tree is the same, and wimlib still verifies it.
 #[test]
 fn servicing_twice_gives_the_same_tree() {
-    let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let (o1, o2) = (t.path().join("once.wim"), t.path().join("twice.wim"));
-    ok(&patch(&fx.join("Winre.wim"), &["safeos-du.cab"], &o1, &[]));
+    let (t, [o1, o2]) = tmp_paths(["once.wim", "twice.wim"]);
+    patch_winre(&o1, &[]);
     let v: serde_json::Value =
         serde_json::from_str(&ok(&patch(&o1, &["safeos-du.cab"], &o2, &["--json"]))).unwrap();
     let ch = &v["outcome"]["images"][0]["changes"];
@@ -750,31 +712,10 @@ fn servicing_twice_gives_the_same_tree() {
 /// `--best` is smaller.
 #[test]
 fn best_parse_gives_the_same_tree_smaller() {
-    let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let (best, plain, fast) = (
-        t.path().join("best.wim"),
-        t.path().join("plain.wim"),
-        t.path().join("fast.wim"),
-    );
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &best,
-        &["--best"],
-    ));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &plain,
-        &[],
-    ));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &fast,
-        &["--fast"],
-    ));
+    let (t, [best, plain, fast]) = tmp_paths(["best.wim", "plain.wim", "fast.wim"]);
+    patch_winre(&best, &["--best"]);
+    patch_winre(&plain, &[]);
+    patch_winre(&fast, &["--fast"]);
     run("wimlib-imagex", &["verify", s(&best)]);
     run("wimlib-imagex", &["verify", s(&plain)]);
     let (a, b) = (t.path().join("a"), t.path().join("b"));
@@ -798,8 +739,8 @@ fn best_parse_gives_the_same_tree_smaller() {
         plain == std::fs::read(&fast).unwrap(),
         "--fast is the default"
     );
-    let o = patch(
-        &fx.join("Winre.wim"),
+    let o = patch_fixture(
+        "Winre.wim",
         &["safeos-du.cab"],
         &t.path().join("x.wim"),
         &["--best", "--fast"],
@@ -812,25 +753,9 @@ fn best_parse_gives_the_same_tree_smaller() {
 
 #[test]
 fn integrity_table_on_request_and_kept_from_the_input() {
-    let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let (plain, with, again) = (
-        t.path().join("plain.wim"),
-        t.path().join("with.wim"),
-        t.path().join("again.wim"),
-    );
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &plain,
-        &[],
-    ));
-    ok(&patch(
-        &fx.join("Winre.wim"),
-        &["safeos-du.cab"],
-        &with,
-        &["--integrity"],
-    ));
+    let (t, [plain, with, again]) = tmp_paths(["plain.wim", "with.wim", "again.wim"]);
+    patch_winre(&plain, &[]);
+    patch_winre(&with, &["--integrity"]);
     let has_table = |p: &Path| {
         let o = Command::new("wimlib-imagex")
             .args(["verify", s(p)])

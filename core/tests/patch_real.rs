@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::cli::{mediaprep, ok, patch, s};
+use common::cli::{mediaprep, ok, patch, patch_fixture, s};
 
 use base64::Engine;
 use common::*;
@@ -33,15 +33,6 @@ fn sha256_hex(b: &[u8]) -> String {
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 fn spec() -> serde_json::Value {
@@ -94,7 +85,7 @@ fn check_components(root: &Path, base: &Path, work: &Path) -> Vec<String> {
         })
         .collect();
     let mut seen = Vec::new();
-    for folder in entries(&sxs).into_iter().filter(|f| f.contains(NEW)) {
+    for folder in dir_names(&sxs).into_iter().filter(|f| f.contains(NEW)) {
         let manifest = sxs.join("Manifests").join(format!("{folder}.manifest"));
         let raw = read(&manifest);
         assert!(
@@ -208,7 +199,7 @@ fn assert_refused(o: &std::process::Output, needles: &[&str], dir: &Path) {
         needles.iter().all(|n| err.contains(n)),
         "{needles:?}: {err}"
     );
-    assert!(entries(dir).is_empty(), "left {:?}", entries(dir));
+    assert_empty_dir(dir, "");
 }
 
 #[test]
@@ -218,8 +209,8 @@ fn real_layout_safe_os_du_services_the_winre() {
     let cat = catalog(t.path(), "KB5079600");
     assert_eq!(verdict(&fx.join("Winre.wim"), &cat, "KB5079600"), "applies");
     let out = t.path().join("WinRE.wim");
-    let json = ok(&patch(
-        &fx.join("Winre.wim"),
+    let json = ok(&patch_fixture(
+        "Winre.wim",
         &["safeos-du-real.cab"],
         &out,
         &["--json"],
@@ -232,7 +223,7 @@ fn real_layout_safe_os_du_services_the_winre() {
     let comps = check_components(&root, &fx.join(BASE_1000), t.path());
     assert_eq!(comps.len(), 4, "{comps:?}");
     let sxs = root.join("Windows/WinSxS");
-    let names = entries(&sxs);
+    let names = dir_names(&sxs);
     // ResetBase: the serviced ntdll folder (with its r\) and the RTM cmd folder are gone.
     for old in [
         "ntdll_31bf3856ad364e35_10.0.26100.1000",
@@ -275,7 +266,6 @@ fn real_layout_safe_os_du_services_the_winre() {
 
 #[test]
 fn refusals_name_the_file_and_leave_nothing() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
     for (pkg, file, why) in [
@@ -287,7 +277,7 @@ fn refusals_name_the_file_and_leave_nothing() {
         ("safeos-du-real-unsupported.cab", "ntdll.dll", "IA64"),
         ("safeos-du-real-newbase.cab", ".manifest", "not decoded"),
     ] {
-        let o = patch(&fx.join("Winre.wim"), &[pkg], &out, &[]);
+        let o = patch_fixture("Winre.wim", &[pkg], &out, &[]);
         assert_eq!(o.status.code(), Some(1), "{pkg} was not refused");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(file) && err.contains(why), "{pkg}: {err}");
@@ -296,21 +286,17 @@ fn refusals_name_the_file_and_leave_nothing() {
             script.contains("Add-WindowsPackage") || script.contains("dism"),
             "{pkg}: {script}"
         );
-        assert!(
-            entries(t.path()).is_empty(),
-            "{pkg} left {:?}",
-            entries(t.path())
-        );
+        assert_empty_dir(t.path(), pkg);
     }
     // Good and refused together: nothing is half-applied.
-    let o = patch(
-        &fx.join("Winre.wim"),
+    let o = patch_fixture(
+        "Winre.wim",
         &["safeos-du-real.cab", "safeos-du-real-badcrc.cab"],
         &out,
         &[],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(entries(t.path()).is_empty());
+    assert_empty_dir(t.path(), "");
 }
 
 #[test]
@@ -319,8 +305,8 @@ fn ssu_first_switches_the_manifest_base() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
     // Given after the DU: the SSU is still serviced first, and the DU decodes with its base.
-    let json = ok(&patch(
-        &fx.join("Winre.wim"),
+    let json = ok(&patch_fixture(
+        "Winre.wim",
         &["safeos-du-real-newbase.cab", "ssu-real.cab"],
         &out,
         &["--json"],
@@ -348,8 +334,8 @@ fn install_target_from_the_iso_and_the_library_path() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("install.wim");
-    let json = ok(&patch(
-        &fx.join("media-udf.iso"),
+    let json = ok(&patch_fixture(
+        "media-udf.iso",
         &["safeos-du-real.cab"],
         &out,
         &["--target", "install", "--json"],
@@ -369,8 +355,8 @@ fn install_target_from_the_iso_and_the_library_path() {
 
     // The library entry point (what the browser worker runs) writes the same WinRE as the CLI.
     let cli = t.path().join("cli.wim");
-    ok(&patch(
-        &fx.join("Winre.wim"),
+    ok(&patch_fixture(
+        "Winre.wim",
         &["safeos-du-real.cab"],
         &cli,
         &[],
@@ -463,7 +449,7 @@ fn genuine_manifests_decode_through_the_image_base() {
     )
     .unwrap();
     let mut manifests = Vec::new();
-    for n in entries(&dcm)
+    for n in dir_names(&dcm)
         .into_iter()
         .filter(|n| n.ends_with(".manifest"))
     {
@@ -572,7 +558,7 @@ fn write_pass_rebuilds_what_the_cache_did_not_keep() {
     // The f\ package (rebuilt files and their r\) and the full-file one (r\ of full files).
     for pkg in ["safeos-du-real.cab", FULL_DU] {
         let cli = t.path().join(format!("{pkg}.wim"));
-        ok(&patch(&fx.join("Winre.wim"), &[pkg], &cli, &[]));
+        ok(&patch_fixture("Winre.wim", &[pkg], &cli, &[]));
 
         let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
         let wim = mediaprep_core::wim::Wim::open(src).unwrap();
@@ -612,7 +598,7 @@ fn full_file_payloads_get_an_r_delta_to_the_image_rtm() {
     let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("WinRE.wim");
-    ok(&patch(&fx.join("Winre.wim"), &[FULL_DU], &out, &[]));
+    ok(&patch_fixture("Winre.wim", &[FULL_DU], &out, &[]));
     let root = applied(&out, t.path());
     // check_components: every digest = its manifest's, r\ exactly for the files with an RTM
     // (ntdll.dll: current + r\ in the image; cmd.exe: the RTM folder), each applied back.
@@ -625,7 +611,7 @@ fn full_file_payloads_get_an_r_delta_to_the_image_rtm() {
         ("mountmgr", "MOUNTMGR.SYS", false),
         ("winpe-tools", "winpeshl.exe", false),
     ] {
-        let folder = entries(&sxs)
+        let folder = dir_names(&sxs)
             .into_iter()
             .find(|n| n.contains(family) && n.contains(NEW))
             .unwrap();
@@ -637,8 +623,8 @@ fn full_file_payloads_get_an_r_delta_to_the_image_rtm() {
     }
     // The same files as from the f\ package: the new file bytes do not depend on the form.
     let from_f = t.path().join("f.wim");
-    ok(&patch(
-        &fx.join("Winre.wim"),
+    ok(&patch_fixture(
+        "Winre.wim",
         &["safeos-du-real.cab"],
         &from_f,
         &[],
@@ -753,7 +739,7 @@ const SSU_MEMBER: &str = "SSU-26100.8037-x64.cab";
 /// DU's four and the stack) checks out against the SSU's base.
 fn check_after_real_ssu(root: &Path, work: &Path) {
     let sxs = root.join("Windows/WinSxS");
-    let stack = entries(&sxs)
+    let stack = dir_names(&sxs)
         .into_iter()
         .find(|n| n.contains("servicingstack") && n.contains(NEW))
         .expect("the SSU's servicing stack folder");
@@ -782,8 +768,8 @@ fn newbase_du_after_the_ssu_of_each_msu_kind() {
         std::fs::create_dir(&dir).unwrap();
         // The .msu given after the DU: its SSU is still serviced first.
         let out = dir.join("WinRE.wim");
-        let o = patch(
-            &fx.join("Winre.wim"),
+        let o = patch_fixture(
+            "Winre.wim",
             &["safeos-du-real-newbase.cab", msu],
             &out,
             &["--json"],
@@ -803,8 +789,8 @@ fn newbase_du_after_the_ssu_of_each_msu_kind() {
         winre_outs.push(read(&out));
 
         let inst = dir.join("install.wim");
-        ok(&patch(
-            &fx.join("media-udf.iso"),
+        ok(&patch_fixture(
+            "media-udf.iso",
             &[msu, "safeos-du-real-newbase.cab"],
             &inst,
             &["--target", "install"],
@@ -860,7 +846,7 @@ fn corrupt_real_ssu_in_either_msu_kind_is_refused() {
                 &["capture", s(&stage), s(&bad), "--compress=LZX", "--no-acls"],
             );
         } else {
-            gcab(&stage, &entries(&stage), &bad, false);
+            gcab(&stage, &dir_names(&stage), &bad, false);
         }
         let out_dir = dir.join("out");
         std::fs::create_dir(&out_dir).unwrap();
@@ -877,7 +863,7 @@ fn corrupt_real_ssu_in_either_msu_kind_is_refused() {
         assert_eq!(o.status.code(), Some(1), "{msu} was not refused");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("wcp.dll"), "{msu}: {err}");
-        assert!(entries(&out_dir).is_empty(), "{msu} left output");
+        assert!(dir_names(&out_dir).is_empty(), "{msu} left output");
     }
 }
 

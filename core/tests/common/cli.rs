@@ -32,6 +32,11 @@ pub fn fx_arg(name: &str) -> String {
     s(&super::fixture(name)).to_string()
 }
 
+/// `mediaprep patch FIXTURE --package FIXTURE… -o OUT EXTRA…`.
+pub fn patch_fixture(input: &str, packages: &[&str], out: &Path, extra: &[&str]) -> Output {
+    patch(&super::fixture(input), packages, out, extra)
+}
+
 /// `mediaprep patch INPUT --package FIXTURE… -o OUT EXTRA…`.
 pub fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> Output {
     let fx = fixtures();

@@ -164,6 +164,19 @@ pub fn assert_contains_all(text: &str, wants: &[&str]) {
     }
 }
 
+/// Nothing is left in `dir` (no output, no temporary file); `what` names the case.
+pub fn assert_empty_dir(dir: &Path, what: &str) {
+    let left = dir_names(dir);
+    assert!(left.is_empty(), "{what} left {left:?}");
+}
+
+/// A fresh temporary directory and the paths of `names` in it.
+pub fn tmp_paths<const N: usize>(names: [&str; N]) -> (tempfile::TempDir, [PathBuf; N]) {
+    let t = tempfile::tempdir().unwrap();
+    let paths = names.map(|n| t.path().join(n));
+    (t, paths)
+}
+
 /// The names of the entries in `dir`, sorted.
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
