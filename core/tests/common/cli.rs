@@ -37,6 +37,15 @@ pub fn patch_fixture(input: &str, packages: &[&str], out: &Path, extra: &[&str])
     patch(&super::fixture(input), packages, out, extra)
 }
 
+/// `mediaprep patch Winre.wim --package FIXTURE… -o OUT`, which must be refused (exit 1, not a
+/// panic) and leave nothing in OUT's directory; its output.
+pub fn refused_on_winre(packages: &[&str], out: &Path) -> Output {
+    let o = patch_fixture("Winre.wim", packages, out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{packages:?} was not refused");
+    super::assert_empty_dir(out.parent().unwrap(), &format!("{packages:?}"));
+    o
+}
+
 /// `mediaprep patch INPUT --package FIXTURE… -o OUT EXTRA…`.
 pub fn patch(input: &Path, packages: &[&str], out: &Path, extra: &[&str]) -> Output {
     let fx = fixtures();
