@@ -110,6 +110,15 @@ fn expected_tree(
     want
 }
 
+/// A temporary directory, the WinRE fixture patched with safeos-du.cab into `name` in it, and what
+/// `mediaprep patch` printed.
+fn patched_winre(name: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join(name);
+    let text = patch_winre(&out, &[]);
+    (t, out, text)
+}
+
 /// `mediaprep patch Winre.wim --package safeos-du.cab -o OUT EXTRA…`, which must succeed: its stdout.
 fn patch_winre(out: &Path, extra: &[&str]) -> String {
     ok(&patch(
@@ -123,9 +132,7 @@ fn patch_winre(out: &Path, extra: &[&str]) -> String {
 #[test]
 fn patched_winre_verifies_and_applies_to_the_expected_tree() {
     let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("WinRE.wim");
-    let text = patch_winre(&out, &[]);
+    let (t, out, text) = patched_winre("WinRE.wim");
     assert!(
         text.contains("10.0.26100.1000 -> 10.0.26100.8037"),
         "{text}"
@@ -250,9 +257,7 @@ fn patched_winre_verifies_and_applies_to_the_expected_tree() {
 #[test]
 fn unchanged_resources_are_copied_byte_for_byte() {
     let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("WinRE.wim");
-    patch_winre(&out, &[]);
+    let (_t, out, _) = patched_winre("WinRE.wim");
     let open = |p: &Path| {
         let r: SharedReader = Arc::new(FileSource::open(p).unwrap());
         (Wim::open(r).unwrap(), std::fs::read(p).unwrap())
@@ -369,14 +374,19 @@ impl Progress for CancelAfter {
     }
 }
 
+/// The WinRE fixture opened, and the Safe OS DU fixture opened as the one package to service it.
+fn winre_and_du() -> (Wim, Vec<mediaprep_core::package::Package>) {
+    let fx = fixtures();
+    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
+    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du.cab")).unwrap());
+    let pkg = open_package(pr, "safeos-du.cab").unwrap();
+    (Wim::open(src).unwrap(), vec![pkg])
+}
+
 #[test]
 fn cancelled_write_leaves_nothing() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
-    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
-    let wim = Wim::open(src).unwrap();
-    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du.cab")).unwrap());
-    let pkgs = vec![open_package(pr, "safeos-du.cab").unwrap()];
+    let (wim, pkgs) = winre_and_du();
     let sel = service::select_packages(&pkgs);
     let prepared = service::prepare(&sel, &mediaprep_core::io::NoProgress).unwrap();
     let plan = service::plan_patch(&wim, &prepared, &PatchOptions::default()).unwrap();
@@ -643,15 +653,9 @@ fn compression_choice_layers_and_partition_check() {
 /// bytes as the CLI's file path.
 #[test]
 fn in_memory_patch_equals_the_cli_output() {
-    let fx = fixtures();
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("cli.wim");
-    patch_winre(&out, &[]);
+    let (_t, out, _) = patched_winre("cli.wim");
 
-    let src: SharedReader = Arc::new(FileSource::open(fx.join("Winre.wim")).unwrap());
-    let wim = Wim::open(src).unwrap();
-    let pr: SharedReader = Arc::new(FileSource::open(fx.join("safeos-du.cab")).unwrap());
-    let pkgs = vec![open_package(pr, "safeos-du.cab").unwrap()];
+    let (wim, pkgs) = winre_and_du();
     let sel = service::select_packages(&pkgs);
     let prepared = service::prepare(&sel, &mediaprep_core::io::NoProgress).unwrap();
     let (outcome, bytes) = service::patch_wim(
