@@ -33,13 +33,15 @@ pub fn catalog_line(age: &CatalogAge) -> String {
     format!("Catalog {what}, up to date as of {} ({days})", age.date)
 }
 
+/// The `CatalogAge` the worker sent, when it sent one that reads as such.
+pub fn catalog_age(catalog: &Option<Value>) -> Option<CatalogAge> {
+    catalog.clone().and_then(|v| serde_json::from_value(v).ok())
+}
+
 /// One line above everything the catalog decides, present before any media is opened.
 #[function_component(CatalogBar)]
 pub fn catalog_bar(props: &CatalogProps) -> Html {
-    let age: Option<CatalogAge> = props
-        .catalog
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
+    let age = catalog_age(&props.catalog);
     html! {
         <section class="catalog-bar row" id="catalog-bar" aria-label="Update catalog">
             if let Some(a) = &age {

@@ -32,10 +32,7 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
         }
     }
     let recs = list(ev, "recommendations");
-    let age: Option<CatalogAge> = props
-        .catalog
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
+    let age = super::catalog::catalog_age(&props.catalog);
     html! {
         <section class="card" id="updates-view" aria-labelledby="updates-title">
             <h2 id="updates-title">{"Updates"}</h2>
