@@ -198,12 +198,7 @@ mod tests {
     use super::*;
 
     fn cat(version: &str) -> Catalog {
-        Catalog {
-            schema: 1,
-            version: version.into(),
-            generated: "test".into(),
-            updates: Vec::new(),
-        }
+        Catalog::empty(version, "test")
     }
 
     fn info(name: &str, by: &str) -> KeptCatalogInfo {

@@ -90,31 +90,33 @@ pub async fn remove(dir: &FileSystemDirectoryHandle, name: &str) {
     let _ = JsFuture::from(dir.remove_entry(name)).await;
 }
 
-/// Remove every `*.partial` left by a job that was cancelled (the worker terminated) or crashed.
-pub async fn sweep_partials(dir: &FileSystemDirectoryHandle) -> Result<u32> {
+/// The names in `dir` (not recursive); `what` names the listing in an error.
+pub async fn dir_names(dir: &FileSystemDirectoryHandle, what: &str) -> Result<Vec<String>> {
     let keys = dir.keys();
-    let mut names = Vec::new();
+    let mut out = Vec::new();
     loop {
-        let next = keys.next().map_err(|e| js_err("listing", e))?;
-        let r = JsFuture::from(next)
-            .await
-            .map_err(|e| js_err("listing", e))?;
-        let done = js_sys::Reflect::get(&r, &"done".into())
+        let next = keys.next().map_err(|e| js_err(what, e))?;
+        let r = JsFuture::from(next).await.map_err(|e| js_err(what, e))?;
+        if js_sys::Reflect::get(&r, &"done".into())
             .ok()
             .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        if done {
-            break;
+            .unwrap_or(true)
+        {
+            return Ok(out);
         }
         if let Some(n) = js_sys::Reflect::get(&r, &"value".into())
             .ok()
             .and_then(|v| v.as_string())
         {
-            if n.ends_with(PARTIAL) {
-                names.push(n);
-            }
+            out.push(n);
         }
     }
+}
+
+/// Remove every `*.partial` left by a job that was cancelled (the worker terminated) or crashed.
+pub async fn sweep_partials(dir: &FileSystemDirectoryHandle) -> Result<u32> {
+    let mut names = dir_names(dir, "listing").await?;
+    names.retain(|n| n.ends_with(PARTIAL));
     for n in &names {
         remove(dir, n).await;
     }

@@ -153,27 +153,7 @@ async fn promise(v: JsValue, what: &str) -> Result<JsValue> {
 
 /// Names in `dir` (not recursive).
 async fn names(dir: &FileSystemDirectoryHandle) -> Result<Vec<String>> {
-    let keys = dir.keys();
-    let mut out = Vec::new();
-    loop {
-        let next = keys.next().map_err(|e| js_err("listing the folder", e))?;
-        let r = JsFuture::from(next)
-            .await
-            .map_err(|e| js_err("listing the folder", e))?;
-        if js_sys::Reflect::get(&r, &"done".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true)
-        {
-            return Ok(out);
-        }
-        if let Some(n) = js_sys::Reflect::get(&r, &"value".into())
-            .ok()
-            .and_then(|v| v.as_string())
-        {
-            out.push(n);
-        }
-    }
+    crate::save::dir_names(dir, "listing the folder").await
 }
 
 /// Remove everything in `dir` (it was empty when the job started).

@@ -358,12 +358,7 @@ mod tests {
     }
 
     fn catalog(version: &str) -> Catalog {
-        Catalog {
-            schema: 1,
-            version: version.into(),
-            generated: String::new(),
-            updates: Vec::new(),
-        }
+        Catalog::empty(version, "")
     }
 
     #[test]

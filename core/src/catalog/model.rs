@@ -218,6 +218,17 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A catalog (schema 1) of data version `version` with no update in it; `generated` says when
+    /// and how it was made.
+    pub fn empty(version: &str, generated: &str) -> Catalog {
+        Catalog {
+            schema: 1,
+            version: version.into(),
+            generated: generated.into(),
+            updates: Vec::new(),
+        }
+    }
+
     /// The entry for `kb` (case-insensitive), if present.
     pub fn get(&self, kb: &str) -> Option<&Update> {
         self.updates.iter().find(|u| u.kb.eq_ignore_ascii_case(kb))

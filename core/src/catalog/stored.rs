@@ -72,12 +72,7 @@ mod tests {
     use super::*;
 
     fn cat(version: &str) -> Catalog {
-        Catalog {
-            schema: 1,
-            version: version.into(),
-            generated: "test".into(),
-            updates: Vec::new(),
-        }
+        Catalog::empty(version, "test")
     }
 
     fn bytes(c: &Catalog) -> Vec<u8> {

@@ -66,12 +66,7 @@ mod tests {
 
     #[test]
     fn the_line_names_the_file_its_date_and_age() {
-        let cat = Catalog {
-            schema: 1,
-            version: "2026.11.24".into(),
-            generated: "t".into(),
-            updates: Vec::new(),
-        };
+        let cat = Catalog::empty("2026.11.24", "t");
         let today = Date::new(2026, 12, 3).unwrap();
         let file = CatalogSource::File {
             name: "b.json".into(),
