@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{run, workspace};
+use common::{run, s, skip_unless, workspace};
 use mediaprep_core::delta;
 use std::path::{Path, PathBuf};
 
@@ -23,17 +23,8 @@ fn libwine_dll(name: &str) -> Option<PathBuf> {
     let p = cache
         .join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
         .join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} missing (scripts/fixtures unpacks it; required in CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipped: {} not found", p.display());
-    None
+    let what = format!("{} (scripts/fixtures unpacks it)", p.display());
+    skip_unless(p.is_file(), p, &what)
 }
 
 fn script() -> String {
@@ -41,10 +32,6 @@ fn script() -> String {
         .join("scripts/pe-rva-shift.py")
         .display()
         .to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 /// Every table in the report was checked at least `min` times and holds no mismatch.

@@ -296,16 +296,20 @@ pub fn manifest() -> serde_json::Value {
 /// where they are required.
 pub fn msdelta_vectors() -> Option<PathBuf> {
     let dir = workspace().join("../shared/testdata/msdelta");
-    if dir.join("SOURCES.md").is_file() {
-        return Some(dir);
+    let what = format!("msdelta vectors at {}", dir.display());
+    skip_unless(dir.join("SOURCES.md").is_file(), dir, &what)
+}
+
+/// Data a test needs but the repository does not hold: `found` when `present`; otherwise `None`
+/// (the test prints that it skipped), or a panic under `CI`, where `what` is required.
+pub fn skip_unless(present: bool, found: PathBuf, what: &str) -> Option<PathBuf> {
+    if present {
+        return Some(found);
     }
     if std::env::var_os("CI").is_some() {
-        panic!(
-            "msdelta vectors missing at {} (required in CI)",
-            dir.display()
-        );
+        panic!("{what} missing (required in CI)");
     }
-    eprintln!("skipped: msdelta vectors not found at {}", dir.display());
+    eprintln!("skipped: {what} not found");
     None
 }
 
