@@ -313,6 +313,27 @@ pub fn skip_unless(present: bool, found: PathBuf, what: &str) -> Option<PathBuf>
     None
 }
 
+/// Apply a mutated delta: it must return (never panic), and any success must have the header's
+/// target size and, when the header carries a target hash and `target` is given, be `target`.
+pub fn check_mutated_delta(reference: &[u8], d: &[u8], target: Option<&[u8]>, what: &str) {
+    use mediaprep_core::delta::{self, ApplyOptions};
+    let r = std::panic::catch_unwind(|| delta::apply(reference, d, &ApplyOptions::default()));
+    match r {
+        Err(_) => panic!("{what}: panicked"),
+        Ok(Ok(out)) => {
+            let h = delta::parse_header(d).unwrap();
+            assert_eq!(out.len() as u64, h.target_size, "{what}");
+            if let Some(target) = target.filter(|_| !h.target_hash.is_empty()) {
+                assert!(
+                    out == target,
+                    "{what}: hash-checked output is not the target"
+                );
+            }
+        }
+        Ok(Err(e)) => assert!(!e.to_string().is_empty(), "{what}"),
+    }
+}
+
 /// A file's bytes; a test fails naming the path when it cannot be read.
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -333,6 +354,29 @@ impl Rng {
     /// `len` bytes, each the low byte of the next value shifted right by `shift` bits.
     pub fn bytes(&mut self, len: usize, shift: u32) -> Vec<u8> {
         (0..len).map(|_| (self.next() >> shift) as u8).collect()
+    }
+    /// Every single-bit flip of `d`, then `rounds` copies with 1 to `most` random bytes overwritten,
+    /// each given to `each` with words saying which ("bit 9 flipped", "damage 3").
+    pub fn mutations(
+        &mut self,
+        d: &[u8],
+        rounds: usize,
+        most: u64,
+        mut each: impl FnMut(&[u8], String),
+    ) {
+        for i in 0..d.len() * 8 {
+            let mut m = d.to_vec();
+            m[i / 8] ^= 1 << (i % 8);
+            each(&m, format!("bit {i} flipped"));
+        }
+        for k in 0..rounds {
+            let mut m = d.to_vec();
+            for _ in 0..1 + self.next() % most {
+                let i = (self.next() as usize) % m.len();
+                m[i] = self.next() as u8;
+            }
+            each(&m, format!("damage {k}"));
+        }
     }
     /// A value in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
