@@ -9,8 +9,7 @@ use std::process::Command;
 #[test]
 fn extract_nested_winre_equals_wimlib_and_bad_input_exits_1() {
     let fx = fixtures();
-    let out = tempfile::tempdir().unwrap();
-    let dest = out.path().join("winre.wim");
+    let (out, [dest]) = tmp_paths(["winre.wim"]);
     let o = mediaprep(&[
         "extract",
         &fx_arg("media-udf.iso"),
@@ -96,8 +95,7 @@ fn inspect_json_reports_winre_version_signals() {
 
 #[test]
 fn report_bundle_unzips_and_its_sums_verify_with_sha256sum() {
-    let out = tempfile::tempdir().unwrap();
-    let zip = out.path().join("report.zip");
+    let (out, [zip]) = tmp_paths(["report.zip"]);
     let o = mediaprep(&[
         "report",
         &fx_arg("media-udf.iso"),

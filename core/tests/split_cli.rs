@@ -3,19 +3,12 @@
 
 mod common;
 
-use common::{fixture, info_images, run, wimlib_info};
+use common::cli::{mediaprep, s};
+use common::{fixture, info_images, run, tmp_paths, wimlib_info};
 use mediaprep_core::io::{FileSource, NoProgress, SharedReader};
 use mediaprep_core::wim::Wim;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
-
-fn mediaprep(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mediaprep"))
-        .args(args)
-        .output()
-        .expect("run mediaprep")
-}
 
 fn parts(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -26,15 +19,10 @@ fn parts(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn split_set_verifies_and_applies_like_the_source() {
     let src = fixture("install.wim");
-    let t = tempfile::tempdir().unwrap();
-    let first = t.path().join("install.swm");
+    let (t, [first]) = tmp_paths(["install.swm"]);
     let limit: u64 = 3 << 20;
     let out = mediaprep(&["split", s(&src), "-o", s(&first), "--size-mib", "3"]);
     assert!(
@@ -101,8 +89,7 @@ fn split_set_verifies_and_applies_like_the_source() {
 #[test]
 fn a_blob_over_the_limit_gets_its_own_part_with_a_warning() {
     let src = fixture("install.wim");
-    let t = tempfile::tempdir().unwrap();
-    let first = t.path().join("install.swm");
+    let (t, [first]) = tmp_paths(["install.swm"]);
     let out = mediaprep(&["split", s(&src), "-o", s(&first), "--size-mib", "1"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -129,8 +116,7 @@ fn a_blob_over_the_limit_gets_its_own_part_with_a_warning() {
 
 #[test]
 fn an_esd_is_refused_and_nothing_is_left() {
-    let t = tempfile::tempdir().unwrap();
-    let first = t.path().join("install.swm");
+    let (t, [first]) = tmp_paths(["install.swm"]);
     let out = mediaprep(&[
         "split",
         s(&fixture("install.esd")),
