@@ -272,6 +272,18 @@ fn left_behind(dir: &std::path::Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// `mediaprep check Winre.wim --catalog CATALOG --today TODAY EXTRA…`, which must succeed: its
+/// stdout.
+fn check_winre(catalog: &str, today: &str, extra: &[&str]) -> String {
+    let winre = fx_arg("Winre.wim");
+    let args = [
+        &["check", &winre, "--catalog", catalog, "--today", today],
+        extra,
+    ]
+    .concat();
+    ok(&mediaprep(&args))
+}
+
 fn finding<'a>(check: &'a serde_json::Value, kb: &str) -> &'a serde_json::Value {
     check["evaluation"]["findings"]
         .as_array()
@@ -283,10 +295,7 @@ fn finding<'a>(check: &'a serde_json::Value, kb: &str) -> &'a serde_json::Value 
 
 #[test]
 fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
-    let winre = fx.join("Winre.wim");
-    let winre = s(&winre);
     let old_du = ("KB5040530", "2024-07-09", 1000);
     let a = safeos_catalog(t.path(), "a.json", "2026.11.23", &[old_du]);
     let b = safeos_catalog(
@@ -296,16 +305,7 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
         &[old_du, ("KB5079500", "2026-03-10", 8037)],
     );
     let check = |cat: &str| -> serde_json::Value {
-        let o = mediaprep(&[
-            "check",
-            winre,
-            "--catalog",
-            cat,
-            "--today",
-            "2026-12-03",
-            "--json",
-        ]);
-        serde_json::from_str(&ok(&o)).unwrap()
+        serde_json::from_str(&check_winre(cat, "2026-12-03", &["--json"])).unwrap()
     };
     let with_a = check(&a);
     assert_eq!(finding(&with_a, "KB5040530")["verdict"], "already-current");
@@ -325,14 +325,7 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
     assert_eq!(recs[0]["kb"], "KB5079500");
 
     // The text form: the age line first, plain words for a fresh catalog.
-    let text = ok(&mediaprep(&[
-        "check",
-        winre,
-        "--catalog",
-        &a,
-        "--today",
-        "2026-12-03",
-    ]));
+    let text = check_winre(&a, "2026-12-03", &[]);
     assert_eq!(
         text.lines().next(),
         Some("Catalog of 2026-11-23 (10 days old): updates released after that date are unknown to it.")
@@ -346,10 +339,8 @@ fn a_newer_catalog_turns_an_already_current_winre_into_applies() {
 
 #[test]
 fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
-    let fx = fixtures();
     let t = tempfile::tempdir().unwrap();
-    let winre = fx.join("Winre.wim");
-    let winre = s(&winre);
+    let winre = &fx_arg("Winre.wim");
     let a = safeos_catalog(
         t.path(),
         "a.json",
@@ -357,14 +348,7 @@ fn an_old_catalog_shows_its_age_and_says_up_to_date_as_of() {
         &[("KB5040530", "2024-07-09", 1000)],
     );
     // 2027-01-12 is January's release day, after the catalog's date.
-    let text = ok(&mediaprep(&[
-        "check",
-        winre,
-        "--catalog",
-        &a,
-        "--today",
-        "2027-01-20",
-    ]));
+    let text = check_winre(&a, "2027-01-20", &[]);
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with("Catalog of 2026-11-23 (58 days old): updates released after that date are unknown to it.")
