@@ -60,7 +60,8 @@ fn delta_info_reports_header_fields() {
         &[
             "PA30",
             "RAW",
-            "0x20000",
+            "0x20000 (IGNORE_FILE_SIZE_LIMIT)",
+            "codec         PseudoLzx",
             "360448 bytes",
             "hash          none",
             "crc32 prefix  none",
@@ -76,6 +77,11 @@ fn delta_info_reports_header_fields() {
     assert_eq!(j["dcm"], true);
     assert_eq!(j["file_type_name"], "RAW");
     assert_eq!(j["flags"], "0x20000");
+    assert_eq!(
+        j["flag_names"],
+        serde_json::json!(["IGNORE_FILE_SIZE_LIMIT"])
+    );
+    assert_eq!(j["codec"], "PseudoLzx");
     assert_eq!(j["hash_alg"], "none");
     assert_eq!(j["target_time_utc"], "1970-01-01 00:00:01 UTC");
 

@@ -70,6 +70,49 @@ pub struct DeltaHeader {
 /// Longest hash a header may carry (SHA-512).
 const MAX_HASH: usize = 64;
 
+/// `DELTA_FLAG_*` bits and their names in the Windows SDK's `msdelta.h` (names only: what each
+/// transform does is documented, where known, in docs/formats/pa30-pe.md).
+const FLAG_NAMES: &[(u64, &str)] = &[
+    (0x1, "E8"),
+    (0x2, "MARK"),
+    (0x4, "IMPORTS"),
+    (0x8, "EXPORTS"),
+    (0x10, "RESOURCES"),
+    (0x20, "RELOCS"),
+    (0x40, "I386_SMASHLOCK"),
+    (0x80, "I386_JMPS"),
+    (0x100, "I386_CALLS"),
+    (0x200, "AMD64_DISASM"),
+    (0x400, "AMD64_PDATA"),
+    (0x800, "IA64_DISASM"),
+    (0x1000, "IA64_PDATA"),
+    (0x2000, "UNBIND"),
+    (0x4000, "CLI_DISASM"),
+    (0x8000, "CLI_METADATA"),
+    (0x10000, "HEADERS"),
+    (0x20000, "IGNORE_FILE_SIZE_LIMIT"),
+    (0x40000, "IGNORE_OPTIONS_SIZE_LIMIT"),
+    (0x80000, "ARM_DISASM"),
+    (0x100000, "ARM_PDATA"),
+    (0x200000, "CLI4_METADATA"),
+    (0x400000, "CLI4_DISASM"),
+    (0x800000, "ARM64_DISASM"),
+    (0x1000000, "ARM64_PDATA"),
+];
+
+/// The SDK names of the bits set in `flags`, lowest first; bits the SDK does not name are given
+/// in hex.
+pub fn flag_names(flags: u64) -> Vec<String> {
+    (0..64)
+        .map(|i| 1u64 << i)
+        .filter(|b| flags & b != 0)
+        .map(|b| match FLAG_NAMES.iter().find(|(f, _)| *f == b) {
+            Some((_, n)) => (*n).to_string(),
+            None => format!("{b:#x}"),
+        })
+        .collect()
+}
+
 /// Name of a file type code, as the Delta Compression API names them.
 pub fn file_type_name(t: u64) -> &'static str {
     match t {

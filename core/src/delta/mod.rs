@@ -11,6 +11,7 @@
 //! implemented are an [`Error::Unsupported`] naming them, never wrong bytes.
 
 mod bits;
+mod capi;
 pub mod dcm;
 pub mod encode;
 mod header;
@@ -20,8 +21,8 @@ mod plzx;
 mod rift;
 
 pub use header::{
-    file_type_name, DeltaHeader, DeltaVersion, Pa31Extra, CALG_MD5, CALG_SHA1, CALG_SHA_256,
-    CALG_SHA_384, CALG_SHA_512, FILE_TYPE_RAW,
+    file_type_name, flag_names, DeltaHeader, DeltaVersion, Pa31Extra, CALG_MD5, CALG_SHA1,
+    CALG_SHA_256, CALG_SHA_384, CALG_SHA_512, FILE_TYPE_RAW,
 };
 
 use crate::{Error, Result};
@@ -34,9 +35,9 @@ pub const FLAG_E8: u64 = 0x1;
 /// byte the PseudoLzx stream of the flags-0 delta, so RAW deltas ignore it.
 pub const FLAG_I386_CALLS: u64 = 0x100;
 
-/// Signature of a Compression-API LZMS container (`0A 51 E5 C0`), which PA31 express deltas may
-/// carry as their patch buffer instead of a PseudoLzx stream.
-const LZMS_CONTAINER: [u8; 4] = [0x0a, 0x51, 0xe5, 0xc0];
+/// What the LZMS patch path is called in errors: it is read from descriptions only, so its
+/// output stands only when the target hash confirms it.
+const LZMS_PATH: &str = "LZMS patch buffer (Compression-API container, read from descriptions)";
 
 /// Options for [`apply`].
 #[derive(Debug, Clone)]
@@ -122,18 +123,20 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         prepare_reference(h, reference, p.preprocess)?
     };
     // --- end PE-typed deltas ---
-    if p.patch.starts_with(&LZMS_CONTAINER) {
-        return Err(Error::Unsupported(
-            "delta patch buffer is an LZMS (Compression API) container; no genuine vector to test it \
-             against, so it is not decoded"
-                .into(),
-        ));
-    }
-    let out = match pe_rift.as_deref() {
-        Some(rift) => {
-            plzx::decode_with_rift(&reference, p.patch, p.patch_offset, target_size, Some(rift))?
+    let lzms = p.patch.starts_with(&capi::MAGIC);
+    let out = if lzms {
+        lzms_patch(h, &p, target_size, opts)?
+    } else {
+        match pe_rift.as_deref() {
+            Some(rift) => plzx::decode_with_rift(
+                &reference,
+                p.patch,
+                p.patch_offset,
+                target_size,
+                Some(rift),
+            )?,
+            None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
         }
-        None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
     };
     if out.len() != target_size {
         return Err(Error::malformed(
@@ -145,6 +148,11 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
+            if lzms {
+                return Err(Error::Unsupported(format!(
+                    "delta target hash mismatch after the {LZMS_PATH}; the output is not used"
+                )));
+            }
             if !pe_missing.is_empty() {
                 return Err(Error::Unsupported(format!(
                     "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
@@ -163,6 +171,67 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         }
     }
     Ok(out)
+}
+
+/// Decode a patch buffer that is a Compression-API LZMS container. The container holds the
+/// whole target (the reference is not used); one of another size would be a BsDiff stream inside
+/// LZMS, whose framing is not described. Refused unless a target hash will judge the output.
+fn lzms_patch(
+    h: &DeltaHeader,
+    p: &header::Parsed<'_>,
+    target_size: usize,
+    opts: &ApplyOptions,
+) -> Result<Vec<u8>> {
+    if h.file_type != FILE_TYPE_RAW {
+        return Err(Error::Unsupported(format!(
+            "{LZMS_PATH} in a delta of file type {} ({})",
+            h.file_type,
+            file_type_name(h.file_type)
+        )));
+    }
+    if !(opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty())) {
+        return Err(Error::Unsupported(format!(
+            "{LZMS_PATH} without a target hash to check the output against"
+        )));
+    }
+    let total = capi::total_size(p.patch, p.patch_offset)?;
+    if total != h.target_size {
+        return Err(Error::Unsupported(format!(
+            "{LZMS_PATH} holding {total} bytes for a target of {} bytes: a BsDiff stream inside \
+             LZMS, which is not described publicly",
+            h.target_size
+        )));
+    }
+    capi::decode(p.patch, p.patch_offset, target_size)
+}
+
+/// Name of the codec a delta's patch buffer uses ("PseudoLzx" or "LZMS container"), for
+/// `delta info`. Only the start of the patch buffer is looked at.
+pub fn patch_codec(bytes: &[u8]) -> Result<&'static str> {
+    let p = header::parse(bytes)?;
+    Ok(if p.patch.starts_with(&capi::MAGIC) {
+        "LZMS container (Compression API)"
+    } else {
+        "PseudoLzx"
+    })
+}
+
+/// Decode a Compression-API LZMS container (a PA31 express delta's patch buffer) of exactly
+/// `target_size` bytes, without a delta around it: for fuzzing and tools. [`apply`] uses the
+/// same decoder and also requires the delta's target hash to confirm the output.
+pub fn decode_lzms_container(
+    buf: &[u8],
+    target_size: u64,
+    max_target_size: u64,
+) -> Result<Vec<u8>> {
+    if target_size > max_target_size {
+        return Err(Error::Limit(format!(
+            "LZMS container target of {target_size} bytes exceeds the limit of {max_target_size} bytes"
+        )));
+    }
+    let n = usize::try_from(target_size)
+        .map_err(|_| Error::Limit(format!("LZMS container target of {target_size} bytes")))?;
+    capi::decode(buf, 0, n)
 }
 
 /// The reference the codec copies from: the reference itself for RAW; PE file types transform it
@@ -520,6 +589,91 @@ mod tests {
                 .kind(),
             "malformed"
         );
+    }
+
+    /// A Compression-API LZMS container header, by hand from the described layout.
+    fn lzms_head(total: u64) -> Vec<u8> {
+        let mut b = vec![0x0a, 0x51, 0xe5, 0xc0, 0x18, 0x00, 0x00, 0x05];
+        b.extend_from_slice(&total.to_le_bytes());
+        b.extend_from_slice(&0x20000u64.to_le_bytes());
+        b
+    }
+
+    fn lzms_delta(file_type: u64, target_size: u64, alg: u64, hash: &[u8]) -> Vec<u8> {
+        craft(&Craft {
+            pa31: true,
+            file_type,
+            flags: 0,
+            target_size,
+            alg,
+            hash,
+            patch: &lzms_head(target_size),
+        })
+    }
+
+    #[test]
+    fn lzms_patch_buffers_are_hash_guarded() {
+        use sha2::Digest;
+        let empty = sha2::Sha256::digest(b"").to_vec();
+        let d = lzms_delta(1, 0, 0x800c, &empty);
+        assert_eq!(patch_codec(&d).unwrap(), "LZMS container (Compression API)");
+        assert_eq!(apply(b"ref", &d, &ApplyOptions::default()).unwrap(), b"");
+        // No hash, or hash checking off: refused, the path is read from descriptions only.
+        let lax = ApplyOptions {
+            verify_hash: false,
+            ..ApplyOptions::default()
+        };
+        for (d, o) in [
+            (lzms_delta(1, 0, 0, &[]), ApplyOptions::default()),
+            (d.clone(), lax),
+        ] {
+            let e = apply(b"", &d, &o).unwrap_err();
+            assert_eq!(e.kind(), "unsupported", "{e}");
+            assert!(e.to_string().contains("LZMS"), "{e}");
+        }
+        // A hash that does not match: an error naming the LZMS path, no output.
+        let e = apply(
+            b"",
+            &lzms_delta(1, 0, 0x800c, &[0; 32]),
+            &ApplyOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("LZMS") && e.to_string().contains("mismatch"),
+            "{e}"
+        );
+        // PE file type (here without a preprocess buffer), and a container smaller than the
+        // target (BsDiff inside LZMS): refused.
+        assert!(apply(
+            b"",
+            &lzms_delta(8, 0, 0x800c, &empty),
+            &ApplyOptions::default()
+        )
+        .is_err());
+        let mut short = craft(&Craft {
+            pa31: false,
+            file_type: 1,
+            flags: 0,
+            target_size: 5,
+            alg: 0x800c,
+            hash: &empty,
+            patch: &lzms_head(3),
+        });
+        let e = apply(b"", &short, &ApplyOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("BsDiff"), "{e}");
+        short.truncate(short.len() - 1);
+        assert!(apply(b"", &short, &ApplyOptions::default()).is_err());
+    }
+
+    #[test]
+    fn flags_are_named_as_the_sdk_names_them() {
+        assert_eq!(flag_names(0), Vec::<String>::new());
+        assert_eq!(flag_names(0x20000), ["IGNORE_FILE_SIZE_LIMIT"]);
+        let n = flag_names(0xe1fe);
+        assert_eq!(n[0], "MARK");
+        assert!(n.contains(&"I386_SMASHLOCK".to_string()) && n.contains(&"UNBIND".to_string()));
+        assert_eq!(flag_names(0x1a06_0000 | 1)[0], "E8");
+        assert!(flag_names(0x0200_0000).contains(&"0x2000000".to_string()));
     }
 
     #[test]

@@ -181,6 +181,7 @@ fn info(p: &Path, json: bool) -> Result<()> {
     let bytes = read_file(p, MAX_FILE)?;
     let (d, is_dcm) = strip_dcm(&bytes);
     let h = delta::parse_header(d).map_err(|e| in_file(p, e))?;
+    let codec = delta::patch_codec(d).map_err(|e| in_file(p, e))?;
     if json {
         let v = serde_json::json!({
             "file": p.display().to_string(),
@@ -194,7 +195,9 @@ fn info(p: &Path, json: bool) -> Result<()> {
             "file_type": h.file_type,
             "file_type_name": delta::file_type_name(h.file_type),
             "flags": format!("{:#x}", h.flags),
+            "flag_names": delta::flag_names(h.flags),
             "transforms": delta::transform_names(h.file_type, h.flags),
+            "codec": codec,
             "target_size": h.target_size,
             "hash_alg_id": h.hash_alg_id,
             "hash_alg": hash_name(h.hash_alg_id),
@@ -233,7 +236,13 @@ fn info(p: &Path, json: bool) -> Result<()> {
         h.file_type,
         delta::file_type_name(h.file_type)
     );
-    println!("  flags         {:#x}", h.flags);
+    let names = delta::flag_names(h.flags);
+    if names.is_empty() {
+        println!("  flags         {:#x}", h.flags);
+    } else {
+        println!("  flags         {:#x} ({})", h.flags, names.join(" | "));
+    }
+    println!("  codec         {codec}");
     let transforms = delta::transform_names(h.file_type, h.flags);
     if !transforms.is_empty() {
         println!("  transforms    {}", transforms.join(", "));

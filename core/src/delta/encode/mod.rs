@@ -78,11 +78,6 @@ pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<V
             "creating a delta with the x86 E8 filter flag (0x1)".into(),
         ));
     }
-    let hash = if opts.hash_alg_id == 0 {
-        Vec::new()
-    } else {
-        digest(opts.hash_alg_id, target)?
-    };
     let mut sw = stream::StreamWriter::new(reference.len() as u64, opts.block_tokens);
     let effort = matcher::Effort {
         max_chain: opts.max_chain.max(1),
@@ -90,7 +85,18 @@ pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<V
     };
     matcher::parse(reference, target, effort, |t| sw.push(t));
     let patch = sw.finish();
+    wrap_patch(target, &patch, opts)
+}
 
+/// A PA30 delta (file type RAW) around an already-made patch buffer for `target`: the header
+/// fields from `opts` (flags, FILETIME, hash of `target`), an empty preprocess buffer, `patch`.
+/// [`create`] uses it for its PseudoLzx stream; tests use it for LZMS containers made elsewhere.
+pub fn wrap_patch(target: &[u8], patch: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
+    let hash = if opts.hash_alg_id == 0 {
+        Vec::new()
+    } else {
+        digest(opts.hash_alg_id, target)?
+    };
     let mut w = BitWriter::stream();
     w.number(1); // file type set: RAW only, as Microsoft's RAW deltas say
     w.number(FILE_TYPE_RAW);
@@ -99,11 +105,38 @@ pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<V
     w.number(u64::from(opts.hash_alg_id));
     w.buffer(&hash);
     w.buffer(&[]); // preprocess buffer: RAW has no transforms
-    w.buffer(&patch);
+    w.buffer(patch);
     let mut out = Vec::with_capacity(12 + patch.len() + 64);
     out.extend_from_slice(b"PA30");
     out.extend_from_slice(&opts.target_file_time.to_le_bytes());
     out.extend_from_slice(&w.finish_stream());
+    Ok(out)
+}
+
+/// A Compression-API LZMS container (the layout of docs/formats/pa30.md section 5.1) around
+/// LZMS chunks compressed elsewhere: `total` output bytes in chunks of `chunk_size` (the last
+/// one shorter), each given as its compressed bytes. The check byte is written as described
+/// (low byte of the CRC-32 of the other 23 header bytes); the decoder does not rely on it.
+pub fn lzms_container(total: u64, chunk_size: u64, chunks: &[&[u8]]) -> Result<Vec<u8>> {
+    if chunk_size == 0 || total.div_ceil(chunk_size) != chunks.len() as u64 {
+        return Err(Error::Invalid(format!(
+            "{} chunks do not cover {total} bytes in chunks of {chunk_size}",
+            chunks.len()
+        )));
+    }
+    let mut out = vec![0x0a, 0x51, 0xe5, 0xc0, 0x18, 0x00, 0x00, 0x05];
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&chunk_size.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&out[..6]);
+    h.update(&out[7..]);
+    out[6] = h.finalize() as u8;
+    for c in chunks {
+        let len = u32::try_from(c.len())
+            .map_err(|_| Error::Invalid(format!("LZMS chunk of {} bytes", c.len())))?;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(c);
+    }
     Ok(out)
 }
 

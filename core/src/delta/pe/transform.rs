@@ -14,8 +14,9 @@ pub(crate) const FILE_TYPE_I386: u64 = 2;
 /// File type AMD64.
 pub(crate) const FILE_TYPE_AMD64: u64 = 8;
 
-/// Transform flag bits and their names (jlevere/msdelta docs/feature-atoms.tsv names them; the
-/// vectors' flags 0xe63e / 0xe1fe are built from them).
+/// Transform flag bits and their names (jlevere/msdelta docs/feature-atoms.tsv names them, 0x40
+/// from the SDK's `msdelta.h`, `DELTA_FLAG_I386_SMASHLOCK`; the vectors' flags 0xe63e / 0xe1fe are
+/// built from them).
 pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x1, "E8 filter"),
     (0x2, "MarkNonExe"),
@@ -23,7 +24,7 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x8, "exports"),
     (0x10, "resources"),
     (0x20, "relocations"),
-    (0x40, "x86 0x40 (unnamed)"),
+    (0x40, "x86 lock-prefix smashing (0x40)"),
     (0x80, "x86 relative jumps"),
     (0x100, "x86 relative calls"),
     (0x200, "x64 RIP-relative disassembly"),
@@ -40,7 +41,8 @@ const AMD64_DONE: u64 = 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x400;
 /// Bits that change no byte of a native image: the CLI transforms (a .NET reference is refused
 /// before this point).
 const NO_OP_NATIVE: u64 = 0x4000 | 0x8000;
-/// I386 bits not described anywhere public (0x40): may change bytes even when no RVA moves.
+/// I386 bits whose effect is not described anywhere public (0x40, named "smash lock prefixes of
+/// source PE" by `msdelta.h`, nothing more): may change bytes even when no RVA moves.
 const I386_UNDESCRIBED: u64 = 0x40;
 
 /// Names of the transforms `flags` selects.
