@@ -199,7 +199,16 @@ fn decode_block(
 #[inline(always)]
 pub(crate) fn copy_match(buf: &mut [u8], dst: usize, offset: usize, length: usize) {
     let src = dst - offset;
-    if length <= 16 {
+    if length <= 16 && dst + 16 <= buf.len() && offset >= 8 {
+        // Short match with room behind it: copy a fixed 16 bytes (the excess is overwritten by
+        // the output that follows), in 8-byte pieces whose source is always already written.
+        if offset >= 16 {
+            buf.copy_within(src..src + 16, dst);
+        } else {
+            buf.copy_within(src..src + 8, dst);
+            buf.copy_within(src + 8..src + 16, dst + 8);
+        }
+    } else if length <= 16 {
         // Short matches dominate; a byte loop beats a memmove call and handles overlap.
         for i in 0..length {
             buf[dst + i] = buf[src + i];
