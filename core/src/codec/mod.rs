@@ -66,6 +66,7 @@ pub struct Decoder {
     kind: Compression,
     lzms: Option<lzms::LzmsDecoder>,
     lzx: Option<lzx::LzxDecoder>,
+    xpress: Option<xpress::XpressDecoder>,
 }
 
 impl Decoder {
@@ -75,6 +76,7 @@ impl Decoder {
             kind,
             lzms: None,
             lzx: None,
+            xpress: None,
         }
     }
 
@@ -88,7 +90,10 @@ impl Decoder {
                 output.copy_from_slice(input);
                 Ok(())
             }
-            Compression::Xpress => xpress::decompress(input, output),
+            Compression::Xpress => self
+                .xpress
+                .get_or_insert_with(xpress::XpressDecoder::new)
+                .decompress(input, output),
             Compression::Lzx => self
                 .lzx
                 .get_or_insert_with(lzx::LzxDecoder::new)
