@@ -176,7 +176,11 @@ mod tests {
                     let mut s = vec![filler; 20];
                     s[at] = b;
                     let want = s.iter().position(|&x| IS_CANDIDATE[usize::from(x)]);
-                    assert_eq!(next_candidate(&s), want, "filler {filler:#x} byte {b:#x} at {at}");
+                    assert_eq!(
+                        next_candidate(&s),
+                        want,
+                        "filler {filler:#x} byte {b:#x} at {at}"
+                    );
                 }
             }
         }

@@ -613,11 +613,26 @@ mod tests {
         assert_eq!(&b[..], &data[4000..8000]);
         assert!(r.read_at(usize as u64 - 10, &mut b).is_err());
 
-        // A table entry pointing backwards is malformed.
+        // Whole chunks go through the in-place run path; a read starting mid-chunk mixes both.
+        let mut whole = vec![0u8; usize];
+        r.read_at(0, &mut whole).unwrap();
+        assert_eq!(whole, data);
+        let mut tail = vec![0u8; usize - 100];
+        r.read_at(100, &mut tail).unwrap();
+        assert_eq!(&tail[..], &data[100..]);
+
+        // A table entry pointing backwards is malformed, through either path.
         let mut broken = file.clone();
         broken[4..8].copy_from_slice(&10u32.to_le_bytes());
         let src: SharedReader = Arc::new(SliceSource::new(broken));
         let r = ChunkedResource::chunked(src, &res, Compression::Lzx, 4096).unwrap();
         assert!(r.read_at(4000, &mut b).is_err());
+        assert!(r.read_at(0, &mut whole).is_err());
+        // An entry past the data is malformed too.
+        let mut past = file.clone();
+        past[4..8].copy_from_slice(&(usize as u32 + 1000).to_le_bytes());
+        let src: SharedReader = Arc::new(SliceSource::new(past));
+        let r = ChunkedResource::chunked(src, &res, Compression::Lzx, 4096).unwrap();
+        assert!(r.read_at(0, &mut whole).is_err());
     }
 }
