@@ -65,12 +65,19 @@ impl Compression {
 pub struct Decoder {
     kind: Compression,
     lzms: Option<lzms::LzmsDecoder>,
+    lzx: Option<lzx::LzxDecoder>,
+    xpress: Option<xpress::XpressDecoder>,
 }
 
 impl Decoder {
     /// A decoder for `kind`.
     pub fn new(kind: Compression) -> Self {
-        Decoder { kind, lzms: None }
+        Decoder {
+            kind,
+            lzms: None,
+            lzx: None,
+            xpress: None,
+        }
     }
 
     /// Decode one chunk: `input` is the compressed chunk, `output.len()` its exact uncompressed size.
@@ -83,8 +90,14 @@ impl Decoder {
                 output.copy_from_slice(input);
                 Ok(())
             }
-            Compression::Xpress => xpress::decompress(input, output),
-            Compression::Lzx => lzx::decompress(input, output),
+            Compression::Xpress => self
+                .xpress
+                .get_or_insert_with(xpress::XpressDecoder::new)
+                .decompress(input, output),
+            Compression::Lzx => self
+                .lzx
+                .get_or_insert_with(lzx::LzxDecoder::new)
+                .decompress(input, output),
             Compression::Lzms => self
                 .lzms
                 .get_or_insert_with(lzms::LzmsDecoder::new)

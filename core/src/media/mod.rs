@@ -217,7 +217,7 @@ pub fn copy_target(
 ) -> Result<u64> {
     use sha1::{Digest, Sha1};
     let total = reader.size();
-    let mut buf = vec![0u8; (8u64 << 20).min(total.max(1)) as usize];
+    let mut buf = vec![0u8; (256u64 << 10).min(total.max(1)) as usize];
     let mut h = Sha1::new();
     let mut off = 0u64;
     while off < total {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 mod base;
 mod catalog;
 mod delta;
+mod flush;
 mod iso;
 mod manifest;
 mod patch;
@@ -287,7 +288,12 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     "the last layer is a directory, not a file".into(),
                 ));
             };
-            let n = write_atomically(&output, |f| media::copy_target(&reader, sha1, f, &progress))?;
+            let n = write_atomically(&output, |f| {
+                let mut w = flush::EarlyFlush::new(f);
+                let n = media::copy_target(&reader, sha1, &mut w, &progress)?;
+                w.finish()?;
+                Ok(n)
+            })?;
             eprintln!("wrote {} ({n} bytes)", output.display());
         }
         Cmd::Hash { file } => {

@@ -116,6 +116,35 @@ impl<'a> BitReader<'a> {
 /// (at most 64 KiB: WIM chunks never exceed it, and wimlib refuses larger XPRESS chunks, so the
 /// multi-table form of longer [MS-XCA] streams is rejected rather than guessed at).
 pub fn decompress(input: &[u8], output: &mut [u8]) -> Result<()> {
+    XpressDecoder::new().decompress(input, output)
+}
+
+/// A chunk decoder that keeps its Huffman table between chunks (no allocation per chunk).
+pub struct XpressDecoder {
+    table: DecodeTable,
+}
+
+impl Default for XpressDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XpressDecoder {
+    /// A decoder with an empty table.
+    pub fn new() -> Self {
+        XpressDecoder {
+            table: DecodeTable::new(PRIMARY_TABLE_BITS),
+        }
+    }
+
+    /// Decode one chunk, as [`decompress`].
+    pub fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        decompress_with(&mut self.table, input, output)
+    }
+}
+
+fn decompress_with(table: &mut DecodeTable, input: &[u8], output: &mut [u8]) -> Result<()> {
     if output.is_empty() {
         return Ok(());
     }
@@ -136,10 +165,9 @@ pub fn decompress(input: &[u8], output: &mut [u8]) -> Result<()> {
         lens[2 * i] = b & 0xF;
         lens[2 * i + 1] = b >> 4;
     }
-    let mut table = DecodeTable::new(PRIMARY_TABLE_BITS);
     table.build(&lens).map_err(err)?;
     let mut r = BitReader::new(input, TABLE_BYTES);
-    decode_block(&table, &mut r, output, 0, output.len())?;
+    decode_block(table, &mut r, output, 0, output.len())?;
     Ok(())
 }
 
@@ -199,7 +227,16 @@ fn decode_block(
 #[inline(always)]
 pub(crate) fn copy_match(buf: &mut [u8], dst: usize, offset: usize, length: usize) {
     let src = dst - offset;
-    if length <= 16 {
+    if length <= 16 && dst + 16 <= buf.len() && offset >= 8 {
+        // Short match with room behind it: copy a fixed 16 bytes (the excess is overwritten by
+        // the output that follows), in 8-byte pieces whose source is always already written.
+        if offset >= 16 {
+            buf.copy_within(src..src + 16, dst);
+        } else {
+            buf.copy_within(src..src + 8, dst);
+            buf.copy_within(src + 8..src + 16, dst + 8);
+        }
+    } else if length <= 16 {
         // Short matches dominate; a byte loop beats a memmove call and handles overlap.
         for i in 0..length {
             buf[dst + i] = buf[src + i];

@@ -15,7 +15,7 @@ pub(crate) mod decode_table;
 mod encode;
 
 pub(crate) use decode::copy_match;
-pub use decode::decompress;
+pub use decode::{decompress, XpressDecoder};
 pub use encode::XpressEncoder;
 
 /// Bytes of the packed codeword-length table.
