@@ -145,6 +145,10 @@ impl<W: WriteAt> WimWriter<W> {
                 bytes: &run,
             };
             for (i, r) in members {
+                // Checked once per blob, as when copying them one by one (the head was above).
+                if i > k && progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
                 let h = hashes[i];
                 let copied =
                     self.add_raw_resource(h, &from, r.reshdr, r.compression, r.chunk_size)?;
