@@ -1486,7 +1486,11 @@ fn coalesced_raw_copy_writes_the_same_bytes_in_fewer_reads() {
         .unwrap();
         reads.push(counting.reads.load(Ordering::Relaxed) - before);
         if coalesced {
-            assert_eq!(seen, (0..hashes.len()).collect::<Vec<_>>(), "done(k) once each, in order");
+            assert_eq!(
+                seen,
+                (0..hashes.len()).collect::<Vec<_>>(),
+                "done(k) once each, in order"
+            );
         }
         assert_eq!(summary.raw_copied_blobs as usize, hashes.len());
         wimlib_ok(&["verify", out.to_str().unwrap()]);
