@@ -256,3 +256,49 @@ mod fs {
         }
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::{FsStore, OutputStore, Part};
+    use crate::io::{ReadAt, WriteAt};
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn fs_store_reads_back_before_the_sync_ends_and_commits_after_it() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out.bin");
+        let mut store = FsStore::new(&out);
+        let mut sink = store.create(Part::Output).unwrap();
+        sink.write_at(0, b"hello ").unwrap();
+        sink.write_at(6, b"world").unwrap();
+        let back = store.reopen(Part::Output, sink).unwrap();
+        let mut buf = [0u8; 11];
+        back.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello world");
+        assert!(!out.exists(), "committed before commit");
+        drop(back);
+        store.commit(Part::Output).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"hello world");
+        assert_eq!(names(t.path()), ["out.bin"]);
+
+        // Discarded after reopen (its sync still running or done): nothing left, output untouched.
+        let mut sink = store.create(Part::WinreStage).unwrap();
+        sink.write_at(0, b"stage").unwrap();
+        drop(store.reopen(Part::WinreStage, sink).unwrap());
+        store.discard(Part::WinreStage);
+        let mut sink = store.create(Part::Output).unwrap();
+        sink.write_at(0, b"second").unwrap();
+        drop(store.reopen(Part::Output, sink).unwrap());
+        drop(store);
+        assert_eq!(names(t.path()), ["out.bin"]);
+        assert_eq!(std::fs::read(&out).unwrap(), b"hello world");
+    }
+}
