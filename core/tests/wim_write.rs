@@ -1332,3 +1332,96 @@ fn service_like_edit_replaces_and_adds_files() {
         b"added by servicing"
     );
 }
+
+/// A reader that counts its reads (how many round trips a copy costs).
+struct CountingReader {
+    inner: mediaprep_core::io::FileSource,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl ReadAt for CountingReader {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> mediaprep_core::Result<()> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.read_at(offset, buf)
+    }
+}
+
+#[test]
+fn coalesced_raw_copy_writes_the_same_bytes_in_fewer_reads() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let src_dir = tmp.path().join("src");
+    std::fs::create_dir_all(src_dir.join("many")).unwrap();
+    for k in 0..60u32 {
+        let len = 500 + (k as usize * 977) % 20_000;
+        std::fs::write(src_dir.join(format!("many/f{k}.txt")), text_data(len, k)).unwrap();
+    }
+    // Larger than one coalesced read (8 MiB), stored (noise does not shrink), and a compressed
+    // resource of several chunks.
+    std::fs::write(src_dir.join("noise.bin"), noise(9 << 20, 3)).unwrap();
+    std::fs::write(src_dir.join("text.txt"), text_data(300_000, 99)).unwrap();
+    let src_wim = tmp.path().join("src.wim");
+    wimlib_ok(&[
+        "capture",
+        src_dir.to_str().unwrap(),
+        src_wim.to_str().unwrap(),
+        "Captured",
+        "--compress=lzx",
+    ]);
+    let counting = Arc::new(CountingReader {
+        inner: mediaprep_core::io::FileSource::open(&src_wim).unwrap(),
+        reads: Default::default(),
+    });
+    let src = mediaprep_core::wim::read::Wim::open(counting.clone()).unwrap();
+    let tree = src.image_tree(1).unwrap();
+    let mut hashes = Vec::new();
+    mediaprep_core::wim::meta_write::for_each_stream_ref(&tree, |h| {
+        if !hashes.contains(h) {
+            hashes.push(*h);
+        }
+    });
+    assert!(hashes.len() >= 60);
+    let opts = WriteOptions::like_source(&header_of(&std::fs::read(&src_wim).unwrap())).unwrap();
+    let xml = ImageXml::new("Copied", None);
+    let mut reads = Vec::new();
+    let mut outputs = Vec::new();
+    for coalesced in [false, true] {
+        let out = tmp.path().join(format!("out-{coalesced}.wim"));
+        let before = counting.reads.load(Ordering::Relaxed);
+        let mut seen = Vec::new();
+        let summary = write_wim_file(&out, opts.clone(), |w| {
+            if coalesced {
+                w.copy_blobs_from_wim(&src, &hashes, &NoProgress, &mut |k| seen.push(k))?;
+            } else {
+                for h in &hashes {
+                    w.copy_blob_from_wim(&src, h, &NoProgress)?;
+                }
+            }
+            w.add_image(&tree, xml.clone())
+        })
+        .unwrap();
+        reads.push(counting.reads.load(Ordering::Relaxed) - before);
+        if coalesced {
+            assert_eq!(
+                seen,
+                (0..hashes.len()).collect::<Vec<_>>(),
+                "done(k) once each, in order"
+            );
+        }
+        assert_eq!(summary.raw_copied_blobs as usize, hashes.len());
+        wimlib_ok(&["verify", out.to_str().unwrap()]);
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outputs[0] == outputs[1], "coalescing changed the output");
+    assert!(
+        reads[1] * 4 < reads[0],
+        "coalesced copy read {} times, one by one {}",
+        reads[1],
+        reads[0]
+    );
+}

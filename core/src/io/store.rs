@@ -123,9 +123,26 @@ mod fs {
     /// Outputs next to `path`: `NAME.tmp-PID-N` (`NAME.winre-PID-N.tmp` for the WinRE stage),
     /// synced, re-read, renamed to `path` on commit; removed on discard, on error and on drop, so
     /// an output is either complete or not there at all.
+    ///
+    /// The sync runs on a thread of its own while the job re-reads and verifies the file (the
+    /// re-read is served by the page cache whether or not the sync has finished, so it proves the
+    /// same); commit waits for it and fails when it failed.
     pub struct FsStore {
         path: PathBuf,
         temps: HashMap<Part, PathBuf>,
+        syncs: HashMap<Part, Syncing>,
+    }
+
+    /// A temporary file being synced: the thread's outcome.
+    type Syncing = std::thread::JoinHandle<std::io::Result<()>>;
+
+    /// Wait for a sync started by `reopen`; its error (or a panic of its thread) as an `Error`.
+    fn wait_sync(sync: Syncing, tmp: &Path) -> Result<()> {
+        let what = || format!("syncing {}", tmp.display());
+        match sync.join() {
+            Ok(r) => r.map_err(|e| io(what(), e)),
+            Err(_) => Err(Error::Io(format!("{}: the sync thread panicked", what()))),
+        }
     }
 
     fn io(what: String, e: std::io::Error) -> Error {
@@ -138,6 +155,7 @@ mod fs {
             FsStore {
                 path: path.into(),
                 temps: HashMap::new(),
+                syncs: HashMap::new(),
             }
         }
 
@@ -179,10 +197,14 @@ mod fs {
                 .temps
                 .get(&part)
                 .ok_or_else(|| Error::Invalid(format!("{part:?} was not created")))?;
-            sink.sync_all()
-                .map_err(|e| io(format!("syncing {}", tmp.display()), e))?;
-            drop(sink);
-            Ok(Arc::new(FileSource::open(tmp)?))
+            let reader = FileSource::open(tmp)?;
+            if let Some(old) = self.syncs.remove(&part) {
+                // A part reopened twice: the earlier sync still has to succeed.
+                wait_sync(old, tmp)?;
+            }
+            self.syncs
+                .insert(part, std::thread::spawn(move || sink.sync_all()));
+            Ok(Arc::new(reader))
         }
 
         fn commit(&mut self, part: Part) -> Result<()> {
@@ -190,6 +212,12 @@ mod fs {
                 .temps
                 .remove(&part)
                 .ok_or_else(|| Error::Invalid(format!("{part:?} was not created")))?;
+            if let Some(sync) = self.syncs.remove(&part) {
+                if let Err(e) = wait_sync(sync, &tmp) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
             if let Err(e) = std::fs::rename(&tmp, &self.path) {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(io(
@@ -207,6 +235,10 @@ mod fs {
         }
 
         fn discard(&mut self, part: Part) {
+            if let Some(sync) = self.syncs.remove(&part) {
+                // Its outcome no longer matters, but the file is closed before it is removed.
+                let _ = sync.join();
+            }
             if let Some(tmp) = self.temps.remove(&part) {
                 let _ = std::fs::remove_file(tmp);
             }
@@ -215,9 +247,58 @@ mod fs {
 
     impl Drop for FsStore {
         fn drop(&mut self) {
+            for (_, sync) in self.syncs.drain() {
+                let _ = sync.join();
+            }
             for (_, tmp) in self.temps.drain() {
                 let _ = std::fs::remove_file(tmp);
             }
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::{FsStore, OutputStore, Part};
+    use crate::io::{ReadAt, WriteAt};
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn fs_store_reads_back_before_the_sync_ends_and_commits_after_it() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out.bin");
+        let mut store = FsStore::new(&out);
+        let mut sink = store.create(Part::Output).unwrap();
+        sink.write_at(0, b"hello ").unwrap();
+        sink.write_at(6, b"world").unwrap();
+        let back = store.reopen(Part::Output, sink).unwrap();
+        let mut buf = [0u8; 11];
+        back.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello world");
+        assert!(!out.exists(), "committed before commit");
+        drop(back);
+        store.commit(Part::Output).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"hello world");
+        assert_eq!(names(t.path()), ["out.bin"]);
+
+        // Discarded after reopen (its sync still running or done): nothing left, output untouched.
+        let mut sink = store.create(Part::WinreStage).unwrap();
+        sink.write_at(0, b"stage").unwrap();
+        drop(store.reopen(Part::WinreStage, sink).unwrap());
+        store.discard(Part::WinreStage);
+        let mut sink = store.create(Part::Output).unwrap();
+        sink.write_at(0, b"second").unwrap();
+        drop(store.reopen(Part::Output, sink).unwrap());
+        drop(store);
+        assert_eq!(names(t.path()), ["out.bin"]);
+        assert_eq!(std::fs::read(&out).unwrap(), b"hello world");
     }
 }

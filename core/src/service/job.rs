@@ -226,14 +226,45 @@ fn write_checked<S: OutputStore, T>(
         let sink = store.create(part)?;
         let (v, sink) = build(sink)?;
         let back = store.reopen(part, sink)?;
-        let d = digest_reader(&*back, 8 << 20, part == Part::WinreStage, progress)?;
-        check(&v, back.clone())?;
+        let d = digest_and_check(&back, part == Part::WinreStage, progress, || {
+            check(&v, back.clone())
+        })?;
         Ok((v, d, back))
     })();
     if res.is_err() {
         store.discard(part);
     }
     res
+}
+
+/// The digests of `back` and the job's own `check` of it: two independent reads of the same
+/// file, run side by side where there are threads (the SHA-256 pass and the verification each
+/// take a core; in the browser's worker they run one after the other).
+fn digest_and_check(
+    back: &SharedReader,
+    with_sha1: bool,
+    progress: &dyn Progress,
+    check: impl FnOnce() -> Result<()>,
+) -> Result<FileDigests> {
+    let digest = || digest_reader(&**back, 8 << 20, with_sha1, progress);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::thread::scope(|s| {
+            let hashing = s.spawn(digest);
+            let checked = check();
+            let digests = hashing
+                .join()
+                .map_err(|_| Error::Invalid("the thread hashing the output panicked".into()))?;
+            checked?;
+            digests
+        })
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let digests = digest()?;
+        check()?;
+        Ok(digests)
+    }
 }
 
 /// Run a patch: service `packages` into what `request` finds in `media` (or expand the Setup DU)

@@ -251,13 +251,9 @@ pub fn write_patch<W: WriteAt>(
         .filter(|h| src.blob(h).is_some())
         .collect();
     let n = from_src.len() as u64;
-    for (k, h) in from_src.iter().enumerate() {
-        if progress.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        w.copy_blob_from_wim(src, h, progress)?;
-        progress.update("copying unchanged data", k as u64 + 1, n);
-    }
+    w.copy_blobs_from_wim(src, &from_src, progress, &mut |k| {
+        progress.update("copying unchanged data", k as u64 + 1, n)
+    })?;
 
     // Package payloads: kept from pass 1 where the cache allowed (added in batches, so their
     // chunks compress on every thread), otherwise streamed once more; each checked against pass

@@ -91,6 +91,10 @@ pub struct WimWriter<W: WriteAt> {
 /// Most bytes gathered into one sink write.
 const WRITE_BATCH: usize = 8 << 20;
 
+/// Bytes per read when a resource is copied as stored: a large resource goes in a few large reads
+/// and writes (one piece of this size is written straight through, not gathered).
+const RAW_PIECE: usize = WRITE_BATCH;
+
 impl<W: WriteAt> WimWriter<W> {
     /// Start a WIM in `sink`: writes a header marked WRITE_IN_PROGRESS.
     pub fn new(sink: W, opts: WriteOptions) -> Result<Self> {
@@ -361,11 +365,11 @@ impl<W: WriteAt> WimWriter<W> {
         // The CRC of the bytes as read lets the read-back check the copy without decoding it.
         let mut crc = crc32fast::Hasher::new();
         let mut buf = std::mem::take(&mut self.buf_in);
-        buf.resize(COPY_PIECE.min(res.size_in_wim as usize), 0);
+        buf.resize(RAW_PIECE.min(res.size_in_wim as usize), 0);
         let mut off = 0u64;
         let r: Result<()> = (|| {
             while off < res.size_in_wim {
-                let n = (res.size_in_wim - off).min(COPY_PIECE as u64) as usize;
+                let n = (res.size_in_wim - off).min(RAW_PIECE as u64) as usize;
                 src.read_at(res.offset + off, &mut buf[..n])?;
                 if let Some(s) = sha.as_mut() {
                     sha1::Digest::update(s, &buf[..n]);
