@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{diff_trees, run, run_bytes, wimlib, wimlib_capture, wimlib_try, Rng};
+use common::{diff_trees, run, run_bytes, wimlib, wimlib_capture, wimlib_try, wimlib_verify, Rng};
 
 use mediaprep_core::codec::Compression;
 use mediaprep_core::hash::sha1;
@@ -1366,13 +1366,7 @@ fn coalesced_raw_copy_writes_the_same_bytes_in_fewer_reads() {
     std::fs::write(src_dir.join("noise.bin"), noise(9 << 20, 3)).unwrap();
     std::fs::write(src_dir.join("text.txt"), text_data(300_000, 99)).unwrap();
     let src_wim = tmp.path().join("src.wim");
-    wimlib_ok(&[
-        "capture",
-        src_dir.to_str().unwrap(),
-        src_wim.to_str().unwrap(),
-        "Captured",
-        "--compress=lzx",
-    ]);
+    wimlib_capture(&src_dir, &src_wim, &["Captured", "--compress=lzx"]);
     let counting = Arc::new(CountingReader {
         inner: mediaprep_core::io::FileSource::open(&src_wim).unwrap(),
         reads: Default::default(),
@@ -1414,7 +1408,7 @@ fn coalesced_raw_copy_writes_the_same_bytes_in_fewer_reads() {
             );
         }
         assert_eq!(summary.raw_copied_blobs as usize, hashes.len());
-        wimlib_ok(&["verify", out.to_str().unwrap()]);
+        wimlib_verify(&out);
         outputs.push(std::fs::read(&out).unwrap());
     }
     assert!(outputs[0] == outputs[1], "coalescing changed the output");
