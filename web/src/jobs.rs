@@ -1,16 +1,14 @@
 //! The jobs the worker runs through the core (inspect, list, package, report). Plain Rust over
 //! [`SharedReader`]s, so native tests drive them with fixture files and the worker with `File`s.
 
-use crate::protocol::{ReportFormat, Request, Session};
-use mediaprep_core::catalog::{self, Catalog, CatalogAge, CatalogSource, Date, Evaluation};
+use crate::protocol::{
+    CatalogInfo, Held, Inspected, JobResult, PackageResult, ReportFormat, Request, Session,
+};
+use mediaprep_core::catalog::{self, Catalog, CatalogAge, CatalogSource, Date};
 use mediaprep_core::io::{Progress, SharedReader};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::report::{dism_script, Report, ScriptPaths};
 use mediaprep_core::{Error, Result};
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Error::Io(format!("serializing the result: {e}")))
-}
 
 /// The date a request names (`YYYY-MM-DD`), or `today` when it names none.
 pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
@@ -156,37 +154,37 @@ pub fn split_catalogs(
     Ok((new, last_good))
 }
 
-/// The catalog part of a job's JSON result: its age, which offer was used, why a chosen file was
+/// The catalog part of a job's result: its age, which offer was used, why a chosen file was
 /// not, and what became of it (`kept`: the worker's words about keeping it between visits).
-pub fn catalog_json(
+pub fn catalog_info(
     chosen: &ChosenCatalog,
     today: Date,
     kept: Option<String>,
-) -> Result<serde_json::Value> {
-    let age = CatalogAge::new(&chosen.catalog, chosen.source.clone(), today)?;
-    Ok(serde_json::json!({
-        "catalog": to_json(&age)?,
-        "catalog_use": to_json(&chosen.used)?,
-        "catalog_problem": chosen.problem,
-        "catalog_kept": kept,
-    }))
+) -> Result<CatalogInfo> {
+    Ok(CatalogInfo {
+        catalog: CatalogAge::new(&chosen.catalog, chosen.source.clone(), today)?,
+        catalog_use: chosen.used,
+        catalog_problem: chosen.problem.clone(),
+        catalog_kept: kept,
+        kept_at_start: false,
+    })
 }
 
-/// Inspect media and evaluate it against `chosen`'s catalog: `{inspection, evaluation, catalog,
-/// catalog_use, catalog_problem, catalog_kept}`.
+/// Inspect media and evaluate it against `chosen`'s catalog.
 pub fn inspect(
     files: Vec<(String, SharedReader)>,
     chosen: &ChosenCatalog,
     today: Date,
     kept: Option<String>,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<Inspected> {
     let rep = media::inspect(files, progress)?;
     let eval = catalog::evaluate(&chosen.catalog, &media::image_facts(&rep));
-    let mut out = catalog_json(chosen, today, kept)?;
-    out["inspection"] = to_json(&rep)?;
-    out["evaluation"] = to_json(&eval)?;
-    Ok(out)
+    Ok(Inspected {
+        catalog: catalog_info(chosen, today, kept)?,
+        inspection: Held::new(rep),
+        evaluation: Held::new(eval),
+    })
 }
 
 /// How a catalog file's load error starts, so the page can say so and stop sending the file.
@@ -210,7 +208,7 @@ pub fn run_media(
     files: Vec<(String, SharedReader)>,
     today: Date,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<JobResult> {
     match request {
         Request::Inspect {
             today: requested,
@@ -221,7 +219,9 @@ pub fn run_media(
             let mut files = files;
             let (new, last_good) = split_catalogs(&mut files, with_catalog, fallback)?;
             let chosen = choose_catalog(new, last_good)?;
-            inspect(files, &chosen, today, None, progress)
+            Ok(JobResult::Inspected(Box::new(inspect(
+                files, &chosen, today, None, progress,
+            )?)))
         }
         Request::List { layers } => {
             let (_, node) = media::open_files(files)?;
@@ -230,54 +230,36 @@ pub fn run_media(
                 Target::Node(n) => media::list_node(&n)?,
                 Target::File(r, _) => media::list_node(&media::open_node(r, "file")?)?,
             };
-            to_json(&entries)
+            Ok(JobResult::Listed { entries })
         }
         other => Err(Error::Invalid(format!("{other:?} is not a media job"))),
     }
 }
 
-/// Open an update package and verify every payload against its manifest:
-/// `{file, package, verification}`.
-pub fn package(
-    name: &str,
-    src: SharedReader,
-    progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+/// Open an update package and verify every payload against its manifest.
+pub fn package(name: &str, src: SharedReader, progress: &dyn Progress) -> Result<PackageResult> {
     let pkg = mediaprep_core::package::open_package(src, name)?;
     let ver = pkg.verify_with_progress(&Default::default(), progress)?;
-    Ok(
-        serde_json::json!({ "file": name, "package": to_json(&pkg)?, "verification": to_json(&ver)? }),
-    )
+    Ok(PackageResult {
+        file: name.to_string(),
+        package: Held::new(pkg),
+        verification: Held::new(ver),
+    })
 }
 
-/// The evaluation the page sent back, typed again.
-fn evaluation(session: &Session) -> Result<Option<Evaluation>> {
-    session
-        .evaluation
-        .clone()
-        .filter(|v| !v.is_null())
-        .map(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| Error::Invalid(format!("the evaluation sent for the report: {e}")))
-        })
-        .transpose()
+/// The core's [`Report`] keeps the inspection and the package results as JSON (a report read
+/// back may come from another version), so the typed results become JSON here, at its door.
+fn report_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Invalid(format!("the session's results: {e}")))
 }
 
 /// Build the report in `format`; returns its bytes.
 pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
-    let mut rep = Report::new(session.generated.clone(), session.inspection.clone());
-    rep.evaluation = evaluation(session)?;
-    rep.catalog = session
-        .catalog
-        .clone()
-        .filter(|v| !v.is_null())
-        .map(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| Error::Invalid(format!("the catalog sent for the report: {e}")))
-        })
-        .transpose()?;
+    let mut rep = Report::new(session.generated.clone(), report_json(&session.inspection)?);
+    rep.evaluation = session.evaluation.as_ref().map(|e| (**e).clone());
+    rep.catalog = session.catalog.clone();
     if !session.packages.is_empty() {
-        rep.package = Some(serde_json::Value::Array(session.packages.clone()));
+        rep.package = Some(report_json(&session.packages)?);
     }
     Ok(match format {
         ReportFormat::Json => rep.to_json()?.into_bytes(),
@@ -394,7 +376,7 @@ mod tests {
         )
         .unwrap();
         let session = Session {
-            catalog: Some(serde_json::to_value(&age).unwrap()),
+            catalog: Some(age.clone()),
             ..Default::default()
         };
         let json: serde_json::Value =

@@ -40,7 +40,7 @@ const MAX_TOTAL_BLOCKS: u64 = 4 << 20;
 const STREAM_PIECE: usize = 64 * 1024;
 
 /// How a folder's data is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FolderCompression {
     /// Stored.
     None,
@@ -155,6 +155,21 @@ pub struct CabArchive {
     pub set_index: u16,
     /// Non-fatal findings (e.g. a size field that disagrees with the file).
     pub notes: Vec<String>,
+}
+
+impl Default for CabArchive {
+    /// An archive with no members over no bytes: what a [`crate::package::Package`] read back
+    /// from its JSON report holds (the report lists members; their bytes stay in the file).
+    fn default() -> Self {
+        CabArchive {
+            src: std::sync::Arc::new(crate::io::SliceSource::new(Vec::new())),
+            folders: Vec::new(),
+            files: Vec::new(),
+            set_id: 0,
+            set_index: 0,
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// Read a NUL-terminated string of at most 255 bytes at `offset`; returns bytes and the offset after NUL.

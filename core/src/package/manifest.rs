@@ -83,7 +83,7 @@ impl AssemblyIdentity {
 }
 
 /// How a manifest's bytes are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ManifestEncoding {
     /// Plain XML (UTF-8 or UTF-16).
     Xml,
@@ -100,7 +100,7 @@ pub fn compressed_signature(bytes: &[u8]) -> Option<[u8; 3]> {
 }
 
 /// A `<file>` of a component manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManifestFile {
     /// `name` (may contain `\` for files in subfolders of the component).
     pub name: String,
@@ -119,7 +119,7 @@ pub struct ManifestFile {
 }
 
 /// A parsed component manifest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Component {
     /// Member name of the manifest in the package, e.g. `amd64_…_none_0123456789abcdef.manifest`.
     pub manifest_name: String,
@@ -143,7 +143,7 @@ pub struct Component {
 }
 
 /// Which base manifest decoded a DCM component manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecodedWith {
     /// Where the base came from (the image's newest servicing stack, or an SSU of this run).
     pub origin: String,

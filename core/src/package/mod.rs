@@ -38,7 +38,7 @@ pub const MAX_MANIFESTS_TOTAL: u64 = 512 << 20;
 pub const MAX_COMPONENTS: usize = 65_535;
 
 /// The container format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Container {
     /// A plain CAB (CBS package or Setup DU).
     Cab,
@@ -54,7 +54,7 @@ pub enum Container {
 
 /// One member of the container (for a WIM container: a file of its image, `folder` 0 and
 /// `compression` `None`, the WIM's own compression being per resource).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// Member name as stored (validated: no traversal).
     pub name: String,
@@ -67,7 +67,7 @@ pub struct Member {
 }
 
 /// A package inside an MSU (LCU CAB, SSU CAB, ...), opened one level deep.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct InnerPackage {
     /// Member name in the MSU.
     pub name: String,
@@ -82,8 +82,9 @@ pub struct InnerPackage {
     pub error: Option<String>,
 }
 
-/// An opened update package.
-#[derive(serde::Serialize)]
+/// An opened update package. Read back from its JSON (the worker's result on the page), it
+/// describes the package but holds no directory: reading a member then finds nothing.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Package {
     /// File name given by the caller (catalog name, used for the SHA-1 name check).
     pub file_name: String,
