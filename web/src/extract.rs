@@ -62,10 +62,13 @@ pub async fn extract(
         }
         let back = store.reopen(Part::Output, sink)?;
         if back.size() != total {
-            return Err(Error::Io(format!(
-                "{leaf}: {} bytes landed in storage, {total} were written",
-                back.size()
-            )));
+            return Err(Error::browser(
+                "OPFS read-back",
+                format!(
+                    "{leaf}: {} bytes landed in storage, {total} were written",
+                    back.size()
+                ),
+            ));
         }
         drop(back);
         store.commit(Part::Output)?;

@@ -180,9 +180,10 @@ fn decode_digest(method: &str, value: &str, what: &str) -> Result<FileDigests> {
         })?;
         Ok((None, Some(d)))
     } else {
-        Err(Error::Unsupported(format!(
-            "{what}: digest method {method:?}"
-        )))
+        Err(Error::unsupported(
+            "component manifest",
+            format!("{what}: digest method {method:?}"),
+        ))
     }
 }
 
@@ -228,9 +229,11 @@ pub fn parse_component(manifest_name: &str, bytes: &[u8]) -> Result<Component> {
     let mut files = Vec::new();
     for f in root.children().filter(|n| n.tag_name().name() == "file") {
         if files.len() >= MAX_FILES {
-            return Err(Error::Limit(format!(
-                "{manifest_name}: more than {MAX_FILES} <file> entries"
-            )));
+            return Err(Error::limit(
+                files.len() + 1,
+                MAX_FILES,
+                format!("{manifest_name}: more than {MAX_FILES} <file> entries"),
+            ));
         }
         let attr = |k: &str| f.attribute(k).unwrap_or_default().to_string();
         let name = attr("name");
@@ -322,9 +325,10 @@ pub fn expand_runtime_path(dest: &str) -> Result<String> {
             "programdata" => "ProgramData",
             "public" => "Users\\Public",
             other => {
-                return Err(Error::Unsupported(format!(
-                    "destinationPath {dest:?}: unknown variable $({other})"
-                )))
+                return Err(Error::unsupported(
+                    "component manifest",
+                    format!("destinationPath {dest:?}: unknown variable $({other})"),
+                ))
             }
         };
         if !out.is_empty() && !exp.is_empty() {

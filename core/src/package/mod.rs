@@ -348,10 +348,14 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
         .map(|(i, _)| i)
         .collect();
     if manifests.len() > MAX_COMPONENTS {
-        return Err(Error::Limit(format!(
-            "{} component manifests; the limit is {MAX_COMPONENTS}",
-            manifests.len()
-        )));
+        return Err(Error::limit(
+            manifests.len(),
+            MAX_COMPONENTS,
+            format!(
+                "{} component manifests; the limit is {MAX_COMPONENTS}",
+                manifests.len()
+            ),
+        ));
     }
     // All manifests come out of one pass per folder (reading them one by one through the crate
     // would decode each folder's prefix again for every manifest).
@@ -359,19 +363,25 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
     for &i in &manifests {
         let f = &pkg.archive.files[i];
         if f.size > manifest::MAX_MANIFEST {
-            return Err(Error::Limit(format!(
-                "manifest {:?} is {} bytes; the limit is {}",
-                f.name,
+            return Err(Error::limit(
                 f.size,
-                manifest::MAX_MANIFEST
-            )));
+                manifest::MAX_MANIFEST,
+                format!(
+                    "manifest {:?} is {} bytes; the limit is {}",
+                    f.name,
+                    f.size,
+                    manifest::MAX_MANIFEST
+                ),
+            ));
         }
         total += f.size;
     }
     if total > MAX_MANIFESTS_TOTAL {
-        return Err(Error::Limit(format!(
-            "component manifests total {total} bytes; the limit is {MAX_MANIFESTS_TOTAL}"
-        )));
+        return Err(Error::limit(
+            total,
+            MAX_MANIFESTS_TOTAL,
+            format!("component manifests total {total} bytes; the limit is {MAX_MANIFESTS_TOTAL}"),
+        ));
     }
     let mut buffers: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     pkg.archive.stream_members(&manifests, &mut |i, piece| {
@@ -606,10 +616,14 @@ impl Package {
         }
         let m = &self.members[i];
         if m.size > MAX_INNER_IN_MEMORY {
-            return Err(Error::Limit(format!(
+            return Err(Error::limit(
+                m.size,
+                MAX_INNER_IN_MEMORY,
+                format!(
                 "{}: {} bytes in a compressed folder; the in-memory limit is {MAX_INNER_IN_MEMORY}",
                 m.name, m.size
-            )));
+            ),
+            ));
         }
         Ok(Arc::new(SliceSource::new(
             self.archive.read(i, MAX_INNER_IN_MEMORY)?,

@@ -89,9 +89,11 @@ pub fn parse_mum(bytes: &[u8]) -> Result<PackageManifest> {
     for n in pkg.children().filter(|n| n.is_element()) {
         count += 1;
         if count > MAX_ITEMS {
-            return Err(Error::Limit(format!(
-                "update.mum has more than {MAX_ITEMS} entries"
-            )));
+            return Err(Error::limit(
+                count,
+                MAX_ITEMS,
+                format!("update.mum has more than {MAX_ITEMS} entries"),
+            ));
         }
         match n.tag_name().name() {
             "customInformation" => {
