@@ -112,6 +112,15 @@ pub enum Error {
     /// The caller's request or a name in the input is invalid (e.g. path traversal).
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A catalog file the user chose does not load (too large, not JSON, or fields at fault).
+    #[error("invalid: catalog file {name}: {}", .problems.join("; "))]
+    CatalogFile {
+        /// The file's name as the user gave it.
+        name: String,
+        /// Every problem, each naming the JSON path of its field where it has one
+        /// (`$.updates[0].revison: unknown field`).
+        problems: Vec<String>,
+    },
     /// The job was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
@@ -283,6 +292,19 @@ impl Error {
         }
     }
 
+    /// This error with a [`Error::Limit`]'s words rewritten by `f` (to name where it happened);
+    /// any other error as it is.
+    pub fn reword_limit(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Error::Limit { what, value, limit } => Error::Limit {
+                what: f(&what),
+                value,
+                limit,
+            },
+            other => other,
+        }
+    }
+
     /// Shorthand for [`Error::Unsupported`]: `what` kind of thing, `detail` which one.
     pub fn unsupported(what: &'static str, detail: impl fmt::Display) -> Self {
         Error::Unsupported {
@@ -331,7 +353,7 @@ impl Error {
             Error::Unsupported { .. } => "unsupported",
             Error::Limit { .. } => "limit",
             Error::NotFound { .. } => "not-found",
-            Error::Invalid(_) => "invalid",
+            Error::Invalid(_) | Error::CatalogFile { .. } => "invalid",
             Error::Cancelled => "cancelled",
         }
     }

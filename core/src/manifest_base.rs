@@ -292,16 +292,7 @@ fn in_file(e: Error, path: &str) -> Error {
             offset,
             reason: format!("{reason} (in {path})"),
         },
-        Error::Limit {
-            what: m,
-            value,
-            limit,
-        } => Error::Limit {
-            what: format!("{m} (in {path})"),
-            value,
-            limit,
-        },
-        other => other,
+        other => other.reword_limit(|m| format!("{m} (in {path})")),
     }
 }
 

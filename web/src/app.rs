@@ -247,6 +247,7 @@ impl Reducible for State {
                 message,
                 refusal,
                 split_set,
+                catalog_file,
             }) => {
                 let job = s.finish(id);
                 let what = job
@@ -264,7 +265,7 @@ impl Reducible for State {
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
-                    None if crate::jobs::is_catalog_error(&message) => {
+                    None if catalog_file.is_some() => {
                         format!("This catalog file does not load, so it is not used: {message}")
                     }
                     None => explain(&kind, split_set.as_ref(), job.map(|(_, k)| k)),
@@ -1005,6 +1006,7 @@ mod tests {
             message: "no volume descriptor".into(),
             refusal: None,
             split_set: None,
+            catalog_file: None,
         }));
         assert!(s.jobs.is_empty());
         assert!(s.media.is_some(), "earlier results stay");
@@ -1012,6 +1014,54 @@ mod tests {
         assert_eq!(e.what, "While opening bad.iso");
         assert!(e.plain.contains("not a Windows ISO"), "{}", e.plain);
         assert!(e.detail.contains("no volume descriptor"));
+    }
+
+    #[test]
+    fn a_catalog_file_that_does_not_load_is_said_so_from_the_typed_error() {
+        let err = mediaprep_core::Error::CatalogFile {
+            name: "bad.json".into(),
+            problems: vec!["$.updates[0].revison: unknown field".into()],
+        };
+        let s = Rc::new(State::default()).reduce(Action::Started(
+            6,
+            "exporting the catalog".into(),
+            JobKind::Report,
+            None,
+        ));
+        let s = s.reduce(Action::Worker(Event::Error {
+            id: 6,
+            kind: err.kind().into(),
+            message: err.to_string(),
+            refusal: None,
+            split_set: None,
+            catalog_file: Some("bad.json".into()),
+        }));
+        let e = s.error.clone().unwrap();
+        assert!(
+            e.plain
+                .starts_with("This catalog file does not load, so it is not used: ")
+                && e.plain.contains("bad.json")
+                && e.plain.contains("$.updates[0].revison"),
+            "{}",
+            e.plain
+        );
+        // The same words without the typed field are not read as a catalog error.
+        let s = Rc::new(State::default())
+            .reduce(Action::Started(7, "x".into(), JobKind::Report, None))
+            .reduce(Action::Worker(Event::Error {
+                id: 7,
+                kind: "invalid".into(),
+                message: err.to_string(),
+                refusal: None,
+                split_set: None,
+                catalog_file: None,
+            }));
+        assert!(!s
+            .error
+            .clone()
+            .unwrap()
+            .plain
+            .starts_with("This catalog file"));
     }
 
     #[test]
@@ -1037,6 +1087,7 @@ mod tests {
             message: refusal.to_string(),
             refusal: Some(refusal.clone()),
             split_set: None,
+            catalog_file: None,
         }));
         let e = s.error.clone().unwrap();
         assert!(
@@ -1054,6 +1105,7 @@ mod tests {
             message: String::new(),
             refusal: Some(refusal.clone()),
             split_set: None,
+            catalog_file: None,
         })
         .unwrap();
         match serde_json::from_str::<Event>(&json).unwrap() {

@@ -26,9 +26,12 @@ const MAX_CATALOG_BYTES: u64 = 16 << 20;
 pub fn read_catalog(name: &str, r: &SharedReader) -> Result<Vec<u8>> {
     let size = r.size();
     if size > MAX_CATALOG_BYTES {
-        return Err(Error::Invalid(format!(
-            "{CATALOG_ERROR}{name}: {size} bytes, more than a catalog's {MAX_CATALOG_BYTES}"
-        )));
+        return Err(Error::CatalogFile {
+            name: name.into(),
+            problems: vec![format!(
+                "{size} bytes, more than a catalog's {MAX_CATALOG_BYTES}"
+            )],
+        });
     }
     let mut bytes = vec![0u8; size as usize];
     r.read_at(0, &mut bytes)?;
@@ -40,13 +43,14 @@ pub fn read_catalog(name: &str, r: &SharedReader) -> Result<Vec<u8>> {
 pub fn parse_catalog(name: &str, bytes: &[u8]) -> Result<Catalog> {
     Catalog::load(bytes).map_err(|e| {
         // Every problem, each naming its JSON path: the user fixes the file in one go.
-        let all = e
-            .problems
-            .iter()
-            .map(|p| format!("{}: {}", p.path, p.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Error::Invalid(format!("{CATALOG_ERROR}{name}: {all}"))
+        Error::CatalogFile {
+            name: name.into(),
+            problems: e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
+        }
     })
 }
 
@@ -187,20 +191,6 @@ pub fn inspect(
     })
 }
 
-/// How a catalog file's load error starts, so the page can say so and stop sending the file.
-const CATALOG_ERROR: &str = "catalog file ";
-
-/// Is this worker error message a catalog file that did not load?
-/// `message` may carry the error kind in front ("invalid: …"), once from `Error`'s display and
-/// once more in the page's detail line.
-pub fn is_catalog_error(message: &str) -> bool {
-    let mut m = message;
-    while let Some(rest) = m.strip_prefix("invalid: ") {
-        m = rest;
-    }
-    m.starts_with(CATALOG_ERROR)
-}
-
 /// Run a media request over named readers; `today` is the date the catalog's age is measured
 /// against when the request names none.
 pub fn run_media(
@@ -304,8 +294,13 @@ mod tests {
         let bad = br#"{"schema":1,"version":"2026.12.01","generated":"t","updates":[{"kb":"KB1234567","kind":"safeos-du","source":"x","revison":5}]}"#;
         let r: SharedReader =
             std::sync::Arc::new(mediaprep_core::io::SliceSource::new(bad.to_vec()));
-        let e = load_catalog("bad.json", &r).unwrap_err().to_string();
-        assert!(is_catalog_error(&e), "{e}");
+        let e = load_catalog("bad.json", &r).unwrap_err();
+        assert!(
+            matches!(&e, Error::CatalogFile { name, problems }
+                if name == "bad.json" && problems.iter().any(|p| p.starts_with("$.updates[0].revison"))),
+            "{e}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("bad.json") && e.contains("$.updates[0].revison"),
             "{e}"

@@ -396,6 +396,9 @@ pub enum Event {
         /// When the parts of a split WIM set do not make a set: what is wrong, by part number.
         #[serde(default)]
         split_set: Option<mediaprep_core::error::SplitSetProblem>,
+        /// When a chosen catalog file does not load: its name (the page stops sending it).
+        #[serde(default)]
+        catalog_file: Option<String>,
     },
 }
 
@@ -425,15 +428,11 @@ mod tests {
     /// the core's report, field for field, and serializes to the same JSON again.
     #[test]
     fn an_inspection_result_round_trips_typed() {
-        use mediaprep_core::catalog::{Catalog, CatalogSource, Date, ImageRole};
+        use mediaprep_core::catalog::{Date, ImageRole};
         use mediaprep_core::media::{ImageReport, VersionReport, WimReport};
-        let cat = Catalog::embedded().unwrap();
-        let age = CatalogAge::new(
-            &cat,
-            CatalogSource::built_in(),
-            Date::new(2026, 12, 3).unwrap(),
-        )
-        .unwrap();
+        let chosen = crate::jobs::choose_catalog(None, None).unwrap();
+        let info = crate::jobs::catalog_info(&chosen, Date::new(2026, 12, 3).unwrap(), None);
+        let info = info.unwrap();
         let image = ImageReport {
             index: 1,
             name: Some("Microsoft Windows Recovery Environment (amd64)".into()),
@@ -484,15 +483,9 @@ mod tests {
         let ev = Event::Result {
             id: 3,
             result: JobResult::Inspected(Box::new(Inspected {
-                catalog: CatalogInfo {
-                    catalog: age.clone(),
-                    catalog_use: CatalogUse::BuiltIn,
-                    catalog_problem: None,
-                    catalog_kept: None,
-                    kept_at_start: false,
-                },
+                catalog: info.clone(),
                 inspection: Held::new(inspection),
-                evaluation: Held::new(mediaprep_core::catalog::evaluate(&cat, &[])),
+                evaluation: Held::new(mediaprep_core::catalog::evaluate(&chosen.catalog, &[])),
             })),
         };
         let wire = serde_json::to_string(&ev).unwrap();
@@ -509,7 +502,8 @@ mod tests {
         let signals = img.version_signals.as_ref().unwrap();
         assert_eq!(signals.effective_revision, Some(8037));
         assert_eq!(signals.files[0].1, "10.0.26100.8037");
-        assert_eq!(back.catalog.catalog, age);
+        assert_eq!(back.catalog, info);
+        assert_eq!(back.catalog.catalog_use, CatalogUse::BuiltIn);
         assert_eq!(serde_json::to_string(&*back.inspection).unwrap(), core_json);
         assert_eq!(
             serde_json::to_string(&Event::Result {

@@ -75,6 +75,7 @@ fn on_message(e: MessageEvent) {
                 message: format!("bad request: {err}"),
                 refusal: None,
                 split_set: None,
+                catalog_file: None,
             });
             return;
         }
@@ -377,6 +378,10 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         },
         split_set: match err {
             Error::SplitSet(p) => Some(p.clone()),
+            _ => None,
+        },
+        catalog_file: match err {
+            Error::CatalogFile { name, .. } => Some(name.clone()),
             _ => None,
         },
     });

@@ -183,20 +183,11 @@ impl WimMembers {
 /// Put the container's name in front of a WIM error, keeping its kind where it has no text field.
 fn in_container(what: &str, e: Error) -> Error {
     match e {
-        Error::Limit {
-            what: m,
-            value,
-            limit,
-        } => Error::Limit {
-            what: format!("{what}: {m}"),
-            value,
-            limit,
-        },
         Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
         Error::NotFound { what: w, name } => Error::NotFound {
             what: w,
             name: format!("{what}: {name}"),
         },
-        other => other,
+        other => other.reword_limit(|m| format!("{what}: {m}")),
     }
 }
