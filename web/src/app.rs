@@ -921,6 +921,11 @@ mod tests {
             .contains("part 3 of 5"));
     }
 
+    /// A page with one job of `kind` running.
+    fn started(id: u32, kind: JobKind) -> Rc<State> {
+        Rc::new(State::default()).reduce(Action::Started(id, "a job".into(), kind, None))
+    }
+
     /// An inspection of nothing, under the built-in catalog.
     fn tests_inspected() -> Inspected {
         use crate::protocol::Held;
@@ -960,13 +965,7 @@ mod tests {
         bad.catalog.source = CatalogSource::File {
             name: "b.json".into(),
         };
-        let s = Rc::new(State::default()).reduce(Action::Started(
-            2,
-            "loading a catalog".into(),
-            JobKind::Catalog,
-            None,
-        ));
-        let s = s.reduce(Action::Worker(Event::Result {
+        let s = started(2, JobKind::Catalog).reduce(Action::Worker(Event::Result {
             id: 2,
             result: JobResult::Catalog(Box::new(bad)),
         }));
@@ -1022,13 +1021,7 @@ mod tests {
             name: "bad.json".into(),
             problems: vec!["$.updates[0].revison: unknown field".into()],
         };
-        let s = Rc::new(State::default()).reduce(Action::Started(
-            6,
-            "exporting the catalog".into(),
-            JobKind::Report,
-            None,
-        ));
-        let s = s.reduce(Action::Worker(Event::Error {
+        let s = started(6, JobKind::Report).reduce(Action::Worker(Event::Error {
             id: 6,
             kind: err.kind().into(),
             message: err.to_string(),
@@ -1046,16 +1039,14 @@ mod tests {
             e.plain
         );
         // The same words without the typed field are not read as a catalog error.
-        let s = Rc::new(State::default())
-            .reduce(Action::Started(7, "x".into(), JobKind::Report, None))
-            .reduce(Action::Worker(Event::Error {
-                id: 7,
-                kind: "invalid".into(),
-                message: err.to_string(),
-                refusal: None,
-                split_set: None,
-                catalog_file: None,
-            }));
+        let s = started(7, JobKind::Report).reduce(Action::Worker(Event::Error {
+            id: 7,
+            kind: "invalid".into(),
+            message: err.to_string(),
+            refusal: None,
+            split_set: None,
+            catalog_file: None,
+        }));
         assert!(!s
             .error
             .clone()
