@@ -9,9 +9,23 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// What went wrong, typed so callers (CLI, worker) can choose how to present it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing the underlying file failed (described in words, e.g. by a browser API).
-    #[error("I/O error: {0}")]
-    Io(String),
+    /// A browser API call failed or returned something other than it promises.
+    #[error("I/O error: {api}: {message}")]
+    BrowserApi {
+        /// The API and what it was doing ("File.slice", "getFileHandle(out.wim)").
+        api: String,
+        /// What the browser said (its JS error), or what came back instead.
+        message: String,
+    },
+    /// Reading or writing a ZIP archive failed; the `zip` crate's error is kept as the source.
+    #[error("I/O error: {context}: {source}")]
+    Zip {
+        /// What was being done ("writing report ZIP", "Setup DU ZIP").
+        context: String,
+        /// The `zip` crate's error.
+        #[source]
+        source: zip::result::ZipError,
+    },
     /// An operating-system I/O call failed; the original error is kept as the source.
     #[error("{context}: {source}")]
     Os {
@@ -68,11 +82,25 @@ pub enum Error {
         actual: String,
     },
     /// The input is valid but uses something mediaprep does not handle.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
+    #[error("unsupported: {detail}")]
+    Unsupported {
+        /// What kind of thing is not handled: the format or feature ("CAB compression", "UDF",
+        /// "PE-typed delta", "split WIM", …), stable for callers that sort errors.
+        what: &'static str,
+        /// Which one and where, in words (the message).
+        detail: String,
+    },
     /// A length or count exceeds a sane limit.
-    #[error("limit exceeded: {0}")]
-    Limit(String),
+    #[error("limit exceeded: {what}")]
+    Limit {
+        /// What exceeds it, in words (the message: the structure, and the numbers as a reader
+        /// wants them, e.g. "2^32 sectors").
+        what: String,
+        /// The length or count found (or needed).
+        value: u64,
+        /// The limit it exceeds.
+        limit: u64,
+    },
     /// Something the request or the input names is not there.
     #[error("{what} not found: {name}")]
     NotFound {
@@ -84,6 +112,15 @@ pub enum Error {
     /// The caller's request or a name in the input is invalid (e.g. path traversal).
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A catalog file the user chose does not load (too large, not JSON, or fields at fault).
+    #[error("invalid: catalog file {name}: {}", .problems.join("; "))]
+    CatalogFile {
+        /// The file's name as the user gave it.
+        name: String,
+        /// Every problem, each naming the JSON path of its field where it has one
+        /// (`$.updates[0].revison: unknown field`).
+        problems: Vec<String>,
+    },
     /// The job was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
@@ -242,6 +279,56 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Limit`]: `value` exceeds `limit`; `what` says what, in words.
+    pub fn limit(
+        value: impl TryInto<u64>,
+        limit: impl TryInto<u64>,
+        what: impl fmt::Display,
+    ) -> Self {
+        Error::Limit {
+            what: what.to_string(),
+            value: value.try_into().unwrap_or(u64::MAX),
+            limit: limit.try_into().unwrap_or(u64::MAX),
+        }
+    }
+
+    /// This error with a [`Error::Limit`]'s words rewritten by `f` (to name where it happened);
+    /// any other error as it is.
+    pub fn reword_limit(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Error::Limit { what, value, limit } => Error::Limit {
+                what: f(&what),
+                value,
+                limit,
+            },
+            other => other,
+        }
+    }
+
+    /// Shorthand for [`Error::Unsupported`]: `what` kind of thing, `detail` which one.
+    pub fn unsupported(what: &'static str, detail: impl fmt::Display) -> Self {
+        Error::Unsupported {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::BrowserApi`].
+    pub fn browser(api: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BrowserApi {
+            api: api.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Zip`].
+    pub fn zip(context: impl Into<String>, source: zip::result::ZipError) -> Self {
+        Error::Zip {
+            context: context.into(),
+            source,
+        }
+    }
+
     /// Shorthand for [`Error::Codec`].
     pub fn codec(codec: &'static str, reason: impl fmt::Display) -> Self {
         Error::Codec {
@@ -253,7 +340,7 @@ impl Error {
     /// A short, stable machine-readable kind, used by the worker protocol and JSON reports.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Io(_) | Error::Os { .. } => "io",
+            Error::BrowserApi { .. } | Error::Zip { .. } | Error::Os { .. } => "io",
             Error::Refused(_) => "refused",
             Error::SplitSet(SplitSetProblem::LonePart { .. } | SplitSetProblem::Missing { .. }) => {
                 "not-found"
@@ -263,10 +350,10 @@ impl Error {
             Error::Truncated { .. } => "truncated",
             Error::Codec { .. } => "codec",
             Error::DigestMismatch { .. } => "digest-mismatch",
-            Error::Unsupported(_) => "unsupported",
-            Error::Limit(_) => "limit",
+            Error::Unsupported { .. } => "unsupported",
+            Error::Limit { .. } => "limit",
             Error::NotFound { .. } => "not-found",
-            Error::Invalid(_) => "invalid",
+            Error::Invalid(_) | Error::CatalogFile { .. } => "invalid",
             Error::Cancelled => "cancelled",
         }
     }
@@ -275,5 +362,52 @@ impl Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::io("I/O error", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_limit_carries_its_numbers_and_keeps_its_words() {
+        let e = Error::limit(17usize, 16u32, "x of 17 bytes (limit 16)");
+        assert!(matches!(
+            e,
+            Error::Limit {
+                value: 17,
+                limit: 16,
+                ..
+            }
+        ));
+        assert_eq!(e.to_string(), "limit exceeded: x of 17 bytes (limit 16)");
+        assert_eq!(e.kind(), "limit");
+        // A negative or unrepresentable number saturates rather than wraps.
+        assert!(matches!(
+            Error::limit(-1i64, u64::MAX, "w"),
+            Error::Limit {
+                value: u64::MAX,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unsupported_browser_and_zip_errors_keep_their_parts() {
+        let e = Error::unsupported("CAB", "Quantum folder");
+        assert!(matches!(e, Error::Unsupported { what: "CAB", .. }));
+        assert_eq!(e.to_string(), "unsupported: Quantum folder");
+        let e = Error::browser("File.slice", "NotReadableError");
+        assert_eq!(e.to_string(), "I/O error: File.slice: NotReadableError");
+        assert_eq!(e.kind(), "io");
+        let e = Error::zip("writing report ZIP", zip::result::ZipError::FileNotFound);
+        assert_eq!(e.kind(), "io");
+        let source = e.source().expect("the zip error is the source");
+        assert!(source.is::<zip::result::ZipError>(), "{source:?}");
+        assert!(
+            e.to_string().starts_with("I/O error: writing report ZIP: "),
+            "{e}"
+        );
     }
 }

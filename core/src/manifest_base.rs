@@ -232,7 +232,7 @@ fn read_wcp(src: &dyn ReadAt, path: &str) -> Result<Option<(Vec<u8>, WcpInfo)>> 
         return Ok(None);
     };
     if u64::from(loc.size) > MAX_BASE_BYTES {
-        return Err(Error::Limit(format!(
+        return Err(Error::limit(loc.size, MAX_BASE_BYTES, format!(
             "{path}: resource {BASE_RESOURCE_TYPE}/{BASE_RESOURCE_ID} claims {} bytes; the limit is {MAX_BASE_BYTES}",
             loc.size
         )));
@@ -292,8 +292,7 @@ fn in_file(e: Error, path: &str) -> Error {
             offset,
             reason: format!("{reason} (in {path})"),
         },
-        Error::Limit(m) => Error::Limit(format!("{m} (in {path})")),
-        other => other,
+        other => other.reword_limit(|m| format!("{m} (in {path})")),
     }
 }
 

@@ -203,9 +203,11 @@ fn find_version_resource(l: &Layout<'_>, base: u32, size: u32) -> Result<Option<
     let data_rva = u32_at(&entry, 0).unwrap_or(0);
     let data_len = u32_at(&entry, 4).unwrap_or(0);
     if u64::from(data_len) > MAX_VERSION_RESOURCE {
-        return Err(Error::Limit(format!(
-            "version resource of {data_len} bytes (limit {MAX_VERSION_RESOURCE})"
-        )));
+        return Err(Error::limit(
+            data_len,
+            MAX_VERSION_RESOURCE,
+            format!("version resource of {data_len} bytes (limit {MAX_VERSION_RESOURCE})"),
+        ));
     }
     let off = l.offset(data_rva, data_len, "VS_VERSIONINFO")?;
     read_vec(
@@ -255,9 +257,11 @@ fn dir_entry(
     let ids = u32::from(u16_at(&hdr, 14).unwrap_or(0));
     let total = named + ids;
     if total > MAX_DIR_ENTRIES {
-        return Err(Error::Limit(format!(
-            "resource directory at RVA {rva:#x} has {total} entries"
-        )));
+        return Err(Error::limit(
+            total,
+            MAX_DIR_ENTRIES,
+            format!("resource directory at RVA {rva:#x} has {total} entries"),
+        ));
     }
     for i in 0..total {
         let at = rva

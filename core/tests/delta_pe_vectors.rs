@@ -77,7 +77,10 @@ fn i386_deltas_need_their_hash() {
             continue;
         }
         match delta::apply(&reference, &d, &lax) {
-            Err(Error::Unsupported(m)) => {
+            Err(Error::Unsupported {
+                what: "PE-typed delta",
+                detail: m,
+            }) => {
                 assert!(
                     m.contains("I386") && m.contains("0x40") && !m.contains("x86 relative calls"),
                     "{m}"

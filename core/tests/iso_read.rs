@@ -269,7 +269,14 @@ fn genisoimage_udf_bridge_matches_source_and_7zip() {
     assert!(img.open_file("/sources").is_err());
     assert!(img.list("/README.TXT").is_err());
     assert!(img.stat("/../x").is_err());
-    assert!(matches!(img.walk(10), Err(Error::Limit(_))));
+    assert!(matches!(
+        img.walk(10),
+        Err(Error::Limit {
+            value: 11,
+            limit: 10,
+            ..
+        })
+    ));
 
     // The Joliet tree of the same image holds the same files.
     let mut img = img;
@@ -394,7 +401,7 @@ fn pycdlib_microsoft_layout_udf_only_tree() {
     assert_eq!(readme, b"top level readme\r\n");
     assert!(matches!(
         img.read_file("/readme.txt", 5),
-        Err(Error::Limit(_))
+        Err(Error::Limit { limit: 5, .. })
     ));
     assert!(format!("{img:?}").contains("Udf"));
     let ours = our_listing(&img);
@@ -477,7 +484,10 @@ fn mkudffs_write_once_vat_volume_is_unsupported_not_misread() {
     );
     assert_eq!(udfinfo(&p).1, "2.50");
     match IsoImage::open(Arc::new(SliceSource::new(fs::read(&p).unwrap()))) {
-        Err(Error::Unsupported(m)) => assert!(m.contains("Virtual"), "{m}"),
+        Err(Error::Unsupported {
+            what: "UDF",
+            detail: m,
+        }) => assert!(m.contains("Virtual"), "{m}"),
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("VAT volume opened"),
     }
@@ -630,7 +640,7 @@ fn udf_directory_cycle_is_an_error() {
     assert!(iso.stat(&deep).unwrap().is_dir);
     assert!(matches!(
         iso.stat(&"/loop".repeat(100)),
-        Err(Error::Limit(_)) | Err(Error::NotFound { .. })
+        Err(Error::Limit { .. }) | Err(Error::NotFound { .. })
     ));
 }
 

@@ -211,7 +211,7 @@ fn lookup_matches_pefile_on_fixture_wcp_dlls() {
             base
         );
         let e = read_resource(&src, 614, 1, None, 100).unwrap_err();
-        assert!(matches!(e, Error::Limit(_)), "{e}");
+        assert!(matches!(e, Error::Limit { .. }), "{e}");
     }
 }
 
@@ -287,7 +287,7 @@ fn objdump_leaves(path: &Path) -> Option<ObjdumpLeaves> {
 fn typed(e: &Error) -> bool {
     matches!(
         e,
-        Error::Malformed { .. } | Error::Truncated { .. } | Error::Limit(_)
+        Error::Malformed { .. } | Error::Truncated { .. } | Error::Limit { .. }
     )
 }
 

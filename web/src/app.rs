@@ -2,20 +2,25 @@
 //! The root only keeps state and routes worker events; each view is its own component.
 
 use crate::client::WorkerClient;
-use crate::protocol::{Event, PatchResult, PatchTarget, ReportFormat, Request, Session};
+use crate::jobs::CatalogUse;
+use crate::protocol::{
+    CatalogInfo, Event, Extracted, Hashed, Inspected, JobResult, PackageResult, PatchResult,
+    PatchTarget, ReportFormat, Request, Session,
+};
 use crate::update::UpdateBanner;
 use crate::views::browse::BrowseView;
 use crate::views::catalog::CatalogBar;
 use crate::views::common::{plain_words, ErrorCard, HashCard, Job, JobProgress, OpenPanel};
 use crate::views::media::MediaView;
+use crate::views::opt;
 use crate::views::package::PackageView;
 use crate::views::patch::PatchPanel;
 use crate::views::report::ReportPanel;
 use crate::views::summary::Summary;
 use crate::views::updates::UpdatesView;
-use crate::views::{list, num, text};
+use mediaprep_core::catalog::{CatalogAge, CatalogSource, ImageRole};
 use mediaprep_core::error::SplitSetProblem;
-use serde_json::Value;
+use mediaprep_core::media::Entry;
 use std::rc::Rc;
 use web_sys::File;
 use yew::prelude::*;
@@ -141,11 +146,11 @@ pub struct State {
     /// Jobs sent and not finished, oldest first (the worker runs them in order).
     pub jobs: Vec<(Job, JobKind)>,
     /// Last hash result.
-    pub hash: Option<Value>,
-    /// Last inspection: `{inspection, evaluation}`.
-    pub media: Option<Value>,
+    pub hash: Option<Hashed>,
+    /// Last inspection, its verdicts and the catalog they rest on.
+    pub media: Option<Inspected>,
     /// Package results, newest last.
-    pub packages: Vec<Value>,
+    pub packages: Vec<PackageResult>,
     /// Last error.
     pub error: Option<Shown>,
     /// Names of the files chosen.
@@ -159,11 +164,11 @@ pub struct State {
     /// Layers asked for by the last listing request.
     pub browse_pending: Vec<String>,
     /// The file browser's layers and their listing.
-    pub browse: Option<(Vec<String>, Value)>,
-    /// Last extracted file: `{path, name, opfs, size, sha256}`.
-    pub extracted: Option<Value>,
-    /// The catalog in use (`CatalogAge` JSON), once the worker has said.
-    pub catalog: Option<Value>,
+    pub browse: Option<(Vec<String>, Vec<Entry>)>,
+    /// Last extracted file.
+    pub extracted: Option<Extracted>,
+    /// The catalog in use, once the worker has said.
+    pub catalog: Option<CatalogAge>,
     /// Whether it is kept in this browser, or why a kept one was deleted.
     pub catalog_note: Option<String>,
 }
@@ -208,23 +213,23 @@ impl Reducible for State {
                 }
             }
             Action::Worker(Event::Result { id, result }) => {
-                if let Some(kind) = s.finish(id).map(|(_, k)| k) {
-                    match kind {
-                        JobKind::Hash => s.hash = Some(result),
-                        JobKind::Inspect => {
-                            s.take_catalog(&result);
-                            s.media = Some(result);
+                if s.finish(id).is_some() {
+                    match result {
+                        JobResult::Hashed(h) => s.hash = Some(h),
+                        JobResult::Inspected(i) => {
+                            s.take_catalog(&i.catalog);
+                            s.media = Some(*i);
                         }
-                        JobKind::Catalog => s.take_catalog(&result),
-                        JobKind::Package => {
-                            let file = text(&result, "file");
-                            s.packages.retain(|p| text(p, "file") != file);
-                            s.packages.push(result);
+                        JobResult::Catalog(c) => s.take_catalog(&c),
+                        JobResult::Package(p) => {
+                            s.packages.retain(|q| q.file != p.file);
+                            s.packages.push(*p);
                         }
-                        JobKind::Patch => {}
-                        JobKind::List => s.browse = Some((s.browse_pending.clone(), result)),
-                        JobKind::Extract => s.extracted = Some(result),
-                        JobKind::Report => {}
+                        JobResult::Listed { entries } => {
+                            s.browse = Some((s.browse_pending.clone(), entries))
+                        }
+                        JobResult::Extracted(e) => s.extracted = Some(e),
+                        JobResult::Report { .. } => {}
                     }
                 }
             }
@@ -242,6 +247,7 @@ impl Reducible for State {
                 message,
                 refusal,
                 split_set,
+                catalog_file,
             }) => {
                 let job = s.finish(id);
                 let what = job
@@ -259,7 +265,7 @@ impl Reducible for State {
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
-                    None if crate::jobs::is_catalog_error(&message) => {
+                    None if catalog_file.is_some() => {
                         format!("This catalog file does not load, so it is not used: {message}")
                     }
                     None => explain(&kind, split_set.as_ref(), job.map(|(_, k)| k)),
@@ -321,21 +327,19 @@ impl Reducible for State {
 impl State {
     /// The catalog part of an inspection or catalog job's result: the catalog in use, what
     /// became of a newly chosen file, and why it is not used when it does not load.
-    fn take_catalog(&mut self, result: &Value) {
-        let Some(age) = result.get("catalog").filter(|c| !c.is_null()) else {
-            return;
-        };
-        let note = result.get("catalog_kept").and_then(Value::as_str);
-        let same = self.catalog.as_ref().map(|c| &c["source"]) == Some(&age["source"]);
+    fn take_catalog(&mut self, info: &CatalogInfo) {
+        let age = &info.catalog;
+        let note = info.catalog_kept.as_deref();
+        let same = self.catalog.as_ref().map(|c| &c.source) == Some(&age.source);
         if note.is_some() || !same {
             self.catalog_note = note.map(str::to_string);
         }
         self.catalog = Some(age.clone());
-        if let Some(problem) = result.get("catalog_problem").and_then(Value::as_str) {
-            let source = age["source"]["name"]
-                .as_str()
-                .map(|n| format!("file {n}"))
-                .unwrap_or_else(|| "the built-in catalog".into());
+        if let Some(problem) = &info.catalog_problem {
+            let source = match &age.source {
+                CatalogSource::File { name } => format!("file {name}"),
+                CatalogSource::BuiltIn { .. } => "the built-in catalog".into(),
+            };
             self.error = Some(Shown {
                 what: "While loading a catalog file".into(),
                 plain: format!(
@@ -356,23 +360,19 @@ impl State {
     /// The editions (index, name) of the install.wim a patch of the install target would change:
     /// an ISO's `/sources/install.wim`, or an opened single-part WIM or ESD (as `service::run_patch` finds it).
     fn install_editions(&self) -> Vec<(u32, String)> {
-        let Some(i) = self.media.as_ref().and_then(|m| m.get("inspection")) else {
+        let Some(m) = &self.media else {
             return Vec::new();
         };
-        let wims = list(i, "wims");
-        let wim = match text(i, "container").as_str() {
-            "iso" => wims
-                .iter()
-                .find(|w| text(w, "path") == "/sources/install.wim"),
-            "wim" | "esd" if wims.len() == 1 && num(&wims[0], "part_count").unwrap_or(1) == 1 => {
-                wims.first()
-            }
+        let wims = &m.inspection.wims;
+        let wim = match m.inspection.container.as_str() {
+            "iso" => wims.iter().find(|w| w.path == "/sources/install.wim"),
+            "wim" | "esd" if wims.len() == 1 && wims[0].part_count == 1 => wims.first(),
             _ => None,
         };
         wim.map(|w| {
-            list(w, "images")
+            w.images
                 .iter()
-                .filter_map(|img| Some((num(img, "index")? as u32, text(img, "name"))))
+                .map(|img| (img.index, opt(&img.name)))
                 .collect()
         })
         .unwrap_or_default()
@@ -382,25 +382,25 @@ impl State {
     fn media_is_iso(&self) -> bool {
         self.media
             .as_ref()
-            .and_then(|m| m.get("inspection"))
-            .is_some_and(|i| text(i, "container") == "iso")
+            .is_some_and(|m| m.inspection.container == "iso")
     }
 
     /// Size of the WinRE image for the partition check: the first one nested in an install
     /// image, or the opened file itself when its images are WinRE (the inspection's `role`).
     fn winre_size(&self) -> Option<u64> {
-        let i = self.media.as_ref()?.get("inspection")?;
-        let wims = list(i, "wims");
-        if let Some(r) = wims.iter().flat_map(|w| list(w, "winre")).next() {
-            return num(r, "size");
+        let i = &self.media.as_ref()?.inspection;
+        let wims = &i.wims;
+        if let Some(r) = wims.iter().flat_map(|w| &w.winre).next() {
+            return Some(r.size);
         }
-        let lone_pe = text(i, "container") == "wim"
+        let lone_pe = i.container == "wim"
             && wims.len() == 1
-            && num(&wims[0], "boot_index") == Some(0)
-            && list(&wims[0], "images")
+            && wims[0].boot_index == 0
+            && wims[0]
+                .images
                 .iter()
-                .all(|img| text(img, "role") == "winre");
-        lone_pe.then(|| num(i, "size")).flatten()
+                .all(|img| img.role == ImageRole::Winre);
+        lone_pe.then_some(i.size)
     }
 }
 
@@ -447,27 +447,26 @@ pub fn role_of(name: &str) -> FileRole {
 /// that did not is dropped (the last good one stays). At start, the kept catalog the worker chose
 /// is read from OPFS into memory as the last good one.
 fn follow_catalog(
-    result: &Value,
+    result: &JobResult,
     chosen: &Rc<std::cell::RefCell<Option<File>>>,
     good: &Rc<std::cell::RefCell<Option<File>>>,
 ) {
-    let Some(age) = result.get("catalog") else {
-        return;
+    let info = match result {
+        JobResult::Inspected(i) => &i.catalog,
+        JobResult::Catalog(c) => &**c,
+        _ => return,
     };
-    let name = age["source"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let used = result.get("catalog_use").and_then(Value::as_str);
-    let problem = result.get("catalog_problem").is_some_and(|p| !p.is_null());
-    if used == Some("file") && chosen.borrow().as_ref().is_some_and(|f| f.name() == name) {
+    let name = match &info.catalog.source {
+        CatalogSource::File { name } => name.clone(),
+        CatalogSource::BuiltIn { .. } => String::new(),
+    };
+    let used = info.catalog_use;
+    if used == CatalogUse::File && chosen.borrow().as_ref().is_some_and(|f| f.name() == name) {
         *good.borrow_mut() = chosen.borrow_mut().take();
-    } else if problem {
+    } else if info.catalog_problem.is_some() {
         chosen.borrow_mut().take();
     }
-    if result.get("kept_at_start").and_then(Value::as_bool) == Some(true)
-        && used == Some("fallback")
-    {
+    if info.kept_at_start && used == CatalogUse::Fallback {
         let good = good.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match kept_file(&name).await {
@@ -766,13 +765,13 @@ pub fn app() -> Html {
         let state = state.clone();
         let start = start.clone();
         Callback::from(move |format: ReportFormat| {
-            let media = state.media.clone().unwrap_or(Value::Null);
+            let media = state.media.as_ref();
             let session = Session {
                 generated: String::from(js_sys::Date::new_0().to_iso_string()),
-                inspection: media.get("inspection").cloned().unwrap_or(Value::Null),
-                evaluation: media.get("evaluation").cloned(),
+                inspection: media.map(|m| m.inspection.clone()),
+                evaluation: media.map(|m| m.evaluation.clone()),
                 packages: state.packages.clone(),
-                catalog: media.get("catalog").cloned(),
+                catalog: media.map(|m| m.catalog.catalog.clone()),
             };
             let label = format!("exporting {}", format.file().0);
             start.emit((
@@ -834,14 +833,10 @@ pub fn app() -> Html {
                         handoff={e.handoff.clone()} on_close={on_dismiss} />
                 }
                 if let Some(m) = &media {
-                    if let (Some(i), Some(ev)) = (m.get("inspection"), m.get("evaluation")) {
-                        <Summary inspection={i.clone()} evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
-                            packages={state.packages.clone()} busy={!state.jobs.is_empty()} on_patch={on_patch.clone()} />
-                    }
+                    <Summary inspection={m.inspection.clone()} evaluation={m.evaluation.clone()} catalog={Some(m.catalog.catalog.clone())}
+                        packages={state.packages.clone()} busy={!state.jobs.is_empty()} on_patch={on_patch.clone()} />
                 }
-                if media.is_some() && state.packages.iter().any(|p| {
-                    p.get("verification").and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true)
-                }) {
+                if media.is_some() && state.packages.iter().any(|p| p.verification.ok) {
                     <PatchPanel on_patch={on_patch} busy={!state.jobs.is_empty()}
                         result={state.patched.clone()} cleaned={state.cleaned}
                         editions={state.install_editions()} iso={state.media_is_iso()} />
@@ -850,13 +845,9 @@ pub fn app() -> Html {
                     <HashCard result={h.clone()} />
                 }
                 if let Some(m) = &media {
-                    if let Some(ev) = m.get("evaluation") {
-                        <UpdatesView evaluation={ev.clone()} catalog={m.get("catalog").cloned()}
-                            winre_size={state.winre_size()} />
-                    }
-                    if let Some(i) = m.get("inspection") {
-                        <MediaView inspection={i.clone()} on_hash={on_hash_media} />
-                    }
+                    <UpdatesView evaluation={m.evaluation.clone()} catalog={Some(m.catalog.catalog.clone())}
+                        winre_size={state.winre_size()} />
+                    <MediaView inspection={m.inspection.clone()} on_hash={on_hash_media} />
                 }
                 { for state.packages.iter().map(|p| html! { <PackageView result={p.clone()} /> }) }
                 if media.is_some() {
@@ -930,10 +921,76 @@ mod tests {
             .contains("part 3 of 5"));
     }
 
+    /// A page with one job of `kind` running.
+    fn started(id: u32, kind: JobKind) -> Rc<State> {
+        Rc::new(State::default()).reduce(Action::Started(id, "a job".into(), kind, None))
+    }
+
+    /// An inspection of nothing, under the built-in catalog.
+    fn tests_inspected() -> Inspected {
+        use crate::protocol::Held;
+        use mediaprep_core::catalog::{Catalog, Date, Evaluation};
+        let cat = Catalog::embedded().unwrap();
+        let today = Date::new(2026, 12, 3).unwrap();
+        Inspected {
+            catalog: CatalogInfo {
+                catalog: CatalogAge::new(&cat, CatalogSource::built_in(), today).unwrap(),
+                catalog_use: CatalogUse::BuiltIn,
+                catalog_problem: None,
+                catalog_kept: None,
+                kept_at_start: false,
+            },
+            inspection: Held::new(mediaprep_core::media::Inspection {
+                schema: 1,
+                file: "x.iso".into(),
+                size: 0,
+                container: "iso".into(),
+                iso: None,
+                wims: Vec::new(),
+            }),
+            evaluation: Held::new(Evaluation {
+                catalog_version: cat.version.clone(),
+                findings: Vec::new(),
+                recommendations: Vec::new(),
+                procedure: Vec::new(),
+                notes: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_catalog_problem_keeps_the_last_catalog_and_says_which() {
+        let mut bad = tests_inspected().catalog;
+        bad.catalog_problem = Some("catalog file bad.json: $.updates[0].revison".into());
+        bad.catalog.source = CatalogSource::File {
+            name: "b.json".into(),
+        };
+        let s = started(2, JobKind::Catalog).reduce(Action::Worker(Event::Result {
+            id: 2,
+            result: JobResult::Catalog(Box::new(bad)),
+        }));
+        assert!(s.jobs.is_empty());
+        assert_eq!(
+            s.catalog.as_ref().map(|c| c.source.describe()),
+            Some(
+                CatalogSource::File {
+                    name: "b.json".into()
+                }
+                .describe()
+            )
+        );
+        let e = s.error.clone().unwrap();
+        assert!(
+            e.plain.contains("file b.json") && e.plain.contains("revison"),
+            "{}",
+            e.plain
+        );
+    }
+
     #[test]
     fn an_error_finishes_its_job_and_keeps_results() {
         let s = Rc::new(State {
-            media: Some(serde_json::json!({"inspection": {}})),
+            media: Some(tests_inspected()),
             ..State::default()
         });
         let s = s.reduce(Action::Started(
@@ -948,6 +1005,7 @@ mod tests {
             message: "no volume descriptor".into(),
             refusal: None,
             split_set: None,
+            catalog_file: None,
         }));
         assert!(s.jobs.is_empty());
         assert!(s.media.is_some(), "earlier results stay");
@@ -955,6 +1013,46 @@ mod tests {
         assert_eq!(e.what, "While opening bad.iso");
         assert!(e.plain.contains("not a Windows ISO"), "{}", e.plain);
         assert!(e.detail.contains("no volume descriptor"));
+    }
+
+    #[test]
+    fn a_catalog_file_that_does_not_load_is_said_so_from_the_typed_error() {
+        let err = mediaprep_core::Error::CatalogFile {
+            name: "bad.json".into(),
+            problems: vec!["$.updates[0].revison: unknown field".into()],
+        };
+        let s = started(6, JobKind::Report).reduce(Action::Worker(Event::Error {
+            id: 6,
+            kind: err.kind().into(),
+            message: err.to_string(),
+            refusal: None,
+            split_set: None,
+            catalog_file: Some("bad.json".into()),
+        }));
+        let e = s.error.clone().unwrap();
+        assert!(
+            e.plain
+                .starts_with("This catalog file does not load, so it is not used: ")
+                && e.plain.contains("bad.json")
+                && e.plain.contains("$.updates[0].revison"),
+            "{}",
+            e.plain
+        );
+        // The same words without the typed field are not read as a catalog error.
+        let s = started(7, JobKind::Report).reduce(Action::Worker(Event::Error {
+            id: 7,
+            kind: "invalid".into(),
+            message: err.to_string(),
+            refusal: None,
+            split_set: None,
+            catalog_file: None,
+        }));
+        assert!(!s
+            .error
+            .clone()
+            .unwrap()
+            .plain
+            .starts_with("This catalog file"));
     }
 
     #[test]
@@ -980,6 +1078,7 @@ mod tests {
             message: refusal.to_string(),
             refusal: Some(refusal.clone()),
             split_set: None,
+            catalog_file: None,
         }));
         let e = s.error.clone().unwrap();
         assert!(
@@ -997,6 +1096,7 @@ mod tests {
             message: String::new(),
             refusal: Some(refusal.clone()),
             split_set: None,
+            catalog_file: None,
         })
         .unwrap();
         match serde_json::from_str::<Event>(&json).unwrap() {

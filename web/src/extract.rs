@@ -2,19 +2,20 @@
 //! origin-private file system, streamed in slices; a WIM file's SHA-1 is checked against the
 //! image's record before the file gets its final name, so a download is never of bad bytes.
 
+use crate::protocol::Extracted;
 use crate::save::OpfsStore;
 use mediaprep_core::hash::MultiHasher;
 use mediaprep_core::io::{OutputStore, Part, Progress, ReadAt, SharedReader, WriteAt};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::{Error, Result};
 
-/// Copy the file `layers` leads to into OPFS; returns `{path, name, opfs, size, sha256, checked}`
-/// (`checked`: the bytes matched the WIM's SHA-1; ISO files have none to check).
+/// Copy the file `layers` leads to into OPFS; `checked` in the result: the bytes matched the WIM's
+/// SHA-1 (ISO files have none to check).
 pub async fn extract(
     files: Vec<(String, SharedReader)>,
     layers: Vec<String>,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<Extracted> {
     let (_, root) = media::open_files(files)?;
     let (reader, expect) = match media::descend(root, &layers)? {
         Target::File(r, h) => (r, h),
@@ -61,10 +62,13 @@ pub async fn extract(
         }
         let back = store.reopen(Part::Output, sink)?;
         if back.size() != total {
-            return Err(Error::Io(format!(
-                "{leaf}: {} bytes landed in storage, {total} were written",
-                back.size()
-            )));
+            return Err(Error::browser(
+                "OPFS read-back",
+                format!(
+                    "{leaf}: {} bytes landed in storage, {total} were written",
+                    back.size()
+                ),
+            ));
         }
         drop(back);
         store.commit(Part::Output)?;
@@ -72,12 +76,12 @@ pub async fn extract(
     })();
     let name = store.settle().await;
     let sha256 = copied?;
-    Ok(serde_json::json!({
-        "path": layers.join(" "),
-        "name": leaf,
-        "opfs": name,
-        "size": total,
-        "sha256": mediaprep_core::hash::hex(&sha256),
-        "checked": expect.is_some(),
-    }))
+    Ok(Extracted {
+        path: layers.join(" "),
+        name: leaf,
+        opfs: name.unwrap_or_default(),
+        size: total,
+        sha256,
+        checked: expect.is_some(),
+    })
 }

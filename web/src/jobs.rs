@@ -1,16 +1,14 @@
 //! The jobs the worker runs through the core (inspect, list, package, report). Plain Rust over
 //! [`SharedReader`]s, so native tests drive them with fixture files and the worker with `File`s.
 
-use crate::protocol::{ReportFormat, Request, Session};
-use mediaprep_core::catalog::{self, Catalog, CatalogAge, CatalogSource, Date, Evaluation};
+use crate::protocol::{
+    CatalogInfo, Held, Inspected, JobResult, PackageResult, ReportFormat, Request, Session,
+};
+use mediaprep_core::catalog::{self, Catalog, CatalogAge, CatalogSource, Date};
 use mediaprep_core::io::{Progress, SharedReader};
 use mediaprep_core::media::{self, Target};
 use mediaprep_core::report::{dism_script, Report, ScriptPaths};
 use mediaprep_core::{Error, Result};
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Error::Io(format!("serializing the result: {e}")))
-}
 
 /// The date a request names (`YYYY-MM-DD`), or `today` when it names none.
 pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
@@ -28,9 +26,12 @@ const MAX_CATALOG_BYTES: u64 = 16 << 20;
 pub fn read_catalog(name: &str, r: &SharedReader) -> Result<Vec<u8>> {
     let size = r.size();
     if size > MAX_CATALOG_BYTES {
-        return Err(Error::Invalid(format!(
-            "{CATALOG_ERROR}{name}: {size} bytes, more than a catalog's {MAX_CATALOG_BYTES}"
-        )));
+        return Err(Error::CatalogFile {
+            name: name.into(),
+            problems: vec![format!(
+                "{size} bytes, more than a catalog's {MAX_CATALOG_BYTES}"
+            )],
+        });
     }
     let mut bytes = vec![0u8; size as usize];
     r.read_at(0, &mut bytes)?;
@@ -42,13 +43,14 @@ pub fn read_catalog(name: &str, r: &SharedReader) -> Result<Vec<u8>> {
 pub fn parse_catalog(name: &str, bytes: &[u8]) -> Result<Catalog> {
     Catalog::load(bytes).map_err(|e| {
         // Every problem, each naming its JSON path: the user fixes the file in one go.
-        let all = e
-            .problems
-            .iter()
-            .map(|p| format!("{}: {}", p.path, p.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Error::Invalid(format!("{CATALOG_ERROR}{name}: {all}"))
+        Error::CatalogFile {
+            name: name.into(),
+            problems: e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
+        }
     })
 }
 
@@ -156,51 +158,37 @@ pub fn split_catalogs(
     Ok((new, last_good))
 }
 
-/// The catalog part of a job's JSON result: its age, which offer was used, why a chosen file was
+/// The catalog part of a job's result: its age, which offer was used, why a chosen file was
 /// not, and what became of it (`kept`: the worker's words about keeping it between visits).
-pub fn catalog_json(
+pub fn catalog_info(
     chosen: &ChosenCatalog,
     today: Date,
     kept: Option<String>,
-) -> Result<serde_json::Value> {
-    let age = CatalogAge::new(&chosen.catalog, chosen.source.clone(), today)?;
-    Ok(serde_json::json!({
-        "catalog": to_json(&age)?,
-        "catalog_use": to_json(&chosen.used)?,
-        "catalog_problem": chosen.problem,
-        "catalog_kept": kept,
-    }))
+) -> Result<CatalogInfo> {
+    Ok(CatalogInfo {
+        catalog: CatalogAge::new(&chosen.catalog, chosen.source.clone(), today)?,
+        catalog_use: chosen.used,
+        catalog_problem: chosen.problem.clone(),
+        catalog_kept: kept,
+        kept_at_start: false,
+    })
 }
 
-/// Inspect media and evaluate it against `chosen`'s catalog: `{inspection, evaluation, catalog,
-/// catalog_use, catalog_problem, catalog_kept}`.
+/// Inspect media and evaluate it against `chosen`'s catalog.
 pub fn inspect(
     files: Vec<(String, SharedReader)>,
     chosen: &ChosenCatalog,
     today: Date,
     kept: Option<String>,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<Inspected> {
     let rep = media::inspect(files, progress)?;
     let eval = catalog::evaluate(&chosen.catalog, &media::image_facts(&rep));
-    let mut out = catalog_json(chosen, today, kept)?;
-    out["inspection"] = to_json(&rep)?;
-    out["evaluation"] = to_json(&eval)?;
-    Ok(out)
-}
-
-/// How a catalog file's load error starts, so the page can say so and stop sending the file.
-const CATALOG_ERROR: &str = "catalog file ";
-
-/// Is this worker error message a catalog file that did not load?
-/// `message` may carry the error kind in front ("invalid: …"), once from `Error`'s display and
-/// once more in the page's detail line.
-pub fn is_catalog_error(message: &str) -> bool {
-    let mut m = message;
-    while let Some(rest) = m.strip_prefix("invalid: ") {
-        m = rest;
-    }
-    m.starts_with(CATALOG_ERROR)
+    Ok(Inspected {
+        catalog: catalog_info(chosen, today, kept)?,
+        inspection: Held::new(rep),
+        evaluation: Held::new(eval),
+    })
 }
 
 /// Run a media request over named readers; `today` is the date the catalog's age is measured
@@ -210,7 +198,7 @@ pub fn run_media(
     files: Vec<(String, SharedReader)>,
     today: Date,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<JobResult> {
     match request {
         Request::Inspect {
             today: requested,
@@ -221,7 +209,9 @@ pub fn run_media(
             let mut files = files;
             let (new, last_good) = split_catalogs(&mut files, with_catalog, fallback)?;
             let chosen = choose_catalog(new, last_good)?;
-            inspect(files, &chosen, today, None, progress)
+            Ok(JobResult::Inspected(Box::new(inspect(
+                files, &chosen, today, None, progress,
+            )?)))
         }
         Request::List { layers } => {
             let (_, node) = media::open_files(files)?;
@@ -230,54 +220,36 @@ pub fn run_media(
                 Target::Node(n) => media::list_node(&n)?,
                 Target::File(r, _) => media::list_node(&media::open_node(r, "file")?)?,
             };
-            to_json(&entries)
+            Ok(JobResult::Listed { entries })
         }
         other => Err(Error::Invalid(format!("{other:?} is not a media job"))),
     }
 }
 
-/// Open an update package and verify every payload against its manifest:
-/// `{file, package, verification}`.
-pub fn package(
-    name: &str,
-    src: SharedReader,
-    progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+/// Open an update package and verify every payload against its manifest.
+pub fn package(name: &str, src: SharedReader, progress: &dyn Progress) -> Result<PackageResult> {
     let pkg = mediaprep_core::package::open_package(src, name)?;
     let ver = pkg.verify_with_progress(&Default::default(), progress)?;
-    Ok(
-        serde_json::json!({ "file": name, "package": to_json(&pkg)?, "verification": to_json(&ver)? }),
-    )
+    Ok(PackageResult {
+        file: name.to_string(),
+        package: Held::new(pkg),
+        verification: Held::new(ver),
+    })
 }
 
-/// The evaluation the page sent back, typed again.
-fn evaluation(session: &Session) -> Result<Option<Evaluation>> {
-    session
-        .evaluation
-        .clone()
-        .filter(|v| !v.is_null())
-        .map(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| Error::Invalid(format!("the evaluation sent for the report: {e}")))
-        })
-        .transpose()
+/// The core's [`Report`] keeps the inspection and the package results as JSON (a report read
+/// back may come from another version), so the typed results become JSON here, at its door.
+fn report_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Invalid(format!("the session's results: {e}")))
 }
 
 /// Build the report in `format`; returns its bytes.
 pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
-    let mut rep = Report::new(session.generated.clone(), session.inspection.clone());
-    rep.evaluation = evaluation(session)?;
-    rep.catalog = session
-        .catalog
-        .clone()
-        .filter(|v| !v.is_null())
-        .map(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| Error::Invalid(format!("the catalog sent for the report: {e}")))
-        })
-        .transpose()?;
+    let mut rep = Report::new(session.generated.clone(), report_json(&session.inspection)?);
+    rep.evaluation = session.evaluation.as_ref().map(|e| (**e).clone());
+    rep.catalog = session.catalog.clone();
     if !session.packages.is_empty() {
-        rep.package = Some(serde_json::Value::Array(session.packages.clone()));
+        rep.package = Some(report_json(&session.packages)?);
     }
     Ok(match format {
         ReportFormat::Json => rep.to_json()?.into_bytes(),
@@ -322,8 +294,13 @@ mod tests {
         let bad = br#"{"schema":1,"version":"2026.12.01","generated":"t","updates":[{"kb":"KB1234567","kind":"safeos-du","source":"x","revison":5}]}"#;
         let r: SharedReader =
             std::sync::Arc::new(mediaprep_core::io::SliceSource::new(bad.to_vec()));
-        let e = load_catalog("bad.json", &r).unwrap_err().to_string();
-        assert!(is_catalog_error(&e), "{e}");
+        let e = load_catalog("bad.json", &r).unwrap_err();
+        assert!(
+            matches!(&e, Error::CatalogFile { name, problems }
+                if name == "bad.json" && problems.iter().any(|p| p.starts_with("$.updates[0].revison"))),
+            "{e}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("bad.json") && e.contains("$.updates[0].revison"),
             "{e}"
@@ -394,7 +371,7 @@ mod tests {
         )
         .unwrap();
         let session = Session {
-            catalog: Some(serde_json::to_value(&age).unwrap()),
+            catalog: Some(age.clone()),
             ..Default::default()
         };
         let json: serde_json::Value =

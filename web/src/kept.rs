@@ -90,7 +90,7 @@ pub fn keep_decision(new: &Catalog, kept: Option<&Catalog>, built_in: &Catalog) 
 }
 
 fn js_err(what: &str, e: wasm_bindgen::JsValue) -> Error {
-    Error::Io(format!("{what}: {e:?}"))
+    Error::browser(what, format!("{e:?}"))
 }
 
 /// An OPFS file's bytes, `None` when it does not exist (worker only: `FileReaderSync`).
@@ -104,10 +104,14 @@ async fn read(dir: &web_sys::FileSystemDirectoryHandle, name: &str) -> Result<Op
         .map_err(|e| js_err(name, e))?
         .unchecked_into();
     if file.size() > (16 << 20) as f64 {
-        return Err(Error::Limit(format!(
-            "the kept {name} is {} bytes, more than a catalog",
-            file.size()
-        )));
+        return Err(Error::limit(
+            file.size() as u64,
+            16u64 << 20,
+            format!(
+                "the kept {name} is {} bytes, more than a catalog",
+                file.size()
+            ),
+        ));
     }
     let ab = web_sys::FileReaderSync::new()
         .and_then(|r| r.read_as_array_buffer(&file))
@@ -187,7 +191,7 @@ pub async fn offer(new: &Catalog, name: &str, bytes: &[u8]) -> Result<String> {
             app_version: env!("CARGO_PKG_VERSION").to_string(),
         };
         let json = serde_json::to_vec(&info)
-            .map_err(|e| Error::Io(format!("the kept catalog's record: {e}")))?;
+            .map_err(|e| Error::io("the kept catalog's record", e.into()))?;
         write(&dir, INFO, &json).await?;
     }
     Ok(words)

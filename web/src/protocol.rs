@@ -4,7 +4,12 @@
 //! request or event, and `File` objects travel beside it because structured cloning passes them
 //! without copying their data (serde cannot carry them).
 
-use serde::{Deserialize, Serialize};
+use crate::jobs::CatalogUse;
+use mediaprep_core::catalog::{CatalogAge, Evaluation};
+use mediaprep_core::media::{Entry, Inspection};
+use mediaprep_core::package::{Package, Verification};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 
 /// What the page asks the worker to do.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,15 +170,160 @@ impl ReportFormat {
 pub struct Session {
     /// When, in the user's local words (the worker has no clock it should trust for this).
     pub generated: String,
-    /// The inspection report (JSON as the worker produced it).
-    pub inspection: serde_json::Value,
-    /// The applicability evaluation, if any.
-    pub evaluation: Option<serde_json::Value>,
-    /// Package results (`{file, package, verification}` each).
-    pub packages: Vec<serde_json::Value>,
-    /// The catalog the verdicts rest on (`CatalogAge` JSON as the worker produced it).
+    /// The inspection report, once media was opened.
     #[serde(default)]
-    pub catalog: Option<serde_json::Value>,
+    pub inspection: Option<Held<Inspection>>,
+    /// The applicability evaluation, if any.
+    #[serde(default)]
+    pub evaluation: Option<Held<Evaluation>>,
+    /// The package results.
+    #[serde(default)]
+    pub packages: Vec<PackageResult>,
+    /// The catalog the verdicts rest on.
+    #[serde(default)]
+    pub catalog: Option<CatalogAge>,
+}
+
+/// A worker result the page holds: shared, and equal only to itself (a new result is a new
+/// value). Views compare props cheaply, and the core's report types need not be `PartialEq`.
+#[derive(Debug, Default)]
+pub struct Held<T>(pub Arc<T>);
+
+impl<T> Held<T> {
+    /// Hold `v`.
+    pub fn new(v: T) -> Self {
+        Held(Arc::new(v))
+    }
+}
+
+impl<T> Clone for Held<T> {
+    fn clone(&self) -> Self {
+        Held(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Held<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> std::ops::Deref for Held<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for Held<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Held<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Held::new)
+    }
+}
+
+/// A finished job's result: the core's own report types, typed end to end.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum JobResult {
+    /// Digests of one file.
+    Hashed(Hashed),
+    /// Media inspected and evaluated against the catalog in use.
+    Inspected(Box<Inspected>),
+    /// A catalog loaded without media (or the kept one checked at start).
+    Catalog(Box<CatalogInfo>),
+    /// A directory listing for the file browser.
+    Listed {
+        /// The rows.
+        entries: Vec<Entry>,
+    },
+    /// An update package opened and verified.
+    Package(Box<PackageResult>),
+    /// One file extracted into OPFS.
+    Extracted(Extracted),
+    /// A report built (its size only; the bytes travel as a [`Event::Download`]).
+    Report {
+        /// Download name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+}
+
+/// Digests of one file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Hashed {
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex in JSON).
+    #[serde(with = "mediaprep_core::hash::hex_serde")]
+    pub sha256: [u8; 32],
+    /// SHA-1 (hex in JSON).
+    #[serde(with = "mediaprep_core::hash::hex_serde")]
+    pub sha1: [u8; 20],
+}
+
+/// The catalog a job rested on, and what became of a newly chosen file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogInfo {
+    /// The catalog in use: its date, source and age.
+    pub catalog: CatalogAge,
+    /// Which offer was used.
+    pub catalog_use: CatalogUse,
+    /// Why a newly chosen file is not used (every problem, each with its JSON path).
+    pub catalog_problem: Option<String>,
+    /// The worker's words about keeping a new file between visits, or why a kept one went.
+    pub catalog_kept: Option<String>,
+    /// This is the start-of-visit check of the kept catalog.
+    #[serde(default)]
+    pub kept_at_start: bool,
+}
+
+/// An inspection and its verdicts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Inspected {
+    /// The catalog the verdicts rest on.
+    pub catalog: CatalogInfo,
+    /// What is inside the media.
+    pub inspection: Held<Inspection>,
+    /// The catalog's verdicts for its images.
+    pub evaluation: Held<Evaluation>,
+}
+
+/// An update package and its verification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PackageResult {
+    /// The file name it was opened as.
+    pub file: String,
+    /// What it is (read back from JSON: listed, not readable).
+    pub package: Held<Package>,
+    /// Every payload checked against its manifest.
+    pub verification: Held<Verification>,
+}
+
+/// A file extracted from inside the media into OPFS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Extracted {
+    /// The layers that lead to it, joined by spaces.
+    pub path: String,
+    /// Its own name.
+    pub name: String,
+    /// Its name in OPFS.
+    pub opfs: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex in JSON).
+    #[serde(with = "mediaprep_core::hash::hex_serde")]
+    pub sha256: [u8; 32],
+    /// The bytes matched the WIM's SHA-1 (ISO files have none to check).
+    pub checked: bool,
 }
 
 /// A request with the id its events will carry.
@@ -214,12 +364,12 @@ pub enum Event {
         /// What it wrote.
         result: Box<PatchResult>,
     },
-    /// A job finished; `result` is the job's JSON result.
+    /// A job finished.
     Result {
         /// Job id.
         id: u32,
         /// The result.
-        result: serde_json::Value,
+        result: JobResult,
     },
     /// A job produced a file; its bytes travel beside the JSON as a `Uint8Array`.
     Download {
@@ -246,6 +396,9 @@ pub enum Event {
         /// When the parts of a split WIM set do not make a set: what is wrong, by part number.
         #[serde(default)]
         split_set: Option<mediaprep_core::error::SplitSetProblem>,
+        /// When a chosen catalog file does not load: its name (the page stops sending it).
+        #[serde(default)]
+        catalog_file: Option<String>,
     },
 }
 
@@ -268,6 +421,97 @@ mod tests {
             Event::Ready {
                 version: "1".into()
             }
+        );
+    }
+
+    /// An inspection result crosses the worker boundary typed: what the page reads back is
+    /// the core's report, field for field, and serializes to the same JSON again.
+    #[test]
+    fn an_inspection_result_round_trips_typed() {
+        use mediaprep_core::catalog::{Date, ImageRole};
+        use mediaprep_core::media::{ImageReport, VersionReport, WimReport};
+        let chosen = crate::jobs::choose_catalog(None, None).unwrap();
+        let info = crate::jobs::catalog_info(&chosen, Date::new(2026, 12, 3).unwrap(), None);
+        let info = info.unwrap();
+        let image = ImageReport {
+            index: 1,
+            name: Some("Microsoft Windows Recovery Environment (amd64)".into()),
+            edition: None,
+            arch: Some("x64".into()),
+            version: Some("10.0.26100.1000".into()),
+            build: Some(26100),
+            spbuild: Some(1000),
+            languages: vec!["en-US".into()],
+            installation_type: Some("WindowsPE".into()),
+            dir_count: Some(3),
+            file_count: Some(9),
+            total_bytes: Some(1 << 30),
+            pe_content: Some(mediaprep_core::media::PeContent::Recovery),
+            role: ImageRole::Winre,
+            version_signals: Some(VersionReport {
+                effective: Some("10.0.26100.8037".into()),
+                effective_build: Some(26100),
+                effective_revision: Some(8037),
+                files: vec![(
+                    "/Windows/System32/winpeshl.exe".into(),
+                    "10.0.26100.8037".into(),
+                )],
+                ..Default::default()
+            }),
+        };
+        let inspection = Inspection {
+            schema: 1,
+            file: "Winre.wim".into(),
+            size: 5 << 20,
+            container: "wim".into(),
+            iso: None,
+            wims: vec![WimReport {
+                path: "Winre.wim".into(),
+                kind: "wim".into(),
+                compression: "LZX".into(),
+                chunk_size: 32768,
+                solid: false,
+                part_count: 1,
+                boot_index: 1,
+                integrity_present: true,
+                integrity_valid: None,
+                images: vec![image],
+                winre: Vec::new(),
+            }],
+        };
+        let core_json = serde_json::to_string(&inspection).unwrap();
+        let ev = Event::Result {
+            id: 3,
+            result: JobResult::Inspected(Box::new(Inspected {
+                catalog: info.clone(),
+                inspection: Held::new(inspection),
+                evaluation: Held::new(mediaprep_core::catalog::evaluate(&chosen.catalog, &[])),
+            })),
+        };
+        let wire = serde_json::to_string(&ev).unwrap();
+        let Event::Result {
+            id: 3,
+            result: JobResult::Inspected(back),
+        } = serde_json::from_str::<Event>(&wire).unwrap()
+        else {
+            panic!("not an inspection result: {wire}");
+        };
+        let img = &back.inspection.wims[0].images[0];
+        assert_eq!(img.role, ImageRole::Winre);
+        assert_eq!(img.total_bytes, Some(1 << 30));
+        let signals = img.version_signals.as_ref().unwrap();
+        assert_eq!(signals.effective_revision, Some(8037));
+        assert_eq!(signals.files[0].1, "10.0.26100.8037");
+        assert_eq!(back.catalog, info);
+        assert_eq!(back.catalog.catalog_use, CatalogUse::BuiltIn);
+        assert_eq!(serde_json::to_string(&*back.inspection).unwrap(), core_json);
+        assert_eq!(
+            serde_json::to_string(&Event::Result {
+                id: 3,
+                result: JobResult::Inspected(back)
+            })
+            .unwrap(),
+            wire
         );
     }
 }

@@ -19,7 +19,7 @@ use web_sys::{
 pub const PARTIAL: &str = ".partial";
 
 pub(crate) fn js_err(what: &str, e: JsValue) -> Error {
-    Error::Io(format!("{what}: {e:?}"))
+    Error::browser(what, format!("{e:?}"))
 }
 
 /// The origin's storage manager, from the window or a worker.
@@ -28,7 +28,7 @@ fn storage() -> Result<StorageManager> {
         .map_err(|e| js_err("navigator", e))?;
     let st = js_sys::Reflect::get(&nav, &"storage".into()).map_err(|e| js_err("storage", e))?;
     st.dyn_into::<StorageManager>()
-        .map_err(|_| Error::Unsupported("this browser has no storage manager (OPFS)".into()))
+        .map_err(|_| Error::unsupported("browser", "this browser has no storage manager (OPFS)"))
 }
 
 /// The origin-private file system's root directory.
@@ -38,7 +38,7 @@ pub async fn opfs_root() -> Result<FileSystemDirectoryHandle> {
         .await
         .map_err(|e| js_err("opening the private file system", e))?;
     v.dyn_into()
-        .map_err(|_| Error::Io("getDirectory() did not return a directory".into()))
+        .map_err(|_| Error::browser("getDirectory()", "did not return a directory"))
 }
 
 /// Bytes the origin may still store (quota minus usage).
@@ -56,10 +56,14 @@ async fn free_bytes() -> Result<u64> {
 }
 
 fn quota_error(free: u64, needed: u64) -> Error {
-    Error::Limit(format!(
-        "the browser allows {free} more bytes of storage for this page but the output needs \
+    Error::limit(
+        needed,
+        free,
+        format!(
+            "the browser allows {free} more bytes of storage for this page but the output needs \
          about {needed}; free disk space or use a browser that can save directly"
-    ))
+        ),
+    )
 }
 
 /// Fail early when the origin's storage quota cannot hold `needed` more bytes.
@@ -82,7 +86,7 @@ pub async fn file_handle(
         .await
         .map_err(|e| js_err(&format!("creating {name}"), e))?;
     v.dyn_into()
-        .map_err(|_| Error::Io("getFileHandle() did not return a file".into()))
+        .map_err(|_| Error::browser("getFileHandle()", "did not return a file"))
 }
 
 /// Remove `name` from `dir`; a missing entry is not an error.
@@ -136,7 +140,7 @@ impl OpfsSink {
             .map_err(|e| js_err("opening the output (createSyncAccessHandle)", e))?;
         let handle: FileSystemSyncAccessHandle = v
             .dyn_into()
-            .map_err(|_| Error::Io("createSyncAccessHandle() returned something else".into()))?;
+            .map_err(|_| Error::browser("createSyncAccessHandle()", "returned something else"))?;
         handle
             .truncate_with_f64(0.0)
             .map_err(|e| js_err("truncating the output", e))?;
@@ -177,9 +181,10 @@ fn at(offset: u64) -> FileSystemReadWriteOptions {
 /// A read or write of `want` bytes at `offset` that moved `got` (`what`: "write", "read-back").
 fn whole(what: &str, offset: u64, got: f64, want: usize) -> Result<()> {
     if got as usize != want {
-        return Err(Error::Io(format!(
-            "short {what} at {offset}: {got} of {want} bytes"
-        )));
+        return Err(Error::browser(
+            "FileSystemSyncAccessHandle",
+            format!("short {what} at {offset}: {got} of {want} bytes"),
+        ));
     }
     Ok(())
 }
@@ -213,7 +218,9 @@ pub(crate) fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<
     let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| Error::Unsupported(format!("{method}() is not available here")))?;
+        .ok_or_else(|| {
+            Error::unsupported("browser", format!("{method}() is not available here"))
+        })?;
     let a = js_sys::Array::new();
     for x in args {
         a.push(x);
@@ -232,7 +239,7 @@ pub async fn copy_to_handle(src: &web_sys::Blob, dest: &FileSystemFileHandle) ->
     // pipeTo closes the writable on success and aborts it (dropping the swap file) on failure.
     let done: js_sys::Promise = call(&stream, "pipeTo", &[&writable])?
         .dyn_into()
-        .map_err(|_| Error::Io("pipeTo() did not return a promise".into()))?;
+        .map_err(|_| Error::browser("pipeTo()", "did not return a promise"))?;
     JsFuture::from(done)
         .await
         .map_err(|e| js_err("writing the destination", e))?;
@@ -256,7 +263,7 @@ pub(crate) async fn run_picker(
 ) -> Result<Option<JsValue>> {
     let p: js_sys::Promise = call(&js_sys::global(), method, &[opts])?
         .dyn_into()
-        .map_err(|_| Error::Io(format!("{method}() did not return a promise")))?;
+        .map_err(|_| Error::browser(format!("{method}()"), "did not return a promise"))?;
     match JsFuture::from(p).await {
         Ok(h) => Ok(Some(h)),
         Err(e) => {

@@ -22,7 +22,7 @@ impl JsFileSource {
     /// Wrap a `File` (only inside a worker: `FileReaderSync` does not exist on the main thread).
     pub fn new(file: File) -> Result<Self> {
         let reader = FileReaderSync::new()
-            .map_err(|e| Error::Io(format!("FileReaderSync unavailable: {e:?}")))?;
+            .map_err(|e| Error::browser("FileReaderSync", format!("unavailable: {e:?}")))?;
         let size = file.size() as u64;
         Ok(JsFileSource { file, reader, size })
     }
@@ -47,18 +47,23 @@ impl ReadAt for JsFileSource {
         let blob = self
             .file
             .slice_with_f64_and_f64(offset as f64, end as f64)
-            .map_err(|e| Error::Io(format!("File.slice failed: {e:?}")))?;
-        let ab = self
-            .reader
-            .read_as_array_buffer(&blob)
-            .map_err(|e| Error::Io(format!("reading the file failed: {e:?}")))?;
+            .map_err(|e| Error::browser("File.slice", format!("failed: {e:?}")))?;
+        let ab = self.reader.read_as_array_buffer(&blob).map_err(|e| {
+            Error::browser(
+                "FileReaderSync.readAsArrayBuffer",
+                format!("reading the file failed: {e:?}"),
+            )
+        })?;
         let view = js_sys::Uint8Array::new(&ab);
         if view.length() as usize != buf.len() {
-            return Err(Error::Io(format!(
-                "short read at {offset}: got {} of {} bytes (was the file changed?)",
-                view.length(),
-                buf.len()
-            )));
+            return Err(Error::browser(
+                "FileReaderSync.readAsArrayBuffer",
+                format!(
+                    "short read at {offset}: got {} of {} bytes (was the file changed?)",
+                    view.length(),
+                    buf.len()
+                ),
+            ));
         }
         view.copy_to(buf);
         Ok(())

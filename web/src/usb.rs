@@ -88,7 +88,7 @@ pub async fn pick_directory(split_mib: Option<u64>) -> Result<Option<String>> {
     };
     let h: FileSystemDirectoryHandle = h
         .dyn_into()
-        .map_err(|_| Error::Io("the picker did not return a directory".into()))?;
+        .map_err(|_| Error::browser("showDirectoryPicker()", "did not return a directory"))?;
     let name = h.name();
     PICKED.with(|p| *p.borrow_mut() = Some(Picked { dir: h, split_mib }));
     Ok(Some(name))
@@ -147,7 +147,7 @@ async fn prune(dir: &FileSystemDirectoryHandle) -> Result<bool> {
 async fn promise(v: JsValue, what: &str) -> Result<JsValue> {
     let p: js_sys::Promise = v
         .dyn_into()
-        .map_err(|_| Error::Io(format!("{what}: not a promise")))?;
+        .map_err(|_| Error::browser(what, "not a promise"))?;
     JsFuture::from(p).await.map_err(|e| js_err(what, e))
 }
 
@@ -195,7 +195,7 @@ impl Dirs {
         )
         .await?
         .dyn_into()
-        .map_err(|_| Error::Io(format!("{path}: not a directory")))?;
+        .map_err(|_| Error::browser(format!("getDirectoryHandle({path})"), "not a directory"))?;
         self.made.insert(path.to_string(), h.clone());
         Ok(h)
     }
@@ -260,7 +260,7 @@ async fn copy_in(
         .await
         .map_err(|e| js_err(&format!("reading {partial} back"), e))?
         .dyn_into()
-        .map_err(|_| Error::Io("getFile() did not return a file".into()))?;
+        .map_err(|_| Error::browser("getFile()", "did not return a file"))?;
     let back: SharedReader = Arc::new(JsFileSource::new(file)?);
     let got = hash_reader(&*back, 8 << 20, progress)?;
     let want = h.finish();
@@ -375,9 +375,9 @@ pub async fn write_folder(
         .map(|f| f.is_function())
         .unwrap_or(false);
     if !movable {
-        return Err(Error::Unsupported(
-            "this browser cannot rename files in a chosen folder (FileSystemFileHandle.move)"
-                .into(),
+        return Err(Error::unsupported(
+            "browser",
+            "this browser cannot rename files in a chosen folder (FileSystemFileHandle.move)",
         ));
     }
     let mut stage = OpfsStore::open(JOB_NAME, &[Part::WinreStage, Part::InstallStage]).await?;

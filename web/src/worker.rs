@@ -2,7 +2,7 @@
 //! posts progress, results and errors. The page stays responsive because nothing here runs on
 //! the UI thread; cancelling terminates this worker (see docs/decisions.md).
 
-use crate::protocol::{Envelope, Event, PatchResult, PatchTarget, Request};
+use crate::protocol::{Envelope, Event, Hashed, JobResult, PatchResult, PatchTarget, Request};
 use crate::source::{as_file, JsFileSource};
 use mediaprep_core::io::{CachedReader, Part, Progress, SharedReader};
 use mediaprep_core::service::{run_patch, PatchOptions, PatchRequest};
@@ -75,6 +75,7 @@ fn on_message(e: MessageEvent) {
                 message: format!("bad request: {err}"),
                 refusal: None,
                 split_set: None,
+                catalog_file: None,
             });
             return;
         }
@@ -174,7 +175,8 @@ fn on_message(e: MessageEvent) {
                 let named = named_sources(files)?;
                 crate::extract::extract(named, layers, &reporter).await
             }
-            .await;
+            .await
+            .map(JobResult::Extracted);
             post_outcome(id, res);
         });
         return;
@@ -291,7 +293,7 @@ async fn catalog_job(
     request: Request,
     mut named: Vec<(String, SharedReader)>,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<JobResult> {
     let (requested, with_catalog, fallback, with_media) = match request {
         Request::Inspect {
             today,
@@ -318,16 +320,18 @@ async fn catalog_job(
         ),
         None => None,
     };
-    if with_media {
-        crate::jobs::inspect(named, &chosen, today, kept, progress)
+    Ok(if with_media {
+        JobResult::Inspected(Box::new(crate::jobs::inspect(
+            named, &chosen, today, kept, progress,
+        )?))
     } else {
-        crate::jobs::catalog_json(&chosen, today, kept)
-    }
+        JobResult::Catalog(Box::new(crate::jobs::catalog_info(&chosen, today, kept)?))
+    })
 }
 
 /// The catalog kept by an earlier visit, used or deleted (with why); the built-in one where the
 /// browser has no private file system.
-async fn kept_at_start(requested: Option<&str>) -> Result<serde_json::Value> {
+async fn kept_at_start(requested: Option<&str>) -> Result<JobResult> {
     let today = crate::jobs::requested_date(requested, utc_today()?)?;
     let start = match crate::kept::start().await {
         Ok(s) => s,
@@ -337,9 +341,9 @@ async fn kept_at_start(requested: Option<&str>) -> Result<serde_json::Value> {
             s
         }
     };
-    let mut out = crate::jobs::catalog_json(&start.chosen, today, start.note)?;
-    out["kept_at_start"] = serde_json::Value::Bool(true);
-    Ok(out)
+    let mut out = crate::jobs::catalog_info(&start.chosen, today, start.note)?;
+    out.kept_at_start = true;
+    Ok(JobResult::Catalog(Box::new(out)))
 }
 
 /// The catalog in use as JSON, named for its version: the file sent, or the built-in one.
@@ -356,7 +360,7 @@ fn export_catalog(file: Option<(String, SharedReader)>) -> Result<(String, Vec<u
 }
 
 /// Post a job's result, or its error with the error's kind for the UI's plain-words message.
-fn post_outcome(id: u32, res: Result<serde_json::Value>) {
+fn post_outcome(id: u32, res: Result<JobResult>) {
     match res {
         Ok(result) => post(&Event::Result { id, result }),
         Err(err) => post_error(id, &err),
@@ -374,6 +378,10 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         },
         split_set: match err {
             Error::SplitSet(p) => Some(p.clone()),
+            _ => None,
+        },
+        catalog_file: match err {
+            Error::CatalogFile { name, .. } => Some(name.clone()),
             _ => None,
         },
     });
@@ -398,7 +406,7 @@ pub fn run(
     request: Request,
     files: Vec<web_sys::File>,
     progress: &dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<JobResult> {
     let sources = files
         .into_iter()
         .map(JsFileSource::new)
@@ -412,10 +420,12 @@ pub fn run(
             let name = src.name();
             let slice = (slice_mib.clamp(1, 32) as usize) << 20;
             let d = mediaprep_core::hash::hash_reader(&src, slice, progress)?;
-            let hex = mediaprep_core::hash::hex;
-            Ok(
-                serde_json::json!({ "name": name, "size": d.size, "sha256": hex(&d.sha256), "sha1": hex(&d.sha1) }),
-            )
+            Ok(JobResult::Hashed(Hashed {
+                name,
+                size: d.size,
+                sha256: d.sha256,
+                sha1: d.sha1,
+            }))
         }
         Request::Package => {
             let src = sources
@@ -424,7 +434,7 @@ pub fn run(
                 .ok_or_else(|| Error::Invalid("no package given".into()))?;
             let name = src.name();
             let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
-            crate::jobs::package(&name, r, progress)
+            crate::jobs::package(&name, r, progress).map(|p| JobResult::Package(Box::new(p)))
         }
         Request::Patch { .. }
         | Request::Extract { .. }
@@ -437,7 +447,10 @@ pub fn run(
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.
             let bytes = crate::jobs::report(format, &session)?;
-            Ok(serde_json::json!({ "name": format.file().0, "size": bytes.len() }))
+            Ok(JobResult::Report {
+                name: format.file().0.into(),
+                size: bytes.len() as u64,
+            })
         }
         Request::Inspect { .. } | Request::List { .. } => {
             let named: Vec<(String, SharedReader)> = sources

@@ -61,8 +61,11 @@ fn hash_job_in_worker_matches_sha2() {
         &NoProgress,
     )
     .unwrap();
-    assert_eq!(result["sha256"], expect);
-    assert_eq!(result["size"], data.len() as u64);
+    let mediaprep_web::protocol::JobResult::Hashed(h) = result else {
+        panic!("not a hash result: {result:?}");
+    };
+    assert_eq!(mediaprep_core::hash::hex(&h.sha256), expect);
+    assert_eq!(h.size, data.len() as u64);
 }
 
 #[wasm_bindgen_test]

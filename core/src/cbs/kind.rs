@@ -1,7 +1,7 @@
 //! What a package is for, as media servicing cares.
 
 /// What the package is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PackageKind {
     /// Safe OS Dynamic Update (`Package_for_SafeOSDU`): services WinRE.
     SafeOsDu,

@@ -100,10 +100,14 @@ pub(crate) fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
 /// The tracked-kind package identities (`assemblyIdentity` elements) inside a `.mum`.
 pub fn identities_in_mum(bytes: &[u8], file: &str) -> Result<Vec<PackageRecord>> {
     if bytes.len() > MAX_MUM_BYTES {
-        return Err(Error::Limit(format!(
-            "{file}: {} bytes exceeds the {MAX_MUM_BYTES}-byte .mum limit",
-            bytes.len()
-        )));
+        return Err(Error::limit(
+            bytes.len(),
+            MAX_MUM_BYTES,
+            format!(
+                "{file}: {} bytes exceeds the {MAX_MUM_BYTES}-byte .mum limit",
+                bytes.len()
+            ),
+        ));
     }
     let text = decode_xml_text(bytes, file)?;
     let doc = parse_xml(&text, file)?;
@@ -216,7 +220,8 @@ mod tests {
         let big = vec![b' '; MAX_MUM_BYTES + 1];
         assert!(matches!(
             identities_in_mum(&big, "x.mum"),
-            Err(Error::Limit(_))
+            Err(Error::Limit { value, limit, .. })
+                if value == big.len() as u64 && limit == MAX_MUM_BYTES as u64
         ));
         // UTF-16LE with BOM is accepted.
         let mut u16 = vec![0xFF, 0xFE];

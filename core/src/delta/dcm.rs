@@ -27,9 +27,10 @@ pub fn decode(base: &[u8], dcm: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
             b'X' => "DCX",
             _ => "unknown DC?\\x01",
         };
-        return Err(Error::Unsupported(format!(
-            "compressed manifest wrapper {kind}"
-        )));
+        return Err(Error::unsupported(
+            "delta",
+            format!("compressed manifest wrapper {kind}"),
+        ));
     }
     Err(Error::malformed(
         "compressed manifest",

@@ -161,8 +161,9 @@ fn strip_crc(bytes: &[u8]) -> Result<(&[u8], Option<u32>, u64)> {
         return Ok((&bytes[4..], Some(want), 4));
     }
     if bytes.len() >= 4 && &bytes[..4] == b"PA19" {
-        return Err(Error::Unsupported(
-            "PA19 (legacy mspatcha) deltas are not supported".into(),
+        return Err(Error::unsupported(
+            "delta",
+            "PA19 (legacy mspatcha) deltas are not supported",
         ));
     }
     Err(Error::malformed(

@@ -89,13 +89,22 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     let p = header::parse(delta)?;
     let h = &p.header;
     if h.target_size > opts.max_target_size {
-        return Err(Error::Limit(format!(
-            "delta target of {} bytes exceeds the limit of {} bytes",
-            h.target_size, opts.max_target_size
-        )));
+        return Err(Error::limit(
+            h.target_size,
+            opts.max_target_size,
+            format!(
+                "delta target of {} bytes exceeds the limit of {} bytes",
+                h.target_size, opts.max_target_size
+            ),
+        ));
     }
-    let target_size = usize::try_from(h.target_size)
-        .map_err(|_| Error::Limit(format!("delta target of {} bytes", h.target_size)))?;
+    let target_size = usize::try_from(h.target_size).map_err(|_| {
+        Error::limit(
+            h.target_size,
+            usize::MAX,
+            format!("delta target of {} bytes", h.target_size),
+        )
+    })?;
     // Fail on an unknown hash algorithm before doing the work.
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
@@ -107,14 +116,17 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
         let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
         if !(prep.complete || has_hash && opts.verify_hash) {
-            return Err(Error::Unsupported(format!(
+            return Err(Error::unsupported(
+                "PE-typed delta",
+                format!(
                 "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
                  against: transforms not implemented: {}",
                 h.file_type,
                 file_type_name(h.file_type),
                 h.flags,
                 prep.missing.join(", ")
-            )));
+            ),
+            ));
         }
         pe_missing = prep.missing;
         pe_rift = Some(prep.rift);
@@ -154,14 +166,17 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
                 )));
             }
             if !pe_missing.is_empty() {
-                return Err(Error::Unsupported(format!(
-                    "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
+                return Err(Error::unsupported(
+                    "PE-typed delta",
+                    format!(
+                        "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
                      transforms not implemented: {}",
-                    h.file_type,
-                    file_type_name(h.file_type),
-                    h.flags,
-                    pe_missing.join(", ")
-                )));
+                        h.file_type,
+                        file_type_name(h.file_type),
+                        h.flags,
+                        pe_missing.join(", ")
+                    ),
+                ));
             }
             return Err(Error::DigestMismatch {
                 what: "delta target".into(),
@@ -242,7 +257,7 @@ fn prepare_reference<'a>(
     preprocess: &[u8],
 ) -> Result<Cow<'a, [u8]>> {
     if h.file_type != FILE_TYPE_RAW {
-        return Err(Error::Unsupported(format!(
+        return Err(Error::unsupported("PE-typed delta", format!(
             "delta file type {} ({}) with transform flags {:#x}: PE-typed deltas are not implemented",
             h.file_type,
             file_type_name(h.file_type),
@@ -250,14 +265,18 @@ fn prepare_reference<'a>(
         )));
     }
     if !preprocess.is_empty() {
-        return Err(Error::Unsupported(format!(
-            "RAW delta with a {}-byte preprocess buffer",
-            preprocess.len()
-        )));
+        return Err(Error::unsupported(
+            "delta",
+            format!(
+                "RAW delta with a {}-byte preprocess buffer",
+                preprocess.len()
+            ),
+        ));
     }
     if h.flags & FLAG_E8 != 0 {
-        return Err(Error::Unsupported(
-            "RAW delta with the x86 E8 filter flag (0x1)".into(),
+        return Err(Error::unsupported(
+            "delta",
+            "RAW delta with the x86 E8 filter flag (0x1)",
         ));
     }
     Ok(Cow::Borrowed(reference))
@@ -273,9 +292,10 @@ fn digest(alg: u32, data: &[u8]) -> Result<Vec<u8>> {
         CALG_SHA_384 => sha2::Sha384::digest(data).to_vec(),
         CALG_SHA_512 => sha2::Sha512::digest(data).to_vec(),
         _ => {
-            return Err(Error::Unsupported(format!(
-                "delta target hash algorithm {alg:#x}"
-            )))
+            return Err(Error::unsupported(
+                "delta",
+                format!("delta target hash algorithm {alg:#x}"),
+            ))
         }
     })
 }

@@ -193,10 +193,10 @@ pub(crate) fn decode_with_rift(
     let own = rift::read(&mut r)?;
     let rifts = match (own, external) {
         (Some(_), Some(_)) => {
-            return Err(crate::Error::Unsupported(
+            return Err(crate::Error::unsupported(
+                "PE-typed delta",
                 "PE-typed delta whose patch stream carries its own rift table as well as the \
-                 preprocess copy rift"
-                    .into(),
+                 preprocess copy rift",
             ))
         }
         (Some(t), None) => t,

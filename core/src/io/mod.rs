@@ -118,9 +118,11 @@ pub fn read_vec(
     limit: u64,
 ) -> Result<Vec<u8>> {
     if len > limit {
-        return Err(Error::Limit(format!(
-            "{structure} at offset {offset} claims {len} bytes; the limit is {limit}"
-        )));
+        return Err(Error::limit(
+            len,
+            limit,
+            format!("{structure} at offset {offset} claims {len} bytes; the limit is {limit}"),
+        ));
     }
     check_range(structure, offset, len, src.size())?;
     let mut v = vec![0u8; len as usize];
@@ -140,8 +142,9 @@ pub trait WriteAt {
     /// Sinks that cannot read return [`Error::Unsupported`].
     fn read_back(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let _ = (offset, buf);
-        Err(Error::Unsupported(
-            "this output cannot be read back (needed for an integrity table)".into(),
+        Err(Error::unsupported(
+            "output",
+            "this output cannot be read back (needed for an integrity table)",
         ))
     }
 }
@@ -151,8 +154,13 @@ impl WriteAt for Vec<u8> {
         let end = offset
             .checked_add(data.len() as u64)
             .filter(|&e| e <= usize::MAX as u64)
-            .ok_or_else(|| Error::Limit("in-memory output larger than the address space".into()))?
-            as usize;
+            .ok_or_else(|| {
+                Error::limit(
+                    offset.saturating_add(data.len() as u64),
+                    usize::MAX,
+                    "in-memory output larger than the address space",
+                )
+            })? as usize;
         if self.len() < end {
             self.resize(end, 0);
         }
@@ -223,7 +231,14 @@ mod tests {
     #[test]
     fn read_vec_refuses_over_limit() {
         let s = SliceSource::new(vec![0u8; 16]);
-        assert!(matches!(read_vec(&s, "x", 0, 17, 16), Err(Error::Limit(_))));
+        assert!(matches!(
+            read_vec(&s, "x", 0, 17, 16),
+            Err(Error::Limit {
+                value: 17,
+                limit: 16,
+                ..
+            })
+        ));
         assert!(matches!(
             read_vec(&s, "x", 8, 9, 100),
             Err(Error::Truncated { .. })

@@ -53,10 +53,11 @@ impl ExtentBuilder {
     /// Append a run; the part beyond the declared size is ignored (UDF rounds the last extent up).
     pub fn push(&mut self, len: u64, run: Run) -> Result<()> {
         if self.out.len() >= super::MAX_EXTENTS {
-            return Err(Error::Limit(format!(
-                "file has more than {} extents",
-                super::MAX_EXTENTS
-            )));
+            return Err(Error::limit(
+                self.out.len() + 1,
+                super::MAX_EXTENTS,
+                format!("file has more than {} extents", super::MAX_EXTENTS),
+            ));
         }
         let take = len.min(self.size - self.pos);
         if take == 0 {
@@ -139,9 +140,11 @@ impl FileData {
     /// Read the whole content (directories), refusing more than `limit` bytes.
     pub fn read_all(&self, src: &SharedReader, size: u64, limit: u64) -> Result<Vec<u8>> {
         if size > limit {
-            return Err(Error::Limit(format!(
-                "directory of {size} bytes; the limit is {limit}"
-            )));
+            return Err(Error::limit(
+                size,
+                limit,
+                format!("directory of {size} bytes; the limit is {limit}"),
+            ));
         }
         let r = self.reader(src, size)?;
         crate::io::read_vec(&*r, "directory", 0, size, limit)

@@ -192,9 +192,10 @@ impl Tree for IsoTree {
                 continue; // self, parent, associated file
             }
             if r[26] != 0 || r[27] != 0 {
-                return Err(Error::Unsupported(format!(
-                    "interleaved ISO 9660 file at offset {at}"
-                )));
+                return Err(Error::unsupported(
+                    "ISO 9660",
+                    format!("interleaved ISO 9660 file at offset {at}"),
+                ));
             }
             let is_dir = flags & 0x02 != 0;
             let name = self.record_name(r, is_dir);
@@ -215,7 +216,11 @@ impl Tree for IsoTree {
                 None => Vec::new(),
             };
             if parts.len() >= super::MAX_EXTENTS {
-                return Err(Error::Limit(format!("{name:?} has too many extents")));
+                return Err(Error::limit(
+                    parts.len() + 1,
+                    super::MAX_EXTENTS,
+                    format!("{name:?} has too many extents"),
+                ));
             }
             parts.push(ext);
             if flags & 0x80 != 0 && !is_dir {
@@ -223,9 +228,11 @@ impl Tree for IsoTree {
                 continue;
             }
             if out.len() >= MAX_DIR_ENTRIES {
-                return Err(Error::Limit(format!(
-                    "directory holds more than {MAX_DIR_ENTRIES} entries"
-                )));
+                return Err(Error::limit(
+                    out.len() + 1,
+                    MAX_DIR_ENTRIES,
+                    format!("directory holds more than {MAX_DIR_ENTRIES} entries"),
+                ));
             }
             let size = parts
                 .iter()
@@ -342,7 +349,7 @@ mod tests {
         // Root directory record claiming 100 MiB.
         both32(&mut bytes, 16 * BS + 156 + 10, 100 << 20);
         let img = IsoImage::open(Arc::new(SliceSource::new(bytes))).unwrap();
-        assert!(matches!(img.list("/"), Err(crate::Error::Limit(_))));
+        assert!(matches!(img.list("/"), Err(crate::Error::Limit { .. })));
         assert!(img.walk(100).is_err());
     }
 

@@ -412,9 +412,11 @@ impl IsoImage {
             let mut subdirs = Vec::new();
             for k in kids {
                 if out.len() >= limit {
-                    return Err(Error::Limit(format!(
-                        "image holds more than {limit} entries"
-                    )));
+                    return Err(Error::limit(
+                        out.len() + 1,
+                        limit,
+                        format!("image holds more than {limit} entries"),
+                    ));
                 }
                 let p = names::join(&path, &k.name);
                 let (start, reader) = if locate && !k.is_dir {
@@ -437,7 +439,11 @@ impl IsoImage {
                 });
                 if k.is_dir {
                     if depth + 1 >= MAX_DEPTH {
-                        return Err(Error::Limit(format!("{p}: nested deeper than {MAX_DEPTH}")));
+                        return Err(Error::limit(
+                            depth + 1,
+                            MAX_DEPTH,
+                            format!("{p}: nested deeper than {MAX_DEPTH}"),
+                        ));
                     }
                     if !visited.insert(k.id) {
                         return Err(Error::malformed(

@@ -16,9 +16,10 @@ pub fn decode_cs0(raw: &[u8]) -> Result<String> {
     match id {
         8 | 254 => Ok(rest.iter().map(|&b| char::from(b)).collect()),
         16 | 255 => Ok(decode_utf16be(rest)),
-        other => Err(Error::Unsupported(format!(
-            "UDF name with OSTA CS0 compression id {other} (only 8 and 16 exist)"
-        ))),
+        other => Err(Error::unsupported(
+            "UDF",
+            format!("UDF name with OSTA CS0 compression id {other} (only 8 and 16 exist)"),
+        )),
     }
 }
 
@@ -83,10 +84,14 @@ pub fn split_path(path: &str) -> Result<Vec<&str>> {
         }
     }
     if out.len() > super::MAX_DEPTH {
-        return Err(Error::Limit(format!(
-            "path {path:?} has more than {} components",
-            super::MAX_DEPTH
-        )));
+        return Err(Error::limit(
+            out.len(),
+            super::MAX_DEPTH,
+            format!(
+                "path {path:?} has more than {} components",
+                super::MAX_DEPTH
+            ),
+        ));
     }
     Ok(out)
 }

@@ -66,9 +66,10 @@ impl UdfVolume {
         let lvd_off = l.u32(12)? as u64 * block;
         let lb_size = l.u32(212)? as u64;
         if lb_size != block {
-            return Err(Error::Unsupported(format!(
-                "UDF logical block size {lb_size} differs from the sector size {block}"
-            )));
+            return Err(Error::unsupported(
+                "UDF",
+                format!("UDF logical block size {lb_size} differs from the sector size {block}"),
+            ));
         }
         let label = decode_dstring(&lvd[84..212]);
         let revision = l.u16(216 + 24)?;
@@ -166,7 +167,7 @@ impl UdfVolume {
                         .take_while(|&&b| b != 0)
                         .map(|&b| char::from(b))
                         .collect();
-                    return Err(Error::Unsupported(format!(
+                    return Err(Error::unsupported("UDF", format!(
                         "UDF partition map {id:?} (virtual/sparable partitions are for CD-R/RW media)"
                     )));
                 }
@@ -203,8 +204,9 @@ impl UdfVolume {
                 extents,
                 size: node.size,
             }),
-            FileData::Inline(_) => Err(Error::Unsupported(
-                "UDF metadata file with embedded data".into(),
+            FileData::Inline(_) => Err(Error::unsupported(
+                "UDF",
+                "UDF metadata file with embedded data",
             )),
         }
     }
@@ -348,9 +350,11 @@ impl UdfVolume {
                     AdKind::Continue => {
                         chain += 1;
                         if chain > MAX_AED_CHAIN {
-                            return Err(Error::Limit(format!(
-                                "more than {MAX_AED_CHAIN} allocation extent descriptors"
-                            )));
+                            return Err(Error::limit(
+                                chain,
+                                MAX_AED_CHAIN,
+                                format!("more than {MAX_AED_CHAIN} allocation extent descriptors"),
+                            ));
                         }
                         let aed = self.read_desc(
                             part,
@@ -498,9 +502,11 @@ impl UdfVolume {
                 .ok_or_else(|| Error::malformed(s, pos as u64, "name runs past the directory"))?;
             if chars & 0x0C == 0 {
                 if out.len() >= MAX_DIR_ENTRIES {
-                    return Err(Error::Limit(format!(
-                        "directory holds more than {MAX_DIR_ENTRIES} entries"
-                    )));
+                    return Err(Error::limit(
+                        out.len() + 1,
+                        MAX_DIR_ENTRIES,
+                        format!("directory holds more than {MAX_DIR_ENTRIES} entries"),
+                    ));
                 }
                 let name = decode_cs0(name_raw)?;
                 if name.is_empty() || name.contains(['/', '\\', '\0']) {
@@ -606,9 +612,11 @@ fn read_vds(
     while i < ext.1 {
         seen += 1;
         if seen > MAX_VDS_DESCRIPTORS {
-            return Err(Error::Limit(format!(
-                "{s} longer than {MAX_VDS_DESCRIPTORS} descriptors"
-            )));
+            return Err(Error::limit(
+                seen,
+                MAX_VDS_DESCRIPTORS,
+                format!("{s} longer than {MAX_VDS_DESCRIPTORS} descriptors"),
+            ));
         }
         let lbn = ext.0 + i;
         let off = lbn * block;
@@ -630,9 +638,11 @@ fn read_vds(
             tag_id::VDP => {
                 hops += 1;
                 if hops > 16 {
-                    return Err(Error::Limit(format!(
-                        "{s}: more than 16 continuation pointers"
-                    )));
+                    return Err(Error::limit(
+                        hops,
+                        16,
+                        format!("{s}: more than 16 continuation pointers"),
+                    ));
                 }
                 ext = (u64::from(d.u32(24)?), u64::from(d.u32(20)?) / block);
                 i = 0;

@@ -209,9 +209,10 @@ pub(crate) fn parse_file_entry(buf: &[u8], tag: &Tag, offset: u64) -> Result<Fil
     let e = Le::at(buf, structure, offset);
     let strategy = e.u16(16 + 4)?;
     if strategy != 4 {
-        return Err(Error::Unsupported(format!(
-            "UDF ICB strategy {strategy} at offset {offset} (only strategy 4 is read)"
-        )));
+        return Err(Error::unsupported(
+            "UDF",
+            format!("UDF ICB strategy {strategy} at offset {offset} (only strategy 4 is read)"),
+        ));
     }
     let file_type = buf[16 + 11];
     let ad_type = e.u16(16 + 18)? & 7;

@@ -260,7 +260,7 @@ fn aed_chain_looping_on_itself_is_bounded() {
     let img = IsoImage::open(Arc::new(SliceSource::new(bytes))).unwrap();
     assert!(matches!(
         img.open_file("/sparse.bin"),
-        Err(crate::Error::Limit(_))
+        Err(crate::Error::Limit { .. })
     ));
 }
 
@@ -308,6 +308,6 @@ fn partition_overrun_and_type2_maps_are_refused() {
     put_tag(&mut bytes, l, 6, 33, 440 + 64);
     assert!(matches!(
         IsoImage::open(Arc::new(SliceSource::new(bytes))),
-        Err(crate::Error::Unsupported(_))
+        Err(crate::Error::Unsupported { .. })
     ));
 }

@@ -9,7 +9,7 @@ use crate::io::{Progress, ReadAt, SharedReader};
 use crate::iso::IsoImage;
 use crate::wim::Wim;
 use crate::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Where Windows keeps the recovery image inside an install image.
@@ -19,7 +19,7 @@ pub const WINRE_PATH: &str = "/Windows/System32/Recovery/Winre.wim";
 pub const SCHEMA: u32 = 1;
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Inspection {
     /// Report schema version.
     pub schema: u32,
@@ -36,7 +36,7 @@ pub struct Inspection {
 }
 
 /// ISO volume facts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IsoReport {
     /// Volume label.
     pub volume_label: Option<String>,
@@ -47,7 +47,7 @@ pub struct IsoReport {
 }
 
 /// Where the Windows pieces are on the media.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct IsoLayout {
     /// sources/install.wim|esd|swm.
     pub install: Option<String>,
@@ -58,7 +58,7 @@ pub struct IsoLayout {
 }
 
 /// One WIM.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WimReport {
     /// Layer path of this WIM.
     pub path: String,
@@ -85,7 +85,7 @@ pub struct WimReport {
 }
 
 /// One image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageReport {
     /// 1-based index.
     pub index: u32,
@@ -122,7 +122,7 @@ pub struct ImageReport {
 }
 
 /// A WinRE.wim found inside install images.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WinreReport {
     /// Path inside the image.
     pub path: String,

@@ -34,7 +34,7 @@ pub enum Node {
 }
 
 /// One row of a listing.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Name.
     pub name: String,

@@ -7,10 +7,10 @@ use super::inspect::ImageReport;
 use crate::catalog::ImageRole;
 use crate::wim::model::ImageTree;
 use crate::wim::ImageInfo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a few paths of an image's tree say about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PeContent {
     /// Windows PE (`Windows\System32\winpeshl.exe`) with `sources\recovery` and no

@@ -6,7 +6,7 @@ use crate::pe;
 use crate::wim::model::ImageTree;
 use crate::wim::servicing::{servicing_state, Finding};
 use crate::wim::{ImageInfo, Wim};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Key binaries whose `VS_VERSIONINFO` is read from the image.
 const KEY_BINARIES: &[&str] = &[
@@ -17,7 +17,7 @@ const KEY_BINARIES: &[&str] = &[
 ];
 
 /// The version signals of one image and the conclusion drawn from them.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct VersionReport {
     /// WIM XML `MAJOR.MINOR.BUILD.SPBUILD` (what `DISM /Get-ImageInfo` shows).
     pub xml: Option<String>,

@@ -40,7 +40,7 @@ const MAX_TOTAL_BLOCKS: u64 = 4 << 20;
 const STREAM_PIECE: usize = 64 * 1024;
 
 /// How a folder's data is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FolderCompression {
     /// Stored.
     None,
@@ -157,6 +157,21 @@ pub struct CabArchive {
     pub notes: Vec<String>,
 }
 
+impl Default for CabArchive {
+    /// An archive with no members over no bytes: what a [`crate::package::Package`] read back
+    /// from its JSON report holds (the report lists members; their bytes stay in the file).
+    fn default() -> Self {
+        CabArchive {
+            src: std::sync::Arc::new(crate::io::SliceSource::new(Vec::new())),
+            folders: Vec::new(),
+            files: Vec::new(),
+            set_id: 0,
+            set_index: 0,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// Read a NUL-terminated string of at most 255 bytes at `offset`; returns bytes and the offset after NUL.
 fn read_cstr(src: &dyn ReadAt, structure: &'static str, offset: u64) -> Result<(Vec<u8>, u64)> {
     let avail = src.size().saturating_sub(offset).min(256);
@@ -239,9 +254,10 @@ impl CabArchive {
             ));
         }
         if minor > 3 {
-            return Err(Error::Unsupported(format!(
-                "CAB version {major}.{minor} (only 1.x up to 1.3 exists)"
-            )));
+            return Err(Error::unsupported(
+                "CAB",
+                format!("CAB version {major}.{minor} (only 1.x up to 1.3 exists)"),
+            ));
         }
         if cb_cabinet != size {
             notes.push(format!(
@@ -308,7 +324,7 @@ impl CabArchive {
             let (uncompressed_size, blocks_table) = match walked {
                 // The first folder of a continuation cabinet starts mid-block.
                 Err(Error::Malformed { reason, .. }) if i == 0 && flags & FLAG_PREV != 0 => {
-                    return Err(Error::Unsupported(format!(
+                    return Err(Error::unsupported("CAB", format!(
                         "the first folder continues from the previous cabinet of a spanned set ({reason})"
                     )))
                 }
@@ -316,9 +332,11 @@ impl CabArchive {
             };
             total_blocks += blocks_table.len() as u64;
             if total_blocks > MAX_TOTAL_BLOCKS {
-                return Err(Error::Limit(format!(
-                    "CAB has more than {MAX_TOTAL_BLOCKS} data blocks"
-                )));
+                return Err(Error::limit(
+                    total_blocks,
+                    MAX_TOTAL_BLOCKS,
+                    format!("CAB has more than {MAX_TOTAL_BLOCKS} data blocks"),
+                ));
             }
             folders.push(CabFolder {
                 compression,
@@ -357,7 +375,7 @@ impl CabArchive {
             at = after;
             let name = decode_name(&raw, attributes & ATTR_NAME_UTF8 != 0);
             if folder >= 0xFFFD {
-                return Err(Error::Unsupported(format!(
+                return Err(Error::unsupported("CAB", format!(
                     "CAB member {name:?} at offset {entry_off} continues across cabinets (spanned sets are not supported)"
                 )));
             }
@@ -424,10 +442,14 @@ impl CabArchive {
     pub fn read(&self, index: usize, limit: u64) -> Result<Vec<u8>> {
         let file = self.file(index)?;
         if file.size > limit {
-            return Err(Error::Limit(format!(
-                "CAB member {:?} is {} bytes; the limit here is {limit}",
-                file.name, file.size
-            )));
+            return Err(Error::limit(
+                file.size,
+                limit,
+                format!(
+                    "CAB member {:?} is {} bytes; the limit here is {limit}",
+                    file.name, file.size
+                ),
+            ));
         }
         let mut out = Vec::with_capacity(file.size as usize);
         self.stream(index, &mut |piece| {
@@ -448,7 +470,7 @@ impl CabArchive {
             return Ok(());
         }
         match folder.compression {
-            FolderCompression::Quantum { .. } => Err(Error::Unsupported(format!(
+            FolderCompression::Quantum { .. } => Err(Error::unsupported("CAB", format!(
                 "CAB member {:?} is in a Quantum-compressed folder; Quantum is a legacy codec mediaprep does not decode",
                 file.name
             ))),
@@ -514,7 +536,7 @@ impl CabArchive {
             .iter()
             .position(|f| f.crate_name == file.crate_name);
         if first != Some(index) {
-            return Err(Error::Unsupported(format!(
+            return Err(Error::unsupported("CAB", format!(
                 "CAB member {:?} shares its name with an earlier member; only the first can be decoded",
                 file.name
             )));
@@ -522,7 +544,7 @@ impl CabArchive {
         let io_err = |e: std::io::Error| {
             let msg = e.to_string();
             if msg.contains("Quantum") {
-                Error::Unsupported(format!("CAB member {:?}: {msg}", file.name))
+                Error::unsupported("CAB", format!("CAB member {:?}: {msg}", file.name))
             } else {
                 Error::codec("CAB", format!("member {:?}: {msg}", file.name))
             }
@@ -592,7 +614,7 @@ impl FolderDecoder {
                 DecoderKind::Lzx(Box::new(lzxd::Lzxd::new(w)))
             }
             FolderCompression::Quantum { .. } => {
-                return Err(Error::Unsupported(format!(
+                return Err(Error::unsupported("CAB", format!(
                     "CAB member {name:?} is in a Quantum-compressed folder; Quantum is a legacy codec mediaprep does not decode"
                 )))
             }
@@ -761,7 +783,7 @@ fn walk_blocks(
         let data_offset = at + 8 + reserve;
         let end = check_range("CAB data block", data_offset, cb_data, size)?;
         if cb_uncomp == 0 {
-            return Err(Error::Unsupported(format!(
+            return Err(Error::unsupported("CAB", format!(
                 "CAB data block {i} at offset {at} continues in the next cabinet (spanned sets are not supported)"
             )));
         }

@@ -83,7 +83,7 @@ impl AssemblyIdentity {
 }
 
 /// How a manifest's bytes are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ManifestEncoding {
     /// Plain XML (UTF-8 or UTF-16).
     Xml,
@@ -100,7 +100,7 @@ pub fn compressed_signature(bytes: &[u8]) -> Option<[u8; 3]> {
 }
 
 /// A `<file>` of a component manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManifestFile {
     /// `name` (may contain `\` for files in subfolders of the component).
     pub name: String,
@@ -119,7 +119,7 @@ pub struct ManifestFile {
 }
 
 /// A parsed component manifest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Component {
     /// Member name of the manifest in the package, e.g. `amd64_…_none_0123456789abcdef.manifest`.
     pub manifest_name: String,
@@ -143,7 +143,7 @@ pub struct Component {
 }
 
 /// Which base manifest decoded a DCM component manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecodedWith {
     /// Where the base came from (the image's newest servicing stack, or an SSU of this run).
     pub origin: String,
@@ -180,9 +180,10 @@ fn decode_digest(method: &str, value: &str, what: &str) -> Result<FileDigests> {
         })?;
         Ok((None, Some(d)))
     } else {
-        Err(Error::Unsupported(format!(
-            "{what}: digest method {method:?}"
-        )))
+        Err(Error::unsupported(
+            "component manifest",
+            format!("{what}: digest method {method:?}"),
+        ))
     }
 }
 
@@ -228,9 +229,11 @@ pub fn parse_component(manifest_name: &str, bytes: &[u8]) -> Result<Component> {
     let mut files = Vec::new();
     for f in root.children().filter(|n| n.tag_name().name() == "file") {
         if files.len() >= MAX_FILES {
-            return Err(Error::Limit(format!(
-                "{manifest_name}: more than {MAX_FILES} <file> entries"
-            )));
+            return Err(Error::limit(
+                files.len() + 1,
+                MAX_FILES,
+                format!("{manifest_name}: more than {MAX_FILES} <file> entries"),
+            ));
         }
         let attr = |k: &str| f.attribute(k).unwrap_or_default().to_string();
         let name = attr("name");
@@ -322,9 +325,10 @@ pub fn expand_runtime_path(dest: &str) -> Result<String> {
             "programdata" => "ProgramData",
             "public" => "Users\\Public",
             other => {
-                return Err(Error::Unsupported(format!(
-                    "destinationPath {dest:?}: unknown variable $({other})"
-                )))
+                return Err(Error::unsupported(
+                    "component manifest",
+                    format!("destinationPath {dest:?}: unknown variable $({other})"),
+                ))
             }
         };
         if !out.is_empty() && !exp.is_empty() {

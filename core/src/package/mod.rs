@@ -38,7 +38,7 @@ pub const MAX_MANIFESTS_TOTAL: u64 = 512 << 20;
 pub const MAX_COMPONENTS: usize = 65_535;
 
 /// The container format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Container {
     /// A plain CAB (CBS package or Setup DU).
     Cab,
@@ -54,7 +54,7 @@ pub enum Container {
 
 /// One member of the container (for a WIM container: a file of its image, `folder` 0 and
 /// `compression` `None`, the WIM's own compression being per resource).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// Member name as stored (validated: no traversal).
     pub name: String,
@@ -67,7 +67,7 @@ pub struct Member {
 }
 
 /// A package inside an MSU (LCU CAB, SSU CAB, ...), opened one level deep.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct InnerPackage {
     /// Member name in the MSU.
     pub name: String,
@@ -82,8 +82,9 @@ pub struct InnerPackage {
     pub error: Option<String>,
 }
 
-/// An opened update package.
-#[derive(serde::Serialize)]
+/// An opened update package. Read back from its JSON (the worker's result on the page), it
+/// describes the package but holds no directory: reading a member then finds nothing.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Package {
     /// File name given by the caller (catalog name, used for the SHA-1 name check).
     pub file_name: String,
@@ -347,10 +348,14 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
         .map(|(i, _)| i)
         .collect();
     if manifests.len() > MAX_COMPONENTS {
-        return Err(Error::Limit(format!(
-            "{} component manifests; the limit is {MAX_COMPONENTS}",
-            manifests.len()
-        )));
+        return Err(Error::limit(
+            manifests.len(),
+            MAX_COMPONENTS,
+            format!(
+                "{} component manifests; the limit is {MAX_COMPONENTS}",
+                manifests.len()
+            ),
+        ));
     }
     // All manifests come out of one pass per folder (reading them one by one through the crate
     // would decode each folder's prefix again for every manifest).
@@ -358,19 +363,25 @@ fn open_cbs(pkg: &mut Package) -> Result<()> {
     for &i in &manifests {
         let f = &pkg.archive.files[i];
         if f.size > manifest::MAX_MANIFEST {
-            return Err(Error::Limit(format!(
-                "manifest {:?} is {} bytes; the limit is {}",
-                f.name,
+            return Err(Error::limit(
                 f.size,
-                manifest::MAX_MANIFEST
-            )));
+                manifest::MAX_MANIFEST,
+                format!(
+                    "manifest {:?} is {} bytes; the limit is {}",
+                    f.name,
+                    f.size,
+                    manifest::MAX_MANIFEST
+                ),
+            ));
         }
         total += f.size;
     }
     if total > MAX_MANIFESTS_TOTAL {
-        return Err(Error::Limit(format!(
-            "component manifests total {total} bytes; the limit is {MAX_MANIFESTS_TOTAL}"
-        )));
+        return Err(Error::limit(
+            total,
+            MAX_MANIFESTS_TOTAL,
+            format!("component manifests total {total} bytes; the limit is {MAX_MANIFESTS_TOTAL}"),
+        ));
     }
     let mut buffers: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     pkg.archive.stream_members(&manifests, &mut |i, piece| {
@@ -605,10 +616,14 @@ impl Package {
         }
         let m = &self.members[i];
         if m.size > MAX_INNER_IN_MEMORY {
-            return Err(Error::Limit(format!(
+            return Err(Error::limit(
+                m.size,
+                MAX_INNER_IN_MEMORY,
+                format!(
                 "{}: {} bytes in a compressed folder; the in-memory limit is {MAX_INNER_IN_MEMORY}",
                 m.name, m.size
-            )));
+            ),
+            ));
         }
         Ok(Arc::new(SliceSource::new(
             self.archive.read(i, MAX_INNER_IN_MEMORY)?,

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 pub const MAX_PROPERTIES: u64 = 1 << 20;
 
 /// What a member of an MSU is, judged by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MsuMember {
     /// The main package CAB (`Windows…-KB…-arch.cab`).
     PackageCab,

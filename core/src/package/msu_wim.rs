@@ -56,9 +56,11 @@ impl WimMembers {
                 continue;
             }
             if entries.len() >= MAX_MEMBERS {
-                return Err(Error::Limit(format!(
-                    "{what}: more than {MAX_MEMBERS} files in the WIM image"
-                )));
+                return Err(Error::limit(
+                    entries.len() + 1,
+                    MAX_MEMBERS,
+                    format!("{what}: more than {MAX_MEMBERS} files in the WIM image"),
+                ));
             }
             let name = tree
                 .path_of(n)
@@ -145,10 +147,14 @@ impl WimMembers {
         let r = self.reader(index)?;
         let name = &self.entries[index].0;
         if r.size() > limit {
-            return Err(Error::Limit(format!(
-                "WIM member {name:?} is {} bytes; the limit here is {limit}",
-                r.size()
-            )));
+            return Err(Error::limit(
+                r.size(),
+                limit,
+                format!(
+                    "WIM member {name:?} is {} bytes; the limit here is {limit}",
+                    r.size()
+                ),
+            ));
         }
         let mut h = Sha1::new();
         let mut buf = vec![0u8; (64 << 10).min(r.size()) as usize];
@@ -177,12 +183,11 @@ impl WimMembers {
 /// Put the container's name in front of a WIM error, keeping its kind where it has no text field.
 fn in_container(what: &str, e: Error) -> Error {
     match e {
-        Error::Limit(m) => Error::Limit(format!("{what}: {m}")),
         Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
         Error::NotFound { what: w, name } => Error::NotFound {
             what: w,
             name: format!("{what}: {name}"),
         },
-        other => other,
+        other => other.reword_limit(|m| format!("{what}: {m}")),
     }
 }

@@ -9,7 +9,7 @@ use crate::package::manifest::AssemblyIdentity;
 use crate::{Error, Result};
 
 /// What an `<update>` element of the package installs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UpdateItem {
     /// A component (`<update><component><assemblyIdentity/>`).
     Component(AssemblyIdentity),
@@ -18,7 +18,7 @@ pub enum UpdateItem {
 }
 
 /// The parsed package manifest.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackageManifest {
     /// The package identity.
     pub identity: AssemblyIdentity,
@@ -41,7 +41,7 @@ pub struct PackageManifest {
 }
 
 /// `<customInformation PackageFormat=… PSFXVersion=… PSFXDeltaFormat=…>` of `update.mum`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PackageFormat {
     /// `PackageFormat` (`PSFX`).
     pub package_format: Option<String>,
@@ -89,9 +89,11 @@ pub fn parse_mum(bytes: &[u8]) -> Result<PackageManifest> {
     for n in pkg.children().filter(|n| n.is_element()) {
         count += 1;
         if count > MAX_ITEMS {
-            return Err(Error::Limit(format!(
-                "update.mum has more than {MAX_ITEMS} entries"
-            )));
+            return Err(Error::limit(
+                count,
+                MAX_ITEMS,
+                format!("update.mum has more than {MAX_ITEMS} entries"),
+            ));
         }
         match n.tag_name().name() {
             "customInformation" => {

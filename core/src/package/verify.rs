@@ -23,7 +23,7 @@ pub struct Expected {
 }
 
 /// Outcome of checking one payload file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PayloadStatus {
     /// The digest matches the manifest.
     Match,
@@ -38,7 +38,7 @@ pub enum PayloadStatus {
 }
 
 /// One payload check.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PayloadCheck {
     /// Manifest name of the component.
     pub component: String,
@@ -57,7 +57,7 @@ pub struct PayloadCheck {
 }
 
 /// The result of [`Package::verify`].
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// Hex SHA-256 of the whole package file.
     pub file_sha256: String,

@@ -129,10 +129,14 @@ pub fn find_resource_lang(
             end: loc.offset + u64::from(loc.size),
             size: image.len() as u64,
         }),
-        _ => Err(Error::Limit(format!(
-            "PE resource data at offset {} does not fit in memory",
-            loc.offset
-        ))),
+        _ => Err(Error::limit(
+            loc.offset,
+            usize::MAX,
+            format!(
+                "PE resource data at offset {} does not fit in memory",
+                loc.offset
+            ),
+        )),
     }
 }
 

@@ -24,7 +24,7 @@ pub const FIXED_NAMES: [&str; 5] = [
 const MAX_EXTRA: usize = 1000;
 
 fn zip_err(e: zip::result::ZipError) -> Error {
-    Error::Io(format!("writing report ZIP: {e}"))
+    Error::zip("writing report ZIP", e)
 }
 
 /// An extra file name must be a plain relative path without surprises for unzip or `sha256sum -c`.
@@ -57,10 +57,11 @@ impl Report {
     /// [`Report::to_zip`] with the folders the DISM script should use.
     pub fn to_zip_with(&self, extra: &[(&str, &[u8])], paths: &ScriptPaths) -> Result<Vec<u8>> {
         if extra.len() > MAX_EXTRA {
-            return Err(Error::Limit(format!(
-                "{} extra files; at most {MAX_EXTRA}",
-                extra.len()
-            )));
+            return Err(Error::limit(
+                extra.len(),
+                MAX_EXTRA,
+                format!("{} extra files; at most {MAX_EXTRA}", extra.len()),
+            ));
         }
         for (i, (name, _)) in extra.iter().enumerate() {
             check_name(name)?;
@@ -105,7 +106,7 @@ impl Report {
         {
             zw.start_file(name, opts).map_err(zip_err)?;
             zw.write_all(data)
-                .map_err(|e| Error::Io(format!("writing {name} into report ZIP: {e}")))?;
+                .map_err(|e| Error::zip(format!("writing {name} into report ZIP"), e.into()))?;
         }
         Ok(zw.finish().map_err(zip_err)?.into_inner())
     }

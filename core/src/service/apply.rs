@@ -163,14 +163,17 @@ impl<'t> Editor<'t> {
             let path = self.tree.path_of(c);
             let d = &mut self.tree.nodes[c];
             if d.is_dir() || d.is_reparse() {
-                return Err(Error::Unsupported(format!(
-                    "{path} is a {} in the image; servicing would replace it with a file",
-                    if d.is_dir() {
-                        "directory"
-                    } else {
-                        "reparse point"
-                    }
-                )));
+                return Err(Error::unsupported(
+                    "servicing",
+                    format!(
+                        "{path} is a {} in the image; servicing would replace it with a file",
+                        if d.is_dir() {
+                            "directory"
+                        } else {
+                            "reparse point"
+                        }
+                    ),
+                ));
             }
             d.data = Some(data);
             d.attributes = proto.attributes;
@@ -612,7 +615,7 @@ mod tests {
         let mut t = tree();
         let mut ed = Editor::new(&mut t, 1).unwrap();
         let r = ed.component(&component(&[("System32", Some("Windows"), 9)]));
-        assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
+        assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
     }
 
     #[test]

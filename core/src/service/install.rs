@@ -56,10 +56,13 @@ pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> 
             None => shared = Some((h, vec![i])),
             Some((h0, v)) if *h0 == h => v.push(i),
             Some((_, v)) => {
-                return Err(Error::Unsupported(format!(
-                    "editions {v:?} and {i} carry different WinRE images; patch editions that \
+                return Err(Error::unsupported(
+                    "servicing",
+                    format!(
+                        "editions {v:?} and {i} carry different WinRE images; patch editions that \
                      share one together"
-                )))
+                    ),
+                ))
             }
         }
     }
@@ -462,15 +465,18 @@ fn winre_hash(tree: &ImageTree, index: u32) -> Result<Option<(usize, Option<Hash
     };
     let d = &tree.nodes[i];
     if d.is_dir() || d.is_reparse() {
-        return Err(Error::Unsupported(format!(
-            "image {index}: {} is a {}, not a file",
-            WINRE_PATH.replace('/', "\\"),
-            if d.is_dir() {
-                "directory"
-            } else {
-                "reparse point"
-            }
-        )));
+        return Err(Error::unsupported(
+            "servicing",
+            format!(
+                "image {index}: {} is a {}, not a file",
+                WINRE_PATH.replace('/', "\\"),
+                if d.is_dir() {
+                    "directory"
+                } else {
+                    "reparse point"
+                }
+            ),
+        ));
     }
     Ok(Some((
         i,

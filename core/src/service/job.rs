@@ -184,10 +184,13 @@ fn finish(
     let label = label.join(" → ");
     match node {
         // A split set is read, not rewritten: a WinRE inside it is a file of its own.
-        Node::Wim(_) if parts > 1 && !descended => Err(Error::Unsupported(match target {
-            PatchTarget::Install => "replacing WinRE in a split (.swm) set".into(),
-            _ => "servicing a split (.swm) set directly".into(),
-        })),
+        Node::Wim(_) if parts > 1 && !descended => Err(Error::unsupported(
+            "servicing",
+            match target {
+                PatchTarget::Install => "replacing WinRE in a split (.swm) set",
+                _ => "servicing a split (.swm) set directly",
+            },
+        )),
         Node::Wim(wim) => Ok(Located { label, wim, size }),
         _ => Err(Error::Invalid(format!(
             "{label}: no WIM to service: open an ISO, an install.wim or a Winre.wim"

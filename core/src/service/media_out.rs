@@ -45,9 +45,11 @@ impl SetupSink for Collect {
     fn begin(&mut self, path: &str, size: u64) -> Result<()> {
         self.total = self.total.saturating_add(size);
         if self.total > MAX_SETUP_BYTES {
-            return Err(Error::Limit(format!(
-                "Setup DU files above {MAX_SETUP_BYTES} bytes"
-            )));
+            return Err(Error::limit(
+                self.total,
+                MAX_SETUP_BYTES,
+                format!("Setup DU files above {MAX_SETUP_BYTES} bytes"),
+            ));
         }
         self.files
             .push((path.to_string(), Vec::with_capacity(size as usize)));

@@ -364,10 +364,10 @@ fn prepare_package<'a>(
                     });
                 }
             } else {
-                return Err(Error::Unsupported(format!(
-                    "{}: the manifest gives no digest",
-                    what()
-                )));
+                return Err(Error::unsupported(
+                    "servicing",
+                    format!("{}: the manifest gives no digest", what()),
+                ));
             }
             // The WIM names an empty stream by the zero hash, not by SHA-1("").
             pf.sha1 = if size == 0 {
@@ -502,9 +502,10 @@ pub fn rebuild_member(
     } else if let Some(want) = f.sha1 {
         mismatch("SHA-1", &want, &crate::hash::sha1(&new))
     } else {
-        Some(Error::Unsupported(format!(
-            "{what}: the manifest gives no digest"
-        )))
+        Some(Error::unsupported(
+            "servicing",
+            format!("{what}: the manifest gives no digest"),
+        ))
     };
     if let Some(e) = wrong {
         return Err(e);

@@ -88,11 +88,14 @@ impl<'a> RtmFinder<'a> {
             match rtm_in(self.wim, tree, key, file) {
                 Ok(bytes) => match &found {
                     Some((first, b)) if *b != bytes => {
-                        return Err(Error::Unsupported(format!(
-                            "images {first} and {index} hold different RTM bases of {file} \
+                        return Err(Error::unsupported(
+                            "servicing",
+                            format!(
+                                "images {first} and {index} hold different RTM bases of {file} \
                              ({}_{}): service them one at a time (--index)",
-                            key.arch, key.name
-                        )))
+                                key.arch, key.name
+                            ),
+                        ))
                     }
                     Some(_) => {}
                     None => found = Some((*index, bytes)),
@@ -208,8 +211,9 @@ pub fn rebuild(form: PayloadForm, member: Vec<u8>, rtm: Option<&[u8]>) -> Result
             let base = rtm.ok_or_else(|| Error::not_found("RTM base", "for the f\\ delta"))?;
             apply(base, &member, &apply_options())
         }
-        PayloadForm::Reverse => Err(Error::Unsupported(
-            "only a reverse (r\\) delta: it cannot rebuild the new file".into(),
+        PayloadForm::Reverse => Err(Error::unsupported(
+            "servicing",
+            "only a reverse (r\\) delta: it cannot rebuild the new file",
         )),
     }
 }

@@ -84,10 +84,11 @@ fn plan(
     }
     let files = &pkg.archive().files;
     if files.len() > MAX_FILES {
-        return Err(Error::Limit(format!(
-            "{} members; at most {MAX_FILES}",
-            files.len()
-        )));
+        return Err(Error::limit(
+            files.len(),
+            MAX_FILES,
+            format!("{} members; at most {MAX_FILES}", files.len()),
+        ));
     }
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(files.len());
@@ -245,7 +246,7 @@ pub fn expand(
 }
 
 fn zip_err(e: zip::result::ZipError) -> Error {
-    Error::Io(format!("Setup DU ZIP: {e}"))
+    Error::zip("Setup DU ZIP", e)
 }
 
 struct ZipSink<W: Write + Seek> {

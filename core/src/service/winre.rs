@@ -158,11 +158,14 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
                     .and_then(|b| b.text().trim().parse::<u32>().ok()),
             ) {
                 if v[0] != build {
-                    return Err(Error::Unsupported(format!(
+                    return Err(Error::unsupported(
+                        "servicing",
+                        format!(
                         "the Safe OS Dynamic Update is for build {} but image {index} is build \
                          {build}",
                         v[0]
-                    )));
+                    ),
+                    ));
                 }
             }
             let changes = apply_packages(&mut tree, &prepared.packages, time)?;
@@ -265,10 +268,14 @@ pub fn write_patch<W: WriteAt>(
             for f in c.files.iter().filter(|f| f.form == PayloadForm::Full) {
                 if seen.contains(&f.sha1) && !w.has_blob(&f.sha1) {
                     if f.size > MAX_PAYLOAD {
-                        return Err(Error::Limit(format!(
+                        return Err(Error::limit(
+                            f.size,
+                            MAX_PAYLOAD,
+                            format!(
                             "{} is {} bytes; payloads over {MAX_PAYLOAD} bytes are not supported",
                             f.name, f.size
-                        )));
+                        ),
+                        ));
                     }
                     want.insert(f.member, f.sha1);
                 }
@@ -335,9 +342,11 @@ pub fn write_patch<W: WriteAt>(
                     }
                     let buf = &mut cur.as_mut().expect("set above").1;
                     if buf.len() as u64 + piece.len() as u64 > MAX_PAYLOAD {
-                        return Err(Error::Limit(format!(
-                            "payload larger than {MAX_PAYLOAD} bytes"
-                        )));
+                        return Err(Error::limit(
+                            buf.len() as u64 + piece.len() as u64,
+                            MAX_PAYLOAD,
+                            format!("payload larger than {MAX_PAYLOAD} bytes"),
+                        ));
                     }
                     buf.extend_from_slice(piece);
                     done += piece.len() as u64;

@@ -157,8 +157,9 @@ impl Header {
             ));
         }
         if &magic == PIPABLE_MAGIC {
-            return Err(Error::Unsupported(
-                "pipable WIM (wimlib --pipable); convert it with `wimlib-imagex optimize`".into(),
+            return Err(Error::unsupported(
+                "WIM",
+                "pipable WIM (wimlib --pipable); convert it with `wimlib-imagex optimize`",
             ));
         }
         let hsize = r.u32(8)?;
@@ -186,10 +187,10 @@ impl Header {
             integrity: rh(0x7C)?,
         };
         if h.version != VERSION_DEFAULT && h.version != VERSION_SOLID {
-            return Err(Error::Unsupported(format!(
-                "WIM version {:#x} (known: 0x10d00, 0xe00)",
-                h.version
-            )));
+            return Err(Error::unsupported(
+                "WIM",
+                format!("WIM version {:#x} (known: 0x10d00, 0xe00)", h.version),
+            ));
         }
         if h.flags & flags::WRITE_IN_PROGRESS != 0 {
             return Err(Error::malformed(
@@ -206,7 +207,11 @@ impl Header {
             ));
         }
         if h.image_count > 100_000 {
-            return Err(Error::Limit(format!("{} images in one WIM", h.image_count)));
+            return Err(Error::limit(
+                h.image_count,
+                100_000,
+                format!("{} images in one WIM", h.image_count),
+            ));
         }
         if h.flags & flags::COMPRESSION != 0 {
             let cs = h.chunk_size;
@@ -264,7 +269,7 @@ impl Header {
         } else if f & flags::LZMS != 0 {
             Compression::Lzms
         } else if f & flags::XPRESS2 != 0 {
-            return Err(Error::Unsupported("XPRESS_2 compression flag".into()));
+            return Err(Error::unsupported("WIM", "XPRESS_2 compression flag"));
         } else {
             return Err(Error::malformed(
                 "WIM header",

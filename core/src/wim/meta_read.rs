@@ -293,9 +293,11 @@ pub fn parse_metadata(buf: &[u8]) -> Result<ImageTree> {
     }
     while let Some((parent, list_off, depth)) = stack.pop() {
         if depth > MAX_DEPTH {
-            return Err(Error::Limit(format!(
-                "{STRUCT}: directories nested deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(Error::limit(
+                depth,
+                MAX_DEPTH,
+                format!("{STRUCT}: directories nested deeper than {MAX_DEPTH} levels"),
+            ));
         }
         if !visited.insert(list_off) {
             return Err(Error::malformed(
@@ -308,10 +310,14 @@ pub fn parse_metadata(buf: &[u8]) -> Result<ImageTree> {
         let mut names: HashSet<Vec<u16>> = HashSet::new();
         while let Some(raw) = read_dentry(buf, off, n_sec)? {
             if nodes.len() >= max_nodes {
-                return Err(Error::Limit(format!(
-                    "{STRUCT}: more than {max_nodes} dentries in {} bytes",
-                    buf.len()
-                )));
+                return Err(Error::limit(
+                    nodes.len() + 1,
+                    max_nodes,
+                    format!(
+                        "{STRUCT}: more than {max_nodes} dentries in {} bytes",
+                        buf.len()
+                    ),
+                ));
             }
             if let Some(why) = bad_name(&raw.d.name) {
                 return Err(Error::malformed(STRUCT, off, format!("dentry with {why}")));

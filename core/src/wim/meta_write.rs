@@ -211,7 +211,11 @@ pub fn serialize_metadata(tree: &ImageTree) -> Result<Vec<u8>> {
         8 + 8 * tree.security.len() + tree.security.iter().map(Vec::len).sum::<usize>();
     let sd_len = round8(sd_raw_len);
     if sd_len > u32::MAX as usize {
-        return Err(Error::Limit("security data larger than 4 GiB".into()));
+        return Err(Error::limit(
+            sd_len,
+            u32::MAX,
+            "security data larger than 4 GiB",
+        ));
     }
 
     // Pass 1: place the root, its terminator, then one children list per directory (pre-order).

@@ -69,8 +69,9 @@ fn raw(wim: &Wim, h: &Hash) -> Result<RawResource> {
         )
     })?;
     if r.solid {
-        return Err(Error::Unsupported(
-            "splitting a WIM with solid resources (ESD); export it to LZX first".into(),
+        return Err(Error::unsupported(
+            "split WIM",
+            "splitting a WIM with solid resources (ESD); export it to LZX first",
         ));
     }
     Ok(r)
@@ -79,8 +80,9 @@ fn raw(wim: &Wim, h: &Hash) -> Result<RawResource> {
 /// Plan a split of `wim` into parts of at most `limit` bytes each.
 pub fn plan_split(wim: &Wim, limit: u64) -> Result<SplitPlan> {
     if wim.is_solid() {
-        return Err(Error::Unsupported(
-            "splitting a WIM with solid resources (ESD); export it to LZX first".into(),
+        return Err(Error::unsupported(
+            "split WIM",
+            "splitting a WIM with solid resources (ESD); export it to LZX first",
         ));
     }
     let xml_elements = image_elements(wim.xml_text())?
@@ -103,7 +105,7 @@ pub fn plan_split(wim: &Wim, limit: u64) -> Result<SplitPlan> {
         first.metadata.push(h);
     }
     if first.size > limit {
-        return Err(Error::Limit(format!(
+        return Err(Error::limit(first.size, limit, format!(
             "the header, XML and image metadata alone take {} bytes, more than the part limit {limit}",
             first.size
         )));
@@ -136,9 +138,11 @@ pub fn plan_split(wim: &Wim, limit: u64) -> Result<SplitPlan> {
             ));
         }
         if parts.len() >= MAX_PARTS {
-            return Err(Error::Limit(format!(
-                "more than {MAX_PARTS} parts at {limit} bytes each"
-            )));
+            return Err(Error::limit(
+                parts.len() + 1,
+                MAX_PARTS,
+                format!("more than {MAX_PARTS} parts at {limit} bytes each"),
+            ));
         }
         parts.push(PartPlan {
             metadata: Vec::new(),

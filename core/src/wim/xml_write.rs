@@ -46,10 +46,11 @@ impl XmlElement {
     /// Parse an XML document and return its root element (comments and processing instructions dropped).
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > MAX_XML_CHARS {
-            return Err(Error::Limit(format!(
-                "WIM XML of {} bytes (limit {MAX_XML_CHARS})",
-                text.len()
-            )));
+            return Err(Error::limit(
+                text.len(),
+                MAX_XML_CHARS,
+                format!("WIM XML of {} bytes (limit {MAX_XML_CHARS})", text.len()),
+            ));
         }
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let doc = roxmltree::Document::parse(text)

@@ -1,8 +1,9 @@
 //! Browse inside the media: folders of the ISO, images and folders of any WIM (nested ones too),
 //! and extract one chosen file to save it.
 
-use super::{human_size, num, text};
-use serde_json::Value;
+use super::human_size;
+use crate::protocol::Extracted;
+use mediaprep_core::media::Entry;
 use yew::prelude::*;
 
 /// Props of [`BrowseView`].
@@ -10,14 +11,14 @@ use yew::prelude::*;
 pub struct BrowseProps {
     /// The layers shown (empty: the top of what was opened).
     pub layers: Vec<String>,
-    /// The listing of `layers` (entries `{name, is_dir, size}`), if loaded.
-    pub entries: Option<Value>,
+    /// The listing of `layers`, if loaded.
+    pub entries: Option<Vec<Entry>>,
     /// List these layers.
     pub on_list: Callback<Vec<String>>,
     /// Extract the file these layers lead to.
     pub on_extract: Callback<Vec<String>>,
-    /// Last extraction: `{path, name, opfs, size, sha256}`.
-    pub extracted: Option<Value>,
+    /// Last extraction.
+    pub extracted: Option<Extracted>,
     /// A job is running.
     pub busy: bool,
 }
@@ -84,7 +85,7 @@ pub fn browse_view(props: &BrowseProps) -> Html {
         let names = props
             .extracted
             .as_ref()
-            .map(|r| (text(r, "opfs"), text(r, "name")));
+            .map(|r| (r.opfs.clone(), r.name.clone()));
         Callback::from(move |_: MouseEvent| {
             if let Some((opfs, name)) = names.clone() {
                 wasm_bindgen_futures::spawn_local(async move {
@@ -108,11 +109,11 @@ pub fn browse_view(props: &BrowseProps) -> Html {
             if props.entries.is_none() {
                 <button id="browse-open" disabled={props.busy} onclick={on_open}>{"Browse files"}</button>
             }
-            if let Some(entries) = props.entries.as_ref().and_then(Value::as_array) {
+            if let Some(entries) = &props.entries {
                 <table>
                     { for entries.iter().map(|e| {
-                        let name = text(e, "name");
-                        let is_dir = e.get("is_dir").and_then(Value::as_bool).unwrap_or(false);
+                        let name = e.name.clone();
+                        let is_dir = e.is_dir;
                         let (next, file) = step(&props.layers, &name, is_dir);
                         let cb = if file { props.on_extract.clone() } else { props.on_list.clone() };
                         let onclick = Callback::from(move |_: MouseEvent| cb.emit(next.clone()));
@@ -120,7 +121,7 @@ pub fn browse_view(props: &BrowseProps) -> Html {
                             <tr class="browse-entry" data-name={name.clone()}>
                                 <td><button class="link" disabled={props.busy} {onclick}>
                                     { if is_dir { format!("{name}/") } else { name.clone() } }</button></td>
-                                <td>{ if is_dir { String::new() } else { human_size(num(e, "size").unwrap_or(0)) } }</td>
+                                <td>{ if is_dir { String::new() } else { human_size(e.size) } }</td>
                             </tr>
                         }
                     }) }
@@ -128,10 +129,10 @@ pub fn browse_view(props: &BrowseProps) -> Html {
             }
             if let Some(r) = &props.extracted {
                 <div id="extract-result" role="status">
-                    <p class="ok">{ format!("Extracted {} ({} bytes){}", text(r, "path"), num(r, "size").unwrap_or(0),
-                        if r.get("checked").and_then(Value::as_bool) == Some(true) { ", its SHA-1 matching the image's record." } else { " (an ISO file: no recorded digest to check)." }) }</p>
-                    <p>{"SHA-256 "}<code id="extract-sha256">{ text(r, "sha256") }</code></p>
-                    <button id="extract-download" onclick={on_save}>{ format!("Download {}", text(r, "name")) }</button>
+                    <p class="ok">{ format!("Extracted {} ({} bytes){}", r.path, r.size,
+                        if r.checked { ", its SHA-1 matching the image's record." } else { " (an ISO file: no recorded digest to check)." }) }</p>
+                    <p>{"SHA-256 "}<code id="extract-sha256">{ mediaprep_core::hash::hex(&r.sha256) }</code></p>
+                    <button id="extract-download" onclick={on_save}>{ format!("Download {}", r.name) }</button>
                 </div>
             }
         </section>

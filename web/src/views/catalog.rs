@@ -2,14 +2,13 @@
 //! is kept in this browser, and an export of it as JSON.
 
 use mediaprep_core::catalog::{CatalogAge, CatalogSource};
-use serde_json::Value;
 use yew::prelude::*;
 
 /// Props of [`CatalogBar`].
 #[derive(Properties, PartialEq)]
 pub struct CatalogProps {
-    /// The `CatalogAge` of the catalog in use, once the worker has said.
-    pub catalog: Option<Value>,
+    /// The age of the catalog in use, once the worker has said.
+    pub catalog: Option<CatalogAge>,
     /// Kept in this browser, or why a kept one was deleted.
     pub note: Option<String>,
     /// Export the catalog in use.
@@ -33,15 +32,10 @@ pub fn catalog_line(age: &CatalogAge) -> String {
     format!("Catalog {what}, up to date as of {} ({days})", age.date)
 }
 
-/// The `CatalogAge` the worker sent, when it sent one that reads as such.
-pub fn catalog_age(catalog: &Option<Value>) -> Option<CatalogAge> {
-    catalog.clone().and_then(|v| serde_json::from_value(v).ok())
-}
-
 /// One line above everything the catalog decides, present before any media is opened.
 #[function_component(CatalogBar)]
 pub fn catalog_bar(props: &CatalogProps) -> Html {
-    let age = catalog_age(&props.catalog);
+    let age = props.catalog.clone();
     html! {
         <section class="catalog-bar row" id="catalog-bar" aria-label="Update catalog">
             if let Some(a) = &age {

@@ -312,20 +312,20 @@ pub fn plain_words(kind: &str) -> String {
 #[derive(Properties, PartialEq)]
 pub struct HashProps {
     /// The hash job result.
-    pub result: serde_json::Value,
+    pub result: crate::protocol::Hashed,
 }
 
 /// Digests of the opened file.
 #[function_component(HashCard)]
 pub fn hash_card(props: &HashProps) -> Html {
     let r = &props.result;
-    let get = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let hex = mediaprep_core::hash::hex;
     html! {
         <div class="card" id="hash-card">
-            <h2>{ format!("{} ({} bytes)", get("name"), r.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) }</h2>
+            <h2>{ format!("{} ({} bytes)", r.name, r.size) }</h2>
             <table>
-                <tr><th scope="row">{"SHA-256"}</th><td><code id="sha256">{ get("sha256") }</code></td></tr>
-                <tr><th scope="row">{"SHA-1"}</th><td><code id="sha1">{ get("sha1") }</code></td></tr>
+                <tr><th scope="row">{"SHA-256"}</th><td><code id="sha256">{ hex(&r.sha256) }</code></td></tr>
+                <tr><th scope="row">{"SHA-1"}</th><td><code id="sha1">{ hex(&r.sha1) }</code></td></tr>
             </table>
         </div>
     }

@@ -1,15 +1,16 @@
 //! The media view: the layers as a tree (ISO → install.wim/esd → editions → WinRE; boot.wim),
 //! each image with edition, architecture, version and where that version came from.
 
-use super::{human_size, list, num, text};
-use serde_json::Value;
+use super::{human_size, opt};
+use crate::protocol::Held;
+use mediaprep_core::media::{ImageReport, Inspection, WimReport, WinreReport};
 use yew::prelude::*;
 
 /// Props of [`MediaView`].
 #[derive(Properties, PartialEq)]
 pub struct MediaProps {
     /// The inspection report.
-    pub inspection: Value,
+    pub inspection: Held<Inspection>,
     /// "Compute SHA-256" of the opened file(s).
     pub on_hash: Callback<MouseEvent>,
 }
@@ -17,20 +18,18 @@ pub struct MediaProps {
 /// What was opened and the tree of what it holds.
 #[function_component(MediaView)]
 pub fn media_view(props: &MediaProps) -> Html {
-    let i = &props.inspection;
-    let iso = i.get("iso").filter(|v| !v.is_null());
+    let i = &*props.inspection;
     html! {
         <section class="card" id="media-view" aria-labelledby="media-title">
-            <h2 id="media-title">{ format!("Inside {}", text(i, "file")) }</h2>
+            <h2 id="media-title">{ format!("Inside {}", i.file) }</h2>
             <p class="muted">
-                { format!("{} · {}", text(i, "container").to_uppercase(), human_size(num(i, "size").unwrap_or(0))) }
-                if let Some(iso) = iso {
-                    { format!(" · volume “{}” · {}", text(iso, "volume_label"),
-                        list(iso, "filesystems").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")) }
+                { format!("{} · {}", i.container.to_uppercase(), human_size(i.size)) }
+                if let Some(iso) = &i.iso {
+                    { format!(" · volume “{}” · {}", opt(&iso.volume_label), iso.filesystems.join(", ")) }
                 }
             </p>
             <ul class="tree" id="media-tree">
-                { for list(i, "wims").iter().map(|w| html! { <WimNode wim={w.clone()} /> }) }
+                { for i.wims.iter().map(|w| html! { <WimNode wim={Held::new(w.clone())} /> }) }
             </ul>
             <p><button class="secondary" id="hash-media" onclick={props.on_hash.clone()}>{"Compute SHA-256 of the file"}</button></p>
         </section>
@@ -40,25 +39,21 @@ pub fn media_view(props: &MediaProps) -> Html {
 /// Props of [`WimNode`].
 #[derive(Properties, PartialEq)]
 pub struct WimProps {
-    /// One `WimReport`.
-    pub wim: Value,
+    /// One WIM of the inspection.
+    pub wim: Held<WimReport>,
 }
 
 /// One WIM: its images, then the WinRE images found inside them.
 #[function_component(WimNode)]
 pub fn wim_node(props: &WimProps) -> Html {
-    let w = &props.wim;
-    let path = text(w, "path");
-    let boot = num(w, "boot_index").unwrap_or(0);
+    let w = &*props.wim;
+    let path = w.path.clone();
+    let boot = w.boot_index;
     let facts = format!(
         "{} · {}{}{}",
-        text(w, "kind").to_uppercase(),
-        text(w, "compression"),
-        if w.get("solid").and_then(Value::as_bool) == Some(true) {
-            " solid"
-        } else {
-            ""
-        },
+        w.kind.to_uppercase(),
+        w.compression,
+        if w.solid { " solid" } else { "" },
         if boot > 0 {
             format!(" · boots image {boot}")
         } else {
@@ -70,8 +65,8 @@ pub fn wim_node(props: &WimProps) -> Html {
             <details open=true>
                 <summary><strong class="wim-path">{ path.clone() }</strong>{" "}<span class="badge">{ facts }</span></summary>
                 <ul class="tree">
-                    { for list(w, "images").iter().map(|img| html! { <ImageRow wim={path.clone()} image={img.clone()} /> }) }
-                    { for list(w, "winre").iter().map(|r| html! { <WinreNode winre={r.clone()} /> }) }
+                    { for w.images.iter().map(|img| html! { <ImageRow wim={path.clone()} image={Held::new(img.clone())} /> }) }
+                    { for w.winre.iter().map(|r| html! { <WinreNode winre={Held::new(r.clone())} /> }) }
                 </ul>
             </details>
         </li>
@@ -81,25 +76,25 @@ pub fn wim_node(props: &WimProps) -> Html {
 /// Props of [`WinreNode`].
 #[derive(Properties, PartialEq)]
 pub struct WinreProps {
-    /// One `WinreReport`.
-    pub winre: Value,
+    /// One WinRE found in the images.
+    pub winre: Held<WinreReport>,
 }
 
 /// A recovery image nested in install images (one entry per distinct blob).
 #[function_component(WinreNode)]
 pub fn winre_node(props: &WinreProps) -> Html {
-    let r = &props.winre;
-    let shared = list(r, "shared_by")
+    let r = &*props.winre;
+    let shared = r
+        .shared_by
         .iter()
-        .map(|v| v.to_string())
+        .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    let inner = r.get("wim").cloned().unwrap_or(Value::Null);
     html! {
-        <li class="winre" data-sha1={text(r, "sha1")}>
+        <li class="winre" data-sha1={r.sha1.clone()}>
             <span class="badge">{"WinRE"}</span>{" "}
-            <span>{ format!("{} in image(s) {shared} · {}", text(r, "path"), human_size(num(r, "size").unwrap_or(0))) }</span>
-            <ul class="tree"><WimNode wim={inner} /></ul>
+            <span>{ format!("{} in image(s) {shared} · {}", r.path, human_size(r.size)) }</span>
+            <ul class="tree"><WimNode wim={Held::new((*r.wim).clone())} /></ul>
         </li>
     }
 }
@@ -109,52 +104,42 @@ pub fn winre_node(props: &WinreProps) -> Html {
 pub struct ImageProps {
     /// Layer path of the WIM holding the image.
     pub wim: String,
-    /// One `ImageReport`.
-    pub image: Value,
+    /// One image of that WIM.
+    pub image: Held<ImageReport>,
 }
 
 /// One image: edition, arch, version and its source, languages, size.
 #[function_component(ImageRow)]
 pub fn image_row(props: &ImageProps) -> Html {
-    let img = &props.image;
-    let signals = img.get("version_signals").filter(|v| !v.is_null());
+    let img = &*props.image;
+    let signals = img.version_signals.as_ref();
     let (version, source) = match signals {
-        Some(s) if !text(s, "effective").is_empty() => (
-            text(s, "effective"),
-            format!(
-                "{} ({} confidence)",
-                text(s, "source"),
-                text(s, "confidence")
-            ),
+        Some(s) if s.effective.as_deref().is_some_and(|e| !e.is_empty()) => (
+            opt(&s.effective),
+            format!("{} ({} confidence)", opt(&s.source), opt(&s.confidence)),
         ),
-        _ => (text(img, "version"), "WIM XML".to_string()),
+        _ => (opt(&img.version), "WIM XML".to_string()),
     };
-    let langs = list(img, "languages")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let disagreements = signals
-        .map(|s| list(s, "disagreements").to_vec())
-        .unwrap_or_default();
+    let langs = img.languages.join(", ");
+    let disagreements = signals.map(|s| s.disagreements.clone()).unwrap_or_default();
     html! {
-        <li class="image" data-wim={props.wim.clone()} data-index={text(img, "index")}>
-            <strong class="name">{ format!("{}. {}", text(img, "index"), text(img, "name")) }</strong>
+        <li class="image" data-wim={props.wim.clone()} data-index={img.index.to_string()}>
+            <strong class="name">{ format!("{}. {}", img.index, opt(&img.name)) }</strong>
             <dl class="facts">
-                <dt>{"Edition"}</dt><dd class="edition">{ text(img, "edition") }</dd>
-                <dt>{"Architecture"}</dt><dd class="arch">{ text(img, "arch") }</dd>
+                <dt>{"Edition"}</dt><dd class="edition">{ opt(&img.edition) }</dd>
+                <dt>{"Architecture"}</dt><dd class="arch">{ opt(&img.arch) }</dd>
                 <dt>{"Version"}</dt><dd><span class="version">{ version }</span>
                     <span class="muted version-source">{ format!(" from {source}") }</span></dd>
                 if let Some(s) = signals {
-                    <dt>{"WIM XML says"}</dt><dd class="xml-version">{ text(s, "xml") }</dd>
+                    <dt>{"WIM XML says"}</dt><dd class="xml-version">{ opt(&s.xml) }</dd>
                 }
                 <dt>{"Languages"}</dt><dd class="langs">{ if langs.is_empty() { "none listed".to_string() } else { langs } }</dd>
-                <dt>{"Size"}</dt><dd class="size">{ human_size(num(img, "total_bytes").unwrap_or(0)) }</dd>
+                <dt>{"Size"}</dt><dd class="size">{ human_size(img.total_bytes.unwrap_or(0)) }</dd>
             </dl>
             if !disagreements.is_empty() {
                 <details class="muted"><summary>{"Why this version"}</summary>
-                    <p>{ signals.map(|s| text(s, "rule")).unwrap_or_default() }</p>
-                    <ul>{ for disagreements.iter().map(|d| html! { <li>{ d.as_str().unwrap_or("").to_string() }</li> }) }</ul>
+                    <p>{ signals.map(|s| s.rule.clone()).unwrap_or_default() }</p>
+                    <ul>{ for disagreements.iter().map(|d| html! { <li>{ d.clone() }</li> }) }</ul>
                 </details>
             }
         </li>

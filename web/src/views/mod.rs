@@ -10,28 +10,20 @@ pub mod report;
 pub mod summary;
 pub mod updates;
 
-use serde_json::Value;
-
-/// A string field of a JSON object ("" when absent).
-pub fn text(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+/// A value as its JSON form shows it: an enum by its serde name ("SafeOsDu", "already-current"),
+/// `None` as nothing, a number as digits. The page shows these names as the JSON report does, so
+/// they are rendered through the same serde names rather than a second table of words.
+pub fn wire<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Null) | Err(_) => String::new(),
+        Ok(other) => other.to_string(),
     }
 }
 
-/// A number field of a JSON object.
-pub fn num(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
-}
-
-/// An array field of a JSON object (empty when absent).
-pub fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+/// An optional string, or nothing.
+pub fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
 }
 
 /// Bytes in the unit a technician reads at a glance.
@@ -59,12 +51,16 @@ mod tests {
         assert_eq!(human_size(512), "512 bytes");
         assert_eq!(human_size(3 << 20), "3.0 MiB");
         assert_eq!(human_size(5 << 30), "5.0 GiB");
-        let v = serde_json::json!({"a": "x", "n": 3, "z": null, "l": [1, 2]});
-        assert_eq!(text(&v, "a"), "x");
-        assert_eq!(text(&v, "n"), "3");
-        assert_eq!(text(&v, "z"), "");
-        assert_eq!(num(&v, "n"), Some(3));
-        assert_eq!(list(&v, "l").len(), 2);
-        assert!(list(&v, "missing").is_empty());
+        assert_eq!(
+            wire(&mediaprep_core::cbs::PackageKind::SafeOsDu),
+            "SafeOsDu"
+        );
+        assert_eq!(
+            wire(&mediaprep_core::catalog::Verdict::AlreadyCurrent),
+            "already-current"
+        );
+        assert_eq!(wire(&None::<u32>), "");
+        assert_eq!(wire(&3u32), "3");
+        assert_eq!(opt(&Some("x".into())), "x");
     }
 }

@@ -327,7 +327,7 @@ async fn save_as(opfs_name: &str) -> String {
         let fh = crate::save::file_handle(&dir, opfs_name).await?;
         let file: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(fh.get_file())
             .await
-            .map_err(|e| mediaprep_core::Error::Io(format!("{e:?}")))?
+            .map_err(|e| mediaprep_core::Error::browser("getFile()", format!("{e:?}")))?
             .unchecked_into();
         crate::save::copy_to_handle(&file, &handle).await
     }

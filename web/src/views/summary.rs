@@ -8,10 +8,11 @@
 //! (findings and recommendations, whose `image` is the position in `media::image_facts` order).
 
 use super::updates::ImageVerdicts;
-use super::{list, num, text};
-use crate::protocol::PatchTarget;
-use mediaprep_core::catalog::CatalogAge;
-use serde_json::Value;
+use super::{opt, wire};
+use crate::protocol::{Held, PackageResult, PatchTarget};
+use mediaprep_core::catalog::{CatalogAge, Evaluation, Finding, ImageRole, Verdict};
+use mediaprep_core::cbs::PackageKind;
+use mediaprep_core::media::{ImageReport, Inspection, WimReport};
 use yew::prelude::*;
 
 /// What a row is about.
@@ -80,58 +81,52 @@ pub struct Row {
     pub images: Vec<usize>,
 }
 
-fn image_of(w: &Value, img: &Value, wim: &str, role: Role) -> Image {
-    let sig = img.get("version_signals").filter(|s| !s.is_null());
-    let version = sig
-        .map(|s| text(s, "effective"))
+fn image_of(w: &WimReport, img: &ImageReport, wim: &str, role: Role) -> Image {
+    let version = img
+        .version_signals
+        .as_ref()
+        .and_then(|s| s.effective.clone())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| text(img, "version"));
-    let index = num(img, "index").unwrap_or(0);
-    let winre = list(w, "winre")
+        .unwrap_or_else(|| opt(&img.version));
+    let winre = w
+        .winre
         .iter()
-        .find(|r| {
-            list(r, "shared_by")
-                .iter()
-                .any(|i| i.as_u64() == Some(index))
-        })
-        .map(|r| text(r, "sha1"));
+        .find(|r| r.shared_by.contains(&img.index))
+        .map(|r| r.sha1.clone());
+    let index = u64::from(img.index);
     Image {
         pos: 0,
-        label: format!("{wim} #{index} ({})", text(img, "name")),
+        label: format!("{wim} #{index} ({})", opt(&img.name)),
         role,
         wim: wim.to_string(),
         index,
-        name: text(img, "name"),
+        name: opt(&img.name),
         version,
-        arch: text(img, "arch"),
+        arch: opt(&img.arch),
         winre: if role == Role::Install { winre } else { None },
         carried_by: Vec::new(),
     }
 }
 
 /// The images in `media::image_facts` order: each WIM's images, then the WinRE nested in it.
-pub fn images(inspection: &Value) -> Vec<Image> {
+pub fn images(inspection: &Inspection) -> Vec<Image> {
     let mut out = Vec::new();
-    for w in list(inspection, "wims") {
-        let path = text(w, "path");
-        for img in list(w, "images") {
+    for w in &inspection.wims {
+        let path = &w.path;
+        for img in &w.images {
             // The core decides (media::role: XML, name, boot.wim by file name, the tree's
             // winpeshl.exe / sources\setup.exe / sources\recovery) and sends it with the image.
-            let role = match text(img, "role").as_str() {
-                "winre" => Role::Winre,
-                "boot" => Role::Boot,
+            let role = match img.role {
+                ImageRole::Winre => Role::Winre,
+                ImageRole::Boot => Role::Boot,
                 _ => Role::Install,
             };
-            out.push(image_of(w, img, &path, role));
+            out.push(image_of(w, img, path, role));
         }
-        for re in list(w, "winre") {
-            let inner = re.get("wim").cloned().unwrap_or(Value::Null);
-            for img in list(&inner, "images") {
-                let mut i = image_of(&inner, img, &format!("Winre.wim in {path}"), Role::Winre);
-                i.carried_by = list(re, "shared_by")
-                    .iter()
-                    .filter_map(Value::as_u64)
-                    .collect();
+        for re in &w.winre {
+            for img in &re.wim.images {
+                let mut i = image_of(&re.wim, img, &format!("Winre.wim in {path}"), Role::Winre);
+                i.carried_by = re.shared_by.iter().map(|&i| u64::from(i)).collect();
                 out.push(i);
             }
         }
@@ -150,21 +145,16 @@ fn and_list(items: &[String]) -> String {
 }
 
 /// The status of a set of images from their findings and recommendations.
-fn status_of(findings: &[&Value], needed: usize) -> Status {
+fn status_of(findings: &[&Finding], needed: usize) -> Status {
     if needed > 0 {
         return Status::Needs(needed);
     }
-    if let Some(u) = findings.iter().find(|f| text(f, "verdict") == "unknown") {
-        let why = list(u, "reasons")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Status::CannotTell(format!("{}: {why}", text(u, "kb")));
+    if let Some(u) = findings.iter().find(|f| f.verdict == Verdict::Unknown) {
+        return Status::CannotTell(format!("{}: {}", u.kb, u.reasons.join(" ")));
     }
     if findings
         .iter()
-        .any(|f| text(f, "verdict") == "already-current")
+        .any(|f| f.verdict == Verdict::AlreadyCurrent)
     {
         return Status::UpToDate;
     }
@@ -176,14 +166,14 @@ type GroupKey = (String, String, Option<String>);
 
 /// The summary rows: install editions grouped when they share WIM, version, WinRE and needs;
 /// boot.wim images grouped the same way; each WinRE image on its own row.
-pub fn rows(inspection: &Value, evaluation: &Value) -> Vec<Row> {
-    let findings = list(evaluation, "findings");
-    let recs = list(evaluation, "recommendations");
+pub fn rows(inspection: &Inspection, evaluation: &Evaluation) -> Vec<Row> {
+    let findings = &evaluation.findings;
+    let recs = &evaluation.recommendations;
     let needed_of = |pos: usize| -> Vec<(String, String, String)> {
         let mut v: Vec<(String, String, String)> = Vec::new();
-        for r in recs.iter().filter(|r| num(r, "image") == Some(pos as u64)) {
-            if !v.iter().any(|(kb, _, _)| *kb == text(r, "kb")) {
-                v.push((text(r, "kb"), text(r, "title"), text(r, "kind")));
+        for r in recs.iter().filter(|r| r.image == pos) {
+            if !v.iter().any(|(kb, _, _)| *kb == r.kb) {
+                v.push((r.kb.clone(), opt(&r.title), wire(&r.kind)));
             }
         }
         v
@@ -235,9 +225,9 @@ pub fn rows(inspection: &Value, evaluation: &Value) -> Vec<Row> {
     let all = images(inspection);
     rows.into_iter()
         .map(|(mut r, _)| {
-            let mine: Vec<&Value> = findings
+            let mine: Vec<&Finding> = findings
                 .iter()
-                .filter(|f| num(f, "image").is_some_and(|i| r.images.contains(&(i as usize))))
+                .filter(|f| r.images.contains(&f.image))
                 .collect();
             r.status = status_of(&mine, r.needed.len());
             if r.images.len() > 1 {
@@ -283,22 +273,21 @@ fn family(build: u64) -> u64 {
 
 /// What a brought package is, for this media: "verified", "failed verification", "verified, not
 /// for this media" (no image of its build and architecture).
-pub fn package_status(pkg: &Value, media: &[Image]) -> (&'static str, String) {
-    let ver = pkg.get("verification").cloned().unwrap_or(Value::Null);
-    if ver.get("ok").and_then(Value::as_bool) != Some(true) {
+pub fn package_status(pkg: &PackageResult, media: &[Image]) -> (&'static str, String) {
+    if !pkg.verification.ok {
         return ("bad", "failed verification: it cannot be used".into());
     }
-    let p = pkg.get("package").cloned().unwrap_or(Value::Null);
-    let ident = p.get("identity").cloned().unwrap_or(Value::Null);
-    let build = text(&ident, "version")
+    let ident = pkg.package.identity.clone().unwrap_or_default();
+    let build = ident
+        .version
         .split('.')
         .next()
         .and_then(|b| b.parse::<u64>().ok());
-    let arch = match text(&ident, "processor_architecture").as_str() {
+    let arch = match ident.processor_architecture.as_str() {
         "amd64" => "x64".to_string(),
         other => other.to_string(),
     };
-    let winre_only = text(&p, "kind") == "SafeOsDu";
+    let winre_only = pkg.package.kind == PackageKind::SafeOsDu;
     let fits = media.iter().any(|i| {
         let b = i
             .version
@@ -325,7 +314,7 @@ pub fn package_status(pkg: &Value, media: &[Image]) -> (&'static str, String) {
 /// inside: what one deploys from such a file); anything else with a WinRE to "Patch WinRE"
 /// (docs/decisions.md 28).
 pub fn primary_action(
-    inspection: &Value,
+    inspection: &Inspection,
     media: &[Image],
 ) -> Option<(PatchTarget, Vec<u32>, &'static str)> {
     if !media.iter().any(|i| i.role == Role::Winre) {
@@ -334,15 +323,12 @@ pub fn primary_action(
     let own_winre = media
         .iter()
         .any(|i| i.role == Role::Winre && i.carried_by.is_empty());
-    let wims = list(inspection, "wims");
-    if text(inspection, "container") != "iso" && !own_winre && wims.len() == 1 {
-        if let [re] = list(&wims[0], "winre") {
-            let carried: Vec<u32> = list(re, "shared_by")
-                .iter()
-                .filter_map(|i| i.as_u64().and_then(|i| u32::try_from(i).ok()))
-                .collect();
+    let wims = &inspection.wims;
+    if inspection.container != "iso" && !own_winre && wims.len() == 1 {
+        if let [re] = wims[0].winre.as_slice() {
+            let carried = re.shared_by.clone();
             // Every edition: an empty selection, as the patch panel sends it.
-            let editions = if carried.len() == list(&wims[0], "images").len() {
+            let editions = if carried.len() == wims[0].images.len() {
                 Vec::new()
             } else {
                 carried
@@ -357,14 +343,14 @@ pub fn primary_action(
 #[derive(Properties, PartialEq)]
 pub struct SummaryProps {
     /// The inspection.
-    pub inspection: Value,
+    pub inspection: Held<Inspection>,
     /// The evaluation.
-    pub evaluation: Value,
+    pub evaluation: Held<Evaluation>,
     /// The catalog's age.
     #[prop_or_default]
-    pub catalog: Option<Value>,
-    /// Package results (`{file, package, verification}`).
-    pub packages: Vec<Value>,
+    pub catalog: Option<CatalogAge>,
+    /// Package results.
+    pub packages: Vec<PackageResult>,
     /// A job is running.
     pub busy: bool,
     /// Start a patch.
@@ -374,19 +360,16 @@ pub struct SummaryProps {
 /// The at-a-glance card.
 #[function_component(Summary)]
 pub fn summary(props: &SummaryProps) -> Html {
-    let age: Option<CatalogAge> = props
-        .catalog
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
+    let age = props.catalog.clone();
     let rows = rows(&props.inspection, &props.evaluation);
     let media = images(&props.inspection);
-    let findings = list(&props.evaluation, "findings");
+    let findings = &props.evaluation.findings;
     let pkgs: Vec<(String, &'static str, String)> = props
         .packages
         .iter()
         .map(|p| {
             let (class, words) = package_status(p, &media);
-            (text(p, "file"), class, words)
+            (p.file.clone(), class, words)
         })
         .collect();
     let winre = rows.iter().find(|r| r.role == Role::Winre);
@@ -438,9 +421,9 @@ pub fn summary(props: &SummaryProps) -> Html {
                         Status::Needs(_) => ("warn", "needs"),
                         Status::CannotTell(_) => ("muted", "cannot-tell"),
                     };
-                    let mine: Vec<Value> = findings.iter()
-                        .filter(|f| num(f, "image").is_some_and(|i| r.images.contains(&(i as usize))))
-                        .cloned().collect();
+                    let mine: Vec<&Finding> = findings.iter()
+                        .filter(|f| r.images.contains(&f.image))
+                        .collect();
                     let labels: Vec<String> = r.images.iter()
                         .filter_map(|p| media.get(*p)).map(|i| i.label.clone()).collect();
                     html! {
@@ -466,7 +449,7 @@ pub fn summary(props: &SummaryProps) -> Html {
                                 <summary>{ format!("Verdicts and reasons ({} image{})", labels.len(), if labels.len() == 1 { "" } else { "s" }) }</summary>
                                 { for labels.iter().map(|l| html! {
                                     <ImageVerdicts label={l.clone()} age={age.clone()}
-                                        findings={mine.iter().filter(|f| text(f, "image_label") == *l).cloned().collect::<Vec<_>>()} />
+                                        findings={mine.iter().filter(|f| f.image_label == *l).map(|f| (*f).clone()).collect::<Vec<_>>()} />
                                 }) }
                             </details>
                         </li>
@@ -497,41 +480,131 @@ pub fn summary(props: &SummaryProps) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mediaprep_core::catalog::{Recommendation, Target, UpdateKind};
+    use mediaprep_core::media::WinreReport;
 
-    fn inspection() -> Value {
-        let img = |i: u64, name: &str, t: &str, v: &str| {
-            let role = match t {
-                "WindowsPE" if name == "PE" => "boot",
-                "WindowsPE" => "winre",
-                _ => "install",
-            };
-            serde_json::json!({"index": i, "name": name, "installation_type": t, "arch": "x64",
-                "version": v, "version_signals": null, "role": role})
-        };
-        serde_json::json!({"container": "iso", "wims": [
-            {"path": "/sources/install.wim", "images": [
-                img(1, "Home", "Client", "10.0.26200.8037"), img(2, "Pro", "Client", "10.0.26200.8037"),
-                img(3, "Old", "Client", "10.0.26200.7000")],
-             "winre": [{"sha1": "aa", "shared_by": [1, 2, 3], "wim": {"images": [
-                img(1, "Microsoft Windows Recovery Environment (amd64)", "WindowsPE", "10.0.26100.1000")]}}]},
-            {"path": "/sources/boot.wim", "images": [img(1, "PE", "WindowsPE", "10.0.26100.1000")], "winre": []}
-        ]})
+    fn img(index: u32, name: &str, role: ImageRole, version: &str) -> ImageReport {
+        ImageReport {
+            index,
+            name: Some(name.into()),
+            edition: None,
+            arch: Some("x64".into()),
+            version: Some(version.into()),
+            build: None,
+            spbuild: None,
+            languages: Vec::new(),
+            installation_type: None,
+            dir_count: None,
+            file_count: None,
+            total_bytes: None,
+            pe_content: None,
+            role,
+            version_signals: None,
+        }
     }
 
-    fn finding(image: u64, kb: &str, verdict: &str) -> Value {
-        serde_json::json!({"image": image, "kb": kb, "kind": "lcu", "verdict": verdict,
-            "image_label": "x", "reasons": ["because"]})
+    fn wim(path: &str, images: Vec<ImageReport>, winre: Vec<WinreReport>) -> WimReport {
+        WimReport {
+            path: path.into(),
+            kind: "wim".into(),
+            compression: "LZX".into(),
+            chunk_size: 32768,
+            solid: false,
+            part_count: 1,
+            boot_index: 0,
+            integrity_present: false,
+            integrity_valid: None,
+            images,
+            winre,
+        }
+    }
+
+    fn winre(shared_by: Vec<u32>) -> WinreReport {
+        let re = "Microsoft Windows Recovery Environment (amd64)";
+        WinreReport {
+            path: "/Windows/System32/Recovery/Winre.wim".into(),
+            size: 1,
+            sha1: "aa".into(),
+            shared_by,
+            wim: Box::new(wim(
+                "re",
+                vec![img(1, re, ImageRole::Winre, "10.0.26100.1000")],
+                Vec::new(),
+            )),
+        }
+    }
+
+    fn inspection() -> Inspection {
+        let install = |i, n, v| img(i, n, ImageRole::Install, v);
+        Inspection {
+            schema: 1,
+            file: "x.iso".into(),
+            size: 0,
+            container: "iso".into(),
+            iso: None,
+            wims: vec![
+                wim(
+                    "/sources/install.wim",
+                    vec![
+                        install(1, "Home", "10.0.26200.8037"),
+                        install(2, "Pro", "10.0.26200.8037"),
+                        install(3, "Old", "10.0.26200.7000"),
+                    ],
+                    vec![winre(vec![1, 2, 3])],
+                ),
+                wim(
+                    "/sources/boot.wim",
+                    vec![img(1, "PE", ImageRole::Boot, "10.0.26100.1000")],
+                    Vec::new(),
+                ),
+            ],
+        }
+    }
+
+    fn finding(image: usize, kb: &str, verdict: Verdict) -> Finding {
+        Finding {
+            image,
+            image_label: "x".into(),
+            kb: kb.into(),
+            kind: UpdateKind::Lcu,
+            verdict,
+            reasons: vec!["because".into()],
+            facts: Default::default(),
+        }
+    }
+
+    fn rec(image: usize, kb: &str, title: &str, kind: UpdateKind) -> Recommendation {
+        Recommendation {
+            image,
+            image_label: "x".into(),
+            target: Target::Winre,
+            kb: kb.into(),
+            kind,
+            title: Some(title.into()),
+            release_date: None,
+            reason: String::new(),
+        }
     }
 
     #[test]
     fn editions_group_by_version_and_needs_winre_and_boot_stand_alone() {
-        let ev = serde_json::json!({
-            "findings": [finding(0, "KB1", "already-current"), finding(1, "KB1", "already-current"),
-                         finding(2, "KB2", "applies"), finding(3, "KB3", "applies"),
-                         finding(4, "KB4", "unknown")],
-            "recommendations": [{"image": 2, "kb": "KB2", "title": "t2", "kind": "lcu"},
-                                {"image": 3, "kb": "KB3", "title": "t3", "kind": "safeos-du"},
-                                {"image": 3, "kb": "KB5", "title": "t5", "kind": "lcu"}]});
+        let ev = Evaluation {
+            catalog_version: "1".into(),
+            findings: vec![
+                finding(0, "KB1", Verdict::AlreadyCurrent),
+                finding(1, "KB1", Verdict::AlreadyCurrent),
+                finding(2, "KB2", Verdict::Applies),
+                finding(3, "KB3", Verdict::Applies),
+                finding(4, "KB4", Verdict::Unknown),
+            ],
+            recommendations: vec![
+                rec(2, "KB2", "t2", UpdateKind::Lcu),
+                rec(3, "KB3", "t3", UpdateKind::SafeosDu),
+                rec(3, "KB5", "t5", UpdateKind::Lcu),
+            ],
+            procedure: Vec::new(),
+            notes: Vec::new(),
+        };
         let r = rows(&inspection(), &ev);
         assert_eq!(r.len(), 4, "{r:#?}");
         assert_eq!(r[0].images, vec![0, 1]);
@@ -544,6 +617,7 @@ mod tests {
         );
         assert_eq!(r[2].role, Role::Winre);
         assert_eq!(r[2].status, Status::Needs(2));
+        assert_eq!(r[2].needed[0].2, "safeos-du");
         assert!(r[2].place.contains("editions 1, 2 and 3"), "{}", r[2].place);
         assert_eq!(r[2].version, "10.0.26100.1000");
         assert_eq!(r[3].role, Role::Boot);
@@ -562,37 +636,57 @@ mod tests {
         );
         // The same install.wim alone: its editions carry the only WinRE.
         let mut lone = iso.clone();
-        lone["container"] = "wim".into();
-        lone["wims"].as_array_mut().unwrap().truncate(1);
+        lone.container = "wim".into();
+        lone.wims.truncate(1);
         assert_eq!(
             primary_action(&lone, &images(&lone)),
             Some((PatchTarget::Install, Vec::new(), "Patch install.wim"))
         );
         // Editions 1 and 3 carry it, edition 2 has none: those two are taken.
-        lone["wims"][0]["winre"][0]["shared_by"] = serde_json::json!([1, 3]);
+        lone.wims[0].winre[0].shared_by = vec![1, 3];
         assert_eq!(
             primary_action(&lone, &images(&lone)).map(|a| a.1),
             Some(vec![1, 3])
         );
         // A lone WinRE: patch it. A lone boot.wim: nothing to patch.
-        let winre = serde_json::json!({"container": "wim", "wims": [{"path": "x.wim", "winre": [],
-            "images": [{"index": 1, "name": "RE", "role": "winre", "version": "10.0.26100.1"}]}]});
+        let mut winre = lone.clone();
+        winre.wims = vec![wim(
+            "x.wim",
+            vec![img(1, "RE", ImageRole::Winre, "10.0.26100.1")],
+            Vec::new(),
+        )];
         assert_eq!(
             primary_action(&winre, &images(&winre)).map(|a| a.0),
             Some(PatchTarget::Winre)
         );
         let mut boot = iso.clone();
-        boot["wims"].as_array_mut().unwrap().remove(0);
+        boot.wims.remove(0);
         assert_eq!(primary_action(&boot, &images(&boot)), None);
+    }
+
+    /// A package result as the worker sends it, read back from its JSON: this also checks that
+    /// the core's `Package` and `Verification` round-trip through the protocol.
+    fn pkg(kind: &str, version: &str, arch: &str, ok: bool) -> PackageResult {
+        let id = serde_json::json!({"name": "Package_for_X", "version": version,
+            "processor_architecture": arch, "language": "neutral", "public_key_token": "",
+            "build_type": "release", "version_scope": ""});
+        let json = serde_json::json!({"file": "p.cab",
+            "package": {"file_name": "p.cab", "container": "Cab", "kind": kind, "members": [],
+                "identity": id, "parents": [], "updates": [], "components": [],
+                "inner_packages": [], "properties": {}, "psfx": false, "delta_payloads": false,
+                "notes": []},
+            "verification": {"file_sha256": "", "file_sha1": "", "payloads": [],
+                "problems": [], "notes": [], "ok": ok}});
+        let r: PackageResult = serde_json::from_value(json.clone()).unwrap();
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["package"]["identity"], json["package"]["identity"]);
+        assert_eq!(back["verification"]["ok"], json["verification"]["ok"]);
+        r
     }
 
     #[test]
     fn packages_verified_failed_or_not_for_this_media() {
         let media = images(&inspection());
-        let pkg = |kind: &str, version: &str, arch: &str, ok: bool| {
-            serde_json::json!({"file": "p.cab", "package": {"kind": kind, "identity":
-                {"version": version, "processor_architecture": arch}}, "verification": {"ok": ok}})
-        };
         assert_eq!(
             package_status(&pkg("SafeOsDu", "26100.8037.1.0", "amd64", true), &media).0,
             "ok"

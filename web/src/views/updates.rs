@@ -1,20 +1,21 @@
 //! The updates view: per image, which Dynamic Updates apply and why, in Microsoft's order, and
 //! whether a recovery image fits its partition.
 
-use super::{human_size, list, text};
-use mediaprep_core::catalog::{partition_fit, CatalogAge, Fit, Verdict};
-use serde_json::Value;
+use super::{human_size, opt, wire};
+use crate::protocol::Held;
+use mediaprep_core::catalog::applicability::Finding;
+use mediaprep_core::catalog::{partition_fit, CatalogAge, Evaluation, Fit, Verdict};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// Props of [`UpdatesView`].
 #[derive(Properties, PartialEq)]
 pub struct UpdatesProps {
-    /// The `Evaluation`.
-    pub evaluation: Value,
-    /// The `CatalogAge` of the catalog the verdicts rest on.
+    /// The catalog's verdicts.
+    pub evaluation: Held<Evaluation>,
+    /// The age of the catalog the verdicts rest on.
     #[prop_or_default]
-    pub catalog: Option<Value>,
+    pub catalog: Option<CatalogAge>,
     /// Size of the WinRE image the fit check is about, when the media has one.
     pub winre_size: Option<u64>,
 }
@@ -22,21 +23,19 @@ pub struct UpdatesProps {
 /// Verdicts per image, recommendations, procedure, partition fit.
 #[function_component(UpdatesView)]
 pub fn updates_view(props: &UpdatesProps) -> Html {
-    let ev = &props.evaluation;
-    let findings = list(ev, "findings");
-    let mut labels: Vec<String> = Vec::new();
-    for f in findings {
-        let l = text(f, "image_label");
-        if !labels.contains(&l) {
-            labels.push(l);
+    let ev = &*props.evaluation;
+    let mut labels: Vec<&str> = Vec::new();
+    for f in &ev.findings {
+        if !labels.contains(&f.image_label.as_str()) {
+            labels.push(&f.image_label);
         }
     }
-    let recs = list(ev, "recommendations");
-    let age = super::catalog::catalog_age(&props.catalog);
+    let recs = &ev.recommendations;
+    let age = props.catalog.clone();
     html! {
         <section class="card" id="updates-view" aria-labelledby="updates-title">
             <h2 id="updates-title">{"Updates"}</h2>
-            <p class="muted">{ format!("Catalog {}", text(ev, "catalog_version")) }</p>
+            <p class="muted">{ format!("Catalog {}", ev.catalog_version) }</p>
             if let Some(a) = &age {
                 <p id="catalog-age" class={if a.stale { "warn" } else { "muted" }}
                    data-stale={a.stale.to_string()}>{ a.notice.clone() }</p>
@@ -48,27 +47,26 @@ pub fn updates_view(props: &UpdatesProps) -> Html {
                 <table id="recommendations">
                     <thead><tr><th>{"Image"}</th><th>{"Add"}</th><th>{"Released"}</th><th>{"Why"}</th></tr></thead>
                     <tbody>{ for recs.iter().map(|r| html! {
-                        <tr class="recommendation" data-kb={text(r, "kb")}>
-                            <td>{ text(r, "image_label") }</td>
-                            <td><a href={format!("https://www.catalog.update.microsoft.com/Search.aspx?q={}", text(r, "kb"))}
-                                   target="_blank" rel="noreferrer noopener">{ text(r, "kb") }</a>
-                                <br/><span class="muted">{ text(r, "title") }</span></td>
-                            <td>{ text(r, "release_date") }</td>
-                            <td>{ text(r, "reason") }</td>
+                        <tr class="recommendation" data-kb={r.kb.clone()}>
+                            <td>{ r.image_label.clone() }</td>
+                            <td><a href={format!("https://www.catalog.update.microsoft.com/Search.aspx?q={}", r.kb)}
+                                   target="_blank" rel="noreferrer noopener">{ r.kb.clone() }</a>
+                                <br/><span class="muted">{ opt(&r.title) }</span></td>
+                            <td>{ opt(&r.release_date) }</td>
+                            <td>{ r.reason.clone() }</td>
                         </tr>
                     }) }</tbody>
                 </table>
             }
-            if !list(ev, "procedure").is_empty() {
+            if !ev.procedure.is_empty() {
                 <h3>{"Order (Microsoft's procedure)"}</h3>
-                <ol id="procedure">{ for list(ev, "procedure").iter().map(|s| html! {
-                    <li>{ format!("{} — {}", text(s, "action"),
-                        list(s, "kbs").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")) }</li>
+                <ol id="procedure">{ for ev.procedure.iter().map(|s| html! {
+                    <li>{ format!("{} — {}", s.action, s.kbs.join(", ")) }</li>
                 }) }</ol>
             }
             <p class="muted">{ format!("Verdicts and reasons for {} images are under each row of the summary above.", labels.len()) }</p>
-            if !list(ev, "notes").is_empty() {
-                <ul class="muted">{ for list(ev, "notes").iter().map(|n| html! { <li>{ n.as_str().unwrap_or("").to_string() }</li> }) }</ul>
+            if !ev.notes.is_empty() {
+                <ul class="muted">{ for ev.notes.iter().map(|n| html! { <li>{ n.clone() }</li> }) }</ul>
             }
             if let Some(size) = props.winre_size {
                 <PartitionFit winre_size={size} />
@@ -83,7 +81,7 @@ pub struct VerdictProps {
     /// Image label.
     pub label: String,
     /// Its findings.
-    pub findings: Vec<Value>,
+    pub findings: Vec<Finding>,
     /// The catalog's age, which words an already-current verdict of a stale catalog.
     #[prop_or_default]
     pub age: Option<CatalogAge>,
@@ -92,30 +90,24 @@ pub struct VerdictProps {
 /// One image's verdicts; "superseded" and "not applicable" ones folded behind their count.
 #[function_component(ImageVerdicts)]
 pub fn image_verdicts(props: &VerdictProps) -> Html {
-    let (na, rest): (Vec<&Value>, Vec<&Value>) = props
+    let (na, rest): (Vec<&Finding>, Vec<&Finding>) = props
         .findings
         .iter()
-        .partition(|f| text(f, "verdict") == "not-applicable");
-    let (superseded, relevant): (Vec<&Value>, Vec<&Value>) = rest
+        .partition(|f| f.verdict == Verdict::NotApplicable);
+    let (superseded, relevant): (Vec<&Finding>, Vec<&Finding>) = rest
         .into_iter()
-        .partition(|f| text(f, "verdict") == "superseded");
-    let words = |verdict: &str| {
-        serde_json::from_value::<Verdict>(Value::String(verdict.to_string()))
-            .map(|v| v.words(props.age.as_ref()))
-            .unwrap_or_else(|_| verdict.replace('-', " "))
-    };
-    let row = |f: &Value| {
-        let verdict = text(f, "verdict");
-        let class = match verdict.as_str() {
-            "applies" => "warn",
-            "already-current" => "ok",
+        .partition(|f| f.verdict == Verdict::Superseded);
+    let row = |f: &Finding| {
+        let class = match f.verdict {
+            Verdict::Applies => "warn",
+            Verdict::AlreadyCurrent => "ok",
             _ => "muted",
         };
         html! {
-            <tr class="finding" data-kb={text(f, "kb")} data-verdict={verdict.clone()}>
-                <td>{ text(f, "kb") }</td><td>{ text(f, "kind") }</td>
-                <td class={class}>{ words(&verdict) }</td>
-                <td>{ list(f, "reasons").iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ") }</td>
+            <tr class="finding" data-kb={f.kb.clone()} data-verdict={wire(&f.verdict)}>
+                <td>{ f.kb.clone() }</td><td>{ wire(&f.kind) }</td>
+                <td class={class}>{ f.verdict.words(props.age.as_ref()) }</td>
+                <td>{ f.reasons.join(" ") }</td>
             </tr>
         }
     };

@@ -46,7 +46,7 @@ pub fn run(a: BaseArgs) -> Result<()> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| Error::io("writing JSON", e.into()))?
         );
     } else {
         print_text(&base);

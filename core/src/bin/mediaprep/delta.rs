@@ -67,10 +67,11 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
         .map_err(|e| Error::io(path.display().to_string(), e))?
         .len();
     if len > limit {
-        return Err(Error::Limit(format!(
-            "{}: {len} bytes; the limit is {limit}",
-            path.display()
-        )));
+        return Err(Error::limit(
+            len,
+            limit,
+            format!("{}: {len} bytes; the limit is {limit}", path.display()),
+        ));
     }
     std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))
 }
@@ -211,7 +212,7 @@ fn info(p: &Path, json: bool) -> Result<()> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| Error::io("writing JSON", e.into()))?
         );
         return Ok(());
     }

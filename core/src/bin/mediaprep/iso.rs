@@ -57,7 +57,7 @@ pub fn run(a: RebuildArgs, progress: &dyn Progress) -> Result<()> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| Error::io("writing JSON", e.into()))?
         );
     } else {
         for (p, h) in &written.replaced {

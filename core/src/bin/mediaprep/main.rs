@@ -240,7 +240,8 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&rep).map_err(|e| Error::Io(e.to_string()))?
+                    serde_json::to_string_pretty(&rep)
+                        .map_err(|e| Error::io("writing JSON", e.into()))?
                 );
             } else {
                 println!("{} ({} bytes, {})", rep.file, rep.size, rep.container);
@@ -326,7 +327,8 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                     serde_json::json!({ "catalog": age, "inspection": rep, "evaluation": eval });
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                    serde_json::to_string_pretty(&v)
+                        .map_err(|e| Error::io("writing JSON", e.into()))?
                 );
             } else {
                 println!("{}", age.notice);
@@ -360,12 +362,14 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                    serde_json::to_string_pretty(&v)
+                        .map_err(|e| Error::io("writing JSON", e.into()))?
                 );
             } else {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| Error::Io(e.to_string()))?
+                    serde_json::to_string_pretty(&v)
+                        .map_err(|e| Error::io("writing JSON", e.into()))?
                 );
             }
             if !ver.ok {

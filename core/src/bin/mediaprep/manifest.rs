@@ -56,10 +56,14 @@ pub fn run(a: ManifestArgs) -> Result<()> {
             )));
         };
         if reader.size() > MAX_MANIFEST {
-            return Err(Error::Limit(format!(
-                "{last}: {} bytes; the limit is {MAX_MANIFEST}",
-                reader.size()
-            )));
+            return Err(Error::limit(
+                reader.size(),
+                MAX_MANIFEST,
+                format!(
+                    "{last}: {} bytes; the limit is {MAX_MANIFEST}",
+                    reader.size()
+                ),
+            ));
         }
         let mut b = Vec::with_capacity(reader.size() as usize);
         media::copy_target(&reader, sha1, &mut b, &mediaprep_core::io::NoProgress)?;

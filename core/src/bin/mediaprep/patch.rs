@@ -98,7 +98,7 @@ impl Progress for Bar {
 fn json_out<T: serde::Serialize>(v: &T) -> Result<()> {
     println!(
         "{}",
-        serde_json::to_string_pretty(v).map_err(|e| Error::Io(e.to_string()))?
+        serde_json::to_string_pretty(v).map_err(|e| Error::io("writing JSON", e.into()))?
     );
     Ok(())
 }

@@ -59,23 +59,30 @@ impl Default for CreateOptions {
 /// Create a PA30 delta that turns `reference` into `target`.
 pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
     if target.len() as u64 > opts.max_target_size {
-        return Err(Error::Limit(format!(
-            "delta target of {} bytes exceeds the limit of {} bytes",
+        return Err(Error::limit(
             target.len(),
-            opts.max_target_size
-        )));
+            opts.max_target_size,
+            format!(
+                "delta target of {} bytes exceeds the limit of {} bytes",
+                target.len(),
+                opts.max_target_size
+            ),
+        ));
     }
     // Positions in reference + target are u32 in the matcher, and back distances must stay below
     // 2^32 (slot 70's range).
     let total = reference.len() as u64 + target.len() as u64;
     if total >= u64::from(u32::MAX) {
-        return Err(Error::Limit(format!(
-            "reference + target of {total} bytes: the encoder handles less than 4 GiB"
-        )));
+        return Err(Error::limit(
+            total,
+            u32::MAX - 1,
+            format!("reference + target of {total} bytes: the encoder handles less than 4 GiB"),
+        ));
     }
     if opts.flags & FLAG_E8 != 0 {
-        return Err(Error::Unsupported(
-            "creating a delta with the x86 E8 filter flag (0x1)".into(),
+        return Err(Error::unsupported(
+            "delta",
+            "creating a delta with the x86 E8 filter flag (0x1)",
         ));
     }
     let mut sw = stream::StreamWriter::new(reference.len() as u64, opts.block_tokens);

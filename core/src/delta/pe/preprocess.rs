@@ -33,16 +33,16 @@ pub(crate) fn parse(buf: &[u8], offset: u64) -> Result<PePreprocess> {
     let timestamp = r.bits(32)?;
     let layout_rift = rift::read(&mut r)?;
     if r.bits(1)? != 0 {
-        return Err(Error::Unsupported(
-            "PE-typed delta carrying CLI (.NET) metadata: transform CLI metadata not implemented"
-                .into(),
+        return Err(Error::unsupported(
+            "PE-typed delta",
+            "PE-typed delta carrying CLI (.NET) metadata: transform CLI metadata not implemented",
         ));
     }
     let rva_rift = rift::read(&mut r)?;
     if r.bits(1)? != 0 {
-        return Err(Error::Unsupported(
-            "PE-typed delta carrying a CLI (.NET) map: transform CLI metadata not implemented"
-                .into(),
+        return Err(Error::unsupported(
+            "PE-typed delta",
+            "PE-typed delta carrying a CLI (.NET) map: transform CLI metadata not implemented",
         ));
     }
     Ok(PePreprocess {

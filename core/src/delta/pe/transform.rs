@@ -55,12 +55,15 @@ pub(crate) fn selected(flags: u64) -> Vec<&'static str> {
 }
 
 fn unsupported(h: &DeltaHeader, transform: &str) -> Error {
-    Error::Unsupported(format!(
+    Error::unsupported(
+        "PE-typed delta",
+        format!(
         "PE-typed delta, file type {} ({}), flags {:#x}: transform not implemented: {transform}",
         h.file_type,
         file_type_name(h.file_type),
         h.flags
-    ))
+    ),
+    )
 }
 
 /// The reference as the codec sees it, and the copy rift it predicts positions with.
@@ -176,10 +179,13 @@ pub(crate) fn address_only(
     rva_map: &[(u32, u32)],
 ) -> Result<Vec<u8>> {
     if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 {
-        return Err(Error::Unsupported(format!(
-            "PE address transforms for file type {file_type} ({})",
-            file_type_name(file_type)
-        )));
+        return Err(Error::unsupported(
+            "PE-typed delta",
+            format!(
+                "PE address transforms for file type {file_type} ({})",
+                file_type_name(file_type)
+            ),
+        ));
     }
     let img = Image::parse(reference)?;
     let map = Map::new(

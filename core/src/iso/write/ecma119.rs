@@ -74,9 +74,13 @@ fn primary_id(name: &str, is_dir: bool, taken: &mut HashSet<String>) -> Vec<u8> 
 fn joliet_id(name: &str, path: &str) -> Result<Vec<u8>> {
     let units: Vec<u16> = name.encode_utf16().collect();
     if units.len() > JOLIET_MAX {
-        return Err(Error::Limit(format!(
-            "{path}: name longer than {JOLIET_MAX} characters does not fit a Joliet record"
-        )));
+        return Err(Error::limit(
+            units.len(),
+            JOLIET_MAX,
+            format!(
+                "{path}: name longer than {JOLIET_MAX} characters does not fit a Joliet record"
+            ),
+        ));
     }
     Ok(units.iter().flat_map(|u| u.to_be_bytes()).collect())
 }
@@ -113,10 +117,14 @@ pub(crate) fn names(tree: &WTree, joliet: bool) -> Result<Names> {
         i += 1;
     }
     if dirs.len() > usize::from(u16::MAX) {
-        return Err(Error::Limit(format!(
-            "{} directories; an ISO 9660 path table numbers at most 65535",
-            dirs.len()
-        )));
+        return Err(Error::limit(
+            dirs.len(),
+            u16::MAX,
+            format!(
+                "{} directories; an ISO 9660 path table numbers at most 65535",
+                dirs.len()
+            ),
+        ));
     }
     let mut number = vec![0u16; n];
     for (i, &d) in dirs.iter().enumerate() {
@@ -238,7 +246,8 @@ pub(crate) struct Placed<'a> {
 }
 
 fn sector32(s: u64, what: &str) -> Result<u32> {
-    u32::try_from(s).map_err(|_| Error::Limit(format!("{what} lies beyond sector 2^32")))
+    u32::try_from(s)
+        .map_err(|_| Error::limit(s, u32::MAX, format!("{what} lies beyond sector 2^32")))
 }
 
 /// The bytes of directory `dir`'s extent.
@@ -396,8 +405,9 @@ pub(crate) fn volume_descriptor(joliet: bool, f: &VolumeFields<'_>) -> Result<Ve
     both16(&mut b[128..132], SECTOR as u16);
     both32(
         &mut b[132..140],
-        u32::try_from(f.path_table_size)
-            .map_err(|_| Error::Limit("path table larger than 4 GiB".into()))?,
+        u32::try_from(f.path_table_size).map_err(|_| {
+            Error::limit(f.path_table_size, u32::MAX, "path table larger than 4 GiB")
+        })?,
     );
     b[140..144].copy_from_slice(&sector32(f.l_table, "path table")?.to_le_bytes());
     b[148..152].copy_from_slice(&sector32(f.m_table, "path table")?.to_be_bytes());

@@ -216,7 +216,7 @@ impl IsoPlan {
                     }),
                     None => {
                         let len = entry.image_len().ok_or_else(|| {
-                            Error::Unsupported(format!(
+                            Error::unsupported("ISO rebuild", format!(
                                 "boot entry {e} (media type {}, {} sectors) is not a file in the tree and its size is unknown",
                                 entry.media_type, entry.sector_count
                             ))
@@ -324,7 +324,8 @@ impl IsoPlan {
         let last = a.take(SECTOR);
         self.total_sectors = last + 1;
         let to32 = |s: u64| {
-            u32::try_from(s).map_err(|_| Error::Limit("image larger than 2^32 sectors".into()))
+            u32::try_from(s)
+                .map_err(|_| Error::limit(s, u32::MAX, "image larger than 2^32 sectors"))
         };
         let lbn = |s: u64| to32(s - PART_START);
 
@@ -449,7 +450,7 @@ impl IsoPlan {
             };
             let rec = c.entries[b.entry].record;
             let rba = u32::try_from(sector)
-                .map_err(|_| Error::Limit("boot image beyond sector 2^32".into()))?;
+                .map_err(|_| Error::limit(sector, u32::MAX, "boot image beyond sector 2^32"))?;
             out[rec * 32 + 8..rec * 32 + 12].copy_from_slice(&rba.to_le_bytes());
         }
         Ok(out)
@@ -572,7 +573,7 @@ impl IsoPlan {
         let anchor = self.total_sectors - 1;
         zeros_to(sink, &mut pos, anchor * SECTOR)?;
         let a = udf::avdp(
-            u32::try_from(anchor).map_err(|_| Error::Limit("image too large".into()))?,
+            u32::try_from(anchor).map_err(|_| Error::limit(anchor, u32::MAX, "image too large"))?,
             VDS_MAIN as u32,
             VDS_RESERVE as u32,
         );

@@ -61,9 +61,11 @@ impl WTree {
 
     fn add(&mut self, parent: usize, node: WNode) -> Result<usize> {
         if self.nodes.len() >= MAX_ENTRIES {
-            return Err(Error::Limit(format!(
-                "the rebuilt tree would hold more than {MAX_ENTRIES} entries"
-            )));
+            return Err(Error::limit(
+                self.nodes.len() + 1,
+                MAX_ENTRIES,
+                format!("the rebuilt tree would hold more than {MAX_ENTRIES} entries"),
+            ));
         }
         let i = self.nodes.len();
         self.nodes.push(WNode { parent, ..node });

@@ -280,10 +280,11 @@ pub(crate) fn dir_stream_len(tree: &WTree, dir: usize) -> Result<u64> {
     for &k in &tree.nodes[dir].children {
         let l = cs0(&tree.nodes[k].name).len();
         if l > 255 {
-            return Err(Error::Limit(format!(
-                "{}: name too long for a UDF identifier",
-                tree.path(k)
-            )));
+            return Err(Error::limit(
+                l,
+                255,
+                format!("{}: name too long for a UDF identifier", tree.path(k)),
+            ));
         }
         n += fid_len(l) as u64;
     }
@@ -346,10 +347,14 @@ pub(crate) fn file_entry(
     let node = &tree.nodes[i];
     let ads = if len == 0 { 0 } else { len.div_ceil(MAX_AD) };
     if ads > MAX_ADS {
-        return Err(Error::Limit(format!(
-            "{}: {len} bytes need more than {MAX_ADS} UDF extents",
-            tree.path(i)
-        )));
+        return Err(Error::limit(
+            ads,
+            MAX_ADS,
+            format!(
+                "{}: {len} bytes need more than {MAX_ADS} UDF extents",
+                tree.path(i)
+            ),
+        ));
     }
     let mut d = vec![0u8; 2048];
     // ICB tag: strategy 4, one entry, file type 4 (directory) or 5 (file), short_ads.

@@ -121,10 +121,14 @@ fn read_small_resource(
     limit: u64,
 ) -> Result<Vec<u8>> {
     if res.uncompressed_size > limit {
-        return Err(Error::Limit(format!(
-            "{structure} of {} bytes (limit {limit})",
-            res.uncompressed_size
-        )));
+        return Err(Error::limit(
+            res.uncompressed_size,
+            limit,
+            format!(
+                "{structure} of {} bytes (limit {limit})",
+                res.uncompressed_size
+            ),
+        ));
     }
     if !res.is_compressed() {
         return read_vec(&*part.src, structure, res.offset, res.size_in_wim, limit);
@@ -143,10 +147,14 @@ fn read_small_resource(
 /// than after a huge allocation.
 fn read_growing(r: &dyn ReadAt, size: u64, limit: u64, structure: &str) -> Result<Vec<u8>> {
     if size > limit || size > r.size() {
-        return Err(Error::Limit(format!(
-            "{structure} of {size} bytes (limit {limit}, readable {})",
-            r.size()
-        )));
+        return Err(Error::limit(
+            size,
+            limit.min(r.size()),
+            format!(
+                "{structure} of {size} bytes (limit {limit}, readable {})",
+                r.size()
+            ),
+        ));
     }
     let mut v = Vec::new();
     let mut pos = 0u64;
@@ -382,10 +390,14 @@ impl Wim {
     pub fn image_tree(&self, index: u32) -> Result<ImageTree> {
         let m = self.metadata_blob(index)?.clone();
         if m.size > MAX_METADATA_BYTES {
-            return Err(Error::Limit(format!(
-                "metadata resource of image {index} is {} bytes (limit {MAX_METADATA_BYTES})",
-                m.size
-            )));
+            return Err(Error::limit(
+                m.size,
+                MAX_METADATA_BYTES,
+                format!(
+                    "metadata resource of image {index} is {} bytes (limit {MAX_METADATA_BYTES})",
+                    m.size
+                ),
+            ));
         }
         let r = self.reader_for(&m)?;
         let buf = read_growing(&r, m.size, MAX_METADATA_BYTES, "WIM metadata resource")?;

@@ -185,10 +185,13 @@ impl ChunkedResource {
             return Err(bad(res.offset + 8, "solid chunk size 0"));
         }
         if chunk_size > MAX_CHUNK {
-            return Err(Error::Unsupported(format!(
-                "solid resource at {} uses {chunk_size}-byte chunks (limit {MAX_CHUNK})",
-                res.offset
-            )));
+            return Err(Error::unsupported(
+                "WIM",
+                format!(
+                    "solid resource at {} uses {chunk_size}-byte chunks (limit {MAX_CHUNK})",
+                    res.offset
+                ),
+            ));
         }
         let cs = chunk_size as u64;
         let n = usize.div_ceil(cs);
@@ -495,7 +498,7 @@ impl ChunkedResource {
             st.decoder = Some((self.ctype, Decoder::new(self.ctype)));
         }
         let Some((_, decoder)) = st.decoder.as_mut() else {
-            return Err(Error::Unsupported("no decoder".into()));
+            return Err(Error::unsupported("WIM", "no decoder"));
         };
         decoder
             .decompress(&st.scratch[..clen], &mut out)

@@ -16,10 +16,10 @@ pub fn integrity_table(sink: &mut dyn WriteAt, end: u64) -> Result<Vec<u8>> {
     let span = end.saturating_sub(start);
     let n = span.div_ceil(INTEGRITY_CHUNK as u64);
     let n32 = u32::try_from(n)
-        .map_err(|_| crate::Error::Limit("integrity table with over 2^32 entries".into()))?;
+        .map_err(|_| crate::Error::limit(n, u32::MAX, "integrity table with over 2^32 entries"))?;
     let size = 12u64 + 20 * n;
     let size32 = u32::try_from(size)
-        .map_err(|_| crate::Error::Limit("integrity table larger than 4 GiB".into()))?;
+        .map_err(|_| crate::Error::limit(size, u32::MAX, "integrity table larger than 4 GiB"))?;
     let mut out = Vec::with_capacity(size as usize);
     out.extend_from_slice(&size32.to_le_bytes());
     out.extend_from_slice(&n32.to_le_bytes());

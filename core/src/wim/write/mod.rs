@@ -430,7 +430,11 @@ impl<W: WriteAt> WimWriter<W> {
             )));
         }
         if self.images.len() >= u32::MAX as usize {
-            return Err(Error::Limit("too many images".into()));
+            return Err(Error::limit(
+                self.images.len() + 1,
+                u32::MAX,
+                "too many images",
+            ));
         }
         let meta = serialize_metadata(tree)?;
         let w = self.write_resource(&BorrowedSource(&meta), &NoProgress)?;

@@ -190,9 +190,14 @@ impl<W: WriteAt> WimWriter<W> {
         let esize = chunk_entry_size(usize);
         let table_len = (nchunks - 1)
             .checked_mul(esize)
-            .ok_or_else(|| Error::Limit("chunk table size overflows".into()))?;
-        let table_cap = usize::try_from(table_len)
-            .map_err(|_| Error::Limit("chunk table larger than the address space".into()))?;
+            .ok_or_else(|| Error::limit(u64::MAX, u64::MAX, "chunk table size overflows"))?;
+        let table_cap = usize::try_from(table_len).map_err(|_| {
+            Error::limit(
+                table_len,
+                usize::MAX,
+                "chunk table larger than the address space",
+            )
+        })?;
         let mut table = Vec::with_capacity(table_cap);
         let mut h = Sha1::new();
         let mut buf = std::mem::take(&mut self.buf_in);
