@@ -70,11 +70,14 @@ fn header(buf: &[u8], offset: u64) -> Result<Head> {
     // the other 23 bytes), none confirms it, so it is not enforced: the target hash judges.
     let alg = buf[7];
     if alg != ALG_LZMS {
-        return Err(Error::Unsupported(format!(
+        return Err(Error::unsupported(
+            "delta",
+            format!(
             "delta patch buffer is a Compression-API container with algorithm {alg} ({}); only \
              LZMS (5) is read",
             algorithm_name(alg)
-        )));
+        ),
+        ));
     }
     // Both fields lie inside the 24 bytes checked above.
     let total = u64_at(buf, 8).unwrap_or(0);
@@ -128,12 +131,15 @@ pub(crate) fn decode(buf: &[u8], offset: u64, target_size: usize) -> Result<Vec<
         if len >= dst.len() {
             // The Compression API may store a chunk that does not shrink; how it marks one is
             // not described, so such a chunk is not guessed at.
-            return Err(Error::Unsupported(format!(
-                "LZMS container chunk {k} at byte {} holds {len} bytes for {} output bytes \
+            return Err(Error::unsupported(
+                "delta",
+                format!(
+                    "LZMS container chunk {k} at byte {} holds {len} bytes for {} output bytes \
                  (a stored chunk?): its framing is not described",
-                at,
-                dst.len()
-            )));
+                    at,
+                    dst.len()
+                ),
+            ));
         }
         decoder
             .decompress(data, dst)

@@ -161,9 +161,12 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
             if lzms {
-                return Err(Error::Unsupported(format!(
-                    "delta target hash mismatch after the {LZMS_PATH}; the output is not used"
-                )));
+                return Err(Error::unsupported(
+                    "delta",
+                    format!(
+                        "delta target hash mismatch after the {LZMS_PATH}; the output is not used"
+                    ),
+                ));
             }
             if !pe_missing.is_empty() {
                 return Err(Error::unsupported(
@@ -198,24 +201,31 @@ fn lzms_patch(
     opts: &ApplyOptions,
 ) -> Result<Vec<u8>> {
     if h.file_type != FILE_TYPE_RAW {
-        return Err(Error::Unsupported(format!(
-            "{LZMS_PATH} in a delta of file type {} ({})",
-            h.file_type,
-            file_type_name(h.file_type)
-        )));
+        return Err(Error::unsupported(
+            "delta",
+            format!(
+                "{LZMS_PATH} in a delta of file type {} ({})",
+                h.file_type,
+                file_type_name(h.file_type)
+            ),
+        ));
     }
     if !(opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty())) {
-        return Err(Error::Unsupported(format!(
-            "{LZMS_PATH} without a target hash to check the output against"
-        )));
+        return Err(Error::unsupported(
+            "delta",
+            format!("{LZMS_PATH} without a target hash to check the output against"),
+        ));
     }
     let total = capi::total_size(p.patch, p.patch_offset)?;
     if total != h.target_size {
-        return Err(Error::Unsupported(format!(
+        return Err(Error::unsupported(
+            "delta",
+            format!(
             "{LZMS_PATH} holding {total} bytes for a target of {} bytes: a BsDiff stream inside \
              LZMS, which is not described publicly",
             h.target_size
-        )));
+        ),
+        ));
     }
     capi::decode(p.patch, p.patch_offset, target_size)
 }
@@ -240,12 +250,21 @@ pub fn decode_lzms_container(
     max_target_size: u64,
 ) -> Result<Vec<u8>> {
     if target_size > max_target_size {
-        return Err(Error::Limit(format!(
-            "LZMS container target of {target_size} bytes exceeds the limit of {max_target_size} bytes"
-        )));
+        return Err(Error::limit(
+            target_size,
+            max_target_size,
+            format!(
+                "LZMS container target of {target_size} bytes exceeds the limit of {max_target_size} bytes"
+            ),
+        ));
     }
-    let n = usize::try_from(target_size)
-        .map_err(|_| Error::Limit(format!("LZMS container target of {target_size} bytes")))?;
+    let n = usize::try_from(target_size).map_err(|_| {
+        Error::limit(
+            target_size,
+            usize::MAX,
+            format!("LZMS container target of {target_size} bytes"),
+        )
+    })?;
     capi::decode(buf, 0, n)
 }
 

@@ -141,7 +141,10 @@ mod fs {
         let what = || format!("syncing {}", tmp.display());
         match sync.join() {
             Ok(r) => r.map_err(|e| io(what(), e)),
-            Err(_) => Err(Error::Io(format!("{}: the sync thread panicked", what()))),
+            Err(_) => Err(io(
+                what(),
+                std::io::Error::other("the sync thread panicked"),
+            )),
         }
     }
 

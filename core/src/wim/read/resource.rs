@@ -391,7 +391,7 @@ impl ChunkedResource {
             st.decoder = Some((self.ctype, Decoder::new(self.ctype)));
         }
         let Some((_, decoder)) = st.decoder.as_mut() else {
-            return Err(Error::Unsupported("no decoder".into()));
+            return Err(Error::unsupported("WIM resource", "no decoder"));
         };
         let mut at = 0usize;
         for (i, w) in bounds.windows(2).enumerate() {
