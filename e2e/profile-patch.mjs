@@ -3,8 +3,8 @@
 // Needs a build whose worker wasm keeps its name section (see docs/benchmarks.md "Browser patch
 // profile" for the command); DIST picks that build (default dist/).
 // Usage: node e2e/profile-patch.mjs WINRE.wim PACKAGE.cab [OUT_DIR]
-// Writes OUT_DIR/<worker>.cpuprofile (open in Chromium DevTools) and prints per worker: wall time
-// of the patch, self time by category and the top 15 functions by self time.
+// Writes OUT_DIR/<worker>.cpuprofile (open in Chromium DevTools) and prints the wall time and the job
+// worker's phases of the patch, then per worker self time by category and the top 15 functions.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import os from "node:os";
@@ -31,6 +31,13 @@ const BASE = `http://127.0.0.1:${server.address().port}/`;
 const context = await chromium.launchPersistentContext(
   fs.mkdtempSync(path.join(os.tmpdir(), "mediaprep-profile-ctx-")), LAUNCH);
 const page = await context.newPage();
+// The job worker's phase times (one `mediaprep-phases {json}` console line per patch), to read the
+// profile against them.
+const phaseLines = [];
+page.on("worker", (w) => w.on("console", (m) => {
+  const t = m.text();
+  if (t.startsWith("mediaprep-phases ")) phaseLines.push(JSON.parse(t.slice("mediaprep-phases ".length)));
+}));
 const cdp = await context.newCDPSession(page);
 
 // Non-flattened auto-attach: each dedicated worker gets a child session that is spoken to through
@@ -100,7 +107,10 @@ const CATEGORIES = [
   ["(program)", (n) => n === "(program)"],
 ];
 
-const report = { wall_ms: wallMs, sha256: sha, out_dir: OUT, workers: [] };
+for (let k = 0; k < 50 && phaseLines.length === 0; k++) await page.waitForTimeout(100);
+const report = {
+  wall_ms: wallMs, sha256: sha, out_dir: OUT, phases: phaseLines[0]?.phases || [], workers: [],
+};
 let i = 0;
 for (const s of sessions) {
   const w = workers.get(s);
