@@ -447,8 +447,7 @@ pub fn run(
         | Request::KeptCatalog { .. }
         | Request::ExportCatalog => Err(Error::invalid(
             "page request",
-            "patch, extract and catalog jobs run asynchronously (OPFS); send them to the worker"
-                .into(),
+            "patch, extract and catalog jobs run asynchronously (OPFS); send them to the worker",
         )),
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.
