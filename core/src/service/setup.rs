@@ -251,15 +251,10 @@ pub fn expand(
         let p = path_of[&c.index];
         close(c, files, p, sink, &mut out)?;
     }
-    if out.len() != members.len() {
-        return Err(Error::invalid(
-            "patch request",
-            format!(
-                "{} of {} Setup DU members were decoded",
-                out.len(),
-                members.len()
-            ),
-        ));
+    let (decoded, total) = (out.len(), members.len());
+    if decoded != total {
+        let why = format!("{decoded} of {total} Setup DU members were decoded");
+        return Err(Error::invalid("Setup DU output", why));
     }
     Ok(SetupExpansion {
         files: out,
@@ -323,15 +318,10 @@ pub fn check_zip<R: Read + Seek>(
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut z = zip::ZipArchive::new(r).map_err(zip_err)?;
-    if z.len() != files.len() {
-        return Err(Error::invalid(
-            "patch request",
-            format!(
-                "the written ZIP has {} entries, {} were written",
-                z.len(),
-                files.len()
-            ),
-        ));
+    let (entries, written) = (z.len(), files.len());
+    if entries != written {
+        let why = format!("the written ZIP has {entries} entries, {written} were written");
+        return Err(Error::invalid("Setup DU output", why));
     }
     let mut buf = vec![0u8; 1 << 16];
     for (k, want) in files.iter().enumerate() {
