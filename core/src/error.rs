@@ -110,8 +110,16 @@ pub enum Error {
         name: String,
     },
     /// The caller's request or a name in the input is invalid (e.g. path traversal).
-    #[error("invalid: {0}")]
-    Invalid(String),
+    #[error("invalid: {reason}")]
+    Invalid {
+        /// Where it was refused: a short fixed area name ("patch request", "command line",
+        /// "page request", "ISO writer", "package name", "catalog", …), stable for callers
+        /// that sort errors. A request area means the caller asked for it; the others name the
+        /// input or the writer that refused.
+        what: &'static str,
+        /// Why, in words (the message).
+        reason: String,
+    },
     /// A catalog file the user chose does not load (too large, not JSON, or fields at fault).
     #[error("invalid: catalog file {name}: {}", .problems.join("; "))]
     CatalogFile {
@@ -313,6 +321,14 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Invalid`]: refused in area `what`, `reason` why.
+    pub fn invalid(what: &'static str, reason: impl fmt::Display) -> Self {
+        Error::Invalid {
+            what,
+            reason: reason.to_string(),
+        }
+    }
+
     /// Shorthand for [`Error::BrowserApi`].
     pub fn browser(api: impl Into<String>, message: impl Into<String>) -> Self {
         Error::BrowserApi {
@@ -353,7 +369,7 @@ impl Error {
             Error::Unsupported { .. } => "unsupported",
             Error::Limit { .. } => "limit",
             Error::NotFound { .. } => "not-found",
-            Error::Invalid(_) | Error::CatalogFile { .. } => "invalid",
+            Error::Invalid { .. } | Error::CatalogFile { .. } => "invalid",
             Error::Cancelled => "cancelled",
         }
     }
@@ -391,6 +407,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_invalid_error_carries_its_area_and_keeps_its_words() {
+        let e = Error::invalid("package name", "a/../b: not a plain relative path");
+        match &e {
+            Error::Invalid { what, reason } => {
+                assert_eq!(*what, "package name");
+                assert_eq!(reason, "a/../b: not a plain relative path");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_eq!(e.to_string(), "invalid: a/../b: not a plain relative path");
+        assert_eq!(e.kind(), "invalid");
     }
 
     #[test]

@@ -125,10 +125,10 @@ impl BaseManifest {
         let (node, path) = match stack.wcp_node.and_then(|n| Some((tree.nodes.get(n)?, n))) {
             Some((d, n)) => (d, tree.path_of(n)),
             None => {
-                return Err(Error::Invalid(format!(
-                    "{}: its wcp.dll is not in this image tree",
-                    stack.folder
-                )))
+                return Err(Error::invalid(
+                    "component manifest",
+                    format!("{}: its wcp.dll is not in this image tree", stack.folder),
+                ))
             }
         };
         let reader = wim.open_data(node)?;
@@ -160,12 +160,13 @@ impl BaseManifest {
             });
         }
         if src.size() == 0 {
-            return Err(Error::Invalid(format!(
-                "{path}: empty file, not a base manifest"
-            )));
+            return Err(Error::invalid(
+                "component manifest",
+                format!("{path}: empty file, not a base manifest"),
+            ));
         }
         if let Some(sig) = compressed_signature(&magic[..head]) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid("component manifest", format!(
                 "{path}: a {}-compressed manifest, not a base manifest (give the raw base or a wcp.dll)",
                 String::from_utf8_lossy(&sig)
             )));
@@ -207,7 +208,7 @@ pub fn base_from_target(target: Target, index: u32, label: &str) -> Result<BaseM
     let node = match target {
         Target::Node(n) => n,
         Target::Dir(_) => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid("component manifest", format!(
                 "{label}: the path ends on a directory; give a WIM (and its image), a wcp.dll or a base file"
             )))
         }
@@ -219,7 +220,7 @@ pub fn base_from_target(target: Target, index: u32, label: &str) -> Result<BaseM
     match node {
         Node::Wim(w) => BaseManifest::from_image(&w, index),
         Node::File(r) => BaseManifest::from_reader(&*r, label),
-        Node::Iso(_) => Err(Error::Invalid(format!(
+        Node::Iso(_) => Err(Error::invalid("component manifest", format!(
             "{label}: an ISO holds no servicing stack itself; add layers to the WIM whose base to use, \
              e.g. /sources/install.wim 1:/Windows/System32/Recovery/Winre.wim"
         ))),
@@ -238,9 +239,10 @@ fn read_wcp(src: &dyn ReadAt, path: &str) -> Result<Option<(Vec<u8>, WcpInfo)>> 
         )));
     }
     if loc.size == 0 {
-        return Err(Error::Invalid(format!(
-            "{path}: resource {BASE_RESOURCE_TYPE}/{BASE_RESOURCE_ID} is empty"
-        )));
+        return Err(Error::invalid(
+            "component manifest",
+            format!("{path}: resource {BASE_RESOURCE_TYPE}/{BASE_RESOURCE_ID} is empty"),
+        ));
     }
     let bytes = read_vec(
         src,
@@ -589,7 +591,10 @@ mod tests {
             (b"DCM\x01PA30xxxxxxxx", "DCM-compressed"),
         ] {
             let e = BaseManifest::from_reader(&SliceSource::new(bad.to_vec()), "x").unwrap_err();
-            assert!(matches!(&e, Error::Invalid(m) if m.contains(what)), "{e}");
+            assert!(
+                matches!(&e, Error::Invalid { reason: m, .. } if m.contains(what)),
+                "{e}"
+            );
         }
         // "MZ" promises a PE: a broken one is a PE error, not a raw base.
         let e =

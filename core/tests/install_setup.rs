@@ -414,11 +414,11 @@ fn cancelled_or_refused_writes_leave_nothing() {
     // Bad requests are refused before anything is written.
     for (idx, what) in [(vec![0], "0"), (vec![4], "4"), (vec![2, 2], "twice")] {
         let r = replace_one(&input, &new, &opts(&idx), &out, &NoProgress);
-        assert!(matches!(r, Err(Error::Invalid(_))), "{what}: {r:?}");
+        assert!(matches!(r, Err(Error::Invalid { .. })), "{what}: {r:?}");
     }
     let not_wim = fixture("setup-du.cab");
     let r = replace_one(&input, &not_wim, &opts(&[]), &out, &NoProgress);
-    assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 
     // A WinRE whose bytes do not match the SHA-1 the caller gave is refused mid-write.
     let wim = open_wim(std::slice::from_ref(&input));
@@ -562,7 +562,7 @@ fn setup_du_into_a_directory_and_refusals() {
         cur: None,
     };
     let r = setup::expand(&pkg, &bad, &mut sink, &NoProgress);
-    assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     assert!(!root2.exists());
 
     // A Safe OS DU is not a Setup DU.
@@ -574,7 +574,7 @@ fn setup_du_into_a_directory_and_refusals() {
         &ZipOptions::default(),
         &NoProgress,
     );
-    assert!(matches!(r, Err(Error::Invalid(_))), "{:?}", r.err());
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{:?}", r.err());
 
     // Traversal: 7zz sees the "..\evil.txt" member; we refuse the package.
     let trav = fixture("setup-du-traversal.cab");
@@ -590,7 +590,7 @@ fn setup_du_into_a_directory_and_refusals() {
         .map(|_| ())
     });
     match r {
-        Err(Error::Invalid(m)) => assert!(m.contains(".."), "{m}"),
+        Err(Error::Invalid { reason: m, .. }) => assert!(m.contains(".."), "{m}"),
         other => panic!("traversal not refused: {other:?}"),
     }
 }

@@ -366,14 +366,16 @@ fn traversal_names_are_rejected() {
         spec["tamper"] = json!({"rename_member": [[from, to]]});
         let path = make(tmp.path(), &format!("trav{i}.cab"), &spec);
         match open_file(&path) {
-            Err(Error::Invalid(msg)) => assert!(msg.contains("evil"), "{msg}"),
+            Err(Error::Invalid { reason: msg, .. }) => assert!(msg.contains("evil"), "{msg}"),
             other => panic!("{to:?}: expected Invalid, got {other:?}"),
         }
     }
     let mut spec = safe_os_spec();
     spec["tamper"] = json!({"dotdot_destination": ["foo.dll"]});
     match open_file(&make(tmp.path(), "dest.cab", &spec)) {
-        Err(Error::Invalid(msg)) => assert!(msg.contains("destinationPath"), "{msg}"),
+        Err(Error::Invalid { reason: msg, .. }) => {
+            assert!(msg.contains("destinationPath"), "{msg}")
+        }
         other => panic!("expected Invalid, got {other:?}"),
     }
 }

@@ -709,7 +709,7 @@ fn missing_blob_and_bad_options_are_errors() {
     b.file(0, "x", b"not added");
     assert!(matches!(
         w.add_image(&b.tree, ImageXml::new("x", None)),
-        Err(Error::Invalid(_))
+        Err(Error::Invalid { .. })
     ));
     let mut opts = WriteOptions::new(Compression::Lzx);
     opts.chunk_size = 1000;
@@ -773,11 +773,11 @@ fn interrupted_write_is_refused_and_helper_cleans_up() {
             );
             let (ok, _) = wimlib_try(&["verify", tmp_path.to_str().unwrap()]);
             assert!(ok, "the checked file is complete");
-            Err(Error::Invalid("refused by the check".into()))
+            Err(Error::invalid("test", "refused by the check"))
         },
     )
     .unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)));
+    assert!(matches!(err, Error::Invalid { .. }));
     assert!(!target.exists());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 

@@ -20,8 +20,9 @@ pub async fn extract(
     let (reader, expect) = match media::descend(root, &layers)? {
         Target::File(r, h) => (r, h),
         _ => {
-            return Err(Error::Invalid(
-                "that is a folder or an image, not a file".into(),
+            return Err(Error::invalid(
+                "page request",
+                "that is a folder or an image, not a file",
             ))
         }
     };
@@ -55,9 +56,12 @@ pub async fn extract(
         let d = hasher.finish();
         if let Some(want) = expect {
             if d.sha1 != want {
-                return Err(Error::Invalid(format!(
-                    "{leaf}: its bytes do not match the SHA-1 the image records; not saved"
-                )));
+                return Err(Error::invalid(
+                    "page request",
+                    format!(
+                        "{leaf}: its bytes do not match the SHA-1 the image records; not saved"
+                    ),
+                ));
             }
         }
         let back = store.reopen(Part::Output, sink)?;

@@ -14,8 +14,12 @@ use mediaprep_core::{Error, Result};
 pub fn requested_date(requested: Option<&str>, today: Date) -> Result<Date> {
     match requested {
         None => Ok(today),
-        Some(s) => Date::parse(s)
-            .ok_or_else(|| Error::Invalid(format!("today: {s:?} is not a YYYY-MM-DD date"))),
+        Some(s) => Date::parse(s).ok_or_else(|| {
+            Error::invalid(
+                "page request",
+                format!("today: {s:?} is not a YYYY-MM-DD date"),
+            )
+        }),
     }
 }
 
@@ -148,10 +152,9 @@ pub fn split_catalogs(
         if !wanted {
             return Ok(None);
         }
-        files
-            .pop()
-            .map(Some)
-            .ok_or_else(|| Error::Invalid("a catalog file of the request is missing".into()))
+        files.pop().map(Some).ok_or_else(|| {
+            Error::invalid("page request", "a catalog file of the request is missing")
+        })
     };
     let last_good = take(fallback)?;
     let new = take(chosen)?;
@@ -222,7 +225,10 @@ pub fn run_media(
             };
             Ok(JobResult::Listed { entries })
         }
-        other => Err(Error::Invalid(format!("{other:?} is not a media job"))),
+        other => Err(Error::invalid(
+            "page request",
+            format!("{other:?} is not a media job"),
+        )),
     }
 }
 
@@ -240,7 +246,8 @@ pub fn package(name: &str, src: SharedReader, progress: &dyn Progress) -> Result
 /// The core's [`Report`] keeps the inspection and the package results as JSON (a report read
 /// back may come from another version), so the typed results become JSON here, at its door.
 fn report_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Error::Invalid(format!("the session's results: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| Error::invalid("page request", format!("the session's results: {e}")))
 }
 
 /// Build the report in `format`; returns its bytes.
@@ -258,7 +265,10 @@ pub fn report(format: ReportFormat, session: &Session) -> Result<Vec<u8>> {
         ReportFormat::Zip => rep.to_zip(&[])?,
         ReportFormat::Dism => {
             let ev = rep.evaluation.as_ref().ok_or_else(|| {
-                Error::Invalid("open a media file first: the script follows its verdicts".into())
+                Error::invalid(
+                    "page request",
+                    "open a media file first: the script follows its verdicts",
+                )
             })?;
             dism_script(ev, &ScriptPaths::default()).into_bytes()
         }

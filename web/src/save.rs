@@ -344,7 +344,12 @@ impl OpfsStore {
         self.slots
             .iter_mut()
             .find(|s| s.part == part)
-            .ok_or_else(|| Error::Invalid(format!("no temporary file was opened for {part:?}")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "page request",
+                    format!("no temporary file was opened for {part:?}"),
+                )
+            })
     }
 
     /// After the job: release every handle, remove what was not committed, and give the
@@ -378,7 +383,10 @@ impl OutputStore for OpfsStore {
     fn create(&mut self, part: Part) -> Result<ReadBackSink> {
         let slot = self.slot(part)?;
         let sink = slot.sink.take().ok_or_else(|| {
-            Error::Invalid(format!("the temporary file for {part:?} was already used"))
+            Error::invalid(
+                "page request",
+                format!("the temporary file for {part:?} was already used"),
+            )
         })?;
         Ok(ReadBackSink(sink))
     }
@@ -441,7 +449,7 @@ impl ReadAt for OpfsReader {
         }
         self.sink
             .lock()
-            .map_err(|_| Error::Invalid("output lock poisoned".into()))?
+            .map_err(|_| Error::invalid("page request", "output lock poisoned"))?
             .read_back(offset, buf)
     }
 }

@@ -360,13 +360,16 @@ pub async fn write_folder(
 ) -> Result<(PatchReport, FolderWritten)> {
     let present = names(&root).await?;
     if !present.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(
+            "page request",
+            format!(
             "the folder \"{}\" is not empty ({} entries, e.g. {}); choose an empty folder, such \
              as the root of a freshly formatted FAT32 stick",
             root.name(),
             present.len(),
             present[0]
-        )));
+        ),
+        ));
     }
     // Chromium defines move() on FileSystemFileHandle.prototype (not on FileSystemHandle).
     let movable = js_sys::Reflect::get(&js_sys::global(), &"FileSystemFileHandle".into())

@@ -125,7 +125,7 @@ fn on_message(e: MessageEvent) {
                 let packages = named.split_off((media as usize).min(named.len()));
                 if target == PatchTarget::Folder {
                     let (dir, split) = dir.ok_or_else(|| {
-                        Error::Invalid("no folder was chosen for the USB target".into())
+                        Error::invalid("page request", "no folder was chosen for the USB target")
                     })?;
                     return to_folder(dir, split, named, packages, &reporter).await;
                 }
@@ -232,11 +232,11 @@ async fn patch(
     let written = rep
         .written
         .as_ref()
-        .ok_or_else(|| Error::Invalid("the patch wrote nothing".into()))?;
+        .ok_or_else(|| Error::invalid("page request", "the patch wrote nothing"))?;
     Ok(PatchResult {
         target,
         input: rep.input.clone(),
-        opfs: name.ok_or_else(|| Error::Invalid("the output was not committed".into()))?,
+        opfs: name.ok_or_else(|| Error::invalid("page request", "the output was not committed"))?,
         size: written.size,
         sha256: written.sha256,
         versions: rep
@@ -305,7 +305,12 @@ async fn catalog_job(
             catalog,
             fallback,
         } => (today, catalog, fallback, false),
-        other => return Err(Error::Invalid(format!("{other:?} is not a catalog job"))),
+        other => {
+            return Err(Error::invalid(
+                "page request",
+                format!("{other:?} is not a catalog job"),
+            ))
+        }
     };
     let today = crate::jobs::requested_date(requested.as_deref(), utc_today()?)?;
     let (new, last_good) = crate::jobs::split_catalogs(&mut named, with_catalog, fallback)?;
@@ -416,7 +421,7 @@ pub fn run(
             let src = sources
                 .into_iter()
                 .next()
-                .ok_or_else(|| Error::Invalid("no file given".into()))?;
+                .ok_or_else(|| Error::invalid("page request", "no file given"))?;
             let name = src.name();
             let slice = (slice_mib.clamp(1, 32) as usize) << 20;
             let d = mediaprep_core::hash::hash_reader(&src, slice, progress)?;
@@ -431,7 +436,7 @@ pub fn run(
             let src = sources
                 .into_iter()
                 .next()
-                .ok_or_else(|| Error::Invalid("no package given".into()))?;
+                .ok_or_else(|| Error::invalid("page request", "no package given"))?;
             let name = src.name();
             let r: SharedReader = Arc::new(CachedReader::new(src, 1 << 20, 16));
             crate::jobs::package(&name, r, progress).map(|p| JobResult::Package(Box::new(p)))
@@ -440,9 +445,9 @@ pub fn run(
         | Request::Extract { .. }
         | Request::Catalog { .. }
         | Request::KeptCatalog { .. }
-        | Request::ExportCatalog => Err(Error::Invalid(
-            "patch, extract and catalog jobs run asynchronously (OPFS); send them to the worker"
-                .into(),
+        | Request::ExportCatalog => Err(Error::invalid(
+            "page request",
+            "patch, extract and catalog jobs run asynchronously (OPFS); send them to the worker",
         )),
         Request::Report { format, session } => {
             // Callers that want the bytes use `jobs::report`; this path reports the size only.
@@ -475,7 +480,7 @@ fn utc_today() -> Result<mediaprep_core::catalog::Date> {
         now.get_utc_month() as u8 + 1,
         now.get_utc_date() as u8,
     )
-    .ok_or_else(|| Error::Invalid("the browser's clock gives no valid date".into()))
+    .ok_or_else(|| Error::invalid("page request", "the browser's clock gives no valid date"))
 }
 
 /// Throttled progress events (at most ~10 per second) with throughput.

@@ -212,10 +212,13 @@ impl Catalog {
             .then(|| Date::parse(&self.version.replace('.', "-")))
             .flatten()
             .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "catalog version {:?} is not a date of the form YYYY.MM.DD",
-                    self.version
-                ))
+                Error::invalid(
+                    "catalog",
+                    format!(
+                        "catalog version {:?} is not a date of the form YYYY.MM.DD",
+                        self.version
+                    ),
+                )
             })
     }
 }
@@ -250,9 +253,10 @@ impl CatalogAge {
     pub fn new(catalog: &Catalog, source: CatalogSource, today: Date) -> Result<CatalogAge> {
         let date = catalog.date()?;
         let latest_release_day = today.latest_patch_tuesday().ok_or_else(|| {
-            Error::Invalid(format!(
-                "no second Tuesday on or before {today} in years 1-9999"
-            ))
+            Error::invalid(
+                "catalog",
+                format!("no second Tuesday on or before {today} in years 1-9999"),
+            )
         })?;
         let mut age = CatalogAge {
             version: catalog.version.clone(),

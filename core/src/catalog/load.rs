@@ -62,7 +62,7 @@ impl std::error::Error for CatalogError {}
 
 impl From<CatalogError> for Error {
     fn from(e: CatalogError) -> Error {
-        Error::Invalid(e.to_string())
+        Error::invalid("catalog", e)
     }
 }
 
@@ -118,7 +118,8 @@ impl Catalog {
     /// The catalog as pretty JSON in the format [`Catalog::load`] accepts (what
     /// `mediaprep catalog --json` prints): loading it back gives an equal catalog.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(format!("catalog JSON: {e}")))
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::invalid("catalog", format!("catalog JSON: {e}")))
     }
 
     /// Every problem that makes the catalog unusable, in plain words (empty when it is sound).

@@ -45,16 +45,22 @@ mod fs {
                     .next()
                     .is_none();
                 if !empty {
-                    return Err(Error::Invalid(format!(
-                        "{} exists and is not empty; give a new or empty directory",
-                        dir.display()
-                    )));
+                    return Err(Error::invalid(
+                        "output path",
+                        format!(
+                            "{} exists and is not empty; give a new or empty directory",
+                            dir.display()
+                        ),
+                    ));
                 }
             }
             let mut name = dir
                 .file_name()
                 .ok_or_else(|| {
-                    Error::Invalid(format!("{} is not a directory path", dir.display()))
+                    Error::invalid(
+                        "output path",
+                        format!("{} is not a directory path", dir.display()),
+                    )
                 })?
                 .to_os_string();
             name.push(format!(".partial-{}", std::process::id()));
@@ -76,7 +82,10 @@ mod fs {
             let mut p = self.temp.clone();
             for part in path.split('/').filter(|s| !s.is_empty()) {
                 if part == ".." || part == "." || part.contains('\\') {
-                    return Err(Error::Invalid(format!("{path}: not a plain relative path")));
+                    return Err(Error::invalid(
+                        "output path",
+                        format!("{path}: not a plain relative path"),
+                    ));
                 }
                 p.push(part);
             }

@@ -174,7 +174,10 @@ mod fs {
         fn create(&mut self, part: Part) -> Result<std::fs::File> {
             static COUNTER: AtomicU64 = AtomicU64::new(0);
             let file_name = self.path.file_name().ok_or_else(|| {
-                Error::Invalid(format!("{} is not a file path", self.path.display()))
+                Error::invalid(
+                    "output path",
+                    format!("{} is not a file path", self.path.display()),
+                )
             })?;
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let mut tmp_name = file_name.to_os_string();
@@ -196,10 +199,9 @@ mod fs {
         }
 
         fn reopen(&mut self, part: Part, sink: std::fs::File) -> Result<SharedReader> {
-            let tmp = self
-                .temps
-                .get(&part)
-                .ok_or_else(|| Error::Invalid(format!("{part:?} was not created")))?;
+            let tmp = self.temps.get(&part).ok_or_else(|| {
+                Error::invalid("output path", format!("{part:?} was not created"))
+            })?;
             let reader = FileSource::open(tmp)?;
             if let Some(old) = self.syncs.remove(&part) {
                 // A part reopened twice: the earlier sync still has to succeed.
@@ -211,10 +213,9 @@ mod fs {
         }
 
         fn commit(&mut self, part: Part) -> Result<()> {
-            let tmp = self
-                .temps
-                .remove(&part)
-                .ok_or_else(|| Error::Invalid(format!("{part:?} was not created")))?;
+            let tmp = self.temps.remove(&part).ok_or_else(|| {
+                Error::invalid("output path", format!("{part:?} was not created"))
+            })?;
             if let Some(sync) = self.syncs.remove(&part) {
                 if let Err(e) = wait_sync(sync, &tmp) {
                     let _ = std::fs::remove_file(&tmp);

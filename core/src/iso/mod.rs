@@ -113,7 +113,7 @@ pub(crate) trait Tree: Send + Sync {
     fn file_data(&self, node: &Node) -> Result<FileData> {
         match &node.data {
             NodeData::Ready(d) => Ok(d.clone()),
-            NodeData::UdfEntry(..) => Err(Error::Invalid("UDF entry outside a UDF volume".into())),
+            NodeData::UdfEntry(..) => Err(Error::invalid("ISO", "UDF entry outside a UDF volume")),
         }
     }
 }
@@ -343,7 +343,10 @@ impl IsoImage {
     pub fn list(&self, path: &str) -> Result<Vec<IsoEntry>> {
         let (full, node) = self.resolve(path)?;
         if !node.is_dir {
-            return Err(Error::Invalid(format!("{full} is a file, not a directory")));
+            return Err(Error::invalid(
+                "ISO",
+                format!("{full} is a file, not a directory"),
+            ));
         }
         Ok(self
             .tree()
@@ -363,7 +366,7 @@ impl IsoImage {
     pub fn open_file(&self, path: &str) -> Result<SharedReader> {
         let (full, node) = self.resolve(path)?;
         if node.is_dir {
-            return Err(Error::Invalid(format!("{full} is a directory")));
+            return Err(Error::invalid("ISO", format!("{full} is a directory")));
         }
         self.tree().file_data(&node)?.reader(&self.src, node.size)
     }

@@ -79,7 +79,12 @@ pub fn split_path(path: &str) -> Result<Vec<&str>> {
     for part in path.split(['/', '\\']) {
         match part {
             "" | "." => {}
-            ".." => return Err(Error::Invalid(format!("path {path:?} contains '..'"))),
+            ".." => {
+                return Err(Error::invalid(
+                    "ISO name",
+                    format!("path {path:?} contains '..'"),
+                ))
+            }
             p => out.push(p),
         }
     }

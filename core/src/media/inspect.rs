@@ -326,6 +326,9 @@ pub fn inspect(files: Vec<(String, SharedReader)>, progress: &dyn Progress) -> R
                 wims,
             })
         }
-        Node::File(_) => Err(crate::Error::Invalid(format!("{name}: not a media file"))),
+        Node::File(_) => Err(crate::Error::invalid(
+            "media",
+            format!("{name}: not a media file"),
+        )),
     }
 }

@@ -58,15 +58,18 @@ pub fn open_node(src: SharedReader, name: &str) -> Result<Node> {
     if looks_like_iso(&*src) {
         return Ok(Node::Iso(Arc::new(IsoImage::open(src)?)));
     }
-    Err(Error::Invalid(format!(
-        "{name}: not an ISO, WIM, ESD or SWM file (no ISO 9660/UDF volume and no WIM header)"
-    )))
+    Err(Error::invalid(
+        "media",
+        format!(
+            "{name}: not an ISO, WIM, ESD or SWM file (no ISO 9660/UDF volume and no WIM header)"
+        ),
+    ))
 }
 
 /// Open the user's files: one container, or all parts of a split WIM.
 pub fn open_files(files: Vec<(String, SharedReader)>) -> Result<(String, Node)> {
     match files.len() {
-        0 => Err(Error::Invalid("no file given".into())),
+        0 => Err(Error::invalid("media", "no file given")),
         1 => {
             let (name, src) = files.into_iter().next().expect("one file");
             let node = open_node(src, &name)?;
@@ -74,10 +77,13 @@ pub fn open_files(files: Vec<(String, SharedReader)>) -> Result<(String, Node)> 
         }
         _ => {
             if let Some((n, _)) = files.iter().find(|(_, s)| !looks_like_wim(&**s)) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::invalid(
+                    "media",
+                    format!(
                     "{n}: several files were given, so they must be the parts of one split WIM, \
                      but this one is not a WIM"
-                )));
+                ),
+                ));
             }
             let name = files[0].0.clone();
             let wim = Wim::open_split(files.into_iter().map(|(_, s)| s).collect())?;
@@ -113,9 +119,10 @@ pub fn descend(start: Node, layers: &[String]) -> Result<Target> {
                 let st = iso.stat(layer)?;
                 if st.is_dir {
                     if !last {
-                        return Err(Error::Invalid(format!(
-                            "{layer} is a directory, not a container"
-                        )));
+                        return Err(Error::invalid(
+                            "media",
+                            format!("{layer} is a directory, not a container"),
+                        ));
                     }
                     let list = iso.list(layer)?;
                     return Ok(Target::Dir(
@@ -132,18 +139,22 @@ pub fn descend(start: Node, layers: &[String]) -> Result<Target> {
             }
             Node::Wim(wim) => {
                 let (idx, path) = parse_image_layer(layer).ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::invalid(
+                        "media",
+                        format!(
                         "'{layer}': inside a WIM, a layer is IMAGE:PATH, e.g. 1:/Windows/System32"
-                    ))
+                    ),
+                    )
                 })?;
                 let tree = wim.image_tree(idx)?;
                 let n = tree.lookup(path)?;
                 let d = &tree.nodes[n];
                 if d.is_dir() {
                     if !last {
-                        return Err(Error::Invalid(format!(
-                            "{layer} is a directory, not a container"
-                        )));
+                        return Err(Error::invalid(
+                            "media",
+                            format!("{layer} is a directory, not a container"),
+                        ));
                     }
                     return Ok(Target::Dir(
                         d.children
@@ -166,9 +177,10 @@ pub fn descend(start: Node, layers: &[String]) -> Result<Target> {
                 (r, d.data.filter(|h| *h != crate::wim::model::ZERO_HASH))
             }
             Node::File(_) => {
-                return Err(Error::Invalid(format!(
-                    "cannot descend into '{layer}': the previous layer is a plain file"
-                )))
+                return Err(Error::invalid(
+                    "media",
+                    format!("cannot descend into '{layer}': the previous layer is a plain file"),
+                ))
             }
         };
         if last {

@@ -304,9 +304,12 @@ pub fn expand_runtime_path(dest: &str) -> Result<String> {
     let mut out = String::new();
     let mut rest = dest;
     while let Some(after) = rest.strip_prefix("$(") {
-        let end = after
-            .find(')')
-            .ok_or_else(|| Error::Invalid(format!("destinationPath {dest:?}: unterminated $(")))?;
+        let end = after.find(')').ok_or_else(|| {
+            Error::invalid(
+                "package manifest",
+                format!("destinationPath {dest:?}: unterminated $("),
+            )
+        })?;
         let var = after[..end].to_ascii_lowercase();
         let var = var.strip_prefix("runtime.").unwrap_or(&var);
         let exp = match var {
@@ -400,7 +403,7 @@ mod tests {
         );
         assert!(matches!(
             parse_component("x.manifest", evil.as_bytes()),
-            Err(Error::Invalid(_))
+            Err(Error::Invalid { .. })
         ));
         let c = parse_component("y.manifest", b"DCM\x01\x00\x01garbage").unwrap();
         assert!(c.dcm_compressed);

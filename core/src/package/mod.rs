@@ -456,10 +456,13 @@ fn decode_component(c: &Component, base: &[u8]) -> Result<Component> {
             || !n.arch.eq_ignore_ascii_case(&key.arch)
             || !n.culture.eq_ignore_ascii_case(&key.culture)
         {
-            return Err(Error::Invalid(format!(
-                "the decoded identity ({} {} {} {}) does not match the manifest's name",
-                id.name, id.version, id.processor_architecture, id.language
-            )));
+            return Err(Error::invalid(
+                "package",
+                format!(
+                    "the decoded identity ({} {} {} {}) does not match the manifest's name",
+                    id.name, id.version, id.processor_architecture, id.language
+                ),
+            ));
         }
     }
     d.dcm_compressed = true;
@@ -781,7 +784,7 @@ impl Package {
                         c.manifest_name, with.origin, with.base_sha256
                     );
                     c.decode_error = Some(why.clone());
-                    first.get_or_insert(Error::Invalid(why));
+                    first.get_or_insert(Error::invalid("package", why));
                 }
             }
         }

@@ -43,9 +43,10 @@ impl WimMembers {
         let wim = Wim::open(src).map_err(|e| in_container(what, e))?;
         let count = wim.images().len();
         if count != 1 {
-            return Err(Error::Invalid(format!(
-                "{what}: the WIM holds {count} images; a package WIM holds exactly one"
-            )));
+            return Err(Error::invalid(
+                "package",
+                format!("{what}: the WIM holds {count} images; a package WIM holds exactly one"),
+            ));
         }
         let tree = wim.image_tree(1).map_err(|e| in_container(what, e))?;
         let mut entries = Vec::new();
@@ -72,9 +73,12 @@ impl WimMembers {
                 Some(h) => {
                     wim.blob(h)
                         .ok_or_else(|| {
-                            Error::Invalid(format!(
+                            Error::invalid(
+                                "package",
+                                format!(
                                 "{what}: member {name:?} names a blob the WIM's blob table lacks"
-                            ))
+                            ),
+                            )
                         })?
                         .size
                 }
@@ -183,7 +187,7 @@ impl WimMembers {
 /// Put the container's name in front of a WIM error, keeping its kind where it has no text field.
 fn in_container(what: &str, e: Error) -> Error {
     match e {
-        Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
+        Error::Invalid { reason: m, .. } => Error::invalid("package", format!("{what}: {m}")),
         Error::NotFound { what: w, name } => Error::NotFound {
             what: w,
             name: format!("{what}: {name}"),

@@ -16,7 +16,12 @@ pub const MAX_NAME_LEN: usize = 1024;
 /// letters (`C:`), alternate-stream syntax (any `:`), `..` components, and names longer than
 /// [`MAX_NAME_LEN`]. `what` names the entry in the error (e.g. `CAB member "a\b"`).
 pub fn check_relative_path(path: &str, what: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::Invalid(format!("{what} {path:?}: {why}")));
+    let bad = |why: &str| {
+        Err(Error::invalid(
+            "package name",
+            format!("{what} {path:?}: {why}"),
+        ))
+    };
     if path.is_empty() {
         return bad("empty name");
     }
@@ -53,9 +58,10 @@ pub fn check_manifest_path(path: &str, what: &str) -> Result<()> {
     let mut rest = path;
     while let Some(after) = rest.strip_prefix("$(") {
         let Some(end) = after.find(')') else {
-            return Err(Error::Invalid(format!(
-                "{what} {path:?}: unterminated $( variable"
-            )));
+            return Err(Error::invalid(
+                "package name",
+                format!("{what} {path:?}: unterminated $( variable"),
+            ));
         };
         let var = &after[..end];
         if var.is_empty()
@@ -63,9 +69,10 @@ pub fn check_manifest_path(path: &str, what: &str) -> Result<()> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
         {
-            return Err(Error::Invalid(format!(
-                "{what} {path:?}: bad variable name {var:?}"
-            )));
+            return Err(Error::invalid(
+                "package name",
+                format!("{what} {path:?}: bad variable name {var:?}"),
+            ));
         }
         rest = &after[end + 1..];
         rest = rest.trim_start_matches(['\\', '/']);
@@ -73,7 +80,10 @@ pub fn check_manifest_path(path: &str, what: &str) -> Result<()> {
     if rest.is_empty() || rest == "." || rest == ".\\" || rest == "./" {
         // "$(runtime.system32)\" or sourcePath=".\"
         if path.contains('\0') {
-            return Err(Error::Invalid(format!("{what} {path:?}: NUL in name")));
+            return Err(Error::invalid(
+                "package name",
+                format!("{what} {path:?}: NUL in name"),
+            ));
         }
         return Ok(());
     }
@@ -84,12 +94,16 @@ pub fn check_manifest_path(path: &str, what: &str) -> Result<()> {
 pub fn check_file_name(name: &str, what: &str) -> Result<()> {
     check_relative_path(name, what)?;
     if name.contains(['\\', '/']) {
-        return Err(Error::Invalid(format!(
-            "{what} {name:?}: separator in a plain file name"
-        )));
+        return Err(Error::invalid(
+            "package name",
+            format!("{what} {name:?}: separator in a plain file name"),
+        ));
     }
     if name == "." {
-        return Err(Error::Invalid(format!("{what} {name:?}: not a file name")));
+        return Err(Error::invalid(
+            "package name",
+            format!("{what} {name:?}: not a file name"),
+        ));
     }
     Ok(())
 }
@@ -134,7 +148,7 @@ mod tests {
             "a\\.. \\b",
         ] {
             assert!(
-                matches!(check_relative_path(bad, "m"), Err(Error::Invalid(_))),
+                matches!(check_relative_path(bad, "m"), Err(Error::Invalid { .. })),
                 "{bad:?} accepted"
             );
         }

@@ -234,8 +234,8 @@ pub fn verify(pkg: &Package, expect: &Expected, progress: &dyn Progress) -> Resu
     }
 
     if let Some(want) = &expect.kb {
-        let want_n =
-            normalize_kb(want).ok_or_else(|| Error::Invalid(format!("expected KB {want:?}")))?;
+        let want_n = normalize_kb(want)
+            .ok_or_else(|| Error::invalid("package", format!("expected KB {want:?}")))?;
         match pkg.kb.as_deref().and_then(normalize_kb) {
             Some(have) if have.eq_ignore_ascii_case(&want_n) => {}
             Some(have) => problems.push(format!("package is {have}, expected {want_n}")),

@@ -40,9 +40,10 @@ fn check_name(name: &str) -> Result<()> {
         || name.chars().any(|c| c.is_control())
         || FIXED_NAMES.contains(&name);
     if bad {
-        return Err(Error::Invalid(format!(
-            "extra file name {name:?} is not allowed in the report bundle"
-        )));
+        return Err(Error::invalid(
+            "report",
+            format!("extra file name {name:?} is not allowed in the report bundle"),
+        ));
     }
     Ok(())
 }
@@ -66,7 +67,10 @@ impl Report {
         for (i, (name, _)) in extra.iter().enumerate() {
             check_name(name)?;
             if extra.iter().take(i).any(|(n, _)| n == name) {
-                return Err(Error::Invalid(format!("extra file {name:?} given twice")));
+                return Err(Error::invalid(
+                    "report",
+                    format!("extra file {name:?} given twice"),
+                ));
             }
         }
         let script = match &self.evaluation {

@@ -47,12 +47,14 @@ impl Report {
 
     /// Pretty-printed JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(format!("report JSON: {e}")))
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::invalid("report", format!("report JSON: {e}")))
     }
 
     /// Parse a report written by [`Report::to_json`].
     pub fn from_json(json: &str) -> Result<Report> {
-        serde_json::from_str(json).map_err(|e| Error::Invalid(format!("report JSON: {e}")))
+        serde_json::from_str(json)
+            .map_err(|e| Error::invalid("report", format!("report JSON: {e}")))
     }
 
     /// A Markdown rendering: summary, recommendations, procedure, verdicts, notes, then the raw inputs.

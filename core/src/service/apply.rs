@@ -52,7 +52,10 @@ impl<'t> Editor<'t> {
     /// Start editing `tree`; `time` (FILETIME) is given to new and replaced entries.
     pub fn new(tree: &'t mut ImageTree, time: u64) -> Result<Self> {
         if tree.nodes.first().map(|r| r.is_dir()) != Some(true) {
-            return Err(Error::Invalid("image tree has no root directory".into()));
+            return Err(Error::invalid(
+                "patch request",
+                "image tree has no root directory",
+            ));
         }
         let next_group = tree
             .nodes
@@ -96,16 +99,22 @@ impl<'t> Editor<'t> {
             .filter(|c| !c.is_empty() && *c != ".")
         {
             if comp == ".." {
-                return Err(Error::Invalid(format!("'..' in destination {rel}")));
+                return Err(Error::invalid(
+                    "patch request",
+                    format!("'..' in destination {rel}"),
+                ));
             }
             let name = u16s(comp);
             cur = match self.tree.child(cur, &name) {
                 Some(c) if self.tree.nodes[c].is_dir() => c,
                 Some(c) => {
-                    return Err(Error::Invalid(format!(
-                        "{} is a file where servicing needs a directory",
-                        self.tree.path_of(c)
-                    )))
+                    return Err(Error::invalid(
+                        "patch request",
+                        format!(
+                            "{} is a file where servicing needs a directory",
+                            self.tree.path_of(c)
+                        ),
+                    ))
                 }
                 None => {
                     let parent = &self.tree.nodes[cur];
@@ -216,7 +225,10 @@ impl<'t> Editor<'t> {
     pub fn component(&mut self, c: &PreparedComponent) -> Result<()> {
         let key = c.identity.key();
         let new_ver = Version4::parse_partial(&c.identity.version).ok_or_else(|| {
-            Error::Invalid(format!("{}: version {:?}", c.folder, c.identity.version))
+            Error::invalid(
+                "patch request",
+                format!("{}: version {:?}", c.folder, c.identity.version),
+            )
         })?;
         let winsxs = self.ensure_dir(WINSXS)?;
         let manifests = self.ensure_dir(WINSXS_MANIFESTS)?;

@@ -43,9 +43,10 @@ pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> 
     let mut shared: Option<(Hash, Vec<u32>)> = None;
     for &i in indices {
         if i == 0 || i > n {
-            return Err(Error::Invalid(format!(
-                "edition {i}: install.wim has editions 1..={n}"
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!("edition {i}: install.wim has editions 1..={n}"),
+            ));
         }
         let tree = install.image_tree(i)?;
         let at = tree
@@ -66,7 +67,7 @@ pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> 
             }
         }
     }
-    shared.ok_or_else(|| Error::Invalid("no edition selected".into()))
+    shared.ok_or_else(|| Error::invalid("patch request", "no edition selected"))
 }
 
 /// The replacement WinRE: a reader over its bytes (e.g. a WinRE.wim just written) and its identity.
@@ -142,10 +143,10 @@ impl<'a> WinreReplacement<'a> {
         let n = src.images().len();
         let xml = image_elements(src.xml_text())?;
         if xml.len() != n || n == 0 {
-            return Err(Error::Invalid(format!(
-                "the WIM XML lists {} images but the WIM has {n}",
-                xml.len()
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!("the WIM XML lists {} images but the WIM has {n}", xml.len()),
+            ));
         }
         let mut selected = vec![opts.indices.is_empty(); n];
         for &i in &opts.indices {
@@ -153,24 +154,34 @@ impl<'a> WinreReplacement<'a> {
                 .checked_sub(1)
                 .and_then(|k| selected.get_mut(k as usize))
                 .ok_or_else(|| {
-                    Error::Invalid(format!("image index {i}: the WIM has images 1..={n}"))
+                    Error::invalid(
+                        "patch request",
+                        format!("image index {i}: the WIM has images 1..={n}"),
+                    )
                 })?;
             if *slot {
-                return Err(Error::Invalid(format!("image index {i} given twice")));
+                return Err(Error::invalid(
+                    "patch request",
+                    format!("image index {i} given twice"),
+                ));
             }
             *slot = true;
         }
         if new.src.size() != new.size {
-            return Err(Error::Invalid(format!(
-                "the new WinRE is {} bytes, {} were announced",
-                new.src.size(),
-                new.size
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "the new WinRE is {} bytes, {} were announced",
+                    new.src.size(),
+                    new.size
+                ),
+            ));
         }
         let mut magic = [0u8; 8];
         if new.size < 208 || new.src.read_at(0, &mut magic).is_err() || &magic != b"MSWIM\0\0\0" {
-            return Err(Error::Invalid(
-                "the new WinRE is not a WIM file (no MSWIM header)".into(),
+            return Err(Error::invalid(
+                "patch request",
+                "the new WinRE is not a WIM file (no MSWIM header)",
             ));
         }
         let mut write = match &opts.write {
@@ -361,24 +372,33 @@ impl<'a> WinreReplacement<'a> {
         let rep =
             out.verify_blobs_copied(crate::codec::parallel::default_threads(), copied, progress)?;
         if let Some((h, e)) = rep.failures.first() {
-            return Err(Error::Invalid(format!(
-                "the written install.wim failed its check: blob {h}: {e} ({} failures)",
-                rep.failures.len()
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "the written install.wim failed its check: blob {h}: {e} ({} failures)",
+                    rep.failures.len()
+                ),
+            ));
         }
         if out.images().len() != images.len() {
-            return Err(Error::Invalid(format!(
-                "the written install.wim has {} images, {} were written",
-                out.images().len(),
-                images.len()
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "the written install.wim has {} images, {} were written",
+                    out.images().len(),
+                    images.len()
+                ),
+            ));
         }
         if out.boot_index() != self.write.boot_index {
-            return Err(Error::Invalid(format!(
-                "the written install.wim has boot index {}, expected {}",
-                out.boot_index(),
-                self.write.boot_index
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "the written install.wim has boot index {}, expected {}",
+                    out.boot_index(),
+                    self.write.boot_index
+                ),
+            ));
         }
         for o in images {
             if progress.cancelled() {
@@ -394,10 +414,13 @@ impl<'a> WinreReplacement<'a> {
                 o.old_winre.clone()
             };
             if got != want {
-                return Err(Error::Invalid(format!(
-                    "image {} of the written install.wim has WinRE {:?}, expected {:?}",
-                    o.index, got, want
-                )));
+                return Err(Error::invalid(
+                    "patch request",
+                    format!(
+                        "image {} of the written install.wim has WinRE {:?}, expected {:?}",
+                        o.index, got, want
+                    ),
+                ));
             }
         }
         Ok(rep)
@@ -426,12 +449,16 @@ pub fn replace_winre<W: WriteAt + Send + 'static>(
         job.verify(&out, &summary.images, progress)?
     };
     summary.verify = Some(rep);
-    let back = std::sync::Arc::try_unwrap(back)
-        .map_err(|_| Error::Invalid("output reader still in use after verification".into()))?;
+    let back = std::sync::Arc::try_unwrap(back).map_err(|_| {
+        Error::invalid(
+            "patch request",
+            "output reader still in use after verification",
+        )
+    })?;
     let sink = back
         .sink
         .into_inner()
-        .map_err(|_| Error::Invalid("output lock poisoned".into()))?;
+        .map_err(|_| Error::invalid("patch request", "output lock poisoned"))?;
     Ok((summary, sink))
 }
 
@@ -450,7 +477,7 @@ impl<W: WriteAt + Send> ReadAt for ReadBack<W> {
         let mut s = self
             .sink
             .lock()
-            .map_err(|_| Error::Invalid("output lock poisoned".into()))?;
+            .map_err(|_| Error::invalid("patch request", "output lock poisoned"))?;
         s.read_back(offset, buf)
     }
 }

@@ -135,8 +135,9 @@ pub(super) fn locate(
                 media::open_node(r, &label.join(" → "))?
             }
             Target::Node(_) | Target::Dir(_) => {
-                return Err(Error::Invalid(
-                    "the layers must end on a WIM file (e.g. /sources/install.wim)".into(),
+                return Err(Error::invalid(
+                    "patch request",
+                    "the layers must end on a WIM file (e.g. /sources/install.wim)",
                 ))
             }
         }
@@ -192,9 +193,10 @@ fn finish(
             },
         )),
         Node::Wim(wim) => Ok(Located { label, wim, size }),
-        _ => Err(Error::Invalid(format!(
-            "{label}: no WIM to service: open an ISO, an install.wim or a Winre.wim"
-        ))),
+        _ => Err(Error::invalid(
+            "patch request",
+            format!("{label}: no WIM to service: open an ISO, an install.wim or a Winre.wim"),
+        )),
     }
 }
 
@@ -204,7 +206,9 @@ pub(super) fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Pa
         .into_iter()
         .map(|(name, r)| {
             open_package(r, &name).map_err(|e| match e {
-                Error::Invalid(m) => Error::Invalid(format!("{name} is refused: {m}")),
+                Error::Invalid { reason: m, .. } => {
+                    Error::invalid("patch request", format!("{name} is refused: {m}"))
+                }
                 other => other,
             })
         })
@@ -255,9 +259,9 @@ fn digest_and_check(
         std::thread::scope(|s| {
             let hashing = s.spawn(digest);
             let checked = check();
-            let digests = hashing
-                .join()
-                .map_err(|_| Error::Invalid("the thread hashing the output panicked".into()))?;
+            let digests = hashing.join().map_err(|_| {
+                Error::invalid("patch request", "the thread hashing the output panicked")
+            })?;
             checked?;
             digests
         })
@@ -293,8 +297,9 @@ pub fn run_patch<S: OutputStore>(
         return super::media_out::iso_target(request, media, packages, store, progress);
     }
     if target == PatchTarget::Folder {
-        return Err(Error::Invalid(
-            "the folder target writes a directory: call run_patch_to_folder".into(),
+        return Err(Error::invalid(
+            "patch request",
+            "the folder target writes a directory: call run_patch_to_folder",
         ));
     }
     let found = locate(media, &request.layers, target)?;
@@ -483,7 +488,7 @@ impl<S: OutputStore> Job<'_, S> {
                     src: &*stage,
                     size: wd.size,
                     sha1: wd.sha1.ok_or_else(|| {
-                        Error::Invalid("the WinRE stage was hashed without SHA-1".into())
+                        Error::invalid("patch request", "the WinRE stage was hashed without SHA-1")
                     })?,
                 },
                 &InstallOptions {
@@ -527,18 +532,20 @@ impl<S: OutputStore> Job<'_, S> {
         let (request, progress) = (self.request, self.progress);
         let store = &mut *self.store;
         let [(name, reader)] = <[_; 1]>::try_from(packages).map_err(|_| {
-            Error::Invalid(
-                "the Setup DU target takes exactly one package (the Setup DU .cab)".into(),
+            Error::invalid(
+                "patch request",
+                "the Setup DU target takes exactly one package (the Setup DU .cab)",
             )
         })?;
         if request.dry_run {
-            return Err(Error::Invalid(
-                "the Setup DU target has no dry run; give an output".into(),
+            return Err(Error::invalid(
+                "patch request",
+                "the Setup DU target has no dry run; give an output",
             ));
         }
         let pkg = open_packages(vec![(name.clone(), reader)])?
             .pop()
-            .ok_or_else(|| Error::Invalid("no package".into()))?;
+            .ok_or_else(|| Error::invalid("patch request", "no package"))?;
         // Deflate rarely grows data; the ZIP is at most the expanded size plus headers.
         store.reserve(
             pkg.source()

@@ -61,7 +61,10 @@ impl SetupSink for Collect {
                 v.extend_from_slice(data);
                 Ok(())
             }
-            None => Err(Error::Invalid("Setup DU data before its file".into())),
+            None => Err(Error::invalid(
+                "patch request",
+                "Setup DU data before its file",
+            )),
         }
     }
     fn end(&mut self, _sha256: &str) -> Result<()> {
@@ -84,19 +87,26 @@ fn prepare_media<S: OutputStore>(
     progress: &dyn Progress,
 ) -> Result<Prepared> {
     let [(name, reader)] = <[_; 1]>::try_from(media.clone()).map_err(|_| {
-        Error::Invalid("the ISO and folder targets take one ISO file as the media".into())
+        Error::invalid(
+            "patch request",
+            "the ISO and folder targets take one ISO file as the media",
+        )
     })?;
     let iso = IsoImage::open(reader).map_err(|e| {
-        Error::Invalid(format!(
-            "{name}: the ISO and folder targets need an ISO ({e})"
-        ))
+        Error::invalid(
+            "patch request",
+            format!("{name}: the ISO and folder targets need an ISO ({e})"),
+        )
     })?;
     let packages = open_packages(packages)?;
     let (setup, mut servicing): (Vec<Package>, Vec<Package>) = packages
         .into_iter()
         .partition(|p| p.kind == PackageKind::SetupDu);
     if setup.len() > 1 {
-        return Err(Error::Invalid("give at most one Setup DU package".into()));
+        return Err(Error::invalid(
+            "patch request",
+            "give at most one Setup DU package",
+        ));
     }
     let mut replacements = Vec::new();
     let mut rep = report(request, name.clone());
@@ -143,8 +153,9 @@ fn prepare_media<S: OutputStore>(
         rep.setup = Some(exp);
     }
     if replacements.is_empty() && !request.dry_run {
-        return Err(Error::Invalid(
-            "nothing to put into the media: give a Safe OS DU / SSU package or a Setup DU".into(),
+        return Err(Error::invalid(
+            "patch request",
+            "nothing to put into the media: give a Safe OS DU / SSU package or a Setup DU",
         ));
     }
     rep.target = request.target;
@@ -271,19 +282,17 @@ impl FolderPlan {
         sink: &mut dyn WriteAt,
         progress: &dyn Progress,
     ) -> Result<u64> {
-        let (wim, plan) = self
-            .split
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("install.wim is not split in this plan".into()))?;
+        let (wim, plan) = self.split.as_ref().ok_or_else(|| {
+            Error::invalid("patch request", "install.wim is not split in this plan")
+        })?;
         write_part(wim, plan, index, sink, progress)
     }
 
     /// Check the written parts (read back, in order) as one set against the unsplit install.wim.
     pub fn verify_split(&self, parts: Vec<SharedReader>, progress: &dyn Progress) -> Result<()> {
-        let (wim, plan) = self
-            .split
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("install.wim is not split in this plan".into()))?;
+        let (wim, plan) = self.split.as_ref().ok_or_else(|| {
+            Error::invalid("patch request", "install.wim is not split in this plan")
+        })?;
         verify_split(wim, plan, parts, progress)
     }
 }
@@ -304,7 +313,7 @@ pub fn plan_folder<S: OutputStore>(
         .unwrap_or(DEFAULT_SPLIT_MIB)
         .checked_mul(1 << 20)
         .filter(|&l| l > 0)
-        .ok_or_else(|| Error::Invalid("split size out of range".into()))?;
+        .ok_or_else(|| Error::invalid("patch request", "split size out of range"))?;
     let res = (|| {
         let mut p = prepare_media(request, media, packages, stage, progress)?;
         p.report.written = None;
@@ -328,10 +337,9 @@ pub fn plan_folder<S: OutputStore>(
                 continue;
             }
             if rel.eq_ignore_ascii_case("sources/install.wim") && it.size > limit {
-                let wim = Wim::open(
-                    it.data
-                        .ok_or_else(|| Error::Invalid("install.wim has no content".into()))?,
-                )?;
+                let wim = Wim::open(it.data.ok_or_else(|| {
+                    Error::invalid("patch request", "install.wim has no content")
+                })?)?;
                 let split = plan_split(&wim, limit)?;
                 let dir = &rel[..rel.len() - "install.wim".len()];
                 for (i, part) in split.parts.iter().enumerate() {

@@ -164,7 +164,7 @@ pub fn prepare_in<'a>(
         return Err(Error::Refused(Box::new(sel.refusal())));
     }
     if sel.serviced.is_empty() {
-        return Err(Error::Invalid("no package to service".into()));
+        return Err(Error::invalid("patch request", "no package to service"));
     }
     let mut packages = Vec::new();
     let mut budget = PAYLOAD_CACHE;
@@ -196,12 +196,15 @@ fn prepare_package<'a>(
     let identity = p
         .identity
         .clone()
-        .ok_or_else(|| Error::Invalid(format!("{label}: no package identity")))?;
+        .ok_or_else(|| Error::invalid("patch request", format!("{label}: no package identity")))?;
     if identity.name.is_empty() || identity.name.contains(['\\', '/', '~']) {
-        return Err(Error::Invalid(format!(
-            "{label}: package name {:?} cannot name a record file",
-            identity.name
-        )));
+        return Err(Error::invalid(
+            "patch request",
+            format!(
+                "{label}: package name {:?} cannot name a record file",
+                identity.name
+            ),
+        ));
     }
     let mum = p.read_member("update.mum", MAX_MUM)?;
     let cat = match p.archive().find("update.cat") {
@@ -217,10 +220,13 @@ fn prepare_package<'a>(
             .get(..c.manifest_name.len().saturating_sub(".manifest".len()))
             .filter(|_| c.manifest_name.to_ascii_lowercase().ends_with(".manifest"))
             .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{label}: manifest {:?} has no .manifest suffix",
-                    c.manifest_name
-                ))
+                Error::invalid(
+                    "patch request",
+                    format!(
+                        "{label}: manifest {:?} has no .manifest suffix",
+                        c.manifest_name
+                    ),
+                )
             })?
             .to_string();
         let manifest = p.read_member(&c.manifest_name, MAX_MANIFEST)?;
@@ -442,21 +448,32 @@ pub fn full_reverse(
     let rtm = match image.rtm(&c.identity.key(), &f.name) {
         Ok(r) => r,
         Err(Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(Error::Invalid(format!("{what}: its RTM base: {e}"))),
+        Err(e) => {
+            return Err(Error::invalid(
+                "patch request",
+                format!("{what}: its RTM base: {e}"),
+            ))
+        }
     };
     let read;
     let new = match cached {
         Some(b) => b.as_slice(),
         None => {
             read = p.archive().read(member, MAX_REBUILT).map_err(|e| {
-                Error::Invalid(format!("{what}: the full file for its r\\ delta: {e}"))
+                Error::invalid(
+                    "patch request",
+                    format!("{what}: the full file for its r\\ delta: {e}"),
+                )
             })?;
             read.as_slice()
         }
     };
-    reverse(new, &rtm)
-        .map(Some)
-        .map_err(|e| Error::Invalid(format!("{what}: the r\\ delta to RTM: {e}")))
+    reverse(new, &rtm).map(Some).map_err(|e| {
+        Error::invalid(
+            "patch request",
+            format!("{what}: the r\\ delta to RTM: {e}"),
+        )
+    })
 }
 
 /// Rebuild the file `f` of component `c` from its delta member (`form`, CAB member `member`) and
@@ -488,8 +505,12 @@ pub fn rebuild_member(
         ),
         _ => None,
     };
-    let new = rebuild(form, delta, rtm.as_deref())
-        .map_err(|e| Error::Invalid(format!("{what}: {name} does not rebuild the file: {e}")))?;
+    let new = rebuild(form, delta, rtm.as_deref()).map_err(|e| {
+        Error::invalid(
+            "patch request",
+            format!("{what}: {name} does not rebuild the file: {e}"),
+        )
+    })?;
     let mismatch = |alg: &str, want: &[u8], got: &[u8]| {
         (want != got).then(|| Error::DigestMismatch {
             what: format!("{what} rebuilt from {name} ({alg} in the manifest)"),
@@ -511,10 +532,12 @@ pub fn rebuild_member(
         return Err(e);
     }
     let rev = match &rtm {
-        Some(r) => Some(
-            reverse(&new, r)
-                .map_err(|e| Error::Invalid(format!("{what}: the r\\ delta to RTM: {e}")))?,
-        ),
+        Some(r) => Some(reverse(&new, r).map_err(|e| {
+            Error::invalid(
+                "patch request",
+                format!("{what}: the r\\ delta to RTM: {e}"),
+            )
+        })?),
         None => None,
     };
     Ok((new, rev))

@@ -48,7 +48,10 @@ impl<'a> RtmFinder<'a> {
     /// The finder over images `indices` (1-based, at least one) of `wim`.
     pub fn over(wim: &'a Wim, indices: &[u32]) -> Result<Self> {
         if indices.is_empty() {
-            return Err(Error::Invalid("no image to find RTM bases in".into()));
+            return Err(Error::invalid(
+                "patch request",
+                "no image to find RTM bases in",
+            ));
         }
         let trees = indices
             .iter()
@@ -121,7 +124,7 @@ fn read(wim: &Wim, tree: &ImageTree, node: usize, what: &str) -> Result<Vec<u8>>
     let d = &tree.nodes[node];
     let r = wim.open_data(d)?;
     read_vec(&r, "image file", 0, r.size(), MAX_REBUILT)
-        .map_err(|e| Error::Invalid(format!("{what}: {e}")))
+        .map_err(|e| Error::invalid("patch request", format!("{what}: {e}")))
 }
 
 fn file_in(tree: &ImageTree, dir: usize, rel: &str) -> Option<usize> {
@@ -164,8 +167,12 @@ fn rtm_in(wim: &Wim, tree: &ImageTree, key: &IdentityKey, file: &str) -> Result<
         let what = format!("WinSxS\\{name}\\r\\{file}");
         let delta = read(wim, tree, r, &what)?;
         let current = read(wim, tree, cur, &format!("WinSxS\\{name}\\{file}"))?;
-        return apply(&current, &delta, &apply_options())
-            .map_err(|e| Error::Invalid(format!("{what} does not apply to its file: {e}")));
+        return apply(&current, &delta, &apply_options()).map_err(|e| {
+            Error::invalid(
+                "patch request",
+                format!("{what} does not apply to its file: {e}"),
+            )
+        });
     }
     for (v, dir, name) in &folders {
         if v.0[3] == 1 {
@@ -224,8 +231,9 @@ pub fn reverse(new: &[u8], rtm: &[u8]) -> Result<Vec<u8>> {
     let r = create(new, rtm, &CreateOptions::default())?;
     let back = apply(new, &r, &apply_options())?;
     if back != rtm {
-        return Err(Error::Invalid(
-            "the reverse delta does not give the RTM file back".into(),
+        return Err(Error::invalid(
+            "patch request",
+            "the reverse delta does not give the RTM file back",
         ));
     }
     Ok(r)

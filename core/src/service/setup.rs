@@ -71,16 +71,19 @@ fn plan(
     progress: &dyn Progress,
 ) -> Result<(Vec<(usize, String)>, Verification)> {
     if pkg.kind != PackageKind::SetupDu {
-        return Err(Error::Invalid(format!(
-            "{} is not a Setup Dynamic Update (it is {:?}{}); only a plain CAB of Setup files \
+        return Err(Error::invalid(
+            "patch request",
+            format!(
+                "{} is not a Setup Dynamic Update (it is {:?}{}); only a plain CAB of Setup files \
              without update.mum is expanded into sources\\",
-            pkg.file_name,
-            pkg.kind,
-            pkg.identity
-                .as_ref()
-                .map(|i| format!(", {}", i.name))
-                .unwrap_or_default()
-        )));
+                pkg.file_name,
+                pkg.kind,
+                pkg.identity
+                    .as_ref()
+                    .map(|i| format!(", {}", i.name))
+                    .unwrap_or_default()
+            ),
+        ));
     }
     let files = &pkg.archive().files;
     if files.len() > MAX_FILES {
@@ -100,17 +103,20 @@ fn plan(
             .filter(|p| !p.is_empty() && *p != ".")
             .collect();
         if parts.is_empty() {
-            return Err(Error::Invalid(format!(
-                "Setup DU member {:?}: not a file name",
-                f.name
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!("Setup DU member {:?}: not a file name", f.name),
+            ));
         }
         let path = parts.join("/");
         if !seen.insert(names::fold(&path)) {
-            return Err(Error::Invalid(format!(
-                "Setup DU member {:?}: another member has the same path on Windows",
-                f.name
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "Setup DU member {:?}: another member has the same path on Windows",
+                    f.name
+                ),
+            ));
         }
         out.push((i, path));
     }
@@ -123,19 +129,23 @@ fn plan(
             }
             prefix.push_str(comp);
             if seen.contains(&names::fold(&prefix)) {
-                return Err(Error::Invalid(format!(
-                    "Setup DU member {p:?}: {prefix:?} is both a file and a folder"
-                )));
+                return Err(Error::invalid(
+                    "patch request",
+                    format!("Setup DU member {p:?}: {prefix:?} is both a file and a folder"),
+                ));
             }
         }
     }
     let verification = pkg.verify_with_progress(expect, progress)?;
     if !verification.ok {
-        return Err(Error::Invalid(format!(
-            "{} failed verification: {}",
-            pkg.file_name,
-            verification.problems.join("; ")
-        )));
+        return Err(Error::invalid(
+            "patch request",
+            format!(
+                "{} failed verification: {}",
+                pkg.file_name,
+                verification.problems.join("; ")
+            ),
+        ));
     }
     Ok((out, verification))
 }
@@ -174,10 +184,13 @@ pub fn expand(
     ) -> Result<()> {
         let f = &files[c.index];
         if c.written != f.size {
-            return Err(Error::Invalid(format!(
-                "Setup DU member {:?}: {} bytes decoded, {} listed",
-                f.name, c.written, f.size
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "Setup DU member {:?}: {} bytes decoded, {} listed",
+                    f.name, c.written, f.size
+                ),
+            ));
         }
         let sha256 = crate::hash::hex(&c.sha.finalize());
         sink.end(&sha256)?;
@@ -199,13 +212,16 @@ pub fn expand(
                 close(c, files, p, sink, &mut out)?;
             }
             if !done_set.insert(i) {
-                return Err(Error::Invalid(format!(
-                    "Setup DU member {:?} delivered twice",
-                    files[i].name
-                )));
+                return Err(Error::invalid(
+                    "patch request",
+                    format!("Setup DU member {:?} delivered twice", files[i].name),
+                ));
             }
             let path = path_of.get(&i).ok_or_else(|| {
-                Error::Invalid(format!("CAB reader delivered unrequested member {i}"))
+                Error::invalid(
+                    "patch request",
+                    format!("CAB reader delivered unrequested member {i}"),
+                )
             })?;
             sink.begin(path, files[i].size)?;
             cur = Some(Current {
@@ -217,10 +233,13 @@ pub fn expand(
         let c = cur.as_mut().expect("set above");
         c.written += piece.len() as u64;
         if c.written > files[i].size {
-            return Err(Error::Invalid(format!(
-                "Setup DU member {:?}: more bytes than its listed {}",
-                files[i].name, files[i].size
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "Setup DU member {:?}: more bytes than its listed {}",
+                    files[i].name, files[i].size
+                ),
+            ));
         }
         c.sha.update(piece);
         sink.write(piece)?;
@@ -232,12 +251,10 @@ pub fn expand(
         let p = path_of[&c.index];
         close(c, files, p, sink, &mut out)?;
     }
-    if out.len() != members.len() {
-        return Err(Error::Invalid(format!(
-            "{} of {} Setup DU members were decoded",
-            out.len(),
-            members.len()
-        )));
+    let (decoded, total) = (out.len(), members.len());
+    if decoded != total {
+        let why = format!("{decoded} of {total} Setup DU members were decoded");
+        return Err(Error::invalid("Setup DU output", why));
     }
     Ok(SetupExpansion {
         files: out,
@@ -301,12 +318,10 @@ pub fn check_zip<R: Read + Seek>(
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut z = zip::ZipArchive::new(r).map_err(zip_err)?;
-    if z.len() != files.len() {
-        return Err(Error::Invalid(format!(
-            "the written ZIP has {} entries, {} were written",
-            z.len(),
-            files.len()
-        )));
+    let (entries, written) = (z.len(), files.len());
+    if entries != written {
+        let why = format!("the written ZIP has {entries} entries, {written} were written");
+        return Err(Error::invalid("Setup DU output", why));
     }
     let mut buf = vec![0u8; 1 << 16];
     for (k, want) in files.iter().enumerate() {
@@ -316,12 +331,15 @@ pub fn check_zip<R: Read + Seek>(
         let mut e = z.by_index(k).map_err(zip_err)?;
         let name = e.name().map_err(zip_err)?.into_owned();
         if name != want.path || e.size() != want.size {
-            return Err(Error::Invalid(format!(
-                "ZIP entry {k} is {name:?} ({} bytes), expected {:?} ({} bytes)",
-                e.size(),
-                want.path,
-                want.size
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!(
+                    "ZIP entry {k} is {name:?} ({} bytes), expected {:?} ({} bytes)",
+                    e.size(),
+                    want.path,
+                    want.size
+                ),
+            ));
         }
         let mut h = Sha256::new();
         loop {

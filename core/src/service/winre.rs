@@ -114,13 +114,17 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
     let count = src.images().len() as u32;
     for &i in &opts.indices {
         if i == 0 || i > count {
-            return Err(Error::Invalid(format!(
-                "image {i} does not exist; the WIM has {count} image(s)"
-            )));
+            return Err(Error::invalid(
+                "patch request",
+                format!("image {i} does not exist; the WIM has {count} image(s)"),
+            ));
         }
     }
     let time = opts.time.or_else(|| prepared.time()).ok_or_else(|| {
-        Error::Invalid("no time for the new image: the package has none, give one".into())
+        Error::invalid(
+            "patch request",
+            "no time for the new image: the package has none, give one",
+        )
     })?;
     let mut write_options = WriteOptions::like_source(src.header())?;
     if !opts.keep_compression {
@@ -137,10 +141,13 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
 
     let elements = image_elements(src.xml_text())?;
     if elements.len() != count as usize {
-        return Err(Error::Invalid(format!(
-            "the WIM XML describes {} images, the header {count}",
-            elements.len()
-        )));
+        return Err(Error::invalid(
+            "patch request",
+            format!(
+                "the WIM XML describes {} images, the header {count}",
+                elements.len()
+            ),
+        ));
     }
     let safeos = prepared.safeos_version().map(|v| v.0);
     let mut images = Vec::new();
@@ -415,10 +422,10 @@ fn add_rebuilt<W: WriteAt>(
                     None => {
                         finder_for(&mut finder, src, &prepared.base_images)?;
                         let img = finder.as_ref().ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{}: no image for the r\\ of {}",
-                                p.label, f.name
-                            ))
+                            Error::invalid(
+                                "patch request",
+                                format!("{}: no image for the r\\ of {}", p.label, f.name),
+                            )
                         })?;
                         again = full_reverse(
                             p.package,
@@ -429,10 +436,13 @@ fn add_rebuilt<W: WriteAt>(
                             img,
                         )?
                         .ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{}: the RTM base of {} is gone since pass 1",
-                                p.label, f.name
-                            ))
+                            Error::invalid(
+                                "patch request",
+                                format!(
+                                    "{}: the RTM base of {} is gone since pass 1",
+                                    p.label, f.name
+                                ),
+                            )
                         })?;
                         again.as_slice()
                     }

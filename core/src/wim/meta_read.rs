@@ -367,16 +367,22 @@ mod tests {
         d[0x10..0x18].copy_from_slice(&subdir.to_le_bytes());
         d[0x40..0x54].copy_from_slice(&hash);
         d[0x64..0x66].copy_from_slice(&(n.len() as u16).to_le_bytes());
-        d.extend_from_slice(&n);
-        if !n.is_empty() {
-            d.extend_from_slice(&[0, 0]);
+        with_name(d, &n)
+    }
+
+    /// `fixed` with the UTF-16 `name` (and its terminator) appended, padded to 8 bytes, and its
+    /// length in the first 8 bytes, as dentries and stream entries are laid out.
+    fn with_name(mut fixed: Vec<u8>, name: &[u8]) -> Vec<u8> {
+        fixed.extend_from_slice(name);
+        if !name.is_empty() {
+            fixed.extend_from_slice(&[0, 0]);
         }
-        while d.len() % 8 != 0 {
-            d.push(0);
+        while fixed.len() % 8 != 0 {
+            fixed.push(0);
         }
-        let len = d.len() as u64;
-        d[0..8].copy_from_slice(&len.to_le_bytes());
-        d
+        let len = fixed.len() as u64;
+        fixed[0..8].copy_from_slice(&len.to_le_bytes());
+        fixed
     }
 
     #[test]
@@ -419,16 +425,7 @@ mod tests {
         let mut e = vec![0u8; STREAM_FIXED as usize];
         e[0x10..0x24].copy_from_slice(&hash);
         e[0x24..0x26].copy_from_slice(&(n.len() as u16).to_le_bytes());
-        e.extend_from_slice(&n);
-        if !n.is_empty() {
-            e.extend_from_slice(&[0, 0]);
-        }
-        while e.len() % 8 != 0 {
-            e.push(0);
-        }
-        let len = e.len() as u64;
-        e[0..8].copy_from_slice(&len.to_le_bytes());
-        e
+        with_name(e, &n)
     }
 
     /// One file in the root with the given main hash, attributes and stream entries.

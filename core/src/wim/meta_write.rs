@@ -135,7 +135,7 @@ fn describe(tree: &ImageTree, i: usize) -> String {
 /// Check the tree's shape: root is a directory, child indexes valid, each node reached once,
 /// names and counts fit their on-disk fields, security ids valid.
 pub fn validate_tree(tree: &ImageTree) -> Result<()> {
-    let bad = |why: String| Err(Error::Invalid(format!("image tree: {why}")));
+    let bad = |why: String| Err(Error::invalid("WIM image", format!("image tree: {why}")));
     let Some(root) = tree.nodes.first() else {
         return bad("no root node".into());
     };

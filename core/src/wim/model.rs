@@ -182,7 +182,10 @@ impl ImageTree {
                 continue;
             }
             if comp == ".." {
-                return Err(Error::Invalid(format!("'..' in image path {path}")));
+                return Err(Error::invalid(
+                    "WIM image",
+                    format!("'..' in image path {path}"),
+                ));
             }
             let name: Vec<u16> = comp.encode_utf16().collect();
             cur = self

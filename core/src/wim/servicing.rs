@@ -103,7 +103,7 @@ pub fn servicing_state(tree: &ImageTree, fetch: Option<BlobFetch<'_>>) -> Result
     let node = tree
         .nodes
         .get(dir)
-        .ok_or_else(|| Error::Invalid(format!("node {dir} out of range")))?;
+        .ok_or_else(|| Error::invalid("WIM image", format!("node {dir} out of range")))?;
     if !node.is_dir() {
         return Ok(st);
     }

@@ -201,7 +201,7 @@ pub fn write_part(
     let part = plan
         .parts
         .get(index)
-        .ok_or_else(|| Error::Invalid(format!("no part {} in the plan", index + 1)))?;
+        .ok_or_else(|| Error::invalid("split WIM", format!("no part {} in the plan", index + 1)))?;
     let number = (index + 1) as u16;
     let src = wim.header();
     let mut header = Header {
@@ -266,10 +266,13 @@ pub fn write_part(
     let xml = wim_xml_bytes(&plan.xml_elements, at);
     header.xml = put(sink, &mut at, &xml)?;
     if at != part.size {
-        return Err(Error::Invalid(format!(
-            "split part {number}: wrote {at} bytes, planned {}",
-            part.size
-        )));
+        return Err(Error::invalid(
+            "split WIM",
+            format!(
+                "split part {number}: wrote {at} bytes, planned {}",
+                part.size
+            ),
+        ));
     }
     sink.write_at(0, &header.to_bytes())?;
     sink.flush()?;
@@ -286,12 +289,15 @@ pub fn verify_split(
 ) -> Result<()> {
     for (i, (p, r)) in plan.parts.iter().zip(&parts).enumerate() {
         if r.size() != p.size {
-            return Err(Error::Invalid(format!(
-                "split part {} is {} bytes on disk, {} planned",
-                i + 1,
-                r.size(),
-                p.size
-            )));
+            return Err(Error::invalid(
+                "split WIM",
+                format!(
+                    "split part {} is {} bytes on disk, {} planned",
+                    i + 1,
+                    r.size(),
+                    p.size
+                ),
+            ));
         }
     }
     let set = Wim::open_split(parts)?;
@@ -299,15 +305,17 @@ pub fn verify_split(
         || set.header().guid != source.header().guid
         || set.images().len() != source.images().len()
     {
-        return Err(Error::Invalid(
-            "the written split set does not match the source (parts, GUID or images)".into(),
+        return Err(Error::invalid(
+            "split WIM",
+            "the written split set does not match the source (parts, GUID or images)",
         ));
     }
     for i in 1..=source.header().image_count {
         if set.metadata_blob(i)?.hash != source.metadata_blob(i)?.hash {
-            return Err(Error::Invalid(format!(
-                "image {i}'s metadata differs in the split set"
-            )));
+            return Err(Error::invalid(
+                "split WIM",
+                format!("image {i}'s metadata differs in the split set"),
+            ));
         }
     }
     let rep = set.verify_blobs(progress)?;
@@ -326,9 +334,10 @@ pub fn verify_split(
     };
     let (src_blobs, got) = (unique(source).len(), unique(&set).len());
     if src_blobs != got {
-        return Err(Error::Invalid(format!(
-            "split set holds {got} blobs, the source {src_blobs}"
-        )));
+        return Err(Error::invalid(
+            "split WIM",
+            format!("split set holds {got} blobs, the source {src_blobs}"),
+        ));
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub fn load(path: Option<&Path>) -> Result<(Catalog, CatalogSource)> {
             let bytes = std::fs::read(p)
                 .map_err(|e| Error::io(format!("reading catalog {}", p.display()), e))?;
             let cat = Catalog::load(&bytes)
-                .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+                .map_err(|e| Error::invalid("command line", format!("{}: {e}", p.display())))?;
             Ok((
                 cat,
                 CatalogSource::File {
@@ -29,17 +29,26 @@ pub fn load(path: Option<&Path>) -> Result<(Catalog, CatalogSource)> {
 /// clock; this is the one place the CLI does.
 pub fn today(given: Option<&str>) -> Result<Date> {
     if let Some(s) = given {
-        return Date::parse(s)
-            .ok_or_else(|| Error::Invalid(format!("--today {s:?} is not a date YYYY-MM-DD")));
+        return Date::parse(s).ok_or_else(|| {
+            Error::invalid(
+                "command line",
+                format!("--today {s:?} is not a date YYYY-MM-DD"),
+            )
+        });
     }
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| Error::Invalid(format!("the system clock is before 1970: {e}")))?
+        .map_err(|e| {
+            Error::invalid(
+                "command line",
+                format!("the system clock is before 1970: {e}"),
+            )
+        })?
         .as_secs();
     i64::try_from(secs)
         .ok()
         .and_then(Date::from_unix_seconds)
-        .ok_or_else(|| Error::Invalid("the system clock is out of range".into()))
+        .ok_or_else(|| Error::invalid("command line", "the system clock is out of range"))
 }
 
 /// `mediaprep catalog`: list, export (`--json`) or check (`--check FILE`).
@@ -67,12 +76,15 @@ pub fn run(
         for p in &problems {
             eprintln!("{}: {p}", file.display());
         }
-        return Err(Error::Invalid(format!(
-            "{}: {} problem{} (listed above)",
-            file.display(),
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        )));
+        return Err(Error::invalid(
+            "command line",
+            format!(
+                "{}: {} problem{} (listed above)",
+                file.display(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ),
+        ));
     }
     let (cat, source) = load(catalog.as_deref())?;
     if json {

@@ -78,7 +78,7 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
 
 /// Put the file's name in front of an engine error.
 pub fn in_file(path: &Path, e: Error) -> Error {
-    Error::Invalid(format!("{}: {e}", path.display()))
+    Error::invalid("command line", format!("{}: {e}", path.display()))
 }
 
 /// The delta proper: a DCM manifest's bytes after its signature, otherwise the file itself.
@@ -132,9 +132,10 @@ pub fn run(a: DeltaArgs) -> Result<()> {
                     "md5" => delta::CALG_MD5,
                     "none" => 0,
                     other => {
-                        return Err(Error::Invalid(format!(
-                            "--hash {other}: expected sha256, sha1, md5 or none"
-                        )))
+                        return Err(Error::invalid(
+                            "command line",
+                            format!("--hash {other}: expected sha256, sha1, md5 or none"),
+                        ))
                     }
                 };
                 let opts = CreateOptions {
@@ -147,9 +148,8 @@ pub fn run(a: DeltaArgs) -> Result<()> {
             // Never write a delta that does not give the target back.
             let (check, _) = strip_dcm(&d);
             if delta::apply(&r, check, &ApplyOptions::default())? != t {
-                return Err(Error::Invalid(
-                    "the created delta does not reproduce the target (encoder bug); nothing written"
-                        .into(),
+                return Err(Error::invalid("command line", 
+                    "the created delta does not reproduce the target (encoder bug); nothing written",
                 ));
             }
             let n = super::write_atomically(&output, |f| {

@@ -41,7 +41,7 @@ impl<'a> EarlyFlush<'a> {
         match self.pending.take() {
             Some(h) => h
                 .join()
-                .map_err(|_| Error::Invalid("the background sync thread panicked".into()))?
+                .map_err(|_| Error::invalid("command line", "the background sync thread panicked"))?
                 .map_err(|e| Error::io("syncing the output in the background", e)),
             None => Ok(()),
         }

@@ -35,9 +35,9 @@ pub fn run(a: RebuildArgs, progress: &dyn Progress) -> Result<()> {
     let img = IsoImage::open(src)?;
     let mut reps = Vec::new();
     for r in &a.replace {
-        let (path, file) = r
-            .split_once('=')
-            .ok_or_else(|| Error::Invalid(format!("--replace {r}: expected PATH=FILE")))?;
+        let (path, file) = r.split_once('=').ok_or_else(|| {
+            Error::invalid("command line", format!("--replace {r}: expected PATH=FILE"))
+        })?;
         reps.push(Replacement {
             path: path.to_string(),
             data: Arc::new(FileSource::open(file)?),

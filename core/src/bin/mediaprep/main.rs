@@ -171,10 +171,10 @@ fn write_atomically(
     let n = write(&mut f)?;
     let landed = store.reopen(Part::Output, f)?.size();
     if landed != n {
-        return Err(Error::Invalid(format!(
-            "{}: wrote {n} bytes but {landed} landed",
-            path.display()
-        )));
+        return Err(Error::invalid(
+            "command line",
+            format!("{}: wrote {n} bytes but {landed} landed", path.display()),
+        ));
     }
     store.commit(Part::Output)?;
     Ok(n)
@@ -285,8 +285,9 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
             let (name, src) = open(&file)?;
             let node = media::open_node(src, &name)?;
             let Target::File(reader, sha1) = media::descend(node, &layers)? else {
-                return Err(Error::Invalid(
-                    "the last layer is a directory, not a file".into(),
+                return Err(Error::invalid(
+                    "command line",
+                    "the last layer is a directory, not a file",
                 ));
             };
             let n = write_atomically(&output, |f| {

@@ -43,17 +43,21 @@ pub fn run(a: ManifestArgs) -> Result<()> {
         let layers = &a.paths[1..];
         let last = &layers[layers.len() - 1];
         let Some((index, _)) = media::parse_image_layer(last) else {
-            return Err(Error::Invalid(format!(
-                "'{last}': the last layer names the manifest inside an image, as IMAGE:PATH, \
+            return Err(Error::invalid(
+                "command line",
+                format!(
+                    "'{last}': the last layer names the manifest inside an image, as IMAGE:PATH, \
                  e.g. 1:/Windows/WinSxS/Manifests/NAME.manifest"
-            )));
+                ),
+            ));
         };
         let (name, src) = super::open(&first)?;
         let node = media::open_node(src.clone(), &name)?;
         let Target::File(reader, sha1) = media::descend(node, layers)? else {
-            return Err(Error::Invalid(format!(
-                "{last}: a directory, not a manifest file"
-            )));
+            return Err(Error::invalid(
+                "command line",
+                format!("{last}: a directory, not a manifest file"),
+            ));
         };
         if reader.size() > MAX_MANIFEST {
             return Err(Error::limit(
@@ -80,14 +84,17 @@ pub fn run(a: ManifestArgs) -> Result<()> {
                 base_from_media(src, &name, &a.paths[1..a.paths.len() - 1], index)?
             }
             (None, None) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::invalid(
+                    "command line",
+                    format!(
                     "{label} is DCM-compressed: give --base (a raw base manifest or a wcp.dll), or \
                      name the manifest inside its image to use that image's base"
-                )))
+                ),
+                ))
             }
         };
         let xml = dcm::decode(&base.bytes, &bytes, &ApplyOptions::default())
-            .map_err(|e| Error::Invalid(format!("{label}: {e}")))?;
+            .map_err(|e| Error::invalid("command line", format!("{label}: {e}")))?;
         eprintln!(
             "decoded {label} ({} bytes) with base sha256 {} from {}",
             bytes.len(),
@@ -98,9 +105,10 @@ pub fn run(a: ManifestArgs) -> Result<()> {
     } else if looks_like_xml(&bytes) {
         bytes
     } else {
-        return Err(Error::Invalid(format!(
-            "{label}: neither a DCM-compressed manifest nor XML"
-        )));
+        return Err(Error::invalid(
+            "command line",
+            format!("{label}: neither a DCM-compressed manifest nor XML"),
+        ));
     };
 
     match &a.output {

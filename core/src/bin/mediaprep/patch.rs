@@ -118,8 +118,9 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
         (_, true) => None,
         (Some(o), false) => Some(o.clone()),
         (None, false) => {
-            return Err(Error::Invalid(
-                "-o OUTPUT is required (or --dry-run)".into(),
+            return Err(Error::invalid(
+                "command line",
+                "-o OUTPUT is required (or --dry-run)",
             ))
         }
     };
@@ -150,7 +151,7 @@ pub fn run(a: PatchArgs, cancel: &Arc<AtomicBool>) -> Result<()> {
     let pb = ProgressBar::new(1);
     pb.set_style(
         ProgressStyle::with_template("{msg:>24} [{bar:40}] {percent:>3}% {eta}")
-            .map_err(|e| Error::Invalid(e.to_string()))?
+            .map_err(|e| Error::invalid("command line", e))?
             .progress_chars("=> "),
     );
     let bar = Bar {
@@ -276,7 +277,7 @@ fn print_winre(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Result<
     let outcome = rep
         .winre
         .as_ref()
-        .ok_or_else(|| Error::Invalid("no WinRE outcome".into()))?;
+        .ok_or_else(|| Error::invalid("command line", "no WinRE outcome"))?;
     let fit = match (a.recovery_partition, a.recovery_free) {
         (Some(p), Some(f)) if out.is_some() => {
             Some(mediaprep_core::catalog::partition_fit(outcome.size, p, f))
@@ -357,7 +358,7 @@ fn print_install(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Resul
     let outcome = rep
         .winre
         .as_ref()
-        .ok_or_else(|| Error::Invalid("no WinRE outcome".into()))?;
+        .ok_or_else(|| Error::invalid("command line", "no WinRE outcome"))?;
     let (Some(o), Some(w)) = (out, &rep.written) else {
         if a.json {
             return json_out(&serde_json::json!({
@@ -402,7 +403,7 @@ fn print_setup(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Result<
     let exp = rep
         .setup
         .as_ref()
-        .ok_or_else(|| Error::Invalid("no Setup DU outcome".into()))?;
+        .ok_or_else(|| Error::invalid("command line", "no Setup DU outcome"))?;
     if a.json {
         return json_out(&serde_json::json!({ "output": out, "setup": exp }));
     }

@@ -40,10 +40,13 @@ fn form_of(p: &Path) -> Result<Form> {
         "md" => Form::Markdown,
         "zip" => Form::Zip,
         _ => {
-            return Err(Error::Invalid(format!(
-                "{}: the report form comes from the extension: .json, .html, .md or .zip",
-                p.display()
-            )))
+            return Err(Error::invalid(
+                "command line",
+                format!(
+                    "{}: the report form comes from the extension: .json, .html, .md or .zip",
+                    p.display()
+                ),
+            ))
         }
     })
 }
@@ -75,7 +78,7 @@ pub fn run(args: ReportArgs, progress: &dyn Progress) -> Result<u64> {
     let facts = media::image_facts(&inspection);
     let evaluation = evaluate(&cat, &facts);
     let inputs = serde_json::to_value(&inspection)
-        .map_err(|e| Error::Invalid(format!("inspection JSON: {e}")))?;
+        .map_err(|e| Error::invalid("command line", format!("inspection JSON: {e}")))?;
     let mut report = Report::new(args.generated.unwrap_or_else(utc_now), inputs);
     report.catalog = Some(age);
     report.evaluation = Some(evaluation);

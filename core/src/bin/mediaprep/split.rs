@@ -32,11 +32,21 @@ pub fn run(a: SplitArgs, progress: &dyn Progress) -> Result<()> {
         .size_mib
         .checked_mul(1 << 20)
         .filter(|&l| l > 0)
-        .ok_or_else(|| Error::Invalid(format!("--size-mib {} is out of range", a.size_mib)))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                "command line",
+                format!("--size-mib {} is out of range", a.size_mib),
+            )
+        })?;
     let first = a
         .output
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", a.output.display())))?
+        .ok_or_else(|| {
+            Error::invalid(
+                "command line",
+                format!("{} is not a file path", a.output.display()),
+            )
+        })?
         .to_string_lossy()
         .into_owned();
     let path_of = |i: usize| a.output.with_file_name(part_name(&first, i + 1));

@@ -126,10 +126,13 @@ pub fn wrap_patch(target: &[u8], patch: &[u8], opts: &CreateOptions) -> Result<V
 /// (low byte of the CRC-32 of the other 23 header bytes); the decoder does not rely on it.
 pub fn lzms_container(total: u64, chunk_size: u64, chunks: &[&[u8]]) -> Result<Vec<u8>> {
     if chunk_size == 0 || total.div_ceil(chunk_size) != chunks.len() as u64 {
-        return Err(Error::Invalid(format!(
-            "{} chunks do not cover {total} bytes in chunks of {chunk_size}",
-            chunks.len()
-        )));
+        return Err(Error::invalid(
+            "delta encoder",
+            format!(
+                "{} chunks do not cover {total} bytes in chunks of {chunk_size}",
+                chunks.len()
+            ),
+        ));
     }
     let mut out = vec![0x0a, 0x51, 0xe5, 0xc0, 0x18, 0x00, 0x00, 0x05];
     out.extend_from_slice(&total.to_le_bytes());
@@ -139,8 +142,9 @@ pub fn lzms_container(total: u64, chunk_size: u64, chunks: &[&[u8]]) -> Result<V
     h.update(&out[7..]);
     out[6] = h.finalize() as u8;
     for c in chunks {
-        let len = u32::try_from(c.len())
-            .map_err(|_| Error::Invalid(format!("LZMS chunk of {} bytes", c.len())))?;
+        let len = u32::try_from(c.len()).map_err(|_| {
+            Error::invalid("delta encoder", format!("LZMS chunk of {} bytes", c.len()))
+        })?;
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(c);
     }

@@ -425,10 +425,10 @@ impl IsoPlan {
         meta.sort_by_key(|(s, _)| *s);
         for w in meta.windows(2) {
             if w[0].0 * SECTOR + w[0].1.len() as u64 > w[1].0 * SECTOR {
-                return Err(Error::Invalid(format!(
-                    "ISO layout overlap at sector {} (a bug)",
-                    w[1].0
-                )));
+                return Err(Error::invalid(
+                    "ISO writer",
+                    format!("ISO layout overlap at sector {} (a bug)", w[1].0),
+                ));
             }
         }
         self.meta = meta;
@@ -478,9 +478,10 @@ impl IsoPlan {
         let zeros_to = |sink: &mut dyn WriteAt, pos: &mut u64, to: u64| -> Result<()> {
             static Z: [u8; 65536] = [0u8; 65536];
             if *pos > to {
-                return Err(Error::Invalid(format!(
-                    "ISO writer asked to go back from {pos} to {to} (a bug)"
-                )));
+                return Err(Error::invalid(
+                    "ISO writer",
+                    format!("ISO writer asked to go back from {pos} to {to} (a bug)"),
+                ));
             }
             while *pos < to {
                 let n = (to - *pos).min(Z.len() as u64) as usize;
@@ -548,12 +549,15 @@ impl IsoPlan {
                 continue;
             };
             if r.size() != node.size {
-                return Err(Error::Invalid(format!(
-                    "{}: the file is now {} bytes, {} when the layout was made",
-                    t.path(i),
-                    r.size(),
-                    node.size
-                )));
+                return Err(Error::invalid(
+                    "ISO writer",
+                    format!(
+                        "{}: the file is now {} bytes, {} when the layout was made",
+                        t.path(i),
+                        r.size(),
+                        node.size
+                    ),
+                ));
             }
             zeros_to(sink, &mut pos, s * SECTOR)?;
             let mut h = Sha256::new();
@@ -581,9 +585,10 @@ impl IsoPlan {
         pos += a.len() as u64;
         sink.flush()?;
         if pos != total {
-            return Err(Error::Invalid(format!(
-                "ISO writer wrote {pos} bytes, planned {total}"
-            )));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!("ISO writer wrote {pos} bytes, planned {total}"),
+            ));
         }
         replaced.sort();
         Ok(IsoWritten {
@@ -601,11 +606,14 @@ impl IsoPlan {
         progress: &dyn Progress,
     ) -> Result<()> {
         if out.size() != self.size() {
-            return Err(Error::Invalid(format!(
-                "written image is {} bytes, planned {}",
-                out.size(),
-                self.size()
-            )));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!(
+                    "written image is {} bytes, planned {}",
+                    out.size(),
+                    self.size()
+                ),
+            ));
         }
         let mut img = IsoImage::open(out.clone())?;
         let want = listing(&self.main);
@@ -630,9 +638,10 @@ impl IsoPlan {
                             .map(|g| format!("unexpected {g:?}"))
                     })
                     .unwrap_or_default();
-                return Err(Error::Invalid(format!(
-                    "the written {what} tree differs from the plan: {diff}"
-                )));
+                return Err(Error::invalid(
+                    "ISO writer",
+                    format!("the written {what} tree differs from the plan: {diff}"),
+                ));
             }
             Ok(())
         };
@@ -655,9 +664,9 @@ impl IsoPlan {
             }
         }
         if let Some(c) = &self.catalog {
-            let got = img
-                .boot_catalog()?
-                .ok_or_else(|| Error::Invalid("the written ISO has no boot catalog".into()))?;
+            let got = img.boot_catalog()?.ok_or_else(|| {
+                Error::invalid("ISO writer", "the written ISO has no boot catalog")
+            })?;
             let strip = |c: &BootCatalog| {
                 c.entries
                     .iter()
@@ -665,8 +674,9 @@ impl IsoPlan {
                     .collect::<Vec<_>>()
             };
             if strip(&got) != strip(c) {
-                return Err(Error::Invalid(
-                    "the written boot catalog's entries differ from the source's".into(),
+                return Err(Error::invalid(
+                    "ISO writer",
+                    "the written boot catalog's entries differ from the source's",
                 ));
             }
         }

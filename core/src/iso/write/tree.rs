@@ -114,7 +114,10 @@ impl WTree {
                 None => "/".to_string(),
             };
             let parent = *by_path.get(&parent_path).ok_or_else(|| {
-                Error::Invalid(format!("{}: parent listed after the child", e.path))
+                Error::invalid(
+                    "ISO writer",
+                    format!("{}: parent listed after the child", e.path),
+                )
             })?;
             let content = match (&l.reader, e.is_dir) {
                 (Some(r), false) if e.size > 0 => Content::Bytes(r.clone()),
@@ -146,7 +149,10 @@ impl WTree {
     pub fn replace(&mut self, path: &str, data: SharedReader, index: usize) -> Result<usize> {
         let parts = crate::iso::names::split_path(path)?;
         let Some((last, dirs)) = parts.split_last() else {
-            return Err(Error::Invalid(format!("{path}: not a file path")));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!("{path}: not a file path"),
+            ));
         };
         let mtime = self.nodes[0].mtime;
         let mut at = 0usize;
@@ -154,9 +160,10 @@ impl WTree {
             at = match self.child(at, d) {
                 Some(k) if self.nodes[k].is_dir => k,
                 Some(_) => {
-                    return Err(Error::Invalid(format!(
-                        "{path}: {d} is a file in the image, not a directory"
-                    )))
+                    return Err(Error::invalid(
+                        "ISO writer",
+                        format!("{path}: {d} is a file in the image, not a directory"),
+                    ))
                 }
                 None => self.add(
                     at,
@@ -180,9 +187,10 @@ impl WTree {
             Content::Nothing
         };
         match self.child(at, last) {
-            Some(k) if self.nodes[k].is_dir => Err(Error::Invalid(format!(
-                "{path} is a directory in the image"
-            ))),
+            Some(k) if self.nodes[k].is_dir => Err(Error::invalid(
+                "ISO writer",
+                format!("{path} is a directory in the image"),
+            )),
             Some(k) => {
                 let n = &mut self.nodes[k];
                 n.size = size;
@@ -226,18 +234,23 @@ impl WTree {
         };
         let parts = crate::iso::names::split_path(new)?;
         let Some((name, dirs)) = parts.split_last() else {
-            return Err(Error::Invalid(format!("{new}: not a file path")));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!("{new}: not a file path"),
+            ));
         };
         let parent = self.nodes[k].parent;
         if k == 0 || self.nodes[k].is_dir || self.find(&dirs.join("/"))? != Some(parent) {
-            return Err(Error::Invalid(format!(
-                "{old} can only be renamed to a file in its own directory, not {new}"
-            )));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!("{old} can only be renamed to a file in its own directory, not {new}"),
+            ));
         }
         if self.child(parent, name).is_some_and(|c| c != k) {
-            return Err(Error::Invalid(format!(
-                "{new} exists already; {old} cannot take its name"
-            )));
+            return Err(Error::invalid(
+                "ISO writer",
+                format!("{new} exists already; {old} cannot take its name"),
+            ));
         }
         self.nodes[k].name = (*name).to_string();
         Ok(())

@@ -188,7 +188,7 @@ impl Wim {
     /// the set must be complete.
     pub fn open_split(parts: Vec<SharedReader>) -> Result<Wim> {
         if parts.is_empty() {
-            return Err(Error::Invalid("no split WIM parts given".into()));
+            return Err(Error::invalid("split WIM", "no split WIM parts given"));
         }
         let mut opened: Vec<(SharedReader, Header)> = Vec::with_capacity(parts.len());
         for src in parts {

@@ -32,7 +32,7 @@ pub fn write_wim_file_checked(
     drop(store.reopen(Part::Output, file)?);
     let tmp = store
         .temp_path(Part::Output)
-        .ok_or_else(|| Error::Invalid("the temporary output is gone".into()))?
+        .ok_or_else(|| Error::invalid("WIM writer", "the temporary output is gone"))?
         .to_path_buf();
     check(&tmp, &summary)?;
     store.commit(Part::Output)?;

@@ -423,11 +423,14 @@ impl<W: WriteAt> WimWriter<W> {
             }
         });
         if let Some(h) = missing {
-            return Err(Error::Invalid(format!(
-                "image {} references blob {} which was not added to the WIM",
-                self.images.len() + 1,
-                crate::hash::hex(&h)
-            )));
+            return Err(Error::invalid(
+                "WIM writer",
+                format!(
+                    "image {} references blob {} which was not added to the WIM",
+                    self.images.len() + 1,
+                    crate::hash::hex(&h)
+                ),
+            ));
         }
         if self.images.len() >= u32::MAX as usize {
             return Err(Error::limit(
@@ -471,10 +474,13 @@ impl<W: WriteAt> WimWriter<W> {
     pub fn finish_into_sink(mut self) -> Result<(WriteSummary, W)> {
         let image_count = self.images.len() as u32;
         if self.opts.boot_index > image_count {
-            return Err(Error::Invalid(format!(
-                "boot index {} but only {image_count} images",
-                self.opts.boot_index
-            )));
+            return Err(Error::invalid(
+                "WIM writer",
+                format!(
+                    "boot index {} but only {image_count} images",
+                    self.opts.boot_index
+                ),
+            ));
         }
         // Zero the tail a stored-fallback resource may have left past the last resource.
         if self.high_water > self.pos {

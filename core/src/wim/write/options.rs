@@ -89,10 +89,13 @@ impl WriteOptions {
             Compression::Lzms => (1 << 15, 1 << 26),
         };
         if !cs.is_power_of_two() || cs < lo || cs > hi {
-            return Err(Error::Invalid(format!(
-                "chunk size {cs} for {}: must be a power of two in {lo}..={hi}",
-                self.compression.name()
-            )));
+            return Err(Error::invalid(
+                "WIM writer",
+                format!(
+                    "chunk size {cs} for {}: must be a power of two in {lo}..={hi}",
+                    self.compression.name()
+                ),
+            ));
         }
         Ok(())
     }

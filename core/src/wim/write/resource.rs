@@ -250,8 +250,9 @@ impl<W: WriteAt> WimWriter<W> {
         // whatever comes next, or zero-filled by `finish`).
         let stored = self.write_stored(src, start, progress)?;
         if stored.hash != hash {
-            return Err(Error::Invalid(
-                "blob source changed while it was being written".into(),
+            return Err(Error::invalid(
+                "WIM writer",
+                "blob source changed while it was being written",
             ));
         }
         Ok(stored)
