@@ -1595,7 +1595,10 @@ async function cancelMidJob(page, where = "", reset = async () => {}) {
     }, where);
     assert(!at.timeout, "the job neither finished nor showed progress");
     if (at.finished) {
-      if (await page.$("#error")) throw new Error(`job failed: ${await page.textContent("#error")}`);
+      // Read the error where it stands now: an #error that a newer state already replaced is not
+      // this attempt's failure, and waiting for it would only time out.
+      const err = await page.evaluate(() => document.querySelector("#error")?.textContent ?? null);
+      if (err !== null) throw new Error(`job failed: ${err}`);
       continue;
     }
     return at;
