@@ -88,23 +88,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
 pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
     let p = header::parse(delta)?;
     let h = &p.header;
-    if h.target_size > opts.max_target_size {
-        return Err(Error::limit(
-            h.target_size,
-            opts.max_target_size,
-            format!(
-                "delta target of {} bytes exceeds the limit of {} bytes",
-                h.target_size, opts.max_target_size
-            ),
-        ));
-    }
-    let target_size = usize::try_from(h.target_size).map_err(|_| {
-        Error::limit(
-            h.target_size,
-            usize::MAX,
-            format!("delta target of {} bytes", h.target_size),
-        )
-    })?;
+    let target_size = target_len("delta target", h.target_size, opts.max_target_size)?;
     // Fail on an unknown hash algorithm before doing the work.
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
@@ -241,6 +225,20 @@ pub fn patch_codec(bytes: &[u8]) -> Result<&'static str> {
     })
 }
 
+/// `size` as an allocation length, refused before anything is allocated when it exceeds `max`
+/// (the caller's cap) or this platform's address space; `what` names it in the message.
+fn target_len(what: &str, size: u64, max: u64) -> Result<usize> {
+    if size > max {
+        return Err(Error::limit(
+            size,
+            max,
+            format!("{what} of {size} bytes exceeds the limit of {max} bytes"),
+        ));
+    }
+    usize::try_from(size)
+        .map_err(|_| Error::limit(size, usize::MAX, format!("{what} of {size} bytes")))
+}
+
 /// Decode a Compression-API LZMS container (a PA31 express delta's patch buffer) of exactly
 /// `target_size` bytes, without a delta around it: for fuzzing and tools. [`apply`] uses the
 /// same decoder and also requires the delta's target hash to confirm the output.
@@ -249,22 +247,7 @@ pub fn decode_lzms_container(
     target_size: u64,
     max_target_size: u64,
 ) -> Result<Vec<u8>> {
-    if target_size > max_target_size {
-        return Err(Error::limit(
-            target_size,
-            max_target_size,
-            format!(
-                "LZMS container target of {target_size} bytes exceeds the limit of {max_target_size} bytes"
-            ),
-        ));
-    }
-    let n = usize::try_from(target_size).map_err(|_| {
-        Error::limit(
-            target_size,
-            usize::MAX,
-            format!("LZMS container target of {target_size} bytes"),
-        )
-    })?;
+    let n = target_len("LZMS container target", target_size, max_target_size)?;
     capi::decode(buf, 0, n)
 }
 
