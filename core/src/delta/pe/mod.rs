@@ -15,6 +15,7 @@ pub(crate) mod reloc;
 pub(crate) mod riftmap;
 pub(crate) mod tables;
 pub(crate) mod transform;
+pub(crate) mod x64dec;
 pub(crate) mod x86;
 
 pub(crate) use transform::Prepared;
