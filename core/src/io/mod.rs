@@ -5,6 +5,8 @@
 //! `File` read with `FileReaderSync`. Reads are synchronous and bounded by the caller's buffer.
 
 mod cache;
+#[cfg(not(target_arch = "wasm32"))]
+mod early_flush;
 mod file;
 pub mod folder;
 pub mod le;
@@ -12,6 +14,8 @@ pub mod store;
 mod sub;
 
 pub use cache::CachedReader;
+#[cfg(not(target_arch = "wasm32"))]
+pub use early_flush::EarlyFlush;
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::FileSource;
 pub use folder::FolderStore;

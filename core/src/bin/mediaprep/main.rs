@@ -12,7 +12,6 @@ use std::sync::Arc;
 mod base;
 mod catalog;
 mod delta;
-mod flush;
 mod iso;
 mod manifest;
 mod patch;
@@ -291,7 +290,7 @@ fn run(cli: Cli, cancel: Arc<AtomicBool>) -> Result<()> {
                 ));
             };
             let n = write_atomically(&output, |f| {
-                let mut w = flush::EarlyFlush::new(f);
+                let mut w = mediaprep_core::io::EarlyFlush::new(f);
                 let n = media::copy_target(&reader, sha1, &mut w, &progress)?;
                 w.finish()?;
                 Ok(n)

@@ -5,7 +5,7 @@
 //! in a background thread as the output grows lets the disk work while we decode, so the store's
 //! final sync finds little left. The guarantee is unchanged: the store still syncs everything.
 
-use mediaprep_core::{Error, Result};
+use crate::{Error, Result};
 use std::fs::File;
 use std::io::Write;
 use std::thread::JoinHandle;
@@ -18,6 +18,7 @@ const EVERY: u64 = 32 << 20;
 /// failed writeback to one sync only).
 pub struct EarlyFlush<'a> {
     file: &'a mut File,
+    every: u64,
     since: u64,
     pending: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -27,6 +28,7 @@ impl<'a> EarlyFlush<'a> {
     pub fn new(file: &'a mut File) -> Self {
         EarlyFlush {
             file,
+            every: EVERY,
             since: 0,
             pending: None,
         }
@@ -41,7 +43,12 @@ impl<'a> EarlyFlush<'a> {
         match self.pending.take() {
             Some(h) => h
                 .join()
-                .map_err(|_| Error::invalid("command line", "the background sync thread panicked"))?
+                .map_err(|_| {
+                    Error::io(
+                        "syncing the output in the background",
+                        std::io::Error::other("the sync thread panicked"),
+                    )
+                })?
                 .map_err(|e| Error::io("syncing the output in the background", e)),
             None => Ok(()),
         }
@@ -64,7 +71,7 @@ impl Write for EarlyFlush<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
         self.since += n as u64;
-        if self.since >= EVERY {
+        if self.since >= self.every {
             self.start_sync()?;
         }
         Ok(n)
@@ -78,5 +85,26 @@ impl Drop for EarlyFlush<'_> {
     fn drop(&mut self) {
         // On an error path the output is discarded; still, do not leave the thread detached.
         let _ = self.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_arrives_across_several_background_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut f = File::create(&path).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = EarlyFlush::new(&mut f);
+        w.every = 64 << 10;
+        for piece in data.chunks(10_000) {
+            w.write_all(piece).unwrap();
+        }
+        w.finish().unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 }
