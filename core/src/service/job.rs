@@ -260,7 +260,10 @@ fn digest_and_check(
             let hashing = s.spawn(digest);
             let checked = check();
             let digests = hashing.join().map_err(|_| {
-                Error::invalid("patch request", "the thread hashing the output panicked")
+                Error::io(
+                    "hashing the output",
+                    std::io::Error::other("the hashing thread panicked"),
+                )
             })?;
             checked?;
             digests
