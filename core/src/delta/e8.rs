@@ -13,6 +13,7 @@
 //! offsets in the whole output and the target size as translation size.
 
 use crate::codec::lzx::e8::{apply_at, undo_at};
+use crate::io::le::{u16_at, u32_at};
 use crate::pe::headers::PeHeaders;
 use std::ops::Range;
 
@@ -82,6 +83,12 @@ fn plan(v: Variant, data: &[u8]) -> Option<(Vec<Range<usize>>, i32)> {
             if h.machine != MACHINE_I386 {
                 return None;
             }
+            // Section data never covers the headers in a real image; keeping every piece after
+            // them (DOS header, then through the section table) also means the translation
+            // cannot change what this plan was read from, so both directions plan alike.
+            let lfanew = u32_at(data, 0x3c)? as usize;
+            let opt_size = usize::from(u16_at(data, lfanew + 20)?);
+            let headers_end = (lfanew + 24 + opt_size + 40 * h.sections.len()).max(0x40);
             let mut r: Vec<Range<usize>> = h
                 .sections
                 .iter()
@@ -95,7 +102,7 @@ fn plan(v: Variant, data: &[u8]) -> Option<(Vec<Range<usize>>, i32)> {
             // Overlapping raw data (only in crafted files) is translated once, so that the two
             // directions stay exact inverses.
             r.sort_by_key(|r| r.start);
-            let mut end = 0;
+            let mut end = headers_end;
             for p in &mut r {
                 p.start = p.start.max(end);
                 p.end = p.end.max(p.start);
@@ -274,6 +281,25 @@ mod tests {
         apply_at(&mut piece, 0x400, t.len() as i32);
         assert_eq!(d[0x400..0x400 + code.len()], piece[..]);
         assert_ne!(piece, code);
+    }
+
+    #[test]
+    fn i386_sections_never_translate_the_headers() {
+        // A crafted image whose executable section claims the whole file, headers included:
+        // only the bytes after the section table are translated, so the plan survives it.
+        let mut t = pe(0x14c, &e8_rich(3000, 21));
+        let sec = 0x98 + 224;
+        t[sec + 20..sec + 24].copy_from_slice(&0u32.to_le_bytes());
+        t[sec + 16..sec + 20].copy_from_slice(&(t.len() as u32).to_le_bytes());
+        // A call with an in-range target inside the optional header.
+        t[0x100..0x105].copy_from_slice(&[0xe8, 5, 0, 0, 0]);
+        let headers_end = sec + 80;
+        let mut d = t.clone();
+        assert!(forward(Variant::I386Sections, &mut d));
+        assert_eq!(d[..headers_end], t[..headers_end]);
+        assert!(d != t);
+        assert!(inverse(Variant::I386Sections, &mut d));
+        assert!(d == t);
     }
 
     #[test]
