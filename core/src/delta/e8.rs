@@ -290,7 +290,8 @@ mod tests {
         let mut t = pe(0x14c, &e8_rich(3000, 21));
         let sec = 0x98 + 224;
         t[sec + 20..sec + 24].copy_from_slice(&0u32.to_le_bytes());
-        t[sec + 16..sec + 20].copy_from_slice(&(t.len() as u32).to_le_bytes());
+        let len = t.len() as u32;
+        t[sec + 16..sec + 20].copy_from_slice(&len.to_le_bytes());
         // A call with an in-range target inside the optional header.
         t[0x100..0x105].copy_from_slice(&[0xe8, 5, 0, 0, 0]);
         let headers_end = sec + 80;
