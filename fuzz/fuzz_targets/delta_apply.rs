@@ -62,6 +62,11 @@ fn e8_paths(reference: &[u8], data: &[u8], opts: &ApplyOptions) {
     }
     // The input as a target: filtered by one reading (W3 for anything starting like a PE, so an
     // i386 DLL seed reaches it; W1 or W2 by length otherwise), encoded, flagged, hashed unfiltered.
+    // Encoding is the costly part: only small targets (the i386 seed is 8 KiB), so that the
+    // other paths of this target keep their runs per second.
+    if data.len() > 16 * 1024 {
+        return;
+    }
     let v = if data.starts_with(b"MZ") {
         e8::Variant::I386Sections
     } else {
