@@ -129,7 +129,10 @@ fn w1_whole_output_on_x86_code() {
     }
     let w1 = Variant::WholeOutput;
     assert_eq!(check_variant("x86 code", &reference, &t, w1), w1);
-    assert_eq!(check_variant("x86 code, no reference", &[], &t[..40_000], w1), w1);
+    assert_eq!(
+        check_variant("x86 code, no reference", &[], &t[..40_000], w1),
+        w1
+    );
 }
 
 #[test]

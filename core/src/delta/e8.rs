@@ -72,7 +72,7 @@ impl Variant {
 fn plan(v: Variant, data: &[u8]) -> Option<(Vec<Range<usize>>, i32)> {
     let size = i32::try_from(data.len()).ok()?;
     let pieces = match v {
-        Variant::WholeOutput => vec![0..data.len()],
+        Variant::WholeOutput => std::iter::once(0..data.len()).collect(),
         Variant::Frames32K => (0..data.len())
             .step_by(FRAME)
             .take(MAX_FRAMES)
