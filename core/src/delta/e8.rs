@@ -126,28 +126,23 @@ fn run(pieces: &[Range<usize>], size: i32, data: &mut [u8], encode: bool) {
     }
 }
 
+/// Plan and run variant `v` over `data` in one direction; false when it does not apply.
+fn plan_and_run(v: Variant, data: &mut [u8], encode: bool) -> bool {
+    plan(v, data)
+        .map(|(pieces, size)| run(&pieces, size, data, encode))
+        .is_some()
+}
+
 /// Undo variant `v` on a decoded output (stored absolute call targets back to relative ones).
 /// Returns false, leaving `data` unchanged, when the variant does not apply to these bytes.
 pub fn inverse(v: Variant, data: &mut [u8]) -> bool {
-    match plan(v, data) {
-        Some((pieces, size)) => {
-            run(&pieces, size, data, false);
-            true
-        }
-        None => false,
-    }
+    plan_and_run(v, data, false)
 }
 
 /// Variant `v` in the encoder's direction (relative call targets to absolute ones): what a
 /// delta's target goes through before it is encoded. For tests and tools; [`inverse`] undoes it.
 pub fn forward(v: Variant, data: &mut [u8]) -> bool {
-    match plan(v, data) {
-        Some((pieces, size)) => {
-            run(&pieces, size, data, true);
-            true
-        }
-        None => false,
-    }
+    plan_and_run(v, data, true)
 }
 
 /// Try the variants in order on `out` (the decoded, still filtered output) and keep the first
