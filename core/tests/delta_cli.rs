@@ -549,3 +549,46 @@ fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
     );
     only(t.path(), &["mscordbi.dll"]);
 }
+
+#[test]
+fn e8_flagged_raw_delta_applies_through_the_hash_or_leaves_nothing() {
+    use mediaprep_core::delta::{self, e8, encode};
+    // E8-rich bytes (calls with small targets between filler), filtered by W1 and encoded; the
+    // header carries flag 0x1 and SHA-256 of the unfiltered bytes (docs/formats/pa30.md 5.3).
+    let mut rng = Rng(0x0e8c_1100_2233_4455);
+    let mut t = Vec::new();
+    while t.len() < 50_000 {
+        t.push(0xe8);
+        t.extend_from_slice(&(rng.below(20_000) as i32 - 10_000).to_le_bytes());
+        let n = 3 + rng.below(20);
+        t.extend(rng.bytes(n, 60).iter().map(|b| b & 0x7f));
+    }
+    let mut filtered = t.clone();
+    e8::forward(e8::Variant::WholeOutput, &mut filtered);
+    let opts = encode::CreateOptions {
+        flags: delta::FLAG_E8,
+        ..encode::CreateOptions::default()
+    };
+    let patch = encode::create_patch(&[], &filtered, &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pa30");
+    std::fs::write(&good, encode::wrap_patch(&t, &patch, &opts).unwrap()).unwrap();
+    let mut other = t.clone();
+    other[7] ^= 1;
+    let bad = dir.path().join("bad.pa30");
+    std::fs::write(&bad, encode::wrap_patch(&other, &patch, &opts).unwrap()).unwrap();
+
+    let info = ok(&["delta", "info", s(&good)]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("E8"));
+    let out = dir.path().join("out.bin");
+    let o = ok(&["delta", "apply", s(&good), "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("x86 E8 filter read as W1"), "{err}");
+    assert!(std::fs::read(&out).unwrap() == t);
+    std::fs::remove_file(&out).unwrap();
+    fails(
+        &["delta", "apply", s(&bad), "-o", s(&out)],
+        "x86 E8 filter on a RAW delta (variants W1–W3 tried: target hash mismatch)",
+    );
+    only(dir.path(), &["good.pa30", "bad.pa30"]);
+}

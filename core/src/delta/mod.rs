@@ -13,6 +13,7 @@
 mod bits;
 mod capi;
 pub mod dcm;
+pub mod e8;
 pub mod encode;
 mod header;
 mod huffman;
@@ -104,8 +105,26 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)
 }
 
+/// What the E8 path is called in errors: its rule is read from descriptions only.
+const E8_PATH: &str = "x86 E8 filter on a RAW delta";
+
+/// A target [`apply_detailed`] produced, with how it was read.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The target, verified against the header's hash when there is one and checking is on.
+    pub data: Vec<u8>,
+    /// For a RAW delta with the E8 flag: the reading of the filter whose output matched the
+    /// target hash (docs/formats/pa30.md section 5.3).
+    pub e8_variant: Option<e8::Variant>,
+}
+
 /// Apply `delta` to `reference` and return the target, verified against the header's hash.
 pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
+    apply_detailed(reference, delta, opts).map(|a| a.data)
+}
+
+/// [`apply`], also saying which reading of the E8 filter a RAW delta with flag 0x1 needed.
+pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Applied> {
     let p = header::parse(delta)?;
     let h = &p.header;
     let target_size = target_len("delta target", h.target_size, opts.max_target_size)?;
@@ -136,11 +155,11 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
         pe_rift = Some(prep.rift);
         Cow::Owned(prep.reference)
     } else {
-        prepare_reference(h, reference, p.preprocess)?
+        prepare_reference(h, reference, p.preprocess, opts)?
     };
     // --- end PE-typed deltas ---
     let lzms = p.patch.starts_with(&capi::MAGIC);
-    let out = if lzms {
+    let mut out = if lzms {
         lzms_patch(h, &p, target_size, opts)?
     } else {
         match pe_rift.as_deref() {
@@ -160,6 +179,31 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
             p.patch_offset,
             format!("decoded {} bytes, header says {}", out.len(), target_size),
         ));
+    }
+    if h.file_type == FILE_TYPE_RAW && h.flags & FLAG_E8 != 0 {
+        // `prepare_reference` let this through only with a target hash and checking on, and the
+        // algorithm was checked above, so `digest` cannot fail here.
+        let found = e8::select(&mut out, |b| {
+            digest(h.hash_alg_id, b).is_ok_and(|got| got == h.target_hash)
+        });
+        return match found {
+            Some(v) => Ok(Applied {
+                data: out,
+                e8_variant: Some(v),
+            }),
+            None => Err(Error::unsupported(
+                "delta",
+                format!(
+                    "{E8_PATH} (variants W1–W3 tried: target hash mismatch){}; the output is \
+                     not used",
+                    if lzms {
+                        format!(" after the {LZMS_PATH}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )),
+        };
     }
     if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
         let got = digest(h.hash_alg_id, &out)?;
@@ -192,7 +236,10 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
             });
         }
     }
-    Ok(out)
+    Ok(Applied {
+        data: out,
+        e8_variant: None,
+    })
 }
 
 /// Decode a patch buffer that is a Compression-API LZMS container. The container holds the
@@ -272,11 +319,13 @@ pub fn decode_lzms_container(
 }
 
 /// The reference the codec copies from: the reference itself for RAW; PE file types transform it
-/// first (not implemented: issue 14).
+/// first (not implemented: issue 14). A RAW delta with the E8 flag is let through only when a
+/// target hash will choose among the readings of the filter (module [`e8`]).
 fn prepare_reference<'a>(
     h: &DeltaHeader,
     reference: &'a [u8],
     preprocess: &[u8],
+    opts: &ApplyOptions,
 ) -> Result<Cow<'a, [u8]>> {
     if h.file_type != FILE_TYPE_RAW {
         return Err(Error::unsupported("PE-typed delta", format!(
@@ -295,10 +344,14 @@ fn prepare_reference<'a>(
             ),
         ));
     }
-    if h.flags & FLAG_E8 != 0 {
+    let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
+    if h.flags & FLAG_E8 != 0 && !(has_hash && opts.verify_hash) {
         return Err(Error::unsupported(
             "delta",
-            "RAW delta with the x86 E8 filter flag (0x1)",
+            format!(
+                "{E8_PATH} (flag 0x1) without a target hash to check its readings against \
+                 (its exact rule is not public)"
+            ),
         ));
     }
     Ok(Cow::Borrowed(reference))

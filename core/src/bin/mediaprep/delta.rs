@@ -105,12 +105,20 @@ pub fn run(a: DeltaArgs) -> Result<()> {
                 None => Vec::new(),
             };
             let (d, _) = strip_dcm(&bytes);
-            let out = delta::apply(&reference, d, &ApplyOptions::default())
+            let applied = delta::apply_detailed(&reference, d, &ApplyOptions::default())
                 .map_err(|e| in_file(&p, e))?;
+            let out = applied.data;
             let n = super::write_atomically(&output, |f| {
                 f.write_all(&out)?;
                 Ok(out.len() as u64)
             })?;
+            if let Some(v) = applied.e8_variant {
+                eprintln!(
+                    "x86 E8 filter read as {} ({}): the target hash matched",
+                    v.short_name(),
+                    v.description()
+                );
+            }
             eprintln!("wrote {} ({n} bytes)", output.display());
             Ok(())
         }

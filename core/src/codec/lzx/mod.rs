@@ -20,7 +20,7 @@
 
 mod bits;
 mod decode;
-mod e8;
+pub(crate) mod e8;
 mod encode;
 mod matchfind;
 mod optimal;

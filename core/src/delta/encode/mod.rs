@@ -58,6 +58,21 @@ impl Default for CreateOptions {
 
 /// Create a PA30 delta that turns `reference` into `target`.
 pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
+    if opts.flags & FLAG_E8 != 0 {
+        return Err(Error::unsupported(
+            "delta",
+            "creating a delta with the x86 E8 filter flag (0x1)",
+        ));
+    }
+    let patch = create_patch(reference, target, opts)?;
+    wrap_patch(target, &patch, opts)
+}
+
+/// The PseudoLzx patch buffer alone that turns `reference` into `target` (the effort and size
+/// options of `opts` apply; its header fields do not). [`create`] wraps it with
+/// [`wrap_patch`]; tests wrap it themselves where the header describes a post-processed target,
+/// as for the E8 filter (the stream encodes the filtered bytes, the hash is of the target).
+pub fn create_patch(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
     if target.len() as u64 > opts.max_target_size {
         return Err(Error::limit(
             target.len(),
@@ -79,20 +94,13 @@ pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<V
             format!("reference + target of {total} bytes: the encoder handles less than 4 GiB"),
         ));
     }
-    if opts.flags & FLAG_E8 != 0 {
-        return Err(Error::unsupported(
-            "delta",
-            "creating a delta with the x86 E8 filter flag (0x1)",
-        ));
-    }
     let mut sw = stream::StreamWriter::new(reference.len() as u64, opts.block_tokens);
     let effort = matcher::Effort {
         max_chain: opts.max_chain.max(1),
         nice_len: opts.nice_len.clamp(8, 1 << 20),
     };
     matcher::parse(reference, target, effort, |t| sw.push(t));
-    let patch = sw.finish();
-    wrap_patch(target, &patch, opts)
+    Ok(sw.finish())
 }
 
 /// A PA30 delta (file type RAW) around an already-made patch buffer for `target`: the header
