@@ -25,6 +25,8 @@ pub use header::{
     CALG_SHA_256, CALG_SHA_384, CALG_SHA_512, FILE_TYPE_RAW,
 };
 
+pub use pe::RipVariant;
+
 use crate::{Error, Result};
 use std::borrow::Cow;
 
@@ -76,7 +78,19 @@ pub fn pe_address_transforms(
     reference: &[u8],
     rva_map: &[(u32, u32)],
 ) -> Result<Vec<u8>> {
-    pe::transform::address_only(file_type, flags, reference, rva_map)
+    pe::transform::address_only(file_type, flags, reference, rva_map, RipVariant::V1)
+}
+
+/// As [`pe_address_transforms`], with the x64 RIP-relative transform (flag 0x200, AMD64) in
+/// reading `rip` (the readings [`apply`] tries against the target hash).
+pub fn pe_address_transforms_rip(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+    rip: RipVariant,
+) -> Result<Vec<u8>> {
+    pe::transform::address_only(file_type, flags, reference, rva_map, rip)
 }
 
 /// Parse the header of a delta (with or without its CRC32 prefix, which is checked).
@@ -86,6 +100,21 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
 
 /// Apply `delta` to `reference` and return the target, verified against the header's hash.
 pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
+    Ok(apply_detailed(reference, delta, opts)?.target)
+}
+
+/// A delta's target and how it was reached.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The target, verified against the header's hash when there is one and checking is on.
+    pub target: Vec<u8>,
+    /// For an AMD64 delta whose RVAs move: the reading of the x64 RIP-relative transform (flag
+    /// 0x200) whose output the target hash confirmed.
+    pub rip_variant: Option<RipVariant>,
+}
+
+/// As [`apply`], also saying which reading of a hash-judged transform was accepted.
+pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Applied> {
     let p = header::parse(delta)?;
     let h = &p.header;
     let target_size = target_len("delta target", h.target_size, opts.max_target_size)?;
@@ -93,55 +122,18 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
     }
-    // --- PE-typed deltas (issue 14) ---
-    let mut pe_rift = None;
-    let mut pe_missing: Vec<String> = Vec::new();
-    let reference = if h.file_type != FILE_TYPE_RAW {
-        let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
-        let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
-        if !(prep.complete || has_hash && opts.verify_hash) {
-            return Err(Error::unsupported(
-                "PE-typed delta",
-                format!(
-                "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
-                 against: transforms not implemented: {}",
-                h.file_type,
-                file_type_name(h.file_type),
-                h.flags,
-                prep.missing.join(", ")
-            ),
-            ));
-        }
-        pe_missing = prep.missing;
-        pe_rift = Some(prep.rift);
-        Cow::Owned(prep.reference)
-    } else {
-        prepare_reference(h, reference, p.preprocess)?
-    };
-    // --- end PE-typed deltas ---
+    if h.file_type != FILE_TYPE_RAW {
+        return apply_pe(reference, &p, target_size, opts);
+    }
+    let reference = prepare_reference(h, reference, p.preprocess)?;
     let lzms = p.patch.starts_with(&capi::MAGIC);
     let out = if lzms {
         lzms_patch(h, &p, target_size, opts)?
     } else {
-        match pe_rift.as_deref() {
-            Some(rift) => plzx::decode_with_rift(
-                &reference,
-                p.patch,
-                p.patch_offset,
-                target_size,
-                Some(rift),
-            )?,
-            None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
-        }
+        plzx::decode(&reference, p.patch, p.patch_offset, target_size)?
     };
-    if out.len() != target_size {
-        return Err(Error::malformed(
-            "PA30 patch",
-            p.patch_offset,
-            format!("decoded {} bytes, header says {}", out.len(), target_size),
-        ));
-    }
-    if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
+    check_len(&p, &out, target_size)?;
+    if opts.verify_hash && has_hash(h) {
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
             if lzms {
@@ -152,27 +144,137 @@ pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<
                     ),
                 ));
             }
-            if !pe_missing.is_empty() {
-                return Err(Error::unsupported(
-                    "PE-typed delta",
-                    format!(
-                        "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
-                     transforms not implemented: {}",
-                        h.file_type,
-                        file_type_name(h.file_type),
-                        h.flags,
-                        pe_missing.join(", ")
-                    ),
-                ));
-            }
-            return Err(Error::DigestMismatch {
-                what: "delta target".into(),
-                expected: hex(&h.target_hash),
-                actual: hex(&got),
-            });
+            return Err(mismatch(h, &got));
         }
     }
-    Ok(out)
+    Ok(Applied {
+        target: out,
+        rip_variant: None,
+    })
+}
+
+fn has_hash(h: &DeltaHeader) -> bool {
+    h.hash_alg_id != 0 || !h.target_hash.is_empty()
+}
+
+fn check_len(p: &header::Parsed<'_>, out: &[u8], target_size: usize) -> Result<()> {
+    if out.len() != target_size {
+        return Err(Error::malformed(
+            "PA30 patch",
+            p.patch_offset,
+            format!("decoded {} bytes, header says {}", out.len(), target_size),
+        ));
+    }
+    Ok(())
+}
+
+fn mismatch(h: &DeltaHeader, got: &[u8]) -> Error {
+    Error::DigestMismatch {
+        what: "delta target".into(),
+        expected: hex(&h.target_hash),
+        actual: hex(got),
+    }
+}
+
+/// A PE-typed delta (issue 14): transform the reference, decode with the composed copy rift,
+/// check the hash. When the x64 RIP-relative transform ran (its rules are our reading), each
+/// reading in [`RipVariant::ORDER`] is a full prepare and decode, and the first one the target
+/// hash confirms is the output; no hash, or a mismatch of every reading, is `Unsupported`.
+fn apply_pe(
+    reference: &[u8],
+    p: &header::Parsed<'_>,
+    target_size: usize,
+    opts: &ApplyOptions,
+) -> Result<Applied> {
+    let h = &p.header;
+    let pp = pe::preprocess(h, p.preprocess, p.preprocess_offset)?;
+    if p.patch.starts_with(&capi::MAGIC) {
+        // Refused for PE file types, with the message naming the LZMS path.
+        lzms_patch(h, p, target_size, opts)?;
+    }
+    let checked = opts.verify_hash && has_hash(h);
+    let mut tried: Vec<&str> = Vec::new();
+    for rip in RipVariant::ORDER {
+        let prep = pe::prepare(h, reference, &pp, rip)?;
+        if !(prep.complete || checked) {
+            return Err(pe_unsupported(
+                h,
+                "without a target hash to check against: transforms not implemented",
+                &prep.missing,
+                "read from descriptions: only a target hash can confirm it",
+            ));
+        }
+        let out = plzx::decode_with_rift(
+            &prep.reference,
+            p.patch,
+            p.patch_offset,
+            target_size,
+            Some(&prep.rift),
+        )?;
+        check_len(p, &out, target_size)?;
+        if !checked {
+            // Only reached when every selected transform is implemented (`complete`).
+            return Ok(Applied {
+                target: out,
+                rip_variant: prep.rip,
+            });
+        }
+        let got = digest(h.hash_alg_id, &out)?;
+        if got == h.target_hash {
+            return Ok(Applied {
+                target: out,
+                rip_variant: prep.rip,
+            });
+        }
+        if prep.missing.is_empty() {
+            return Err(mismatch(h, &got));
+        }
+        // Another reading of the RIP-relative transform can only help when it ran.
+        let Some(v) = prep.rip else {
+            return Err(pe_unsupported(
+                h,
+                "target hash mismatch; transforms not implemented",
+                &prep.missing,
+                "",
+            ));
+        };
+        tried.push(v.name());
+        if tried.len() == RipVariant::ORDER.len() {
+            let note = format!("variants {} tried: target hash mismatch", tried.join(", "));
+            return Err(pe_unsupported(
+                h,
+                "target hash mismatch; transforms not implemented",
+                &prep.missing,
+                &note,
+            ));
+        }
+    }
+    unreachable!("the loop returns on its last reading")
+}
+
+/// `Unsupported` for a PE-typed delta: `what` happened, the transforms still `missing`; the
+/// RIP-relative one, when listed, carries `rip_note` in parentheses.
+fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], rip_note: &str) -> Error {
+    let names: Vec<String> = missing
+        .iter()
+        .map(|m| {
+            if m == pe::x64::NAME && !rip_note.is_empty() {
+                format!("{m} ({rip_note})")
+            } else {
+                m.clone()
+            }
+        })
+        .collect();
+    Error::unsupported(
+        "PE-typed delta",
+        format!(
+            "PE-typed delta, file type {} ({}), flags {:#x}, {what}: {}",
+            h.file_type,
+            file_type_name(h.file_type),
+            h.flags,
+            names.join(", ")
+        ),
+    )
 }
 
 /// Decode a patch buffer that is a Compression-API LZMS container. The container holds the
@@ -251,8 +353,7 @@ pub fn decode_lzms_container(
     capi::decode(buf, 0, n)
 }
 
-/// The reference the codec copies from: the reference itself for RAW; PE file types transform it
-/// first (not implemented: issue 14).
+/// The reference the codec copies from for RAW deltas (PE file types go through `apply_pe`).
 fn prepare_reference<'a>(
     h: &DeltaHeader,
     reference: &'a [u8],
