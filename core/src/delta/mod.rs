@@ -93,6 +93,26 @@ pub fn pe_address_transforms_rip(
     pe::transform::address_only(file_type, flags, reference, rva_map, rip)
 }
 
+/// One x86-64 instruction at the start of `code`, as the AMD64 RIP-relative transform's
+/// decoder reads it: its length and, when it has a 32-bit relative operand, that operand's offset
+/// in the instruction and kind (`"call"`, `"jump"`, `"jcc"`, `"rip"`); `None` when the bytes are
+/// no valid instruction or run past `code`. For tests that check the decoder against objdump.
+pub fn x64_instruction(code: &[u8]) -> Option<(usize, Option<(usize, &'static str)>)> {
+    use pe::x64dec::RelKind;
+    pe::x64dec::decode(code).map(|d| {
+        let rel = d.rel32.map(|(at, k)| {
+            let kind = match k {
+                RelKind::Call => "call",
+                RelKind::Jump => "jump",
+                RelKind::CondJump => "jcc",
+                RelKind::Memory => "rip",
+            };
+            (at, kind)
+        });
+        (d.len, rel)
+    })
+}
+
 /// Parse the header of a delta (with or without its CRC32 prefix, which is checked).
 pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)

@@ -17,6 +17,7 @@ pub(crate) mod riftmap;
 pub(crate) mod tables;
 pub(crate) mod transform;
 pub(crate) mod x64;
+pub(crate) mod x64dec;
 pub(crate) mod x86;
 
 pub(crate) use preprocess::PePreprocess;
