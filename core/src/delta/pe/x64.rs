@@ -101,7 +101,15 @@ pub(crate) fn rip_relative(
         if walked.is(at) {
             continue;
         }
-        decoded += walk(img, out, owned, &mut walked, map, v, (at, at + len as usize, begin));
+        decoded += walk(
+            img,
+            out,
+            owned,
+            &mut walked,
+            map,
+            v,
+            (at, at + len as usize, begin),
+        );
     }
     decoded
 }
