@@ -499,6 +499,11 @@ pub(crate) mod testutil {
 
     /// Assemble a delta around a patch buffer.
     pub fn craft(c: &Craft<'_>) -> Vec<u8> {
+        craft_with_preprocess(c, &[])
+    }
+
+    /// Assemble a delta around a preprocess buffer and a patch buffer.
+    pub fn craft_with_preprocess(c: &Craft<'_>, preprocess: &[u8]) -> Vec<u8> {
         let fields = |w: &mut BitWriter| {
             w.number(1);
             w.number(c.file_type);
@@ -519,7 +524,7 @@ pub(crate) mod testutil {
         } else {
             fields(&mut w);
         }
-        w.buffer(&[]);
+        w.buffer(preprocess);
         w.buffer(c.patch);
         let mut out = if c.pa31 {
             b"PA31".to_vec()
@@ -529,6 +534,42 @@ pub(crate) mod testutil {
         out.extend_from_slice(&0x01d0_0000_0000_0000u64.to_le_bytes());
         out.extend_from_slice(&w.finish());
         out
+    }
+
+    /// A rift table of `(key, other)` entries. Both integer codes give symbols 0..248 an 8-bit
+    /// codeword equal to the symbol (as `rift_tests` spells them); values up to 2^32.
+    pub fn rift_table(w: &mut BitWriter, entries: &[(i64, i64)]) {
+        w.put(1, 1);
+        for _ in 0..2 {
+            w.put(0, 8);
+            w.put(0, 8);
+            w.put(248, 8);
+            w.put(7, 4);
+        }
+        w.number(entries.len() as u64);
+        let value = |w: &mut BitWriter, v: i64| {
+            let (mag, base) = if v < 0 { (!v, 126) } else { (v, 0) };
+            let (m, extra) = if mag <= 3 {
+                (mag as u64, None)
+            } else {
+                let e = 63 - mag.leading_zeros() - 1;
+                (2 * (u64::from(e) + 1) + ((mag >> e) as u64 & 1), Some(e))
+            };
+            let sym = base + m;
+            for i in (0..8).rev() {
+                w.put(sym >> i & 1, 1);
+            }
+            if let Some(e) = extra {
+                w.put(mag as u64 & ((1 << e) - 1), e);
+            }
+        };
+        let (mut key, mut val) = (0i64, 0i64);
+        for &(k, other) in entries {
+            value(w, k - key);
+            value(w, other - k - val);
+            key = k;
+            val = other - k;
+        }
     }
 
     /// A PseudoLzx stream that spells `text` in literals with the default tables.

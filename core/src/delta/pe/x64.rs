@@ -193,3 +193,246 @@ fn rewrite(
         out[d..d + 4].copy_from_slice(&nd.to_le_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hash-judged readings end to end: a tiny PE32+ reference whose `.text2` and `.pdata` sit
+    //! 0x1000 higher than in the target, deltas whose target hash is one reading's output.
+    use super::*;
+    use crate::delta::testutil::{craft_with_preprocess, rift_table, BitWriter, Craft};
+    use crate::delta::{self, encode, header, Applied, ApplyOptions, CALG_SHA_256};
+    use crate::Error;
+
+    const BASE: u64 = 0x1_8000_0000;
+    const STAMP: u32 = 0x1234_5678;
+
+    fn put32(b: &mut [u8], at: usize, v: u32) {
+        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Headers, `.text` (RVA 0x1000, file 0x400), `.text2` (0x3000, file 0x600), `.pdata`
+    /// (0x4000, file 0x800). One function at 0x1000: `lea rax, [rip → 0x3100]`,
+    /// `call 0x3000`, `ret`, and 0x1000 bytes later a near jump to 0x1080 that no `.pdata` entry
+    /// covers.
+    fn reference() -> Vec<u8> {
+        let mut b = vec![0u8; 0xa00];
+        b[0..2].copy_from_slice(b"MZ");
+        put32(&mut b, 0x3c, 0x80);
+        b[0x80..0x84].copy_from_slice(b"PE\0\0");
+        b[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+        b[0x86..0x88].copy_from_slice(&3u16.to_le_bytes());
+        put32(&mut b, 0x88, STAMP);
+        b[0x94..0x96].copy_from_slice(&0xf0u16.to_le_bytes());
+        let opt = 0x98;
+        b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        b[opt + 24..opt + 32].copy_from_slice(&BASE.to_le_bytes());
+        put32(&mut b, opt + 56, 0x5000);
+        put32(&mut b, opt + 60, 0x400);
+        put32(&mut b, opt + 108, 16);
+        put32(&mut b, opt + 112 + 8 * 3, 0x4000);
+        put32(&mut b, opt + 112 + 8 * 3 + 4, 12);
+        for (i, (name, va, raw, ch)) in [
+            (b".text", 0x1000u32, 0x400u32, 0x6000_0020u32),
+            (b".tex2", 0x3000, 0x600, 0x6000_0020),
+            (b".pdat", 0x4000, 0x800, 0x4000_0040),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let s = opt + 0xf0 + 40 * i;
+            b[s..s + 5].copy_from_slice(*name);
+            put32(&mut b, s + 8, 0x200);
+            put32(&mut b, s + 12, *va);
+            put32(&mut b, s + 16, 0x200);
+            put32(&mut b, s + 20, *raw);
+            put32(&mut b, s + 36, *ch);
+        }
+        b[0x400..0x403].copy_from_slice(&[0x48, 0x8d, 0x05]);
+        put32(&mut b, 0x403, 0x3100 - 0x1007);
+        b[0x407] = 0xe8;
+        put32(&mut b, 0x408, 0x3000 - 0x100c);
+        b[0x40c] = 0xc3;
+        b[0x410] = 0xe9; // outside every function
+        put32(&mut b, 0x411, 0x3100 - 0x1015);
+        for (k, v) in [0x1000u32, 0x100d, 0x4100].iter().enumerate() {
+            put32(&mut b, 0x800 + 4 * k, *v);
+        }
+        b
+    }
+
+    /// The preprocess buffer: the reference's base and timestamp, the target's layout (its
+    /// sections at 0x1000/0x2000/0x3000, files as the reference's), the RVA map 0x3000 → 0x2000.
+    fn preprocess() -> Vec<u8> {
+        let mut w = BitWriter::new();
+        w.put(BASE, 64);
+        w.put(0, 32);
+        w.put(u64::from(STAMP), 32);
+        rift_table(
+            &mut w,
+            &[(0, 0), (0x1000, 0x400), (0x2000, 0x600), (0x3000, 0x800)],
+        );
+        w.put(0, 1);
+        rift_table(&mut w, &[(0x3000, 0x2000)]);
+        w.put(0, 1);
+        w.finish()
+    }
+
+    fn pe_delta(target: &[u8], alg: u32, hash: &[u8], patch: &[u8]) -> Vec<u8> {
+        craft_with_preprocess(
+            &Craft {
+                pa31: false,
+                file_type: 8,
+                flags: 0xe63e,
+                target_size: target.len() as u64,
+                alg: u64::from(alg),
+                hash,
+                patch,
+            },
+            &preprocess(),
+        )
+    }
+
+    /// The reference as reading `v` prepares it.
+    fn prepared(v: RipVariant) -> Vec<u8> {
+        let d = pe_delta(&[], 0, &[], &[]);
+        let p = header::parse(&d).unwrap();
+        let pp = super::super::preprocess(&p.header, p.preprocess, p.preprocess_offset).unwrap();
+        let prep = super::super::prepare(&p.header, &reference(), &pp, v).unwrap();
+        assert_eq!(prep.rip, Some(v));
+        assert!(!prep.complete);
+        prep.reference
+    }
+
+    /// A delta whose target is `target`, its patch made by our encoder against `base` (the
+    /// composed copy rift is the identity here: only RVAs move, file offsets do not).
+    fn delta_for(base: &[u8], target: &[u8], hash: Option<&[u8]>) -> Vec<u8> {
+        let raw = encode::create(base, target, &encode::CreateOptions::default()).unwrap();
+        let patch = header::parse(&raw).unwrap().patch.to_vec();
+        let own;
+        let hash = match hash {
+            Some(h) => h,
+            None => {
+                own = delta::digest(CALG_SHA_256, target).unwrap();
+                &own
+            }
+        };
+        pe_delta(target, CALG_SHA_256, hash, &patch)
+    }
+
+    fn disp(b: &[u8], at: usize) -> i32 {
+        i32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn readings_rewrite_what_they_say() {
+        let (v1, v2, v3) = (
+            prepared(RipVariant::V1),
+            prepared(RipVariant::V2),
+            prepared(RipVariant::V3),
+        );
+        let r = reference();
+        // lea: 0x3100 from 0x1007 becomes 0x2100 from 0x1007 in every reading.
+        for b in [&v1, &v2, &v3] {
+            assert_eq!(disp(b, 0x403), 0x2100 - 0x1007);
+            // The jump outside every .pdata function is left alone.
+            assert_eq!(b[0x410..0x415], r[0x410..0x415]);
+        }
+        // call: mapped by V1 and V3, not by V2.
+        assert_eq!(disp(&v1, 0x408), 0x2000 - 0x100c);
+        assert_eq!(disp(&v2, 0x408), 0x3000 - 0x100c);
+        assert_eq!(v3, v1);
+        // .pdata was read before it was mapped: its entries now hold target RVAs.
+        assert_eq!(
+            u32::from_le_bytes(v1[0x808..0x80c].try_into().unwrap()),
+            0x3100
+        );
+    }
+
+    #[test]
+    fn the_first_reading_the_target_hash_confirms_is_the_output() {
+        let opts = ApplyOptions::default();
+        for (want, accepted) in [
+            (RipVariant::V1, RipVariant::V1),
+            (RipVariant::V2, RipVariant::V2),
+            // V3 gives V1's bytes here (no near jump collapses), so V1 is accepted first.
+            (RipVariant::V3, RipVariant::V1),
+        ] {
+            let t = prepared(want);
+            let d = delta_for(&t, &t, None);
+            let Applied {
+                target,
+                rip_variant,
+            } = delta::apply_detailed(&reference(), &d, &opts).unwrap();
+            assert!(target == t, "{want:?}");
+            assert_eq!(rip_variant, Some(accepted));
+        }
+    }
+
+    #[test]
+    fn every_reading_missing_the_hash_is_unsupported_and_no_hash_is_refused() {
+        let t = prepared(RipVariant::V2);
+        let d = delta_for(&t, &t, Some(&[0x55; 32]));
+        let e = delta::apply(&reference(), &d, &ApplyOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        let m = e.to_string();
+        assert!(
+            m.contains(
+                "x64 RIP-relative disassembly (variants V1, V2, V3 tried: target hash mismatch)"
+            ),
+            "{m}"
+        );
+        // Without a hash, or with checking off, the RIP-relative reading cannot be judged.
+        let raw = encode::create(&t, &t, &encode::CreateOptions::default()).unwrap();
+        let patch = header::parse(&raw).unwrap().patch.to_vec();
+        let lax = ApplyOptions {
+            verify_hash: false,
+            ..ApplyOptions::default()
+        };
+        for (d, o) in [
+            (pe_delta(&t, 0, &[], &patch), ApplyOptions::default()),
+            (delta_for(&t, &t, None), lax),
+        ] {
+            let e = delta::apply(&reference(), &d, &o).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+            assert!(
+                e.to_string().contains("x64 RIP-relative disassembly"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlapping_and_repeated_functions_are_walked_once() {
+        // The function listed three times, once starting inside itself: the call is rewritten
+        // once (a second rewrite would map it again from the already mapped value).
+        let mut r = reference();
+        put32(&mut r, 0x98 + 112 + 8 * 3 + 4, 12 * 3);
+        for (k, v) in [0x1000u32, 0x100d, 0x4100, 0x1007, 0x100d, 0x4100]
+            .iter()
+            .enumerate()
+        {
+            put32(&mut r, 0x80c + 4 * k, *v);
+        }
+        let img = Image::parse(&r).unwrap();
+        let mut out = r.clone();
+        let mut owned = Owned::new(out.len());
+        let map = Map::new(vec![(0x3000, 0x2000)]);
+        let walked = rip_relative(&img, &mut out, &mut owned, &map, RipVariant::V1);
+        assert_eq!(walked, 13);
+        assert_eq!(disp(&out, 0x408), 0x2000 - 0x100c);
+        // Damaged ranges (end before begin, past the section, huge) are skipped, never read.
+        for (b, e) in [(0x1008u32, 0x1000u32), (0x1000, 0x9000), (0, u32::MAX)] {
+            put32(&mut r, 0x800, b);
+            put32(&mut r, 0x804, e);
+            let img = Image::parse(&r).unwrap();
+            let mut out = r.clone();
+            rip_relative(
+                &img,
+                &mut out,
+                &mut Owned::new(r.len()),
+                &map,
+                RipVariant::V1,
+            );
+        }
+    }
+}
