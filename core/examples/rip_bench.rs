@@ -36,14 +36,30 @@ fn layout(b: &[u8]) -> (u32, u64) {
     let sections: Vec<(u32, u32, u32, u32)> = (0..n)
         .map(|i| {
             let s = sec + 40 * i;
-            let (size, va, ptr, ch) = (u32_at(b, s + 8), u32_at(b, s + 12), u32_at(b, s + 20), u32_at(b, s + 36));
+            let (size, va, ptr, ch) = (
+                u32_at(b, s + 8),
+                u32_at(b, s + 12),
+                u32_at(b, s + 20),
+                u32_at(b, s + 36),
+            );
             (va, size, ptr, ch)
         })
         .collect();
-    let code = sections.iter().find(|s| s.3 & 0x2000_0000 != 0).expect("a code section");
-    let after = sections.iter().map(|s| s.0).filter(|&va| va > code.0).min().expect("a later section");
+    let code = sections
+        .iter()
+        .find(|s| s.3 & 0x2000_0000 != 0)
+        .expect("a code section");
+    let after = sections
+        .iter()
+        .map(|s| s.0)
+        .filter(|&va| va > code.0)
+        .min()
+        .expect("a later section");
     let (rva, size) = (u32_at(b, opt + 112 + 24), u32_at(b, opt + 112 + 28));
-    let s = sections.iter().find(|s| rva >= s.0 && rva < s.0 + s.1).expect(".pdata in a section");
+    let s = sections
+        .iter()
+        .find(|s| rva >= s.0 && rva < s.0 + s.1)
+        .expect(".pdata in a section");
     let off = (s.2 + rva - s.0) as usize;
     let walked = (0..size as usize / 12)
         .map(|i| u64::from(u32_at(b, off + 12 * i + 4).saturating_sub(u32_at(b, off + 12 * i))))

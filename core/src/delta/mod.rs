@@ -214,6 +214,7 @@ fn apply_pe(
     }
     let checked = opts.verify_hash && has_hash(h);
     let mut tried: Vec<&str> = Vec::new();
+    let mut missing = Vec::new();
     for rip in RipVariant::ORDER {
         let prep = pe::prepare(h, reference, &pp, rip)?;
         if !(prep.complete || checked) {
@@ -232,44 +233,39 @@ fn apply_pe(
             Some(&prep.rift),
         )?;
         check_len(p, &out, target_size)?;
-        if !checked {
-            // Only reached when every selected transform is implemented (`complete`).
-            return Ok(Applied {
-                target: out,
-                rip_variant: prep.rip,
-            });
-        }
-        let got = digest(h.hash_alg_id, &out)?;
-        if got == h.target_hash {
+        // Unchecked output is only reached when every selected transform is implemented.
+        let got = if checked {
+            Some(digest(h.hash_alg_id, &out)?)
+        } else {
+            None
+        };
+        if got.as_deref().is_none_or(|g| g == h.target_hash) {
             return Ok(Applied {
                 target: out,
                 rip_variant: prep.rip,
             });
         }
         if prep.missing.is_empty() {
-            return Err(mismatch(h, &got));
+            return Err(mismatch(h, got.as_deref().unwrap_or_default()));
         }
+        missing = prep.missing;
         // Another reading of the RIP-relative transform can only help when it ran.
-        let Some(v) = prep.rip else {
-            return Err(pe_unsupported(
-                h,
-                "target hash mismatch; transforms not implemented",
-                &prep.missing,
-                "",
-            ));
-        };
-        tried.push(v.name());
-        if tried.len() == RipVariant::ORDER.len() {
-            let note = format!("variants {} tried: target hash mismatch", tried.join(", "));
-            return Err(pe_unsupported(
-                h,
-                "target hash mismatch; transforms not implemented",
-                &prep.missing,
-                &note,
-            ));
+        match prep.rip {
+            Some(v) => tried.push(v.name()),
+            None => break,
         }
     }
-    unreachable!("the loop returns on its last reading")
+    let note = if tried.is_empty() {
+        String::new()
+    } else {
+        format!("variants {} tried: target hash mismatch", tried.join(", "))
+    };
+    Err(pe_unsupported(
+        h,
+        "target hash mismatch; transforms not implemented",
+        &missing,
+        &note,
+    ))
 }
 
 /// `Unsupported` for a PE-typed delta: `what` happened, the transforms still `missing`; the
