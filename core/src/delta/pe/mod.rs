@@ -21,7 +21,7 @@ pub(crate) mod x64dec;
 pub(crate) mod x86;
 
 pub(crate) use preprocess::PePreprocess;
-pub(crate) use transform::Prepared;
+pub(crate) use transform::prepare;
 pub use x64::RipVariant;
 
 use super::header::DeltaHeader;
@@ -36,16 +36,4 @@ pub(crate) fn preprocess(
 ) -> Result<PePreprocess> {
     transform::check_file_type(h)?;
     preprocess::parse(preprocess, preprocess_offset)
-}
-
-/// Transform `reference` for a PE-typed delta, the RIP-relative operands in reading `rip`.
-/// Transforms that are not implemented are a typed [`crate::Error::Unsupported`] or listed in
-/// [`Prepared::missing`].
-pub(crate) fn prepare(
-    h: &DeltaHeader,
-    reference: &[u8],
-    pp: &PePreprocess,
-    rip: RipVariant,
-) -> Result<Prepared> {
-    transform::prepare(h, reference, pp, rip)
 }
