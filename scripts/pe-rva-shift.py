@@ -34,8 +34,9 @@ and objdump as the parsers.
       every rel32 branch (E8, E9, 0F 8x) and RIP-relative operand that objdump -d finds given
       the displacement that reaches the moved target from the moved site. DIR/sites.json lists
       each site (file offsets of its 4 displacement bytes in TARGET and REFERENCE), those found
-      outside every `.pdata` function separately, the code section's place in both files and the
-      pair's map {AT+0x3000 -> AT}.
+      outside every `.pdata` function separately, the code section's place in both files, the
+      pair's map {AT+0x3000 -> AT}, and "consistent": objdump -d of REFERENCE read back at every
+      site (each must reach the moved destination).
 
   pe-rva-shift.py branches TARGET TRANSFORMED SITES
       objdump -d both (target headers spliced over TRANSFORMED) and compare the destination of
@@ -161,9 +162,6 @@ def shift(target, out, at, by, insert=False):
                     put32(off, base + s(v - base))
     if insert:
         gap = pe.get_offset_from_rva(at)
-        sym = field_at(pe.FILE_HEADER, "PointerToSymbolTable")
-        if u32(b, sym) >= gap:
-            put32(sym, u32(b, sym) + by)
         b[gap:gap] = bytes(by)
     open(out, "wb").write(b)
 
@@ -548,8 +546,21 @@ def x64pair(target, out_dir):
     reference = f"{out_dir}/reference.dll"
     shift(target, reference, at, by, insert=True)
     b = bytearray(open(reference, "rb").read())
-    s = lambda r: r + by if r >= at else r  # noqa: E731
     gap = pe.get_offset_from_rva(at)
+    # The COFF symbol table (mingw keeps one; objdump splits its disassembly at the symbols)
+    # moves with the file, and the code symbols from AT on move with the code.
+    sym, nsym = pe.FILE_HEADER.PointerToSymbolTable, pe.FILE_HEADER.NumberOfSymbols
+    if sym >= gap:
+        struct.pack_into("<I", b, field_at(pe.FILE_HEADER, "PointerToSymbolTable"), sym + by)
+        text_no = pe.sections.index(text) + 1
+        i = 0
+        while i < nsym:
+            rec = sym + by + 18 * i
+            value, sec, aux = u32(b, rec + 8), struct.unpack_from("<h", b, rec + 12)[0], b[rec + 17]
+            if sec == text_no and text.VirtualAddress + value >= at:
+                struct.pack_into("<I", b, rec + 8, value + by)
+            i += 1 + aux
+    s = lambda r: r + by if r >= at else r  # noqa: E731
     starts = [f[0] for f in funcs]
 
     def inside(rva):
@@ -572,7 +583,7 @@ def x64pair(target, out_dir):
         r_off = t_off + (by if t_off >= gap else 0)
         disp = d_rva - (rva + len(raw))
         new = s(d_rva) - (s(rva) + len(raw))
-        entry = {"rva": rva, "kind": kind, "target_off": t_off, "ref_off": r_off, "moved": new != disp}
+        entry = {"rva": rva, "dest": d_rva, "kind": kind, "target_off": t_off, "ref_off": r_off, "moved": new != disp}
         if inside(rva):
             struct.pack_into("<i", b, r_off, new)
             sites.append(entry)
@@ -582,8 +593,17 @@ def x64pair(target, out_dir):
             struct.pack_into("<i", b, r_off, new)
             outside.append(entry)
     open(reference, "wb").write(b)
+    # objdump on the reference itself: each site now reaches the moved destination.
+    by_va = {va: (raw, txt) for va, raw, txt in objdump_insns(reference)}
+    consistent = Report()
+    for e in sites + outside:
+        raw, txt = by_va.get(base + s(e["rva"]), (b"", ""))
+        got = rel32_site(base + s(e["rva"]), raw, txt) if raw else None
+        want = s(e["dest"])
+        consistent.check("reference sites", hex(e["rva"]), got and got[1] - base, want)
     json.dump(
         {
+            "consistent": consistent.tables["reference sites"],
             "at": at,
             "by": by,
             "map": [[at + by, at]],

@@ -252,6 +252,13 @@ fn x64_rip_relative_operands_and_branches_match_objdump_on_the_target() {
         moved_mem >= 500 && moved_branch >= 100,
         "too few moved sites"
     );
+    // The pair itself, as objdump reads the reference: every site reaches the moved destination.
+    let c = &j["consistent"];
+    assert_eq!(
+        c["checked"].as_u64(),
+        Some((sites.len() + outside.len()) as u64)
+    );
+    assert_eq!(c["mismatches"].as_array().map(Vec::len), Some(0), "{c}");
 
     // The AMD64 flags of the genuine vectors (0xe63e), RIP-relative reading V1.
     let out = delta::pe_address_transforms(8, 0xe63e, &reference, &map).unwrap();
