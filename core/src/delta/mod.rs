@@ -68,9 +68,9 @@ pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
 }
 
 /// The address transforms of a PE-typed delta alone (imports, exports, resources, relocations,
-/// `.pdata`, x86 jumps and calls, as `flags` select them for `file_type` 2 or 8), applied to
-/// `reference` with the RVA map given as sorted (reference RVA, target RVA) breakpoints (slope
-/// one, identity below the first). For tests and tools that check the transforms against an
+/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands in reading V1, as `flags` select them
+/// for `file_type` 2 or 8), applied to `reference` with the RVA map given as sorted (reference
+/// RVA, target RVA) breakpoints (slope one, identity below the first). For tests and tools that check the transforms against an
 /// independent PE parser; [`apply`] runs them as part of a delta.
 pub fn pe_address_transforms(
     file_type: u64,
@@ -220,7 +220,7 @@ fn apply_pe(
         if !(prep.complete || checked) {
             return Err(pe_unsupported(
                 h,
-                "without a target hash to check against: transforms not implemented",
+                ", without a target hash to check against: transforms not implemented",
                 &prep.missing,
                 "read from descriptions: only a target hash can confirm it",
             ));
@@ -262,14 +262,15 @@ fn apply_pe(
     };
     Err(pe_unsupported(
         h,
-        "target hash mismatch; transforms not implemented",
+        ": target hash mismatch; transforms not implemented",
         &missing,
         &note,
     ))
 }
 
-/// `Unsupported` for a PE-typed delta: `what` happened, the transforms still `missing`; the
-/// RIP-relative one, when listed, carries `rip_note` in parentheses.
+/// `Unsupported` for a PE-typed delta: `what` happened (with its leading punctuation), the
+/// transforms still `missing`; the RIP-relative one, when listed, carries `rip_note` in
+/// parentheses.
 fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], rip_note: &str) -> Error {
     let names: Vec<String> = missing
         .iter()
@@ -284,7 +285,7 @@ fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], rip_note: &st
     Error::unsupported(
         "PE-typed delta",
         format!(
-            "PE-typed delta, file type {} ({}), flags {:#x}, {what}: {}",
+            "PE-typed delta, file type {} ({}), flags {:#x}{what}: {}",
             h.file_type,
             file_type_name(h.file_type),
             h.flags,

@@ -13,14 +13,12 @@
 use super::image::{self, Image, DIR_EXCEPTION};
 use super::owned::Owned;
 use super::riftmap::Map;
+use super::tables;
 use super::x64dec::{self, RelKind};
 use super::x86;
 
 /// The transform's name in `delta info` and in errors.
 pub(crate) const NAME: &str = "x64 RIP-relative disassembly";
-
-/// Most `.pdata` entries walked (as `tables::pdata` caps its table).
-const MAX_FUNCTIONS: usize = 1 << 22;
 
 /// Which 32-bit relative operands the transform rewrites. Not public: each is a reading, tried
 /// in [`RipVariant::ORDER`] and kept only when the target hash matches.
@@ -81,7 +79,7 @@ pub(crate) fn rip_relative(
         return 0;
     };
     let n = (size as usize / 12)
-        .min(MAX_FUNCTIONS)
+        .min(tables::MAX_TABLE)
         .min((out.len() - start) / 12);
     // Bytes already decoded: a function listed twice, or one starting inside another, is not
     // walked again, so the total work stays within the image's length.
