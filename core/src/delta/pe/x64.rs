@@ -208,10 +208,10 @@ mod tests {
         b[at..at + 4].copy_from_slice(&v.to_le_bytes());
     }
 
-    /// Headers, `.text` (RVA 0x1000, file 0x400), `.text2` (0x3000, file 0x600), `.pdata`
-    /// (0x4000, file 0x800). One function at 0x1000: `lea rax, [rip → 0x3100]`,
-    /// `call 0x3000`, `ret`, and 0x1000 bytes later a near jump to 0x1080 that no `.pdata` entry
-    /// covers.
+    /// Headers, `.text` (RVA 0x1000, 0x1000 long, file 0x400), `.text2` (0x3000, file 0x600),
+    /// `.pdata` (0x4000, file 0x800). A function at 0x1000: `lea rax, [rip → 0x3100]`,
+    /// `call 0x3000`, `ret`, then a near jump that no `.pdata` entry covers; one at 0x3000: a near
+    /// jump back to 0x1fa0, whose displacement fits a byte once 0x3000 maps to 0x2000.
     fn reference() -> Vec<u8> {
         let mut b = vec![0u8; 0xa00];
         b[0..2].copy_from_slice(b"MZ");
@@ -228,7 +228,6 @@ mod tests {
         put32(&mut b, opt + 60, 0x400);
         put32(&mut b, opt + 108, 16);
         put32(&mut b, opt + 112 + 8 * 3, 0x4000);
-        put32(&mut b, opt + 112 + 8 * 3 + 4, 12);
         for (i, (name, va, raw, ch)) in [
             (b".text", 0x1000u32, 0x400u32, 0x6000_0020u32),
             (b".tex2", 0x3000, 0x600, 0x6000_0020),
@@ -245,6 +244,8 @@ mod tests {
             put32(&mut b, s + 20, *raw);
             put32(&mut b, s + 36, *ch);
         }
+        put32(&mut b, opt + 0xf0 + 8, 0x1000);
+        put32(&mut b, opt + 112 + 8 * 3 + 4, 24);
         b[0x400..0x403].copy_from_slice(&[0x48, 0x8d, 0x05]);
         put32(&mut b, 0x403, 0x3100 - 0x1007);
         b[0x407] = 0xe8;
@@ -252,7 +253,12 @@ mod tests {
         b[0x40c] = 0xc3;
         b[0x410] = 0xe9; // outside every function
         put32(&mut b, 0x411, 0x3100 - 0x1015);
-        for (k, v) in [0x1000u32, 0x100d, 0x4100].iter().enumerate() {
+        b[0x600] = 0xe9;
+        put32(&mut b, 0x601, 0x1fa0u32.wrapping_sub(0x3005));
+        for (k, v) in [0x1000u32, 0x100d, 0x4100, 0x3000, 0x3005, 0x4100]
+            .iter()
+            .enumerate()
+        {
             put32(&mut b, 0x800 + 4 * k, *v);
         }
         b
@@ -338,7 +344,12 @@ mod tests {
         // call: mapped by V1 and V3, not by V2.
         assert_eq!(disp(&v1, 0x408), 0x2000 - 0x100c);
         assert_eq!(disp(&v2, 0x408), 0x3000 - 0x100c);
-        assert_eq!(v3, v1);
+        assert_eq!(disp(&v3, 0x408), 0x2000 - 0x100c);
+        // The jump back from .text2: V1 maps it, V2 leaves it, V3 takes the short form.
+        assert_eq!(disp(&v1, 0x601), 0x1fa0 - 0x2005);
+        assert_eq!(v2[0x600..0x605], r[0x600..0x605]);
+        assert_eq!(v3[0x600..0x602], [0xeb, (0x1fa0 - 0x2005) as u8]);
+        assert_eq!(v3[0x602..0x605], r[0x602..0x605]);
         // .pdata was read before it was mapped: its entries now hold target RVAs.
         assert_eq!(
             u32::from_le_bytes(v1[0x808..0x80c].try_into().unwrap()),
@@ -352,8 +363,7 @@ mod tests {
         for (want, accepted) in [
             (RipVariant::V1, RipVariant::V1),
             (RipVariant::V2, RipVariant::V2),
-            // V3 gives V1's bytes here (no near jump collapses), so V1 is accepted first.
-            (RipVariant::V3, RipVariant::V1),
+            (RipVariant::V3, RipVariant::V3),
         ] {
             let t = prepared(want);
             let d = delta_for(&t, &t, None);
