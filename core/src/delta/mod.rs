@@ -222,7 +222,7 @@ fn apply_pe(
                 h,
                 ", without a target hash to check against: transforms not implemented",
                 &prep.missing,
-                "read from descriptions: only a target hash can confirm it",
+                "our reading of its description: only a target hash can confirm it",
             ));
         }
         let out = plzx::decode_with_rift(
