@@ -28,6 +28,16 @@ and objdump as the parsers.
       non-executable `.data` holding E8/E9 bytes that must not change. DIR/sites.json lists the
       branch sites (target RVAs). Map {0x3000 -> 0x2000}.
 
+  pe-rva-shift.py x64pair TARGET DIR
+      Write DIR/reference.dll from a PE32+ x86-64 TARGET: 0x3000 zero bytes inserted (as insert)
+      at the start of the middle `.pdata` function of the code section, and, in the code,
+      every rel32 branch (E8, E9, 0F 8x) and RIP-relative operand that objdump -d finds given
+      the displacement that reaches the moved target from the moved site. DIR/sites.json lists
+      each site (file offsets of its 4 displacement bytes in TARGET and REFERENCE), those found
+      outside every `.pdata` function separately, the code section's place in both files, the
+      pair's map {AT+0x3000 -> AT}, and "consistent": objdump -d of REFERENCE read back at every
+      site (each must reach the moved destination).
+
   pe-rva-shift.py branches TARGET TRANSFORMED SITES
       objdump -d both (target headers spliced over TRANSFORMED) and compare the destination of
       every branch at SITES. Prints JSON as compare.
@@ -131,7 +141,7 @@ def shift(target, out, at, by, insert=False):
             for name in ("Name", "OffsetToData"):
                 off = field_at(st, name)
                 v = u32(b, off)
-                if (name == "OffsetToData" or v & 0x80000000) and rsrc + (v & 0x7FFFFFFF) >= at:
+                if at > rsrc and (name == "OffsetToData" or v & 0x80000000) and rsrc + (v & 0x7FFFFFFF) >= at:
                     put32(off, v + by)
 
     for rf in getattr(pe, "DIRECTORY_ENTRY_EXCEPTION", []):
@@ -464,6 +474,148 @@ def branches(target, transformed, sites_json):
     print(json.dumps(rep.tables, indent=1, default=repr))
 
 
+# ---------------------------------------------------------------- x64 pair
+
+X64_PREFIXES = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}
+
+
+def objdump_insns(path):
+    """[(va, raw bytes, instruction text)] of every instruction objdump -d decodes."""
+    out = subprocess.run(
+        ["objdump", "-d", "-M", "intel", "--insn-width=16", path],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    res = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or not parts[0].strip().endswith(":"):
+            continue
+        try:
+            va = int(parts[0].strip().rstrip(":"), 16)
+            raw = bytes.fromhex(parts[1].replace(" ", ""))
+        except ValueError:
+            continue
+        res.append((va, raw, parts[2].strip()))
+    return res
+
+
+def rel32_site(va, raw, text):
+    """(kind, destination VA, position of the disp32 in raw) of an instruction with a 32-bit
+    relative operand, as objdump prints it, or None. Branches: the printed destination, the last
+    4 bytes; RIP-relative operands: the `# destination` comment, the one place in the bytes that
+    holds destination - next instruction (None when that is not unique)."""
+    words = text.split()
+    if not words:
+        return None
+    if "rip" in text and "#" in text:
+        dest = int(text.split("#", 1)[1].split()[0], 16)
+        disp = dest - (va + len(raw))
+        if not -(1 << 31) <= disp < 1 << 31:
+            return None
+        pat = struct.pack("<i", disp)
+        at = [i for i in range(len(raw) - 3) if raw[i : i + 4] == pat]
+        return ("memory", dest, at[0]) if len(at) == 1 else ("ambiguous", dest, None)
+    mnem = words[0]
+    if len(words) < 2 or not (mnem == "call" or mnem.startswith("j")):
+        return None
+    i = 0
+    while i < len(raw) and (raw[i] in X64_PREFIXES or 0x40 <= raw[i] <= 0x4F):
+        i += 1
+    op = raw[i:]
+    if not (op[:1] in (b"\xe8", b"\xe9") and len(op) == 5 or op[:1] == b"\x0f" and len(op) == 6 and op[1] & 0xF0 == 0x80):
+        return None
+    try:
+        dest = int(words[1], 16)
+    except ValueError:
+        return None
+    return ("branch", dest, len(raw) - 4)
+
+
+def x64pair(target, out_dir):
+    pe = load(target)
+    base = pe.OPTIONAL_HEADER.ImageBase
+    code = [s for s in pe.sections if s.Characteristics & 0x20000000]
+    assert len(code) == 1, "one executable section expected"
+    text = code[0]
+    funcs = sorted(
+        (rf.struct.BeginAddress, rf.struct.EndAddress)
+        for rf in pe.DIRECTORY_ENTRY_EXCEPTION
+        if text.VirtualAddress <= rf.struct.BeginAddress < text.VirtualAddress + text.Misc_VirtualSize
+    )
+    at, by = funcs[len(funcs) // 2][0], 0x3000
+    reference = f"{out_dir}/reference.dll"
+    shift(target, reference, at, by, insert=True)
+    b = bytearray(open(reference, "rb").read())
+    gap = pe.get_offset_from_rva(at)
+    # The COFF symbol table (mingw keeps one; objdump splits its disassembly at the symbols)
+    # moves with the file, and the code symbols from AT on move with the code.
+    sym, nsym = pe.FILE_HEADER.PointerToSymbolTable, pe.FILE_HEADER.NumberOfSymbols
+    if sym >= gap:
+        struct.pack_into("<I", b, field_at(pe.FILE_HEADER, "PointerToSymbolTable"), sym + by)
+        text_no = pe.sections.index(text) + 1
+        i = 0
+        while i < nsym:
+            rec = sym + by + 18 * i
+            value, sec, aux = u32(b, rec + 8), struct.unpack_from("<h", b, rec + 12)[0], b[rec + 17]
+            if sec == text_no and text.VirtualAddress + value >= at:
+                struct.pack_into("<I", b, rec + 8, value + by)
+            i += 1 + aux
+    s = lambda r: r + by if r >= at else r  # noqa: E731
+    starts = [f[0] for f in funcs]
+
+    def inside(rva):
+        import bisect
+
+        i = bisect.bisect_right(starts, rva) - 1
+        return i >= 0 and funcs[i][0] <= rva < funcs[i][1]
+
+    sites, outside, ambiguous = [], [], 0
+    for va, raw, txt in objdump_insns(target):
+        site = rel32_site(va, raw, txt)
+        if site is None:
+            continue
+        kind, dest, pos = site
+        rva, d_rva = va - base, dest - base
+        if kind == "ambiguous":
+            ambiguous += 1
+            continue
+        t_off = pe.get_offset_from_rva(rva) + pos
+        r_off = t_off + (by if t_off >= gap else 0)
+        disp = d_rva - (rva + len(raw))
+        new = s(d_rva) - (s(rva) + len(raw))
+        entry = {"rva": rva, "dest": d_rva, "kind": kind, "target_off": t_off, "ref_off": r_off, "moved": new != disp}
+        if inside(rva):
+            struct.pack_into("<i", b, r_off, new)
+            sites.append(entry)
+        elif new != disp:
+            # Outside every .pdata function: the reference's code stays consistent here too,
+            # and the RIP-relative transform (as read: .pdata functions only) must leave it.
+            struct.pack_into("<i", b, r_off, new)
+            outside.append(entry)
+    open(reference, "wb").write(b)
+    # objdump on the reference itself: each site now reaches the moved destination.
+    by_va = {va: (raw, txt) for va, raw, txt in objdump_insns(reference)}
+    consistent = Report()
+    for e in sites + outside:
+        raw, txt = by_va.get(base + s(e["rva"]), (b"", ""))
+        got = rel32_site(base + s(e["rva"]), raw, txt) if raw else None
+        want = s(e["dest"])
+        consistent.check("reference sites", hex(e["rva"]), got and got[1] - base, want)
+    json.dump(
+        {
+            "consistent": consistent.tables["reference sites"],
+            "at": at,
+            "by": by,
+            "map": [[at + by, at]],
+            "code": {"target_off": text.PointerToRawData, "size": text.SizeOfRawData, "gap_off": gap},
+            "sites": sites,
+            "outside": outside,
+            "ambiguous": ambiguous,
+        },
+        open(f"{out_dir}/sites.json", "w"),
+    )
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "shift":
@@ -474,6 +626,8 @@ def main():
         compare(args[0], args[1], args[2], int(args[3], 0), int(args[4], 0))
     elif cmd == "x86pair":
         x86pair(args[0])
+    elif cmd == "x64pair":
+        x64pair(args[0], args[1])
     elif cmd == "branches":
         branches(args[0], args[1], args[2])
     else:

@@ -592,3 +592,146 @@ fn e8_flagged_raw_delta_applies_through_the_hash_or_leaves_nothing() {
     );
     only(dir.path(), &["good.pa30", "bad.pa30"]);
 }
+
+/// LSB-first bits of a PA30 bitstream (3-bit padding count first), for the crafted AMD64 delta.
+struct Bits(Vec<bool>);
+
+impl Bits {
+    fn new() -> Self {
+        Bits(vec![false; 3])
+    }
+    fn put(&mut self, v: u64, n: u32) -> &mut Self {
+        self.0.extend((0..n).map(|i| v >> i & 1 == 1));
+        self
+    }
+    fn number(&mut self, v: u64) -> &mut Self {
+        let nib = ((64 - (v | 1).leading_zeros()).div_ceil(4)).max(1);
+        self.put(1 << (nib - 1), nib).put(v, nib * 4)
+    }
+    fn buffer(&mut self, b: &[u8]) -> &mut Self {
+        self.number(b.len() as u64);
+        while self.0.len() % 8 != 0 {
+            self.0.push(false);
+        }
+        b.iter().for_each(|&x| {
+            self.put(u64::from(x), 8);
+        });
+        self
+    }
+    /// A one-entry rift table `key → other` (values under 2^31): both integer codes give every
+    /// symbol an 8-bit codeword equal to it (fill length 8 for 248 symbols); a value is symbol
+    /// m (+ 126 when negative, coding !v) with m = |v| for |v| ≤ 3, else 2·(e+1) + bit e of |v|
+    /// followed by its e low bits.
+    fn rift(&mut self, key: i64, other: i64) -> &mut Self {
+        self.put(1, 1);
+        for _ in 0..2 {
+            self.put(0, 16).put(248, 8).put(7, 4);
+        }
+        self.number(1);
+        for v in [key, other - key] {
+            let (mag, neg) = if v < 0 {
+                (!v as u64, 126)
+            } else {
+                (v as u64, 0)
+            };
+            let e = 63 - (mag | 1).leading_zeros();
+            let (sym, extra) = if mag <= 3 {
+                (mag, 0)
+            } else {
+                (2 * u64::from(e) + (mag >> (e - 1) & 1), e - 1)
+            };
+            (0..8).rev().for_each(|i| {
+                self.put((sym + neg) >> i & 1, 1);
+            });
+            self.put(mag & ((1 << extra) - 1), extra);
+        }
+        self
+    }
+    fn finish(&self) -> Vec<u8> {
+        let mut bits = self.0.clone();
+        let pad = (8 - bits.len() % 8) % 8;
+        bits.extend(std::iter::repeat_n(false, pad));
+        let mut out: Vec<u8> = bits
+            .chunks(8)
+            .map(|c| c.iter().rev().fold(0u8, |a, &b| a << 1 | b as u8))
+            .collect();
+        out[0] |= pad as u8;
+        out
+    }
+}
+
+/// An AMD64 delta (flags 0xe63e) for a reference with image base 0x180000000 whose RVAs from
+/// 0x1000 on sit 0x10 higher than the target's (so the x64 RIP-relative transform runs), with a
+/// patch that spells `text` in literals and the SHA-256 `hash`.
+fn amd64_moved_delta(text: &[u8], hash: &[u8]) -> Vec<u8> {
+    let mut pp = Bits::new();
+    pp.put(0x1_8000_0000, 64).put(0, 64).rift(0x1000, 0x400);
+    pp.put(0, 1).rift(0x1010, 0x1000).put(0, 1);
+    let mut patch = Bits::new();
+    patch.put(0, 1).put(1, 1); // no rift table, default code tables
+    for &b in text {
+        // Default main code: literal b is 9 bits, 88 + b, most significant bit first.
+        (0..9).rev().for_each(|i| {
+            patch.put((88 + u64::from(b)) >> i & 1, 1);
+        });
+    }
+    let mut w = Bits::new();
+    w.number(1)
+        .number(8)
+        .number(0xe63e)
+        .number(text.len() as u64);
+    w.number(0x800c)
+        .buffer(hash)
+        .buffer(&pp.finish())
+        .buffer(&patch.finish());
+    let mut out = b"PA30".to_vec();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend(w.finish());
+    out
+}
+
+#[test]
+fn amd64_delta_whose_code_moves_names_the_accepted_reading_or_leaves_no_output() {
+    use sha2::Digest;
+    let Some(v) = vectors() else { return };
+    let reference = v.join("pe/amd64_kbdwol/base.bin");
+    let t = tempfile::tempdir().unwrap();
+    let good = t.path().join("good.pa30");
+    let text = b"hash-judged readings";
+    std::fs::write(&good, amd64_moved_delta(text, &sha2::Sha256::digest(text))).unwrap();
+    let out = t.path().join("out.bin");
+    let o = ok(&[
+        "delta",
+        "apply",
+        s(&good),
+        "--reference",
+        s(&reference),
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), text);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("x64 RIP-relative disassembly: reading V1"),
+        "{err}"
+    );
+    let o = ok(&["delta", "info", s(&good)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("x64 RIP-relative disassembly"));
+
+    let bad = t.path().join("bad.pa30");
+    std::fs::write(&bad, amd64_moved_delta(text, &[0x55; 32])).unwrap();
+    let no = t.path().join("no.bin");
+    fails(
+        &[
+            "delta",
+            "apply",
+            s(&bad),
+            "--reference",
+            s(&reference),
+            "-o",
+            s(&no),
+        ],
+        "x64 RIP-relative disassembly (variants V1, V2, V3 tried: target hash mismatch)",
+    );
+    only(t.path(), &["good.pa30", "bad.pa30", "out.bin"]);
+}

@@ -114,7 +114,7 @@ fn check_variant(name: &str, reference: &[u8], t: &[u8], v: Variant) -> Variant 
     let got = delta::apply_detailed(reference, &d, &ApplyOptions::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(got.e8_variant, Some(first), "{name}");
-    assert!(got.data == t, "{name}: output is not the target");
+    assert!(got.target == t, "{name}: output is not the target");
     first
 }
 

@@ -80,7 +80,7 @@ fn shifted_pair_matches(dll: &str, at_section: usize) {
     let at = pe_sections(&std::fs::read(&target).unwrap())[at_section];
     let by = 0x3000u32;
     // AMD64 flags as in the genuine vectors (0xe63e): imports, exports, resources, relocations,
-    // RIP-relative (not implemented: not run), .pdata.
+    // RIP-relative (reading V1), .pdata.
     let json = pair_report("shift", &target, at, by, 0xe63e);
     eprintln!("{dll} from section {at_section} (RVA {at:#x}) + {by:#x}:\n{json}");
     assert_report(
@@ -176,4 +176,139 @@ fn x86_branches_match_objdump_on_the_target() {
     // Without the jump and call transforms the branches keep the reference's destinations.
     let only_tables = delta::pe_address_transforms(2, 0x3e, &reference, &map).unwrap();
     assert_eq!(only_tables, reference);
+}
+
+/// One rel32 / RIP-relative site of the x64 pair: the file offsets of its 4 displacement bytes
+/// in the target and in the reference, its kind, and whether its displacement differs between
+/// them.
+struct X64Site {
+    target_off: usize,
+    ref_off: usize,
+    branch: bool,
+    moved: bool,
+}
+
+fn x64_sites(v: &serde_json::Value) -> Vec<X64Site> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| X64Site {
+            target_off: e["target_off"].as_u64().unwrap() as usize,
+            ref_off: e["ref_off"].as_u64().unwrap() as usize,
+            branch: e["kind"] == "branch",
+            moved: e["moved"].as_bool().unwrap(),
+        })
+        .collect()
+}
+
+/// Sites whose 4 displacement bytes in `out` differ from the target's.
+fn x64_mismatches<'a>(sites: &'a [X64Site], out: &[u8], target: &[u8]) -> Vec<&'a X64Site> {
+    sites
+        .iter()
+        .filter(|s| out[s.ref_off..s.ref_off + 4] != target[s.target_off..s.target_off + 4])
+        .collect()
+}
+
+#[test]
+fn x64_rip_relative_operands_and_branches_match_objdump_on_the_target() {
+    // advapi32.dll with 0x3000 bytes inserted at a function start in the middle of `.text`:
+    // calls and jumps across that point, and every RIP-relative operand of the first half that
+    // reaches data, have other displacements in the reference; objdump (not our decoder) finds
+    // the sites and what they reach.
+    let Some(target) = libwine_dll("advapi32.dll") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        "python3",
+        &[&script(), "x64pair", s(&target), s(dir.path())],
+    );
+    let t = std::fs::read(&target).unwrap();
+    let reference = std::fs::read(dir.path().join("reference.dll")).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sites.json")).unwrap()).unwrap();
+    let (at, by) = (
+        j["at"].as_u64().unwrap() as u32,
+        j["by"].as_u64().unwrap() as u32,
+    );
+    let map = [(at + by, at)];
+    let sites = x64_sites(&j["sites"]);
+    let outside = x64_sites(&j["outside"]);
+    let moved = |branch: bool| {
+        sites
+            .iter()
+            .filter(|s| s.moved && s.branch == branch)
+            .count()
+    };
+    let (moved_mem, moved_branch) = (moved(false), moved(true));
+    eprintln!(
+        "x64 pair at {at:#x} + {by:#x}: {} sites in .pdata functions ({moved_mem} RIP-relative \
+         and {moved_branch} branches move), {} moved sites outside, {} ambiguous",
+        sites.len(),
+        outside.len(),
+        j["ambiguous"]
+    );
+    assert!(
+        moved_mem >= 500 && moved_branch >= 100,
+        "too few moved sites"
+    );
+    // The pair itself, as objdump reads the reference: every site reaches the moved destination.
+    let c = &j["consistent"];
+    assert_eq!(
+        c["checked"].as_u64(),
+        Some((sites.len() + outside.len()) as u64)
+    );
+    assert_eq!(c["mismatches"].as_array().map(Vec::len), Some(0), "{c}");
+
+    // The AMD64 flags of the genuine vectors (0xe63e), RIP-relative reading V1.
+    let out = delta::pe_address_transforms(8, 0xe63e, &reference, &map).unwrap();
+    let bad = x64_mismatches(&sites, &out, &t);
+    assert!(
+        bad.is_empty(),
+        "{} of {} sites differ",
+        bad.len(),
+        sites.len()
+    );
+
+    // The code section equals the target's (the inserted gap left out) except at the moved
+    // sites outside every `.pdata` function, which the transform leaves as they are.
+    let c = &j["code"];
+    let (t_off, size, gap) = (
+        c["target_off"].as_u64().unwrap() as usize,
+        c["size"].as_u64().unwrap() as usize,
+        c["gap_off"].as_u64().unwrap() as usize,
+    );
+    let by = by as usize;
+    let in_ref = |o: usize| if o >= gap { o + by } else { o };
+    let differ: Vec<usize> = (t_off..t_off + size)
+        .filter(|&o| out[in_ref(o)] != t[o])
+        .collect();
+    let mut expected: Vec<usize> = outside
+        .iter()
+        .flat_map(|s| s.target_off..s.target_off + 4)
+        .filter(|&o| reference[in_ref(o)] != t[o])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(differ, expected, "code bytes differing from the target");
+    // V1 reading: an instruction outside every `.pdata` function is not touched.
+    assert!(!outside.is_empty());
+    for s in &outside {
+        assert_eq!(
+            out[s.ref_off..s.ref_off + 4],
+            reference[s.ref_off..s.ref_off + 4]
+        );
+    }
+
+    // Without 0x200 every moved site keeps the reference's displacement; reading V2 maps the
+    // RIP-relative operands only.
+    let without = delta::pe_address_transforms(8, 0xe63e & !0x200, &reference, &map).unwrap();
+    assert_eq!(
+        x64_mismatches(&sites, &without, &t).len(),
+        moved_mem + moved_branch
+    );
+    let v2 = delta::pe_address_transforms_rip(8, 0xe63e, &reference, &map, delta::RipVariant::V2)
+        .unwrap();
+    let bad = x64_mismatches(&sites, &v2, &t);
+    assert_eq!(bad.len(), moved_branch);
+    assert!(bad.iter().all(|s| s.branch));
 }

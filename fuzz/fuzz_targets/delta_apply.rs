@@ -79,6 +79,6 @@ fn e8_paths(reference: &[u8], data: &[u8], opts: &ApplyOptions) {
     let patch = encode::create_patch(reference, &filtered, &flagged).expect("encode");
     let d = encode::wrap_patch(data, &patch, &flagged).expect("wrap");
     let got = delta::apply_detailed(reference, &d, opts).expect("E8 round trip applies");
-    assert!(got.data == data, "E8 round trip gave other bytes");
+    assert!(got.target == data, "E8 round trip gave other bytes");
     assert!(got.e8_variant.is_some());
 }

@@ -1,8 +1,8 @@
 //! Any bytes as a PE-typed delta against a small synthetic PE reference (I386 and AMD64), and the
 //! same with the reference's headers and tables damaged by the input's tail: apply must return a
 //! target of the header's size or a typed error, never panic, hang or allocate without bound.
-//! The address transforms (imports, exports, resources, .pdata, relocations, x86 jumps/calls)
-//! also run directly with an RVA map taken from the input's first bytes, on the intact and the
+//! The address transforms (imports, exports, resources, .pdata, relocations, x86 jumps/calls,
+//! x64 RIP-relative operands of the `.pdata` functions in readings V1 and V3) also run directly with an RVA map taken from the input's first bytes, on the intact and the
 //! damaged reference: same length out, or a typed error.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -102,6 +102,20 @@ fn reference(amd64: bool) -> Vec<u8> {
         b[at] = if k % 2 == 0 { 0xe8 } else { 0xe9 };
         put32(&mut b, at + 1, (k as u32).wrapping_mul(0x40).wrapping_sub(0x100));
     }
+    if amd64 {
+        // Two .pdata functions for the x64 RIP-relative transform. 0x1000..0x1010: lea rax,
+        // [rip+d]; call rel32; nop × 3; ret. 0x1010..0x1030: mov [rip+d], ecx; jz rel32 (0F 84);
+        // jmp rel32 (E9); ret.
+        let f1: [u8; 16] = [
+            0x48, 0x8d, 0x05, 0x00, 0x10, 0, 0, 0xe8, 0xf4, 0x0f, 0, 0, 0x90, 0x90, 0x90, 0xc3,
+        ];
+        let f2: [u8; 18] = [
+            0x89, 0x0d, 0xf0, 0x1f, 0, 0, 0x0f, 0x84, 0x00, 0x20, 0, 0, 0xe9, 0x80, 0, 0, 0, 0xc3,
+        ];
+        b[0x400..0x410].copy_from_slice(&f1);
+        b[0x410..0x422].copy_from_slice(&f2);
+        put32(&mut b, 0xe10, 0x1030);
+    }
     put32(&mut b, 0x800, (base + 0x1010) as u32);
     put32(&mut b, 0x808, (base + 0x2020) as u32);
     // Debug entry (REPRO, type 16) whose data ends with the timestamp.
@@ -146,6 +160,13 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(out) = delta::pe_address_transforms(file_type, flags, r, &map) {
                 assert_eq!(out.len(), r.len());
+            }
+            if amd64 {
+                // The reading that also collapses near jumps (V1 ran above).
+                let v3 = delta::RipVariant::V3;
+                if let Ok(out) = delta::pe_address_transforms_rip(file_type, flags, r, &map, v3) {
+                    assert_eq!(out.len(), r.len());
+                }
             }
         };
         check(&r);

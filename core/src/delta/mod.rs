@@ -26,6 +26,8 @@ pub use header::{
     CALG_SHA_256, CALG_SHA_384, CALG_SHA_512, FILE_TYPE_RAW,
 };
 
+pub use pe::RipVariant;
+
 use crate::{Error, Result};
 use std::borrow::Cow;
 
@@ -67,9 +69,9 @@ pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
 }
 
 /// The address transforms of a PE-typed delta alone (imports, exports, resources, relocations,
-/// `.pdata`, x86 jumps and calls, as `flags` select them for `file_type` 2 or 8), applied to
-/// `reference` with the RVA map given as sorted (reference RVA, target RVA) breakpoints (slope
-/// one, identity below the first). For tests and tools that check the transforms against an
+/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands in reading V1, as `flags` select them
+/// for `file_type` 2 or 8), applied to `reference` with the RVA map given as sorted (reference
+/// RVA, target RVA) breakpoints (slope one, identity below the first). For tests and tools that check the transforms against an
 /// independent PE parser; [`apply`] runs them as part of a delta.
 pub fn pe_address_transforms(
     file_type: u64,
@@ -77,7 +79,19 @@ pub fn pe_address_transforms(
     reference: &[u8],
     rva_map: &[(u32, u32)],
 ) -> Result<Vec<u8>> {
-    pe::transform::address_only(file_type, flags, reference, rva_map)
+    pe::transform::address_only(file_type, flags, reference, rva_map, RipVariant::V1)
+}
+
+/// As [`pe_address_transforms`], with the x64 RIP-relative transform (flag 0x200, AMD64) in
+/// reading `rip` (the readings [`apply`] tries against the target hash).
+pub fn pe_address_transforms_rip(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+    rip: RipVariant,
+) -> Result<Vec<u8>> {
+    pe::transform::address_only(file_type, flags, reference, rva_map, rip)
 }
 
 /// One x86-64 instruction at the start of `code`, as the AMD64 RIP-relative transform's
@@ -105,25 +119,28 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader> {
     Ok(header::parse(bytes)?.header)
 }
 
+/// Apply `delta` to `reference` and return the target, verified against the header's hash.
+pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
+    Ok(apply_detailed(reference, delta, opts)?.target)
+}
+
 /// What the E8 path is called in errors: its rule is read from descriptions only.
 const E8_PATH: &str = "x86 E8 filter on a RAW delta";
 
-/// A target [`apply_detailed`] produced, with how it was read.
+/// A delta's target and how it was reached.
 #[derive(Debug, Clone)]
 pub struct Applied {
     /// The target, verified against the header's hash when there is one and checking is on.
-    pub data: Vec<u8>,
+    pub target: Vec<u8>,
     /// For a RAW delta with the E8 flag: the reading of the filter whose output matched the
     /// target hash (docs/formats/pa30.md section 5.3).
     pub e8_variant: Option<e8::Variant>,
+    /// For an AMD64 delta whose RVAs move: the reading of the x64 RIP-relative transform (flag
+    /// 0x200) whose output the target hash confirmed.
+    pub rip_variant: Option<RipVariant>,
 }
 
-/// Apply `delta` to `reference` and return the target, verified against the header's hash.
-pub fn apply(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Vec<u8>> {
-    apply_detailed(reference, delta, opts).map(|a| a.data)
-}
-
-/// [`apply`], also saying which reading of the E8 filter a RAW delta with flag 0x1 needed.
+/// As [`apply`], also saying which reading of a hash-judged transform was accepted.
 pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Result<Applied> {
     let p = header::parse(delta)?;
     let h = &p.header;
@@ -132,55 +149,18 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
     if h.hash_alg_id != 0 || !h.target_hash.is_empty() {
         digest(h.hash_alg_id, &[])?;
     }
-    // --- PE-typed deltas (issue 14) ---
-    let mut pe_rift = None;
-    let mut pe_missing: Vec<String> = Vec::new();
-    let reference = if h.file_type != FILE_TYPE_RAW {
-        let prep = pe::prepare(h, reference, p.preprocess, p.preprocess_offset)?;
-        let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
-        if !(prep.complete || has_hash && opts.verify_hash) {
-            return Err(Error::unsupported(
-                "PE-typed delta",
-                format!(
-                "PE-typed delta, file type {} ({}), flags {:#x}, without a target hash to check \
-                 against: transforms not implemented: {}",
-                h.file_type,
-                file_type_name(h.file_type),
-                h.flags,
-                prep.missing.join(", ")
-            ),
-            ));
-        }
-        pe_missing = prep.missing;
-        pe_rift = Some(prep.rift);
-        Cow::Owned(prep.reference)
-    } else {
-        prepare_reference(h, reference, p.preprocess, opts)?
-    };
-    // --- end PE-typed deltas ---
+    if h.file_type != FILE_TYPE_RAW {
+        return apply_pe(reference, &p, target_size, opts);
+    }
+    let reference = prepare_reference(h, reference, p.preprocess, opts)?;
     let lzms = p.patch.starts_with(&capi::MAGIC);
     let mut out = if lzms {
         lzms_patch(h, &p, target_size, opts)?
     } else {
-        match pe_rift.as_deref() {
-            Some(rift) => plzx::decode_with_rift(
-                &reference,
-                p.patch,
-                p.patch_offset,
-                target_size,
-                Some(rift),
-            )?,
-            None => plzx::decode(&reference, p.patch, p.patch_offset, target_size)?,
-        }
+        plzx::decode(&reference, p.patch, p.patch_offset, target_size)?
     };
-    if out.len() != target_size {
-        return Err(Error::malformed(
-            "PA30 patch",
-            p.patch_offset,
-            format!("decoded {} bytes, header says {}", out.len(), target_size),
-        ));
-    }
-    if h.file_type == FILE_TYPE_RAW && h.flags & FLAG_E8 != 0 {
+    check_len(&p, &out, target_size)?;
+    if h.flags & FLAG_E8 != 0 {
         // `prepare_reference` let this through only with a target hash and checking on, and the
         // algorithm was checked above, so `digest` cannot fail here.
         let found = e8::select(&mut out, |b| {
@@ -188,8 +168,9 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
         });
         return match found {
             Some(v) => Ok(Applied {
-                data: out,
+                target: out,
                 e8_variant: Some(v),
+                rip_variant: None,
             }),
             None => Err(Error::unsupported(
                 "delta",
@@ -205,7 +186,7 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
             )),
         };
     }
-    if opts.verify_hash && (h.hash_alg_id != 0 || !h.target_hash.is_empty()) {
+    if opts.verify_hash && has_hash(h) {
         let got = digest(h.hash_alg_id, &out)?;
         if got != h.target_hash {
             if lzms {
@@ -216,30 +197,136 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
                     ),
                 ));
             }
-            if !pe_missing.is_empty() {
-                return Err(Error::unsupported(
-                    "PE-typed delta",
-                    format!(
-                        "PE-typed delta, file type {} ({}), flags {:#x}: target hash mismatch; \
-                     transforms not implemented: {}",
-                        h.file_type,
-                        file_type_name(h.file_type),
-                        h.flags,
-                        pe_missing.join(", ")
-                    ),
-                ));
-            }
-            return Err(Error::DigestMismatch {
-                what: "delta target".into(),
-                expected: hex(&h.target_hash),
-                actual: hex(&got),
-            });
+            return Err(mismatch(h, &got));
         }
     }
     Ok(Applied {
-        data: out,
+        target: out,
         e8_variant: None,
+        rip_variant: None,
     })
+}
+
+fn has_hash(h: &DeltaHeader) -> bool {
+    h.hash_alg_id != 0 || !h.target_hash.is_empty()
+}
+
+fn check_len(p: &header::Parsed<'_>, out: &[u8], target_size: usize) -> Result<()> {
+    if out.len() != target_size {
+        return Err(Error::malformed(
+            "PA30 patch",
+            p.patch_offset,
+            format!("decoded {} bytes, header says {}", out.len(), target_size),
+        ));
+    }
+    Ok(())
+}
+
+fn mismatch(h: &DeltaHeader, got: &[u8]) -> Error {
+    Error::DigestMismatch {
+        what: "delta target".into(),
+        expected: hex(&h.target_hash),
+        actual: hex(got),
+    }
+}
+
+/// A PE-typed delta (issue 14): transform the reference, decode with the composed copy rift,
+/// check the hash. When the x64 RIP-relative transform ran (its rules are our reading), each
+/// reading in [`RipVariant::ORDER`] is a full prepare and decode, and the first one the target
+/// hash confirms is the output; no hash, or a mismatch of every reading, is `Unsupported`.
+fn apply_pe(
+    reference: &[u8],
+    p: &header::Parsed<'_>,
+    target_size: usize,
+    opts: &ApplyOptions,
+) -> Result<Applied> {
+    let h = &p.header;
+    let pp = pe::preprocess(h, p.preprocess, p.preprocess_offset)?;
+    if p.patch.starts_with(&capi::MAGIC) {
+        // Refused for PE file types, with the message naming the LZMS path.
+        lzms_patch(h, p, target_size, opts)?;
+    }
+    let checked = opts.verify_hash && has_hash(h);
+    let mut tried: Vec<&str> = Vec::new();
+    let mut missing = Vec::new();
+    for rip in RipVariant::ORDER {
+        let prep = pe::prepare(h, reference, &pp, rip)?;
+        if !(prep.complete || checked) {
+            return Err(pe_unsupported(
+                h,
+                ", without a target hash to check against: transforms not implemented",
+                &prep.missing,
+                "our reading of its description: only a target hash can confirm it",
+            ));
+        }
+        let out = plzx::decode_with_rift(
+            &prep.reference,
+            p.patch,
+            p.patch_offset,
+            target_size,
+            Some(&prep.rift),
+        )?;
+        check_len(p, &out, target_size)?;
+        // Unchecked output is only reached when every selected transform is implemented.
+        let got = if checked {
+            Some(digest(h.hash_alg_id, &out)?)
+        } else {
+            None
+        };
+        if got.as_deref().is_none_or(|g| g == h.target_hash) {
+            return Ok(Applied {
+                target: out,
+                e8_variant: None,
+                rip_variant: prep.rip,
+            });
+        }
+        if prep.missing.is_empty() {
+            return Err(mismatch(h, got.as_deref().unwrap_or_default()));
+        }
+        missing = prep.missing;
+        // Another reading of the RIP-relative transform can only help when it ran.
+        match prep.rip {
+            Some(v) => tried.push(v.name()),
+            None => break,
+        }
+    }
+    let note = if tried.is_empty() {
+        String::new()
+    } else {
+        format!("variants {} tried: target hash mismatch", tried.join(", "))
+    };
+    Err(pe_unsupported(
+        h,
+        ": target hash mismatch; transforms not implemented",
+        &missing,
+        &note,
+    ))
+}
+
+/// `Unsupported` for a PE-typed delta: `what` happened (with its leading punctuation), the
+/// transforms still `missing`; the RIP-relative one, when listed, carries `rip_note` in
+/// parentheses.
+fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], rip_note: &str) -> Error {
+    let names: Vec<String> = missing
+        .iter()
+        .map(|m| {
+            if m == pe::x64::NAME && !rip_note.is_empty() {
+                format!("{m} ({rip_note})")
+            } else {
+                m.clone()
+            }
+        })
+        .collect();
+    Error::unsupported(
+        "PE-typed delta",
+        format!(
+            "PE-typed delta, file type {} ({}), flags {:#x}{what}: {}",
+            h.file_type,
+            file_type_name(h.file_type),
+            h.flags,
+            names.join(", ")
+        ),
+    )
 }
 
 /// Decode a patch buffer that is a Compression-API LZMS container. The container holds the
@@ -318,9 +405,9 @@ pub fn decode_lzms_container(
     capi::decode(buf, 0, n)
 }
 
-/// The reference the codec copies from: the reference itself for RAW; PE file types transform it
-/// first (not implemented: issue 14). A RAW delta with the E8 flag is let through only when a
-/// target hash will choose among the readings of the filter (module [`e8`]).
+/// The reference the codec copies from for RAW deltas (PE file types go through `apply_pe`). A
+/// RAW delta with the E8 flag is let through only when a target hash will choose among the
+/// readings of the filter (module [`e8`]).
 fn prepare_reference<'a>(
     h: &DeltaHeader,
     reference: &'a [u8],
@@ -344,8 +431,7 @@ fn prepare_reference<'a>(
             ),
         ));
     }
-    let has_hash = h.hash_alg_id != 0 || !h.target_hash.is_empty();
-    if h.flags & FLAG_E8 != 0 && !(has_hash && opts.verify_hash) {
+    if h.flags & FLAG_E8 != 0 && !(has_hash(h) && opts.verify_hash) {
         return Err(Error::unsupported(
             "delta",
             format!(
@@ -451,6 +537,11 @@ pub(crate) mod testutil {
 
     /// Assemble a delta around a patch buffer.
     pub fn craft(c: &Craft<'_>) -> Vec<u8> {
+        craft_with_preprocess(c, &[])
+    }
+
+    /// Assemble a delta around a preprocess buffer and a patch buffer.
+    pub fn craft_with_preprocess(c: &Craft<'_>, preprocess: &[u8]) -> Vec<u8> {
         let fields = |w: &mut BitWriter| {
             w.number(1);
             w.number(c.file_type);
@@ -471,7 +562,7 @@ pub(crate) mod testutil {
         } else {
             fields(&mut w);
         }
-        w.buffer(&[]);
+        w.buffer(preprocess);
         w.buffer(c.patch);
         let mut out = if c.pa31 {
             b"PA31".to_vec()
@@ -481,6 +572,42 @@ pub(crate) mod testutil {
         out.extend_from_slice(&0x01d0_0000_0000_0000u64.to_le_bytes());
         out.extend_from_slice(&w.finish());
         out
+    }
+
+    /// A rift table of `(key, other)` entries. Both integer codes give symbols 0..248 an 8-bit
+    /// codeword equal to the symbol (as `rift_tests` spells them); values up to 2^32.
+    pub fn rift_table(w: &mut BitWriter, entries: &[(i64, i64)]) {
+        w.put(1, 1);
+        for _ in 0..2 {
+            w.put(0, 8);
+            w.put(0, 8);
+            w.put(248, 8);
+            w.put(7, 4);
+        }
+        w.number(entries.len() as u64);
+        let value = |w: &mut BitWriter, v: i64| {
+            let (mag, base) = if v < 0 { (!v, 126) } else { (v, 0) };
+            let (m, extra) = if mag <= 3 {
+                (mag as u64, None)
+            } else {
+                let e = 63 - mag.leading_zeros() - 1;
+                (2 * (u64::from(e) + 1) + ((mag >> e) as u64 & 1), Some(e))
+            };
+            let sym = base + m;
+            for i in (0..8).rev() {
+                w.put(sym >> i & 1, 1);
+            }
+            if let Some(e) = extra {
+                w.put(mag as u64 & ((1 << e) - 1), e);
+            }
+        };
+        let (mut key, mut val) = (0i64, 0i64);
+        for &(k, other) in entries {
+            value(w, k - key);
+            value(w, other - k - val);
+            key = k;
+            val = other - k;
+        }
     }
 
     /// A PseudoLzx stream that spells `text` in literals with the default tables.

@@ -107,7 +107,7 @@ pub fn run(a: DeltaArgs) -> Result<()> {
             let (d, _) = strip_dcm(&bytes);
             let applied = delta::apply_detailed(&reference, d, &ApplyOptions::default())
                 .map_err(|e| in_file(&p, e))?;
-            let out = applied.data;
+            let out = applied.target;
             let n = super::write_atomically(&output, |f| {
                 f.write_all(&out)?;
                 Ok(out.len() as u64)
@@ -120,6 +120,13 @@ pub fn run(a: DeltaArgs) -> Result<()> {
                 );
             }
             eprintln!("wrote {} ({n} bytes)", output.display());
+            if let Some(v) = applied.rip_variant {
+                eprintln!(
+                    "x64 RIP-relative disassembly: reading {} ({}), confirmed by the target hash",
+                    v.name(),
+                    v.describe()
+                );
+            }
             Ok(())
         }
         DeltaCmd::Create {

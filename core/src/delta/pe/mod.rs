@@ -5,7 +5,8 @@
 //! Order (as applied here): parse the preprocess buffer → check the file type and the reference
 //! image → zero the checksum → set every link timestamp to the target's → compose the copy rift
 //! → when an RVA moves, the address transforms in the native table's order (MarkNonExe, imports,
-//! exports, resources, relocations, x86 jumps, x86 calls; `.pdata` on AMD64). See
+//! exports, resources, relocations, x86 jumps, x86 calls; on AMD64 RIP-relative operands, whose
+//! reading the target hash judges, then `.pdata`). See
 //! docs/formats/pa30-pe.md for what each step is established by (vector or description).
 
 pub(crate) mod image;
@@ -15,23 +16,24 @@ pub(crate) mod reloc;
 pub(crate) mod riftmap;
 pub(crate) mod tables;
 pub(crate) mod transform;
+pub(crate) mod x64;
 pub(crate) mod x64dec;
 pub(crate) mod x86;
 
-pub(crate) use transform::Prepared;
+pub(crate) use preprocess::PePreprocess;
+pub(crate) use transform::prepare;
+pub use x64::RipVariant;
 
 use super::header::DeltaHeader;
 use crate::Result;
 
-/// Transform `reference` for a PE-typed delta. File types other than I386/AMD64 and transforms
-/// that are not implemented are a typed [`crate::Error::Unsupported`].
-pub(crate) fn prepare(
+/// Check the file type and parse the preprocess buffer of a PE-typed delta. File types other
+/// than I386/AMD64 are a typed [`crate::Error::Unsupported`].
+pub(crate) fn preprocess(
     h: &DeltaHeader,
-    reference: &[u8],
     preprocess: &[u8],
     preprocess_offset: u64,
-) -> Result<Prepared> {
+) -> Result<PePreprocess> {
     transform::check_file_type(h)?;
-    let pp = preprocess::parse(preprocess, preprocess_offset)?;
-    transform::prepare(h, reference, &pp)
+    preprocess::parse(preprocess, preprocess_offset)
 }

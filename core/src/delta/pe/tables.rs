@@ -13,7 +13,7 @@ use super::riftmap::Map;
 /// Most import descriptors walked (a real image has a few hundred at most).
 const MAX_DESCRIPTORS: usize = 1 << 14;
 /// Most entries walked in one thunk, export or `.pdata` table.
-const MAX_TABLE: usize = 1 << 22;
+pub(crate) const MAX_TABLE: usize = 1 << 22;
 /// Most resource directory entries visited in one tree.
 const MAX_RESOURCE_ENTRIES: usize = 1 << 20;
 

@@ -4,6 +4,7 @@ use super::image::{self, Image, DIR_BOUND_IMPORT, DIR_CLR, DIR_DEBUG, DIR_EXPORT
 use super::owned::Owned;
 use super::preprocess::PePreprocess;
 use super::riftmap::{self, Map};
+use super::x64::{self, RipVariant};
 use super::{tables, x86};
 use crate::delta::header::{file_type_name, DeltaHeader};
 use crate::delta::rift::Rift;
@@ -27,7 +28,7 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x40, "x86 lock-prefix smashing (0x40)"),
     (0x80, "x86 relative jumps"),
     (0x100, "x86 relative calls"),
-    (0x200, "x64 RIP-relative disassembly"),
+    (0x200, x64::NAME),
     (0x400, "x64 .pdata"),
     (0x2000, "unbind (bound imports)"),
     (0x4000, "CLI disassembly"),
@@ -74,8 +75,12 @@ pub(crate) struct Prepared {
     /// identity on this reference (no address changes between reference and target). When
     /// false the output is only accepted with a matching target hash.
     pub complete: bool,
-    /// Transforms the flags select that may change bytes and are not implemented.
+    /// Transforms the flags select that may change bytes and are not implemented (or, as the
+    /// RIP-relative transform, implemented only as a reading the target hash must confirm).
     pub missing: Vec<String>,
+    /// The RIP-relative reading applied, when the transform ran (AMD64, flag 0x200, an RVA
+    /// moves); `None` when it was not selected or is the identity.
+    pub rip: Option<RipVariant>,
 }
 
 /// Refuse, by name, file types whose transforms are not implemented.
@@ -93,8 +98,14 @@ pub(crate) fn check_file_type(h: &DeltaHeader) -> Result<()> {
     Ok(())
 }
 
-/// Apply the transforms of a PE-typed delta to `reference`.
-pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> Result<Prepared> {
+/// Apply the transforms of a PE-typed delta to `reference`, the RIP-relative one (AMD64, 0x200)
+/// in its reading `rip`.
+pub(crate) fn prepare(
+    h: &DeltaHeader,
+    reference: &[u8],
+    pp: &PePreprocess,
+    rip: RipVariant,
+) -> Result<Prepared> {
     check_file_type(h)?;
     if h.flags & 0x1 != 0 {
         return Err(unsupported(h, "E8 filter (0x1) on a PE-typed delta"));
@@ -148,7 +159,8 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
     let ref_layout = Map::new(ref_points);
     let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
 
-    if !rva_map.is_identity() {
+    let moved = !rva_map.is_identity();
+    if moved {
         // With an identity map every address transform is the identity (a jump's displacement
         // keeps its size), so they only run when an RVA moves.
         address_transforms(
@@ -158,25 +170,30 @@ pub(crate) fn prepare(h: &DeltaHeader, reference: &[u8], pp: &PePreprocess) -> R
             &mut out,
             &rva_map,
             pp.image_base,
+            rip,
         );
     }
 
     let missing = missing_transforms(h, &img, &rva_map, pp);
+    let rip_ran = moved && h.file_type == FILE_TYPE_AMD64 && h.flags & 0x200 != 0;
     Ok(Prepared {
         reference: out,
         rift,
         complete: missing.is_empty(),
         missing,
+        rip: rip_ran.then_some(rip),
     })
 }
 
 /// The address transforms `flags` select for `file_type`, applied to `reference` with the RVA
-/// map given as (reference RVA, target RVA) breakpoints; checksum and timestamps untouched.
+/// map given as (reference RVA, target RVA) breakpoints, the RIP-relative one in reading `rip`;
+/// checksum and timestamps untouched.
 pub(crate) fn address_only(
     file_type: u64,
     flags: u64,
     reference: &[u8],
     rva_map: &[(u32, u32)],
+    rip: RipVariant,
 ) -> Result<Vec<u8>> {
     if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 {
         return Err(Error::unsupported(
@@ -195,13 +212,13 @@ pub(crate) fn address_only(
             .collect(),
     );
     let mut out = reference.to_vec();
-    address_transforms(file_type, flags, &img, &mut out, &map, img.image_base);
+    address_transforms(file_type, flags, &img, &mut out, &map, img.image_base, rip);
     Ok(out)
 }
 
 /// The address transforms the flags select, in the order of the native transform table:
 /// MarkNonExe, imports, exports, resources, relocations, jumps, calls (I386); imports, exports,
-/// resources, relocations, (RIP-relative: not implemented), `.pdata` (AMD64).
+/// resources, relocations, RIP-relative operands (reading `rip`), `.pdata` (AMD64).
 fn address_transforms(
     file_type: u64,
     f: u64,
@@ -209,6 +226,7 @@ fn address_transforms(
     out: &mut [u8],
     map: &Map,
     target_base: u64,
+    rip: RipVariant,
 ) {
     let i386 = file_type == FILE_TYPE_I386;
     let mut owned = Owned::new(out.len());
@@ -232,6 +250,10 @@ fn address_transforms(
     }
     if i386 && f & 0x100 != 0 {
         x86::calls(img, out, &owned, map);
+    }
+    if !i386 && f & 0x200 != 0 {
+        // Before `.pdata`: it reads the reference's function ranges.
+        x64::rip_relative(img, out, &mut owned, map, rip);
     }
     if !i386 && f & 0x400 != 0 {
         tables::pdata(img, out, &mut owned, map);

@@ -34,9 +34,9 @@ fn raw_range(s: &Section, len: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// A branch target the transforms follow: non-zero, inside `SizeOfImage`, and in the headers
+/// A branch target the instruction transforms (x86 and x64) follow: non-zero, inside `SizeOfImage`, and in the headers
 /// or inside a section's `max(VirtualSize, SizeOfRawData)`.
-fn reachable(img: &Image, target: u32) -> bool {
+pub(crate) fn reachable(img: &Image, target: u32) -> bool {
     target != 0
         && target < img.size_of_image
         && (target < img.first_section_rva()
@@ -63,7 +63,8 @@ fn target_owned(img: &Image, owned: &Owned, target: u32) -> bool {
     }
 }
 
-fn disp_at(out: &[u8], at: usize) -> i32 {
+/// The little-endian `i32` at `at` (the caller has checked the 4 bytes lie inside `out`).
+pub(crate) fn disp_at(out: &[u8], at: usize) -> i32 {
     i32::from_le_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]])
 }
 
