@@ -201,12 +201,6 @@ async fn patch(
     } else {
         None
     };
-    let parts: &[Part] = match target {
-        PatchTarget::Install => &[Part::WinreStage, Part::Output],
-        PatchTarget::Iso => &[Part::WinreStage, Part::InstallStage, Part::Output],
-        _ => &[Part::Output],
-    };
-    let mut store = crate::save::OpfsStore::open(out_name, parts).await?;
     let request = PatchRequest {
         target,
         options: PatchOptions {
@@ -216,6 +210,14 @@ async fn patch(
         backend,
         ..Default::default()
     };
+    // One WinRE stage per distinct WinRE among the selected editions (OPFS files are opened
+    // before the job, which cannot await).
+    let mut parts = mediaprep_core::service::winre_stages(&request, &media);
+    if target == PatchTarget::Iso {
+        parts.push(Part::InstallStage);
+    }
+    parts.push(Part::Output);
+    let mut store = crate::save::OpfsStore::open(out_name, &parts).await?;
     // Where the time went, per stage, and the memory used: one console line that
     // scripts/bench-all (e2e/bench-real.mjs) reads; nothing in the page depends on it.
     let timer = mediaprep_core::phases::PhaseTimer::new(progress, js_sys::Date::now);
