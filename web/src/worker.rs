@@ -235,25 +235,55 @@ async fn patch(
         .written
         .as_ref()
         .ok_or_else(|| Error::invalid("page request", "the patch wrote nothing"))?;
+    let winre_groups = winre_groups(&rep);
     Ok(PatchResult {
         target,
         input: rep.input.clone(),
         opfs: name.ok_or_else(|| Error::invalid("page request", "the output was not committed"))?,
         size: written.size,
         sha256: written.sha256,
-        versions: rep
-            .winre
-            .iter()
-            .flat_map(|o| &o.images)
-            .map(|i| (i.index, i.version_before.clone(), i.version_after.clone()))
-            .collect(),
+        versions: if winre_groups.is_empty() {
+            versions(rep.winre.iter())
+        } else {
+            Vec::new()
+        },
         editions: rep.editions.iter().map(|e| (e.index, e.updated)).collect(),
         setup_files: rep.setup.as_ref().map(|s| s.files.len()),
         compression: wim.then(crate::pool::report),
         packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
         notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
         folder: None,
+        winre_groups,
     })
+}
+
+/// Each serviced WinRE's images: index, version before, version after.
+fn versions<'a>(
+    outcomes: impl Iterator<Item = &'a mediaprep_core::service::PatchOutcome>,
+) -> Vec<(u32, Option<String>, Option<String>)> {
+    outcomes
+        .flat_map(|o| &o.images)
+        .map(|i| (i.index, i.version_before.clone(), i.version_after.clone()))
+        .collect()
+}
+
+/// The install target's WinRE groups when there are several (one group is shown as before).
+fn winre_groups(
+    rep: &mediaprep_core::service::PatchReport,
+) -> Vec<crate::protocol::WinreGroupResult> {
+    if rep.winre_groups.len() < 2 {
+        return Vec::new();
+    }
+    rep.winre_groups
+        .iter()
+        .filter_map(|g| {
+            Some(crate::protocol::WinreGroupResult {
+                editions: g.editions.clone(),
+                versions: versions(std::iter::once(&g.winre)),
+                sha256: g.serviced.as_ref()?.sha256,
+            })
+        })
+        .collect()
 }
 
 /// The folder target into the folder the user picked ([`crate::usb::write_folder`]), as
@@ -285,6 +315,7 @@ async fn to_folder(
         packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
         notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
         folder: Some(folder),
+        winre_groups: winre_groups(&rep),
     })
 }
 
