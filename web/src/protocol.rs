@@ -415,7 +415,19 @@ pub enum Event {
         /// When a chosen catalog file does not load: its name (the page stops sending it).
         #[serde(default)]
         catalog_file: Option<String>,
+        /// When the WinRE of some install.wim editions cannot be serviced: which, and why.
+        #[serde(default)]
+        winre_group: Option<WinreGroupProblem>,
     },
+}
+
+/// install.wim editions whose WinRE the packages cannot service (nothing was written).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WinreGroupProblem {
+    /// The editions (1-based) carrying that WinRE.
+    pub editions: Vec<u32>,
+    /// Why, as the core words it.
+    pub reason: String,
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ fn on_message(e: MessageEvent) {
                 refusal: None,
                 split_set: None,
                 catalog_file: None,
+                winre_group: None,
             });
             return;
         }
@@ -420,6 +421,15 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         },
         catalog_file: match err {
             Error::CatalogFile { name, .. } => Some(name.clone()),
+            _ => None,
+        },
+        winre_group: match err {
+            Error::WinreGroup {
+                editions, reason, ..
+            } => Some(crate::protocol::WinreGroupProblem {
+                editions: editions.clone(),
+                reason: reason.to_string(),
+            }),
             _ => None,
         },
     });
