@@ -1252,9 +1252,18 @@ test("patch install.wim in the browser (all editions, then edition 2 by checkbox
     assert(g.sha256 === winreSha(idx), `edition ${idx}: shown WinRE SHA-256 ${g.sha256} != wimlib's extract`);
   }
   assert(groups[0].sha256 !== groups[1].sha256, "the two groups show one serviced WinRE");
+  await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install-multire.png") });
   await page.close();
   // Every edition: edition 4's WinRE is refused by name, and nothing is left in OPFS.
   const p2 = await openApp();
+  const opfsFiles = () => p2.evaluate(async () => {
+    const out = [];
+    for await (const [k, h] of (await navigator.storage.getDirectory()).entries()) {
+      out.push(`${k}:${h.kind === "file" ? (await h.getFile()).size : "dir"}`);
+    }
+    return out.sort();
+  });
+  const before = await opfsFiles();
   await openFiles(p2, [multi, fix("safeos-du.cab")], ".package-view");
   await p2.waitForSelector("#patch-view");
   await p2.check("#target-install");
@@ -1262,12 +1271,9 @@ test("patch install.wim in the browser (all editions, then edition 2 by checkbox
   await p2.waitForSelector("#patch-result, #error", { timeout: 600000 });
   const err = (await p2.$("#error")) ? await p2.textContent("#error") : "";
   assert(/edition 4\b/.test(err) && err.includes("22621"), `no refusal naming edition 4: ${err}`);
-  const left = await p2.evaluate(async () => {
-    const names = [];
-    for await (const k of (await navigator.storage.getDirectory()).keys()) names.push(k);
-    return names;
-  });
-  assert(!left.some((n) => n.endsWith(".partial") || n.startsWith("install-patched")), `files left after the refusal: ${left}`);
+  const after = await opfsFiles();
+  assert(JSON.stringify(after) === JSON.stringify(before), `OPFS before the refusal ${before}, after ${after}`);
+  await p2.locator("#error").screenshot({ path: path.join(OUT, "18-refused-install-multire.png") });
   await p2.close();
 });
 

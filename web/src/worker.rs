@@ -428,7 +428,11 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
                 editions, reason, ..
             } => Some(crate::protocol::WinreGroupProblem {
                 editions: editions.clone(),
-                reason: reason.to_string(),
+                // The detail alone: the page says in its own words what kind of problem it is.
+                reason: match &**reason {
+                    Error::Unsupported { detail, .. } => detail.clone(),
+                    other => other.to_string(),
+                },
             }),
             _ => None,
         },

@@ -651,7 +651,10 @@ mod tests {
         let id = du("26100.8037.1.0", "amd64");
         assert_eq!(safeos_mismatch(&id, 1, Some(26100), Some(Arch::X64)), None);
         let build = safeos_mismatch(&id, 2, Some(22621), Some(Arch::X64)).unwrap();
-        assert!(build.contains("build 26100 but image 2 is build 22621"), "{build}");
+        assert!(
+            build.contains("build 26100 but image 2 is build 22621"),
+            "{build}"
+        );
         let arch = safeos_mismatch(&id, 1, Some(26100), Some(Arch::Arm64)).unwrap();
         assert!(arch.contains("for x64 but image 1 is arm64"), "{arch}");
         // What the XML or the identity does not say is not held against the package.

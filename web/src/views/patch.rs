@@ -220,7 +220,7 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                         }) }
                         { for r.winre_groups.iter().map(|g| html! {
                             <tr class="patch-winre-group" data-editions={join_numbers(&g.editions)}>
-                                <th scope="row">{ format!("WinRE of editions {}", join_numbers(&g.editions)) }</th>
+                                <th scope="row">{ format!("WinRE of edition{} {}", if g.editions.len() > 1 { "s" } else { "" }, join_numbers(&g.editions)) }</th>
                                 <td>{ group_text(g) }{" · SHA-256 "}
                                     <code class="patch-winre-sha256">{ mediaprep_core::hash::hex(&g.sha256) }</code></td></tr>
                         }) }
