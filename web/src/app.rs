@@ -290,7 +290,7 @@ impl Reducible for State {
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
-                    None if winre_group.is_some() => winre_group_words(winre_group.as_ref()),
+                    None if winre_group.is_some() => winre_group_words(winre_group.as_deref()),
                     None if catalog_file.is_some() => {
                         format!("This catalog file does not load, so it is not used: {message}")
                     }

@@ -417,7 +417,7 @@ pub enum Event {
         catalog_file: Option<String>,
         /// When the WinRE of some install.wim editions cannot be serviced: which, and why.
         #[serde(default)]
-        winre_group: Option<WinreGroupProblem>,
+        winre_group: Option<Box<WinreGroupProblem>>,
     },
 }
 

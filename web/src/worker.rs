@@ -426,14 +426,14 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         winre_group: match err {
             Error::WinreGroup {
                 editions, reason, ..
-            } => Some(crate::protocol::WinreGroupProblem {
+            } => Some(Box::new(crate::protocol::WinreGroupProblem {
                 editions: editions.clone(),
                 // The detail alone: the page says in its own words what kind of problem it is.
                 reason: match &**reason {
                     Error::Unsupported { detail, .. } => detail.clone(),
                     other => other.to_string(),
                 },
-            }),
+            })),
             _ => None,
         },
     });
