@@ -61,6 +61,24 @@ fn replace_to_file(
         sha1: mediaprep_core::hash::sha1(&bytes),
     };
     let job = WinreReplacement::new(&wim, winre, opts)?;
+    let (write, images) = write_job(&job, out, progress)?;
+    Ok((
+        InstallSummary {
+            write,
+            images: images.clone(),
+            dropped: Vec::new(),
+            verify: None,
+        },
+        images,
+    ))
+}
+
+/// Build `job` into `out` through a temporary file, read it back and verify it, then rename.
+fn write_job(
+    job: &WinreReplacement,
+    out: &Path,
+    progress: &dyn Progress,
+) -> mediaprep_core::Result<(mediaprep_core::wim::write::WriteSummary, Vec<ImageOutcome>)> {
     let images = RefCell::new(Vec::new());
     let write = write_wim_file_checked(
         out,
@@ -74,16 +92,7 @@ fn replace_to_file(
             job.verify(&back, &images.borrow(), progress).map(|_| ())
         },
     )?;
-    let images = images.into_inner();
-    Ok((
-        InstallSummary {
-            write,
-            images: images.clone(),
-            dropped: Vec::new(),
-            verify: None,
-        },
-        images,
-    ))
+    Ok((write, images.into_inner()))
 }
 
 #[derive(Debug, Clone)]
@@ -322,20 +331,7 @@ fn grouped_replacement_gives_each_edition_its_groups_winre() {
     .unwrap();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("install.wim");
-    let images = RefCell::new(Vec::new());
-    write_wim_file_checked(
-        &out,
-        job.write_options().clone(),
-        |w| {
-            *images.borrow_mut() = job.build(w, &NoProgress)?;
-            Ok(())
-        },
-        |tmp, _| {
-            let back = Wim::open(Arc::new(FileSource::open(tmp)?))?;
-            job.verify(&back, &images.borrow(), &NoProgress).map(|_| ())
-        },
-    )
-    .unwrap();
+    write_job(&job, &out, &NoProgress).unwrap();
     wimlib_verify(&out);
     for (i, want) in [(1, &ba), (2, &bb), (3, &ba)] {
         assert!(
