@@ -654,6 +654,29 @@ fn install_target_services_each_distinct_winre_once() {
         .collect();
     assert_eq!(eds, vec![(1, true), (2, true), (3, true), (4, false)]);
 
+    // The browser opens one OPFS stage per group before the job: the core's count of them.
+    let media = |name: &str| {
+        let r: SharedReader = Arc::new(FileSource::open(fx.join(name)).unwrap());
+        vec![(name.to_string(), r)]
+    };
+    let stages = |target, indices: &[u32], name: &str| {
+        let request = service::PatchRequest {
+            target,
+            options: PatchOptions {
+                indices: indices.to_vec(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        service::winre_stages(&request, &media(name)).len()
+    };
+    use service::PatchTarget::{Install, Iso, Winre};
+    assert_eq!(stages(Install, &[1, 2, 3], "install-multire.wim"), 2);
+    assert_eq!(stages(Install, &[], "install-multire.wim"), 3);
+    assert_eq!(stages(Install, &[2, 1], "install-multire.wim"), 1);
+    assert_eq!(stages(Iso, &[], "media-udf.iso"), 1);
+    assert_eq!(stages(Winre, &[], "install-multire.wim"), 0);
+
     // Every edition: the Safe OS DU is for build 26100 and edition 4's WinRE is 22621, so the
     // run is refused before anything is serviced, naming edition 4, and nothing is left.
     std::fs::remove_dir_all(&x).unwrap();
