@@ -1,5 +1,7 @@
 //! Patched install.wim (issue #5, output 4b): every selected edition's
 //! `Windows\System32\Recovery\Winre.wim` points to a new WinRE blob; everything else is carried over.
+//! Editions that carried different WinREs ([`winre_groups`]) each get their own group's new WinRE
+//! ([`WinreReplacement::grouped`]), in the same single pass over install.wim.
 //!
 //! How: each image's tree is decoded one at a time (memory stays at one tree), the WinRE dentry of a
 //! selected edition gets the new blob's SHA-1, and the tree's blobs are copied from the source with
@@ -15,7 +17,7 @@
 //!   file's content did change then), and stay as they were otherwise.
 //! - Unselected images keep their tree as decoded (re-serialized by our writer, so their metadata
 //!   resource holds the same dentries, not necessarily the same bytes) and their XML element.
-//! - The GUID is derived from the source GUID, the new WinRE's SHA-1 and the selected indices, so
+//! - The GUID is derived from the source GUID, the new WinREs' SHA-1s and which image got which, so
 //!   the output is a new WIM (not a second file claiming the source's identity) and the same inputs
 //!   give the same bytes. The boot index, RP_FIX flag and integrity table presence are kept.
 //!
