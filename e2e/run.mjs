@@ -1603,14 +1603,20 @@ async function cancelMidJob(page, where = "", reset = async () => {}) {
   for (let attempt = 0; attempt < 6; attempt++) {
     await reset();
     await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
-    await page.click("#patch-start");
+    await page.waitForSelector("#patch-start:enabled", { timeout: 30000 });
     const at = await page.evaluate(async (where) => {
+      // A result or error already shown is the previous job's: until the page replaces it (the
+      // USB job first awaits the folder picker), it does not say that this attempt finished, and
+      // taking it so would start the next attempt's reset under the running job.
+      const stale = new Set(document.querySelectorAll("#patch-result, #error"));
+      document.querySelector("#patch-start").click();
       const deadline = Date.now() + 120000;
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 5));
         const j = document.querySelector("#job");
         if (!j) {
-          if (document.querySelector("#patch-result, #error")) return { finished: true };
+          const shown = [...document.querySelectorAll("#patch-result, #error")];
+          if (shown.some((e) => !stale.has(e))) return { finished: true };
           continue;
         }
         // The jobs are short: a running job past its reading stage with its temporary files
