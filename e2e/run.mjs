@@ -1157,7 +1157,7 @@ test("Save to…: the picked handle (an OPFS file standing in for the picker) ge
 // name), all checked at first; none checked disables Start with a message. Then, by keyboard
 // only (Tab between boxes, Space to toggle), leave exactly `want` checked ([] = all).
 async function chooseEditions(page, iso, want) {
-  const editions = wimlibImages(isoExtract(iso, "sources/install.wim"));
+  const editions = wimlibImages(iso.endsWith(".iso") ? isoExtract(iso, "sources/install.wim") : iso);
   const boxes = await page.$$eval("#patch-editions input[type=checkbox]", (els) => els.map((e) => e.id));
   assert(boxes.length === editions.length, `${boxes.length} edition checkboxes, wimlib has ${editions.length} editions`);
   for (const e of editions) {
@@ -1234,6 +1234,47 @@ test("patch install.wim in the browser (all editions, then edition 2 by checkbox
     if (editions.length === 0) await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install.png") });
     await page.close();
   }
+  // install-multire.wim: editions 1 and 2 share a WinRE, 3 carries another, 4 one of build 22621
+  // (the Safe OS DU does not apply). Editions 1-3: each WinRE serviced once, one row per group
+  // whose SHA-256 is that of wimlib's extract of its editions' Winre.wim; equals the CLI.
+  const multi = fix("install-multire.wim");
+  const { page, got } = await patchInBrowser([multi, fix("safeos-du.cab")], "install", [1, 2, 3], "install-multire-patched.wim");
+  execFileSync("wimlib-imagex", ["verify", got], { stdio: "ignore" });
+  const ref = path.join(d, "install-multire.wim");
+  execFileSync(cli(), ["patch", multi, "--package", fix("safeos-du.cab"), "--target", "install",
+    "--index", "1", "--index", "2", "--index", "3", "-o", ref], { stdio: "ignore" });
+  assert(sha256File(ref) === sha256File(got), "browser install.wim (editions 1-3 of install-multire.wim) differs from the CLI");
+  const groups = await page.$$eval(".patch-winre-group", (rs) => rs.map((r) => ({
+    editions: r.dataset.editions, sha256: r.querySelector(".patch-winre-sha256").textContent.trim() })));
+  assert(JSON.stringify(groups.map((g) => g.editions)) === JSON.stringify(["1, 2", "3"]), `WinRE groups shown: ${JSON.stringify(groups)}`);
+  const winreSha = (idx) => sha256File(wimExtract(got, idx, "/Windows/System32/Recovery/Winre.wim"));
+  for (const [g, idx] of [[groups[0], 1], [groups[0], 2], [groups[1], 3]]) {
+    assert(g.sha256 === winreSha(idx), `edition ${idx}: shown WinRE SHA-256 ${g.sha256} != wimlib's extract`);
+  }
+  assert(groups[0].sha256 !== groups[1].sha256, "the two groups show one serviced WinRE");
+  await page.locator("#patch-view").screenshot({ path: path.join(OUT, "18-patched-install-multire.png") });
+  await page.close();
+  // Every edition: edition 4's WinRE is refused by name, and nothing is left in OPFS.
+  const p2 = await openApp();
+  const opfsFiles = () => p2.evaluate(async () => {
+    const out = [];
+    for await (const [k, h] of (await navigator.storage.getDirectory()).entries()) {
+      out.push(`${k}:${h.kind === "file" ? (await h.getFile()).size : "dir"}`);
+    }
+    return out.sort();
+  });
+  const before = await opfsFiles();
+  await openFiles(p2, [multi, fix("safeos-du.cab")], ".package-view");
+  await p2.waitForSelector("#patch-view");
+  await p2.check("#target-install");
+  await p2.click("#patch-start");
+  await p2.waitForSelector("#patch-result, #error", { timeout: 600000 });
+  const err = (await p2.$("#error")) ? await p2.textContent("#error") : "";
+  assert(/edition 4\b/.test(err) && err.includes("22621"), `no refusal naming edition 4: ${err}`);
+  const after = await opfsFiles();
+  assert(JSON.stringify(after) === JSON.stringify(before), `OPFS before the refusal ${before}, after ${after}`);
+  await p2.locator("#error").screenshot({ path: path.join(OUT, "18-refused-install-multire.png") });
+  await p2.close();
 });
 
 // A WinRE big enough that patching it takes seconds in the browser: the fixture Winre.wim (so the
@@ -1562,14 +1603,20 @@ async function cancelMidJob(page, where = "", reset = async () => {}) {
   for (let attempt = 0; attempt < 6; attempt++) {
     await reset();
     await page.waitForSelector("#worker-status:has-text('ready')", { timeout: 30000 });
-    await page.click("#patch-start");
+    await page.waitForSelector("#patch-start:enabled", { timeout: 30000 });
     const at = await page.evaluate(async (where) => {
+      // A result or error already shown is the previous job's: until the page replaces it (the
+      // USB job first awaits the folder picker), it does not say that this attempt finished, and
+      // taking it so would start the next attempt's reset under the running job.
+      const stale = new Set(document.querySelectorAll("#patch-result, #error"));
+      document.querySelector("#patch-start").click();
       const deadline = Date.now() + 120000;
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 5));
         const j = document.querySelector("#job");
         if (!j) {
-          if (document.querySelector("#patch-result, #error")) return { finished: true };
+          const shown = [...document.querySelectorAll("#patch-result, #error")];
+          if (shown.some((e) => !stale.has(e))) return { finished: true };
           continue;
         }
         // The jobs are short: a running job past its reading stage with its temporary files

@@ -132,6 +132,22 @@ pub enum Error {
     /// The job was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
+    /// Selected install.wim editions carry different WinRE images and the WinRE of these
+    /// editions cannot be serviced (e.g. the Safe OS DU is for another build): nothing was written.
+    #[error(
+        "the WinRE of edition{} {} (SHA-1 {winre}) cannot be serviced: {reason}; nothing was written",
+        if editions.len() > 1 { "s" } else { "" },
+        editions.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    WinreGroup {
+        /// The editions (1-based) carrying that WinRE.
+        editions: Vec<u32>,
+        /// The WinRE blob's SHA-1 (hex).
+        winre: String,
+        /// Why it cannot be serviced.
+        #[source]
+        reason: Box<Error>,
+    },
 }
 
 /// What is wrong with the parts of a split WIM set that were given.
@@ -371,6 +387,7 @@ impl Error {
             Error::NotFound { .. } => "not-found",
             Error::Invalid { .. } | Error::CatalogFile { .. } => "invalid",
             Error::Cancelled => "cancelled",
+            Error::WinreGroup { reason, .. } => reason.kind(),
         }
     }
 }

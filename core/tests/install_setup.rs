@@ -61,6 +61,24 @@ fn replace_to_file(
         sha1: mediaprep_core::hash::sha1(&bytes),
     };
     let job = WinreReplacement::new(&wim, winre, opts)?;
+    let (write, images) = write_job(&job, out, progress)?;
+    Ok((
+        InstallSummary {
+            write,
+            images: images.clone(),
+            dropped: Vec::new(),
+            verify: None,
+        },
+        images,
+    ))
+}
+
+/// Build `job` into `out` through a temporary file, read it back and verify it, then rename.
+fn write_job(
+    job: &WinreReplacement,
+    out: &Path,
+    progress: &dyn Progress,
+) -> mediaprep_core::Result<(mediaprep_core::wim::write::WriteSummary, Vec<ImageOutcome>)> {
     let images = RefCell::new(Vec::new());
     let write = write_wim_file_checked(
         out,
@@ -74,16 +92,7 @@ fn replace_to_file(
             job.verify(&back, &images.borrow(), progress).map(|_| ())
         },
     )?;
-    let images = images.into_inner();
-    Ok((
-        InstallSummary {
-            write,
-            images: images.clone(),
-            dropped: Vec::new(),
-            verify: None,
-        },
-        images,
-    ))
+    Ok((write, images.into_inner()))
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +291,65 @@ fn opts(indices: &[u32]) -> InstallOptions {
         modification_time: Some(MOD_TIME),
         ..Default::default()
     }
+}
+
+/// Two new WinREs in one pass: editions 1 and 3 get one, edition 2 the other (wimlib checks the
+/// output and extracts each edition's Winre.wim); an edition named in two groups is refused.
+#[test]
+fn grouped_replacement_gives_each_edition_its_groups_winre() {
+    let src = fixture("install.wim");
+    let wim = open_wim(std::slice::from_ref(&src));
+    let (a, b) = (fixture("Winre-stale.wim"), fixture("Winre-norecords.wim"));
+    let (ra, rb) = (FileSource::open(&a).unwrap(), FileSource::open(&b).unwrap());
+    let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    fn new<'a>(r: &'a FileSource, bytes: &[u8]) -> NewWinre<'a> {
+        NewWinre {
+            src: r,
+            size: bytes.len() as u64,
+            sha1: mediaprep_core::hash::sha1(bytes),
+        }
+    }
+    let opts = InstallOptions {
+        modification_time: Some(MOD_TIME),
+        ..Default::default()
+    };
+    let twice = WinreReplacement::grouped(
+        &wim,
+        vec![(new(&ra, &ba), vec![1, 2]), (new(&rb, &bb), vec![2])],
+        &opts,
+    );
+    assert!(
+        matches!(&twice, Err(Error::Invalid { reason, .. }) if reason.contains("index 2 given twice")),
+        "{:?}",
+        twice.err()
+    );
+    let job = WinreReplacement::grouped(
+        &wim,
+        vec![(new(&ra, &ba), vec![1, 3]), (new(&rb, &bb), vec![2])],
+        &opts,
+    )
+    .unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("install.wim");
+    write_job(&job, &out, &NoProgress).unwrap();
+    wimlib_verify(&out);
+    for (i, want) in [(1, &ba), (2, &bb), (3, &ba)] {
+        assert!(
+            wimlib_extract(&out, i, WINRE_IN_IMAGE) == *want,
+            "edition {i} carries the wrong WinRE"
+        );
+    }
+    let blobs = wimlib_blobs(&out);
+    let refs =
+        |bytes: &[u8]| blobs[&mediaprep_core::hash::hex(&mediaprep_core::hash::sha1(bytes))].refcnt;
+    assert_eq!((refs(&ba), refs(&bb)), (2, 1));
+    // The old WinRE is referenced by no edition any more, so it is gone.
+    let old = wimlib_extract(&src, 1, WINRE_IN_IMAGE);
+    assert!(
+        !blobs.contains_key(&mediaprep_core::hash::hex(&mediaprep_core::hash::sha1(
+            &old
+        )))
+    );
 }
 
 #[test]

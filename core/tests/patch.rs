@@ -535,6 +535,160 @@ fn install_target_puts_the_patched_winre_in_every_edition() {
     assert_eq!(sig["safe_os_du"], "26100.8037.1.0", "{sig}");
 }
 
+/// SHA-256 of a file, by coreutils' `sha256sum`.
+fn sha256sum(path: &Path) -> String {
+    run("sha256sum", &[s(path)])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The `wimlib-imagex info --blobs` entries of `wim`: SHA-1 (hex, no 0x) → reference count.
+fn wimlib_blob_refs(wim: &Path) -> BTreeMap<String, u64> {
+    let text = run("wimlib-imagex", &["info", s(wim), "--blobs"]);
+    let mut out = BTreeMap::new();
+    let mut hash = None;
+    for l in text.lines() {
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
+        match k.trim() {
+            "Hash" => hash = Some(v.trim().trim_start_matches("0x").to_string()),
+            "Reference Count" => {
+                if let Some(h) = hash.take() {
+                    out.insert(h, v.trim().parse().unwrap());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// install-multire.wim (fixture): editions 1 and 2 carry Winre.wim, 3 the "norecords" WinRE
+/// (same build, other bytes), 4 a build-22621 WinRE the Safe OS DU does not apply to.
+#[test]
+fn install_target_services_each_distinct_winre_once() {
+    let fx = fixtures();
+    let src = fx.join("install-multire.wim");
+    let (t, [out, bad, x]) = tmp_paths(["install.wim", "bad.wim", "x"]);
+    let original = |i| wimlib_extract(&src, i, "/Windows/System32/Recovery/Winre.wim");
+    assert_eq!(original(1), original(2));
+    assert_ne!(original(1), original(3));
+    let o = patch(
+        &src,
+        &["safeos-du.cab"],
+        &out,
+        &[
+            "--target", "install", "--index", "1", "--index", "2", "--index", "3", "--json",
+        ],
+    );
+    let rep: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    run("wimlib-imagex", &["verify", s(&out)]);
+    assert_eq!(dir_names(t.path()), vec!["install.wim"]);
+
+    // Two groups, in the order of their first edition, each serviced once.
+    let groups = rep["winre_groups"].as_array().expect("winre_groups");
+    assert_eq!(groups.len(), 2, "{rep}");
+    assert_eq!(groups[0]["editions"], serde_json::json!([1, 2]));
+    assert_eq!(groups[1]["editions"], serde_json::json!([3]));
+    let refs = wimlib_blob_refs(&out);
+    std::fs::create_dir(&x).unwrap();
+    let mut serviced = Vec::new();
+    for (g, editions) in groups.iter().zip([&[1u32, 2][..], &[3]]) {
+        let img = &g["winre"]["images"][0];
+        assert_eq!(img["version_before"], OLD, "{g}");
+        assert_eq!(img["version_after"], "10.0.26100.8037", "{g}");
+        let want = g["serviced"]["sha256"].as_str().unwrap();
+        let sha1 = g["serviced"]["sha1"].as_str().unwrap();
+        // One blob per group in the output, referenced by each of its editions.
+        assert_eq!(refs.get(sha1), Some(&(editions.len() as u64)), "{refs:?}");
+        for &i in editions {
+            let w = x.join(format!("winre-{i}.wim"));
+            std::fs::write(
+                &w,
+                wimlib_extract(&out, i, "/Windows/System32/Recovery/Winre.wim"),
+            )
+            .unwrap();
+            assert_eq!(sha256sum(&w), want, "edition {i}");
+            run("wimlib-imagex", &["verify", s(&w)]);
+            let info = info_images(&wimlib_info(&w));
+            assert_eq!(field(&info[0], "Build"), Some("26100"));
+            assert_eq!(field(&info[0], "Service Pack Build"), Some("8037"));
+            // The serviced file is the package's (cabextract's view of the CAB).
+            let kernel32 = wimlib_extract(&w, 1, "/Windows/System32/kernel32.dll");
+            let cab = cabextract(&fx.join("safeos-du.cab"), &x.join(format!("cab-{i}")));
+            let shipped = cab
+                .iter()
+                .find(|(p, _)| p.ends_with("/kernel32.dll"))
+                .map(|(_, b)| b)
+                .unwrap();
+            assert!(
+                kernel32 == *shipped,
+                "edition {i}: kernel32.dll not serviced"
+            );
+        }
+        serviced.push(want.to_string());
+    }
+    assert_ne!(serviced[0], serviced[1], "two groups, two serviced WinREs");
+    // The unselected edition keeps its WinRE and files, and its image metadata as wimlib lists it.
+    assert!(wimlib_extract(&out, 4, "/Windows/System32/Recovery/Winre.wim") == original(4));
+    assert_eq!(wimlib_dir(&out, 4), wimlib_dir(&src, 4));
+    for i in 1..=4 {
+        assert_eq!(
+            wimlib_extract(&out, i, "/Windows/edition.txt"),
+            wimlib_extract(&src, i, "/Windows/edition.txt")
+        );
+    }
+    let eds: Vec<(u64, bool)> = rep["editions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_u64().unwrap(),
+                e["updated"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(eds, vec![(1, true), (2, true), (3, true), (4, false)]);
+
+    // The browser opens one OPFS stage per group before the job: the core's count of them.
+    let media = |name: &str| {
+        let r: SharedReader = Arc::new(FileSource::open(fx.join(name)).unwrap());
+        vec![(name.to_string(), r)]
+    };
+    let stages = |target, indices: &[u32], name: &str| {
+        let request = service::PatchRequest {
+            target,
+            options: PatchOptions {
+                indices: indices.to_vec(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        service::winre_stages(&request, &media(name)).len()
+    };
+    use service::PatchTarget::{Install, Iso, Winre};
+    assert_eq!(stages(Install, &[1, 2, 3], "install-multire.wim"), 2);
+    assert_eq!(stages(Install, &[], "install-multire.wim"), 3);
+    assert_eq!(stages(Install, &[2, 1], "install-multire.wim"), 1);
+    assert_eq!(stages(Iso, &[], "media-udf.iso"), 1);
+    assert_eq!(stages(Winre, &[], "install-multire.wim"), 0);
+
+    // Every edition: the Safe OS DU is for build 26100 and edition 4's WinRE is 22621, so the
+    // run is refused before anything is serviced, naming edition 4, and nothing is left.
+    std::fs::remove_dir_all(&x).unwrap();
+    let o = patch(&src, &["safeos-du.cab"], &bad, &["--target", "install"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("edition 4 "), "{err}");
+    assert!(err.contains("build 22621"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(dir_names(t.path()), vec!["install.wim"]);
+}
+
 #[test]
 fn setup_target_expands_the_setup_du_into_a_zip() {
     let fx = fixtures();

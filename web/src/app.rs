@@ -42,6 +42,30 @@ pub fn explain(kind: &str, split_set: Option<&SplitSetProblem>, job: Option<JobK
     }
 }
 
+/// Plain words for install.wim editions whose WinRE the packages cannot service (the run
+/// wrote nothing): which editions, why, and what to do.
+fn winre_group_words(g: Option<&crate::protocol::WinreGroupProblem>) -> String {
+    let Some(g) = g else {
+        return String::new();
+    };
+    let numbers: Vec<u16> = g
+        .editions
+        .iter()
+        .map(|&e| u16::try_from(e).unwrap_or(u16::MAX))
+        .collect();
+    let (noun, pronoun) = if g.editions.len() > 1 {
+        ("editions", "them")
+    } else {
+        ("edition", "it")
+    };
+    format!(
+        "The update cannot be applied to the WinRE of {noun} {}, so nothing was written: {}. \
+         Untick {pronoun} to patch the other editions, or bring the update for that WinRE.",
+        and_list(&numbers),
+        g.reason
+    )
+}
+
 /// "2", "2 and 3", "2, 3 and 4".
 fn and_list(parts: &[u16]) -> String {
     let words: Vec<String> = parts.iter().map(u16::to_string).collect();
@@ -248,6 +272,7 @@ impl Reducible for State {
                 refusal,
                 split_set,
                 catalog_file,
+                winre_group,
             }) => {
                 let job = s.finish(id);
                 let what = job
@@ -265,6 +290,7 @@ impl Reducible for State {
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
+                    None if winre_group.is_some() => winre_group_words(winre_group.as_deref()),
                     None if catalog_file.is_some() => {
                         format!("This catalog file does not load, so it is not used: {message}")
                     }
@@ -1006,6 +1032,7 @@ mod tests {
             refusal: None,
             split_set: None,
             catalog_file: None,
+            winre_group: None,
         }));
         assert!(s.jobs.is_empty());
         assert!(s.media.is_some(), "earlier results stay");
@@ -1013,6 +1040,20 @@ mod tests {
         assert_eq!(e.what, "While opening bad.iso");
         assert!(e.plain.contains("not a Windows ISO"), "{}", e.plain);
         assert!(e.detail.contains("no volume descriptor"));
+    }
+
+    #[test]
+    fn editions_whose_winre_cannot_be_serviced_are_named() {
+        let g = crate::protocol::WinreGroupProblem {
+            editions: vec![3, 4],
+            reason: "unsupported: the Safe OS Dynamic Update is for build 26100 but image 1 is \
+                     build 22621"
+                .into(),
+        };
+        let w = winre_group_words(Some(&g));
+        assert!(w.contains("editions 3 and 4"), "{w}");
+        assert!(w.contains("build 22621"), "{w}");
+        assert!(w.contains("nothing was written"), "{w}");
     }
 
     #[test]
@@ -1028,6 +1069,7 @@ mod tests {
             refusal: None,
             split_set: None,
             catalog_file: Some("bad.json".into()),
+            winre_group: None,
         }));
         let e = s.error.clone().unwrap();
         assert!(
@@ -1046,6 +1088,7 @@ mod tests {
             refusal: None,
             split_set: None,
             catalog_file: None,
+            winre_group: None,
         }));
         assert!(!s
             .error
@@ -1079,6 +1122,7 @@ mod tests {
             refusal: Some(refusal.clone()),
             split_set: None,
             catalog_file: None,
+            winre_group: None,
         }));
         let e = s.error.clone().unwrap();
         assert!(
@@ -1097,6 +1141,7 @@ mod tests {
             refusal: Some(refusal.clone()),
             split_set: None,
             catalog_file: None,
+            winre_group: None,
         })
         .unwrap();
         match serde_json::from_str::<Event>(&json).unwrap() {

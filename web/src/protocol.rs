@@ -134,6 +134,22 @@ pub struct PatchResult {
     /// `sha256` zeros: a tree has no single digest).
     #[serde(default)]
     pub folder: Option<crate::usb::FolderWritten>,
+    /// Install target with editions carrying different WinREs: each one, serviced once (then
+    /// `versions` is empty: each group has its own).
+    #[serde(default)]
+    pub winre_groups: Vec<WinreGroupResult>,
+}
+
+/// One distinct WinRE of the selected install.wim editions and what it became.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WinreGroupResult {
+    /// The editions (1-based) that carried it.
+    pub editions: Vec<u32>,
+    /// Its images: index, version before, version after.
+    pub versions: Vec<(u32, Option<String>, Option<String>)>,
+    /// SHA-256 of the serviced WinRE.wim (hex in JSON).
+    #[serde(with = "mediaprep_core::hash::hex_serde")]
+    pub sha256: [u8; 32],
 }
 
 /// The forms a report can be exported in.
@@ -399,7 +415,19 @@ pub enum Event {
         /// When a chosen catalog file does not load: its name (the page stops sending it).
         #[serde(default)]
         catalog_file: Option<String>,
+        /// When the WinRE of some install.wim editions cannot be serviced: which, and why.
+        #[serde(default)]
+        winre_group: Option<Box<WinreGroupProblem>>,
     },
+}
+
+/// install.wim editions whose WinRE the packages cannot service (nothing was written).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WinreGroupProblem {
+    /// The editions (1-based) carrying that WinRE.
+    pub editions: Vec<u32>,
+    /// Why, as the core words it.
+    pub reason: String,
 }
 
 #[cfg(test)]

@@ -291,7 +291,7 @@ pub async fn pick_save_handle(suggested: &str) -> Result<Option<FileSystemFileHa
 }
 
 /// A job's outputs in the origin-private file system ([`OutputStore`]): each part is a
-/// `NAME.partial` file (the WinRE stage `NAME.winre.partial`) opened before the job starts (OPFS
+/// `NAME.partial` file (the WinRE stages `NAME.winre0.partial`, `NAME.winre1.partial`, …) opened before the job starts (OPFS
 /// opens are asynchronous, the job is not), written and read back through its sync access handle,
 /// and settled after the job: the committed output moved to `NAME`, everything else removed.
 pub struct OpfsStore {
@@ -319,7 +319,7 @@ impl OpfsStore {
         for &part in parts {
             let name = match part {
                 Part::Output => format!("{out_name}{PARTIAL}"),
-                Part::WinreStage => format!("{out_name}.winre{PARTIAL}"),
+                Part::WinreStage(k) => format!("{out_name}.winre{k}{PARTIAL}"),
                 Part::InstallStage => format!("{out_name}.install{PARTIAL}"),
             };
             let file = file_handle(&dir, &name).await?;

@@ -383,7 +383,9 @@ pub async fn write_folder(
             "this browser cannot rename files in a chosen folder (FileSystemFileHandle.move)",
         ));
     }
-    let mut stage = OpfsStore::open(JOB_NAME, &[Part::WinreStage, Part::InstallStage]).await?;
+    let mut parts = mediaprep_core::service::winre_stages(request, &media);
+    parts.push(Part::InstallStage);
+    let mut stage = OpfsStore::open(JOB_NAME, &parts).await?;
     let res = match plan_folder(request, media, packages, &mut stage, split_mib, progress) {
         Ok(plan) => {
             let written = write_tree(&plan, &root, progress).await;

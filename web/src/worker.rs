@@ -76,6 +76,7 @@ fn on_message(e: MessageEvent) {
                 refusal: None,
                 split_set: None,
                 catalog_file: None,
+                winre_group: None,
             });
             return;
         }
@@ -201,12 +202,6 @@ async fn patch(
     } else {
         None
     };
-    let parts: &[Part] = match target {
-        PatchTarget::Install => &[Part::WinreStage, Part::Output],
-        PatchTarget::Iso => &[Part::WinreStage, Part::InstallStage, Part::Output],
-        _ => &[Part::Output],
-    };
-    let mut store = crate::save::OpfsStore::open(out_name, parts).await?;
     let request = PatchRequest {
         target,
         options: PatchOptions {
@@ -216,6 +211,14 @@ async fn patch(
         backend,
         ..Default::default()
     };
+    // One WinRE stage per distinct WinRE among the selected editions (OPFS files are opened
+    // before the job, which cannot await).
+    let mut parts = mediaprep_core::service::winre_stages(&request, &media);
+    if target == PatchTarget::Iso {
+        parts.push(Part::InstallStage);
+    }
+    parts.push(Part::Output);
+    let mut store = crate::save::OpfsStore::open(out_name, &parts).await?;
     // Where the time went, per stage, and the memory used: one console line that
     // scripts/bench-all (e2e/bench-real.mjs) reads; nothing in the page depends on it.
     let timer = mediaprep_core::phases::PhaseTimer::new(progress, js_sys::Date::now);
@@ -233,25 +236,55 @@ async fn patch(
         .written
         .as_ref()
         .ok_or_else(|| Error::invalid("page request", "the patch wrote nothing"))?;
+    let winre_groups = winre_groups(&rep);
     Ok(PatchResult {
         target,
         input: rep.input.clone(),
         opfs: name.ok_or_else(|| Error::invalid("page request", "the output was not committed"))?,
         size: written.size,
         sha256: written.sha256,
-        versions: rep
-            .winre
-            .iter()
-            .flat_map(|o| &o.images)
-            .map(|i| (i.index, i.version_before.clone(), i.version_after.clone()))
-            .collect(),
+        versions: if winre_groups.is_empty() {
+            versions(rep.winre.iter())
+        } else {
+            Vec::new()
+        },
         editions: rep.editions.iter().map(|e| (e.index, e.updated)).collect(),
         setup_files: rep.setup.as_ref().map(|s| s.files.len()),
         compression: wim.then(crate::pool::report),
         packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
         notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
         folder: None,
+        winre_groups,
     })
+}
+
+/// Each serviced WinRE's images: index, version before, version after.
+fn versions<'a>(
+    outcomes: impl Iterator<Item = &'a mediaprep_core::service::PatchOutcome>,
+) -> Vec<(u32, Option<String>, Option<String>)> {
+    outcomes
+        .flat_map(|o| &o.images)
+        .map(|i| (i.index, i.version_before.clone(), i.version_after.clone()))
+        .collect()
+}
+
+/// The install target's WinRE groups when there are several (one group is shown as before).
+fn winre_groups(
+    rep: &mediaprep_core::service::PatchReport,
+) -> Vec<crate::protocol::WinreGroupResult> {
+    if rep.winre_groups.len() < 2 {
+        return Vec::new();
+    }
+    rep.winre_groups
+        .iter()
+        .filter_map(|g| {
+            Some(crate::protocol::WinreGroupResult {
+                editions: g.editions.clone(),
+                versions: versions(std::iter::once(&g.winre)),
+                sha256: g.serviced.as_ref()?.sha256,
+            })
+        })
+        .collect()
 }
 
 /// The folder target into the folder the user picked ([`crate::usb::write_folder`]), as
@@ -283,6 +316,7 @@ async fn to_folder(
         packages: rep.winre.iter().flat_map(|o| o.packages.clone()).collect(),
         notes: rep.winre.iter().flat_map(|o| o.notes.clone()).collect(),
         folder: Some(folder),
+        winre_groups: winre_groups(&rep),
     })
 }
 
@@ -387,6 +421,19 @@ fn post_error(id: u32, err: &mediaprep_core::Error) {
         },
         catalog_file: match err {
             Error::CatalogFile { name, .. } => Some(name.clone()),
+            _ => None,
+        },
+        winre_group: match err {
+            Error::WinreGroup {
+                editions, reason, ..
+            } => Some(Box::new(crate::protocol::WinreGroupProblem {
+                editions: editions.clone(),
+                // The detail alone: the page says in its own words what kind of problem it is.
+                reason: match &**reason {
+                    Error::Unsupported { detail, .. } => detail.clone(),
+                    other => other.to_string(),
+                },
+            })),
             _ => None,
         },
     });

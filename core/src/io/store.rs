@@ -11,8 +11,10 @@ use crate::Error;
 pub enum Part {
     /// The job's output: committed under the final name when verified.
     Output,
-    /// An intermediate (the serviced WinRE that goes into install.wim): always discarded.
-    WinreStage,
+    /// An intermediate (a serviced WinRE that goes into install.wim): always discarded. The
+    /// number tells the WinRE images of one install.wim apart (editions carrying different WinRE
+    /// blobs are grouped, and each group's WinRE is serviced into its own stage, from 0).
+    WinreStage(u16),
     /// An intermediate (the patched install.wim that goes into an ISO or folder): always discarded.
     InstallStage,
 }
@@ -183,7 +185,7 @@ mod fs {
             let mut tmp_name = file_name.to_os_string();
             tmp_name.push(match part {
                 Part::Output => format!(".tmp-{}-{n}", std::process::id()),
-                Part::WinreStage => format!(".winre-{}-{n}.tmp", std::process::id()),
+                Part::WinreStage(k) => format!(".winre{k}-{}-{n}.tmp", std::process::id()),
                 Part::InstallStage => format!(".install-{}-{n}.tmp", std::process::id()),
             });
             self.discard(part);
@@ -294,10 +296,10 @@ mod tests {
         assert_eq!(names(t.path()), ["out.bin"]);
 
         // Discarded after reopen (its sync still running or done): nothing left, output untouched.
-        let mut sink = store.create(Part::WinreStage).unwrap();
+        let mut sink = store.create(Part::WinreStage(0)).unwrap();
         sink.write_at(0, b"stage").unwrap();
-        drop(store.reopen(Part::WinreStage, sink).unwrap());
-        store.discard(Part::WinreStage);
+        drop(store.reopen(Part::WinreStage(0), sink).unwrap());
+        store.discard(Part::WinreStage(0));
         let mut sink = store.create(Part::Output).unwrap();
         sink.write_at(0, b"second").unwrap();
         drop(store.reopen(Part::Output, sink).unwrap());

@@ -1,5 +1,7 @@
 //! Patched install.wim (issue #5, output 4b): every selected edition's
 //! `Windows\System32\Recovery\Winre.wim` points to a new WinRE blob; everything else is carried over.
+//! Editions that carried different WinREs ([`winre_groups`]) each get their own group's new WinRE
+//! ([`WinreReplacement::grouped`]), in the same single pass over install.wim.
 //!
 //! How: each image's tree is decoded one at a time (memory stays at one tree), the WinRE dentry of a
 //! selected edition gets the new blob's SHA-1, and the tree's blobs are copied from the source with
@@ -15,7 +17,7 @@
 //!   file's content did change then), and stay as they were otherwise.
 //! - Unselected images keep their tree as decoded (re-serialized by our writer, so their metadata
 //!   resource holds the same dentries, not necessarily the same bytes) and their XML element.
-//! - The GUID is derived from the source GUID, the new WinRE's SHA-1 and the selected indices, so
+//! - The GUID is derived from the source GUID, the new WinREs' SHA-1s and which image got which, so
 //!   the output is a new WIM (not a second file claiming the source's identity) and the same inputs
 //!   give the same bytes. The boot index, RP_FIX flag and integrity table presence are kept.
 //!
@@ -35,17 +37,33 @@ use crate::{Error, Result};
 /// Where Windows keeps the recovery image inside an installed (or install.wim) system.
 pub const WINRE_PATH: &str = "Windows/System32/Recovery/Winre.wim";
 
-/// The WinRE blob the editions `indices` (1-based) of install.wim share, and those editions.
-/// Editions carrying different WinRE images cannot be patched together: the one serviced WinRE
-/// replaces them all, so that is refused (patch the editions that share one together).
-pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> {
+/// Selected editions of install.wim that carry the same WinRE blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinreGroup {
+    /// The WinRE blob's SHA-1.
+    pub winre: Hash,
+    /// The editions (1-based) carrying it, in the order they were given.
+    pub editions: Vec<u32>,
+}
+
+/// The selected editions `indices` (1-based) of install.wim grouped by the WinRE blob each
+/// carries, groups in the order of their first edition. Each group's WinRE is serviced once and
+/// its editions then point to the result, so editions built from several releases (or one whose
+/// WinRE was refreshed already) are patched in one run.
+pub fn winre_groups(install: &Wim, indices: &[u32]) -> Result<Vec<WinreGroup>> {
     let n = install.images().len() as u32;
-    let mut shared: Option<(Hash, Vec<u32>)> = None;
-    for &i in indices {
+    let mut groups: Vec<WinreGroup> = Vec::new();
+    for (k, &i) in indices.iter().enumerate() {
         if i == 0 || i > n {
             return Err(Error::invalid(
                 "patch request",
                 format!("edition {i}: install.wim has editions 1..={n}"),
+            ));
+        }
+        if indices[..k].contains(&i) {
+            return Err(Error::invalid(
+                "patch request",
+                format!("edition {i} given twice"),
             ));
         }
         let tree = install.image_tree(i)?;
@@ -53,21 +71,18 @@ pub fn shared_winre(install: &Wim, indices: &[u32]) -> Result<(Hash, Vec<u32>)> 
             .lookup(WINRE_PATH)
             .map_err(|_| Error::not_found("WinRE", format!("edition {i} has no {WINRE_PATH}")))?;
         let h = tree.nodes[at].data.unwrap_or_default();
-        match &mut shared {
-            None => shared = Some((h, vec![i])),
-            Some((h0, v)) if *h0 == h => v.push(i),
-            Some((_, v)) => {
-                return Err(Error::unsupported(
-                    "servicing",
-                    format!(
-                        "editions {v:?} and {i} carry different WinRE images; patch editions that \
-                     share one together"
-                    ),
-                ))
-            }
+        match groups.iter_mut().find(|g| g.winre == h) {
+            Some(g) => g.editions.push(i),
+            None => groups.push(WinreGroup {
+                winre: h,
+                editions: vec![i],
+            }),
         }
     }
-    shared.ok_or_else(|| Error::invalid("patch request", "no edition selected"))
+    if groups.is_empty() {
+        return Err(Error::invalid("patch request", "no edition selected"));
+    }
+    Ok(groups)
 }
 
 /// The replacement WinRE: a reader over its bytes (e.g. a WinRE.wim just written) and its identity.
@@ -128,8 +143,10 @@ pub struct InstallSummary {
 /// written. [`WinreReplacement::build`] fills a writer; [`WinreReplacement::verify`] checks a result.
 pub struct WinreReplacement<'a> {
     src: &'a Wim,
-    new: NewWinre<'a>,
-    selected: Vec<bool>,
+    /// The new WinRE of each group.
+    news: Vec<NewWinre<'a>>,
+    /// Per image: the group whose new WinRE it gets, `None` when it is not updated.
+    selected: Vec<Option<usize>>,
     xml: Vec<String>,
     write: WriteOptions,
     modification_time: Option<u64>,
@@ -140,6 +157,22 @@ impl<'a> WinreReplacement<'a> {
     /// Check the request against the source: indices in range and unique, the XML listing every
     /// image, the new WinRE the size it claims and starting like a WIM.
     pub fn new(src: &'a Wim, new: NewWinre<'a>, opts: &InstallOptions) -> Result<Self> {
+        let indices = if opts.indices.is_empty() {
+            (1..=src.images().len() as u32).collect()
+        } else {
+            opts.indices.clone()
+        };
+        Self::grouped(src, vec![(new, indices)], opts)
+    }
+
+    /// [`WinreReplacement::new`] for editions that get different new WinREs: each group's
+    /// editions (1-based) point to that group's WinRE. `opts.indices` is not read (the groups
+    /// name the editions); an edition in two groups is refused.
+    pub fn grouped(
+        src: &'a Wim,
+        groups: Vec<(NewWinre<'a>, Vec<u32>)>,
+        opts: &InstallOptions,
+    ) -> Result<Self> {
         let n = src.images().len();
         let xml = image_elements(src.xml_text())?;
         if xml.len() != n || n == 0 {
@@ -148,53 +181,41 @@ impl<'a> WinreReplacement<'a> {
                 format!("the WIM XML lists {} images but the WIM has {n}", xml.len()),
             ));
         }
-        let mut selected = vec![opts.indices.is_empty(); n];
-        for &i in &opts.indices {
-            let slot = i
-                .checked_sub(1)
-                .and_then(|k| selected.get_mut(k as usize))
-                .ok_or_else(|| {
-                    Error::invalid(
+        let mut selected = vec![None; n];
+        let mut news = Vec::with_capacity(groups.len());
+        for (g, (new, indices)) in groups.into_iter().enumerate() {
+            for &i in &indices {
+                let slot = i
+                    .checked_sub(1)
+                    .and_then(|k| selected.get_mut(k as usize))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "patch request",
+                            format!("image index {i}: the WIM has images 1..={n}"),
+                        )
+                    })?;
+                if slot.is_some() {
+                    return Err(Error::invalid(
                         "patch request",
-                        format!("image index {i}: the WIM has images 1..={n}"),
-                    )
-                })?;
-            if *slot {
-                return Err(Error::invalid(
-                    "patch request",
-                    format!("image index {i} given twice"),
-                ));
+                        format!("image index {i} given twice"),
+                    ));
+                }
+                *slot = Some(g);
             }
-            *slot = true;
-        }
-        if new.src.size() != new.size {
-            return Err(Error::invalid(
-                "patch request",
-                format!(
-                    "the new WinRE is {} bytes, {} were announced",
-                    new.src.size(),
-                    new.size
-                ),
-            ));
-        }
-        let mut magic = [0u8; 8];
-        if new.size < 208 || new.src.read_at(0, &mut magic).is_err() || &magic != b"MSWIM\0\0\0" {
-            return Err(Error::invalid(
-                "patch request",
-                "the new WinRE is not a WIM file (no MSWIM header)",
-            ));
+            check_new_winre(&new)?;
+            news.push(new);
         }
         let mut write = match &opts.write {
             Some(w) => w.clone(),
             None => WriteOptions::like_source(src.header())?,
         };
         if opts.write.is_none() {
-            write.guid = derive_guid(src.header().guid, &new.sha1, &selected);
+            write.guid = derive_guid(src.header().guid, &news, &selected);
             write.integrity = src.header().integrity != ResHdr::default();
         }
         Ok(WinreReplacement {
             src,
-            new,
+            news,
             selected,
             xml,
             write,
@@ -220,8 +241,7 @@ impl<'a> WinreReplacement<'a> {
         index
             .checked_sub(1)
             .and_then(|k| self.selected.get(k as usize))
-            .copied()
-            .unwrap_or(false)
+            .is_some_and(|g| g.is_some())
     }
 
     /// Add every image to `w` (created with [`WinreReplacement::write_options`]); returns what
@@ -242,8 +262,9 @@ impl<'a> WinreReplacement<'a> {
             let mut tree = self.src.image_tree(index)?;
             let old = winre_hash(&tree, index)?;
             let mut xml = ImageXml::from_source(img_xml)?;
-            let updated = self.selected[k];
-            if updated {
+            let group = self.selected[k].map(|g| &self.news[g]);
+            let updated = group.is_some();
+            if let Some(new) = group {
                 let node = old.map(|(i, _)| i).ok_or_else(|| {
                     Error::not_found(
                         "WinRE",
@@ -253,8 +274,8 @@ impl<'a> WinreReplacement<'a> {
                         ),
                     )
                 })?;
-                self.add_new_blob(w, progress)?;
-                set_data(&mut tree, node, self.new.sha1, self.modification_time);
+                self.add_new_blob(w, new, progress)?;
+                set_data(&mut tree, node, new.sha1, self.modification_time);
                 if let Some(t) = self.modification_time {
                     xml.set_last_modification_time(t);
                 }
@@ -276,18 +297,19 @@ impl<'a> WinreReplacement<'a> {
     fn add_new_blob<W: WriteAt>(
         &self,
         w: &mut WimWriter<W>,
+        new: &NewWinre<'_>,
         progress: &dyn Progress,
     ) -> Result<()> {
-        if w.has_blob(&self.new.sha1) {
+        if w.has_blob(&new.sha1) {
             return Ok(());
         }
-        if self.src.blob(&self.new.sha1).is_some() {
+        if self.src.blob(&new.sha1).is_some() {
             // The "new" WinRE is already in the source: its resource can be copied as stored.
-            return w.copy_blob_from_wim(self.src, &self.new.sha1, progress);
+            return w.copy_blob_from_wim(self.src, &new.sha1, progress);
         }
         if self.recompress_winre {
             return w
-                .add_blob_from(self.new.src, Some(self.new.sha1), progress)
+                .add_blob_from(new.src, Some(new.sha1), progress)
                 .map(|_| ());
         }
         if progress.cancelled() {
@@ -295,14 +317,14 @@ impl<'a> WinreReplacement<'a> {
         }
         // Stored: copied in 1 MiB pieces with its SHA-1 checked (a mismatch is an error).
         let stored = ResHdr {
-            size_in_wim: self.new.size,
+            size_in_wim: new.size,
             flags: 0,
             offset: 0,
-            uncompressed_size: self.new.size,
+            uncompressed_size: new.size,
         };
         w.add_raw_resource(
-            self.new.sha1,
-            self.new.src,
+            new.sha1,
+            new.src,
             stored,
             crate::codec::Compression::None,
             0,
@@ -408,8 +430,12 @@ impl<'a> WinreReplacement<'a> {
             let got = winre_hash(&tree, o.index)?
                 .and_then(|(_, h)| h)
                 .map(|h| crate::hash::hex(&h));
-            let want = if o.updated {
-                Some(crate::hash::hex(&self.new.sha1))
+            let group = o
+                .index
+                .checked_sub(1)
+                .and_then(|k| self.selected.get(k as usize).copied().flatten());
+            let want = if let Some(g) = group {
+                Some(crate::hash::hex(&self.news[g].sha1))
             } else {
                 o.old_winre.clone()
             };
@@ -526,17 +552,53 @@ fn set_data(tree: &mut ImageTree, node: usize, hash: Hash, time: Option<u64>) {
     }
 }
 
-/// A GUID that names this output: SHA-1 over the source GUID, the new WinRE and the selection.
-fn derive_guid(src_guid: [u8; 16], winre: &Hash, selected: &[bool]) -> [u8; 16] {
-    let mut m = Vec::with_capacity(64 + selected.len());
+/// A GUID that names this output: SHA-1 over the source GUID, the new WinREs and which image got
+/// which (for one new WinRE: the same bytes as a per-image "selected" flag).
+fn derive_guid(src_guid: [u8; 16], news: &[NewWinre<'_>], selected: &[Option<usize>]) -> [u8; 16] {
+    let hashes: Vec<Hash> = news.iter().map(|n| n.sha1).collect();
+    guid_of(src_guid, &hashes, selected)
+}
+
+fn guid_of(src_guid: [u8; 16], winres: &[Hash], selected: &[Option<usize>]) -> [u8; 16] {
+    let mut m = Vec::with_capacity(64 + 20 * winres.len() + selected.len());
     m.extend_from_slice(b"mediaprep install.wim WinRE replacement\0");
     m.extend_from_slice(&src_guid);
-    m.extend_from_slice(winre);
-    m.extend(selected.iter().map(|&s| s as u8));
+    for h in winres {
+        m.extend_from_slice(h);
+    }
+    // Group numbers from 1, 0 for an image left as it was (a group number past 254 cannot be
+    // told from a smaller one here, which only costs GUID uniqueness, never correctness).
+    m.extend(
+        selected
+            .iter()
+            .map(|s| s.map_or(0, |g| g.saturating_add(1).min(255) as u8)),
+    );
     let h = crate::hash::sha1(&m);
     let mut g = [0u8; 16];
     g.copy_from_slice(&h[..16]);
     g
+}
+
+/// A new WinRE must be the size it claims and start like a WIM.
+fn check_new_winre(new: &NewWinre<'_>) -> Result<()> {
+    if new.src.size() != new.size {
+        return Err(Error::invalid(
+            "patch request",
+            format!(
+                "the new WinRE is {} bytes, {} were announced",
+                new.src.size(),
+                new.size
+            ),
+        ));
+    }
+    let mut magic = [0u8; 8];
+    if new.size < 208 || new.src.read_at(0, &mut magic).is_err() || &magic != b"MSWIM\0\0\0" {
+        return Err(Error::invalid(
+            "patch request",
+            "the new WinRE is not a WIM file (no MSWIM header)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -545,10 +607,18 @@ mod tests {
 
     #[test]
     fn guid_depends_on_every_input() {
-        let a = derive_guid([1; 16], &[2; 20], &[true, false]);
-        assert_eq!(a, derive_guid([1; 16], &[2; 20], &[true, false]));
-        assert_ne!(a, derive_guid([0; 16], &[2; 20], &[true, false]));
-        assert_ne!(a, derive_guid([1; 16], &[3; 20], &[true, false]));
-        assert_ne!(a, derive_guid([1; 16], &[2; 20], &[true, true]));
+        let one = [Some(0), None];
+        let a = guid_of([1; 16], &[[2; 20]], &one);
+        assert_eq!(a, guid_of([1; 16], &[[2; 20]], &one));
+        assert_ne!(a, guid_of([0; 16], &[[2; 20]], &one));
+        assert_ne!(a, guid_of([1; 16], &[[3; 20]], &one));
+        assert_ne!(a, guid_of([1; 16], &[[2; 20]], &[Some(0), Some(0)]));
+        // Two new WinREs: which image got which one counts too.
+        let two = guid_of([1; 16], &[[2; 20], [3; 20]], &[Some(0), Some(1)]);
+        assert_ne!(
+            two,
+            guid_of([1; 16], &[[2; 20], [3; 20]], &[Some(1), Some(0)])
+        );
+        assert_ne!(two, a);
     }
 }

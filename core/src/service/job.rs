@@ -11,12 +11,15 @@
 
 use std::sync::Arc;
 
-use super::install::{shared_winre, InstallOptions, NewWinre, WinreReplacement, WINRE_PATH};
-use super::manifests::decode_for_image;
+use super::install::{
+    winre_groups, InstallOptions, NewWinre, WinreGroup, WinreReplacement, WINRE_PATH,
+};
+use super::manifests::{decode_for_image, forget_decoded};
 use super::rebuild::RtmFinder;
 use super::setup::{expand_to_zip, SetupExpansion, ZipOptions};
 use super::winre::{
-    outcome, plan_patch, verify_written, write_patch, PatchOptions, PatchOutcome, PatchPlan,
+    check_safeos_applies, outcome, plan_patch, verify_written, write_patch, PatchOptions,
+    PatchOutcome, PatchPlan,
 };
 use super::{prepare_in, select_packages, Prepared};
 use crate::codec::parallel::Backend;
@@ -101,6 +104,36 @@ pub struct PatchReport {
     pub setup: Option<SetupExpansion>,
     /// The committed output (absent for a dry run).
     pub written: Option<Written>,
+    /// Install target: each distinct WinRE the selected editions carried, serviced once (in the
+    /// order of their first edition; `winre` above is the first group's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub winre_groups: Vec<WinreGroupReport>,
+}
+
+/// Install target: one WinRE the selected editions carried, and what it became.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WinreGroupReport {
+    /// The editions (1-based) that carried this WinRE and now carry its serviced form.
+    pub editions: Vec<u32>,
+    /// SHA-1 of the WinRE blob they carried (hex).
+    pub winre_sha1: String,
+    /// Its servicing: each image's version before and after, packages, notes.
+    pub winre: PatchOutcome,
+    /// The serviced WinRE as staged and read back (absent for a dry run).
+    pub serviced: Option<StagedWinre>,
+}
+
+/// A serviced WinRE.wim as read back from its stage, before it went into install.wim.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StagedWinre {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file (hex in JSON): what `wimlib-imagex extract` of an edition's
+    /// `Windows/System32/Recovery/Winre.wim` gives.
+    #[serde(with = "crate::hash::hex_serde")]
+    pub sha256: [u8; 32],
+    /// SHA-1 of the file (hex): the blob the editions' WinRE entries point to.
+    pub sha1: String,
 }
 
 const WINRE_LAYER: &str = "1:/Windows/System32/Recovery/Winre.wim";
@@ -200,6 +233,28 @@ fn finish(
     }
 }
 
+/// The WinRE stages an install, ISO or folder job on `media` writes: `Part::WinreStage(k)` for
+/// each distinct WinRE among the selected editions (none for the other targets), for a store
+/// that must open its temporary files before the job starts (the browser's OPFS). Opens the
+/// media and reads the selected editions' trees; when that fails, one stage (the job then
+/// reports why itself).
+pub fn winre_stages(request: &PatchRequest, media: &[(String, SharedReader)]) -> Vec<Part> {
+    let count = |layers: &[String]| -> Result<usize> {
+        let found = locate(media.to_vec(), layers, PatchTarget::Install)?;
+        Ok(winre_groups(&found.wim, &selected_editions(&found.wim, request))?.len())
+    };
+    let n = match request.target {
+        PatchTarget::Install => count(&request.layers),
+        PatchTarget::Iso | PatchTarget::Folder if request.layers.is_empty() => {
+            count(&[]).or_else(|_| count(&[super::media_out::INSTALL_ESD.to_string()]))
+        }
+        PatchTarget::Iso | PatchTarget::Folder => count(&request.layers),
+        PatchTarget::Winre | PatchTarget::Setup => return Vec::new(),
+    };
+    let n = n.unwrap_or(1).clamp(1, u16::MAX as usize);
+    (0..n as u16).map(Part::WinreStage).collect()
+}
+
 /// Open every package under its file name; an unreadable one is named as refused.
 pub(super) fn open_packages(files: Vec<(String, SharedReader)>) -> Result<Vec<Package>> {
     files
@@ -233,7 +288,7 @@ fn write_checked<S: OutputStore, T>(
         let sink = store.create(part)?;
         let (v, sink) = build(sink)?;
         let back = store.reopen(part, sink)?;
-        let d = digest_and_check(&back, part == Part::WinreStage, progress, || {
+        let d = digest_and_check(&back, matches!(part, Part::WinreStage(_)), progress, || {
             check(&v, back.clone())
         })?;
         Ok((v, d, back))
@@ -330,6 +385,7 @@ pub(super) fn report(request: &PatchRequest, input: String) -> PatchReport {
         selected: Vec::new(),
         setup: None,
         written: None,
+        winre_groups: Vec::new(),
     }
 }
 
@@ -363,6 +419,50 @@ fn plan_winre<'p>(
     let mut plan = plan_patch(wim, &prepared, &opts)?;
     plan.write_options.backend = request.backend.clone();
     Ok((prepared, plan))
+}
+
+/// The editions the install target replaces WinRE in: the request's, or every one.
+fn selected_editions(install: &Wim, request: &PatchRequest) -> Vec<u32> {
+    if request.options.indices.is_empty() {
+        (1..=install.images().len() as u32).collect()
+    } else {
+        request.options.indices.clone()
+    }
+}
+
+/// Why group `g`'s WinRE cannot be serviced, naming its editions ([`Error::WinreGroup`]). A
+/// refusal keeps its DISM hand-off (the page and the CLI show it) and names the editions in its
+/// notes; a cancellation stays one.
+fn group_error(g: &WinreGroup, e: Error) -> Error {
+    match e {
+        Error::Cancelled => Error::Cancelled,
+        Error::Refused(mut r) => {
+            r.notes.push(format!(
+                "refused for the WinRE of editions {:?} (SHA-1 {})",
+                g.editions,
+                crate::hash::hex(&g.winre)
+            ));
+            Error::Refused(r)
+        }
+        e => Error::WinreGroup {
+            editions: g.editions.clone(),
+            winre: crate::hash::hex(&g.winre),
+            reason: Box::new(e),
+        },
+    }
+}
+
+fn group_report(
+    g: &WinreGroup,
+    winre: PatchOutcome,
+    serviced: Option<StagedWinre>,
+) -> WinreGroupReport {
+    WinreGroupReport {
+        editions: g.editions.clone(),
+        winre_sha1: crate::hash::hex(&g.winre),
+        winre,
+        serviced,
+    }
 }
 
 /// Write the serviced WinRE as `part`, read it back and check every blob.
@@ -441,6 +541,11 @@ impl<S: OutputStore> Job<'_, S> {
 
     /// [`Job::install`] written, re-read and verified as `part`, not committed; the reader of
     /// what was written (`None` for a dry run).
+    ///
+    /// The selected editions are grouped by the WinRE blob they carry; each group's WinRE is
+    /// checked against the Safe OS DU first (all of them before anything is serviced), then
+    /// serviced one after the other into its own stage (`Part::WinreStage(k)`), and install.wim
+    /// is written once with each edition pointing to its group's serviced WinRE.
     pub(super) fn install_into(
         &mut self,
         found: Located,
@@ -450,27 +555,46 @@ impl<S: OutputStore> Job<'_, S> {
         let (request, progress) = (self.request, self.progress);
         let store = &mut *self.store;
         let install = &*found.wim;
-        let n = install.images().len() as u32;
-        let selected: Vec<u32> = if request.options.indices.is_empty() {
-            (1..=n).collect()
-        } else {
-            request.options.indices.clone()
-        };
-        let (hash, _) = shared_winre(install, &selected)?;
-        let winre_blob = install.open_blob(&hash)?;
-        let winre_size = winre_blob.size();
-        let winre = Wim::open(Arc::new(winre_blob))?;
+        let selected = selected_editions(install, request);
+        let groups = winre_groups(install, &selected)?;
+        let many = groups.len() > 1;
+        let in_group = |g: &WinreGroup, e: Error| if many { group_error(g, e) } else { e };
+        // Every WinRE is opened and checked against the packages before any is serviced, so a
+        // group the Safe OS DU does not fit refuses the run before anything is written.
+        let mut winres = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let blob = install.open_blob(&g.winre)?;
+            let size = blob.size();
+            let wim = Wim::open(Arc::new(blob))?;
+            check_safeos_applies(&wim, packages).map_err(|e| in_group(g, e))?;
+            winres.push((wim, size));
+        }
+        if groups.len() > u16::MAX as usize {
+            return Err(Error::limit(
+                groups.len(),
+                u16::MAX,
+                "distinct WinRE images in the selected editions",
+            ));
+        }
         let payload_bytes = payload_size(packages);
-        let (prepared, plan) = plan_winre(request, &winre, packages, Vec::new(), progress)?;
         let mut rep = report(request, found.label);
         rep.selected = selected.clone();
         if request.dry_run {
-            rep.winre = Some(outcome(&prepared, &plan, None));
+            for (g, (wim, _)) in groups.iter().zip(&winres) {
+                forget_decoded(packages);
+                let (prepared, plan) = plan_winre(request, wim, packages, Vec::new(), progress)
+                    .map_err(|e| in_group(g, e))?;
+                rep.winre_groups
+                    .push(group_report(g, outcome(&prepared, &plan, None), None));
+            }
+            rep.winre = rep.winre_groups.first().map(|g| g.winre.clone());
             return Ok((rep, None));
         }
-        // Room for the new WinRE (about the old one plus the payloads) twice: once on its own, once
-        // inside the new install.wim next to everything carried over.
-        let winre_room = winre_size.saturating_add(payload_bytes);
+        // Room for each new WinRE (about the old one plus the payloads) twice: once on its own,
+        // once inside the new install.wim next to everything carried over.
+        let winre_room = winres.iter().fold(0u64, |room, (_, size)| {
+            room.saturating_add(size.saturating_add(payload_bytes))
+        });
         store.reserve(
             found
                 .size
@@ -478,30 +602,55 @@ impl<S: OutputStore> Job<'_, S> {
                 .saturating_add(32 << 20),
         )?;
         let res = (|| {
-            let (wsummary, wd, stage) = write_winre(
-                store,
-                Part::WinreStage,
-                &winre,
-                (&prepared, &plan),
-                progress,
-            )?;
-            let job = WinreReplacement::new(
-                install,
-                NewWinre {
-                    src: &*stage,
+            // One group at a time: its plan (decoded payloads) is dropped before the next.
+            let mut stages = Vec::with_capacity(groups.len());
+            let mut time = None;
+            for (k, (g, (wim, _))) in groups.iter().zip(&winres).enumerate() {
+                forget_decoded(packages);
+                let (prepared, plan) = plan_winre(request, wim, packages, Vec::new(), progress)
+                    .map_err(|e| in_group(g, e))?;
+                let (wsummary, wd, stage) = write_winre(
+                    store,
+                    Part::WinreStage(k as u16),
+                    wim,
+                    (&prepared, &plan),
+                    progress,
+                )?;
+                let sha1 = wd.sha1.ok_or_else(|| {
+                    Error::invalid("patch request", "the WinRE stage was hashed without SHA-1")
+                })?;
+                time.get_or_insert(plan.time);
+                let staged = StagedWinre {
                     size: wd.size,
-                    sha1: wd.sha1.ok_or_else(|| {
-                        Error::invalid("patch request", "the WinRE stage was hashed without SHA-1")
-                    })?,
-                },
+                    sha256: wd.sha256,
+                    sha1: crate::hash::hex(&sha1),
+                };
+                let done = outcome(&prepared, &plan, Some(&wsummary));
+                rep.winre_groups.push(group_report(g, done, Some(staged)));
+                stages.push((stage, wd.size, sha1));
+            }
+            let news = groups
+                .iter()
+                .zip(&stages)
+                .map(|(g, (stage, size, sha1))| {
+                    let new = NewWinre {
+                        src: &**stage,
+                        size: *size,
+                        sha1: *sha1,
+                    };
+                    (new, g.editions.clone())
+                })
+                .collect();
+            let job = WinreReplacement::grouped(
+                install,
+                news,
                 &InstallOptions {
-                    indices: selected.clone(),
-                    modification_time: Some(plan.time),
+                    modification_time: time,
                     ..Default::default()
                 },
             )?
             .with_backend(request.backend.clone());
-            let (summary, digests, back) = write_checked(
+            write_checked(
                 store,
                 part,
                 progress,
@@ -515,12 +664,13 @@ impl<S: OutputStore> Job<'_, S> {
                     )
                     .map(|_| ())
                 },
-            )?;
-            Ok::<_, Error>((wsummary, summary, digests, back))
+            )
         })();
-        store.discard(Part::WinreStage);
-        let (wsummary, summary, digests, back) = res?;
-        rep.winre = Some(outcome(&prepared, &plan, Some(&wsummary)));
+        for k in 0..groups.len() {
+            store.discard(Part::WinreStage(k as u16));
+        }
+        let (summary, digests, back) = res?;
+        rep.winre = rep.winre_groups.first().map(|g| g.winre.clone());
         rep.editions = summary.images;
         rep.written = Some(Written {
             size: digests.size,

@@ -19,6 +19,26 @@ fn has_undecoded(p: &Package) -> bool {
         .any(|c| c.dcm_compressed && c.decoded.is_none())
 }
 
+/// Forget what earlier decodes made of the DCM manifests of `packages` (and of the CBS packages
+/// inside MSUs), so that [`decode_for_image`] decodes them again from the shipped bytes: a second
+/// WinRE serviced in the same run may carry another servicing stack, hence another base.
+pub fn forget_decoded(packages: &mut [Package]) {
+    fn forget(p: &mut Package) {
+        for c in p.components.iter_mut().filter(|c| c.dcm_compressed) {
+            c.decoded = None;
+            c.decode_error = None;
+        }
+    }
+    for p in packages.iter_mut() {
+        forget(p);
+        for i in p.inner_packages.iter_mut() {
+            if let Some(inner) = i.package.as_deref_mut() {
+                forget(inner);
+            }
+        }
+    }
+}
+
 /// Decode every DCM manifest of `packages` (and of the CBS packages inside MSUs) against the
 /// image `image` is a view of; returns remarks for the plan (which base decoded what).
 pub fn decode_for_image(packages: &mut [Package], image: &RtmFinder) -> Vec<String> {

@@ -31,7 +31,7 @@ pub const MAX_SETUP_BYTES: u64 = 1 << 30;
 /// Where Windows media keeps its editions.
 const INSTALL_WIM: &str = "/sources/install.wim";
 /// The same, as an ESD (Media Creation Tool media).
-const INSTALL_ESD: &str = "/sources/install.esd";
+pub(super) const INSTALL_ESD: &str = "/sources/install.esd";
 /// Bytes copied per step into a folder.
 const COPY_PIECE: u64 = 4 << 20;
 

@@ -40,7 +40,10 @@ pub mod setup;
 pub mod winre;
 
 pub use apply::ChangeLog;
-pub use job::{run_patch, PatchReport, PatchRequest, PatchTarget, Written};
+pub use job::{
+    run_patch, winre_stages, PatchReport, PatchRequest, PatchTarget, StagedWinre, WinreGroupReport,
+    Written,
+};
 pub use media_out::{
     plan_folder, run_patch_to_folder, FolderContent, FolderItem, FolderPlan, FolderSummary,
 };

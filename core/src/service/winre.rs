@@ -16,13 +16,15 @@ use sha2::{Digest, Sha256};
 use super::apply::{apply_packages, ChangeLog};
 use super::plan::{full_reverse, rebuild_member, Prepared, PreparedPackage};
 use super::rebuild::RtmFinder;
+use crate::catalog::applicability::normalize_arch;
 use crate::codec::Compression;
 use crate::io::{Progress, SharedReader, WriteAt};
-use crate::package::PayloadForm;
+use crate::package::{AssemblyIdentity, Package, PayloadForm};
 use crate::wim::meta_write::for_each_stream_ref;
 use crate::wim::model::{Hash, ImageTree};
 use crate::wim::read::VerifyReport;
 use crate::wim::write::{WimWriter, WriteOptions, WriteSummary};
+use crate::wim::xml::Arch;
 use crate::wim::xml_write::{image_elements, ImageXml};
 use crate::wim::Wim;
 use crate::{Error, Result};
@@ -150,6 +152,12 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
         ));
     }
     let safeos = prepared.safeos_version().map(|v| v.0);
+    let safeos_id = prepared
+        .packages
+        .iter()
+        .rev()
+        .find(|p| p.kind == crate::cbs::PackageKind::SafeOsDu)
+        .map(|p| &p.identity);
     let mut images = Vec::new();
     let mut patched = Vec::new();
     for (i, el) in elements.iter().enumerate() {
@@ -158,21 +166,14 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
         let mut xml = ImageXml::from_source(el)?;
         if opts.indices.is_empty() || opts.indices.contains(&index) {
             let before = version_of(&xml);
-            if let (Some(v), Some(build)) = (
-                safeos,
-                xml.element()
+            if let Some(id) = safeos_id {
+                let build = xml
+                    .element()
                     .get_path("WINDOWS/VERSION/BUILD")
-                    .and_then(|b| b.text().trim().parse::<u32>().ok()),
-            ) {
-                if v[0] != build {
-                    return Err(Error::unsupported(
-                        "servicing",
-                        format!(
-                        "the Safe OS Dynamic Update is for build {} but image {index} is build \
-                         {build}",
-                        v[0]
-                    ),
-                    ));
+                    .and_then(|b| b.text().trim().parse::<u32>().ok());
+                let arch = src.images().get(i).and_then(|m| m.arch);
+                if let Some(why) = safeos_mismatch(id, index, build, arch) {
+                    return Err(Error::unsupported("servicing", why));
                 }
             }
             let changes = apply_packages(&mut tree, &prepared.packages, time)?;
@@ -518,6 +519,52 @@ fn batches(items: &[usize], size: impl Fn(usize) -> u64) -> Vec<&[usize]> {
     out
 }
 
+/// Why the Safe OS DU `id` does not apply to image `index` of a WinRE whose XML says `build` and
+/// `arch`: another build, or another architecture; `None` when it applies or the XML (or the
+/// package identity) does not say.
+fn safeos_mismatch(
+    id: &AssemblyIdentity,
+    index: u32,
+    build: Option<u32>,
+    arch: Option<Arch>,
+) -> Option<String> {
+    if let (Some(v), Some(build)) = (id.version_parts(), build) {
+        if v.0[0] != build {
+            return Some(format!(
+                "the Safe OS Dynamic Update is for build {} but image {index} is build {build}",
+                v.0[0]
+            ));
+        }
+    }
+    let want = normalize_arch(&id.processor_architecture)?;
+    let have = normalize_arch(&arch?.code().to_string())?;
+    (want != have)
+        .then(|| format!("the Safe OS Dynamic Update is for {want} but image {index} is {have}"))
+}
+
+/// Refuse, before anything is read or written, when the Safe OS DU among `packages` (the last,
+/// as servicing takes it) is for another build or architecture than an image of `winre`
+/// ([`Error::Unsupported`], the words [`plan_patch`] would give). Packages without an identity
+/// are left to selection.
+pub fn check_safeos_applies(winre: &Wim, packages: &[Package]) -> Result<()> {
+    let selection = super::select_packages(packages);
+    let Some(id) = selection
+        .serviced
+        .iter()
+        .rev()
+        .find(|s| s.kind == crate::cbs::PackageKind::SafeOsDu)
+        .and_then(|s| s.package.identity.as_ref())
+    else {
+        return Ok(());
+    };
+    for img in winre.images() {
+        if let Some(why) = safeos_mismatch(id, img.index, img.build, img.arch) {
+            return Err(Error::unsupported("servicing", why));
+        }
+    }
+    Ok(())
+}
+
 /// The outcome record for a plan (and the summary of its write, when there was one).
 pub fn outcome(
     prepared: &Prepared,
@@ -584,4 +631,38 @@ pub fn verify_written(
         wim.image_tree(i)?;
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn du(version: &str, arch: &str) -> AssemblyIdentity {
+        AssemblyIdentity {
+            name: "Package_for_SafeOSDU".into(),
+            version: version.into(),
+            processor_architecture: arch.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_safeos_du_fits_only_its_build_and_architecture() {
+        let id = du("26100.8037.1.0", "amd64");
+        assert_eq!(safeos_mismatch(&id, 1, Some(26100), Some(Arch::X64)), None);
+        let build = safeos_mismatch(&id, 2, Some(22621), Some(Arch::X64)).unwrap();
+        assert!(
+            build.contains("build 26100 but image 2 is build 22621"),
+            "{build}"
+        );
+        let arch = safeos_mismatch(&id, 1, Some(26100), Some(Arch::Arm64)).unwrap();
+        assert!(arch.contains("for x64 but image 1 is arm64"), "{arch}");
+        // What the XML or the identity does not say is not held against the package.
+        assert_eq!(safeos_mismatch(&id, 1, None, None), None);
+        assert_eq!(
+            safeos_mismatch(&du("26100.8037.1.0", "neutral"), 1, None, Some(Arch::Arm64)),
+            None
+        );
+        assert_eq!(safeos_mismatch(&id, 1, None, Some(Arch::Ia64)), None);
+    }
 }

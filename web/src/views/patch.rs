@@ -218,6 +218,12 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                             <tr><th scope="row">{ format!("WinRE image {index}") }</th>
                                 <td class="patch-version">{ format!("{} → {}", before.as_deref().unwrap_or(""), after.as_deref().unwrap_or("")) }</td></tr>
                         }) }
+                        { for r.winre_groups.iter().map(|g| html! {
+                            <tr class="patch-winre-group" data-editions={join_numbers(&g.editions)}>
+                                <th scope="row">{ format!("WinRE of edition{} {}", if g.editions.len() > 1 { "s" } else { "" }, join_numbers(&g.editions)) }</th>
+                                <td>{ group_text(g) }{" · SHA-256 "}
+                                    <code class="patch-winre-sha256">{ mediaprep_core::hash::hex(&g.sha256) }</code></td></tr>
+                        }) }
                         { for r.editions.iter().map(|(index, updated)| html! {
                             <tr class="patch-edition"><th scope="row">{ format!("Edition {index}") }</th>
                                 <td>{ if *updated { "WinRE replaced" } else { "unchanged" } }</td></tr>
@@ -254,6 +260,30 @@ pub fn patch_panel(props: &PatchProps) -> Html {
                 </div>
             }
         </section>
+    }
+}
+
+/// Edition numbers as "1, 2, 3".
+fn join_numbers(v: &[u32]) -> String {
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A WinRE group's versions, "10.0.26100.1000 → 10.0.26100.8037" (per image when several).
+fn group_text(g: &crate::protocol::WinreGroupResult) -> String {
+    let one = |b: &Option<String>, a: &Option<String>| {
+        format!(
+            "{} → {}",
+            b.as_deref().unwrap_or("?"),
+            a.as_deref().unwrap_or("?")
+        )
+    };
+    match g.versions.as_slice() {
+        [(_, b, a)] => one(b, a),
+        many => many
+            .iter()
+            .map(|(i, b, a)| format!("image {i}: {}", one(b, a)))
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }
 

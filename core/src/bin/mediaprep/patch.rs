@@ -234,6 +234,7 @@ fn print_media(
             "output": out,
             "dry_run": a.dry_run,
             "winre": rep.winre,
+            "winre_groups": rep.winre_groups,
             "editions": rep.editions,
             "setup": rep.setup,
             "size": rep.written.as_ref().map(|w| w.size),
@@ -243,7 +244,7 @@ fn print_media(
     }
     println!("input: {}", rep.input);
     if let Some(o) = &rep.winre {
-        print_outcome(o);
+        print_groups(rep, o);
     }
     if let Some(s) = &rep.setup {
         println!("Setup DU: {} files into sources\\", s.files.len());
@@ -353,7 +354,33 @@ fn print_outcome(outcome: &service::PatchOutcome) {
     }
 }
 
-/// `--target install`: the WinRE the selected editions share, serviced, in each of them.
+/// The install target's WinREs: one outcome when the selected editions share one WinRE, else
+/// each group (its editions, then its outcome); each serviced WinRE's SHA-256 when written.
+fn print_groups(rep: &PatchReport, first: &service::PatchOutcome) {
+    if rep.winre_groups.len() <= 1 {
+        print_outcome(first);
+    }
+    for g in &rep.winre_groups {
+        if rep.winre_groups.len() > 1 {
+            println!(
+                "WinRE of editions {:?} (SHA-1 {}):",
+                g.editions, g.winre_sha1
+            );
+            print_outcome(&g.winre);
+        }
+        if let Some(s) = &g.serviced {
+            println!(
+                "serviced WinRE for editions {:?}: {} bytes, sha256 {}",
+                g.editions,
+                s.size,
+                hex(&s.sha256)
+            );
+        }
+    }
+}
+
+/// `--target install`: each distinct WinRE of the selected editions, serviced once, in its
+/// editions.
 fn print_install(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Result<()> {
     let outcome = rep
         .winre
@@ -363,10 +390,11 @@ fn print_install(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Resul
         if a.json {
             return json_out(&serde_json::json!({
                 "input": rep.input, "dry_run": true, "editions": rep.selected, "winre": outcome,
+                "winre_groups": rep.winre_groups,
             }));
         }
         println!("input: {} (editions {:?})", rep.input, rep.selected);
-        print_outcome(outcome);
+        print_groups(rep, outcome);
         println!("dry run: nothing written");
         return Ok(());
     };
@@ -375,6 +403,7 @@ fn print_install(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Resul
             "input": rep.input,
             "output": o,
             "winre": outcome,
+            "winre_groups": rep.winre_groups,
             "editions": rep.editions,
             "size": w.size,
             "sha256": hex(&w.sha256),
@@ -382,11 +411,15 @@ fn print_install(a: &PatchArgs, rep: &PatchReport, out: Option<String>) -> Resul
         }));
     }
     println!("input: {}", rep.input);
-    print_outcome(outcome);
+    print_groups(rep, outcome);
     println!(
         "wrote {o} ({} bytes; WinRE {} bytes replaced in images {:?}; {} blobs raw-copied; verified)",
         w.size,
-        outcome.size,
+        rep.winre_groups
+            .iter()
+            .map(|g| g.winre.size.to_string())
+            .collect::<Vec<_>>()
+            .join(" + "),
         rep.editions
             .iter()
             .filter(|i| i.updated)
