@@ -77,7 +77,7 @@ fn main() {
     let map = [(at + 0x3000, at)];
     let run = |flags: u64| {
         best(|| {
-            let out = delta::pe_address_transforms_rip(8, flags, &image, &map, RipVariant::V1)
+            let out = delta::pe_address_transforms(8, flags, &image, &map, RipVariant::V1)
                 .expect("transforms run");
             assert_eq!(out.len(), image.len());
         })

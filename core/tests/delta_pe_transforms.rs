@@ -7,25 +7,9 @@
 
 mod common;
 
-use common::{run, s, skip_unless, workspace};
+use common::{libwine_dll, run, s, workspace};
 use mediaprep_core::delta;
-use std::path::{Path, PathBuf};
-
-/// A 64-bit libwine DLL with exports, imports, resources, `.pdata` and relocations (unpacked by
-/// `scripts/fixtures` into its cache). `None` outside CI when the cache is absent.
-fn libwine_dll(name: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("MEDIAPREP_FIXTURE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/mediaprep-fixtures")
-        });
-    let p = cache
-        .join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
-        .join(name);
-    let what = format!("{} (scripts/fixtures unpacks it)", p.display());
-    skip_unless(p.is_file(), p, &what)
-}
+use std::path::Path;
 
 fn script() -> String {
     workspace()
@@ -65,7 +49,9 @@ fn pair_report(mode: &str, target: &Path, at: u32, by: u32, flags: u64) -> Strin
         std::fs::read(target).unwrap(),
         "{mode} changed nothing"
     );
-    let out = delta::pe_address_transforms(8, flags, &bytes, &[(at + by, at)]).unwrap();
+    let out =
+        delta::pe_address_transforms(8, flags, &bytes, &[(at + by, at)], delta::RipVariant::V1)
+            .unwrap();
     std::fs::write(&transformed, &out).unwrap();
     let x = s(&transformed);
     run("python3", &[&script(), "compare", t, r, x, &at_s, &by_s])
@@ -157,7 +143,9 @@ fn x86_branches_match_objdump_on_the_target() {
         .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_u64().unwrap() as u32))
         .collect();
     // I386 flags without the undescribed 0x40: MarkNonExe, tables, relocations, jumps, calls.
-    let out = delta::pe_address_transforms(2, 0xe1fe & !0x40, &reference, &map).unwrap();
+    let out =
+        delta::pe_address_transforms(2, 0xe1fe & !0x40, &reference, &map, delta::RipVariant::V1)
+            .unwrap();
     assert_ne!(out, reference, "no branch moved");
     let transformed = dir.path().join("transformed.exe");
     std::fs::write(&transformed, &out).unwrap();
@@ -174,7 +162,8 @@ fn x86_branches_match_objdump_on_the_target() {
     eprintln!("{json}");
     assert_report(&json, &[("x86 branches", 14), ("x86 non-executable", 1)]);
     // Without the jump and call transforms the branches keep the reference's destinations.
-    let only_tables = delta::pe_address_transforms(2, 0x3e, &reference, &map).unwrap();
+    let only_tables =
+        delta::pe_address_transforms(2, 0x3e, &reference, &map, delta::RipVariant::V1).unwrap();
     assert_eq!(only_tables, reference);
 }
 
@@ -261,7 +250,8 @@ fn x64_rip_relative_operands_and_branches_match_objdump_on_the_target() {
     assert_eq!(c["mismatches"].as_array().map(Vec::len), Some(0), "{c}");
 
     // The AMD64 flags of the genuine vectors (0xe63e), RIP-relative reading V1.
-    let out = delta::pe_address_transforms(8, 0xe63e, &reference, &map).unwrap();
+    let out =
+        delta::pe_address_transforms(8, 0xe63e, &reference, &map, delta::RipVariant::V1).unwrap();
     let bad = x64_mismatches(&sites, &out, &t);
     assert!(
         bad.is_empty(),
@@ -301,13 +291,15 @@ fn x64_rip_relative_operands_and_branches_match_objdump_on_the_target() {
 
     // Without 0x200 every moved site keeps the reference's displacement; reading V2 maps the
     // RIP-relative operands only.
-    let without = delta::pe_address_transforms(8, 0xe63e & !0x200, &reference, &map).unwrap();
+    let without =
+        delta::pe_address_transforms(8, 0xe63e & !0x200, &reference, &map, delta::RipVariant::V1)
+            .unwrap();
     assert_eq!(
         x64_mismatches(&sites, &without, &t).len(),
         moved_mem + moved_branch
     );
-    let v2 = delta::pe_address_transforms_rip(8, 0xe63e, &reference, &map, delta::RipVariant::V2)
-        .unwrap();
+    let v2 =
+        delta::pe_address_transforms(8, 0xe63e, &reference, &map, delta::RipVariant::V2).unwrap();
     let bad = x64_mismatches(&sites, &v2, &t);
     assert_eq!(bad.len(), moved_branch);
     assert!(bad.iter().all(|s| s.branch));

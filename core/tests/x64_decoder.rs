@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{run, skip_unless};
+use common::{libwine_dll, run, skip_unless};
 use mediaprep_core::delta;
 use std::path::{Path, PathBuf};
 
@@ -151,20 +151,6 @@ fn compare(file: &Path) -> Tally {
     t
 }
 
-fn libwine(name: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("MEDIAPREP_FIXTURE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/mediaprep-fixtures")
-        });
-    let p = cache
-        .join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
-        .join(name);
-    let what = format!("{} (scripts/fixtures unpacks it)", p.display());
-    skip_unless(p.is_file(), p, &what)
-}
-
 #[test]
 fn glibc_decodes_as_objdump_reads_it() {
     let libc = PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6");
@@ -180,7 +166,7 @@ fn glibc_decodes_as_objdump_reads_it() {
 #[test]
 fn windows_dlls_decode_as_objdump_reads_them() {
     for dll in ["shell32.dll", "mshtml.dll", "wined3d.dll", "ntdll.dll"] {
-        let Some(p) = libwine(dll) else {
+        let Some(p) = libwine_dll(dll) else {
             return;
         };
         let t = compare(&p);

@@ -11,7 +11,8 @@ use mediaprep_core::delta::{self, dcm, e8, encode, ApplyOptions};
 
 /// A small reference with both text and binary runs, so copies from it can succeed.
 fn reference() -> Vec<u8> {
-    let mut r = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><assembly manifestVersion=\"1.0\">".to_vec();
+    let mut r =
+        b"<?xml version=\"1.0\" encoding=\"utf-8\"?><assembly manifestVersion=\"1.0\">".to_vec();
     let mut x = 0x2545_f491_4f6c_dd1du64;
     while r.len() < 4096 {
         x ^= x << 13;
@@ -55,10 +56,15 @@ fn e8_paths(reference: &[u8], data: &[u8], opts: &ApplyOptions) {
     };
     // The input as a patch buffer; the header's size and hash are those of a prefix of it, so
     // a decoded output is possible but a confirmed one unlikely: any success must be that prefix.
-    let want = &data[..data.len().min(usize::from(data.first().copied().unwrap_or(0)) * 16)];
+    let want = &data[..data
+        .len()
+        .min(usize::from(data.first().copied().unwrap_or(0)) * 16)];
     let d = encode::wrap_patch(want, data, &flagged).expect("wrap");
     if let Ok(out) = delta::apply(reference, &d, opts) {
-        assert!(out == want, "E8 path returned bytes the hash did not confirm");
+        assert!(
+            out == want,
+            "E8 path returned bytes the hash did not confirm"
+        );
     }
     // The input as a target: filtered by one reading (W3 for anything starting like a PE, so an
     // i386 DLL seed reaches it; W1 or W2 by length otherwise), encoded, flagged, hashed unfiltered.

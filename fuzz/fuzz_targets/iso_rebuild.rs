@@ -15,12 +15,16 @@ fuzz_target!(|data: &[u8]| {
     let src: SharedReader = Arc::new(SliceSource::new(data.to_vec()));
     let Ok(iso) = IsoImage::open(src) else { return };
     let _ = iso.boot_catalog();
-    let Ok(plan) = IsoPlan::new(&iso, Vec::new()) else { return };
+    let Ok(plan) = IsoPlan::new(&iso, Vec::new()) else {
+        return;
+    };
     if plan.size() > MAX_OUT {
         return;
     }
     let mut out = Vec::new();
-    let Ok(written) = plan.write(&mut out, &NoProgress) else { return };
+    let Ok(written) = plan.write(&mut out, &NoProgress) else {
+        return;
+    };
     let back: SharedReader = Arc::new(SliceSource::new(out));
     let _ = plan.verify(&written, back, &NoProgress);
 });

@@ -69,22 +69,12 @@ pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
 }
 
 /// The address transforms of a PE-typed delta alone (imports, exports, resources, relocations,
-/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands in reading V1, as `flags` select them
-/// for `file_type` 2 or 8), applied to `reference` with the RVA map given as sorted (reference
-/// RVA, target RVA) breakpoints (slope one, identity below the first). For tests and tools that check the transforms against an
-/// independent PE parser; [`apply`] runs them as part of a delta.
+/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands in reading `rip`, as `flags` select
+/// them for `file_type` 2 or 8), applied to `reference` with the RVA map given as sorted
+/// (reference RVA, target RVA) breakpoints (slope one, identity below the first). For tests and
+/// tools that check the transforms against an independent PE parser; [`apply`] runs them as part
+/// of a delta, trying the readings of the RIP-relative transform against the target hash.
 pub fn pe_address_transforms(
-    file_type: u64,
-    flags: u64,
-    reference: &[u8],
-    rva_map: &[(u32, u32)],
-) -> Result<Vec<u8>> {
-    pe::transform::address_only(file_type, flags, reference, rva_map, RipVariant::V1)
-}
-
-/// As [`pe_address_transforms`], with the x64 RIP-relative transform (flag 0x200, AMD64) in
-/// reading `rip` (the readings [`apply`] tries against the target hash).
-pub fn pe_address_transforms_rip(
     file_type: u64,
     flags: u64,
     reference: &[u8],

@@ -383,3 +383,20 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// A 64-bit libwine DLL (real PE32+ code with exports, imports, resources, `.pdata` and
+/// relocations), unpacked by `scripts/fixtures` into its cache. `None` outside CI when the cache
+/// is absent.
+pub fn libwine_dll(name: &str) -> Option<PathBuf> {
+    let cache = std::env::var_os("MEDIAPREP_FIXTURE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mediaprep-fixtures")
+        });
+    let p = cache
+        .join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
+        .join(name);
+    let what = format!("{} (scripts/fixtures unpacks it)", p.display());
+    skip_unless(p.is_file(), p, &what)
+}
