@@ -190,7 +190,7 @@ async fn opfs_store_commits_the_output_and_removes_the_rest() {
     use wasm_bindgen::JsCast;
 
     let data = sample(300_000);
-    let mut store = save::OpfsStore::open("store-out.wim", &[Part::WinreStage, Part::Output])
+    let mut store = save::OpfsStore::open("store-out.wim", &[Part::WinreStage(0), Part::Output])
         .await
         .unwrap();
     assert!(store.reserve(u64::MAX / 2).is_err(), "the quota is checked");
@@ -206,7 +206,7 @@ async fn opfs_store_commits_the_output_and_removes_the_rest() {
         "{names:?}"
     );
     // The stage is written and read back, then discarded; the output committed.
-    for part in [Part::WinreStage, Part::Output] {
+    for part in [Part::WinreStage(0), Part::Output] {
         let mut sink = store.create(part).unwrap();
         for (i, chunk) in data.chunks(70_000).enumerate().rev() {
             sink.write_at((i * 70_000) as u64, chunk).unwrap();
@@ -222,7 +222,7 @@ async fn opfs_store_commits_the_output_and_removes_the_rest() {
         store.create(Part::Output).is_err(),
         "a part is written once"
     );
-    store.discard(Part::WinreStage);
+    store.discard(Part::WinreStage(0));
     store.commit(Part::Output).unwrap();
     let name = store.settle().await.unwrap();
     assert_eq!(name, "store-out.wim");
