@@ -202,7 +202,7 @@ async fn opfs_store_commits_the_output_and_removes_the_rest() {
         "{names:?}"
     );
     assert!(
-        names.contains(&"store-out.wim.winre.partial".to_string()),
+        names.contains(&"store-out.wim.winre0.partial".to_string()),
         "{names:?}"
     );
     // The stage is written and read back, then discarded; the output committed.
