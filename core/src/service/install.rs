@@ -238,10 +238,14 @@ impl<'a> WinreReplacement<'a> {
 
     /// True when image `index` (1-based) is to be updated.
     pub fn is_selected(&self, index: u32) -> bool {
+        self.group_of(index).is_some()
+    }
+
+    /// The group whose new WinRE image `index` (1-based) gets; `None` when it is not updated.
+    fn group_of(&self, index: u32) -> Option<usize> {
         index
             .checked_sub(1)
-            .and_then(|k| self.selected.get(k as usize))
-            .is_some_and(|g| g.is_some())
+            .and_then(|k| self.selected.get(k as usize).copied().flatten())
     }
 
     /// Add every image to `w` (created with [`WinreReplacement::write_options`]); returns what
@@ -430,11 +434,7 @@ impl<'a> WinreReplacement<'a> {
             let got = winre_hash(&tree, o.index)?
                 .and_then(|(_, h)| h)
                 .map(|h| crate::hash::hex(&h));
-            let group = o
-                .index
-                .checked_sub(1)
-                .and_then(|k| self.selected.get(k as usize).copied().flatten());
-            let want = if let Some(g) = group {
+            let want = if let Some(g) = self.group_of(o.index) {
                 Some(crate::hash::hex(&self.news[g].sha1))
             } else {
                 o.old_winre.clone()

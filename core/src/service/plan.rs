@@ -130,13 +130,18 @@ pub struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
-    /// The Safe OS DU's version (`26100.8037.1.0`), the last one if several.
-    pub fn safeos_version(&self) -> Option<Version4> {
+    /// The Safe OS DU's identity, the last one if several (as servicing takes it).
+    pub fn safeos_du(&self) -> Option<&AssemblyIdentity> {
         self.packages
             .iter()
             .rev()
             .find(|p| p.kind == PackageKind::SafeOsDu)
-            .and_then(|p| p.identity.version_parts())
+            .map(|p| &p.identity)
+    }
+
+    /// The Safe OS DU's version (`26100.8037.1.0`), the last one if several.
+    pub fn safeos_version(&self) -> Option<Version4> {
+        self.safeos_du().and_then(|id| id.version_parts())
     }
 
     /// The newest package time.

@@ -152,12 +152,7 @@ pub fn plan_patch(src: &Wim, prepared: &Prepared, opts: &PatchOptions) -> Result
         ));
     }
     let safeos = prepared.safeos_version().map(|v| v.0);
-    let safeos_id = prepared
-        .packages
-        .iter()
-        .rev()
-        .find(|p| p.kind == crate::cbs::PackageKind::SafeOsDu)
-        .map(|p| &p.identity);
+    let safeos_id = prepared.safeos_du();
     let mut images = Vec::new();
     let mut patched = Vec::new();
     for (i, el) in elements.iter().enumerate() {

@@ -64,7 +64,7 @@ impl RipVariant {
 }
 
 /// Rewrite the 32-bit relative operands of the functions the reference's `.pdata` lists.
-/// Returns how many bytes of code were decoded (for the benchmark).
+/// Returns how many bytes of code were decoded (the tests check each function is walked once).
 pub(crate) fn rip_relative(
     img: &Image,
     out: &mut [u8],

@@ -34,8 +34,8 @@ fn raw_range(s: &Section, len: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// A branch target the instruction transforms (x86 and x64) follow: non-zero, inside `SizeOfImage`, and in the headers
-/// or inside a section's `max(VirtualSize, SizeOfRawData)`.
+/// A branch target the instruction transforms (x86 and x64) follow: non-zero, inside
+/// `SizeOfImage`, and in the headers or inside a section's `max(VirtualSize, SizeOfRawData)`.
 pub(crate) fn reachable(img: &Image, target: u32) -> bool {
     target != 0
         && target < img.size_of_image
