@@ -15,11 +15,18 @@ and objdump as the parsers.
       offsets (subdirectories, names) that point at or past AT move too. Used for a map
       breakpoint inside `.rsrc`.
 
-  pe-rva-shift.py compare TARGET REFERENCE TRANSFORMED AT BY
+  pe-rva-shift.py compare TARGET REFERENCE TRANSFORMED AT BY [RULE]
       TRANSFORMED is REFERENCE after mediaprep's address transforms with that map. The target's
       headers are spliced over it (the transforms leave headers to the patch) and pefile reads
-      both: every table entry the transforms cover must hold the target's value. Prints JSON
-      {table: {"checked": n, "mismatches": [...]}}.
+      both: every table entry the transforms cover must hold the target's value. A resource
+      data entry's OffsetToData is checked by RULE: "tree" (default; jlevere's description:
+      relative to the tree's start) or "rva" (the PE/COFF specification: an RVA, so the
+      target's value). Prints JSON {table: {"checked": n, "mismatches": [...]}}.
+
+  pe-rva-shift.py rebase IN OUT NEWBASE
+      Write OUT: IN rebased by pefile (relocate_image: every base relocation applied with the
+      new base; the relocated bytes, ImageBase set). An independent rebaser for the relocation
+      transform's rebase.
 
   pe-rva-shift.py x86pair DIR
       Write DIR/target.exe and DIR/reference.exe, a synthetic I386 pair: `.text` holds E8 calls,
@@ -238,7 +245,7 @@ class Report:
             t["mismatches"].append({"what": what, "got": got, "want": want})
 
 
-def compare(target, reference, transformed, at, by):
+def compare(target, reference, transformed, at, by, rule="tree"):
     tp = load(target)
     rp = load(reference)
     xp = load(splice(tp, open(transformed, "rb").read()))
@@ -313,15 +320,23 @@ def compare(target, reference, transformed, at, by):
             )
         if rdata is not None and tdata is not None:
             rep.check("resources", f"{path} Size", u32(xb, field_at(rdata, "Size")), tdata.Size)
-            m = lambda r: r - by if r >= at + by else r  # noqa: E731
-            b_ref = rp.OPTIONAL_HEADER.DATA_DIRECTORY[2].VirtualAddress
-            rule = (m(b_ref + rdata.OffsetToData) - m(b_ref)) & 0xFFFFFFFF
-            rep.check(
-                "resources-data-entry (described rule)",
-                f"{path} OffsetToData",
-                u32(xb, field_at(rdata, "OffsetToData")),
-                rule,
-            )
+            if rule == "rva":
+                rep.check(
+                    "resources-data-entry (RVA rule)",
+                    f"{path} OffsetToData",
+                    u32(xb, field_at(rdata, "OffsetToData")),
+                    tdata.OffsetToData,
+                )
+            else:
+                m = lambda r: r - by if r >= at + by else r  # noqa: E731
+                b_ref = rp.OPTIONAL_HEADER.DATA_DIRECTORY[2].VirtualAddress
+                want = (m(b_ref + rdata.OffsetToData) - m(b_ref)) & 0xFFFFFFFF
+                rep.check(
+                    "resources-data-entry (described rule)",
+                    f"{path} OffsetToData",
+                    u32(xb, field_at(rdata, "OffsetToData")),
+                    want,
+                )
 
     # .pdata: every RUNTIME_FUNCTION.
     tx = getattr(tp, "DIRECTORY_ENTRY_EXCEPTION", [])
@@ -623,7 +638,20 @@ def main():
     elif cmd == "insert":
         shift(args[0], args[1], int(args[2], 0), int(args[3], 0), insert=True)
     elif cmd == "compare":
-        compare(args[0], args[1], args[2], int(args[3], 0), int(args[4], 0))
+        compare(args[0], args[1], args[2], int(args[3], 0), int(args[4], 0), *args[5:6])
+    elif cmd == "rebase":
+        pe = load(args[0])
+        if not hasattr(pe, "DIRECTORY_ENTRY_BASERELOC"):
+            sys.exit(f"{args[0]}: no base relocations")
+        new_base = int(args[2], 0)
+        pe.relocate_image(new_base)
+        # The relocated bytes themselves: pe.write() would also serialise parsed structures
+        # (it writes import thunk fields relocate_image updated), which is not a rebase.
+        data = bytearray(pe.__data__)
+        at = pe.OPTIONAL_HEADER.get_field_absolute_offset("ImageBase")
+        wide = pe.OPTIONAL_HEADER.Magic == 0x20B
+        struct.pack_into("<Q" if wide else "<I", data, at, new_base)
+        open(args[1], "wb").write(bytes(data))
     elif cmd == "x86pair":
         x86pair(args[0])
     elif cmd == "x64pair":

@@ -551,6 +551,71 @@ fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
 }
 
 #[test]
+fn pe_delta_on_a_rebased_reference_names_the_rebase() {
+    // x86_mscordbi's base.bin rebased by pefile (scripts/pe-rva-shift.py rebase): the delta
+    // rebases it back through its relocations, the output is the genuine target, and `delta
+    // apply` says so; the hashless cmd vector on a rebased cmd.exe exits 1 naming the rebase.
+    let Some(v) = vectors() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let script = workspace().join("scripts/pe-rva-shift.py");
+    let rebased = t.path().join("base.rebased");
+    run(
+        "python3",
+        &[
+            s(&script),
+            "rebase",
+            s(&v.join("pe/x86_mscordbi/base.bin")),
+            s(&rebased),
+            "0x23400000",
+        ],
+    );
+    let out = t.path().join("mscordbi.dll");
+    let o = ok(&[
+        "delta",
+        "apply",
+        s(&v.join("pe/x86_mscordbi/delta.pa30")),
+        "--reference",
+        s(&rebased),
+        "-o",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("image rebased 0x23400000 → 0x10000000 through its relocations"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(&out).unwrap()
+            == std::fs::read(v.join("pe/x86_mscordbi/target.bin")).unwrap()
+    );
+    let cmd = t.path().join("cmd.rebased");
+    run(
+        "python3",
+        &[
+            s(&script),
+            "rebase",
+            s(&v.join("raw/cmd.exe")),
+            s(&cmd),
+            "0x150000000",
+        ],
+    );
+    let bad = t.path().join("cmd_patched.exe");
+    fails(
+        &[
+            "delta",
+            "apply",
+            s(&v.join("pe/cmd__to__cmd_patched__pe_amd64_genuine.pa30")),
+            "--reference",
+            s(&cmd),
+            "-o",
+            s(&bad),
+        ],
+        "image base change 0x150000000 → 0x140000000 (rebasing)",
+    );
+    only(t.path(), &["base.rebased", "mscordbi.dll", "cmd.rebased"]);
+}
+
+#[test]
 fn e8_flagged_raw_delta_applies_through_the_hash_or_leaves_nothing() {
     use mediaprep_core::delta::{self, e8, encode};
     // E8-rich bytes (calls with small targets between filler), filtered by W1 and encoded; the

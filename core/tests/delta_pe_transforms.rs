@@ -37,6 +37,29 @@ fn assert_report(json: &str, tables: &[(&str, usize)]) {
 /// moves up by `by`; "insert": `by` bytes inserted at `at`), run our AMD64 address transforms
 /// selected by `flags` with the pair's map `{at + by → at}`, and return pefile's comparison.
 fn pair_report(mode: &str, target: &Path, at: u32, by: u32, flags: u64) -> String {
+    pair_report_with(
+        mode,
+        target,
+        at,
+        by,
+        flags,
+        delta::PeReading::default(),
+        None,
+    )
+}
+
+/// As [`pair_report`], with the transforms' `reading` (its resource rule also picks the
+/// script's check of data entries) and, when `target_base` is given, the relocation
+/// transform's rebase onto it (the target then has that base).
+fn pair_report_with(
+    mode: &str,
+    target: &Path,
+    at: u32,
+    by: u32,
+    flags: u64,
+    reading: delta::PeReading,
+    target_base: Option<u64>,
+) -> String {
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("reference.dll");
     let transformed = dir.path().join("transformed.dll");
@@ -49,12 +72,22 @@ fn pair_report(mode: &str, target: &Path, at: u32, by: u32, flags: u64) -> Strin
         std::fs::read(target).unwrap(),
         "{mode} changed nothing"
     );
-    let out =
-        delta::pe_address_transforms(8, flags, &bytes, &[(at + by, at)], delta::RipVariant::V1)
-            .unwrap();
+    let map = [(at + by, at)];
+    let out = match target_base {
+        Some(b) => delta::pe_address_transforms_rebased(8, flags, &bytes, &map, reading, b),
+        None => delta::pe_address_transforms(8, flags, &bytes, &map, reading),
+    }
+    .unwrap();
     std::fs::write(&transformed, &out).unwrap();
     let x = s(&transformed);
-    run("python3", &[&script(), "compare", t, r, x, &at_s, &by_s])
+    let rule = match reading.resources {
+        delta::ResourceVariant::TreeRelative => "tree",
+        delta::ResourceVariant::Rva => "rva",
+    };
+    run(
+        "python3",
+        &[&script(), "compare", t, r, x, &at_s, &by_s, rule],
+    )
 }
 
 /// Shift the RVAs of `dll` at or above the section `at_section` by 0x3000, transform the
@@ -126,6 +159,217 @@ fn resource_tree_split_by_a_map_breakpoint_matches_pefile() {
             ("resources", 40),
             ("resources-data-entry (described rule)", 40),
         ],
+    );
+}
+
+#[test]
+fn resource_data_entries_read_as_rvas_match_pefile() {
+    // The second resource reading (decision 36): a data entry's OffsetToData as the RVA the
+    // PE/COFF specification says it is, so after a uniform shift it holds the target's value.
+    // The described (tree-relative) rule leaves those entries as they were, so the two readings
+    // differ here and the check fails with the wrong one.
+    let Some(target) = libwine_dll("aclui.dll") else {
+        return;
+    };
+    let at = pe_sections(&std::fs::read(&target).unwrap())[4];
+    let rva = delta::PeReading {
+        resources: delta::ResourceVariant::Rva,
+        ..delta::PeReading::default()
+    };
+    let json = pair_report_with("shift", &target, at, 0x3000, 0xe63e, rva, None);
+    eprintln!("{json}");
+    assert_report(
+        &json,
+        &[
+            ("resources", 2),
+            ("resources-data-entry (RVA rule)", 1),
+            ("imports", 20),
+        ],
+    );
+    // The default reading checked by the RVA rule: every data entry mismatches.
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.dll");
+    let transformed = dir.path().join("transformed.dll");
+    let (at_s, by_s) = (format!("{at:#x}"), "0x3000".to_string());
+    run(
+        "python3",
+        &[&script(), "shift", s(&target), s(&reference), &at_s, &by_s],
+    );
+    let bytes = std::fs::read(&reference).unwrap();
+    let tree = delta::pe_address_transforms(
+        8,
+        0xe63e,
+        &bytes,
+        &[(at + 0x3000, at)],
+        delta::PeReading::default(),
+    )
+    .unwrap();
+    std::fs::write(&transformed, tree).unwrap();
+    let json = run(
+        "python3",
+        &[
+            &script(),
+            "compare",
+            s(&target),
+            s(&reference),
+            s(&transformed),
+            &at_s,
+            &by_s,
+            "rva",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let e = &v["resources-data-entry (RVA rule)"];
+    assert!(e["checked"].as_u64().unwrap() >= 1, "{json}");
+    // (the script lists at most 20 mismatches)
+    let n = e["checked"].as_u64().unwrap().min(20);
+    assert_eq!(
+        e["mismatches"].as_array().unwrap().len() as u64,
+        n,
+        "{json}"
+    );
+}
+
+/// The `ImageBase` field of a PE's optional header: file offset and width.
+fn image_base_field(b: &[u8]) -> (usize, usize) {
+    let pe = u32::from_le_bytes(b[0x3c..0x40].try_into().unwrap()) as usize;
+    let opt = pe + 24;
+    if u16::from_le_bytes([b[opt], b[opt + 1]]) == 0x20b {
+        (opt + 24, 8)
+    } else {
+        (opt + 28, 4)
+    }
+}
+
+#[test]
+fn rebase_through_relocations_matches_pefile() {
+    // The relocation transform's rebase (a target image base other than the reference's) is a
+    // plain PE rebase when nothing moves: pefile's relocate_image, an independent rebaser, must
+    // give the same bytes at every fixup; the header field is set by the delta's preprocess
+    // step, not here, so it alone may differ.
+    let Some(target) = libwine_dll("advapi32.dll") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let orig = std::fs::read(&target).unwrap();
+    let (at, width) = image_base_field(&orig);
+    let base = u64::from_le_bytes({
+        let mut b = [0u8; 8];
+        b[..width].copy_from_slice(&orig[at..at + width]);
+        b
+    });
+    for new_base in [base + 0x1000_0000, base - 0x10_0000, 0x7ff0_0000_0000] {
+        let rebased = dir.path().join("rebased.dll");
+        run(
+            "python3",
+            &[
+                &script(),
+                "rebase",
+                s(&target),
+                s(&rebased),
+                &format!("{new_base:#x}"),
+            ],
+        );
+        let want = std::fs::read(&rebased).unwrap();
+        let diff = orig.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert!(diff > 100, "pefile changed only {diff} bytes");
+        // 0x20 alone (relocations), and the AMD64 flags: nothing else may move a byte.
+        for flags in [0x20, 0xe63e] {
+            let mut got = delta::pe_address_transforms_rebased(
+                8,
+                flags,
+                &orig,
+                &[],
+                delta::PeReading::default(),
+                new_base,
+            )
+            .unwrap();
+            got[at..at + width].copy_from_slice(&want[at..at + width]);
+            let first = got.iter().zip(&want).position(|(a, b)| a != b);
+            assert_eq!(
+                first, None,
+                "{new_base:#x} flags {flags:#x}: first difference"
+            );
+        }
+        // And back: the rebased image rebased onto the original base is the original.
+        let mut back =
+            delta::pe_address_transforms_rebased(8, 0x20, &want, &[], delta::RipVariant::V1, base)
+                .unwrap();
+        back[at..at + width].copy_from_slice(&orig[at..at + width]);
+        assert!(back == orig, "{new_base:#x} back to {base:#x}");
+    }
+    // Without the relocation transform nothing is rebased.
+    let none = delta::pe_address_transforms_rebased(
+        8,
+        0xe63e & !0x20,
+        &orig,
+        &[],
+        delta::RipVariant::V1,
+        base + 0x1000_0000,
+    )
+    .unwrap();
+    assert!(none == orig);
+}
+
+#[test]
+fn rebase_and_moved_rvas_together_match_pefile() {
+    // Target: aclui.dll rebased by pefile; reference: the original with every RVA from .pdata on
+    // moved up 0x3000. Our transforms map and rebase at once; pefile reads the target's values at
+    // every table entry, the relocations' stored addresses included.
+    let Some(orig) = libwine_dll("aclui.dll") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.dll");
+    let bytes = std::fs::read(&orig).unwrap();
+    let (at_f, width) = image_base_field(&bytes);
+    let mut b = [0u8; 8];
+    b[..width].copy_from_slice(&bytes[at_f..at_f + width]);
+    let new_base = u64::from_le_bytes(b) + 0x2000_0000;
+    run(
+        "python3",
+        &[
+            &script(),
+            "rebase",
+            s(&orig),
+            s(&target),
+            &format!("{new_base:#x}"),
+        ],
+    );
+    let at = pe_sections(&bytes)[4];
+    let (at_s, by_s) = (format!("{at:#x}"), "0x3000".to_string());
+    let reference = dir.path().join("reference.dll");
+    run(
+        "python3",
+        &[&script(), "shift", s(&orig), s(&reference), &at_s, &by_s],
+    );
+    let out = delta::pe_address_transforms_rebased(
+        8,
+        0xe63e,
+        &std::fs::read(&reference).unwrap(),
+        &[(at + 0x3000, at)],
+        delta::PeReading::default(),
+        new_base,
+    )
+    .unwrap();
+    let transformed = dir.path().join("transformed.dll");
+    std::fs::write(&transformed, out).unwrap();
+    let json = run(
+        "python3",
+        &[
+            &script(),
+            "compare",
+            s(&target),
+            s(&reference),
+            s(&transformed),
+            &at_s,
+            &by_s,
+        ],
+    );
+    eprintln!("{json}");
+    assert_report(
+        &json,
+        &[("relocations", 10), ("imports", 20), ("pdata", 10)],
     );
 }
 

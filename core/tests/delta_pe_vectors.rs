@@ -92,6 +92,69 @@ fn i386_deltas_need_their_hash() {
 }
 
 #[test]
+fn a_rebased_reference_takes_each_genuine_delta_back() {
+    // The reference rebased by pefile (an independent rebaser: every base relocation applied,
+    // ImageBase set) no longer has the target's base, so the delta must rebase it back through
+    // its relocations (decision 36) before the codec copies from it. With a target hash the
+    // output is the genuine target byte for byte and the rebase is reported; the hashless cmd
+    // vector is refused naming the rebase, as is every vector with hash checking off.
+    let Some(dir) = vectors() else { return };
+    let script = common::workspace().join("scripts/pe-rva-shift.py");
+    let tmp = tempfile::tempdir().unwrap();
+    let lax = ApplyOptions {
+        verify_hash: false,
+        ..ApplyOptions::default()
+    };
+    let mut rebased_ok = 0;
+    for (name, reference, d, target) in cases(&dir) {
+        let src = tmp.path().join(format!("{name}.in"));
+        let out = tmp.path().join(format!("{name}.rebased"));
+        std::fs::write(&src, &reference).unwrap();
+        let h = delta::parse_header(&d).unwrap();
+        let new_base: u64 = if h.file_type == 2 {
+            0x2340_0000
+        } else {
+            0x7ff6_1230_0000
+        };
+        let st = std::process::Command::new("python3")
+            .arg(&script)
+            .args(["rebase", common::s(&src), common::s(&out)])
+            .arg(format!("{new_base:#x}"))
+            .output()
+            .unwrap();
+        if !st.status.success() {
+            let err = String::from_utf8_lossy(&st.stderr);
+            assert!(err.contains("no base relocations"), "{name}: {err}");
+            eprintln!("{name}: no base relocations, not rebased");
+            continue;
+        }
+        let moved = read(&out);
+        assert!(moved != reference, "{name}: pefile changed nothing");
+        let hashed = !delta::parse_header(&d).unwrap().target_hash.is_empty();
+        match delta::apply_detailed(&moved, &d, &ApplyOptions::default()) {
+            Ok(a) => {
+                assert!(hashed, "{name}: accepted without a hash");
+                assert!(a.target == target, "{name}: output differs from the target");
+                let pe = a.pe.expect("PE-typed");
+                assert_eq!(pe.rebased.map(|r| r.0), Some(new_base), "{name}");
+                rebased_ok += 1;
+            }
+            Err(e) => {
+                assert!(!hashed, "{name}: {e}");
+                assert!(e.to_string().contains("image base change"), "{name}: {e}");
+            }
+        }
+        let e = delta::apply(&moved, &d, &lax).unwrap_err();
+        assert!(e.to_string().contains("image base change"), "{name}: {e}");
+    }
+    // The three hashed vectors (x86_mscordbi's RVA map also moves) all have relocations.
+    assert!(
+        rebased_ok >= 3,
+        "only {rebased_ok} hashed vectors were rebased"
+    );
+}
+
+#[test]
 fn wrong_reference_is_a_typed_error() {
     let Some(dir) = vectors() else { return };
     let all = cases(&dir);

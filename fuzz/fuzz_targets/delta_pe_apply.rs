@@ -2,8 +2,11 @@
 //! same with the reference's headers and tables damaged by the input's tail: apply must return a
 //! target of the header's size or a typed error, never panic, hang or allocate without bound.
 //! The address transforms (imports, exports, resources, .pdata, relocations, x86 jumps/calls,
-//! x64 RIP-relative operands of the `.pdata` functions in readings V1 and V3) also run directly with an RVA map taken from the input's first bytes, on the intact and the
-//! damaged reference: same length out, or a typed error.
+//! x64 RIP-relative operands of the `.pdata` functions in readings V1 and V3; the resource data
+//! entries read as RVAs with a rebase onto an input-derived image base) also run directly with
+//! an RVA map taken from the input's first bytes, on the intact and the damaged reference: same
+//! length out, or a typed error. The I386 reference lists lock prefixes in its load
+//! configuration, so the lock-prefix readings run in every I386 apply that reaches them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mediaprep_core::delta::{self, ApplyOptions};
@@ -135,6 +138,16 @@ fn reference(amd64: bool) -> Vec<u8> {
         b[0x410..0x422].copy_from_slice(&f2);
         put32(&mut b, 0xe10, 0x1030);
     }
+    // Load configuration at RVA 0x23c0 (file 0xbc0; directory 10): its LockPrefixTable lists a
+    // LOCK prefix and a NOP in .text (file 0x700, 0x701).
+    put32(&mut b, dir(10), 0x23c0);
+    put32(&mut b, dir(10) + 4, 0x24);
+    put32(&mut b, 0xbc0, 0x24);
+    put32(&mut b, 0xbe0, (base + 0x23f0) as u32);
+    put32(&mut b, 0xbf0, (base + 0x1300) as u32);
+    put32(&mut b, 0xbf4, (base + 0x1301) as u32);
+    b[0x700] = 0xf0;
+    b[0x701] = 0x90;
     put32(&mut b, 0x800, (base + 0x1010) as u32);
     put32(&mut b, 0x808, (base + 0x2020) as u32);
     // Debug entry (REPRO, type 16) whose data ends with the timestamp.
@@ -169,6 +182,14 @@ fuzz_target!(|data: &[u8]| {
             (r, t)
         })
         .collect();
+    // A target image base from the next 8 bytes.
+    let new_base = data
+        .get(12..20)
+        .map_or(0x2000_0000, |b| u64::from_le_bytes(b.try_into().unwrap()));
+    let rva_reading = delta::PeReading {
+        resources: delta::ResourceVariant::Rva,
+        ..delta::PeReading::default()
+    };
     for amd64 in [false, true] {
         let mut r = reference(amd64);
         let (file_type, flags) = if amd64 { (8, 0xe63e) } else { (2, 0xe1fe) };
@@ -180,6 +201,16 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(out) =
                 delta::pe_address_transforms(file_type, flags, r, &map, delta::RipVariant::V1)
             {
+                assert_eq!(out.len(), r.len());
+            }
+            if let Ok(out) = delta::pe_address_transforms_rebased(
+                file_type,
+                flags,
+                r,
+                &map,
+                rva_reading,
+                new_base,
+            ) {
                 assert_eq!(out.len(), r.len());
             }
             if amd64 {

@@ -26,7 +26,7 @@ pub use header::{
     CALG_SHA_256, CALG_SHA_384, CALG_SHA_512, FILE_TYPE_RAW,
 };
 
-pub use pe::RipVariant;
+pub use pe::{LockVariant, PdataVariant, PeReading, ResourceVariant, RipVariant};
 
 use crate::{Error, Result};
 use std::borrow::Cow;
@@ -69,19 +69,41 @@ pub fn transform_names(file_type: u64, flags: u64) -> Vec<&'static str> {
 }
 
 /// The address transforms of a PE-typed delta alone (imports, exports, resources, relocations,
-/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands in reading `rip`, as `flags` select
-/// them for `file_type` 2 or 8), applied to `reference` with the RVA map given as sorted
-/// (reference RVA, target RVA) breakpoints (slope one, identity below the first). For tests and
-/// tools that check the transforms against an independent PE parser; [`apply`] runs them as part
-/// of a delta, trying the readings of the RIP-relative transform against the target hash.
+/// `.pdata`, x86 jumps and calls, x64 RIP-relative operands, as `flags` select them for
+/// `file_type` 2 or 8; the read rules in `reading`, e.g. a [`RipVariant`]), applied to
+/// `reference` with the RVA map given as sorted (reference RVA, target RVA) breakpoints (slope
+/// one, identity below the first). For tests and tools that check the transforms against an
+/// independent PE parser; [`apply`] runs them as part of a delta, trying the readings against
+/// the target hash.
 pub fn pe_address_transforms(
     file_type: u64,
     flags: u64,
     reference: &[u8],
     rva_map: &[(u32, u32)],
-    rip: RipVariant,
+    reading: impl Into<PeReading>,
 ) -> Result<Vec<u8>> {
-    pe::transform::address_only(file_type, flags, reference, rva_map, rip)
+    pe::transform::address_only(file_type, flags, reference, rva_map, reading.into(), None)
+}
+
+/// As [`pe_address_transforms`], with the target's image base: the relocation transform rebases
+/// every stored address onto `target_base` (with an identity map, a plain PE rebase). The
+/// header's `ImageBase` field is left to the caller (a delta sets it before the transforms).
+pub fn pe_address_transforms_rebased(
+    file_type: u64,
+    flags: u64,
+    reference: &[u8],
+    rva_map: &[(u32, u32)],
+    reading: impl Into<PeReading>,
+    target_base: u64,
+) -> Result<Vec<u8>> {
+    pe::transform::address_only(
+        file_type,
+        flags,
+        reference,
+        rva_map,
+        reading.into(),
+        Some(target_base),
+    )
 }
 
 /// One x86-64 instruction at the start of `code`, as the AMD64 RIP-relative transform's
@@ -128,6 +150,29 @@ pub struct Applied {
     /// For an AMD64 delta whose RVAs move: the reading of the x64 RIP-relative transform (flag
     /// 0x200) whose output the target hash confirmed.
     pub rip_variant: Option<RipVariant>,
+    /// For a PE-typed delta: the readings of the transforms whose rules are not public, with
+    /// which of them mattered on this reference (`None` for RAW deltas).
+    pub pe: Option<PeApplied>,
+}
+
+/// How a PE-typed delta was applied: the readings tried against the target hash and the one
+/// accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeApplied {
+    /// The reading whose output the target hash confirmed (or the default one, when no hash
+    /// was needed).
+    pub reading: PeReading,
+    /// The I386 lock-prefix reading, when the reference lists lock prefixes it changes.
+    pub lock_variant: Option<LockVariant>,
+    /// The resource data-entry rule, when the two rules differ on this reference.
+    pub resource_variant: Option<ResourceVariant>,
+    /// What the `.pdata` transform moved in the unwind information, when the readings differ
+    /// on this reference.
+    pub pdata_variant: Option<PdataVariant>,
+    /// The image base change (reference, target) when the delta rebases the image.
+    pub rebased: Option<(u64, u64)>,
+    /// How many readings were decoded.
+    pub decodes: usize,
 }
 
 /// As [`apply`], also saying which reading of a hash-judged transform was accepted.
@@ -161,6 +206,7 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
                 target: out,
                 e8_variant: Some(v),
                 rip_variant: None,
+                pe: None,
             }),
             None => Err(Error::unsupported(
                 "delta",
@@ -194,6 +240,7 @@ pub fn apply_detailed(reference: &[u8], delta: &[u8], opts: &ApplyOptions) -> Re
         target: out,
         e8_variant: None,
         rip_variant: None,
+        pe: None,
     })
 }
 
@@ -221,9 +268,11 @@ fn mismatch(h: &DeltaHeader, got: &[u8]) -> Error {
 }
 
 /// A PE-typed delta (issue 14): transform the reference, decode with the composed copy rift,
-/// check the hash. When the x64 RIP-relative transform ran (its rules are our reading), each
-/// reading in [`RipVariant::ORDER`] is a full prepare and decode, and the first one the target
-/// hash confirms is the output; no hash, or a mismatch of every reading, is `Unsupported`.
+/// check the hash. The reference is prepared with the default [`PeReading`] first; when the hash
+/// rejects it and a transform whose rule is read rather than described changed bytes of this
+/// reference (RIP-relative operands, lock prefixes, resource data entries), each other reading
+/// along those dimensions is a full prepare and decode, and the first output the target hash
+/// confirms is kept. No hash where one is needed, or a mismatch of every reading, is an error.
 fn apply_pe(
     reference: &[u8],
     p: &header::Parsed<'_>,
@@ -237,18 +286,26 @@ fn apply_pe(
         lzms_patch(h, p, target_size, opts)?;
     }
     let checked = opts.verify_hash && has_hash(h);
-    let mut tried: Vec<&str> = Vec::new();
-    let mut missing = Vec::new();
-    for rip in RipVariant::ORDER {
-        let prep = pe::prepare(h, reference, &pp, rip)?;
-        if !(prep.complete || checked) {
-            return Err(pe_unsupported(
-                h,
-                ", without a target hash to check against: transforms not implemented",
-                &prep.missing,
-                "our reading of its description: only a target hash can confirm it",
-            ));
-        }
+    let first = pe::prepare(h, reference, &pp, PeReading::default())?;
+    if !(first.complete || checked) {
+        return Err(pe_unsupported(
+            h,
+            ", without a target hash to check against: transforms not implemented",
+            &first.missing,
+            &[],
+        ));
+    }
+    let varied = first.varied;
+    let candidates = PeReading::candidates(varied);
+    let mut first = Some(first);
+    let mut tried: Vec<PeReading> = Vec::new();
+    let mut last_missing = Vec::new();
+    let mut last_got = Vec::new();
+    for reading in candidates {
+        let prep = match first.take() {
+            Some(p) => p,
+            None => pe::prepare(h, reference, &pp, reading)?,
+        };
         let out = plzx::decode_with_rift(
             &prep.reference,
             p.patch,
@@ -257,6 +314,7 @@ fn apply_pe(
             Some(&prep.rift),
         )?;
         check_len(p, &out, target_size)?;
+        tried.push(reading);
         // Unchecked output is only reached when every selected transform is implemented.
         let got = if checked {
             Some(digest(h.hash_alg_id, &out)?)
@@ -268,40 +326,86 @@ fn apply_pe(
                 target: out,
                 e8_variant: None,
                 rip_variant: prep.rip,
+                pe: Some(PeApplied {
+                    reading,
+                    lock_variant: varied.lock.then_some(reading.lock),
+                    resource_variant: varied.resources.then_some(reading.resources),
+                    pdata_variant: varied.pdata.then_some(reading.pdata),
+                    rebased: prep.rebased,
+                    decodes: tried.len(),
+                }),
             });
         }
-        if prep.missing.is_empty() {
-            return Err(mismatch(h, got.as_deref().unwrap_or_default()));
-        }
-        missing = prep.missing;
-        // Another reading of the RIP-relative transform can only help when it ran.
-        match prep.rip {
-            Some(v) => tried.push(v.name()),
-            None => break,
-        }
+        last_missing = prep.missing;
+        last_got = got.unwrap_or_default();
     }
-    let note = if tried.is_empty() {
-        String::new()
-    } else {
-        format!("variants {} tried: target hash mismatch", tried.join(", "))
-    };
+    if last_missing.is_empty() && !varied.resources && !varied.pdata {
+        return Err(mismatch(h, &last_got));
+    }
+    if varied.resources {
+        last_missing.push(RSRC_READ.into());
+    }
+    if varied.pdata {
+        last_missing.push(PDATA_READ.into());
+    }
     Err(pe_unsupported(
         h,
         ": target hash mismatch; transforms not implemented",
-        &missing,
-        &note,
+        &last_missing,
+        &tried,
     ))
 }
 
+/// The resource transform's data-entry rule in errors (two readings).
+const RSRC_READ: &str = "resources (data entries' OffsetToData)";
+/// The `.pdata` transform's unwind-information rule in errors (three readings).
+const PDATA_READ: &str = "x64 .pdata (unwind information RVAs)";
+
 /// `Unsupported` for a PE-typed delta: `what` happened (with its leading punctuation), the
-/// transforms still `missing`; the RIP-relative one, when listed, carries `rip_note` in
+/// transforms still `missing`; the read ones, when listed, carry the readings `tried` in
 /// parentheses.
-fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], rip_note: &str) -> Error {
+fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], tried: &[PeReading]) -> Error {
+    fn names<T: PartialEq + Copy>(tried: &[PeReading], f: impl Fn(&PeReading) -> T) -> Vec<T> {
+        let mut v: Vec<T> = Vec::new();
+        for r in tried {
+            if !v.contains(&f(r)) {
+                v.push(f(r));
+            }
+        }
+        v
+    }
+    let note = |what: &str, list: Vec<&str>| {
+        if tried.is_empty() {
+            format!(" ({what}: only a target hash can confirm it)")
+        } else {
+            format!(
+                " (readings {} tried: target hash mismatch)",
+                list.join(", ")
+            )
+        }
+    };
     let names: Vec<String> = missing
         .iter()
         .map(|m| {
-            if m == pe::x64::NAME && !rip_note.is_empty() {
-                format!("{m} ({rip_note})")
+            if m == pe::x64::NAME {
+                let v = names(tried, |r| r.rip.name());
+                let n = note("our reading of its description", v);
+                format!("{m}{}", n.replace("readings", "variants"))
+            } else if m == pe::transform::LOCK_NAME {
+                format!(
+                    "{m}{}",
+                    note("only its name is public", names(tried, |r| r.lock.name()))
+                )
+            } else if m == RSRC_READ {
+                format!(
+                    "{m}{}",
+                    note("two rules", names(tried, |r| r.resources.name()))
+                )
+            } else if m == PDATA_READ {
+                format!(
+                    "{m}{}",
+                    note("three rules", names(tried, |r| r.pdata.name()))
+                )
             } else {
                 m.clone()
             }

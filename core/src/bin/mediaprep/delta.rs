@@ -127,6 +127,36 @@ pub fn run(a: DeltaArgs) -> Result<()> {
                     v.describe()
                 );
             }
+            if let Some(pe) = applied.pe {
+                if let Some(v) = pe.lock_variant {
+                    eprintln!(
+                        "x86 lock prefixes (0x40): reading {} ({}), confirmed by the target hash",
+                        v.name(),
+                        v.describe()
+                    );
+                }
+                if let Some(v) = pe.resource_variant {
+                    eprintln!(
+                        "resource data entries: {} rule, confirmed by the target hash",
+                        v.name()
+                    );
+                }
+                if let Some(v) = pe.pdata_variant {
+                    eprintln!(
+                        "x64 .pdata unwind information: {} reading, confirmed by the target hash",
+                        v.name()
+                    );
+                }
+                if let Some((from, to)) = pe.rebased {
+                    eprintln!(
+                        "image rebased {from:#x} → {to:#x} through its relocations, confirmed by \
+                         the target hash"
+                    );
+                }
+                if pe.decodes > 1 {
+                    eprintln!("{} readings decoded", pe.decodes);
+                }
+            }
             Ok(())
         }
         DeltaCmd::Create {

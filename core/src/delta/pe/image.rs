@@ -63,6 +63,17 @@ impl Image {
         (at.checked_add(len as usize)? <= self.file_len).then_some(at)
     }
 
+    /// File offset and width of the optional header's `ImageBase` (4 bytes at +28 in PE32, 8 at
+    /// +24 in PE32+; the checksum sits at +64 in both).
+    pub(crate) fn image_base_field(&self) -> (usize, usize) {
+        let opt = self.checksum_at - 64;
+        if self.pe32_plus {
+            (opt + 24, 8)
+        } else {
+            (opt + 28, 4)
+        }
+    }
+
     /// Lowest section RVA (RVAs below it address the headers).
     pub(crate) fn first_section_rva(&self) -> u32 {
         self.sections.iter().map(|s| s.va).min().unwrap_or(0)

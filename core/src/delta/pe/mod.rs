@@ -5,13 +5,16 @@
 //! Order (as applied here): parse the preprocess buffer → check the file type and the reference
 //! image → zero the checksum → set every link timestamp to the target's → compose the copy rift
 //! → when an RVA moves, the address transforms in the native table's order (MarkNonExe, imports,
-//! exports, resources, relocations, x86 jumps, x86 calls; on AMD64 RIP-relative operands, whose
-//! reading the target hash judges, then `.pdata`). See
+//! exports, resources, relocations, x86 jumps, x86 calls; on AMD64 RIP-relative operands, then
+//! `.pdata`). Where a rule is not public (RIP-relative operands, lock prefixes, resource data
+//! entries) each reading is tried against the target hash (module [`reading`]). See
 //! docs/formats/pa30-pe.md for what each step is established by (vector or description).
 
 pub(crate) mod image;
+pub(crate) mod lock;
 pub(crate) mod owned;
 pub(crate) mod preprocess;
+pub(crate) mod reading;
 pub(crate) mod reloc;
 pub(crate) mod riftmap;
 pub(crate) mod tables;
@@ -21,6 +24,7 @@ pub(crate) mod x64dec;
 pub(crate) mod x86;
 
 pub(crate) use preprocess::PePreprocess;
+pub use reading::{LockVariant, PdataVariant, PeReading, ResourceVariant};
 pub(crate) use transform::prepare;
 pub use x64::RipVariant;
 

@@ -1,8 +1,10 @@
 //! The relocations transform: base relocations (PE/COFF specification, ".reloc section") moved
 //! into the target's address space. Each fixup's location is mapped reference RVA → target RVA
 //! and the table is rebuilt in 4 KiB page blocks; the address stored at each fixup is mapped the
-//! same way (`M(v − base) + base`) and its bytes claimed, so the x86 instruction transforms leave
-//! them alone. The table rebuild is established on x86_mscordbi (I386).
+//! same way and rebased onto the target's image base (`M(v − base) + target base`, as
+//! jlevere/msdelta describes it; with an identity map that is a plain PE rebase) and its bytes
+//! claimed, so the x86 instruction transforms leave them alone. The table rebuild is established
+//! on x86_mscordbi (I386).
 
 use super::image::{self, Image};
 use super::owned::Owned;
@@ -17,8 +19,15 @@ const DIR_BASERELOC: usize = 5;
 /// Upper bound on relocation entries handled (a real image has at most a few hundred thousand).
 const MAX_ENTRIES: usize = 1 << 22;
 
-/// Apply the transform to `out` (the reference image being transformed).
-pub(crate) fn transform(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Map) {
+/// Apply the transform to `out` (the reference image being transformed), rebasing the stored
+/// addresses onto `target_base`.
+pub(crate) fn transform(
+    img: &Image,
+    out: &mut [u8],
+    owned: &mut Owned,
+    map: &Map,
+    target_base: u64,
+) {
     let Some((rva, size)) = img.dir(DIR_BASERELOC) else {
         return;
     };
@@ -68,7 +77,7 @@ pub(crate) fn transform(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Ma
         // Below the image the map is the identity, so only image addresses move.
         let r = v.wrapping_sub(base) as i64;
         let r = if width == 4 { i64::from(r as i32) } else { r };
-        let nv = base.wrapping_add(map.apply(r) as u64);
+        let nv = target_base.wrapping_add(map.apply(r) as u64);
         if width == 4 {
             out[at..at + 4].copy_from_slice(&(nv as u32).to_le_bytes());
         } else {

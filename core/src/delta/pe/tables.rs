@@ -8,6 +8,7 @@
 
 use super::image::{self, Image, DIR_EXCEPTION, DIR_EXPORT, DIR_IMPORT, DIR_RESOURCE};
 use super::owned::Owned;
+use super::reading::{PdataVariant, ResourceVariant};
 use super::riftmap::Map;
 
 /// Most import descriptors walked (a real image has a few hundred at most).
@@ -164,14 +165,23 @@ pub(crate) fn exports(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Map)
 
 /// Resources (flag 0x10): every offset in the tree is relative to the tree's start `b` and
 /// becomes `M(b + off) − M(b)`: subdirectory and string-name offsets (their high bit kept) and
-/// each data entry's `OffsetToData` (treated as tree-relative, as jlevere/msdelta describes the
-/// native code; the PE/COFF specification calls that field an RVA).
-pub(crate) fn resources(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Map) {
+/// each data entry's `OffsetToData`, by `rule`: tree-relative (as jlevere/msdelta describes the
+/// native code) or as the RVA the PE/COFF specification calls it (`M(off)`). Returns how many
+/// data entries the two rules would write differently (the other reading is worth a decode only
+/// when some do).
+pub(crate) fn resources(
+    img: &Image,
+    out: &mut [u8],
+    owned: &mut Owned,
+    map: &Map,
+    rule: ResourceVariant,
+) -> usize {
+    let mut disagree = 0;
     let Some((rva, size)) = img.dir(DIR_RESOURCE) else {
-        return;
+        return disagree;
     };
     let Some(base) = img.offset(rva, 16) else {
-        return;
+        return disagree;
     };
     let end = base.saturating_add(size as usize).min(out.len());
     let b = i64::from(rva);
@@ -189,7 +199,7 @@ pub(crate) fn resources(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Ma
         for i in 0..count {
             visited += 1;
             if visited > MAX_RESOURCE_ENTRIES {
-                return;
+                return disagree;
             }
             let e = dir + 16 + 8 * i;
             let name = image::u32_at(out, e).unwrap_or(0);
@@ -208,7 +218,13 @@ pub(crate) fn resources(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Ma
                 let data = base.saturating_add(rel as usize);
                 if data.saturating_add(16) <= end && !owned.is(data) {
                     let v = image::u32_at(out, data).unwrap_or(0);
-                    put32(out, data, remap(v));
+                    let (tree, as_rva) = (remap(v), map32(map, v));
+                    disagree += usize::from(tree != as_rva);
+                    let nv = match rule {
+                        ResourceVariant::TreeRelative => tree,
+                        ResourceVariant::Rva => as_rva,
+                    };
+                    put32(out, data, nv);
                     owned.claim(data, 4);
                 }
             }
@@ -219,23 +235,100 @@ pub(crate) fn resources(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Ma
             }
         }
     }
+    disagree
 }
 
 /// `.pdata` (flag 0x400, AMD64): each RUNTIME_FUNCTION's `BeginAddress`, `EndAddress` and
-/// `UnwindInfoAddress`.
-pub(crate) fn pdata(img: &Image, out: &mut [u8], owned: &mut Owned, map: &Map) {
+/// `UnwindInfoAddress`, and, by `rule`, RVAs inside the unwind information a record points to
+/// (read before the record's own fields move). Returns how many unwind-information RVAs the
+/// move would change (the other readings are worth a decode only when some would).
+pub(crate) fn pdata(
+    img: &Image,
+    out: &mut [u8],
+    owned: &mut Owned,
+    map: &Map,
+    rule: PdataVariant,
+) -> usize {
     let Some((rva, size)) = img.dir(DIR_EXCEPTION) else {
-        return;
+        return 0;
     };
     let Some(start) = img.offset(rva, 12) else {
-        return;
+        return 0;
     };
     let n = (size as usize / 12)
         .min(MAX_TABLE)
         .min((out.len() - start) / 12);
+    let table = start..start.saturating_add(size as usize);
+    let mut differ = 0;
     for i in 0..n {
+        let rec = start + 12 * i;
+        let unwind = image::u32_at(out, rec + 8).unwrap_or(0);
+        differ += unwind_rvas(img, out, owned, map, unwind, &table, rule);
         for field in [0, 4, 8] {
-            map_field(out, owned, map, start + 12 * i + field);
+            map_field(out, owned, map, rec + field);
         }
     }
+    differ
+}
+
+/// `UNWIND_INFO` flags (Microsoft, "x64 exception handling": the 5-bit field above the 3-bit
+/// version in the first byte).
+const UNW_FLAG_EHANDLER: u8 = 1;
+const UNW_FLAG_UHANDLER: u8 = 2;
+const UNW_FLAG_CHAININFO: u8 = 4;
+
+/// The RVAs after the unwind-code array of the `UNWIND_INFO` at `unwind` (codes padded to an
+/// even count): the exception handler's RVA when `UNW_FLAG_EHANDLER`/`UHANDLER` is set, the
+/// chained `RUNTIME_FUNCTION` (begin, end, unwind) when `UNW_FLAG_CHAININFO` is. Unwind
+/// information inside `.pdata` itself (`table`) is left alone, and a slot already moved (an
+/// unwind block shared by several records) is not moved twice. Returns how many of these RVAs
+/// the map changes.
+fn unwind_rvas(
+    img: &Image,
+    out: &mut [u8],
+    owned: &mut Owned,
+    map: &Map,
+    unwind: u32,
+    table: &std::ops::Range<usize>,
+    rule: PdataVariant,
+) -> usize {
+    let Some(at) = (unwind != 0).then(|| img.offset(unwind, 4)).flatten() else {
+        return 0;
+    };
+    if table.contains(&at) {
+        return 0;
+    }
+    let flags = out[at] >> 3;
+    if flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER | UNW_FLAG_CHAININFO) == 0 {
+        return 0;
+    }
+    let codes = usize::from(out[at + 2]);
+    let slot = at + 4 + 2 * (codes + (codes & 1));
+    let fields: &[usize] = if flags & UNW_FLAG_CHAININFO != 0 {
+        &[0, 4, 8]
+    } else {
+        &[0]
+    };
+    let mut differ = 0;
+    for (k, f) in fields.iter().enumerate() {
+        let p = slot + f;
+        let Some(v) = image::u32_at(out, p) else {
+            break;
+        };
+        if v == 0 || owned.is(p) {
+            continue;
+        }
+        let nv = map32(map, v);
+        differ += usize::from(nv != v);
+        let moves = match rule {
+            PdataVariant::Entries => false,
+            PdataVariant::FirstSlot => k == 0,
+            PdataVariant::Chained => true,
+        };
+        if moves {
+            put32(out, p, nv);
+            owned.claim(p, 4);
+        }
+    }
+    differ
 }

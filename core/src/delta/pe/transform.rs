@@ -3,9 +3,10 @@
 use super::image::{self, Image, DIR_BOUND_IMPORT, DIR_CLR, DIR_DEBUG, DIR_EXPORT};
 use super::owned::Owned;
 use super::preprocess::PePreprocess;
+use super::reading::{PeReading, Varied};
 use super::riftmap::{self, Map};
 use super::x64::{self, RipVariant};
-use super::{tables, x86};
+use super::{lock, tables, x86};
 use crate::delta::header::{file_type_name, DeltaHeader};
 use crate::delta::rift::Rift;
 use crate::{Error, Result};
@@ -25,7 +26,7 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x8, "exports"),
     (0x10, "resources"),
     (0x20, "relocations"),
-    (0x40, "x86 lock-prefix smashing (0x40)"),
+    (0x40, LOCK_NAME),
     (0x80, "x86 relative jumps"),
     (0x100, "x86 relative calls"),
     (0x200, x64::NAME),
@@ -34,6 +35,9 @@ pub(crate) const TRANSFORMS: &[(u64, &str)] = &[
     (0x4000, "CLI disassembly"),
     (0x8000, "CLI metadata"),
 ];
+
+/// The I386 lock-prefix transform's name in `delta info` and in errors.
+pub(crate) const LOCK_NAME: &str = "x86 lock-prefix smashing (0x40)";
 
 /// Transforms implemented per file type (flag bits); every other selected bit is reported as
 /// missing when it could change bytes.
@@ -81,6 +85,10 @@ pub(crate) struct Prepared {
     /// The RIP-relative reading applied, when the transform ran (AMD64, flag 0x200, an RVA
     /// moves); `None` when it was not selected or is the identity.
     pub rip: Option<RipVariant>,
+    /// Which reading dimensions change a byte of this reference.
+    pub varied: Varied,
+    /// The image base change, reference → target, when the two differ (a rebase).
+    pub rebased: Option<(u64, u64)>,
 }
 
 /// Refuse, by name, file types whose transforms are not implemented.
@@ -98,24 +106,21 @@ pub(crate) fn check_file_type(h: &DeltaHeader) -> Result<()> {
     Ok(())
 }
 
-/// Apply the transforms of a PE-typed delta to `reference`, the RIP-relative one (AMD64, 0x200)
-/// in its reading `rip`.
+/// Apply the transforms of a PE-typed delta to `reference`, those whose rules are read rather
+/// than described (RIP-relative, lock prefixes, resource data entries) in `reading`.
 pub(crate) fn prepare(
     h: &DeltaHeader,
     reference: &[u8],
     pp: &PePreprocess,
-    rip: RipVariant,
+    reading: PeReading,
 ) -> Result<Prepared> {
     check_file_type(h)?;
     if h.flags & 0x1 != 0 {
         return Err(unsupported(h, "E8 filter (0x1) on a PE-typed delta"));
     }
     let img = Image::parse(reference)?;
-    let want_machine = if h.file_type == FILE_TYPE_I386 {
-        0x014c
-    } else {
-        0x8664
-    };
+    let i386 = h.file_type == FILE_TYPE_I386;
+    let want_machine = if i386 { 0x014c } else { 0x8664 };
     if img.machine != want_machine {
         return Err(Error::malformed(
             "PE reference image",
@@ -132,12 +137,14 @@ pub(crate) fn prepare(
     }
     let mut out = reference.to_vec();
 
-    // The target's image base; a rebase needs the relocation transform with new values.
-    if img.image_base != pp.image_base {
-        return Err(unsupported(
-            h,
-            "image base change (rebasing through relocations)",
-        ));
+    // A different target image base: the header takes it and the relocation transform rebases
+    // every stored address onto it (below).
+    let rebased = (img.image_base != pp.image_base).then_some((img.image_base, pp.image_base));
+    if rebased.is_some() {
+        let (at, width) = img.image_base_field();
+        if let Some(b) = out.get_mut(at..at + width) {
+            b.copy_from_slice(&pp.image_base.to_le_bytes()[..width]);
+        }
     }
 
     // The checksum is zeroed; the patch writes the target's.
@@ -146,6 +153,15 @@ pub(crate) fn prepare(
     }
 
     set_timestamps(&img, &mut out, pp.timestamp);
+
+    // Lock prefixes (I386, 0x40): listed by the reference's own load configuration, rewritten
+    // before any address moves.
+    let mut varied = Varied::default();
+    if i386 && h.flags & 0x40 != 0 {
+        let sites = lock::sites(&img, reference);
+        varied.lock = lock::varies(reference, &sites);
+        lock::apply(&mut out, &sites, reading.lock);
+    }
 
     // Address translation: reference RVA → target RVA.
     let rva_map = riftmap::from_rifts(pp.rva_rift.as_deref().unwrap_or(&[]));
@@ -160,28 +176,34 @@ pub(crate) fn prepare(
     let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
 
     let moved = !rva_map.is_identity();
-    if moved {
-        // With an identity map every address transform is the identity (a jump's displacement
-        // keeps its size), so they only run when an RVA moves.
-        address_transforms(
-            h.file_type,
-            h.flags,
-            &img,
-            &mut out,
-            &rva_map,
-            pp.image_base,
-            rip,
-        );
-    }
+    let tables = moving_transforms(
+        h.file_type,
+        h.flags,
+        &img,
+        &mut out,
+        &rva_map,
+        pp.image_base,
+        reading,
+    );
+    varied.resources = tables.resources;
+    varied.pdata = tables.pdata;
 
-    let missing = missing_transforms(h, &img, &rva_map, pp);
-    let rip_ran = moved && h.file_type == FILE_TYPE_AMD64 && h.flags & 0x200 != 0;
+    let mut missing = missing_transforms(h, &img, &rva_map, pp);
+    if let Some((from, to)) = rebased {
+        // Described (jlevere: stored VAs rebased onto the target base; the header field set),
+        // confirmed by no vector: the target hash must.
+        missing.push(format!("image base change {from:#x} → {to:#x} (rebasing)"));
+    }
+    let rip_ran = moved && !i386 && h.flags & 0x200 != 0;
+    varied.rip = rip_ran;
     Ok(Prepared {
         reference: out,
         rift,
         complete: missing.is_empty(),
         missing,
-        rip: rip_ran.then_some(rip),
+        rip: rip_ran.then_some(reading.rip),
+        varied,
+        rebased,
     })
 }
 
@@ -193,7 +215,8 @@ pub(crate) fn address_only(
     flags: u64,
     reference: &[u8],
     rva_map: &[(u32, u32)],
-    rip: RipVariant,
+    reading: PeReading,
+    target_base: Option<u64>,
 ) -> Result<Vec<u8>> {
     if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 {
         return Err(Error::unsupported(
@@ -212,13 +235,39 @@ pub(crate) fn address_only(
             .collect(),
     );
     let mut out = reference.to_vec();
-    address_transforms(file_type, flags, &img, &mut out, &map, img.image_base, rip);
+    let base = target_base.unwrap_or(img.image_base);
+    moving_transforms(file_type, flags, &img, &mut out, &map, base, reading);
     Ok(out)
+}
+
+/// The transforms that move addresses: all of them when an RVA moves (with an identity map each
+/// is the identity — a jump's displacement keeps its size — so they are skipped), or only the
+/// relocations' rebase when nothing moves but the image base changes. Returns which read rules
+/// (resources, `.pdata`) would write other bytes in another reading.
+fn moving_transforms(
+    file_type: u64,
+    flags: u64,
+    img: &Image,
+    out: &mut [u8],
+    map: &Map,
+    target_base: u64,
+    reading: PeReading,
+) -> Varied {
+    if !map.is_identity() {
+        return address_transforms(file_type, flags, img, out, map, target_base, reading);
+    }
+    if target_base != img.image_base && flags & 0x20 != 0 {
+        let mut owned = Owned::new(out.len());
+        super::reloc::transform(img, out, &mut owned, map, target_base);
+    }
+    Varied::default()
 }
 
 /// The address transforms the flags select, in the order of the native transform table:
 /// MarkNonExe, imports, exports, resources, relocations, jumps, calls (I386); imports, exports,
-/// resources, relocations, RIP-relative operands (reading `rip`), `.pdata` (AMD64).
+/// resources, relocations, RIP-relative operands, `.pdata` (AMD64); the resource rule and the
+/// RIP-relative reading from `reading`. Returns which read rules (resources, `.pdata`) would
+/// write other bytes in another reading.
 fn address_transforms(
     file_type: u64,
     f: u64,
@@ -226,8 +275,8 @@ fn address_transforms(
     out: &mut [u8],
     map: &Map,
     target_base: u64,
-    rip: RipVariant,
-) {
+    reading: PeReading,
+) -> Varied {
     let i386 = file_type == FILE_TYPE_I386;
     let mut owned = Owned::new(out.len());
     if i386 && f & 0x2 != 0 {
@@ -239,11 +288,12 @@ fn address_transforms(
     if f & 0x8 != 0 {
         tables::exports(img, out, &mut owned, map);
     }
+    let mut varied = Varied::default();
     if f & 0x10 != 0 {
-        tables::resources(img, out, &mut owned, map);
+        varied.resources = tables::resources(img, out, &mut owned, map, reading.resources) > 0;
     }
     if f & 0x20 != 0 {
-        super::reloc::transform(img, out, &mut owned, map);
+        super::reloc::transform(img, out, &mut owned, map, target_base);
     }
     if i386 && f & 0x80 != 0 {
         x86::jumps(img, out, &owned, map);
@@ -253,11 +303,12 @@ fn address_transforms(
     }
     if !i386 && f & 0x200 != 0 {
         // Before `.pdata`: it reads the reference's function ranges.
-        x64::rip_relative(img, out, &mut owned, map, rip);
+        x64::rip_relative(img, out, &mut owned, map, reading.rip);
     }
     if !i386 && f & 0x400 != 0 {
-        tables::pdata(img, out, &mut owned, map);
+        varied.pdata = tables::pdata(img, out, &mut owned, map, reading.pdata) > 0;
     }
+    varied
 }
 
 /// Which selected transforms could still change bytes and are not implemented: any bit not

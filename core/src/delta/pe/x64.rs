@@ -198,7 +198,9 @@ mod tests {
     //! 0x1000 higher than in the target, deltas whose target hash is one reading's output.
     use super::*;
     use crate::delta::testutil::{craft_with_preprocess, rift_table, BitWriter, Craft};
-    use crate::delta::{self, encode, header, Applied, ApplyOptions, CALG_SHA_256};
+    use crate::delta::{
+        self, encode, header, Applied, ApplyOptions, PdataVariant, PeReading, CALG_SHA_256,
+    };
     use crate::Error;
 
     const BASE: u64 = 0x1_8000_0000;
@@ -301,7 +303,7 @@ mod tests {
         let d = pe_delta(&[], 0, &[], &[]);
         let p = header::parse(&d).unwrap();
         let pp = super::super::preprocess(&p.header, p.preprocess, p.preprocess_offset).unwrap();
-        let prep = super::super::prepare(&p.header, &reference(), &pp, v).unwrap();
+        let prep = super::super::prepare(&p.header, &reference(), &pp, v.into()).unwrap();
         assert_eq!(prep.rip, Some(v));
         assert!(!prep.complete);
         prep.reference
@@ -408,6 +410,122 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// The reference with unwind information for both functions: the first's (RVA 0x4100, file
+    /// 0x900) has `UNW_FLAG_EHANDLER`, one unwind code (padded to two) and its handler at RVA
+    /// 0x3100; the second's (0x4180, file 0x980) has `UNW_FLAG_CHAININFO`, no codes, and the
+    /// chained `RUNTIME_FUNCTION` (0x3010, 0x3015, 0x4100; each value unique in the file, so
+    /// pefile's reading of it can only come from those bytes).
+    fn reference_with_unwind() -> Vec<u8> {
+        let mut b = reference();
+        put32(&mut b, 0x800 + 20, 0x4180);
+        b[0x900..0x904].copy_from_slice(&[1 << 3 | 1, 4, 1, 0]);
+        b[0x904..0x906].copy_from_slice(&[0x04, 0x42]);
+        put32(&mut b, 0x908, 0x3100);
+        b[0x980..0x984].copy_from_slice(&[4 << 3 | 1, 0, 0, 0]);
+        for (k, v) in [0x3010u32, 0x3015, 0x4100].iter().enumerate() {
+            put32(&mut b, 0x984 + 4 * k, *v);
+        }
+        b
+    }
+
+    fn prepared_pdata(v: PdataVariant) -> Vec<u8> {
+        let d = pe_delta(&[], 0, &[], &[]);
+        let p = header::parse(&d).unwrap();
+        let pp = super::super::preprocess(&p.header, p.preprocess, p.preprocess_offset).unwrap();
+        let reading = PeReading {
+            pdata: v,
+            ..PeReading::default()
+        };
+        let prep =
+            super::super::prepare(&p.header, &reference_with_unwind(), &pp, reading).unwrap();
+        assert!(prep.varied.pdata);
+        prep.reference
+    }
+
+    #[test]
+    fn unwind_information_readings_move_what_they_say() {
+        let u = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let first = prepared_pdata(PdataVariant::FirstSlot);
+        let records = prepared_pdata(PdataVariant::Entries);
+        let chained = prepared_pdata(PdataVariant::Chained);
+        // Handler RVA 0x3100 → 0x2100, except when only the records move.
+        assert_eq!(u(&first, 0x908), 0x2100);
+        assert_eq!(u(&records, 0x908), 0x3100);
+        assert_eq!(u(&chained, 0x908), 0x2100);
+        // The chained RUNTIME_FUNCTION: its begin only, none, or all three.
+        let chain = |b: &[u8]| (u(b, 0x984), u(b, 0x988), u(b, 0x98c));
+        assert_eq!(chain(&first), (0x2010, 0x3015, 0x4100));
+        assert_eq!(chain(&records), (0x3010, 0x3015, 0x4100));
+        assert_eq!(chain(&chained), (0x2010, 0x2015, 0x3100));
+        // The unwind codes themselves never change; the records move in every reading.
+        for b in [&first, &records, &chained] {
+            assert_eq!(b[0x900..0x906], reference_with_unwind()[0x900..0x906]);
+            assert_eq!(u(b, 0x80c), 0x2000);
+            assert_eq!(u(b, 0x814), 0x3180);
+        }
+        // Python pefile, an independent parser, reads the reference's unwind information: the
+        // handler and the chained entry are where the readings above moved them (the slot after
+        // the codes, padded to an even count).
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("unwind.dll");
+        std::fs::write(&f, reference_with_unwind()).unwrap();
+        let py = "import pefile,sys\n\
+                  pe=pefile.PE(sys.argv[1])\n\
+                  for e in pe.DIRECTORY_ENTRY_EXCEPTION:\n\
+                  \x20u=e.unwindinfo\n\
+                  \x20n=u._opt_field_name\n\
+                  \x20print(n, hex(getattr(u,n)))\n";
+        match std::process::Command::new("python3")
+            .args(["-c", py])
+            .arg(&f)
+            .output()
+        {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                assert_eq!(
+                    text, "ExceptionHandler 0x3100\nFunctionEntry 0x3010\n",
+                    "{text}"
+                );
+            }
+            other => {
+                let why = format!("python3 pefile not usable here: {other:?}");
+                assert!(std::env::var_os("CI").is_none(), "{why}");
+                eprintln!("skipped: {why}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_unwind_reading_the_target_hash_confirms_is_the_output() {
+        let opts = ApplyOptions::default();
+        for (i, want) in PdataVariant::ORDER.into_iter().enumerate() {
+            let t = prepared_pdata(want);
+            let a =
+                delta::apply_detailed(&reference_with_unwind(), &delta_for(&t, &t, None), &opts)
+                    .unwrap();
+            assert!(a.target == t, "{want:?}");
+            let pe = a.pe.unwrap();
+            assert_eq!(pe.pdata_variant, Some(want));
+            assert_eq!(pe.reading.rip, RipVariant::V1);
+            assert_eq!(pe.decodes, 1 + 3 * i, "{want:?}");
+        }
+        let t = prepared_pdata(PdataVariant::Chained);
+        let e = delta::apply(
+            &reference_with_unwind(),
+            &delta_for(&t, &t, Some(&[1; 32])),
+            &opts,
+        )
+        .unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains(
+                "x64 .pdata (unwind information RVAs) (readings first slot, records only, chained \
+                 tried: target hash mismatch)"
+            ),
+            "{m}"
+        );
     }
 
     #[test]
