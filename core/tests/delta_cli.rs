@@ -548,6 +548,70 @@ fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
         "",
     );
     only(t.path(), &["mscordbi.dll"]);
+
+    // `delta create --pe`: our own I386 delta of the same pair, shown and applied like theirs.
+    let ours = t.path().join("ours.pa30");
+    let base = v.join("pe/x86_mscordbi/base.bin");
+    let target = v.join("pe/x86_mscordbi/target.bin");
+    ok(&[
+        "delta",
+        "create",
+        "--pe",
+        s(&base),
+        s(&target),
+        "-o",
+        s(&ours),
+    ]);
+    let text = String::from_utf8_lossy(&ok(&["delta", "info", s(&ours)]).stdout).into_owned();
+    assert_contains_all(&text, &["I386", "0xe1fe", "x86 relative calls"]);
+    let again = t.path().join("again.dll");
+    ok(&[
+        "delta",
+        "apply",
+        s(&ours),
+        "--reference",
+        s(&base),
+        "-o",
+        s(&again),
+    ]);
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&target).unwrap());
+    // No hash, a non-PE input, --pe with --dcm: exit 1, nothing written.
+    let bad = t.path().join("bad.pa30");
+    fails(
+        &[
+            "delta",
+            "create",
+            "--pe",
+            "--hash",
+            "none",
+            s(&base),
+            s(&target),
+            "-o",
+            s(&bad),
+        ],
+        "needs a target hash",
+    );
+    fails(
+        &["delta", "create", "--pe", s(&d), s(&target), "-o", s(&bad)],
+        "PE reference image",
+    );
+    let o = mediaprep(&[
+        "delta",
+        "create",
+        "--pe",
+        "--dcm",
+        s(&base),
+        s(&target),
+        "-o",
+        s(&bad),
+    ]);
+    // A usage error (clap's exit status), not a panic, naming the conflict.
+    assert!(matches!(o.status.code(), Some(1 | 2)), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--dcm"),
+        "{o:?}"
+    );
+    only(t.path(), &["mscordbi.dll", "ours.pa30", "again.dll"]);
 }
 
 #[test]

@@ -33,6 +33,24 @@ fn assert_report(json: &str, tables: &[(&str, usize)]) {
     }
 }
 
+/// pefile's comparison of `transformed` (our transforms applied to `reference`) with `target`
+/// for the pair's map `{at + by → at}`, data entries checked by `rule` ("tree" or "rva").
+fn compare(
+    target: &Path,
+    reference: &Path,
+    transformed: &Path,
+    at: u32,
+    by: u32,
+    rule: &str,
+) -> String {
+    let (at_s, by_s) = (format!("{at:#x}"), format!("{by:#x}"));
+    let (t, r, x) = (s(target), s(reference), s(transformed));
+    run(
+        "python3",
+        &[&script(), "compare", t, r, x, &at_s, &by_s, rule],
+    )
+}
+
 /// Make the reference from `target` with the script's `mode` ("shift": every RVA from `at` on
 /// moves up by `by`; "insert": `by` bytes inserted at `at`), run our AMD64 address transforms
 /// selected by `flags` with the pair's map `{at + by → at}`, and return pefile's comparison.
@@ -205,19 +223,7 @@ fn resource_data_entries_read_as_rvas_match_pefile() {
     )
     .unwrap();
     std::fs::write(&transformed, tree).unwrap();
-    let json = run(
-        "python3",
-        &[
-            &script(),
-            "compare",
-            s(&target),
-            s(&reference),
-            s(&transformed),
-            &at_s,
-            &by_s,
-            "rva",
-        ],
-    );
+    let json = compare(&target, &reference, &transformed, at, 0x3000, "rva");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let e = &v["resources-data-entry (RVA rule)"];
     assert!(e["checked"].as_u64().unwrap() >= 1, "{json}");
@@ -354,18 +360,7 @@ fn rebase_and_moved_rvas_together_match_pefile() {
     .unwrap();
     let transformed = dir.path().join("transformed.dll");
     std::fs::write(&transformed, out).unwrap();
-    let json = run(
-        "python3",
-        &[
-            &script(),
-            "compare",
-            s(&target),
-            s(&reference),
-            s(&transformed),
-            &at_s,
-            &by_s,
-        ],
-    );
+    let json = compare(&target, &reference, &transformed, at, 0x3000, "tree");
     eprintln!("{json}");
     assert_report(
         &json,

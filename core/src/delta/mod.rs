@@ -563,58 +563,31 @@ fn hex(b: &[u8]) -> String {
 pub(crate) mod testutil {
     //! A bit writer for crafting deltas in tests (the engine itself only reads).
 
-    /// LSB-first bit writer producing a PA30 bitstream (3-bit padding count first).
-    #[derive(Default)]
-    pub struct BitWriter {
-        bits: Vec<bool>,
-    }
+    /// LSB-first bit writer producing a PA30 bitstream (3-bit padding count first): the
+    /// encoder's writer, taking fields of up to 64 bits.
+    pub struct BitWriter(pub(crate) crate::delta::encode::bitwrite::BitWriter);
 
     impl BitWriter {
         pub fn new() -> Self {
-            let mut w = BitWriter::default();
-            w.put(0, 3);
-            w
+            BitWriter(crate::delta::encode::bitwrite::BitWriter::stream())
         }
         pub fn put(&mut self, v: u64, n: u32) {
-            for i in 0..n {
-                self.bits.push(v >> i & 1 == 1);
+            if n > 32 {
+                self.0.put(v & 0xffff_ffff, 32);
+                self.0.put(v >> 32, n - 32);
+            } else {
+                self.0.put(v, n);
             }
         }
         /// Nibble-counted integer.
         pub fn number(&mut self, v: u64) {
-            let nibbles = ((64 - (v | 1).leading_zeros()).div_ceil(4)).max(1);
-            self.put(1 << (nibbles - 1), nibbles);
-            if nibbles * 4 == 64 {
-                self.put(v, 64);
-            } else {
-                self.put(v, nibbles * 4);
-            }
+            self.0.number(v);
         }
         pub fn buffer(&mut self, b: &[u8]) {
-            self.number(b.len() as u64);
-            while self.bits.len() % 8 != 0 {
-                self.bits.push(false);
-            }
-            for &x in b {
-                self.put(u64::from(x), 8);
-            }
+            self.0.buffer(b);
         }
-        pub fn finish(mut self) -> Vec<u8> {
-            let pad = (8 - self.bits.len() % 8) % 8;
-            for _ in 0..pad {
-                self.bits.push(false);
-            }
-            let mut out: Vec<u8> = self
-                .bits
-                .chunks(8)
-                .map(|c| {
-                    c.iter()
-                        .enumerate()
-                        .fold(0u8, |a, (i, &b)| a | (b as u8) << i)
-                })
-                .collect();
-            out[0] |= pad as u8;
-            out
+        pub fn finish(self) -> Vec<u8> {
+            self.0.finish_stream()
         }
     }
 
@@ -671,37 +644,7 @@ pub(crate) mod testutil {
     /// A rift table of `(key, other)` entries. Both integer codes give symbols 0..248 an 8-bit
     /// codeword equal to the symbol (as `rift_tests` spells them); values up to 2^32.
     pub fn rift_table(w: &mut BitWriter, entries: &[(i64, i64)]) {
-        w.put(1, 1);
-        for _ in 0..2 {
-            w.put(0, 8);
-            w.put(0, 8);
-            w.put(248, 8);
-            w.put(7, 4);
-        }
-        w.number(entries.len() as u64);
-        let value = |w: &mut BitWriter, v: i64| {
-            let (mag, base) = if v < 0 { (!v, 126) } else { (v, 0) };
-            let (m, extra) = if mag <= 3 {
-                (mag as u64, None)
-            } else {
-                let e = 63 - mag.leading_zeros() - 1;
-                (2 * (u64::from(e) + 1) + ((mag >> e) as u64 & 1), Some(e))
-            };
-            let sym = base + m;
-            for i in (0..8).rev() {
-                w.put(sym >> i & 1, 1);
-            }
-            if let Some(e) = extra {
-                w.put(mag as u64 & ((1 << e) - 1), e);
-            }
-        };
-        let (mut key, mut val) = (0i64, 0i64);
-        for &(k, other) in entries {
-            value(w, k - key);
-            value(w, other - k - val);
-            key = k;
-            val = other - k;
-        }
+        crate::delta::encode::pe::rift_table(&mut w.0, entries);
     }
 
     /// A PseudoLzx stream that spells `text` in literals with the default tables.

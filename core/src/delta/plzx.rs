@@ -158,7 +158,7 @@ fn read_length(r: &mut BitReader<'_>, t: &Tables, code: u32) -> Result<u64> {
 }
 
 /// Reference position the rift table predicts for output position `o`.
-fn predict(rifts: &[Rift], o: u64) -> u64 {
+pub(crate) fn predict(rifts: &[Rift], o: u64) -> u64 {
     let i = rifts.partition_point(|e| e.target <= o);
     if i == 0 {
         o

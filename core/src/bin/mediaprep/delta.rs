@@ -36,7 +36,8 @@ pub enum DeltaCmd {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Create a PA30 delta (file type RAW) that turns REFERENCE into TARGET.
+    /// Create a PA30 delta (file type RAW, or I386/AMD64 with --pe) that turns REFERENCE into
+    /// TARGET.
     Create {
         /// The reference (source) file.
         reference: PathBuf,
@@ -46,8 +47,12 @@ pub enum DeltaCmd {
         #[arg(long, default_value = "sha256")]
         hash: String,
         /// Write a DCM manifest (`DCM\x01`, flags 0x20000, no hash) instead of a bare delta.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pe")]
         dcm: bool,
+        /// Write a PE-typed delta (file type I386 or AMD64 from the images' machine, the flags
+        /// Microsoft's servicing deltas carry, identity RVA map); needs a hash.
+        #[arg(long)]
+        pe: bool,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
@@ -164,6 +169,7 @@ pub fn run(a: DeltaArgs) -> Result<()> {
             target,
             hash,
             dcm: as_dcm,
+            pe: as_pe,
             output,
         } => {
             let r = read_file(&reference, MAX_FILE)?;
@@ -188,7 +194,11 @@ pub fn run(a: DeltaArgs) -> Result<()> {
                     target_file_time: file_time_of(&target),
                     ..CreateOptions::default()
                 };
-                encode::create(&r, &t, &opts)?
+                if as_pe {
+                    encode::create_pe(&r, &t, &opts)?
+                } else {
+                    encode::create(&r, &t, &opts)?
+                }
             };
             // Never write a delta that does not give the target back.
             let (check, _) = strip_dcm(&d);

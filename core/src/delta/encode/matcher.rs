@@ -13,6 +13,8 @@
 //! per byte of both, the block index (one `u32` per block, at most 16 MiB) and a fixed hash table.
 
 use super::tokens::{back_slot, push_recent, source_field, Addr, Token};
+use crate::delta::plzx::predict;
+use crate::delta::rift::Rift;
 
 /// Largest head table: 2^24 entries index three bytes directly, so every chain entry is a true
 /// 3-byte match and incompressible data has short chains.
@@ -65,6 +67,8 @@ struct Matcher<'a> {
     blocks: Vec<u32>,
     block_shift: u32,
     hash_bits: u32,
+    /// The copy rift source addresses are predicted through (empty: the output position).
+    rift: &'a [Rift],
 }
 
 #[inline]
@@ -135,7 +139,9 @@ impl<'a> Matcher<'a> {
         };
         let src = p as u64 - dist;
         if src < self.ref_len as u64 {
-            let o = (p - self.ref_len) as i64;
+            // Source addresses are relative to where the copy rift predicts the output position
+            // (the output position itself with an empty rift, as for RAW deltas).
+            let o = predict(self.rift, (p - self.ref_len) as u64) as i64;
             let d = o - src as i64;
             if d == 0 {
                 return (Addr::FullSource, 6);
@@ -179,9 +185,10 @@ impl<'a> Matcher<'a> {
                 }
             }
         }
-        // The reference at the same offset: what an in-place edit of the reference leaves.
-        let o = p - self.ref_len;
-        if o < self.ref_len {
+        // The reference at the same offset (or where the copy rift predicts it): what an
+        // in-place edit of the reference leaves.
+        let o = predict(self.rift, (p - self.ref_len) as u64);
+        if let Some(o) = usize::try_from(o).ok().filter(|&o| o < self.ref_len) {
             let len = common(self.buf, o, p, max);
             if len >= MIN_MATCH {
                 self.consider(p, (p - o) as u64, len, &mut best);
@@ -222,7 +229,13 @@ impl<'a> Matcher<'a> {
 
 /// Parse `target` against `reference`, handing every token to `emit` in stream order.
 /// `reference.len() + target.len()` must be below `u32::MAX`.
-pub(crate) fn parse(reference: &[u8], target: &[u8], effort: Effort, mut emit: impl FnMut(Token)) {
+pub(crate) fn parse(
+    reference: &[u8],
+    target: &[u8],
+    effort: Effort,
+    rift: &[Rift],
+    mut emit: impl FnMut(Token),
+) {
     let mut buf = Vec::with_capacity(reference.len() + target.len());
     buf.extend_from_slice(reference);
     buf.extend_from_slice(target);
@@ -237,6 +250,7 @@ pub(crate) fn parse(reference: &[u8], target: &[u8], effort: Effort, mut emit: i
         effort,
         blocks: Vec::new(),
         block_shift: 64,
+        rift,
     };
     for p in 0..reference.len() {
         m.insert(p);

@@ -1,4 +1,5 @@
-//! Creating PA30 deltas (file type RAW, PseudoLzx codec) and DCM-compressed manifests.
+//! Creating PA30 deltas (file type RAW, PseudoLzx codec), PE-typed ones ([`create_pe`]: I386 and
+//! AMD64, the identity RVA map) and DCM-compressed manifests.
 //!
 //! The output is meant for this project's decoder and for msdelta's reading of the format; it
 //! does not try to match Microsoft's bytes. Choices (documented in docs/formats/pa30-encoder.md):
@@ -7,11 +8,14 @@
 //! [`CreateOptions::block_tokens`] tokens with length-limited Huffman codes, and msdelta's default
 //! tables instead when the target fits one block and they come out smaller.
 
-mod bitwrite;
+pub(crate) mod bitwrite;
 mod huffcode;
 mod matcher;
+pub(crate) mod pe;
 mod stream;
 mod tokens;
+
+pub use pe::{create_pe, AMD64_FLAGS, I386_FLAGS};
 
 use super::dcm::DCM_SIGNATURE;
 use super::{digest, FILE_TYPE_RAW, FLAG_E8};
@@ -73,6 +77,17 @@ pub fn create(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<V
 /// [`wrap_patch`]; tests wrap it themselves where the header describes a post-processed target,
 /// as for the E8 filter (the stream encodes the filtered bytes, the hash is of the target).
 pub fn create_patch(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
+    create_patch_with_rift(reference, target, opts, &[])
+}
+
+/// As [`create_patch`], with source copies predicted through `rift` (a PE-typed delta's copy
+/// rift; empty for RAW).
+fn create_patch_with_rift(
+    reference: &[u8],
+    target: &[u8],
+    opts: &CreateOptions,
+    rift: &[super::rift::Rift],
+) -> Result<Vec<u8>> {
     if target.len() as u64 > opts.max_target_size {
         return Err(Error::limit(
             target.len(),
@@ -99,7 +114,7 @@ pub fn create_patch(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Re
         max_chain: opts.max_chain.max(1),
         nice_len: opts.nice_len.clamp(8, 1 << 20),
     };
-    matcher::parse(reference, target, effort, |t| sw.push(t));
+    matcher::parse(reference, target, effort, rift, |t| sw.push(t));
     Ok(sw.finish())
 }
 
@@ -107,19 +122,33 @@ pub fn create_patch(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Re
 /// fields from `opts` (flags, FILETIME, hash of `target`), an empty preprocess buffer, `patch`.
 /// [`create`] uses it for its PseudoLzx stream; tests use it for LZMS containers made elsewhere.
 pub fn wrap_patch(target: &[u8], patch: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
+    // File type set: RAW only, as Microsoft's RAW deltas say; RAW has no preprocess buffer.
+    wrap(target, patch, opts, 1, FILE_TYPE_RAW, &[])
+}
+
+/// A PA30 delta around `patch`: header fields from `opts`, the file type set and type given, the
+/// preprocess buffer.
+fn wrap(
+    target: &[u8],
+    patch: &[u8],
+    opts: &CreateOptions,
+    file_type_set: u64,
+    file_type: u64,
+    preprocess: &[u8],
+) -> Result<Vec<u8>> {
     let hash = if opts.hash_alg_id == 0 {
         Vec::new()
     } else {
         digest(opts.hash_alg_id, target)?
     };
     let mut w = BitWriter::stream();
-    w.number(1); // file type set: RAW only, as Microsoft's RAW deltas say
-    w.number(FILE_TYPE_RAW);
+    w.number(file_type_set);
+    w.number(file_type);
     w.number(opts.flags);
     w.number(target.len() as u64);
     w.number(u64::from(opts.hash_alg_id));
     w.buffer(&hash);
-    w.buffer(&[]); // preprocess buffer: RAW has no transforms
+    w.buffer(preprocess);
     w.buffer(patch);
     let mut out = Vec::with_capacity(12 + patch.len() + 64);
     out.extend_from_slice(b"PA30");

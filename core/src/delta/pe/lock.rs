@@ -92,6 +92,7 @@ pub(crate) fn varies(b: &[u8], sites: &[usize]) -> bool {
 mod tests {
     //! The lock-prefix readings end to end on a hand-made PE32 whose load configuration lists
     //! three code addresses (two `LOCK` prefixes, one `NOP`) and one outside the image.
+    use super::super::testpe::{dir, image, put32};
     use super::*;
     use crate::delta::testutil::{craft_with_preprocess, rift_table, BitWriter, Craft};
     use crate::delta::{self, encode, header, ApplyOptions, PeReading, CALG_SHA_256};
@@ -100,46 +101,22 @@ mod tests {
     const BASE: u64 = 0x40_0000;
     const STAMP: u32 = 0x5eed_0001;
 
-    fn put32(b: &mut [u8], at: usize, v: u32) {
-        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    }
-
     /// Headers, `.text` (RVA 0x1000, file 0x400), `.rdata` (0x2000, file 0x600) holding the
     /// load configuration (directory 10) and, at 0x2100, its `LockPrefixTable`.
     fn reference() -> Vec<u8> {
-        let mut b = vec![0u8; 0x800];
-        b[0..2].copy_from_slice(b"MZ");
-        put32(&mut b, 0x3c, 0x80);
-        b[0x80..0x84].copy_from_slice(b"PE\0\0");
-        b[0x84..0x86].copy_from_slice(&0x14cu16.to_le_bytes());
-        b[0x86..0x88].copy_from_slice(&2u16.to_le_bytes());
-        put32(&mut b, 0x88, STAMP);
-        b[0x94..0x96].copy_from_slice(&0xe0u16.to_le_bytes());
-        let opt = 0x98;
-        b[opt..opt + 2].copy_from_slice(&0x10bu16.to_le_bytes());
-        put32(&mut b, opt + 28, BASE as u32);
-        put32(&mut b, opt + 32, 0x1000);
-        put32(&mut b, opt + 36, 0x200);
-        put32(&mut b, opt + 56, 0x3000);
-        put32(&mut b, opt + 60, 0x400);
-        put32(&mut b, opt + 92, 16);
-        put32(&mut b, opt + 96 + 8 * 10, 0x2000);
-        put32(&mut b, opt + 96 + 8 * 10 + 4, 0x48);
-        for (i, (name, va, raw, ch)) in [
-            (b".text", 0x1000u32, 0x400u32, 0x6000_0020u32),
-            (b".rdat", 0x2000, 0x600, 0x4000_0040),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let s = opt + 0xe0 + 40 * i;
-            b[s..s + 5].copy_from_slice(*name);
-            put32(&mut b, s + 8, 0x200);
-            put32(&mut b, s + 12, *va);
-            put32(&mut b, s + 16, 0x200);
-            put32(&mut b, s + 20, *raw);
-            put32(&mut b, s + 36, *ch);
-        }
+        let mut b = image(
+            0x800,
+            0x14c,
+            STAMP,
+            BASE,
+            0x3000,
+            &[
+                (b".text", 0x1000, 0x400, 0x6000_0020),
+                (b".rdat", 0x2000, 0x600, 0x4000_0040),
+            ],
+        );
+        put32(&mut b, dir(false, 10), 0x2000);
+        put32(&mut b, dir(false, 10) + 4, 0x48);
         // lock cmpxchg [edx], ecx; lock xadd [ecx], eax; a smashed prefix (nop) before
         // cmpxchg; an unlisted lock prefix.
         b[0x400..0x404].copy_from_slice(&[0xf0, 0x0f, 0xb1, 0x0a]);

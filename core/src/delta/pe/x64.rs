@@ -196,6 +196,7 @@ fn rewrite(
 mod tests {
     //! Hash-judged readings end to end: a tiny PE32+ reference whose `.text2` and `.pdata` sit
     //! 0x1000 higher than in the target, deltas whose target hash is one reading's output.
+    use super::super::testpe::{dir, image, put32, OPT};
     use super::*;
     use crate::delta::testutil::{craft_with_preprocess, rift_table, BitWriter, Craft};
     use crate::delta::{
@@ -206,48 +207,26 @@ mod tests {
     const BASE: u64 = 0x1_8000_0000;
     const STAMP: u32 = 0x1234_5678;
 
-    fn put32(b: &mut [u8], at: usize, v: u32) {
-        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    }
-
     /// Headers, `.text` (RVA 0x1000, 0x1000 long, file 0x400), `.text2` (0x3000, file 0x600),
     /// `.pdata` (0x4000, file 0x800). A function at 0x1000: `lea rax, [rip → 0x3100]`,
     /// `call 0x3000`, `ret`, then a near jump that no `.pdata` entry covers; one at 0x3000: a near
     /// jump back to 0x1fa0, whose displacement fits a byte once 0x3000 maps to 0x2000.
     fn reference() -> Vec<u8> {
-        let mut b = vec![0u8; 0xa00];
-        b[0..2].copy_from_slice(b"MZ");
-        put32(&mut b, 0x3c, 0x80);
-        b[0x80..0x84].copy_from_slice(b"PE\0\0");
-        b[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
-        b[0x86..0x88].copy_from_slice(&3u16.to_le_bytes());
-        put32(&mut b, 0x88, STAMP);
-        b[0x94..0x96].copy_from_slice(&0xf0u16.to_le_bytes());
-        let opt = 0x98;
-        b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
-        b[opt + 24..opt + 32].copy_from_slice(&BASE.to_le_bytes());
-        put32(&mut b, opt + 56, 0x5000);
-        put32(&mut b, opt + 60, 0x400);
-        put32(&mut b, opt + 108, 16);
-        put32(&mut b, opt + 112 + 8 * 3, 0x4000);
-        for (i, (name, va, raw, ch)) in [
-            (b".text", 0x1000u32, 0x400u32, 0x6000_0020u32),
-            (b".tex2", 0x3000, 0x600, 0x6000_0020),
-            (b".pdat", 0x4000, 0x800, 0x4000_0040),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let s = opt + 0xf0 + 40 * i;
-            b[s..s + 5].copy_from_slice(*name);
-            put32(&mut b, s + 8, 0x200);
-            put32(&mut b, s + 12, *va);
-            put32(&mut b, s + 16, 0x200);
-            put32(&mut b, s + 20, *raw);
-            put32(&mut b, s + 36, *ch);
-        }
-        put32(&mut b, opt + 0xf0 + 8, 0x1000);
-        put32(&mut b, opt + 112 + 8 * 3 + 4, 24);
+        let mut b = image(
+            0xa00,
+            0x8664,
+            STAMP,
+            BASE,
+            0x5000,
+            &[
+                (b".text", 0x1000, 0x400, 0x6000_0020),
+                (b".tex2", 0x3000, 0x600, 0x6000_0020),
+                (b".pdat", 0x4000, 0x800, 0x4000_0040),
+            ],
+        );
+        put32(&mut b, OPT + 0xf0 + 8, 0x1000);
+        put32(&mut b, dir(true, 3), 0x4000);
+        put32(&mut b, dir(true, 3) + 4, 24);
         b[0x400..0x403].copy_from_slice(&[0x48, 0x8d, 0x05]);
         put32(&mut b, 0x403, 0x3100 - 0x1007);
         b[0x407] = 0xe8;
@@ -533,7 +512,7 @@ mod tests {
         // The function listed three times, once starting inside itself: the call is rewritten
         // once (a second rewrite would map it again from the already mapped value).
         let mut r = reference();
-        put32(&mut r, 0x98 + 112 + 8 * 3 + 4, 12 * 3);
+        put32(&mut r, dir(true, 3) + 4, 12 * 3);
         for (k, v) in [0x1000u32, 0x100d, 0x4100, 0x1007, 0x100d, 0x4100]
             .iter()
             .enumerate()
