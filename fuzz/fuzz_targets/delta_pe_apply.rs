@@ -6,7 +6,8 @@
 //! entries read as RVAs with a rebase onto an input-derived image base) also run directly with
 //! an RVA map taken from the input's first bytes, on the intact and the damaged reference: same
 //! length out, or a typed error. The I386 reference lists lock prefixes in its load
-//! configuration, so the lock-prefix readings run in every I386 apply that reaches them.
+//! configuration, so the lock-prefix readings run in every I386 apply that reaches them, and the
+//! `.pdata` functions' unwind information has a handler slot for the unwind readings.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mediaprep_core::delta::{self, ApplyOptions};
@@ -108,6 +109,10 @@ fn reference(amd64: bool) -> Vec<u8> {
     put32(&mut b, 0xd2c, 0x30);
     put32(&mut b, 0xd30, 0x3180);
     put32(&mut b, 0xd34, 4);
+    // Their unwind information at RVA 0x3280 (file 0xe80): UNW_FLAG_EHANDLER, one unwind code,
+    // the handler's RVA after the padded code array (moved by the .pdata readings).
+    b[0xe80..0xe84].copy_from_slice(&[1 << 3 | 1, 4, 1, 0]);
+    put32(&mut b, 0xe88, 0x1010);
     // .pdata at RVA 0x3200 (file 0xe00): two RUNTIME_FUNCTIONs.
     for (k, v) in [0x1000u32, 0x1010, 0x3280, 0x1010, 0x1020, 0x3280]
         .iter()
