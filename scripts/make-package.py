@@ -4,7 +4,8 @@
 Usage:  make-package.py SPEC.json OUT.cab [--mediaprep CMD] [--dcm-base FILE]   ("-": spec from stdin)
 
 --mediaprep CMD (or env MEDIAPREP_CMD): the `mediaprep` command line; needed for real DCM manifests
-and PA30 payload deltas, which are made with mediaprep's own encoder (`mediaprep delta create`).
+and PA30 payload deltas, which are made with mediaprep's own encoder (`mediaprep delta create`;
+`--pe` when both files are PE images, so .dll/.exe/.sys deltas are PE-typed as Microsoft's are).
 --dcm-base FILE: the base for "dcm": true manifests when the spec gives no "dcm_base".
 
 Needs python3 (stdlib only) and the `gcab` binary. Output is deterministic: staged files get a fixed
@@ -257,7 +258,7 @@ class Encoder:
         self.cmd, self.work, self.dcm_base = cmd, work, dcm_base
         self.n = 0
 
-    def _create(self, reference, target, dcm=False):
+    def _create(self, reference, target, dcm=False, pe=False):
         if not self.cmd:
             raise SystemExit("make-package.py: deltas and DCM manifests need --mediaprep CMD (or MEDIAPREP_CMD)")
         self.n += 1
@@ -267,8 +268,12 @@ class Encoder:
         for path, data in ((ref, reference), (tgt, target)):
             with open(path, "wb") as fh:
                 fh.write(data)
+        # `delta create` writes the target file's time into the header: a fixed one keeps the
+        # output the same from run to run (2026-03-10 00:00:00 UTC).
+        os.utime(tgt, (1773100800, 1773100800))
         subprocess.run(shlex.split(self.cmd) + ["delta", "create", ref, tgt, "-o", out]
-                       + (["--dcm"] if dcm else []), check=True, stdout=subprocess.DEVNULL)
+                       + (["--dcm"] if dcm else []) + (["--pe"] if pe else []),
+                       check=True, stdout=subprocess.DEVNULL)
         with open(out, "rb") as fh:
             return fh.read()
 
@@ -283,7 +288,10 @@ class Encoder:
         return out
 
     def delta(self, reference, target):
-        out = self._create(reference, target)
+        # Two PE images (an f\ or r\ delta of a .dll/.exe/.sys): a PE-typed delta, as Microsoft's
+        # payload deltas are (`delta create --pe`: AMD64/I386 flags, preprocess buffer, hash).
+        pe = reference[:2] == b"MZ" and target[:2] == b"MZ"
+        out = self._create(reference, target, pe=pe)
         if not out.startswith(b"PA30"):
             raise SystemExit("mediaprep did not write a PA30 delta")
         return out

@@ -218,6 +218,16 @@ fn real_layout_safe_os_du_services_the_winre() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let notes = v["outcome"]["notes"].to_string();
     assert!(notes.contains("DCM manifests decoded"), "{notes}");
+    // The package's f\ deltas of PE files are PE-typed (AMD64), as Microsoft's are, so the rebuild
+    // went through the PE path (preprocess, transforms, composed copy rift); cabextract reads them.
+    for member in ["*/f/ntdll.dll", "*/f/cmd.exe"] {
+        let d = run_bytes(
+            "cabextract",
+            &["-q", "-p", "-F", member, s(&fx.join("safeos-du-real.cab"))],
+        );
+        let h = mediaprep_core::delta::parse_header(&d).unwrap();
+        assert_eq!((h.file_type, h.flags), (8, 0xe63e), "{member}");
+    }
 
     let root = applied(&out, t.path());
     let comps = check_components(&root, &fx.join(BASE_1000), t.path());

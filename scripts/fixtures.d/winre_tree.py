@@ -19,9 +19,9 @@ stack's base, so a test can tell which base a decoder used.
 
 Real in-image layout (with --mediaprep): the component store as Windows leaves it after servicing.
 ntdll's folder (a serviced component, version file_version) holds the full current file plus
-`r\ntdll.dll`, a PA30 delta (mediaprep's encoder, CRC32-prefixed) from the current file back to the
-RTM file (the same libwine source stamped 10.0.26100.1); the command prompt is still at RTM (folder
-version 10.0.26100.1, no `r\`: its file is the base). The Safe OS DU fixtures in the real layout
+`r\ntdll.dll`, a PE-typed PA30 delta (mediaprep's encoder, `delta create --pe`, CRC32-prefixed) from
+the current file back to the RTM file (the same libwine source stamped 10.0.26100.1); the command
+prompt is still at RTM (folder version 10.0.26100.1, no `r\`: its file is the base). The Safe OS DU fixtures in the real layout
 (safeos-du-real*.json) carry `f\` deltas against those RTM files.
 
 usage: winre_tree.py OUT --wine DIR|'' --variant base|stale|norecords|fileonly --spec-out FILE.json
@@ -188,8 +188,11 @@ def reverse_delta(mediaprep, work, current, rtm):
     cur, tgt, out = (os.path.join(work, n) for n in ("cur", "rtm", "r.pa30"))
     write(cur, current)
     write(tgt, rtm)
-    subprocess.run(shlex.split(mediaprep) + ["delta", "create", cur, tgt, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL)
+    os.utime(tgt, (EPOCH, EPOCH))  # the header's target time: the same on every run
+    # PE files get a PE-typed delta, as Windows keeps them (`delta create --pe`).
+    pe = ["--pe"] if current[:2] == b"MZ" and rtm[:2] == b"MZ" else []
+    subprocess.run(shlex.split(mediaprep) + ["delta", "create", cur, tgt, "-o", out] + pe,
+                   check=True, stdout=subprocess.DEVNULL)
     with open(out, "rb") as f:
         delta = f.read()
     shutil.rmtree(work)
