@@ -3,10 +3,14 @@
 //! same run.
 //!
 //! `cargo run --release -p mediaprep-core --example delta_bench [-- VECTOR_DIR]`
-//! (default `../shared/testdata/msdelta` next to the repository).
+//! (default `../shared/testdata/msdelta` next to the repository). Two PE rows rebase the
+//! reference first (with our relocation transform, which the tests check against pefile), so the
+//! delta's rebase runs; the real-size one uses libwine's shell32.dll from `scripts/fixtures`' cache
+//! (skipped when absent) and a PE-typed delta made by our encoder.
 
 use mediaprep_core::codec::{Compression, Decoder, Encoder};
-use mediaprep_core::delta::{self, dcm, ApplyOptions};
+use mediaprep_core::delta::encode::{create_pe, CreateOptions};
+use mediaprep_core::delta::{self, dcm, ApplyOptions, RipVariant};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -58,6 +62,24 @@ fn lzx_mbps(data: &[u8]) -> f64 {
 /// One benchmark case: produces the target.
 type Apply<'a> = Box<dyn Fn() -> Vec<u8> + 'a>;
 
+/// `image` rebased by `by` (relocations and the `ImageBase` field), for file type 2 or 8.
+fn rebased(image: &[u8], file_type: u64, by: u64) -> Vec<u8> {
+    let pe = u32::from_le_bytes(image[0x3c..0x40].try_into().unwrap()) as usize;
+    let (at, width) = if file_type == 8 {
+        (pe + 24 + 24, 8)
+    } else {
+        (pe + 24 + 28, 4)
+    };
+    let mut b = [0u8; 8];
+    b[..width].copy_from_slice(&image[at..at + width]);
+    let new_base = u64::from_le_bytes(b) + by;
+    let mut out =
+        delta::pe_address_transforms_rebased(file_type, 0x20, image, &[], RipVariant::V1, new_base)
+            .expect("a PE image");
+    out[at..at + width].copy_from_slice(&new_base.to_le_bytes()[..width]);
+    out
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -85,8 +107,27 @@ fn main() {
     let (mscordbi_ref, mscordbi) = pe("x86_mscordbi");
     let (kbdwol_ref, kbdwol) = pe("amd64_kbdwol");
     let cmd_pe = read("pe/cmd__to__cmd_patched__pe_amd64_genuine.pa30");
+    let mscordbi_moved = rebased(&mscordbi_ref, 2, 0x1340_0000);
+    // Real size: shell32.dll (libwine, ~15 MB) rebased as the reference; the target is the
+    // original with one byte in every 64 KiB changed; the delta is ours (`create_pe`).
+    let shell32 = std::env::var_os("MEDIAPREP_FIXTURE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mediaprep-fixtures"))
+        })
+        .map(|c| c.join("libwine/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/shell32.dll"))
+        .and_then(|p| std::fs::read(p).ok())
+        .map(|t| {
+            let r = rebased(&t, 8, 0x1000_0000);
+            let mut target = t;
+            for i in (0x2000..target.len()).step_by(1 << 16) {
+                target[i] ^= 0x5a;
+            }
+            let d = create_pe(&r, &target, &CreateOptions::default()).expect("create_pe");
+            (r, d)
+        });
     let opts = ApplyOptions::default();
-    let cases: Vec<(&str, Apply)> = vec![
+    let mut cases: Vec<(&str, Apply)> = vec![
         (
             "DCM wow64 proxystub manifest (3.26 MB XML)",
             Box::new(|| dcm::decode(&base, &manifest, &opts).unwrap()),
@@ -111,7 +152,20 @@ fn main() {
             "PE AMD64 cmd.exe -> cmd_patched.exe",
             Box::new(|| delta::apply(&cmd, &cmd_pe, &opts).unwrap()),
         ),
+        (
+            "PE I386 x86_mscordbi, reference rebased (rebase + transforms + SHA-256)",
+            Box::new(|| delta::apply(&mscordbi_moved, &mscordbi, &opts).unwrap()),
+        ),
     ];
+    if let Some((r, d)) = &shell32 {
+        let opts = &opts;
+        cases.push((
+            "PE AMD64 shell32.dll, rebased reference, our --pe delta (rebase + SHA-256)",
+            Box::new(move || delta::apply(r, d, opts).unwrap()),
+        ));
+    } else {
+        eprintln!("shell32.dll row skipped: run scripts/fixtures first (libwine cache)");
+    }
     println!(
         "| vector | output bytes | delta apply MB/s | our LZX decode MB/s (same bytes) | ratio |"
     );
