@@ -148,6 +148,39 @@ mod with_vectors {
             assert!(out == target, "{name}: output differs from the target");
         }
     }
+
+    /// In the worker too: a rebased reference is rebased back by the genuine delta (decision 36;
+    /// the rebase itself is checked against pefile natively), and our own PE-typed delta of the
+    /// same pair (`create_pe`, decision 37) gives the target.
+    #[wasm_bindgen_test]
+    fn rebase_and_our_pe_deltas_in_worker() {
+        use mediaprep_core::delta::encode::{create_pe, CreateOptions};
+        let reference = through_file(vector!("pe/x86_mscordbi/base.bin"), "base.bin");
+        let d = vector!("pe/x86_mscordbi/delta.pa30");
+        let target = vector!("pe/x86_mscordbi/target.bin");
+        // ImageBase of this PE32 at e_lfanew + 24 + 28.
+        let pe = u32::from_le_bytes(reference[0x3c..0x40].try_into().unwrap()) as usize;
+        let at = pe + 24 + 28;
+        let base = u32::from_le_bytes(reference[at..at + 4].try_into().unwrap());
+        let new_base = u64::from(base) + 0x1340_0000;
+        let mut moved = delta::pe_address_transforms_rebased(
+            2,
+            0x20,
+            &reference,
+            &[],
+            delta::RipVariant::V1,
+            new_base,
+        )
+        .unwrap();
+        moved[at..at + 4].copy_from_slice(&(new_base as u32).to_le_bytes());
+        assert!(moved != reference);
+        let a = delta::apply_detailed(&moved, d, &ApplyOptions::default()).unwrap();
+        assert!(a.target == target, "rebased reference: output differs");
+        assert_eq!(a.pe.unwrap().rebased, Some((new_base, u64::from(base))));
+        let ours = create_pe(&reference, target, &CreateOptions::default()).unwrap();
+        let out = delta::apply(&reference, &ours, &ApplyOptions::default()).unwrap();
+        assert!(out == target, "our PE-typed delta: output differs");
+    }
 }
 
 #[cfg(not(msdelta_vectors))]
