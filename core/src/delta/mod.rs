@@ -270,7 +270,8 @@ fn mismatch(h: &DeltaHeader, got: &[u8]) -> Error {
 /// A PE-typed delta (issue 14): transform the reference, decode with the composed copy rift,
 /// check the hash. The reference is prepared with the default [`PeReading`] first; when the hash
 /// rejects it and a transform whose rule is read rather than described changed bytes of this
-/// reference (RIP-relative operands, lock prefixes, resource data entries), each other reading
+/// reference (RIP-relative operands, lock prefixes, resource data entries, unwind information),
+/// each other reading
 /// along those dimensions is a full prepare and decode, and the first output the target hash
 /// confirms is kept. No hash where one is needed, or a mismatch of every reading, is an error.
 fn apply_pe(
@@ -356,6 +357,9 @@ fn apply_pe(
     ))
 }
 
+/// The name one dimension of a [`PeReading`] takes.
+type ReadingName = fn(&PeReading) -> &'static str;
+
 /// The resource transform's data-entry rule in errors (two readings).
 const RSRC_READ: &str = "resources (data entries' OffsetToData)";
 /// The `.pdata` transform's unwind-information rule in errors (three readings).
@@ -365,50 +369,44 @@ const PDATA_READ: &str = "x64 .pdata (unwind information RVAs)";
 /// transforms still `missing`; the read ones, when listed, carry the readings `tried` in
 /// parentheses.
 fn pe_unsupported(h: &DeltaHeader, what: &str, missing: &[String], tried: &[PeReading]) -> Error {
-    fn names<T: PartialEq + Copy>(tried: &[PeReading], f: impl Fn(&PeReading) -> T) -> Vec<T> {
-        let mut v: Vec<T> = Vec::new();
+    // The distinct names one dimension took over the readings tried, in order.
+    let distinct = |f: ReadingName| {
+        let mut v: Vec<&str> = Vec::new();
         for r in tried {
             if !v.contains(&f(r)) {
                 v.push(f(r));
             }
         }
-        v
-    }
-    let note = |what: &str, list: Vec<&str>| {
-        if tried.is_empty() {
-            format!(" ({what}: only a target hash can confirm it)")
-        } else {
-            format!(
-                " (readings {} tried: target hash mismatch)",
-                list.join(", ")
-            )
-        }
+        v.join(", ")
     };
+    // Read transforms: (name in `missing`, noun for the alternatives, why only a hash can judge
+    // it, the alternative's name in a reading).
+    let read: [(&str, &str, &str, ReadingName); 4] = [
+        (
+            pe::x64::NAME,
+            "variants",
+            "our reading of its description",
+            |r| r.rip.name(),
+        ),
+        (
+            pe::transform::LOCK_NAME,
+            "readings",
+            "only its name is public",
+            |r| r.lock.name(),
+        ),
+        (RSRC_READ, "readings", "two rules", |r| r.resources.name()),
+        (PDATA_READ, "readings", "three rules", |r| r.pdata.name()),
+    ];
     let names: Vec<String> = missing
         .iter()
-        .map(|m| {
-            if m == pe::x64::NAME {
-                let v = names(tried, |r| r.rip.name());
-                let n = note("our reading of its description", v);
-                format!("{m}{}", n.replace("readings", "variants"))
-            } else if m == pe::transform::LOCK_NAME {
-                format!(
-                    "{m}{}",
-                    note("only its name is public", names(tried, |r| r.lock.name()))
-                )
-            } else if m == RSRC_READ {
-                format!(
-                    "{m}{}",
-                    note("two rules", names(tried, |r| r.resources.name()))
-                )
-            } else if m == PDATA_READ {
-                format!(
-                    "{m}{}",
-                    note("three rules", names(tried, |r| r.pdata.name()))
-                )
-            } else {
-                m.clone()
+        .map(|m| match read.iter().find(|d| d.0 == m) {
+            Some((_, _, why, _)) if tried.is_empty() => {
+                format!("{m} ({why}: only a target hash can confirm it)")
             }
+            Some((_, noun, _, f)) => {
+                format!("{m} ({noun} {} tried: target hash mismatch)", distinct(*f))
+            }
+            None => m.clone(),
         })
         .collect();
     Error::unsupported(

@@ -107,7 +107,8 @@ pub(crate) fn check_file_type(h: &DeltaHeader) -> Result<()> {
 }
 
 /// Apply the transforms of a PE-typed delta to `reference`, those whose rules are read rather
-/// than described (RIP-relative, lock prefixes, resource data entries) in `reading`.
+/// than described (RIP-relative, lock prefixes, resource data entries, unwind information) in
+/// `reading`.
 pub(crate) fn prepare(
     h: &DeltaHeader,
     reference: &[u8],
