@@ -190,4 +190,48 @@ fn pe_typed_deltas_predict_copies_through_a_moved_layout() {
         eprintln!("  {name}: our RAW delta {raw} bytes");
         assert!(n <= raw + 200, "{name}: PE-typed {n} vs RAW {raw}");
     }
+    // advapi32.dll with every section's RVAs moved up 0x3000 (pefile, `shift`: file offsets
+    // unchanged): the section map puts them back, so the address transforms (imports, exports,
+    // resources, relocations, RIP-relative operands, .pdata) run in the decoder and leave next to
+    // nothing for the codec, where a RAW delta must spell out every moved RVA.
+    let Some(adv) = common::libwine_dll("advapi32.dll") else {
+        return;
+    };
+    let t = read(&adv);
+    let shifted = dir.path().join("shifted.dll");
+    common::run(
+        "python3",
+        &[
+            common::s(&common::workspace().join("scripts/pe-rva-shift.py")),
+            "shift",
+            common::s(&adv),
+            common::s(&shifted),
+            "0x1000",
+            "0x3000",
+        ],
+    );
+    let sh = read(&shifted);
+    for (name, r, tg) in [
+        ("shifted -> advapi32", &sh, &t),
+        ("advapi32 -> shifted", &t, &sh),
+    ] {
+        let n = check_pe(name, r, tg, 8);
+        let a = delta::apply_detailed(
+            r,
+            &create_pe(r, tg, &CreateOptions::default()).unwrap(),
+            &ApplyOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.rip_variant,
+            Some(delta::RipVariant::V1),
+            "{name}: no RVA moved"
+        );
+        let raw = create(r, tg, &CreateOptions::default()).unwrap().len();
+        eprintln!("  {name}: our RAW delta {raw} bytes");
+        assert!(
+            n * 2 < raw,
+            "{name}: PE-typed {n} bytes is not below half of RAW {raw}"
+        );
+    }
 }

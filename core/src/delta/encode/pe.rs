@@ -1,11 +1,13 @@
 //! PE-typed deltas (file types I386 and AMD64) from our encoder: the header, flags and preprocess
-//! buffer Microsoft's servicing deltas carry (file type set 0xf, flags 0xe1fe / 0xe63e), an
-//! identity RVA map, and a PseudoLzx stream coded against the reference *as the decoder
-//! transforms it* (checksum zeroed, link timestamps set, rebased when the image bases differ),
-//! with source copies predicted through the copy rift the decoder composes from the two files'
-//! section layouts. Inferring an RVA map from two builds (what makes Microsoft's deltas of
-//! rebuilt code small) is not attempted: with the identity map the delta is correct whatever
-//! moved, only larger.
+//! buffer Microsoft's servicing deltas carry (file type set 0xf, flags 0xe1fe / 0xe63e), an RVA
+//! map at section granularity, and a PseudoLzx stream coded against the reference *as the
+//! decoder transforms it* (checksum zeroed, link timestamps set, rebased when the image bases
+//! differ, every address moved through the map), with source copies predicted through the copy
+//! rift the decoder composes from the two files' section layouts and the map. The map pairs the
+//! two images' sections by position (a rebuilt binary keeps its section order): reference
+//! section start → target section start, when both lists have the same length and
+//! characteristics and the starts rise in both; otherwise the identity. Finer maps (inside a
+//! section whose code grew) are not inferred: the delta stays exact, only larger.
 
 use super::bitwrite::BitWriter;
 use super::{create_patch_with_rift, wrap, CreateOptions};
@@ -52,7 +54,12 @@ pub fn create_pe(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Resul
         ));
     }
     let timestamp = crate::pe::headers::u32_at(target, img_t.timestamp_at).unwrap_or(0);
-    let preprocess = preprocess(img_t.image_base, timestamp, &layout(&img_t));
+    let preprocess = preprocess(
+        img_t.image_base,
+        timestamp,
+        &layout(&img_t),
+        &section_map(&img_r, &img_t),
+    );
     let opts = CreateOptions {
         flags,
         ..opts.clone()
@@ -88,10 +95,36 @@ fn layout(img: &Image) -> Vec<(i64, i64)> {
     v
 }
 
+/// Reference section start → target section start for sections paired by position (module
+/// doc); empty (the identity) when the images' section lists do not pair up or nothing moved.
+fn section_map(r: &Image, t: &Image) -> Vec<(i64, i64)> {
+    let pairs = r.sections.len() == t.sections.len()
+        && r.sections
+            .iter()
+            .zip(&t.sections)
+            .all(|(a, b)| a.characteristics == b.characteristics);
+    let map: Vec<(i64, i64)> = r
+        .sections
+        .iter()
+        .zip(&t.sections)
+        .map(|(a, b)| (i64::from(a.va), i64::from(b.va)))
+        .collect();
+    let rising = map.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1);
+    if !pairs || !rising || map.iter().all(|(a, b)| a == b) {
+        return Vec::new();
+    }
+    map
+}
+
 /// The native preprocess buffer (layout: `delta::pe::preprocess`): target image base, checksum 0
-/// (the patch writes the target's), timestamp, the layout rift, no CLI metadata, no RVA rift
-/// (the identity map), no CLI map.
-fn preprocess(image_base: u64, timestamp: u32, layout: &[(i64, i64)]) -> Vec<u8> {
+/// (the patch writes the target's), timestamp, the layout rift, no CLI metadata, the RVA rift
+/// (`rva_map`; absent when empty: the identity), no CLI map.
+fn preprocess(
+    image_base: u64,
+    timestamp: u32,
+    layout: &[(i64, i64)],
+    rva_map: &[(i64, i64)],
+) -> Vec<u8> {
     let mut w = BitWriter::stream();
     w.put(image_base & 0xffff_ffff, 32);
     w.put(image_base >> 32, 32);
@@ -99,7 +132,11 @@ fn preprocess(image_base: u64, timestamp: u32, layout: &[(i64, i64)]) -> Vec<u8>
     w.put(u64::from(timestamp), 32);
     rift_table(&mut w, layout);
     w.put(0, 1);
-    w.put(0, 1);
+    if rva_map.is_empty() {
+        w.put(0, 1);
+    } else {
+        rift_table(&mut w, rva_map);
+    }
     w.put(0, 1);
     w.finish_stream()
 }
