@@ -227,6 +227,22 @@ fn real_layout_safe_os_du_services_the_winre() {
         );
         let h = mediaprep_core::delta::parse_header(&d).unwrap();
         assert_eq!((h.file_type, h.flags), (8, 0xe63e), "{member}");
+        // cmd.exe's new build has every RVA from .rsrc on 0x1000 higher (scripts/fixtures), so
+        // its delta moves addresses: the transforms ran, in the default reading.
+        if member.ends_with("cmd.exe") {
+            let rtm = std::fs::read(fx.join("rtm/cmd.exe")).unwrap();
+            let a = mediaprep_core::delta::apply_detailed(
+                &rtm,
+                &d,
+                &mediaprep_core::delta::ApplyOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                a.rip_variant,
+                Some(mediaprep_core::delta::RipVariant::V1),
+                "cmd.exe: no RVA moved"
+            );
+        }
     }
 
     let root = applied(&out, t.path());
