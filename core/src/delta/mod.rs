@@ -351,7 +351,8 @@ fn apply_pe(
     }
     Err(pe_unsupported(
         h,
-        ": target hash mismatch; transforms not implemented",
+        ": target hash mismatch (as a reference other than the delta's own would also give); \
+         transforms not implemented or read without a public rule",
         &last_missing,
         &tried,
     ))
