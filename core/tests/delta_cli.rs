@@ -514,10 +514,32 @@ fn pe_typed_delta_info_names_transforms_and_apply_gives_the_target() {
             "x86 relative calls",
         ],
     );
+    // The preprocess buffer: the target's base and timestamp, and the RVA map (+8 from 0x10f0
+    // up to 0x1e40, as the vector's relocation table shows).
+    assert_contains_all(
+        &text,
+        &[
+            "image base 0x10000000",
+            "rva map       2 breakpoints (reference → target): 0x10f0→0x10f8, 0x1e40→0x1e40",
+        ],
+    );
     let o = ok(&["delta", "info", "--json", s(&d)]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let names = str_array(&j["transforms"]);
     assert!(names.contains(&"relocations"), "{names:?}");
+    assert_eq!(j["pe_preprocess"]["image_base"], "0x10000000");
+    assert_eq!(
+        j["pe_preprocess"]["rva_map"],
+        serde_json::json!([[0x10f0, 0x10f8], [0x1e40, 0x1e40]])
+    );
+    let raw = ok(&[
+        "delta",
+        "info",
+        "--json",
+        s(&v.join("raw/cmd__to__where__raw.pa30")),
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert!(j["pe_preprocess"].is_null(), "{j}");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("mscordbi.dll");
     ok(&[

@@ -106,6 +106,46 @@ pub fn pe_address_transforms_rebased(
     )
 }
 
+/// What a PE-typed delta's preprocess buffer records about its target (docs/formats/pa30-pe.md),
+/// for `delta info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PePreprocessInfo {
+    /// The target's `ImageBase`.
+    pub image_base: u64,
+    /// The target's `CheckSum` as recorded (0 in every genuine vector).
+    pub checksum: u32,
+    /// The target's link timestamp.
+    pub timestamp: u32,
+    /// Target RVA → target file offset breakpoints.
+    pub layout: Vec<(u64, u64)>,
+    /// Reference RVA → target RVA breakpoints (empty: no table, the identity).
+    pub rva_map: Vec<(u64, u64)>,
+}
+
+/// The preprocess buffer of a PE-typed delta, parsed (`None` for RAW deltas). File types other than
+/// I386/AMD64 are `Unsupported`, as in [`apply`].
+pub fn pe_preprocess_info(delta: &[u8]) -> Result<Option<PePreprocessInfo>> {
+    let p = header::parse(delta)?;
+    if p.header.file_type == FILE_TYPE_RAW {
+        return Ok(None);
+    }
+    let pp = pe::preprocess(&p.header, p.preprocess, p.preprocess_offset)?;
+    let pairs = |r: &Option<Vec<rift::Rift>>| {
+        r.as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|e| (e.target, e.source))
+            .collect::<Vec<_>>()
+    };
+    Ok(Some(PePreprocessInfo {
+        image_base: pp.image_base,
+        checksum: pp.checksum,
+        timestamp: pp.timestamp,
+        layout: pairs(&pp.layout_rift),
+        rva_map: pairs(&pp.rva_rift),
+    }))
+}
+
 /// One x86-64 instruction at the start of `code`, as the AMD64 RIP-relative transform's
 /// decoder reads it: its length and, when it has a 32-bit relative operand, that operand's offset
 /// in the instruction and kind (`"call"`, `"jump"`, `"jcc"`, `"rip"`); `None` when the bytes are

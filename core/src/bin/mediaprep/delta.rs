@@ -238,6 +238,8 @@ fn info(p: &Path, json: bool) -> Result<()> {
     let (d, is_dcm) = strip_dcm(&bytes);
     let h = delta::parse_header(d).map_err(|e| in_file(p, e))?;
     let codec = delta::patch_codec(d).map_err(|e| in_file(p, e))?;
+    // A file type we cannot transform still shows its header; its preprocess buffer is skipped.
+    let pe = delta::pe_preprocess_info(d).ok().flatten();
     if json {
         let v = serde_json::json!({
             "file": p.display().to_string(),
@@ -258,6 +260,13 @@ fn info(p: &Path, json: bool) -> Result<()> {
             "hash_alg_id": h.hash_alg_id,
             "hash_alg": hash_name(h.hash_alg_id),
             "target_hash": mediaprep_core::hash::hex(&h.target_hash),
+            "pe_preprocess": pe.as_ref().map(|x| serde_json::json!({
+                "image_base": format!("{:#x}", x.image_base),
+                "checksum": x.checksum,
+                "timestamp": x.timestamp,
+                "layout": x.layout,
+                "rva_map": x.rva_map,
+            })),
             "pa31": h.pa31.as_ref().map(|x| serde_json::json!({
                 "header_info_size": x.header_info_size,
                 "is_pa31": x.is_pa31,
@@ -302,6 +311,33 @@ fn info(p: &Path, json: bool) -> Result<()> {
     let transforms = delta::transform_names(h.file_type, h.flags);
     if !transforms.is_empty() {
         println!("  transforms    {}", transforms.join(", "));
+    }
+    if let Some(x) = &pe {
+        println!(
+            "  pe target     image base {:#x}, timestamp {:#x}, checksum {:#x}, {} layout entries",
+            x.image_base,
+            x.timestamp,
+            x.checksum,
+            x.layout.len()
+        );
+        if x.rva_map.iter().all(|(r, t)| r == t) {
+            println!(
+                "  rva map       identity (no address moves: the address transforms do nothing)"
+            );
+        } else {
+            let shown: Vec<String> = x
+                .rva_map
+                .iter()
+                .take(8)
+                .map(|(r, t)| format!("{r:#x}→{t:#x}"))
+                .collect();
+            println!(
+                "  rva map       {} breakpoints (reference → target): {}{}",
+                x.rva_map.len(),
+                shown.join(", "),
+                if x.rva_map.len() > 8 { ", …" } else { "" }
+            );
+        }
     }
     println!("  target size   {} bytes", h.target_size);
     if h.hash_alg_id == 0 && h.target_hash.is_empty() {
