@@ -311,9 +311,8 @@ fn mismatch(h: &DeltaHeader, got: &[u8]) -> Error {
 /// check the hash. The reference is prepared with the default [`PeReading`] first; when the hash
 /// rejects it and a transform whose rule is read rather than described changed bytes of this
 /// reference (RIP-relative operands, lock prefixes, resource data entries, unwind information),
-/// each other reading
-/// along those dimensions is a full prepare and decode, and the first output the target hash
-/// confirms is kept. No hash where one is needed, or a mismatch of every reading, is an error.
+/// each other reading along those dimensions is a full prepare and decode, and the first output
+/// the target hash confirms is kept. No hash where one is needed, or a mismatch of every reading, is an error.
 fn apply_pe(
     reference: &[u8],
     p: &header::Parsed<'_>,

@@ -50,7 +50,7 @@ pub enum DeltaCmd {
         #[arg(long, conflicts_with = "pe")]
         dcm: bool,
         /// Write a PE-typed delta (file type I386 or AMD64 from the images' machine, the flags
-        /// Microsoft's servicing deltas carry, identity RVA map); needs a hash.
+        /// Microsoft's servicing deltas carry, an RVA map pairing the sections); needs a hash.
         #[arg(long)]
         pe: bool,
         /// Output file.

@@ -1,5 +1,5 @@
 //! Creating PA30 deltas (file type RAW, PseudoLzx codec), PE-typed ones ([`create_pe`]: I386 and
-//! AMD64, the identity RVA map) and DCM-compressed manifests.
+//! AMD64, an RVA map at section granularity) and DCM-compressed manifests.
 //!
 //! The output is meant for this project's decoder and for msdelta's reading of the format; it
 //! does not try to match Microsoft's bytes. Choices (documented in docs/formats/pa30-encoder.md):

@@ -13,7 +13,7 @@ use super::bitwrite::BitWriter;
 use super::{create_patch_with_rift, wrap, CreateOptions};
 use crate::delta::pe::image::Image;
 use crate::delta::pe::transform::{FILE_TYPE_AMD64, FILE_TYPE_I386};
-use crate::delta::{apply, header, pe, ApplyOptions, PeReading};
+use crate::delta::{header, pe, PeReading};
 use crate::{Error, Result};
 
 /// File type set Microsoft's PE-typed deltas declare (RAW, I386, IA64, AMD64).
@@ -25,7 +25,8 @@ pub const AMD64_FLAGS: u64 = 0xe63e;
 
 /// A PE-typed delta that turns the PE image `reference` into the PE image `target` (same machine,
 /// I386 or AMD64). It needs a target hash (`opts.hash_alg_id` ≠ 0): the decoder accepts I386
-/// deltas, and rebases, only through it. The result is applied back before it is returned.
+/// deltas, and rebases, only through it. As with [`super::create`], the result is not applied
+/// back here: `mediaprep delta create` applies every delta back before it writes it.
 pub fn create_pe(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Result<Vec<u8>> {
     let img_r = Image::parse(reference)?;
     let img_t = Image::parse(target).map_err(|e| match e {
@@ -57,7 +58,7 @@ pub fn create_pe(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Resul
     let preprocess = preprocess(
         img_t.image_base,
         timestamp,
-        &layout(&img_t),
+        img_t.layout().points(),
         &section_map(&img_r, &img_t),
     );
     let opts = CreateOptions {
@@ -70,29 +71,7 @@ pub fn create_pe(reference: &[u8], target: &[u8], opts: &CreateOptions) -> Resul
     let pp = pe::preprocess(&p.header, p.preprocess, p.preprocess_offset)?;
     let prep = pe::prepare(&p.header, reference, &pp, PeReading::default())?;
     let patch = create_patch_with_rift(&prep.reference, target, &opts, &prep.rift)?;
-    let delta = wrap(target, &patch, &opts, FILE_TYPE_SET, file_type, &preprocess)?;
-    let back = apply(reference, &delta, &ApplyOptions::default())?;
-    if back != target {
-        return Err(Error::invalid(
-            "delta",
-            "the PE-typed delta made here does not apply back to its target",
-        ));
-    }
-    Ok(delta)
-}
-
-/// Target RVA → file offset at 0 and at each section (what the genuine vectors hold).
-fn layout(img: &Image) -> Vec<(i64, i64)> {
-    let mut v: Vec<(i64, i64)> = img
-        .sections
-        .iter()
-        .map(|s| (i64::from(s.va), i64::from(s.raw_ptr)))
-        .collect();
-    v.sort_unstable();
-    v.dedup_by_key(|e| e.0);
-    v.retain(|e| e.0 != 0);
-    v.insert(0, (0, 0));
-    v
+    wrap(target, &patch, &opts, FILE_TYPE_SET, file_type, &preprocess)
 }
 
 /// Reference section start → target section start for sections paired by position (module

@@ -74,6 +74,18 @@ impl Image {
         }
     }
 
+    /// RVA → file offset breakpoints of the image: 0 → 0 (the headers), then each section's
+    /// start (what a PE-typed delta's layout rift holds for its target).
+    pub(crate) fn layout(&self) -> super::riftmap::Map {
+        let mut points = vec![(0i64, 0i64)];
+        points.extend(
+            self.sections
+                .iter()
+                .map(|s| (i64::from(s.va), i64::from(s.raw_ptr))),
+        );
+        super::riftmap::Map::new(points)
+    }
+
     /// Lowest section RVA (RVAs below it address the headers).
     pub(crate) fn first_section_rva(&self) -> u32 {
         self.sections.iter().map(|s| s.va).min().unwrap_or(0)

@@ -7,7 +7,8 @@
 //! → when an RVA moves, the address transforms in the native table's order (MarkNonExe, imports,
 //! exports, resources, relocations, x86 jumps, x86 calls; on AMD64 RIP-relative operands, then
 //! `.pdata`). Where a rule is not public (RIP-relative operands, lock prefixes, resource data
-//! entries) each reading is tried against the target hash (module [`reading`]). See
+//! entries, unwind information) each reading is tried against the target hash (module
+//! [`reading`]). See
 //! docs/formats/pa30-pe.md for what each step is established by (vector or description).
 
 pub(crate) mod image;

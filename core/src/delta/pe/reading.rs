@@ -158,12 +158,12 @@ impl PeReading {
         let rsrc: &[ResourceVariant] = if v.resources {
             &ResourceVariant::ORDER
         } else {
-            &[ResourceVariant::TreeRelative]
+            &[d.resources]
         };
         let lock: &[LockVariant] = if v.lock {
             &LockVariant::ORDER
         } else {
-            &[LockVariant::Keep]
+            &[d.lock]
         };
         let rip: &[RipVariant] = if v.rip { &RipVariant::ORDER } else { &[d.rip] };
         let pdata: &[PdataVariant] = if v.pdata {

@@ -32,6 +32,11 @@ impl Map {
         }
     }
 
+    /// The (from, to) breakpoints, sorted by `from`.
+    pub(crate) fn points(&self) -> &[(i64, i64)] {
+        &self.points
+    }
+
     pub(crate) fn breakpoints(&self) -> impl Iterator<Item = i64> + '_ {
         self.points.iter().map(|p| p.0)
     }

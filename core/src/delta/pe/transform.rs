@@ -157,27 +157,20 @@ pub(crate) fn prepare(
 
     // Lock prefixes (I386, 0x40): listed by the reference's own load configuration, rewritten
     // before any address moves.
-    let mut varied = Varied::default();
+    let mut lock_varies = false;
     if i386 && h.flags & 0x40 != 0 {
         let sites = lock::sites(&img, reference);
-        varied.lock = lock::varies(reference, &sites);
+        lock_varies = lock::varies(reference, &sites);
         lock::apply(&mut out, &sites, reading.lock);
     }
 
     // Address translation: reference RVA → target RVA.
     let rva_map = riftmap::from_rifts(pp.rva_rift.as_deref().unwrap_or(&[]));
     let target_layout = riftmap::from_rifts(pp.layout_rift.as_deref().unwrap_or(&[]));
-    let mut ref_points = vec![(0i64, 0i64)];
-    ref_points.extend(
-        img.sections
-            .iter()
-            .map(|s| (i64::from(s.va), i64::from(s.raw_ptr))),
-    );
-    let ref_layout = Map::new(ref_points);
+    let ref_layout = img.layout();
     let rift = riftmap::compose(&target_layout, &rva_map, &ref_layout);
 
-    let moved = !rva_map.is_identity();
-    let tables = moving_transforms(
+    let mut varied = address_transforms(
         h.file_type,
         h.flags,
         &img,
@@ -186,8 +179,7 @@ pub(crate) fn prepare(
         pp.image_base,
         reading,
     );
-    varied.resources = tables.resources;
-    varied.pdata = tables.pdata;
+    varied.lock = lock_varies;
 
     let mut missing = missing_transforms(h, &img, &rva_map, pp);
     if let Some((from, to)) = rebased {
@@ -195,14 +187,12 @@ pub(crate) fn prepare(
         // confirmed by no vector: the target hash must.
         missing.push(format!("image base change {from:#x} → {to:#x} (rebasing)"));
     }
-    let rip_ran = moved && !i386 && h.flags & 0x200 != 0;
-    varied.rip = rip_ran;
     Ok(Prepared {
         reference: out,
         rift,
         complete: missing.is_empty(),
         missing,
-        rip: rip_ran.then_some(reading.rip),
+        rip: varied.rip.then_some(reading.rip),
         varied,
         rebased,
     })
@@ -237,38 +227,16 @@ pub(crate) fn address_only(
     );
     let mut out = reference.to_vec();
     let base = target_base.unwrap_or(img.image_base);
-    moving_transforms(file_type, flags, &img, &mut out, &map, base, reading);
+    address_transforms(file_type, flags, &img, &mut out, &map, base, reading);
     Ok(out)
-}
-
-/// The transforms that move addresses: all of them when an RVA moves (with an identity map each
-/// is the identity — a jump's displacement keeps its size — so they are skipped), or only the
-/// relocations' rebase when nothing moves but the image base changes. Returns which read rules
-/// (resources, `.pdata`) would write other bytes in another reading.
-fn moving_transforms(
-    file_type: u64,
-    flags: u64,
-    img: &Image,
-    out: &mut [u8],
-    map: &Map,
-    target_base: u64,
-    reading: PeReading,
-) -> Varied {
-    if !map.is_identity() {
-        return address_transforms(file_type, flags, img, out, map, target_base, reading);
-    }
-    if target_base != img.image_base && flags & 0x20 != 0 {
-        let mut owned = Owned::new(out.len());
-        super::reloc::transform(img, out, &mut owned, map, target_base);
-    }
-    Varied::default()
 }
 
 /// The address transforms the flags select, in the order of the native transform table:
 /// MarkNonExe, imports, exports, resources, relocations, jumps, calls (I386); imports, exports,
-/// resources, relocations, RIP-relative operands, `.pdata` (AMD64); the resource rule and the
-/// RIP-relative reading from `reading`. Returns which read rules (resources, `.pdata`) would
-/// write other bytes in another reading.
+/// resources, relocations, RIP-relative operands, `.pdata` (AMD64); the read rules from
+/// `reading`. With an identity map each is the identity (a jump's displacement keeps its size),
+/// so only the relocations' rebase runs, when `target_base` differs from the image's. Returns
+/// which read rules would write other bytes in another reading (RIP-relative: whenever it ran).
 fn address_transforms(
     file_type: u64,
     f: u64,
@@ -280,6 +248,13 @@ fn address_transforms(
 ) -> Varied {
     let i386 = file_type == FILE_TYPE_I386;
     let mut owned = Owned::new(out.len());
+    let mut varied = Varied::default();
+    if map.is_identity() {
+        if target_base != img.image_base && f & 0x20 != 0 {
+            super::reloc::transform(img, out, &mut owned, map, target_base);
+        }
+        return varied;
+    }
     if i386 && f & 0x2 != 0 {
         x86::mark_non_exe(img, &mut owned, out.len());
     }
@@ -289,7 +264,6 @@ fn address_transforms(
     if f & 0x8 != 0 {
         tables::exports(img, out, &mut owned, map);
     }
-    let mut varied = Varied::default();
     if f & 0x10 != 0 {
         varied.resources = tables::resources(img, out, &mut owned, map, reading.resources) > 0;
     }
@@ -305,6 +279,7 @@ fn address_transforms(
     if !i386 && f & 0x200 != 0 {
         // Before `.pdata`: it reads the reference's function ranges.
         x64::rip_relative(img, out, &mut owned, map, reading.rip);
+        varied.rip = true;
     }
     if !i386 && f & 0x400 != 0 {
         varied.pdata = tables::pdata(img, out, &mut owned, map, reading.pdata) > 0;
